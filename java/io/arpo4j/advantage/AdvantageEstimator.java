@@ -6,7 +6,10 @@ import java.util.Locale;
 public enum AdvantageEstimator {
   /** GRPO / ARPO: (r - group mean) / (group std + eps), unbiased std as verl. */
   GRPO,
-  /** REINFORCE++ with a group baseline: r - group mean, then normalised by the whole batch's std. */
+  /**
+   * REINFORCE++ with a group baseline: r - group mean, then whitened over the batch's valid tokens
+   * (each trajectory weighted by its token count), as verl and OpenRLHF do.
+   */
   REINFORCE_PLUS_PLUS;
 
   public static AdvantageEstimator fromConfigName(String name) {

@@ -9,16 +9,30 @@ import java.util.List;
 public final class GroupAdvantages {
   /** Added to the standard deviation so groups of equal rewards give 0, not NaN (verl's 1e-6). */
   public static final double EPS = 1e-6;
+  /** Added to the variance by REINFORCE++'s token whitening (verl's masked_whiten). */
+  static final double WHITEN_EPS = 1e-8;
 
   private GroupAdvantages() {}
 
-  /** Advantages for each group, in the same order and shape as {@code groupRewards}. */
-  public static double[][] compute(List<double[]> groupRewards, AdvantageEstimator estimator) {
+  /**
+   * Advantages for each group, in the same order and shape as {@code groupRewards}.
+   *
+   * @param validTokens for each trajectory, how many tokens it trains (its loss-mask tokens), in
+   *     the shape of {@code groupRewards}: REINFORCE++ whitens over the batch's tokens, so a
+   *     trajectory weighs as many times as it has tokens; GRPO ignores them
+   */
+  public static double[][] compute(List<double[]> groupRewards, List<double[]> validTokens, AdvantageEstimator estimator) {
     if (groupRewards == null) throw new IllegalArgumentException("groupRewards must not be null");
+    if (validTokens == null || validTokens.size() != groupRewards.size()) {
+      throw new IllegalArgumentException("validTokens must have one entry per group");
+    }
     double[][] out = new double[groupRewards.size()][];
     for (int g = 0; g < out.length; g++) {
       double[] r = groupRewards.get(g);
       if (r == null || r.length == 0) throw new IllegalArgumentException("group " + g + " has no rewards");
+      if (validTokens.get(g) == null || validTokens.get(g).length != r.length) {
+        throw new IllegalArgumentException("group " + g + ": validTokens must have one count per trajectory");
+      }
       for (double x : r) {
         if (!Double.isFinite(x)) throw new IllegalArgumentException("group " + g + " has a non-finite reward " + x);
       }
@@ -30,16 +44,33 @@ public final class GroupAdvantages {
         for (int i = 0; i < r.length; i++) out[g][i] /= std + EPS;
       }
     }
-    if (estimator == AdvantageEstimator.REINFORCE_PLUS_PLUS) {
-      int n = 0;
-      double sum = 0;
-      for (double[] a : out) for (double x : a) { sum += x; n++; }
-      double mean = sum / n, sq = 0;
-      for (double[] a : out) for (double x : a) sq += (x - mean) * (x - mean);
-      double std = n > 1 ? Math.sqrt(sq / (n - 1)) : 1.0;
-      for (double[] a : out) for (int i = 0; i < a.length; i++) a[i] = (a[i] - mean) / (std + EPS);
-    }
+    if (estimator == AdvantageEstimator.REINFORCE_PLUS_PLUS) whitenOverTokens(out, validTokens);
     return out;
+  }
+
+  /**
+   * verl's {@code masked_whiten} of the per-token advantages: mean and unbiased variance over all
+   * valid tokens of the batch (a trajectory's value repeated over its tokens), then
+   * {@code (a - mean) / sqrt(var + 1e-8)}.
+   */
+  private static void whitenOverTokens(double[][] advantages, List<double[]> validTokens) {
+    double n = 0, sum = 0;
+    for (int g = 0; g < advantages.length; g++) {
+      for (int i = 0; i < advantages[g].length; i++) {
+        n += validTokens.get(g)[i];
+        sum += validTokens.get(g)[i] * advantages[g][i];
+      }
+    }
+    if (n == 0) return;
+    double mean = sum / n, sq = 0;
+    for (int g = 0; g < advantages.length; g++) {
+      for (int i = 0; i < advantages[g].length; i++) {
+        sq += validTokens.get(g)[i] * (advantages[g][i] - mean) * (advantages[g][i] - mean);
+      }
+    }
+    double var = n > 1 ? sq / (n - 1) : sq / n;
+    double scale = 1 / Math.sqrt(var + WHITEN_EPS);
+    for (double[] a : advantages) for (int i = 0; i < a.length; i++) a[i] = (a[i] - mean) * scale;
   }
 
   /** True when every reward of the group is the same: its advantages are all 0 (DAPO drops such groups). */

@@ -3,6 +3,7 @@ package io.arpo4j.loss;
 import io.arpo4j.kernels.Kernels;
 import io.arpo4j.kernels.LossAggregation;
 import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.ScalarOptional;
 import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
 
@@ -13,12 +14,20 @@ import org.bytedeco.pytorch.Tensor;
  *
  * <pre>
  *   loss = agg(clipped surrogate) + klCoef * agg(k3(ref, logprob)) - entropyCoef * agg(entropy)
- *   k3   = exp(ref - logprob) - (ref - logprob) - 1        (low-variance KL estimate, Schulman)
+ *   k3   = exp(d) - d - 1,  d = clamp(ref - logprob, -20, 20),  then k3 clamped to <= 10
  * </pre>
+ *
+ * k3 is Schulman's low-variance KL estimate; the clamps are verl's (ARPO.md §6), so an outlier
+ * token can neither overflow float32's {@code exp} nor dominate the loss.
  *
  * All inputs are fp32 [S, L] (padded rows of response tokens); mask is 1 where a token trains.
  */
 public final class PolicyLoss {
+  /** verl's clamp of ref - logprob before the exp of k3. */
+  public static final double K3_DIFF_LIMIT = 20;
+  /** verl's clamp of k3 itself (k3 >= 0, so only the upper bound can bind). */
+  public static final double K3_LIMIT = 10;
+
   private PolicyLoss() {}
 
   public record Result(
@@ -53,12 +62,17 @@ public final class PolicyLoss {
     if (config.klCoef() > 0) {
       weights = aggregationWeights(mask, config.aggregation());
       requireSameShape("refLogprob", refLogprob, logprob);
-      Tensor diff = refLogprob.sub(logprob);
+      Tensor rawDiff = refLogprob.sub(logprob);
+      Tensor diff = rawDiff.clamp(new ScalarOptional(new Scalar(-K3_DIFF_LIMIT)), new ScalarOptional(new Scalar(K3_DIFF_LIMIT)));
       Tensor expDiff = diff.exp();
-      Tensor k3 = expDiff.sub(diff).sub(new Scalar(1.0));
+      Tensor rawK3 = expDiff.sub(diff).sub(new Scalar(1.0));
+      Tensor k3 = rawK3.clamp_max(new Scalar(K3_LIMIT));
       klLoss = k3.mul(weights).sum().item_double();
-      // d k3 / d logprob = 1 - exp(ref - logprob)
-      gradLogprob = gradLogprob.add(expDiff.neg().add(new Scalar(1.0)).mul(weights).mul(new Scalar(config.klCoef())));
+      // d k3 / d logprob = 1 - exp(ref - logprob) where neither clamp binds (torch.clamp's inclusive
+      // bounds), else 0, as autograd through verl's clamps gives
+      Tensor inside = rawDiff.abs().le(new Scalar(K3_DIFF_LIMIT)).logical_and(rawK3.le(new Scalar(K3_LIMIT)));
+      gradLogprob = gradLogprob.add(expDiff.neg().add(new Scalar(1.0)).mul(inside).mul(weights)
+          .mul(new Scalar(config.klCoef())));
     }
     Tensor gradEntropy = null;
     if (config.entropyCoef() != 0) {

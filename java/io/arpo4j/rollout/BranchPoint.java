@@ -8,7 +8,7 @@ import java.util.List;
  *
  * @param offset response token index right after the tool result: where children fork
  * @param probeTokens tokens the decision measured (k, or fewer when the path stopped sooner)
- * @param probeEntropy H_t, mean entropy of the probe tokens
+ * @param probeEntropy H_t, the window entropy of the probe tokens ({@link RolloutConfig#windowEntropy})
  * @param deltaH ΔH = (H_t − H_initial) / ln|V|
  * @param probability P = α + β·ΔH
  * @param wanted whether the branch rule said to branch (budget aside)

@@ -16,7 +16,7 @@ final class PathState {
   }
 
   /**
-   * The k tokens after a tool result, whose mean entropy decides the branch. {@code fork} is a
+   * The k tokens after a tool result, whose window entropy decides the branch. {@code fork} is a
    * sequence forked from the path right after the result, before the probe tokens were sampled:
    * children start from it, so the probe tokens stay the parent's. Null when there was no budget
    * left to branch into.
@@ -97,13 +97,13 @@ final class PathState {
     return Trajectory.name(group.index, id);
   }
 
-  /** Fixes H_initial as the mean entropy of the response's first {@code count} tokens. */
-  void fixInitialEntropy(int count) {
+  /** Fixes H_initial as the window entropy of the response's first {@code count} tokens. */
+  void fixInitialEntropy(int count, RolloutConfig config) {
     double sum = 0;
     for (int i = 0; i < count; i++) {
       sum += response.entropy(i);
     }
-    initialEntropy = sum / count;
+    initialEntropy = config.windowEntropy(sum, count);
   }
 
   Trajectory toTrajectory(String text) {

@@ -11,8 +11,10 @@ import java.util.regex.Pattern;
  * @param globalSize M, trajectories per prompt (initial + branches + fillers); default 16
  * @param initialSamples N, independent samples started from the prompt; default 8. N == M is
  *     plain GRPO: the budget is spent before any branch point, so nothing ever branches
- * @param entropyWindow k, tokens whose mean entropy is measured: the first k of a trajectory
+ * @param entropyWindow k, tokens whose entropy is measured: the first k of a trajectory
  *     (H_initial) and the k after each tool result (H_t); default 20
+ * @param entropyWindowMode how a window's token entropies become H: their sum (the reference's
+ *     scale, the default) or their mean (k times smaller, so β·ΔH barely moves P)
  * @param alpha α, base branch probability; default 0.5
  * @param beta β, weight of the normalised entropy change ΔH; default 0.2
  * @param tau τ, threshold on P = α + β·ΔH under {@link BranchRule#THRESHOLD}; unused by
@@ -33,6 +35,7 @@ public record RolloutConfig(
     int globalSize,
     int initialSamples,
     int entropyWindow,
+    EntropyWindowMode entropyWindowMode,
     double alpha,
     double beta,
     double tau,
@@ -50,6 +53,24 @@ public record RolloutConfig(
     THRESHOLD,
     /** Branch iff U < clamp(P, 0, 1) with U uniform from a seeded generator (the reference). */
     STOCHASTIC
+  }
+
+  /** How the entropies of a window's tokens become its entropy H (ARPO.md §2). */
+  public enum EntropyWindowMode {
+    /** The sum over the k tokens; a window cut short at n tokens is scaled by k/n. */
+    SUM,
+    /** The mean over the window's tokens. */
+    MEAN
+  }
+
+  /**
+   * The window entropy H of {@code tokens} tokens whose entropies add up to {@code entropySum}:
+   * their sum scaled to k tokens (so that short windows compare), or their mean.
+   */
+  public double windowEntropy(double entropySum, int tokens) {
+    if (tokens < 1) throw new IllegalArgumentException("a window needs at least one token, got " + tokens);
+    double mean = entropySum / tokens;
+    return entropyWindowMode == EntropyWindowMode.SUM ? mean * entropyWindow : mean;
   }
 
   private static final Pattern TAG = Pattern.compile("[A-Za-z][A-Za-z0-9_-]*");
@@ -135,6 +156,7 @@ public record RolloutConfig(
         .globalSize(globalSize)
         .initialSamples(initialSamples)
         .entropyWindow(entropyWindow)
+        .entropyWindowMode(entropyWindowMode)
         .alpha(alpha)
         .beta(beta)
         .tau(tau)
@@ -152,6 +174,7 @@ public record RolloutConfig(
     private int globalSize = 16;
     private int initialSamples = 8;
     private int entropyWindow = 20;
+    private EntropyWindowMode entropyWindowMode = EntropyWindowMode.SUM;
     private double alpha = 0.5;
     private double beta = 0.2;
     private double tau = 0.5;
@@ -177,6 +200,11 @@ public record RolloutConfig(
 
     public Builder entropyWindow(int k) {
       this.entropyWindow = k;
+      return this;
+    }
+
+    public Builder entropyWindowMode(EntropyWindowMode mode) {
+      this.entropyWindowMode = mode;
       return this;
     }
 
@@ -235,6 +263,7 @@ public record RolloutConfig(
           globalSize,
           initialSamples,
           entropyWindow,
+          entropyWindowMode,
           alpha,
           beta,
           tau,

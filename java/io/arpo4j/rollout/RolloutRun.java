@@ -137,7 +137,7 @@ final class RolloutRun {
       PathState.Probe probe = path.probe;
       boolean stopped = path.phase != PathState.Phase.DECODING;
       if (probe != null && (probe.tokens == config.entropyWindow() || stopped)) {
-        requests.add(decider.decide(path, probe.entropySum / probe.tokens));
+        requests.add(decider.decide(path, config.windowEntropy(probe.entropySum, probe.tokens)));
       }
     }
     // Decide before acting on the stops: a path whose probe ended in a tool call or EOS still
@@ -187,7 +187,7 @@ final class RolloutRun {
     boolean segmentEnded = path.phase != PathState.Phase.DECODING;
     if (Double.isNaN(path.initialEntropy)
         && (response.size() == config.entropyWindow() || segmentEnded)) {
-      path.fixInitialEntropy(response.size());
+      path.fixInitialEntropy(response.size(), config);
     }
   }
 

@@ -29,7 +29,7 @@ import java.util.Objects;
  *     the mask is 0
  * @param entropies full-vocabulary entropy at each generated token; 0 where the mask is 0
  * @param text the decoded response
- * @param initialEntropy H_initial: mean entropy of the first k tokens of the first segment
+ * @param initialEntropy H_initial: window entropy of the first k tokens of the first segment
  *     (inherited by branches)
  * @param toolCalls the calls in this response, in order
  * @param branchPoints the branch decisions this trajectory took, in order

@@ -46,8 +46,9 @@ public final class Evaluator {
         .initialSamples(k)
         .sampling(new SamplingParams((float) config.eval().temperature(), 1f, 0))
         .build();
-    List<RolloutGroup> groups = Rollouts.run(model, tools, rc, correctness, questions, promptTemplate,
-        Math.max(1, config.promptsPerStep()));
+    // as many sequences in flight as a training rollout has
+    int batch = Math.max(1, config.promptsPerStep() * config.rollout().globalSize() / k);
+    List<RolloutGroup> groups = Rollouts.run(model, tools, rc, correctness, questions, promptTemplate, batch);
     double pass1 = 0, passK = 0, calls = 0, length = 0;
     RunningMean entropy = new RunningMean(), afterTool = new RunningMean();
     int answers = 0;

@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -25,42 +26,60 @@ import java.util.Objects;
  *
  * <table>
  *   <caption>Standard keys</caption>
- *   <tr><td>{@value #STEP}</td><td>optimizer step, from 1 (integer)</td></tr>
+ *   <tr><td>{@value #STEP}</td><td>RL step (or SFT optimizer step), from 1 (integer)</td></tr>
  *   <tr><td>{@value #ALGO}</td><td>{@code arpo}, {@code grpo}, {@code dapo}, {@code reinforce++}
  *       or {@code sft}</td></tr>
- *   <tr><td>{@value #REWARD_MEAN}</td><td>mean reward over the step's trajectories</td></tr>
- *   <tr><td>{@value #ACCURACY}</td><td>fraction of trajectories with a correct answer</td></tr>
- *   <tr><td>{@value #TOOL_CALLS_MEAN}</td><td>mean tool calls per trajectory</td></tr>
+ *   <tr><td>{@value #PROMPTS}</td><td>prompts rolled out in the step (with DAPO's resampling too)</td></tr>
+ *   <tr><td>{@value #REWARD_MEAN}</td><td>mean training reward over the step's trajectories</td></tr>
+ *   <tr><td>{@value #ACCURACY}</td><td>fraction of the initial samples that the evaluator's rule
+ *       calls correct (correctness reward >= 1)</td></tr>
+ *   <tr><td>{@value #TOOL_CALLS_PER_PROMPT}</td><td>tool calls executed per prompt (a branch does
+ *       not recount the calls of the prefix it shares with its parent)</td></tr>
+ *   <tr><td>{@value #GENERATED_TOKENS}</td><td>tokens the policy generated in the rollout, each
+ *       counted once</td></tr>
+ *   <tr><td>{@value #GENERATED_TOKENS_PER_S}</td><td>{@value #GENERATED_TOKENS} per second of rollout</td></tr>
  *   <tr><td>{@value #BRANCHES}</td><td>paths forked by the adaptive rollout in the step</td></tr>
+ *   <tr><td>{@value #BRANCH_RATE}</td><td>fraction of entropy checks (branch points) that forked</td></tr>
+ *   <tr><td>{@value #DELTA_H}{@code _p10/_p50/_p90}</td><td>quantiles of ΔH over the step's entropy checks</td></tr>
+ *   <tr><td>{@value #BRANCH_P}{@code _p10/_p50/_p90}</td><td>quantiles of P = α + β·ΔH</td></tr>
  *   <tr><td>{@value #ENTROPY_MEAN}</td><td>mean token entropy of generated tokens (nats)</td></tr>
- *   <tr><td>{@value #ENTROPY_AFTER_TOOL_MEAN}</td><td>mean entropy of the k tokens generated after
- *       each tool result (nats)</td></tr>
+ *   <tr><td>{@value #ENTROPY_AFTER_TOOL_MEAN}</td><td>mean window entropy H_t after tool results</td></tr>
+ *   <tr><td>{@value #LOSS}</td><td>policy loss (the clipped surrogate; or the SFT loss)</td></tr>
+ *   <tr><td>{@value #KL_REF}</td><td>k3 KL to the reference policy (absent without one)</td></tr>
+ *   <tr><td>{@value #ENTROPY_BONUS}</td><td>aggregated entropy term (absent when entropy_coef is 0)</td></tr>
+ *   <tr><td>{@value #PPO_KL}</td><td>approximate KL of the current to the sampling policy (old/new log-ratio)</td></tr>
  *   <tr><td>{@value #CLIP_FRACTION}</td><td>fraction of loss tokens whose ratio was clipped</td></tr>
- *   <tr><td>{@value #KL}</td><td>KL to the reference model (k3 estimate)</td></tr>
  *   <tr><td>{@value #GRAD_NORM}</td><td>gradient norm before clipping</td></tr>
- *   <tr><td>{@value #TOKENS_PER_S}</td><td>generated plus trained tokens per second</td></tr>
+ *   <tr><td>{@value #OPTIMIZER_STEPS}</td><td>optimizer steps taken in the RL step</td></tr>
  *   <tr><td>{@value #STEP_TIME_S}</td><td>wall time of the step, seconds</td></tr>
- *   <tr><td>{@value #LOSS}</td><td>policy (or SFT) loss</td></tr>
  * </table>
  *
- * Non-finite doubles are written as the strings {@code "NaN"}, {@code "Infinity"} and
- * {@code "-Infinity"} (Jackson's default), which keeps every line valid JSON.
+ * Non-finite doubles (a metric with nothing to measure, such as the branch rate of a step without
+ * tool calls) are written as {@code null}, which keeps every line valid JSON for any reader.
  */
 public final class MetricsLog implements AutoCloseable {
   public static final String STEP = "step";
   public static final String ALGO = "algo";
+  public static final String PROMPTS = "prompts";
   public static final String REWARD_MEAN = "reward_mean";
   public static final String ACCURACY = "accuracy";
-  public static final String TOOL_CALLS_MEAN = "tool_calls_mean";
+  public static final String TOOL_CALLS_PER_PROMPT = "tool_calls_per_prompt";
+  public static final String GENERATED_TOKENS = "generated_tokens";
+  public static final String GENERATED_TOKENS_PER_S = "generated_tokens_per_s";
   public static final String BRANCHES = "branches";
+  public static final String BRANCH_RATE = "branch_rate";
+  public static final String DELTA_H = "delta_h";
+  public static final String BRANCH_P = "branch_p";
   public static final String ENTROPY_MEAN = "entropy_mean";
   public static final String ENTROPY_AFTER_TOOL_MEAN = "entropy_after_tool_mean";
-  public static final String CLIP_FRACTION = "clip_fraction";
-  public static final String KL = "kl";
-  public static final String GRAD_NORM = "grad_norm";
-  public static final String TOKENS_PER_S = "tokens_per_s";
-  public static final String STEP_TIME_S = "step_time_s";
   public static final String LOSS = "loss";
+  public static final String KL_REF = "kl_ref";
+  public static final String ENTROPY_BONUS = "entropy_bonus";
+  public static final String PPO_KL = "ppo_kl";
+  public static final String CLIP_FRACTION = "clip_fraction";
+  public static final String GRAD_NORM = "grad_norm";
+  public static final String OPTIMIZER_STEPS = "optimizer_steps";
+  public static final String STEP_TIME_S = "step_time_s";
 
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final TypeReference<Map<String, Object>> LINE = new TypeReference<>() {};
@@ -117,9 +136,17 @@ public final class MetricsLog implements AutoCloseable {
         throw new IllegalArgumentException("metrics: keys must not be null");
       }
     }
-    out.write(JSON.writeValueAsString(metrics));
+    Map<String, Object> line = new LinkedHashMap<>();
+    metrics.forEach((key, value) -> line.put(key, finiteOrNull(value)));
+    out.write(JSON.writeValueAsString(line));
     out.write('\n');
     out.flush();
+  }
+
+  private static Object finiteOrNull(Object value) {
+    if (value instanceof Double d && !Double.isFinite(d)) return null;
+    if (value instanceof Float f && !Float.isFinite(f)) return null;
+    return value;
   }
 
   public Path file() {

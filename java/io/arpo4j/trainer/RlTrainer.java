@@ -31,6 +31,7 @@ public final class RlTrainer {
   private final PolicyModel model;
   private final ToolCaller tools;
   private final Reward reward;
+  private final Reward correctness;
   private final List<Question> train;
   private final Path runDir;
   private final TokenBackprop backprop;
@@ -43,15 +44,18 @@ public final class RlTrainer {
 
   /**
    * @param model the policy, trained in place
+   * @param reward the training reward
+   * @param correctness the evaluator's rule for the logged accuracy (a response is correct when it scores >= 1)
    * @param resumeFrom a checkpoint whose weights {@code model} already holds, or null for a fresh run
    */
-  public RlTrainer(TrainerConfig config, PolicyModel model, ToolCaller tools, Reward reward, List<Question> train,
-      Path resumeFrom) throws IOException {
+  public RlTrainer(TrainerConfig config, PolicyModel model, ToolCaller tools, Reward reward, Reward correctness,
+      List<Question> train, Path resumeFrom) throws IOException {
     if (train.isEmpty()) throw new IllegalArgumentException("no training questions");
     this.config = config;
     this.model = model;
     this.tools = tools;
     this.reward = reward;
+    this.correctness = correctness;
     this.train = List.copyOf(train);
     this.runDir = config.runDir();
     this.checkpoints = new Checkpoints(runDir);
@@ -101,7 +105,7 @@ public final class RlTrainer {
         Map<String, Object> m = step(recorder);
         metrics.append(m);
         progress.step(Map.of("reward", m.get(MetricsLog.REWARD_MEAN), "acc", m.get(MetricsLog.ACCURACY),
-            "tools", m.get(MetricsLog.TOOL_CALLS_MEAN)));
+            "tools/prompt", m.get(MetricsLog.TOOL_CALLS_PER_PROMPT)));
         boolean last = step == config.steps();
         if (last || (config.saveEvery() > 0 && step % config.saveEvery() == 0)) save();
       }
@@ -134,7 +138,7 @@ public final class RlTrainer {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put(MetricsLog.STEP, step + 1);
     m.put(MetricsLog.ALGO, config.algo());
-    m.putAll(StepMetrics.of(all, rolloutSeconds));
+    m.putAll(StepMetrics.of(all, correctness, rolloutSeconds));
     m.putAll(update.update(kept));
     m.put("groups_trained", kept.size());
     m.put("groups_dropped", dropped);

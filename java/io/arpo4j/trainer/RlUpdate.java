@@ -68,17 +68,19 @@ public final class RlUpdate {
 
   /** Runs the update over scored groups and returns its metrics (loss, clip fraction, KL, grad norm). */
   public Map<String, Double> update(List<RolloutGroup> groups) {
-    List<double[]> rewards = new ArrayList<>();
+    List<double[]> rewards = new ArrayList<>(), validTokens = new ArrayList<>();
     for (RolloutGroup g : groups) {
-      double[] r = new double[g.trajectories().size()];
+      double[] r = new double[g.trajectories().size()], n = new double[r.length];
       for (int i = 0; i < r.length; i++) {
-        Double reward = g.trajectories().get(i).reward();
-        if (reward == null) throw new IllegalArgumentException("trajectory " + g.trajectories().get(i).name() + " has no reward");
-        r[i] = reward;
+        Trajectory t = g.trajectories().get(i);
+        if (t.reward() == null) throw new IllegalArgumentException("trajectory " + t.name() + " has no reward");
+        r[i] = t.reward();
+        for (int m : t.lossMask()) n[i] += m;
       }
       rewards.add(r);
+      validTokens.add(n);
     }
-    double[][] advantages = GroupAdvantages.compute(rewards, estimator);
+    double[][] advantages = GroupAdvantages.compute(rewards, validTokens, estimator);
     List<List<TrainingRow>> perGroup = new ArrayList<>();
     List<TrainingRow> all = new ArrayList<>();
     for (int g = 0; g < groups.size(); g++) {
@@ -101,7 +103,7 @@ public final class RlUpdate {
       for (List<TrainingRow> rows : perGroup) for (TrainingRow r : rows) refByRow.put(r, ref[k++]);
     }
 
-    double lossSum = 0, clipSum = 0, klSum = 0, normSum = 0;
+    double lossSum = 0, klRefSum = 0, entropySum = 0, clipSum = 0, klSum = 0, normSum = 0;
     int updates = 0;
     for (int epoch = 0; epoch < epochs; epoch++) {
       for (int g0 = 0; g0 < perGroup.size(); g0 += miniBatchPrompts) {
@@ -110,25 +112,26 @@ public final class RlUpdate {
         if (mini.isEmpty()) continue;
         MiniBatchLoss loss = new MiniBatchLoss(mini, refByRow, lossConfig);
         optimizer.zeroGrad();
-        double miniLoss = 0, miniClip = 0, miniKl = 0;
         for (int[] micro : TokenBackprop.microBatches(mini, microBatchTokens)) {
           TokenLoss.Value v = backprop.backward(mini, micro, loss);
-          miniLoss += v.loss();
-          miniClip += v.metrics().get("clip_fraction") * v.metrics().get("share");
-          miniKl += v.metrics().get("approx_kl") * v.metrics().get("share");
+          Map<String, Double> vm = v.metrics();
+          lossSum += vm.get(MetricsLog.LOSS);
+          klRefSum += vm.get(MetricsLog.KL_REF);
+          entropySum += vm.get(MetricsLog.ENTROPY_BONUS);
+          clipSum += vm.get(MetricsLog.CLIP_FRACTION) * vm.get("share");
+          klSum += vm.get(MetricsLog.PPO_KL) * vm.get("share");
         }
         normSum += optimizer.step();
-        lossSum += miniLoss;
-        clipSum += miniClip;
-        klSum += miniKl;
         updates++;
       }
     }
-    metrics.put("loss", lossSum / updates);
-    metrics.put("clip_fraction", clipSum / updates);
-    metrics.put("kl", klSum / updates);
-    metrics.put("grad_norm", normSum / updates);
-    metrics.put("optimizer_steps", (double) updates);
+    metrics.put(MetricsLog.LOSS, lossSum / updates);
+    if (reference != null) metrics.put(MetricsLog.KL_REF, klRefSum / updates);
+    if (lossConfig.entropyCoef() != 0) metrics.put(MetricsLog.ENTROPY_BONUS, entropySum / updates);
+    metrics.put(MetricsLog.PPO_KL, klSum / updates);
+    metrics.put(MetricsLog.CLIP_FRACTION, clipSum / updates);
+    metrics.put(MetricsLog.GRAD_NORM, normSum / updates);
+    metrics.put(MetricsLog.OPTIMIZER_STEPS, (double) updates);
     return metrics;
   }
 
@@ -166,7 +169,8 @@ public final class RlUpdate {
       Tensor refLp = ref.isEmpty() ? null : padded(idx, width, ref::get);
       double microTokens = mask.sum().item_double();
       if (microTokens == 0) {
-        return new Value(0, logprob.mul(new Scalar(0.0)), null, Map.of("clip_fraction", 0.0, "approx_kl", 0.0, "share", 0.0));
+        return new Value(0, logprob.mul(new Scalar(0.0)), null, Map.of(MetricsLog.LOSS, 0.0, MetricsLog.KL_REF, 0.0,
+            MetricsLog.ENTROPY_BONUS, 0.0, MetricsLog.CLIP_FRACTION, 0.0, MetricsLog.PPO_KL, 0.0, "share", 0.0));
       }
       PolicyLoss.Result r = PolicyLoss.compute(logprob, old, refLp, config.entropyCoef() != 0 ? entropy : null, adv, mask, config);
       double scale = switch (config.aggregation()) {
@@ -176,8 +180,11 @@ public final class RlUpdate {
         case SEQ_SUM_TOKEN_MEAN -> 1.0;
       };
       Scalar s = new Scalar(scale);
+      // each term scaled like the loss, so that the micro-batches' terms add up to the mini-batch's
       return new Value(r.loss() * scale, r.gradLogprob().mul(s), r.gradEntropy() == null ? null : r.gradEntropy().mul(s),
-          Map.of("clip_fraction", (double) r.clipFraction(), "approx_kl", (double) r.approxKl(), "share", microTokens / tokens));
+          Map.of(MetricsLog.LOSS, r.policyLoss() * scale, MetricsLog.KL_REF, r.klLoss() * scale,
+              MetricsLog.ENTROPY_BONUS, r.entropyLoss() * scale, MetricsLog.CLIP_FRACTION, (double) r.clipFraction(),
+              MetricsLog.PPO_KL, (double) r.approxKl(), "share", microTokens / tokens));
     }
 
     private Tensor padded(int[] idx, int width, java.util.function.Function<TrainingRow, float[]> field) {

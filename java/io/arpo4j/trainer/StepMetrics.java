@@ -1,40 +1,89 @@
 package io.arpo4j.trainer;
 
+import io.arpo4j.reward.Reward;
 import io.arpo4j.rollout.BranchPoint;
 import io.arpo4j.rollout.RolloutGroup;
+import io.arpo4j.rollout.ToolCall;
 import io.arpo4j.rollout.Trajectory;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** Rollout statistics of one step, under the metric names of {@link MetricsLog}. */
+/**
+ * Rollout statistics of one step, under the metric names of {@link MetricsLog}. Work a branch
+ * inherits from its parent (the shared prefix's tokens and tool calls) is counted once, on the
+ * parent: these are the costs the rollout actually paid.
+ */
 final class StepMetrics {
   private StepMetrics() {}
 
-  static Map<String, Object> of(List<RolloutGroup> groups, double rolloutSeconds) {
-    RunningMean reward = new RunningMean(), correct = new RunningMean(), calls = new RunningMean();
+  /**
+   * @param correctness the evaluator's rule (a response is correct when it scores >= 1); accuracy
+   *     is taken over the initial samples only, whose mean is an unbiased estimate of the policy's
+   *     pass@1 (branches and fillers are not independent samples of the prompt)
+   */
+  static Map<String, Object> of(List<RolloutGroup> groups, Reward correctness, double rolloutSeconds) {
+    RunningMean reward = new RunningMean(), correct = new RunningMean();
     RunningMean entropy = new RunningMean(), afterTool = new RunningMean();
-    int branches = 0;
-    long generated = 0;
+    List<Double> deltaH = new ArrayList<>(), probability = new ArrayList<>();
+    int branches = 0, branchPoints = 0, branched = 0;
+    long generated = 0, calls = 0;
     for (RolloutGroup g : groups) {
       for (Trajectory t : g.trajectories()) {
         reward.add(t.reward());
-        correct.add(t.reward() >= 1.0 ? 1 : 0);
-        calls.add(t.toolCalls().size());
-        for (BranchPoint b : t.branchPoints()) branches += b.childIds().size();
-        for (int m : t.lossMask()) generated += m;
+        if (t.origin() == Trajectory.Origin.INITIAL) {
+          correct.add(correctness.score(t.text(), g.prompt().references()) >= 1.0 ? 1 : 0);
+        }
+        calls += ownToolCalls(t);
+        generated += ownGeneratedTokens(t);
+        for (BranchPoint b : t.branchPoints()) {
+          branchPoints++;
+          branches += b.childIds().size();
+          branched += b.branched() ? 1 : 0;
+          deltaH.add(b.deltaH());
+          probability.add(b.probability());
+        }
         addEntropies(t, entropy, afterTool);
       }
     }
     Map<String, Object> m = new LinkedHashMap<>();
+    m.put(MetricsLog.PROMPTS, groups.size());
     m.put(MetricsLog.REWARD_MEAN, reward.mean());
     m.put(MetricsLog.ACCURACY, correct.mean());
-    m.put(MetricsLog.TOOL_CALLS_MEAN, calls.mean());
+    m.put(MetricsLog.TOOL_CALLS_PER_PROMPT, groups.isEmpty() ? Double.NaN : calls / (double) groups.size());
+    m.put(MetricsLog.GENERATED_TOKENS, generated);
+    m.put(MetricsLog.GENERATED_TOKENS_PER_S, generated / Math.max(rolloutSeconds, 1e-9));
     m.put(MetricsLog.BRANCHES, branches);
+    m.put(MetricsLog.BRANCH_RATE, branchPoints == 0 ? Double.NaN : branched / (double) branchPoints);
+    putQuantiles(m, MetricsLog.DELTA_H, deltaH);
+    putQuantiles(m, MetricsLog.BRANCH_P, probability);
     m.put(MetricsLog.ENTROPY_MEAN, entropy.mean());
     m.put(MetricsLog.ENTROPY_AFTER_TOOL_MEAN, afterTool.mean());
-    m.put(MetricsLog.TOKENS_PER_S, generated / Math.max(rolloutSeconds, 1e-9));
     return m;
+  }
+
+  /** Tool calls this trajectory ran itself: a branch's calls before its fork belong to its parent. */
+  static int ownToolCalls(Trajectory t) {
+    int start = Math.max(t.forkOffset(), 0);
+    int n = 0;
+    for (ToolCall c : t.toolCalls()) n += c.offset() >= start ? 1 : 0;
+    return n;
+  }
+
+  /** Tokens this trajectory generated itself (loss-mask tokens after its fork). */
+  static int ownGeneratedTokens(Trajectory t) {
+    int n = 0;
+    for (int i = Math.max(t.forkOffset(), 0); i < t.length(); i++) n += t.lossMask()[i];
+    return n;
+  }
+
+  /** {@code key_p10}, {@code key_p50}, {@code key_p90} (nearest rank); NaN when there are no values. */
+  static void putQuantiles(Map<String, Object> m, String key, List<Double> values) {
+    double[] v = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+    for (int q : new int[] {10, 50, 90}) {
+      m.put(key + "_p" + q, v.length == 0 ? Double.NaN : v[Math.max(0, (int) Math.ceil(q / 100.0 * v.length) - 1)]);
+    }
   }
 
   /** Entropy of every generated token, and the probe entropy H_t measured after each tool result. */

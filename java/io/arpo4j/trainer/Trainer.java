@@ -170,7 +170,7 @@ public final class Trainer implements AutoCloseable {
 
   /** RL until {@code config.steps()} (continuing a resumed run). */
   public RlTrainer train(List<Question> questions) throws IOException {
-    RlTrainer rl = new RlTrainer(config, model, toolCaller(), reward, questions, resumeFrom);
+    RlTrainer rl = new RlTrainer(config, model, toolCaller(), reward, correctness, questions, resumeFrom);
     rl.run();
     return rl;
   }

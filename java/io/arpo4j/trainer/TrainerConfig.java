@@ -63,7 +63,7 @@ public record TrainerConfig(
 
   public record Dapo(boolean dynamicSampling, int maxResampleRounds) {}
 
-  public record Rollout(int globalSize, int initialSamples, int entropyWindow, double alpha, double beta, double tau,
+  public record Rollout(int globalSize, int initialSamples, int entropyWindow, String entropyWindowMode, double alpha, double beta, double tau,
       int branchesPerPoint, String branchRule, int toolCallLimit, int maxResponseTokens, double temperature,
       double topP, int topK) {}
 
@@ -218,6 +218,12 @@ public record TrainerConfig(
         .globalSize(rollout.globalSize())
         .initialSamples(rollout.initialSamples())
         .entropyWindow(rollout.entropyWindow())
+        .entropyWindowMode(switch (rollout.entropyWindowMode()) {
+          case "sum" -> RolloutConfig.EntropyWindowMode.SUM;
+          case "mean" -> RolloutConfig.EntropyWindowMode.MEAN;
+          default -> throw new IllegalArgumentException(
+              "rollout.entropy_window_mode must be sum or mean, got '" + rollout.entropyWindowMode() + "'");
+        })
         .alpha(rollout.alpha())
         .beta(rollout.beta())
         .tau(rollout.tau())

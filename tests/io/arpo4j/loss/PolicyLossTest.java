@@ -39,8 +39,7 @@ class PolicyLossTest {
   @ParameterizedTest
   @EnumSource(LossAggregation.class)
   void klAndEntropyTermsMatchAutograd(LossAggregation agg) {
-    long seed = System.nanoTime();
-    System.out.println("policy loss seed=" + seed);
+    long seed = Long.getLong("arpo4j.test.seed", 20251201L);
     SplittableRandom rng = new SplittableRandom(seed);
     int s = 5, l = 23;
     float[] lp = new float[s * l], old = new float[s * l], ref = new float[s * l], ent = new float[s * l],
@@ -73,6 +72,21 @@ class PolicyLossTest {
     float[] expectedGradLp = doubles2floats(x.grad().add(pg.gradLogprob().to(ScalarType.Double)));
     assertArrayEquals(expectedGradLp, doubles2floats(r.gradLogprob()), 1e-6f);
     assertArrayEquals(doubles2floats(h.grad()), doubles2floats(r.gradEntropy()), 1e-7f);
+  }
+
+  /** verl's clamps: ref - lp to ±20 before the exp, k3 to <= 10; clamped tokens get no gradient. */
+  @Test
+  void k3IsClampedAsVerlClampsIt() {
+    float[] ref = {100, -100, 2.5f, 3, 0.5f};
+    Tensor lp = Tensor.create(new float[5], 1, 5), tRef = Tensor.create(ref, 1, 5);
+    Tensor zero = Tensor.create(new float[5], 1, 5), mask = Tensor.create(new float[] {1, 1, 1, 1, 1}, 1, 5);
+    PolicyLoss.Result r = PolicyLoss.compute(lp, lp, tRef, null, zero, mask,
+        new PolicyLossConfig(0.2f, 0.2f, 3f, LossAggregation.TOKEN_MEAN, 1.0, 0));
+    // by hand: k3(20) and k3(-20) exceed 10, k3(2.5) = e^2.5 - 3.5, k3(3) = e^3 - 4 > 10, k3(0.5) = e^0.5 - 1.5
+    double expected = (10 + 10 + (Math.exp(2.5) - 3.5) + 10 + (Math.exp(0.5) - 1.5)) / 5;
+    assertEquals(expected, r.klLoss(), 1e-6);
+    assertArrayEquals(new float[] {0, 0, (float) ((1 - Math.exp(2.5)) / 5), 0, (float) ((1 - Math.exp(0.5)) / 5)},
+        doubles2floats(r.gradLogprob()), 1e-6f);
   }
 
   @Test

@@ -28,10 +28,27 @@ class RolloutBranchingTest {
     return (probe - initial) / LN_V;
   }
 
+  /** Window entropy by hand: the probe tokens' entropies, summed and scaled to k = 3, or averaged. */
+  private static double window(RolloutConfig.EntropyWindowMode mode, double... entropies) {
+    double sum = 0;
+    for (double e : entropies) sum += e;
+    return mode == RolloutConfig.EntropyWindowMode.SUM ? sum * 3 / entropies.length : sum / entropies.length;
+  }
+
   @Test
-  void thresholdBranchesExactlyWhereTheHandComputedPExceedsTau() {
+  void thresholdBranchesExactlyWhereTheHandComputedPExceedsTauWithTheWindowSum() {
+    // sum: H_initial 2.5, probes 9.0 (P = 0.768: branch), 1.5 (P = 0.459) and 9.0 vs 6.0 (P = 0.624 < 0.7)
+    thresholdScenario(RolloutConfig.EntropyWindowMode.SUM, 0.7);
+  }
+
+  @Test
+  void thresholdBranchesExactlyWhereTheHandComputedPExceedsTauWithTheWindowMean() {
+    thresholdScenario(RolloutConfig.EntropyWindowMode.MEAN, 0.55);
+  }
+
+  private void thresholdScenario(RolloutConfig.EntropyWindowMode mode, double tau) {
     RolloutConfig config = RolloutConfig.builder()
-        .globalSize(4).initialSamples(2).entropyWindow(3).tau(0.55).build();
+        .globalSize(4).initialSamples(2).entropyWindow(3).entropyWindowMode(mode).tau(tau).build();
     ScriptedPolicy policy = new ScriptedPolicy(Map.of(
         "Q#0", script("<p", 0.5, "ython>1</python>", 1.5, "abc", 3.0,
             "<search>s</search>", 1.0, "def", 0.5, "<answer>A</answer>", 1.0),
@@ -47,27 +64,30 @@ class RolloutBranchingTest {
     Trajectory child = group.trajectory(2);
     Trajectory filler = group.trajectory(3);
 
-    // Q#0: H_initial over "<py" = (0.5 + 0.5 + 1.5) / 3; probe "abc" at 3.0 -> P > 0.55: branch.
-    double h0 = (0.5 + 0.5 + 1.5) / 3;
+    // Q#0: H_initial over "<py"; probe "abc" at 3.0 -> P > tau: branch.
+    double h0 = window(mode, 0.5, 0.5, 1.5);
     assertEquals(h0, t0.initialEntropy(), 1e-12);
     String r1 = result("R:1");
     int fork = "<python>1</python>".length() + r1.length();
-    double d1 = deltaH(3.0, h0);
+    double probe1 = window(mode, 3.0, 3.0, 3.0);
+    double d1 = deltaH(probe1, h0);
     double p1 = 0.5 + 0.2 * d1;
-    assertTrue(p1 > 0.55, "hand check of the scenario");
+    assertTrue(p1 > tau, "hand check of the scenario");
     // second call: probe "def" at 0.5 is below H_initial -> P < 0.5: no branch
     int fork2 = fork + "abc<search>s</search>".length() + result("R:s").length();
-    double d2 = deltaH(0.5, h0);
+    double probe2 = window(mode, 0.5, 0.5, 0.5);
+    double d2 = deltaH(probe2, h0);
     assertEquals(2, t0.branchPoints().size());
-    assertBranchPoint(t0.branchPoints().get(0), fork, 3, 3.0, d1, 0.5 + 0.2 * d1, true, List.of(2));
-    assertBranchPoint(t0.branchPoints().get(1), fork2, 3, 0.5, d2, 0.5 + 0.2 * d2, false, List.of());
+    assertBranchPoint(t0.branchPoints().get(0), fork, 3, probe1, d1, 0.5 + 0.2 * d1, true, List.of(2));
+    assertBranchPoint(t0.branchPoints().get(1), fork2, 3, probe2, d2, 0.5 + 0.2 * d2, false, List.of());
 
-    // Q#1: H_initial 2.0, probe (2.5 + 2.5 + 4) / 3 = 3.0 -> P = 0.5 + 0.2 / ln 128 < 0.55.
-    double d3 = deltaH(3.0, 2.0);
-    assertTrue(0.5 + 0.2 * d3 < 0.55, "hand check of the scenario");
+    // Q#1: H_initial over "<py" at 2.0, probe "ghi" (2.5, 2.5, 4) -> P below tau.
+    double probe3 = window(mode, 2.5, 2.5, 4.0);
+    double d3 = deltaH(probe3, window(mode, 2.0, 2.0, 2.0));
+    assertTrue(0.5 + 0.2 * d3 < tau, "hand check of the scenario");
     assertEquals(1, t1.branchPoints().size());
     assertBranchPoint(t1.branchPoints().get(0), "<python>2</python>".length() + result("R:2").length(),
-        3, 3.0, d3, 0.5 + 0.2 * d3, false, List.of());
+        3, probe3, d3, 0.5 + 0.2 * d3, false, List.of());
 
     assertEquals("<python>1</python>" + r1 + "abc<search>s</search>" + result("R:s")
         + "def<answer>A</answer>", t0.text());
@@ -282,17 +302,17 @@ class RolloutBranchingTest {
   }
 
   @Test
-  void initialEntropyOfAShortFirstSegmentIsItsMean() {
+  void initialEntropyOfAShortFirstSegmentIsItsSumScaledToK() {
     RolloutConfig config = RolloutConfig.builder().globalSize(1).initialSamples(1).build(); // k = 20
     ScriptedPolicy policy = new ScriptedPolicy(name -> script(
         "<python>", 1.0, "12</python>", 2.0, "xy", 3.0, "<answer>1</answer>", 1.0));
     Trajectory t = new RolloutEngine(policy, new Fixtures.EchoTools(), config)
         .rollout(List.of(prompt("Q"))).get(0).trajectory(0);
-    assertEquals((8 * 1.0 + 11 * 2.0) / 19, t.initialEntropy(), 1e-12);
+    assertEquals((8 * 1.0 + 11 * 2.0) * 20 / 19, t.initialEntropy(), 1e-12);
     // and the probe after the result covers k = 20 tokens of the parent
     BranchPoint bp = t.branchPoints().get(0);
     assertEquals(20, bp.probeTokens());
-    assertEquals(Fixtures.mean(t.entropies(), bp.offset(), 20), bp.probeEntropy(), 1e-12);
+    assertEquals(Fixtures.mean(t.entropies(), bp.offset(), 20) * 20, bp.probeEntropy(), 1e-9);
     assertArrayEquals(ScriptedPolicy.CODEC.encode("xy<answer>1</answer>"),
         java.util.Arrays.copyOfRange(t.tokens(), bp.offset(), bp.offset() + 20));
     assertNotEquals(0, t.toolCalls().size());

@@ -74,8 +74,9 @@ class RolloutTreeInvariantsTest {
             || bp.offset() + bp.probeTokens() == t.length()
             || text(t.tokens(), 0, bp.offset() + bp.probeTokens()).endsWith("</python>")
             || text(t.tokens(), 0, bp.offset() + bp.probeTokens()).endsWith("</search>"));
-        assertEquals(Fixtures.mean(t.entropies(), bp.offset(), bp.probeTokens()),
-            bp.probeEntropy(), 1e-12);
+        // the window sum, scaled to k when the probe was cut short
+        assertEquals(Fixtures.mean(t.entropies(), bp.offset(), bp.probeTokens()) * config.entropyWindow(),
+            bp.probeEntropy(), 1e-9);
         double deltaH = (bp.probeEntropy() - t.initialEntropy()) / lnV;
         assertEquals(deltaH, bp.deltaH(), 1e-12);
         assertEquals(config.alpha() + config.beta() * deltaH, bp.probability(), 1e-12);
@@ -90,8 +91,8 @@ class RolloutTreeInvariantsTest {
       }
 
       if (t.origin() != Origin.BRANCH) {
-        assertEquals(t.initialEntropy(), Fixtures.mean(t.entropies(), 0,
-            Math.min(config.entropyWindow(), firstSegmentLength(t))), 1e-12);
+        assertEquals(t.initialEntropy(), config.entropyWindow() * Fixtures.mean(t.entropies(), 0,
+            Math.min(config.entropyWindow(), firstSegmentLength(t))), 1e-9);
         continue;
       }
       branches++;

@@ -1,6 +1,7 @@
 package io.arpo4j.trainer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -27,9 +28,9 @@ class MetricsLogTest {
       m.put(MetricsLog.STEP, step);
       m.put(MetricsLog.ALGO, random.nextBoolean() ? "arpo" : "grpo");
       m.put(MetricsLog.REWARD_MEAN, random.nextGaussian());
-      m.put(MetricsLog.TOOL_CALLS_MEAN, random.nextDouble() * 3);
+      m.put(MetricsLog.TOOL_CALLS_PER_PROMPT, random.nextDouble() * 3);
       m.put(MetricsLog.BRANCHES, random.nextInt(9));
-      m.put(MetricsLog.TOKENS_PER_S, 1e4 * random.nextDouble());
+      m.put(MetricsLog.GENERATED_TOKENS_PER_S, 1e4 * random.nextDouble());
       steps.add(m);
     }
     return steps;
@@ -117,14 +118,14 @@ class MetricsLogTest {
   }
 
   @Test
-  void nonFiniteNumbersStayValidJson() throws IOException {
+  void nonFiniteNumbersAreWrittenAsNull() throws IOException {
     Path file = dir.resolve("m.jsonl");
     try (MetricsLog log = MetricsLog.open(file)) {
       log.append(Map.of(MetricsLog.LOSS, Double.NaN));
       log.append(Map.of(MetricsLog.LOSS, Double.POSITIVE_INFINITY));
     }
-    assertEquals(List.of("{\"loss\":\"NaN\"}", "{\"loss\":\"Infinity\"}"), Files.readAllLines(file));
-    assertEquals("NaN", MetricsLog.read(file).get(0).get(MetricsLog.LOSS));
+    assertEquals(List.of("{\"loss\":null}", "{\"loss\":null}"), Files.readAllLines(file));
+    assertNull(MetricsLog.read(file).get(0).get(MetricsLog.LOSS));
   }
 
   @Test

@@ -42,18 +42,24 @@ public final class HtmlReport {
   /** The curves shown first, with their titles. */
   private static final Map<String, String> MAIN_CURVES = ordered(
       MetricsLog.REWARD_MEAN, "Reward (mean per step)",
-      MetricsLog.ACCURACY, "Accuracy",
-      MetricsLog.TOOL_CALLS_MEAN, "Tool calls per question",
-      MetricsLog.ENTROPY_AFTER_TOOL_MEAN, "Entropy after tool calls (nats)");
+      MetricsLog.ACCURACY, "Accuracy (initial samples)",
+      MetricsLog.TOOL_CALLS_PER_PROMPT, "Tool calls executed per prompt",
+      MetricsLog.BRANCH_RATE, "Branch rate (forks per entropy check)",
+      MetricsLog.DELTA_H + "_p50", "\u0394H, median (p10 and p90 below)",
+      MetricsLog.BRANCH_P + "_p50", "P = \u03b1 + \u03b2\u00b7\u0394H, median",
+      MetricsLog.CLIP_FRACTION, "Clip fraction");
   /** Titles of the other standard keys; other numeric keys are titled by their name. */
   private static final Map<String, String> MORE_CURVES = ordered(
-      MetricsLog.LOSS, "Loss",
+      MetricsLog.LOSS, "Policy loss",
+      MetricsLog.DELTA_H + "_p10", "\u0394H, 10th percentile",
+      MetricsLog.DELTA_H + "_p90", "\u0394H, 90th percentile",
+      MetricsLog.ENTROPY_AFTER_TOOL_MEAN, "Window entropy after tool results",
       MetricsLog.ENTROPY_MEAN, "Mean token entropy (nats)",
       MetricsLog.BRANCHES, "Branches per step",
-      MetricsLog.CLIP_FRACTION, "Clip fraction",
-      MetricsLog.KL, "KL to reference",
+      MetricsLog.PPO_KL, "KL to the sampling policy (PPO)",
+      MetricsLog.KL_REF, "KL to reference (k3)",
       MetricsLog.GRAD_NORM, "Gradient norm",
-      MetricsLog.TOKENS_PER_S, "Tokens per second",
+      MetricsLog.GENERATED_TOKENS_PER_S, "Generated tokens per second",
       MetricsLog.STEP_TIME_S, "Step time (s)");
   private static final String[] COLORS = {"#d9480f", "#1c7ed6", "#2b8a3e", "#7048e8", "#c2255c", "#495057"};
 

@@ -41,7 +41,7 @@ class HtmlReportTest {
         m.put(MetricsLog.ALGO, algo);
         m.put(MetricsLog.REWARD_MEAN, random.nextGaussian());
         m.put(MetricsLog.ACCURACY, random.nextDouble());
-        m.put(MetricsLog.TOOL_CALLS_MEAN, 3 * random.nextDouble());
+        m.put(MetricsLog.TOOL_CALLS_PER_PROMPT, 3 * random.nextDouble());
         if (step % 2 == 0) { // logged every other step only
           m.put(MetricsLog.ENTROPY_AFTER_TOOL_MEAN, 2 * random.nextDouble());
         }
@@ -85,7 +85,7 @@ class HtmlReportTest {
   void chartsHoldEverySeriesAtTheRightCoordinates() throws IOException {
     Map<String, List<Map<String, Object>>> logs = new LinkedHashMap<>();
     Document doc = Jsoup.parse(sampleReport(logs).render());
-    for (String key : List.of(MetricsLog.REWARD_MEAN, MetricsLog.ACCURACY, MetricsLog.TOOL_CALLS_MEAN,
+    for (String key : List.of(MetricsLog.REWARD_MEAN, MetricsLog.ACCURACY, MetricsLog.TOOL_CALLS_PER_PROMPT,
         MetricsLog.ENTROPY_AFTER_TOOL_MEAN, MetricsLog.LOSS, "custom_metric")) {
       Element svg = doc.selectFirst("svg[data-key=" + key + "]");
       assertNotNull(svg, "chart of " + key);
@@ -116,8 +116,7 @@ class HtmlReportTest {
         assertEquals(expected.size() >= 20 ? 1 : 0, smooth, key + " " + log.getKey());
       }
     }
-    assertEquals(List.of("Reward (mean per step)", "Accuracy", "Tool calls per question",
-            "Entropy after tool calls (nats)"),
+    assertEquals(List.of("Reward (mean per step)", "Accuracy (initial samples)", "Tool calls executed per prompt"),
         doc.select("h2#curves ~ div.grid").first().select("figcaption").eachText());
   }
 
