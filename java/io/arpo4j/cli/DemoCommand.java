@@ -1,5 +1,7 @@
 package io.arpo4j.cli;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.arpo4j.demo.DemoModel;
 import io.arpo4j.demo.DemoQuestion;
 import io.arpo4j.demo.DemoTask;
 import io.arpo4j.model.PolicyModel;
@@ -8,6 +10,7 @@ import io.arpo4j.rollout.RolloutGroup;
 import io.arpo4j.rollout.RolloutRecorder;
 import io.arpo4j.rollout.Trajectory;
 import io.arpo4j.trainer.Evaluator;
+import io.arpo4j.trainer.MetricsLog;
 import io.arpo4j.trainer.Question;
 import io.arpo4j.trainer.SftTrainer;
 import io.arpo4j.trainer.Trainer;
@@ -15,27 +18,34 @@ import io.arpo4j.trainer.TrainerConfig;
 import io.arpo4j.trainer.report.HtmlReport;
 import io.arpo4j.trainer.report.ResultRow;
 import io.arpo4j.trainer.report.RolloutTrees;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * The embedded demo: a task the tiny default model can only solve with tools (arithmetic through
- * python, fictional facts through search, two-hop lookups), SFT from random weights, then ARPO and
- * GRPO with the same rollout budget and seed, evaluated on held-out questions.
+ * The embedded demo: a task the tiny demo model can only solve with tools (arithmetic through
+ * python, fictional facts through search, two-hop lookups). It starts from the shipped cold-start
+ * checkpoint (or redoes that SFT with {@code --from-scratch}), evaluates it on held-out questions,
+ * then trains ARPO and GRPO from it with the same rollout budget and seed and evaluates both.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-    description = "Generate the demo task, SFT the embedded model, train ARPO and GRPO, evaluate both, write a report.")
+    description = "Evaluate the demo's cold-start model, train ARPO and GRPO from it, evaluate both, write a report.")
 public final class DemoCommand implements Callable<Integer> {
-  @Option(names = "--quick", description = "a smoke run of the same pipeline (about 2 minutes)")
+  @Option(names = "--quick", description = "a smoke run of the same pipeline (under 2 minutes)")
   boolean quick;
 
-  @Option(names = "--seed", description = "seed of data, initial weights' sampling and rollouts (default 1)")
+  @Option(names = "--from-scratch", description = "redo the cold-start SFT from random weights instead of using the shipped checkpoint")
+  boolean fromScratch;
+
+  @Option(names = "--seed", description = "seed of the rollouts and the data order (default 1); the demo world is fixed")
   long seed = 1;
 
   @Option(names = "--runs-dir", description = "where runs go (default runs)")
@@ -45,84 +55,143 @@ public final class DemoCommand implements Callable<Integer> {
   List<String> algos = List.of("arpo", "grpo");
 
   /** The sizes of a run: the full demo and the --quick smoke run. */
-  public record Plan(int train, int heldOut, int sftEpochs, int sftBatchSize, int steps, int promptsPerStep, int globalSize,
-      int initialSamples) {}
+  public record Plan(int train, int heldOut, int sftEpochs, int sftBatchSize, int steps, int promptsPerStep,
+      int miniBatchPrompts, int globalSize, int initialSamples) {}
 
   public static Plan plan(boolean quick) {
-    return quick ? new Plan(192, 24, 1, 32, 2, 4, 4, 2) : new Plan(1500, 90, 4, 16, 12, 6, 8, 4);
+    return quick ? new Plan(192, 30, 1, 32, 2, 4, 2, 4, 2) : new Plan(3000, 300, 8, 32, 16, 8, 2, 8, 4);
   }
 
   @Override
   public Integer call() throws Exception {
-    Result r = run(plan(quick), seed, Path.of(runsDir), algos);
+    Result r = run(plan(quick), seed, fromScratch, Path.of(runsDir), algos);
     System.out.println();
     System.out.println(r.table());
     System.out.println("report: " + r.report());
     return 0;
   }
 
-  /** What the demo measured. */
-  public record Result(List<ResultRow> rows, double sftSeconds, double sftLossFirst, double sftLossLast, Path report) {
+  /** What the demo measured: the cold-start model's accuracy, then one row per algorithm. */
+  public record Result(double startAccuracy, double startToolCalls, List<ResultRow> rows,
+      Map<String, Double> trainToolCallsPerPrompt, SftTrainer.Result sft, Path report) {
     public String table() {
       StringBuilder sb = new StringBuilder();
-      sb.append(String.format("SFT: loss %.3f -> %.3f in %.0f s%n", sftLossFirst, sftLossLast, sftSeconds));
-      sb.append(String.format("%-8s %10s %18s %10s%n", "algo", "accuracy", "tool calls / q", "time (s)"));
+      if (sft != null) {
+        sb.append(String.format("SFT: loss %.3f -> %.3f in %.0f s%n", sft.firstLoss(), sft.lastLoss(), sft.seconds()));
+      }
+      sb.append(String.format("%-8s %10s %18s %22s %10s%n", "policy", "accuracy", "tool calls / q",
+          "train calls / prompt", "time (s)"));
+      sb.append(String.format("%-8s %10.3f %18.2f %22s %10s%n", "start", startAccuracy, startToolCalls, "", ""));
       for (ResultRow row : rows) {
-        sb.append(String.format("%-8s %10.3f %18.2f %10.0f%n", row.algo(), row.accuracy(), row.toolCallsPerQuestion(),
-            row.seconds()));
+        sb.append(String.format("%-8s %10.3f %18.2f %22.2f %10.0f%n", row.algo(), row.accuracy(),
+            row.toolCallsPerQuestion(), trainToolCallsPerPrompt.get(row.algo()), row.seconds()));
       }
       return sb.toString();
     }
   }
 
-  public static Result run(Plan plan, long seed, Path runsDir, List<String> algos) throws Exception {
+  public static Result run(Plan plan, long seed, boolean fromScratch, Path runsDir, List<String> algos) throws Exception {
     Path root = runsDir.resolve("demo");
     Path data = root.resolve("data");
-    DemoTask task = DemoTask.generate(seed, plan.train(), plan.heldOut());
+    DemoTask task = DemoTask.generate(DemoTask.WORLD_SEED, plan.train(), plan.heldOut());
     task.writeTo(data);
     System.out.println("demo: " + task.train().size() + " training and " + task.heldOut().size()
         + " held-out questions, " + task.corpus().docs().size() + " documents in " + data);
 
-    // 1. SFT cold start of the embedded model from its random initial weights
-    TrainerConfig sftConfig = config(plan, seed, runsDir, "demo", "default", "sft");
-    Path sftModel = root.resolve("sft-model");
-    SftTrainer.Result sft;
-    try (Trainer trainer = Trainer.builder(sftConfig).resume(false).build()) {
-      sft = trainer.sft(data.resolve("sft.jsonl"));
-      trainer.model().save(sftModel, StorageType.F32);
+    // 1. the cold-start model: shipped, or SFT of the demo model from its random initial weights
+    Path coldStart;
+    SftTrainer.Result sft = null;
+    if (fromScratch) {
+      Path initial = DemoModel.writeInitial(root.resolve("initial-model"));
+      coldStart = root.resolve("sft-model");
+      try (Trainer trainer = Trainer.builder(config(plan, seed, runsDir, "demo-sft", initial.toString(), "sft"))
+          .resume(false).build()) {
+        sft = trainer.sft(data.resolve("sft.jsonl"));
+        trainer.model().save(coldStart, StorageType.F32);
+      }
+      System.out.printf("sft: loss %.3f -> %.3f in %.0f s%n", sft.firstLoss(), sft.lastLoss(), sft.seconds());
+    } else {
+      coldStart = DemoModel.writeColdStart(root.resolve("cold-start"));
     }
-    System.out.printf("sft: loss %.3f -> %.3f in %.0f s%n", sft.firstLoss(), sft.lastLoss(), sft.seconds());
 
-    // 2. the same RL budget and seed for each algorithm, from the same SFT model
     List<Question> train = questions(task.train()), heldOut = questions(task.heldOut());
-    List<ResultRow> rows = new ArrayList<>();
-    HtmlReport.Builder report = HtmlReport.builder("arpo4j demo: ARPO vs GRPO on the embedded model")
+    HtmlReport.Builder report = HtmlReport.builder("arpo4j demo: ARPO vs GRPO on the demo model")
         .setting("seed", seed)
-        .setting("SFT", sft.steps() + " steps, loss " + String.format("%.3f -> %.3f", sft.firstLoss(), sft.lastLoss()))
-        .setting("RL", plan.steps() + " steps x " + plan.promptsPerStep() + " prompts x M=" + plan.globalSize());
+        .setting("cold start", fromScratch
+            ? sft.steps() + " SFT steps, loss " + String.format("%.3f -> %.3f", sft.firstLoss(), sft.lastLoss())
+            : "the shipped checkpoint (resources/io/arpo4j/demo/model)")
+        .setting("RL", plan.steps() + " steps x " + plan.promptsPerStep() + " prompts x M=" + plan.globalSize()
+            + ", optimizer step every " + plan.miniBatchPrompts() + " prompts")
+        .setting("held-out questions", heldOut.size() + " (greedy decoding)");
+
+    // 2. the starting policy on the held-out questions
+    Evaluator.Result start;
+    try (Trainer trainer = Trainer.builder(config(plan, seed, runsDir, "demo-start", coldStart.toString(), "grpo"))
+        .resume(false).tool(task.search()).build()) {
+      start = trainer.evaluate(heldOut);
+    }
+    System.out.printf("start: held-out accuracy %.3f, %.2f tool calls per question%n", start.passAt1(),
+        start.toolCallsPerAnswer());
+    report.result(new ResultRow("start", start.passAt1(), start.toolCallsPerAnswer(), 0));
+
+    // 3. the same RL budget and seed for each algorithm, from the same cold start
+    List<ResultRow> rows = new ArrayList<>();
+    Map<String, Double> trainCalls = new LinkedHashMap<>();
     for (String algo : algos) {
-      TrainerConfig config = config(plan, seed, runsDir, "demo-" + algo, sftModel.toString(), algo);
-      long start = System.nanoTime();
+      TrainerConfig config = config(plan, seed, runsDir, "demo-" + algo, coldStart.toString(), algo);
+      long t0 = System.nanoTime();
       Evaluator.Result eval;
       try (Trainer trainer = Trainer.builder(config).resume(false).tool(task.search()).build()) {
         trainer.train(train);
         eval = trainer.evaluate(heldOut);
-        double seconds = (System.nanoTime() - start) / 1e9;
-        rows.add(new ResultRow(algo, eval.passAt1(), eval.toolCallsPerAnswer(), seconds));
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        ResultRow row = new ResultRow(algo, eval.passAt1(), eval.toolCallsPerAnswer(), seconds);
+        rows.add(row);
+        report.result(row);
+        trainCalls.put(algo, toolCallsPerPrompt(config.runDir().resolve("metrics.jsonl")));
         report.run(algo, config.runDir().resolve("metrics.jsonl"));
         if (algo.equals("arpo")) addTrees(report, config.runDir().resolve("rollouts.jsonl"), trainer.model());
       }
       System.out.printf("%s: held-out accuracy %.3f, %.2f tool calls per question%n", algo, eval.passAt1(),
           eval.toolCallsPerAnswer());
     }
-    rows.forEach(report::result);
     Path html = report.build().write(root);
-    return new Result(rows, sft.seconds(), sft.firstLoss(), sft.lastLoss(), html);
+    Result result = new Result(start.passAt1(), start.toolCallsPerAnswer(), rows, trainCalls, sft, html);
+    writeSummary(root.resolve("summary.json"), result);
+    return result;
+  }
+
+  /** {@code summary.json}: the numbers of the table, for scripts (benchmarks/run.sh demo-compare). */
+  static void writeSummary(Path file, Result r) throws IOException {
+    Map<String, Object> algos = new LinkedHashMap<>();
+    for (ResultRow row : r.rows()) {
+      Map<String, Object> a = new LinkedHashMap<>();
+      a.put("accuracy", row.accuracy());
+      a.put("tool_calls_per_question", row.toolCallsPerQuestion());
+      a.put("train_tool_calls_per_prompt", r.trainToolCallsPerPrompt().get(row.algo()));
+      a.put("seconds", row.seconds());
+      algos.put(row.algo(), a);
+    }
+    Map<String, Object> summary = new LinkedHashMap<>();
+    summary.put("start", Map.of("accuracy", r.startAccuracy(), "tool_calls_per_question", r.startToolCalls()));
+    summary.put("algos", algos);
+    Files.writeString(file, new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(summary) + "\n");
+  }
+
+  /** Tool calls executed during training per prompt rolled out, over all steps of a run. */
+  static double toolCallsPerPrompt(Path metrics) throws IOException {
+    double calls = 0, prompts = 0;
+    for (Map<String, Object> step : MetricsLog.read(metrics)) {
+      double n = ((Number) step.get(MetricsLog.PROMPTS)).doubleValue();
+      calls += ((Number) step.get(MetricsLog.TOOL_CALLS_PER_PROMPT)).doubleValue() * n;
+      prompts += n;
+    }
+    return prompts == 0 ? 0 : calls / prompts;
   }
 
   /** The demo's settings over the defaults: a small model, so a high learning rate and short contexts. */
   static TrainerConfig config(Plan plan, long seed, Path runsDir, String runName, String model, String algo)
-      throws java.io.IOException {
+      throws IOException {
     return TrainerConfig.load(null, List.of(
         "algo=" + (algo.equals("sft") ? "arpo" : algo),
         "run_name=" + runName,
@@ -132,21 +201,21 @@ public final class DemoCommand implements Callable<Integer> {
         "data.prompt_template=" + yamlString(DemoTask.prompt("{question}")),
         "steps=" + plan.steps(),
         "prompts_per_step=" + plan.promptsPerStep(),
-        "ppo_mini_batch_prompts=" + plan.promptsPerStep(),
+        "ppo_mini_batch_prompts=" + plan.miniBatchPrompts(),
         "micro_batch_tokens=8192",
         "save_every=0",
         "optimizer.lr=5e-5",
-        "rollout.temperature=0.8",
+        "rollout.temperature=1.0",
         "rollout.global_size=" + plan.globalSize(),
         "rollout.initial_samples=" + (algo.equals("arpo") ? plan.initialSamples() : plan.globalSize()),
         "rollout.entropy_window=8",
-        "rollout.max_response_tokens=384",
+        "rollout.max_response_tokens=192",
         "rollout.tool_call_limit=3",
         "reward.kind=exact",
         "tools.python_workers=2",
         "tools.python=" + !algo.equals("sft"), // SFT calls no tool: start no python workers for it
         "sft.epochs=" + plan.sftEpochs(),
-        "sft.lr=3e-3",
+        "sft.lr=1e-3",
         "sft.warmup_steps=40",  // without warm-up Adam leaves this model near a bigram fit for hundreds of steps
         "sft.batch_size=" + plan.sftBatchSize(),
         "eval.samples=1",
@@ -164,7 +233,7 @@ public final class DemoCommand implements Callable<Integer> {
   }
 
   /** A few trees of the last step, those with the most branches first. */
-  private static void addTrees(HtmlReport.Builder report, Path rollouts, PolicyModel model) throws java.io.IOException {
+  private static void addTrees(HtmlReport.Builder report, Path rollouts, PolicyModel model) throws IOException {
     if (!Files.isRegularFile(rollouts)) return;
     List<RolloutGroup> groups = RolloutRecorder.read(rollouts);
     List<RolloutGroup> last = groups.subList(Math.max(0, groups.size() - 8), groups.size());

@@ -7,10 +7,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.EnumMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -185,7 +187,7 @@ public final class DemoCorpus {
   }
 
   /** Short pronounceable unique names ("Zorblat", "Quenmar") from two random syllables. */
-  private static final class NameGenerator {
+  static final class NameGenerator {
     private static final String[] ONSETS = {
       "b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "br", "dr", "gr", "kr",
       "tr", "st", "qu", "th"
@@ -211,6 +213,19 @@ public final class DemoCorpus {
           return Character.toUpperCase(name.charAt(0)) + name.substring(1);
         }
       }
+    }
+
+    /** Every syllable a name is made of, lower case: onset, vowel and optional coda. */
+    static List<String> syllables() {
+      List<String> all = new ArrayList<>();
+      for (String onset : ONSETS) {
+        for (String vowel : VOWELS) {
+          for (String coda : new LinkedHashSet<>(Arrays.asList(CODAS))) {
+            all.add(onset + vowel + coda);
+          }
+        }
+      }
+      return all;
     }
 
     private String syllable() {

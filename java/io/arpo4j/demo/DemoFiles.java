@@ -19,7 +19,7 @@ public final class DemoFiles {
 
   /**
    * SFT data: one {@code {"id","prompt","response","result_spans"}} object per question, where
-   * {@code response} is the reference trace and {@code result_spans} lists {@code [start, end)}
+   * {@code response} is the demonstrator's trace ({@link DemoQuestion#demonstration}) and {@code result_spans} lists {@code [start, end)}
    * char offsets into {@code response} of the tool-result inserts (the {@code " <result>\n...\n</result>"}
    * texts, {@link DemoTrace#resultSpans}) to mask out of the loss. Spans are given so the trainer
    * need not parse tags; they are exactly what {@link DemoTrace#resultSpans} finds in the response.
@@ -29,8 +29,8 @@ public final class DemoFiles {
       Map<String, Object> line = new LinkedHashMap<>();
       line.put("id", q.id());
       line.put("prompt", DemoTask.prompt(q.question()));
-      line.put("response", q.referenceTrace());
-      line.put("result_spans", DemoTrace.resultSpans(q.referenceTrace()).stream()
+      line.put("response", q.demonstration());
+      line.put("result_spans", DemoTrace.resultSpans(q.demonstration()).stream()
           .map(s -> List.of(s.start(), s.end())).toList());
       return line;
     });

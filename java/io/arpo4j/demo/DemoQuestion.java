@@ -11,10 +11,13 @@ import java.util.Objects;
  * @param answers the accepted answers (the demo has exactly one)
  * @param kind what solving it takes
  * @param referenceTrace a complete correct response in the spec's format, tool results inlined
- *     exactly as the demo's tools return them (for the SFT cold start)
+ *     exactly as the demo's tools return them
+ * @param demonstration the response of the cold-start demonstrator, which the SFT data holds: the
+ *     reference trace, or for some two-hop questions a trace that answers after the first search
+ *     ({@link DemoTask#EARLY_STOP})
  */
 public record DemoQuestion(
-    String id, String question, List<String> answers, Kind kind, String referenceTrace) {
+    String id, String question, List<String> answers, Kind kind, String referenceTrace, String demonstration) {
 
   /** What solving a question takes. */
   public enum Kind {
@@ -32,5 +35,6 @@ public record DemoQuestion(
     answers = List.copyOf(answers);
     Objects.requireNonNull(kind, "kind");
     Objects.requireNonNull(referenceTrace, "referenceTrace");
+    Objects.requireNonNull(demonstration, "demonstration");
   }
 }

@@ -63,6 +63,18 @@ import java.util.stream.IntStream;
 public final class DemoTask {
   /** The system line of every prompt. */
   public static final String SYSTEM_LINE = "Use python or search.";
+  /**
+   * How often the cold-start demonstrator answers a training two-hop question right after its first
+   * search, with the intermediate entity: a plausible mistake that the SFT model inherits (it then
+   * hesitates right after that tool result) and that RL can unlearn, since the reward tells the two
+   * continuations apart. Over a half, so the SFT model's greedy answer to a two-hop question is wrong.
+   */
+  public static final double EARLY_STOP = 0.6;
+  /**
+   * The world (corpus and splits) of the demo. It is fixed, so that the shipped cold-start checkpoint
+   * matches it; the demo's --seed varies the SFT order and the rollouts.
+   */
+  public static final long WORLD_SEED = 1;
   /** The context length, in chars, the data is sized for: every prompt plus trace fits. */
   public static final int CONTEXT_CHARS = 512;
 
@@ -109,7 +121,7 @@ public final class DemoTask {
             + " of the " + DemoCorpus.COUNTRIES + " countries; ask for fewer");
       }
     }
-    Generator generator = new Generator(corpus, search, random);
+    Generator generator = new Generator(corpus, search, random, new Random(seed * 0x5DEECE66DL + 11));
     List<DemoQuestion> heldOutQuestions = generator.split("heldout",
         heldOutKinds, countries.subList(0, heldOutCountries), false);
     List<DemoQuestion> trainQuestions = generator.split("train",
@@ -195,13 +207,16 @@ public final class DemoTask {
     private final DemoCorpus corpus;
     private final DemoSearch search;
     private final Random random;
+    /** The demonstrator's own choices, apart from {@code random} so the questions do not depend on them. */
+    private final Random demonstrator;
     /** Expressions already used, so that no expression is in both splits (or twice in one). */
     private final Set<String> expressions = new HashSet<>();
 
-    Generator(DemoCorpus corpus, DemoSearch search, Random random) {
+    Generator(DemoCorpus corpus, DemoSearch search, Random random, Random demonstrator) {
       this.corpus = corpus;
       this.search = search;
       this.random = random;
+      this.demonstrator = demonstrator;
     }
 
     List<DemoQuestion> split(String name, int[] kinds, List<Integer> countries, boolean mayRepeat) {
@@ -220,7 +235,7 @@ public final class DemoTask {
       for (int i = 0; i < unnamed.size(); i++) {
         DemoQuestion q = unnamed.get(i);
         named.add(new DemoQuestion(String.format("%s-%05d", name, i), q.question(), q.answers(),
-            q.kind(), q.referenceTrace()));
+            q.kind(), q.referenceTrace(), q.demonstration()));
       }
       return named;
     }
@@ -235,7 +250,7 @@ public final class DemoTask {
           .call("python", "print(" + expression.text() + ")", answer)
           .answer(answer);
       return new DemoQuestion("", "What is " + expression.text() + "?", List.of(answer),
-          Kind.ARITHMETIC, trace);
+          Kind.ARITHMETIC, trace, trace);
     }
 
     private DemoQuestion knowledge(Chain chain, Kind kind) {
@@ -243,6 +258,7 @@ public final class DemoTask {
       Entity current = chain.start();
       String subject = current.name();
       String value = null;
+      String demonstration = null;
       for (int i = 0; i < chain.hops().size(); i++) {
         Attribute hop = chain.hops().get(i);
         if (i > 0) {
@@ -252,9 +268,14 @@ public final class DemoTask {
         String query = hop.query(current.name());
         trace.call("search", query, search.search(query));
         value = current.facts().get(hop);
+        if (i == 0 && kind == Kind.TWO_HOP && demonstrator.nextDouble() < EARLY_STOP) {
+          demonstration = trace.copy().answer(value);
+        }
       }
       String question = chain.hops().get(chain.hops().size() - 1).question(subject);
-      return new DemoQuestion("", question, List.of(value), kind, trace.answer(value));
+      String reference = trace.answer(value);
+      return new DemoQuestion("", question, List.of(value), kind, reference,
+          demonstration != null ? demonstration : reference);
     }
 
     /** {@code count} chains from {@code pool} in random order; reshuffled passes if it may repeat. */

@@ -33,6 +33,14 @@ public final class DemoTrace {
     text.append("<think> ").append(thought).append(" </think>");
   }
 
+  /** A trace that continues independently from this one's text so far. */
+  DemoTrace copy() {
+    DemoTrace c = new DemoTrace("");
+    c.text.setLength(0);
+    c.text.append(text);
+    return c;
+  }
+
   /** Starts a response with a short thought. */
   static DemoTrace think(String thought) {
     return new DemoTrace(thought);

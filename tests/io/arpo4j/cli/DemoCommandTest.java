@@ -2,6 +2,8 @@ package io.arpo4j.cli;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.arpo4j.rollout.RolloutGroup;
 import io.arpo4j.rollout.RolloutRecorder;
 import io.arpo4j.trainer.MetricsLog;
@@ -9,32 +11,59 @@ import io.arpo4j.trainer.report.ResultRow;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** {@code arpo4j demo --quick} end to end: data, SFT, ARPO and GRPO, evaluation, report. */
+/** {@code arpo4j demo --quick} end to end: data, cold start, ARPO and GRPO, evaluation, summary, report. */
 class DemoCommandTest {
   @Test
-  void quickDemoRunsThePipeline(@TempDir Path runs) throws Exception {
+  void quickDemoRunsThePipelineFromTheShippedCheckpoint(@TempDir Path runs) throws Exception {
     DemoCommand.Plan plan = DemoCommand.plan(true);
-    DemoCommand.Result r = DemoCommand.run(plan, 3, runs, List.of("arpo", "grpo"));
+    DemoCommand.Result r = DemoCommand.run(plan, 3, false, runs, List.of("arpo", "grpo"));
 
     assertEquals(List.of("arpo", "grpo"), r.rows().stream().map(ResultRow::algo).toList());
-    assertTrue(r.sftLossLast() < r.sftLossFirst(), "SFT must lower the loss: " + r.sftLossFirst() + " -> " + r.sftLossLast());
     for (String file : List.of("corpus.jsonl", "sft.jsonl", "train.jsonl", "heldout.jsonl")) {
       assertTrue(Files.size(runs.resolve("demo/data").resolve(file)) > 0, file);
     }
-    assertTrue(Files.isRegularFile(runs.resolve("demo/sft-model/model.safetensors")));
+    assertTrue(Files.isRegularFile(runs.resolve("demo/cold-start/model.safetensors")));
+    // the shipped cold start answers held-out questions: the demo starts from a working policy
+    assertTrue(r.startAccuracy() > 0.2, "cold-start held-out accuracy " + r.startAccuracy());
     for (String algo : List.of("arpo", "grpo")) {
       Path run = runs.resolve("demo-" + algo);
-      assertEquals(plan.steps(), MetricsLog.read(run.resolve("metrics.jsonl")).size(), algo + " metrics lines");
+      List<Map<String, Object>> steps = MetricsLog.read(run.resolve("metrics.jsonl"));
+      assertEquals(plan.steps(), steps.size(), algo + " metrics lines");
       List<RolloutGroup> groups = RolloutRecorder.read(run.resolve("rollouts.jsonl"));
       assertEquals(plan.steps() * plan.promptsPerStep(), groups.size(), algo + " rollout trees");
       for (RolloutGroup g : groups) assertEquals(plan.globalSize(), g.trajectories().size(), "M trajectories per prompt");
+      // several optimizer steps per rollout batch (mini-batches of prompts), so the ratio leaves 1
+      for (Map<String, Object> step : steps) {
+        assertEquals((double) plan.promptsPerStep() / plan.miniBatchPrompts(),
+            ((Number) step.get(MetricsLog.OPTIMIZER_STEPS)).doubleValue(), algo + " optimizer steps per RL step");
+      }
       assertTrue(Files.isDirectory(run.resolve("checkpoints").resolve("step-%06d".formatted(plan.steps()))));
     }
+    JsonNode summary = new ObjectMapper().readTree(runs.resolve("demo/summary.json").toFile());
+    assertEquals(r.startAccuracy(), summary.at("/start/accuracy").asDouble(), 0.0);
+    for (ResultRow row : r.rows()) {
+      JsonNode a = summary.at("/algos/" + row.algo());
+      assertEquals(row.accuracy(), a.get("accuracy").asDouble(), 0.0);
+      assertEquals(row.toolCallsPerQuestion(), a.get("tool_calls_per_question").asDouble(), 0.0);
+      assertEquals(row.seconds(), a.get("seconds").asDouble(), 0.0);
+      assertTrue(a.get("train_tool_calls_per_prompt").asDouble() > 0, row.algo() + " called tools in training");
+    }
     String html = Files.readString(r.report());
-    assertTrue(html.contains("arpo") && html.contains("grpo"), "the report shows both runs");
+    assertTrue(html.contains("arpo") && html.contains("grpo") && html.contains("start"), "the report shows every policy");
     assertTrue(r.table().contains("tool calls"));
+  }
+
+  @Test
+  void fromScratchRedoesTheColdStartSft(@TempDir Path runs) throws Exception {
+    DemoCommand.Result r = DemoCommand.run(DemoCommand.plan(true), 3, true, runs, List.of("grpo"));
+    assertNotNull(r.sft());
+    assertTrue(r.sft().lastLoss() < r.sft().firstLoss(),
+        "SFT must lower the loss: " + r.sft().firstLoss() + " -> " + r.sft().lastLoss());
+    assertTrue(Files.isRegularFile(runs.resolve("demo/sft-model/model.safetensors")));
+    assertTrue(Files.isRegularFile(runs.resolve("demo/summary.json")));
   }
 }
