@@ -71,22 +71,34 @@ public final class DemoCommand implements Callable<Integer> {
     return 0;
   }
 
-  /** What the demo measured: the cold-start model's accuracy, then one row per algorithm. */
+  /**
+   * What the demo measured: the cold-start model's accuracy, then one row per algorithm; {@code
+   * byKind} holds each policy's held-out accuracy per question kind ("start", then the algorithms).
+   */
   public record Result(double startAccuracy, double startToolCalls, List<ResultRow> rows,
-      Map<String, Double> trainToolCallsPerPrompt, SftTrainer.Result sft, Path report) {
+      Map<String, Double> trainToolCallsPerPrompt, Map<String, Map<String, Double>> byKind, SftTrainer.Result sft,
+      Path report) {
     public String table() {
       StringBuilder sb = new StringBuilder();
       if (sft != null) {
         sb.append(String.format("SFT: loss %.3f -> %.3f in %.0f s%n", sft.firstLoss(), sft.lastLoss(), sft.seconds()));
       }
-      sb.append(String.format("%-8s %10s %18s %22s %10s%n", "policy", "accuracy", "tool calls / q",
-          "train calls / prompt", "time (s)"));
-      sb.append(String.format("%-8s %10.3f %18.2f %22s %10s%n", "start", startAccuracy, startToolCalls, "", ""));
+      sb.append(String.format("%-8s %10s %18s %22s %10s   %s%n", "policy", "accuracy", "tool calls / q",
+          "train calls / prompt", "time (s)", "accuracy by kind"));
+      sb.append(String.format("%-8s %10.3f %18.2f %22s %10s   %s%n", "start", startAccuracy, startToolCalls, "", "",
+          kinds("start")));
       for (ResultRow row : rows) {
-        sb.append(String.format("%-8s %10.3f %18.2f %22.2f %10.0f%n", row.algo(), row.accuracy(),
-            row.toolCallsPerQuestion(), trainToolCallsPerPrompt.get(row.algo()), row.seconds()));
+        sb.append(String.format("%-8s %10.3f %18.2f %22.2f %10.0f   %s%n", row.algo(), row.accuracy(),
+            row.toolCallsPerQuestion(), trainToolCallsPerPrompt.get(row.algo()), row.seconds(), kinds(row.algo())));
       }
       return sb.toString();
+    }
+
+    private String kinds(String policy) {
+      StringBuilder sb = new StringBuilder();
+      byKind.getOrDefault(policy, Map.of()).forEach((kind, acc) ->
+          sb.append(kind.toLowerCase(java.util.Locale.ROOT)).append(String.format(" %.2f  ", acc)));
+      return sb.toString().strip();
     }
   }
 
@@ -133,6 +145,8 @@ public final class DemoCommand implements Callable<Integer> {
     System.out.printf("start: held-out accuracy %.3f, %.2f tool calls per question%n", start.passAt1(),
         start.toolCallsPerAnswer());
     report.result(new ResultRow("start", start.passAt1(), start.toolCallsPerAnswer(), 0));
+    Map<String, Map<String, Double>> byKind = new LinkedHashMap<>();
+    byKind.put("start", accuracyByKind(task.heldOut(), start));
 
     // 3. the same RL budget and seed for each algorithm, from the same cold start
     List<ResultRow> rows = new ArrayList<>();
@@ -146,6 +160,7 @@ public final class DemoCommand implements Callable<Integer> {
         eval = trainer.evaluate(heldOut);
         double seconds = (System.nanoTime() - t0) / 1e9;
         ResultRow row = new ResultRow(algo, eval.passAt1(), eval.toolCallsPerAnswer(), seconds);
+        byKind.put(algo, accuracyByKind(task.heldOut(), eval));
         rows.add(row);
         report.result(row);
         trainCalls.put(algo, toolCallsPerPrompt(config.runDir().resolve("metrics.jsonl")));
@@ -156,9 +171,25 @@ public final class DemoCommand implements Callable<Integer> {
           eval.toolCallsPerAnswer());
     }
     Path html = report.build().write(root);
-    Result result = new Result(start.passAt1(), start.toolCallsPerAnswer(), rows, trainCalls, sft, html);
+    Result result = new Result(start.passAt1(), start.toolCallsPerAnswer(), rows, trainCalls, byKind, sft, html);
     writeSummary(root.resolve("summary.json"), result);
     return result;
+  }
+
+  /** Held-out accuracy per question kind; the evaluator returns one group per question, in order. */
+  static Map<String, Double> accuracyByKind(List<DemoQuestion> questions, Evaluator.Result eval) {
+    Map<String, double[]> sums = new LinkedHashMap<>();
+    for (DemoQuestion.Kind kind : DemoQuestion.Kind.values()) sums.put(kind.name(), new double[2]);
+    for (int i = 0; i < questions.size(); i++) {
+      double[] s = sums.get(questions.get(i).kind().name());
+      for (Trajectory t : eval.groups().get(i).trajectories()) {
+        s[0] += t.reward() >= 1.0 ? 1 : 0;
+        s[1]++;
+      }
+    }
+    Map<String, Double> out = new LinkedHashMap<>();
+    sums.forEach((kind, s) -> out.put(kind, s[1] == 0 ? Double.NaN : s[0] / s[1]));
+    return out;
   }
 
   /** {@code summary.json}: the numbers of the table, for scripts (benchmarks/run.sh demo-compare). */
@@ -170,10 +201,12 @@ public final class DemoCommand implements Callable<Integer> {
       a.put("tool_calls_per_question", row.toolCallsPerQuestion());
       a.put("train_tool_calls_per_prompt", r.trainToolCallsPerPrompt().get(row.algo()));
       a.put("seconds", row.seconds());
+      a.put("accuracy_by_kind", r.byKind().get(row.algo()));
       algos.put(row.algo(), a);
     }
     Map<String, Object> summary = new LinkedHashMap<>();
-    summary.put("start", Map.of("accuracy", r.startAccuracy(), "tool_calls_per_question", r.startToolCalls()));
+    summary.put("start", Map.of("accuracy", r.startAccuracy(), "tool_calls_per_question", r.startToolCalls(),
+        "accuracy_by_kind", r.byKind().get("start")));
     summary.put("algos", algos);
     Files.writeString(file, new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(summary) + "\n");
   }
@@ -204,8 +237,11 @@ public final class DemoCommand implements Callable<Integer> {
         "ppo_mini_batch_prompts=" + plan.miniBatchPrompts(),
         "micro_batch_tokens=8192",
         "save_every=0",
-        "optimizer.lr=5e-5",
-        "rollout.temperature=1.0",
+        "optimizer.lr=1e-4",
+        // Adam's second moment over ~20 steps, as nanoGPT: with 0.999 the tied embedding's growing
+        // gradients outrun the running variance and the embedding blows up (|E| ~ 600 after 750 SFT steps)
+        "optimizer.beta2=0.95",
+        "rollout.temperature=0.7",
         "rollout.global_size=" + plan.globalSize(),
         "rollout.initial_samples=" + (algo.equals("arpo") ? plan.initialSamples() : plan.globalSize()),
         "rollout.entropy_window=8",

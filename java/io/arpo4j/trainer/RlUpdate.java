@@ -26,7 +26,7 @@ public final class RlUpdate {
   private final PolicyLossConfig lossConfig;
   private final AdvantageEstimator estimator;
   private final TreeAttribution.Mode attribution;
-  private final int miniBatchPrompts, epochs, microBatchTokens;
+  private final int miniBatchPrompts, epochs, microBatchTokens, lengthNormalizer;
 
   public RlUpdate(TokenBackprop backprop, TokenBackprop reference, PolicyOptimizer optimizer, TrainerConfig config) {
     this.backprop = backprop;
@@ -38,6 +38,7 @@ public final class RlUpdate {
     this.miniBatchPrompts = config.ppoMiniBatchPrompts();
     this.epochs = config.ppoEpochs();
     this.microBatchTokens = config.microBatchTokens();
+    this.lengthNormalizer = config.lengthNormalizer();
     if (lossConfig.klCoef() > 0 && reference == null) {
       throw new IllegalArgumentException("loss.kl_coef > 0 needs a reference model");
     }
@@ -110,7 +111,7 @@ public final class RlUpdate {
         List<TrainingRow> mini = new ArrayList<>();
         for (int g = g0; g < Math.min(perGroup.size(), g0 + miniBatchPrompts); g++) mini.addAll(perGroup.get(g));
         if (mini.isEmpty()) continue;
-        MiniBatchLoss loss = new MiniBatchLoss(mini, refByRow, lossConfig);
+        MiniBatchLoss loss = new MiniBatchLoss(mini, refByRow, lossConfig, lengthNormalizer);
         optimizer.zeroGrad();
         for (int[] micro : TokenBackprop.microBatches(mini, microBatchTokens)) {
           TokenLoss.Value v = backprop.backward(mini, micro, loss);
@@ -145,11 +146,13 @@ public final class RlUpdate {
     private final Map<TrainingRow, float[]> ref;
     private final PolicyLossConfig config;
     private final double tokens, sequences;
+    private final int lengthNormalizer;
 
-    MiniBatchLoss(List<TrainingRow> rows, Map<TrainingRow, float[]> ref, PolicyLossConfig config) {
+    MiniBatchLoss(List<TrainingRow> rows, Map<TrainingRow, float[]> ref, PolicyLossConfig config, int lengthNormalizer) {
       this.rows = rows;
       this.ref = ref;
       this.config = config;
+      this.lengthNormalizer = lengthNormalizer;
       double t = 0, s = 0;
       for (TrainingRow r : rows) {
         double m = 0;
@@ -173,7 +176,8 @@ public final class RlUpdate {
             MetricsLog.ENTROPY_BONUS, 0.0, MetricsLog.CLIP_FRACTION, 0.0, MetricsLog.PPO_KL, 0.0, "share", 0.0));
       }
       PolicyLoss.Result r = PolicyLoss.compute(logprob, old, refLp, config.entropyCoef() != 0 ? entropy : null, adv, mask, config);
-      double scale = switch (config.aggregation()) {
+      // Dr.GRPO: the kernel's token mean over this micro-batch, times its tokens, over sequences x constant
+      double scale = lengthNormalizer > 0 ? microTokens / (sequences * lengthNormalizer) : switch (config.aggregation()) {
         case TOKEN_MEAN -> microTokens / tokens;
         case SEQ_MEAN_TOKEN_MEAN -> mask.sum(new long[] {1}, false, new org.bytedeco.pytorch.ScalarTypeOptional())
             .gt(new Scalar(0.0)).sum().item_double() / sequences;

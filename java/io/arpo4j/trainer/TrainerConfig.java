@@ -75,7 +75,13 @@ public record TrainerConfig(
 
   public record Eval(int samples, double temperature) {}
 
-  public static final List<String> ALGORITHMS = List.of("arpo", "grpo", "dapo", "reinforce++");
+  public static final List<String> ALGORITHMS = List.of("arpo", "grpo", "dapo", "reinforce++", "dr-grpo");
+  /**
+   * Dr.GRPO's aggregation (verl's name): each sequence's token-loss sum over a constant, the
+   * response length limit, then the mean over sequences. The kernel computes token-mean; the
+   * trainer rescales it (see {@link #lengthNormalizer}).
+   */
+  static final String SEQ_MEAN_TOKEN_SUM_NORM = "seq-mean-token-sum-norm";
 
   private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
       .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
@@ -142,6 +148,10 @@ public record TrainerConfig(
         ((ObjectNode) config.get("dapo")).put("dynamic_sampling", true);
       }
       case "reinforce++" -> ((ObjectNode) config.get("advantage")).put("estimator", "reinforce++");
+      case "dr-grpo" -> {
+        ((ObjectNode) config.get("advantage")).put("estimator", "dr-grpo");
+        ((ObjectNode) config.get("loss")).put("aggregation", SEQ_MEAN_TOKEN_SUM_NORM);
+      }
       default -> {}
     }
   }
@@ -242,8 +252,18 @@ public record TrainerConfig(
   }
 
   public PolicyLossConfig policyLossConfig() {
+    LossAggregation aggregation = lengthNormalizer() > 0 ? LossAggregation.TOKEN_MEAN
+        : LossAggregation.fromConfigName(loss.aggregation());
     return new PolicyLossConfig((float) loss.epsLow(), (float) loss.epsHigh(), (float) loss.dualClipC(),
-        LossAggregation.fromConfigName(loss.aggregation()), loss.klCoef(), loss.entropyCoef());
+        aggregation, loss.klCoef(), loss.entropyCoef());
+  }
+
+  /**
+   * Dr.GRPO's constant length normaliser (the response length limit) when the aggregation is
+   * {@value #SEQ_MEAN_TOKEN_SUM_NORM}, else 0: the loss is then sum(token losses) / (sequences x it).
+   */
+  public int lengthNormalizer() {
+    return SEQ_MEAN_TOKEN_SUM_NORM.equals(loss.aggregation()) ? rollout.maxResponseTokens() : 0;
   }
 
   public OptimizerConfig optimizerConfig() {

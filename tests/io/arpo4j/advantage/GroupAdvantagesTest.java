@@ -46,6 +46,15 @@ class GroupAdvantagesTest {
   }
 
   @Test
+  void drGrpoCentresPerGroupWithoutDividingByTheStd() {
+    double[][] a = GroupAdvantages.compute(List.of(new double[] {1, 0, 0, 1}, new double[] {0.2, 0.8, 0.5}),
+        List.of(new double[] {1, 2, 3, 4}, new double[] {1, 1, 1}), AdvantageEstimator.DR_GRPO);
+    assertArrayEquals(new double[] {0.5, -0.5, -0.5, 0.5}, a[0], 1e-15);
+    assertArrayEquals(new double[] {-0.3, 0.3, 0.0}, a[1], 1e-15);
+    assertEquals(AdvantageEstimator.DR_GRPO, AdvantageEstimator.fromConfigName("dr-grpo"));
+  }
+
+  @Test
   void rejectsBadInput() {
     assertThrows(IllegalArgumentException.class,
         () -> GroupAdvantages.compute(List.of(new double[0]), List.of(new double[0]), AdvantageEstimator.GRPO));

@@ -84,4 +84,14 @@ class TrainerConfigTest {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call::run);
     assertTrue(e.getMessage().contains(expected), "'" + e.getMessage() + "' should contain '" + expected + "'");
   }
+
+  @Test
+  void drGrpoPresetDropsTheStdAndNormalisesByTheLengthLimit() throws Exception {
+    TrainerConfig c = TrainerConfig.load(null, List.of("algo=dr-grpo", "rollout.max_response_tokens=512"));
+    assertEquals(AdvantageEstimator.DR_GRPO, c.advantageEstimator());
+    assertEquals(512, c.lengthNormalizer());
+    assertEquals(io.arpo4j.kernels.LossAggregation.TOKEN_MEAN, c.policyLossConfig().aggregation());
+    assertEquals(c.rollout().globalSize(), c.rollout().initialSamples(), "N = M");
+    assertEquals(0, TrainerConfig.load(null, List.of("algo=grpo")).lengthNormalizer());
+  }
 }
