@@ -250,8 +250,8 @@ public final class PythonWorkerPool implements AutoCloseable {
 
     List<String> command = new ArrayList<>();
     if (inNamespaces) {
-      command.addAll(List.of("unshare", "--net", "--mount", "--pid", "--fork", "--kill-child",
-          "--mount-proc"));
+      command.addAll(List.of("unshare", "--net", "--ipc", "--mount", "--pid", "--fork",
+          "--kill-child", "--mount-proc"));
       if (!runningAsRoot) {
         command.addAll(List.of("--user", "--map-root-user"));
       }
