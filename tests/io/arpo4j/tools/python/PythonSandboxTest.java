@@ -53,6 +53,9 @@ class PythonSandboxTest {
         .cpuSeconds(1)
         .outputLimitBytes(4096)
         .isolation(isolation)
+        // apart from the default range, so that pools of other programs on this host (possibly
+        // an older arpo4j that takes no uid locks) are not disturbed by the tests
+        .sandboxUidBase(1_900_700_000)
         .build();
   }
 
