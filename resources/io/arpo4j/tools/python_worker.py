@@ -116,6 +116,41 @@ def make_filesystem_read_only(writable, tmpfs_bytes, notes):
             raise
 
 
+# ---------------------------------------------------------------- the private IPC namespace
+
+def limit_sysv_shared_memory(total_bytes, notes):
+    """SysV shared memory of the private IPC namespace bounded like its /dev/shm (these sysctls
+    belong to the IPC namespace; /proc is still writable before the read-only remount)."""
+    try:
+        with open("/proc/sys/kernel/shmmax", "w") as f:
+            f.write(str(total_bytes))
+        with open("/proc/sys/kernel/shmall", "w") as f:
+            f.write(str(max(1, total_bytes // os.sysconf("SC_PAGE_SIZE"))))
+    except OSError as e:
+        notes.append("SysV shared memory not bounded (%s)" % e.strerror)
+
+
+IPC_RMID = 0
+SYSV_REMOVERS = {"shm": lambda id_: LIBC.shmctl(id_, IPC_RMID, None),
+                 "msg": lambda id_: LIBC.msgctl(id_, IPC_RMID, None),
+                 "sem": lambda id_: LIBC.semctl(id_, 0, IPC_RMID)}
+
+
+def remove_sysv_ipc_objects():
+    """Removes every SysV object of the worker's private IPC namespace: all were made by calls,
+    and all of the call's processes are dead, so shared memory is freed at once."""
+    for kind, remove in SYSV_REMOVERS.items():
+        try:
+            with open("/proc/sysvipc/" + kind) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            if remove(int(row.split()[1])) != 0 and ctypes.get_errno() not in (errno.EINVAL,
+                                                                                errno.EIDRM):
+                fail("removing SysV %s %s" % (kind, row.split()[1]))
+
+
 # ---------------------------------------------------------------- per-call confinement
 
 def outer_uid_of(uid):
@@ -250,9 +285,30 @@ def restrict_writes(abi, writable_dirs, writable_files):
     os.close(ruleset)
 
 
-# seccomp: refuse socket() for every family except AF_UNIX, io_uring (which can open
-# sockets itself), and any syscall made through a foreign ABI (x32, int 0x80).
-SECCOMP_ARCH = {"x86_64": (0xC000003E, 41, 425), "aarch64": (0xC00000B7, 198, 425)}
+# seccomp. Refused with EPERM for every call:
+# - socket() of every family, connect() and bind(): no socket of the host (internet, netlink, a
+#   pathname or abstract AF_UNIX socket) can be reached. socketpair() stays allowed for
+#   AF_UNIX/SOCK_STREAM only (asyncio and multiprocessing.Pipe need it; a stream pair cannot be
+#   pointed at another address, a datagram pair could sendto() one);
+# - io_uring_setup (io_uring can open sockets itself);
+# - ptrace, process_vm_readv/writev, pidfd_getfd (no taking another process's sockets or memory);
+# - kernel keyrings (add_key, request_key, keyctl): keys would outlive the call;
+# - POSIX message queues: they would outlive the call;
+# - SysV IPC (shm, msg, sem) when the worker has no private IPC namespace: objects would outlive
+#   the call and the host's could be attached.
+# Any syscall made through a foreign ABI (x32, int 0x80) kills the process.
+SYSCALLS = {
+    "x86_64": dict(arch=0xC000003E, socket=41, connect=42, bind=49, socketpair=53,
+                   io_uring_setup=425, ptrace=101, process_vm_readv=310, process_vm_writev=311,
+                   pidfd_getfd=438, add_key=248, request_key=249, keyctl=250,
+                   mq=range(240, 246), sysv=[29, 30, 31, 64, 65, 66, 67, 68, 69, 70, 71, 220]),
+    "aarch64": dict(arch=0xC00000B7, socket=198, connect=203, bind=200, socketpair=199,
+                    io_uring_setup=425, ptrace=117, process_vm_readv=270, process_vm_writev=271,
+                    pidfd_getfd=438, add_key=217, request_key=218, keyctl=219,
+                    mq=range(180, 186), sysv=range(186, 198)),
+}
+AF_UNIX, SOCK_STREAM, SOCK_TYPE_MASK = 1, 1, 0xF
+KEYCTL_JOIN_SESSION_KEYRING = 1
 
 
 class SockFilter(ctypes.Structure):
@@ -264,30 +320,71 @@ class SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(SockFilter))]
 
 
-def forbid_network_sockets():
-    arch, nr_socket, nr_io_uring_setup = SECCOMP_ARCH[platform.machine()]
-    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
-    allow, kill = 0x7FFF0000, 0x80000000
-    deny = 0x00050000 | errno.EPERM
+def seccomp_program(nr, allow_sysv):
+    """The BPF program as (code, jt, jf, k) tuples; jumps are resolved from labels."""
+    ld, jeq, jge, alu_and, ret = 0x20, 0x15, 0x35, 0x54, 0x06
+    allow, kill, deny = 0x7FFF0000, 0x80000000, 0x00050000 | errno.EPERM
+    denied = [nr[name] for name in ("socket", "connect", "bind", "io_uring_setup", "ptrace",
+                                    "process_vm_readv", "process_vm_writev", "pidfd_getfd",
+                                    "add_key", "request_key", "keyctl")]
+    denied += list(nr["mq"])
+    if not allow_sysv:
+        denied += list(nr["sysv"])
     program = [
-        (ld, 0, 0, 4),                      # 0: A = arch
-        (jeq, 1, 0, arch),                  # 1: native ABI -> 3
-        (ret, 0, 0, kill),                  # 2
-        (ld, 0, 0, 0),                      # 3: A = syscall number
-        (jge, 5, 0, 0x40000000),            # 4: x32 ABI -> 10 (deny)
-        (jeq, 2, 0, nr_socket),             # 5: socket -> 8
-        (jeq, 3, 0, nr_io_uring_setup),     # 6: io_uring_setup -> 10 (deny)
-        (ret, 0, 0, allow),                 # 7
-        (ld, 0, 0, 16),                     # 8: A = low word of args[0] (the family)
-        (jeq, 1, 0, 1),                     # 9: AF_UNIX -> 11
-        (ret, 0, 0, deny),                  # 10
-        (ret, 0, 0, allow),                 # 11
+        (ld, 0, 0, 4),                    # A = arch
+        (jeq, "native", 0, nr["arch"]),
+        (ret, 0, 0, kill),
+        "native",
+        (ld, 0, 0, 0),                    # A = syscall number
+        (jge, "deny", 0, 0x40000000),     # x32 ABI
+        (jeq, "socketpair", 0, nr["socketpair"]),
     ]
+    program += [(jeq, "deny", 0, number) for number in denied]
+    program += [
+        (ret, 0, 0, allow),
+        "socketpair",
+        (ld, 0, 0, 16),                   # low word of args[0]: the family
+        (jeq, 0, "deny", AF_UNIX),
+        (ld, 0, 0, 24),                   # low word of args[1]: the type and its flags
+        (alu_and, 0, 0, SOCK_TYPE_MASK),
+        (jeq, 0, "deny", SOCK_STREAM),
+        (ret, 0, 0, allow),
+        "deny",
+        (ret, 0, 0, deny),
+    ]
+    labels, position = {}, 0
+    for item in program:
+        if isinstance(item, str):
+            labels[item] = position
+        else:
+            position += 1
+    resolved = []
+    for item in program:
+        if isinstance(item, str):
+            continue
+        code, jt, jf, k = item
+        here = len(resolved)
+        jt = labels[jt] - here - 1 if isinstance(jt, str) else jt
+        jf = labels[jf] - here - 1 if isinstance(jf, str) else jf
+        if not (0 <= jt < 256 and 0 <= jf < 256):
+            raise ValueError("seccomp jump out of range")
+        resolved.append((code, jt, jf, k))
+    return resolved
+
+
+def install_seccomp_filter(allow_sysv):
+    program = seccomp_program(SYSCALLS[platform.machine()], allow_sysv)
     filters = (SockFilter * len(program))(*[SockFilter(*p) for p in program])
     fprog = SockFprog(len(program), filters)
     if LIBC.prctl(PR_SET_SECCOMP, ctypes.c_ulong(2), ctypes.byref(fprog), ctypes.c_ulong(0),
                   ctypes.c_ulong(0)) != 0:
         fail("seccomp")
+
+
+def join_fresh_session_keyring():
+    """An empty anonymous session keyring instead of the one inherited from the JVM."""
+    if platform.machine() in SYSCALLS:
+        LIBC.syscall(SYSCALLS[platform.machine()]["keyctl"], KEYCTL_JOIN_SESSION_KEYRING, None)
 
 
 # ---------------------------------------------------------------- running the code
@@ -346,8 +443,9 @@ def child_main(cfg, code, workdir, extra_writable, out_fd, sandbox_uid, protecti
         drop_privileges(sandbox_uid)
         if "landlock-fs" in protections:
             restrict_writes(cfg["landlock_abi"], [workdir] + extra_writable, ["/dev/null"])
-        if "seccomp-net" in protections:
-            forbid_network_sockets()
+        join_fresh_session_keyring()
+        if "seccomp" in protections:
+            install_seccomp_filter(allow_sysv="ipc-ns" in protections)
     except BaseException as e:
         sys.stderr.write("sandbox set-up failed: %s\n" % e)
     else:
@@ -369,8 +467,9 @@ class Worker:
         if cfg["namespaces"]:
             # private tmpfs at /tmp (the scratch area) and /dev/shm (for multiprocessing)
             private = [p for p in ("/tmp", "/dev/shm") if os.path.isdir(p)]
+            limit_sysv_shared_memory(cfg["tmpfs_bytes"], self.notes)
             make_filesystem_read_only(private, cfg["tmpfs_bytes"], self.notes)
-            self.protections += ["mount-ns-read-only", "net-ns"]
+            self.protections += ["mount-ns-read-only", "net-ns", "ipc-ns"]
             self.scratch, self.extra_writable = "/tmp", private[1:]
         else:
             self.scratch, self.extra_writable = cfg["scratch"], []
@@ -388,8 +487,8 @@ class Worker:
                 self.protections.append("landlock-scope")
         else:
             self.notes.append("Landlock unavailable: writes are not confined to the work dir")
-        if platform.machine() in SECCOMP_ARCH:
-            self.protections.append("seccomp-net")
+        if platform.machine() in SYSCALLS:
+            self.protections.append("seccomp")
         else:
             self.notes.append("no seccomp filter for %s" % platform.machine())
         self.protections.append("rlimits")
@@ -428,6 +527,8 @@ class Worker:
         wall = time.monotonic() - started
         self.reap_orphans()
         self.empty_scratch()
+        if "ipc-ns" in self.protections:
+            remove_sysv_ipc_objects()
         response = {"output": output.decode("utf-8", "replace"), "wall_s": round(wall, 4),
                     "cpu_s": round(usage.ru_utime + usage.ru_stime, 4) if usage else None,
                     "exit_code": None, "signal": None}

@@ -26,7 +26,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A fixed number of persistent, sandboxed {@code python3} workers (see docs/tools.md for what the
@@ -39,25 +38,30 @@ public final class PythonWorkerPool implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(PythonWorkerPool.class.getName());
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final String WORKER_RESOURCE = "/io/arpo4j/tools/python_worker.py";
-  /** Sandbox uids are handed out from here so that no two workers of this JVM share one. */
-  private static final AtomicInteger NEXT_UID_OFFSET = new AtomicInteger();
 
   private final PythonSandboxConfig config;
   private final String python;
   private final boolean runningAsRoot;
   private final Path workerScript;
   private final boolean namespaces;
+  /** One uid per slot when root, unique on the host; null otherwise. */
+  private final SandboxUidLease uids;
   private final BlockingQueue<Slot> idle;
   private final Set<PythonWorker> live = ConcurrentHashMap.newKeySet();
   private final ScheduledExecutorService watchdog;
   private final List<String> protections;
   private volatile boolean closed;
 
-  /** A place for one worker; empty after a failure until the next call starts a new one. */
+  /**
+   * A place for one worker; empty after a failure until the next call starts a new one. The
+   * slot's sandbox uid (or -1) stays for the pool's life: a replacement worker's calls use it too.
+   */
   private static final class Slot {
+    final int uid;
     PythonWorker worker;
 
-    Slot(PythonWorker worker) {
+    Slot(int uid, PythonWorker worker) {
+      this.uid = uid;
       this.worker = worker;
     }
   }
@@ -74,20 +78,22 @@ public final class PythonWorkerPool implements AutoCloseable {
     this.python = resolveInterpreter(config.pythonExecutable());
     this.runningAsRoot = currentUid() == 0;
     this.workerScript = extractWorkerScript();
+    this.uids = runningAsRoot
+        ? SandboxUidLease.acquire(config.sandboxUidBase(), config.workers()) : null;
     this.watchdog = Executors.newSingleThreadScheduledExecutor(runnable -> {
       Thread thread = new Thread(runnable, "arpo4j-python-watchdog");
       thread.setDaemon(true);
       return thread;
     });
     try {
-      Started first = startFirstWorker();
+      Started first = startFirstWorker(uidOf(0));
       this.namespaces = first.namespaces();
       this.protections = first.worker().protections();
       if (!first.worker().notes().isEmpty()) {
         LOG.log(Level.INFO, "python sandbox notes: {0}", first.worker().notes());
       }
       this.idle = new ArrayBlockingQueue<>(config.workers());
-      idle.add(new Slot(first.worker()));
+      idle.add(new Slot(uidOf(0), first.worker()));
       startRemainingWorkers();
     } catch (RuntimeException e) {
       close();
@@ -98,10 +104,10 @@ public final class PythonWorkerPool implements AutoCloseable {
   private record Started(PythonWorker worker, boolean namespaces) {}
 
   /** Starts one worker, trying namespaces first unless they are off; decides the isolation. */
-  private Started startFirstWorker() {
+  private Started startFirstWorker(int uid) {
     if (config.isolation() != Isolation.NONE) {
       try {
-        return new Started(startWorker(true), true);
+        return new Started(startWorker(true, uid), true);
       } catch (IOException e) {
         if (config.isolation() == Isolation.NAMESPACES) {
           throw new IllegalStateException("isolation NAMESPACES unavailable: " + e.getMessage(), e);
@@ -111,7 +117,7 @@ public final class PythonWorkerPool implements AutoCloseable {
       }
     }
     try {
-      return new Started(startWorker(false), false);
+      return new Started(startWorker(false, uid), false);
     } catch (IOException e) {
       throw new IllegalStateException("python worker cannot start: " + e.getMessage(), e);
     }
@@ -122,11 +128,12 @@ public final class PythonWorkerPool implements AutoCloseable {
     try {
       List<PythonWorker> launched = new ArrayList<>();
       for (int i = 1; i < config.workers(); i++) {
-        launched.add(launch(namespaces));
+        launched.add(launch(namespaces, uidOf(i)));
       }
-      for (PythonWorker worker : launched) {
+      for (int i = 1; i < config.workers(); i++) {
+        PythonWorker worker = launched.get(i - 1);
         worker.awaitReady(config.startupTimeout(), watchdog);
-        idle.add(new Slot(worker));
+        idle.add(new Slot(uidOf(i), worker));
       }
     } catch (IOException e) {
       throw new IllegalStateException("python worker cannot start: " + e.getMessage(), e);
@@ -160,7 +167,7 @@ public final class PythonWorkerPool implements AutoCloseable {
       }
       if (slot.worker == null || !slot.worker.isAlive()) {
         retire(slot);
-        slot.worker = startWorker(namespaces);
+        slot.worker = startWorker(namespaces, slot.uid);
       }
       return slot.worker.run(code, timeout, watchdog);
     } catch (IOException e) {
@@ -210,6 +217,9 @@ public final class PythonWorkerPool implements AutoCloseable {
     }
     live.clear();
     watchdog.shutdownNow();
+    if (uids != null) {
+      uids.close();
+    }
     if (workerScript != null) {
       try {
         Files.deleteIfExists(workerScript);
@@ -227,20 +237,23 @@ public final class PythonWorkerPool implements AutoCloseable {
     }
   }
 
-  private PythonWorker startWorker(boolean inNamespaces) throws IOException {
-    PythonWorker worker = launch(inNamespaces);
+  private int uidOf(int slot) {
+    return uids == null ? -1 : uids.uid(slot);
+  }
+
+  private PythonWorker startWorker(boolean inNamespaces, int uid) throws IOException {
+    PythonWorker worker = launch(inNamespaces, uid);
     worker.awaitReady(config.startupTimeout(), watchdog);
     return worker;
   }
 
-  private PythonWorker launch(boolean inNamespaces) throws IOException {
+  private PythonWorker launch(boolean inNamespaces, int uid) throws IOException {
     Path scratch = inNamespaces ? null : Files.createTempDirectory("arpo4j-python-");
     ObjectNode settings = JSON.createObjectNode();
     settings.put("namespaces", inNamespaces);
     settings.put("scratch", scratch == null ? null : scratch.toString());
     settings.put("tmpfs_bytes", config.tmpfsBytes());
-    settings.put("sandbox_uid",
-        config.sandboxUidBase() + Math.floorMod(NEXT_UID_OFFSET.getAndIncrement(), 1 << 20));
+    settings.put("sandbox_uid", uid < 0 ? null : uid);
     settings.put("cpu_seconds", config.cpuSeconds());
     settings.put("address_space_bytes", config.addressSpaceBytes());
     settings.put("max_processes", config.maxProcesses());
@@ -250,8 +263,8 @@ public final class PythonWorkerPool implements AutoCloseable {
 
     List<String> command = new ArrayList<>();
     if (inNamespaces) {
-      command.addAll(List.of("unshare", "--net", "--mount", "--pid", "--fork", "--kill-child",
-          "--mount-proc"));
+      command.addAll(List.of("unshare", "--net", "--ipc", "--mount", "--pid", "--fork",
+          "--kill-child", "--mount-proc"));
       if (!runningAsRoot) {
         command.addAll(List.of("--user", "--map-root-user"));
       }

@@ -43,13 +43,23 @@ class PythonSandboxWithoutNamespacesTest {
   void runsWithoutNamespacesButWithKernelFilters() {
     assertFalse(pool.usesNamespaces());
     assertFalse(pool.protections().contains("net-ns"));
-    assertTrue(pool.protections().contains("seccomp-net"), pool.protections().toString());
+    assertTrue(pool.protections().contains("seccomp"), pool.protections().toString());
     assertTrue(pool.protections().contains("landlock-fs"), pool.protections().toString());
   }
 
   @Test
   void cannotConnectToALocalListener() throws Exception {
     PythonSandboxTest.assertNoConnection(pool);
+  }
+
+  @Test
+  void cannotReachHostUnixSockets() throws Exception {
+    PythonSandboxTest.assertNoHostUnixSocketReached(pool);
+  }
+
+  @Test
+  void sysvIpcAndKeysDoNotOutliveTheCall() throws Exception {
+    PythonSandboxTest.assertNothingOutlivesTheCall(pool);
   }
 
   @Test
