@@ -75,6 +75,18 @@ public final class MathAnswer {
 
   /** The comparable form of an answer (no whitespace). */
   static String normalize(String raw) {
+    String s = clean(raw).replace("\\{", "{").replace("\\}", "}");
+    if (s.indexOf('=') == s.lastIndexOf('=')) {
+      s = VARIABLE_PREFIX.matcher(s).replaceFirst("");
+    }
+    return s.replaceAll("\\s+", "");
+  }
+
+  /**
+   * The answer without delimiters, spacing commands, units and separators; spaces and a leading
+   * {@code x =} kept.
+   */
+  static String clean(String raw) {
     String s = raw.strip();
     s = unbox(s);
     s = THOUSANDS_THIN_SPACE.matcher(s).replaceAll(",");
@@ -88,7 +100,7 @@ public final class MathAnswer {
         .replace("\\%", "").replace("%", "")
         .replace("\\$", "").replace("$", "")
         .replace("\\(", "").replace("\\)", "").replace("\\[", "").replace("\\]", "")
-        .replace("\\{", "{").replace("\\}", "}")
+        .replace("\\qquad", " ").replace("\\quad", " ").replace("\\displaystyle", "")
         .strip();
     String before;
     do { // units written as \text{ cm} after a number
@@ -100,16 +112,13 @@ public final class MathAnswer {
     } while (!s.equals(before));
     s = TEXT_COMMAND.matcher(s).replaceAll("$1").strip();
     s = PERCENT_WORD.matcher(s).replaceAll("$1");
-    if (s.indexOf('=') == s.lastIndexOf('=')) {
-      s = VARIABLE_PREFIX.matcher(s).replaceFirst("");
-    }
     if (s.endsWith(".")) {
       s = s.substring(0, s.length() - 1);
     }
     if (THOUSANDS.matcher(s.strip()).matches()) {
       s = s.replace(",", "");
     }
-    return s.replaceAll("\\s+", "");
+    return s;
   }
 
   private static String unbox(String s) {
@@ -155,7 +164,7 @@ public final class MathAnswer {
   }
 
   /** "()" or "[)" etc. when the whole string is one bracketed group, else "". */
-  private static String wrapper(String s) {
+  static String wrapper(String s) {
     if (s.length() < 2 || "([{".indexOf(s.charAt(0)) < 0
         || ")]}".indexOf(s.charAt(s.length() - 1)) < 0) {
       return "";
