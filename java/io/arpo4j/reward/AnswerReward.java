@@ -28,6 +28,11 @@ public abstract class AnswerReward implements Reward {
     this.toolBonus = toolBonus;
   }
 
+  /** The bonus added to a positive match when both tools were used. */
+  protected final double toolBonus() {
+    return toolBonus;
+  }
+
   /** How well {@code answer} (a box's content) matches the best reference, in [0, 1]. */
   protected abstract double match(String answer, List<String> references);
 
@@ -36,7 +41,7 @@ public abstract class AnswerReward implements Reward {
     return evaluate(response, references).score();
   }
 
-  public final Evaluation evaluate(String response, List<String> references) {
+  public Evaluation evaluate(String response, List<String> references) {
     if (references.isEmpty()) {
       throw new IllegalArgumentException("references must not be empty");
     }

@@ -14,12 +14,16 @@ public final class ExactMatchReward extends AnswerReward {
 
   @Override
   protected double match(String answer, List<String> references) {
-    String normalized = SquadNormalization.normalize(answer);
     for (String reference : references) {
-      if (normalized.equals(SquadNormalization.normalize(reference))) {
+      if (exactMatch(answer, reference)) {
         return 1;
       }
     }
     return 0;
+  }
+
+  /** The official SQuAD v1.1 {@code exact_match_score}. */
+  public static boolean exactMatch(String prediction, String reference) {
+    return SquadNormalization.normalize(prediction).equals(SquadNormalization.normalize(reference));
   }
 }

@@ -31,15 +31,24 @@ public final class F1Reward extends AnswerReward {
     return best;
   }
 
-  /** F1 of one prediction against one reference. */
+  /** F1 of one prediction against one reference, with the reference's yes/no/noanswer rule. */
   public static double f1(String prediction, String reference) {
     String p = SquadNormalization.normalize(prediction);
     String r = SquadNormalization.normalize(reference);
     if ((CLOSED_ANSWERS.contains(p) || CLOSED_ANSWERS.contains(r)) && !p.equals(r)) {
       return 0;
     }
-    List<String> predicted = SquadNormalization.tokens(p);
-    List<String> expected = SquadNormalization.tokens(r);
+    return tokenF1(p, r);
+  }
+
+  /** The official SQuAD v1.1 {@code f1_score}: token F1 of the normalised strings. */
+  public static double squadF1(String prediction, String reference) {
+    return tokenF1(SquadNormalization.normalize(prediction), SquadNormalization.normalize(reference));
+  }
+
+  private static double tokenF1(String normalizedPrediction, String normalizedReference) {
+    List<String> predicted = SquadNormalization.tokens(normalizedPrediction);
+    List<String> expected = SquadNormalization.tokens(normalizedReference);
     Map<String, Integer> available = new HashMap<>();
     for (String token : expected) {
       available.merge(token, 1, Integer::sum);

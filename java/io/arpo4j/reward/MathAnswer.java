@@ -6,7 +6,10 @@ import java.math.MathContext;
 import java.math.RoundingMode;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
+import java.util.Set;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -31,10 +34,28 @@ public final class MathAnswer {
 
   private static final double TOLERANCE = 1e-9;
   private static final Pattern TRAILING_TEXT_UNIT = Pattern.compile(
-      "(?<=[\\d}.])\\s*\\\\(?:text|mbox|mathrm)\\{\\s*[A-Za-z][A-Za-z .]*}\\s*$");
-  private static final Pattern TEXT_COMMAND = Pattern.compile("\\\\(?:text|mbox|mathrm|textbf)\\{([^{}]*)}");
-  private static final Pattern NUMBER_WITH_UNIT_WORDS =
-      Pattern.compile("^(-?[\\d.,/]*\\d)\\s+[A-Za-z]+(?:\\s+[A-Za-z]+)*\\.?$");
+      "(?<=[\\d}.])\\s*\\\\(?:text|textnormal|textbf|textit|mbox|mathrm)\\{\\s*([A-Za-z][A-Za-z .]*)}"
+          + "(?:\\^\\{?[23]}?)?\\s*$");
+  /**
+   * Words dropped after a number as units ({@code 5\\text{ cm}} is 5). Only units of measure:
+   * "million", "thousand", "dozen", "squared" or "pi" change the value and are never dropped.
+   */
+  private static final Set<String> UNITS = Set.of(
+      "mm", "cm", "m", "km", "in", "inch", "inches", "ft", "foot", "feet", "yd", "yard", "yards",
+      "mi", "mile", "miles", "meter", "meters", "metre", "metres", "centimeter", "centimeters",
+      "millimeter", "millimeters", "kilometer", "kilometers", "unit", "units", "square units",
+      "sq units", "cubic units", "square feet", "square inches", "square meters", "square cm",
+      "s", "sec", "second", "seconds", "min", "minute", "minutes", "h", "hr", "hrs", "hour", "hours",
+      "day", "days", "week", "weeks", "month", "months", "year", "years", "g", "gram", "grams",
+      "kg", "kilogram", "kilograms", "lb", "lbs", "pound", "pounds", "oz", "ounce", "ounces",
+      "ton", "tons", "l", "liter", "liters", "litre", "litres", "ml", "gallon", "gallons",
+      "cup", "cups", "dollar", "dollars", "cent", "cents", "degree", "degrees", "mph", "kph");
+  private static final Pattern TEXT_COMMAND = Pattern.compile("\\\\(?:text|textnormal|textbf|textit|mbox|mathrm)\\{([^{}]*)}");
+  /** Percent written as a word: "28 percent" is "28\\%", which is 28 here. */
+  private static final Pattern PERCENT_WORD =
+      Pattern.compile("^(-?[\\d.,/]*\\d)\\s*(?:percent|percentage|pct)\\.?$");
+  /** Thousands separated by {@code ,\\!} as in {@code 11,\\!111}. */
+  private static final Pattern THOUSANDS_THIN_SPACE = Pattern.compile("(?<=\\d),\\\\!\\s*(?=\\d{3})");
   private static final Pattern VARIABLE_PREFIX = Pattern.compile("^[A-Za-z]\\w?\\s*=\\s*");
   private static final Pattern THOUSANDS = Pattern.compile("^-?\\d{1,3}(?:,\\d{3})+(?:\\.\\d+)?$");
 
@@ -54,37 +75,50 @@ public final class MathAnswer {
 
   /** The comparable form of an answer (no whitespace). */
   static String normalize(String raw) {
+    String s = clean(raw).replace("\\{", "{").replace("\\}", "}");
+    if (s.indexOf('=') == s.lastIndexOf('=')) {
+      s = VARIABLE_PREFIX.matcher(s).replaceFirst("");
+    }
+    return s.replaceAll("\\s+", "");
+  }
+
+  /**
+   * The answer without delimiters, spacing commands, units and separators; spaces and a leading
+   * {@code x =} kept.
+   */
+  static String clean(String raw) {
     String s = raw.strip();
     s = unbox(s);
+    s = THOUSANDS_THIN_SPACE.matcher(s).replaceAll(",");
     s = s.replace("\\left", "").replace("\\right", "")
         .replace("\\!", "").replace("\\,", "").replace("\\;", "").replace("\\:", "")
         .replace("\\ ", " ").replace("~", " ")
-        .replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
+        .replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\cfrac", "\\frac")
         .replace("\u2212", "-").replace("\u00d7", "*").replace("\u00f7", "/")
         .replace("{,}", "")
         .replace("^{\\circ}", "").replace("^\\circ", "").replace("\u00b0", "")
         .replace("\\%", "").replace("%", "")
         .replace("\\$", "").replace("$", "")
         .replace("\\(", "").replace("\\)", "").replace("\\[", "").replace("\\]", "")
-        .replace("\\{", "{").replace("\\}", "}")
+        .replace("\\qquad", " ").replace("\\quad", " ").replace("\\displaystyle", "")
         .strip();
     String before;
     do { // units written as \text{ cm} after a number
       before = s;
-      s = TRAILING_TEXT_UNIT.matcher(s).replaceAll("").strip();
+      Matcher unit = TRAILING_TEXT_UNIT.matcher(s);
+      if (unit.find() && UNITS.contains(unit.group(1).strip().toLowerCase(Locale.ROOT))) {
+        s = s.substring(0, unit.start()).strip();
+      }
     } while (!s.equals(before));
     s = TEXT_COMMAND.matcher(s).replaceAll("$1").strip();
-    s = NUMBER_WITH_UNIT_WORDS.matcher(s).replaceAll("$1");
-    if (s.indexOf('=') == s.lastIndexOf('=')) {
-      s = VARIABLE_PREFIX.matcher(s).replaceFirst("");
-    }
+    s = PERCENT_WORD.matcher(s).replaceAll("$1");
     if (s.endsWith(".")) {
       s = s.substring(0, s.length() - 1);
     }
     if (THOUSANDS.matcher(s.strip()).matches()) {
       s = s.replace(",", "");
     }
-    return s.replaceAll("\\s+", "");
+    return s;
   }
 
   private static String unbox(String s) {
@@ -130,7 +164,7 @@ public final class MathAnswer {
   }
 
   /** "()" or "[)" etc. when the whole string is one bracketed group, else "". */
-  private static String wrapper(String s) {
+  static String wrapper(String s) {
     if (s.length() < 2 || "([{".indexOf(s.charAt(0)) < 0
         || ")]}".indexOf(s.charAt(s.length() - 1)) < 0) {
       return "";

@@ -3,6 +3,7 @@ package io.arpo4j.trainer;
 import io.arpo4j.model.PolicyModel;
 import io.arpo4j.model.RuntimeOptions;
 import io.arpo4j.reward.AnswerReward;
+import io.arpo4j.reward.ArpoReferenceReward;
 import io.arpo4j.reward.ExactMatchReward;
 import io.arpo4j.reward.F1Reward;
 import io.arpo4j.reward.FormatCheck;
@@ -145,6 +146,7 @@ public final class Trainer implements AutoCloseable {
       case "f1" -> new F1Reward(format, bonus);
       case "exact" -> new ExactMatchReward(format, bonus);
       case "math" -> new MathEquivalenceReward(format, bonus);
+      case "arpo_reference" -> new ArpoReferenceReward(bonus);
       default -> throw new IllegalArgumentException("unknown reward.kind " + config.reward().kind());
     };
   }

@@ -206,8 +206,9 @@ public record TrainerConfig(
     if (!data.promptTemplate().contains("{question}")) {
       throw new IllegalArgumentException("data.prompt_template must contain {question}");
     }
-    if (!List.of("f1", "exact", "math").contains(reward.kind())) {
-      throw new IllegalArgumentException("reward.kind must be f1, exact or math, got '" + reward.kind() + "'");
+    if (!List.of("f1", "exact", "math", "arpo_reference").contains(reward.kind())) {
+      throw new IllegalArgumentException(
+          "reward.kind must be f1, exact, math or arpo_reference, got '" + reward.kind() + "'");
     }
     // the typed views check the rest
     rolloutConfig();

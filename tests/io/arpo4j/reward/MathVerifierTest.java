@@ -1,0 +1,118 @@
+package io.arpo4j.reward;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.util.Optional;
+import java.util.OptionalInt;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class MathVerifierTest {
+  /** answer | reference | equal; each checked by hand. */
+  @ParameterizedTest(name = "{0} vs {1}")
+  @CsvSource(delimiter = '|', quoteCharacter = '`', value = {
+      // symbolic equality
+      "(x-1)(x+1)                    | x^2-1                         | true",
+      "\\frac{x+2}{7}                | \\frac{x}{7}+\\frac{2}{7}       | true",
+      "\\tan^2(y)+1                  | \\sec^2(y)                    | true",
+      "x^2+2x+1                      | (x+1)^2+1                     | false",
+      "x+2n+1                        | x+1                           | false",
+      "f(x)                          | f(y)                          | false",
+      "\\frac{1+\\sqrt{5}}{2}         | 2                             | false",
+      // relations
+      "x \\leq 5                     | 5 \\geq x                     | true",
+      "-x > -1                       | x < 1                         | true",
+      "x > 5                         | x < 5                         | false",
+      "x \\geq 5                     | x \\leq 5                     | false",
+      "2x+4y-3=0                     | y=-\\frac{1}{2}x+\\frac{3}{4}   | true",
+      "x \\neq 3                     | x != 3                        | true",
+      // labelled answers
+      "k = \\frac{1}{3}              | 1/3                           | true",
+      "`(p,q)=(3,2)`                 | `(3,2)`                       | true",
+      "`f(x) = x^2+1`                | x^2+1                         | true",
+      "7 = 11a+c                     | 11a+c                         | false",
+      "x \\approx 11                 | 11                            | true",
+      // sets, tuples, intervals, unions
+      "`\\{1, 2, 3\\}`               | `\\{3, 1, 2\\}`               | true",
+      "`\\{1, 2\\}`                  | `\\{1, 2, 3\\}`               | false",
+      "`(1, 2)`                      | `(2, 1)`                      | false",
+      "`(1, \\frac{9}{2})`           | `(1, 4.5)`                    | true",
+      "`[0, 1)`                      | `(0, 1)`                      | false",
+      "`(-\\infty, 2] \\cup [3, \\infty)` | `[3, \\infty) \\cup (-\\infty, 2]` | true",
+      "`(-\\infty, 2] \\cup [3, \\infty)` | `(-\\infty, 2] \\cup (3, \\infty)` | false",
+      "\\pm 2                        | `\\{-2, 2\\}`                 | true",
+      "\\pm 2                        | 2                             | false",
+      // matrices
+      "`\\begin{pmatrix}1 & 0 \\\\ 0 & 1\\end{pmatrix}` | `\\begin{bmatrix}1 & 0 \\\\ 0 & 1\\end{bmatrix}` | true",
+      "`\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix}` | `\\begin{pmatrix}1 & 2 \\\\ 3 & 5\\end{pmatrix}` | false",
+      // numbers: no unit words, relative tolerance 1e-6
+      "5 million                     | 5                             | false",
+      "2\\pi                         | 2                             | false",
+      "6.2831853                     | 2\\pi                         | true",
+      "6.2832                        | 2\\pi                         | false",
+      "0.333                         | \\frac{1}{3}                  | false",
+      "12:00                         | 1:00                          | false",
+      "12:00                         | 12:00                         | true",
+  })
+  void equivalence(String answer, String reference, boolean expected) {
+    assertEquals(expected, MathVerifier.equivalent(answer, reference));
+    assertEquals(expected, MathVerifier.equivalent(reference, answer), "symmetry");
+  }
+
+  @Test
+  void roundingComparesToTheGivenPlaces() {
+    MathVerifier.Policy twoPlaces = MathVerifier.DEFAULT.withRounding(2);
+    assertTrue(MathVerifier.equivalent("0.33", "\\frac{1}{3}", twoPlaces));
+    assertTrue(MathVerifier.equivalent("(0.6, 2.67]", "(\\frac{3}{5}, \\frac{8}{3}]", twoPlaces));
+    assertFalse(MathVerifier.equivalent("0.34", "\\frac{1}{3}", twoPlaces));
+    assertFalse(MathVerifier.equivalent("0.33", "\\frac{1}{3}"));
+  }
+
+  @Test
+  void aComparisonPastItsTimeLimitIsNotEqualAndLaterOnesStillWork() {
+    MathVerifier.Policy instant = new MathVerifier.Policy(1e-6, OptionalInt.empty(), Duration.ofNanos(1));
+    assertFalse(MathVerifier.equivalent("(x-1)(x+1)", "x^2-1", instant));
+    assertTrue(MathVerifier.equivalent("(x-1)(x+1)", "x^2-1"));
+    MathVerifier.Policy short_ = new MathVerifier.Policy(1e-6, OptionalInt.empty(), Duration.ofSeconds(2));
+    assertFalse(MathVerifier.equivalent("10^{10^{10}}+x", "10^{10^{10}}+x+1", short_));
+    assertTrue(MathVerifier.equivalent("\\sin^2 x + \\cos^2 x", "1"));
+  }
+
+  @Test
+  void badPoliciesAreRejected() {
+    assertThrows(IllegalArgumentException.class,
+        () -> new MathVerifier.Policy(-1, OptionalInt.empty(), Duration.ofSeconds(1)));
+    assertThrows(IllegalArgumentException.class,
+        () -> new MathVerifier.Policy(1e-6, OptionalInt.of(40), Duration.ofSeconds(1)));
+    assertThrows(IllegalArgumentException.class,
+        () -> new MathVerifier.Policy(1e-6, OptionalInt.empty(), Duration.ZERO));
+  }
+
+  /** text | extracted answer */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', quoteCharacter = '`', value = {
+      "`so the answer is \\boxed{\\frac{1}{2}}.`            | \\frac{1}{2}",
+      "`\\boxed{2}, \\boxed{3} and \\boxed{5}`              | `\\{2, 3, 5\\}`",
+      "`first \\boxed{3}, then after a long check of it all \\boxed{5}` | 5",
+      "`Answer $ 9 $ end`                                  | 9",
+      "`Answer \\[ 9 \\]`                                  | 9",
+      "`The final answer is 7.78. I hope it is correct.`   | 7.78",
+      "`so it is 1,000.99m²`                               | 1000.99",
+      "`Soucis : 2,74 $ a..`                               | 2.74",
+      "`7,425,000`                                         | 7425000",
+  })
+  void extraction(String text, String expected) {
+    assertEquals(Optional.of(expected), MathVerifier.extract(text));
+  }
+
+  @Test
+  void mathSpansDoNotCrossLinesAndProseNumbersAreOptional() {
+    assertEquals(Optional.empty(), MathVerifier.extract("Answer $ \n 9 \n $", false));
+    assertEquals(Optional.of("9"), MathVerifier.extract("Answer $ \n 9 \n $", true));
+  }
+}
