@@ -6,6 +6,7 @@ import io.arpo4j.trainer.Question;
 import io.arpo4j.trainer.Trainer;
 import io.arpo4j.trainer.TrainerConfig;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -25,8 +26,9 @@ final class EvalCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     TrainerConfig config = samples == null ? run.load() : run.load("eval.samples=" + samples);
+    List<Question> questions = Question.load(data); // checked before the model is loaded
     try (Trainer trainer = Trainer.builder(config).resume(false).build()) {
-      Evaluator.Result r = trainer.evaluate(Question.load(data));
+      Evaluator.Result r = trainer.evaluate(questions);
       System.out.println(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(r.toMap()));
     }
     return 0;

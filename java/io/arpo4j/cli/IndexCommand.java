@@ -29,16 +29,11 @@ public final class IndexCommand implements Callable<Integer> {
     PrintWriter console = spec.commandLine().getOut();
     console.printf(Locale.ROOT, "indexing %s into %s%n", corpus, out);
     console.flush();
-    SearchIndex.BuildStats stats;
-    try {
-      stats = SearchIndex.build(corpus, out, count -> {
-        console.printf(Locale.ROOT, "  %,d documents%n", count);
-        console.flush();
-      });
-    } catch (IllegalArgumentException e) { // a missing file or a malformed line: say which
-      spec.commandLine().getErr().println("error: " + e.getMessage());
-      return 1;
-    }
+    // a missing file or a malformed line fails with a message naming it (exit code 2, see Main)
+    SearchIndex.BuildStats stats = SearchIndex.build(corpus, out, count -> {
+      console.printf(Locale.ROOT, "  %,d documents%n", count);
+      console.flush();
+    });
     console.printf(Locale.ROOT, "indexed %,d documents in %.1f s%n", stats.documents(),
         stats.elapsed().toMillis() / 1000.0);
     console.flush();

@@ -42,6 +42,10 @@ public final class LogitsCommand implements Callable<Integer> {
         ? TransformerModel.randomInit(DefaultModel.config(), DefaultModel.SEED, runtime)
         : TransformerModel.load(Path.of(model), runtime)) {
       int vocab = m.config().vocabSize();
+      if (ids.length > m.config().maxPositionEmbeddings()) {
+        throw new IllegalArgumentException("--ids: " + ids.length + " ids, more than the model's max_position_embeddings "
+            + m.config().maxPositionEmbeddings());
+      }
       for (int id : ids) {
         if (id < 0 || id >= vocab) {
           throw new IllegalArgumentException("--ids: " + id + " is outside the vocabulary [0, " + vocab + ")");

@@ -2,6 +2,7 @@ package io.arpo4j.cli;
 
 import io.arpo4j.trainer.TrainerConfig;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -9,6 +10,9 @@ import picocli.CommandLine.Option;
 
 /** Options shared by the training commands: a config file, overrides, and shortcuts for common keys. */
 final class RunOptions {
+  /** Where the CLI departs from the library's defaults: the python sandbox is on unless turned off. */
+  static final List<String> CLI_DEFAULTS = List.of("tools.python=true");
+
   @Option(names = "--config", description = "YAML run configuration (see resources/io/arpo4j/trainer/defaults.yaml)")
   Path config;
 
@@ -33,6 +37,16 @@ final class RunOptions {
   @Option(names = "--seed", description = "random seed")
   Long seed;
 
+  /**
+   * Creates the run directory and proves it writable before any model is loaded, so that a
+   * read-only or blocked runs_dir fails at once and by name, not after the first step.
+   */
+  static void prepareRunDir(TrainerConfig config) throws IOException {
+    Path dir = config.runDir();
+    Files.createDirectories(dir);
+    Files.delete(Files.createTempFile(dir, ".write-probe-", ""));
+  }
+
   TrainerConfig load(String... extra) throws IOException {
     List<String> all = new ArrayList<>(List.of(extra));
     if (algo != null) all.add("algo=" + algo);
@@ -42,6 +56,6 @@ final class RunOptions {
     if (device != null) all.add("device=" + device);
     if (seed != null) all.add("seed=" + seed);
     all.addAll(overrides);
-    return TrainerConfig.load(config, all);
+    return TrainerConfig.load(CLI_DEFAULTS, config, all);
   }
 }

@@ -22,7 +22,8 @@ final class SftCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    TrainerConfig config = run.load();
+    TrainerConfig config = run.load("tools.python=false"); // SFT calls no tool: start no python workers
+    RunOptions.prepareRunDir(config);
     try (Trainer trainer = Trainer.builder(config).resume(false).build()) {
       SftTrainer.Result r = trainer.sft(data);
       Path dir = out != null ? out : config.runDir().resolve("sft-model");

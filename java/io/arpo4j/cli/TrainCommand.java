@@ -5,6 +5,7 @@ import io.arpo4j.trainer.Question;
 import io.arpo4j.trainer.Trainer;
 import io.arpo4j.trainer.TrainerConfig;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -29,11 +30,15 @@ final class TrainCommand implements Callable<Integer> {
     TrainerConfig config = run.load();
     Path train = data != null ? data : config.data().train() == null ? null : Path.of(config.data().train());
     if (train == null) throw new IllegalArgumentException("no training data: pass --data or set data.train");
+    // the data is checked before the model is loaded or a tool started
+    List<Question> questions = Question.load(train);
+    Path eval = evalData != null ? evalData : config.data().eval() == null ? null : Path.of(config.data().eval());
+    List<Question> heldOut = eval == null ? null : Question.load(eval);
+    RunOptions.prepareRunDir(config);
     try (Trainer trainer = Trainer.builder(config).resume(!fresh).build()) {
-      trainer.train(Question.load(train));
-      Path eval = evalData != null ? evalData : config.data().eval() == null ? null : Path.of(config.data().eval());
-      if (eval != null) {
-        Evaluator.Result r = trainer.evaluate(Question.load(eval));
+      trainer.train(questions);
+      if (heldOut != null) {
+        Evaluator.Result r = trainer.evaluate(heldOut);
         System.out.println("eval: " + r.toMap());
       }
       System.out.println("run directory: " + config.runDir());

@@ -17,6 +17,11 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * Every argument is checked here, before any native code runs: a bad shape, dtype, device,
  * stride, index or temperature raises {@link IllegalArgumentException} naming the argument.
  * Outputs are new fp32 tensors on the input's device (int64 for sampled tokens).
+ *
+ * <p>Contract: the inputs stay the caller's and are only read; every output tensor is new and owned
+ * by the caller, who closes it (or lets a {@code PointerScope} do so). The methods keep no state,
+ * so they may run concurrently from any number of threads, on different tensors; on CUDA each call
+ * is queued on the current stream of the logits' device and returns without waiting for the GPU.
  */
 public final class Kernels {
   private Kernels() {}

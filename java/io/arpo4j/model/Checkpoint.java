@@ -17,6 +17,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
 
 /**
  * The weights of a Hugging Face model directory: {@code model.safetensors}, or shards listed by
@@ -127,10 +128,25 @@ public final class Checkpoint implements AutoCloseable {
     return f.entries().get(name);
   }
 
-  /** Reads one tensor (CPU, stored dtype). The caller owns it. */
+  /**
+   * Reads one tensor (CPU, stored dtype). The caller owns it. A floating-point tensor holding NaN
+   * or an infinity is rejected: such weights only ever yield NaN logits.
+   */
   public Tensor read(String name) throws IOException {
     entry(name);
-    return fileOf.get(name).read(name);
+    SafetensorsFile file = fileOf.get(name);
+    Tensor tensor = file.read(name);
+    if (tensor.is_floating_point()) {
+      boolean finite;
+      try (Tensor isFinite = torch.isfinite(tensor); Tensor all = isFinite.all()) {
+        finite = all.item_bool();
+      }
+      if (!finite) {
+        tensor.close();
+        throw new IllegalArgumentException(file.path() + ": tensor '" + name + "' holds NaN or infinite values");
+      }
+    }
+    return tensor;
   }
 
   @Override

@@ -51,6 +51,11 @@ public record ModelConfig(
   /** The model types this runtime implements. */
   public static final Set<String> SUPPORTED_MODEL_TYPES = Set.of("qwen2", "qwen3", "llama");
 
+  /** More decoder layers than any published model has; larger values are typos or hostile input. */
+  public static final int MAX_LAYERS = 1024;
+  /** 2^40 (about 1.1 trillion) parameters: checked before any tensor is allocated. */
+  public static final long MAX_PARAMETERS = 1L << 40;
+
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** Reads {@code dir/config.json}. */
@@ -65,7 +70,11 @@ public record ModelConfig(
     } catch (IOException e) {
       throw new IllegalArgumentException(file + " is not valid JSON: " + e.getMessage(), e);
     }
-    return fromJson(node);
+    try {
+      return fromJson(node);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+    }
   }
 
   /** Parses a config.json tree; fails with a message naming the offending key. */
@@ -111,12 +120,17 @@ public record ModelConfig(
     boolean qkvBias = modelType.equals("qwen2") || attentionBias;
     boolean outputBias = !modelType.equals("qwen2") && attentionBias;
     boolean mlpBias = modelType.equals("llama") && bool(json, "mlp_bias", false);
-    return new ModelConfig(
+    int layers = positiveInt(json, "num_hidden_layers", null);
+    if (layers > MAX_LAYERS) {
+      throw new IllegalArgumentException("num_hidden_layers " + layers + " is more than the " + MAX_LAYERS
+          + " this runtime accepts (the largest published models have about 130)");
+    }
+    ModelConfig config = new ModelConfig(
         modelType,
         positiveInt(json, "vocab_size", null),
         hidden,
         positiveInt(json, "intermediate_size", null),
-        positiveInt(json, "num_hidden_layers", null),
+        layers,
         heads,
         kvHeads,
         headDim,
@@ -130,6 +144,34 @@ public record ModelConfig(
         modelType.equals("qwen3"),
         intList(json, "eos_token_id"),
         json);
+    if (config.parameterCount() > MAX_PARAMETERS) {
+      throw new IllegalArgumentException(String.format(java.util.Locale.ROOT,
+          "config.json describes %.3g parameters, more than the %.3g this runtime accepts"
+              + " (check hidden_size, intermediate_size, vocab_size and num_hidden_layers)",
+          config.parameterEstimate(), (double) MAX_PARAMETERS));
+    }
+    return config;
+  }
+
+  /**
+   * The number of parameters this config implies, computed without allocating anything (in double
+   * arithmetic, so absurd configs saturate at {@link Long#MAX_VALUE} instead of overflowing).
+   */
+  public long parameterCount() {
+    double total = parameterEstimate();
+    return total >= Long.MAX_VALUE ? Long.MAX_VALUE : (long) total;
+  }
+
+  private double parameterEstimate() {
+    double h = hiddenSize;
+    double q = (double) numHeads * headDim;
+    double kv = (double) numKvHeads * headDim;
+    double inter = intermediateSize;
+    double perLayer = 2 * h // input and post-attention norms
+        + q * h + 2 * kv * h + h * q + 3 * inter * h
+        + (qkvBias ? q + 2 * kv : 0) + (outputBias ? h : 0) + (mlpBias ? 2 * inter + h : 0)
+        + (qkNorm ? 2.0 * headDim : 0);
+    return perLayer * numLayers + (double) vocabSize * h * (tieWordEmbeddings ? 1 : 2) + h;
   }
 
   /** The config as JSON, ready to be written as config.json. */

@@ -22,6 +22,14 @@ import java.util.Set;
  * }</pre>
  * Training updates {@link #model()}'s parameters in place; policies created from this model
  * sample from the updated weights (their caches should be fresh after an update).
+ *
+ * <p>Contract: whoever loads a PolicyModel owns it and closes it; {@link #close()} frees the
+ * weights and the tokenizer, after which neither it nor a policy made from it may be used. A
+ * {@code Trainer} given a model with {@code Trainer.Builder.model} trains it but leaves it open.
+ * Each {@link TransformerPolicy} has its own KV cache and serves one thread; several policies may
+ * sample from one model concurrently while nothing trains it. Loading checks the files before any
+ * tensor is allocated (sizes, shapes, offsets, finite weights) and fails with an
+ * {@link IllegalArgumentException} naming the file and tensor or key.
  */
 public final class PolicyModel implements AutoCloseable {
 

@@ -164,20 +164,26 @@ public final class SafetensorsFile implements AutoCloseable {
     }
     long[] dims = new long[shape.size()];
     long numel = 1;
-    for (int i = 0; i < dims.length; i++) {
-      JsonNode d = shape.get(i);
-      if (!d.isIntegralNumber() || d.asLong() < 0) {
-        throw bad(path, "bad header: tensor '" + name + "' has invalid shape " + shape);
+    long bytes;
+    try {
+      for (int i = 0; i < dims.length; i++) {
+        JsonNode d = shape.get(i);
+        if (!d.isIntegralNumber() || !d.canConvertToLong() || d.asLong() < 0) {
+          throw bad(path, "bad header: tensor '" + name + "' has invalid shape " + shape);
+        }
+        dims[i] = d.asLong();
+        numel = Math.multiplyExact(numel, dims[i]);
       }
-      dims[i] = d.asLong();
-      numel = Math.multiplyExact(numel, dims[i]);
+      bytes = Math.multiplyExact(numel, (long) type.bytes());
+    } catch (ArithmeticException overflow) {
+      throw bad(path, "bad header: tensor '" + name + "' shape " + shape + " has more bytes than a file can hold");
     }
     if (!offsets.get(0).isIntegralNumber() || !offsets.get(1).isIntegralNumber()) {
       throw bad(path, "bad header: tensor '" + name + "' has invalid data_offsets " + offsets);
     }
     long begin = offsets.get(0).asLong();
     long end = offsets.get(1).asLong();
-    if (begin < 0 || end < begin || end - begin != numel * type.bytes()) {
+    if (begin < 0 || end < begin || end - begin != bytes) {
       throw bad(path, "bad header: tensor '" + name + "' data_offsets " + offsets + " do not match "
           + type.safetensorsName() + " shape " + shape);
     }

@@ -2,7 +2,9 @@ package io.arpo4j.rollout;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.BufferedReader;
 import java.io.BufferedWriter;
 import java.io.Closeable;
@@ -11,9 +13,12 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Writes rollout trees as JSONL, one {@link RolloutGroup} per line: the prompt (tokens, text,
@@ -25,6 +30,10 @@ import java.util.List;
 public final class RolloutRecorder implements Closeable {
   private static final ObjectMapper JSON =
       new ObjectMapper().enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
+
+  /** The key of the training step in lines written by {@link #writeAll(int, List)}. */
+  public static final String STEP = "step";
+  private static final Pattern STEP_PREFIX = Pattern.compile("\\{\"step\":(\\d+),");
 
   private final BufferedWriter out;
 
@@ -51,6 +60,43 @@ public final class RolloutRecorder implements Closeable {
     }
   }
 
+  /** Writes the groups of training step {@code step}, each line led by {@code "step": step}. */
+  public void writeAll(int step, List<RolloutGroup> groups) throws IOException {
+    for (RolloutGroup group : groups) {
+      out.write("{\"" + STEP + "\":" + step + "," + toJson(group).substring(1));
+      out.newLine();
+      out.flush();
+    }
+  }
+
+  /**
+   * Keeps only the lines of steps up to {@code step} (and lines without a step), so a run resumed
+   * from the checkpoint of {@code step} does not record its redone steps twice. A line cut short by
+   * a crash is dropped too. The file is replaced atomically.
+   */
+  public static void truncateAfterStep(Path file, int step) throws IOException {
+    if (!Files.isRegularFile(file)) {
+      return;
+    }
+    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+    try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8);
+        BufferedWriter kept = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
+      String line = in.readLine();
+      while (line != null) {
+        String next = in.readLine();
+        Matcher m = STEP_PREFIX.matcher(line);
+        // only the last line can have been cut short by a crash; parse just that one
+        boolean complete = next != null || isJson(line);
+        if (complete && (!m.lookingAt() || Long.parseLong(m.group(1)) <= step)) {
+          kept.write(line);
+          kept.newLine();
+        }
+        line = next;
+      }
+    }
+    Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+  }
+
   @Override
   public void close() throws IOException {
     out.close();
@@ -64,10 +110,23 @@ public final class RolloutRecorder implements Closeable {
     }
   }
 
-  /** Parses one line; IllegalArgumentException when it is not a rollout group. */
+  private static boolean isJson(String line) {
+    try {
+      JSON.readTree(line);
+      return true;
+    } catch (JsonProcessingException e) {
+      return false;
+    }
+  }
+
+  /** Parses one line (its {@code step}, if any, aside); IllegalArgumentException when it is not a rollout group. */
   public static RolloutGroup fromJson(String line) {
     try {
-      return JSON.readValue(line, RolloutGroup.class);
+      JsonNode node = JSON.readTree(line);
+      if (node instanceof ObjectNode object) {
+        object.remove(STEP);
+      }
+      return JSON.treeToValue(node, RolloutGroup.class);
     } catch (JsonProcessingException e) {
       throw new IllegalArgumentException("not a rollout group: " + e.getOriginalMessage(), e);
     }

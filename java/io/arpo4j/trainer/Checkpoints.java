@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.arpo4j.model.StorageType;
 import io.arpo4j.model.PolicyModel;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
@@ -26,30 +27,68 @@ public final class Checkpoints {
   public static final String CONFIG_FILE = "config.yaml";
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  /** What a resumed run needs besides weights and optimizer moments. */
-  public record State(int step, long examplesConsumed, String algo, long seed) {}
+  /**
+   * What a resumed run needs besides weights and optimizer moments.
+   *
+   * @param optimizerSteps AdamW steps taken (several per RL step), for the learning-rate warm-up;
+   *     0 in checkpoints written before it was recorded
+   */
+  public record State(int step, long examplesConsumed, String algo, long seed, long optimizerSteps) {
+    public State(int step, long examplesConsumed, String algo, long seed) {
+      this(step, examplesConsumed, algo, seed, 0);
+    }
+  }
+
+  /** Opens the file the optimizer state is written to; tests substitute a failing stream. */
+  interface StreamOpener {
+    OutputStream open(Path file) throws IOException;
+  }
+
+  private static final String TMP_PREFIX = ".tmp-";
 
   private final Path root;
+  private final StreamOpener streams;
 
   public Checkpoints(Path runDir) {
+    this(runDir, Files::newOutputStream);
+  }
+
+  Checkpoints(Path runDir, StreamOpener streams) {
     this.root = runDir.resolve("checkpoints");
+    this.streams = streams;
+  }
+
+  /**
+   * Deletes the temporary directories of checkpoints whose writing was interrupted (a killed JVM, a
+   * full disk); {@code latest} never names one. Call only while no other process writes this run.
+   */
+  public void removeStaleTemporaries() throws IOException {
+    if (!Files.isDirectory(root)) return;
+    try (Stream<Path> entries = Files.list(root)) {
+      for (Path p : entries.filter(p -> p.getFileName().toString().startsWith(TMP_PREFIX)).toList()) {
+        deleteTree(p);
+      }
+    }
   }
 
   /** Writes checkpoint {@code step-NNNNNN} atomically and points {@code latest} at it. */
   public Path save(State state, PolicyModel model, PolicyOptimizer optimizer, String configYaml) throws IOException {
     Files.createDirectories(root);
+    removeStaleTemporaries();
     String name = "step-%06d".formatted(state.step());
-    Path tmp = Files.createTempDirectory(root, ".tmp-" + name + "-");
+    Path tmp = Files.createTempDirectory(root, TMP_PREFIX + name + "-");
     try {
       StorageType storage = model.model().runtime().isCuda() ? StorageType.BF16 : StorageType.F32;
       model.save(tmp.resolve(MODEL_DIR), storage);
-      optimizer.save(tmp.resolve(OPTIMIZER_FILE));
+      try (OutputStream out = streams.open(tmp.resolve(OPTIMIZER_FILE))) {
+        optimizer.save(out);
+      }
       JSON.writerWithDefaultPrettyPrinter().writeValue(tmp.resolve(STATE_FILE).toFile(), state);
       Files.writeString(tmp.resolve(CONFIG_FILE), configYaml, StandardCharsets.UTF_8);
       Path target = root.resolve(name);
       if (Files.exists(target)) deleteTree(target);
       move(tmp, target);
-      Path latestTmp = root.resolve(".latest.tmp");
+      Path latestTmp = root.resolve(TMP_PREFIX + "latest");
       Files.writeString(latestTmp, name + "\n", StandardCharsets.UTF_8);
       move(latestTmp, root.resolve("latest"));
       return target;

@@ -3,8 +3,14 @@ package io.arpo4j.trainer;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.BufferedReader;
+import java.io.BufferedInputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,11 +31,25 @@ final class JsonLines {
   static <T> List<T> read(Path file, String what, Parser<T> parser) throws IOException {
     if (file == null || !Files.isRegularFile(file)) throw new IllegalArgumentException(what + " file not found: " + file);
     List<T> out = new ArrayList<>();
-    try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-      String line;
+    try (InputStream in = new BufferedInputStream(Files.newInputStream(file))) {
+      CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
+          .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
+      ByteArrayOutputStream bytes = new ByteArrayOutputStream();
       int lineNo = 0;
-      while ((line = in.readLine()) != null) {
+      boolean more = true;
+      while (more) {
+        bytes.reset();
+        int b;
+        while ((b = in.read()) != -1 && b != '\n') bytes.write(b);
+        more = b != -1;
+        if (!more && bytes.size() == 0) break;
         lineNo++;
+        String line;
+        try {
+          line = utf8.decode(ByteBuffer.wrap(bytes.toByteArray())).toString();
+        } catch (CharacterCodingException e) {
+          throw new IllegalArgumentException(file + ":" + lineNo + ": not UTF-8 text");
+        }
         if (line.isBlank()) continue;
         try {
           out.add(parser.parse(JSON.readTree(line), lineNo));

@@ -2,9 +2,14 @@ package io.arpo4j.trainer;
 
 import io.arpo4j.model.TransformerModel;
 import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.pytorch.AdamW;
 import org.bytedeco.pytorch.AdamWOptions;
+import org.bytedeco.pytorch.ArchiveWriter;
 import org.bytedeco.pytorch.InputArchive;
 import org.bytedeco.pytorch.OutputArchive;
 import org.bytedeco.pytorch.Tensor;
@@ -54,9 +59,53 @@ public final class PolicyOptimizer implements AutoCloseable {
 
   /** Writes the AdamW moments and step count (libtorch's archive format). */
   public void save(Path file) throws IOException {
-    OutputArchive archive = new OutputArchive();
-    adam.save(archive);
-    archive.save_to(file.toString());
+    try (OutputStream out = Files.newOutputStream(file)) {
+      save(out);
+    }
+  }
+
+  /**
+   * Writes the archive through {@code out}. libtorch's own file writer aborts the whole JVM when a
+   * write fails (disk full: its writer's destructor throws during unwinding), so the bytes go
+   * through Java: a failed write is remembered, the rest of the archive is discarded, and the
+   * failure is thrown here once libtorch has finished.
+   */
+  public void save(OutputStream out) throws IOException {
+    try (OutputArchive archive = new OutputArchive(); StreamWriter writer = new StreamWriter(out)) {
+      adam.save(archive);
+      archive.save_to(writer);
+      if (writer.failure != null) throw writer.failure;
+    }
+  }
+
+  /** Copies libtorch's archive bytes to a Java stream; never reports a failure back to C++. */
+  private static final class StreamWriter extends ArchiveWriter {
+    private final OutputStream out;
+    private final byte[] buffer = new byte[1 << 16];
+    IOException failure;
+
+    StreamWriter(OutputStream out) {
+      this.out = out;
+    }
+
+    @Override
+    public long call(Pointer data, long size) {
+      if (failure != null) return size;
+      try {
+        BytePointer bytes = new BytePointer(data).capacity(size);
+        for (long done = 0; done < size; ) {
+          int n = (int) Math.min(buffer.length, size - done);
+          bytes.position(done).get(buffer, 0, n);
+          out.write(buffer, 0, n);
+          done += n;
+        }
+      } catch (IOException e) {
+        failure = e;
+      } catch (RuntimeException e) {
+        failure = new IOException("writing the optimizer state failed", e);
+      }
+      return size; // a short count would make libtorch throw from a destructor and abort the JVM
+    }
   }
 
   public void load(Path file, long completedSteps) throws IOException {

@@ -66,6 +66,12 @@ public final class Progress implements AutoCloseable {
         System::nanoTime);
   }
 
+  /** Counts like {@link #start} but draws nothing (a library caller who asked for no console output). */
+  public static Progress silent(long total) {
+    return new Progress("", total, new PrintStream(java.io.OutputStream.nullOutputStream()), false, PLAIN_INTERVAL,
+        System::nanoTime);
+  }
+
   /** One step done. */
   public void step() {
     step(Map.of());

@@ -11,10 +11,12 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.function.Consumer;
 
 /**
  * The RL loop: each step draws {@code prompts_per_step} questions, rolls them out (ARPO's
@@ -41,6 +43,11 @@ public final class RlTrainer {
   private final PolicyModel reference;
   private int step;
   private long consumed;
+  private Consumer<Map<String, Object>> listener;
+  private boolean showProgress = true;
+
+  /** The run's subdirectory holding the frozen starting policy (the KL reference). */
+  public static final String REFERENCE_DIR = "reference-model";
 
   /**
    * @param model the policy, trained in place
@@ -59,11 +66,15 @@ public final class RlTrainer {
     this.train = List.copyOf(train);
     this.runDir = config.runDir();
     this.checkpoints = new Checkpoints(runDir);
-    float temperature = (float) Math.max(config.rollout().temperature(), 1e-6);
+    if (!(config.rollout().temperature() > 0)) {
+      throw new IllegalArgumentException("rollout.temperature must be > 0 for training (the policy's log-probs are"
+          + " taken at the sampling temperature), got " + config.rollout().temperature());
+    }
+    float temperature = (float) config.rollout().temperature();
     this.backprop = new TokenBackprop(model.model(), temperature, config.logitChunkTokens());
     this.optimizer = new PolicyOptimizer(model.model(), config.optimizerConfig());
-    // the KL reference is the starting policy, frozen
-    this.reference = config.loss().klCoef() > 0 ? frozenCopy(model) : null;
+    // the KL reference is the starting policy, frozen; kept in the run so a resumed run finds it
+    this.reference = config.loss().klCoef() > 0 ? reference(model, runDir.resolve(REFERENCE_DIR), resumeFrom) : null;
     this.update = new RlUpdate(backprop,
         reference == null ? null : new TokenBackprop(reference.model(), temperature, config.logitChunkTokens()),
         optimizer, config);
@@ -72,20 +83,49 @@ public final class RlTrainer {
       if (!state.algo().equals(config.algo())) {
         throw new IllegalArgumentException("checkpoint " + resumeFrom + " is from a " + state.algo() + " run, not " + config.algo());
       }
-      optimizer.load(resumeFrom.resolve(Checkpoints.OPTIMIZER_FILE), state.step());
+      // warm-up counts optimizer steps (several per RL step); checkpoints before they were saved hold 0
+      optimizer.load(resumeFrom.resolve(Checkpoints.OPTIMIZER_FILE),
+          state.optimizerSteps() > 0 ? state.optimizerSteps() : state.step());
       step = state.step();
       consumed = state.examplesConsumed();
     }
   }
 
-  private static PolicyModel frozenCopy(PolicyModel model) throws IOException {
-    Path tmp = Files.createTempDirectory("arpo4j-ref");
+  /**
+   * The frozen starting policy: written to {@code dir} by a fresh run, read back from there by a
+   * resumed one (whose {@code model} holds the checkpoint's weights, not the starting ones).
+   */
+  private static PolicyModel reference(PolicyModel model, Path dir, Path resumeFrom) throws IOException {
+    if (resumeFrom != null) {
+      if (!Files.isDirectory(dir)) {
+        throw new IllegalArgumentException("loss.kl_coef > 0 but the run has no saved starting policy (" + dir
+            + "): it was started with kl_coef = 0 or by an older version; resume with kl_coef = 0 or start afresh");
+      }
+      return PolicyModel.load(dir, model.model().runtime());
+    }
+    Checkpoints.deleteTree(dir);
+    Files.createDirectories(dir.getParent());
+    Path tmp = Files.createTempDirectory(dir.getParent(), ".tmp-reference-");
     try {
       model.save(tmp, io.arpo4j.model.StorageType.F32);
-      return PolicyModel.load(tmp, model.model().runtime());
-    } finally {
+      Files.move(tmp, dir, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    } catch (IOException | RuntimeException e) {
       Checkpoints.deleteTree(tmp);
+      throw e;
     }
+    return PolicyModel.load(dir, model.model().runtime());
+  }
+
+  /** Called with each step's metrics (the line appended to metrics.jsonl); null for none. */
+  public RlTrainer onStep(Consumer<Map<String, Object>> listener) {
+    this.listener = listener;
+    return this;
+  }
+
+  /** Whether {@link #run} draws a progress line on stderr (default true). */
+  public RlTrainer showProgress(boolean show) {
+    this.showProgress = show;
+    return this;
   }
 
   public int completedSteps() {
@@ -97,13 +137,16 @@ public final class RlTrainer {
     Files.createDirectories(runDir);
     Files.writeString(runDir.resolve("config.yaml"), config.toYaml());
     if (step == 0) Files.deleteIfExists(runDir.resolve("rollouts.jsonl")); // a fresh run starts a fresh record
+    else RolloutRecorder.truncateAfterStep(runDir.resolve("rollouts.jsonl"), step); // steps after it are redone
     try (MetricsLog metrics = MetricsLog.resume(runDir.resolve("metrics.jsonl"), step);
         RolloutRecorder recorder = new RolloutRecorder(runDir.resolve("rollouts.jsonl"));
-        Progress progress = Progress.start(config.algo() + " " + config.runName(), config.steps())) {
+        Progress progress = showProgress ? Progress.start(config.algo() + " " + config.runName(), config.steps())
+            : Progress.silent(config.steps())) {
       progress.advance(step, Map.of());
       while (step < config.steps()) {
         Map<String, Object> m = step(recorder);
         metrics.append(m);
+        if (listener != null) listener.accept(Collections.unmodifiableMap(m));
         progress.step(Map.of("reward", m.get(MetricsLog.REWARD_MEAN), "acc", m.get(MetricsLog.ACCURACY),
             "tools/prompt", m.get(MetricsLog.TOOL_CALLS_PER_PROMPT)));
         boolean last = step == config.steps();
@@ -134,7 +177,7 @@ public final class RlTrainer {
       rounds++;
       if (!config.dapo().dynamicSampling() || rounds > config.dapo().maxResampleRounds()) break;
     }
-    recorder.writeAll(all);
+    recorder.writeAll(step + 1, all);
     Map<String, Object> m = new LinkedHashMap<>();
     m.put(MetricsLog.STEP, step + 1);
     m.put(MetricsLog.ALGO, config.algo());
@@ -186,7 +229,8 @@ public final class RlTrainer {
 
   /** Writes a checkpoint of the current state. */
   public Path save() throws IOException {
-    return checkpoints.save(new Checkpoints.State(step, consumed, config.algo(), config.seed()), model, optimizer,
+    return checkpoints.save(new Checkpoints.State(step, consumed, config.algo(), config.seed(), optimizer.steps()),
+        model, optimizer,
         config.toYaml());
   }
 }

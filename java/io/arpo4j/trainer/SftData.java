@@ -21,11 +21,24 @@ public final class SftData {
   private SftData() {}
 
   public static List<TrainingRow> load(Path file, TextCodec codec, int eosTokenId) throws IOException {
+    return load(file, codec, eosTokenId, Integer.MAX_VALUE);
+  }
+
+  /**
+   * As {@link #load(Path, TextCodec, int)}, rejecting (with its line number) an example of more than
+   * {@code maxTokens} tokens: one forward pass must hold it, so it bounds the memory a step needs.
+   */
+  public static List<TrainingRow> load(Path file, TextCodec codec, int eosTokenId, int maxTokens) throws IOException {
     return JsonLines.read(file, "SFT data", (node, lineNo) -> {
       if (!node.path("prompt").isTextual() || !node.path("response").isTextual()) {
         throw new IllegalArgumentException("needs string fields \"prompt\" and \"response\"");
       }
-      return row(node.get("prompt").asText(), node.get("response").asText(), codec, eosTokenId);
+      TrainingRow row = row(node.get("prompt").asText(), node.get("response").asText(), codec, eosTokenId);
+      if (row.tokens().length > maxTokens) {
+        throw new IllegalArgumentException("the example has " + row.tokens().length
+            + " tokens, more than micro_batch_tokens = " + maxTokens + " (the most one forward pass holds)");
+      }
+      return row;
     });
   }
 

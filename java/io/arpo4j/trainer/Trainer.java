@@ -13,6 +13,7 @@ import io.arpo4j.rollout.RolloutGroup;
 import io.arpo4j.rollout.ToolCaller;
 import io.arpo4j.tools.Tool;
 import io.arpo4j.tools.ToolCall;
+import io.arpo4j.tools.ToolContext;
 import io.arpo4j.tools.ToolExecutor;
 import io.arpo4j.tools.ToolRegistry;
 import io.arpo4j.tools.ToolResult;
@@ -25,7 +26,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * arpo4j as a library: a policy, its tools and reward, built from a {@link TrainerConfig}, with
@@ -33,33 +37,63 @@ import java.util.Optional;
  *
  * <pre>{@code
  * TrainerConfig config = TrainerConfig.load(Path.of("run.yaml"), List.of("algo=arpo"));
- * try (Trainer trainer = Trainer.builder(config).tool(new MyCalendarTool()).build()) {
+ * try (Trainer trainer = Trainer.builder(config).tool(new MyCalendarTool())
+ *     .listener(metrics -> log.info("step {}", metrics.get("step"))).progress(false).build()) {
  *   trainer.train(Question.load(Path.of("train.jsonl")));
  *   System.out.println(trainer.evaluate(Question.load(Path.of("test.jsonl"))).passAt1());
  * }
  * }</pre>
  *
- * If the run directory holds a checkpoint, the policy is loaded from it and training resumes
- * where it stopped.
+ * <h2>Contract</h2>
+ *
+ * <ul>
+ *   <li><b>Ownership.</b> What the trainer loads (the configured model, a checkpoint, the python and
+ *       search tools) it owns and {@link #close() closes}. What you pass in ({@link Builder#model},
+ *       {@link Builder#tool}, rewards) stays yours: {@code close()} leaves it open, and you close it
+ *       after the trainer. If {@link Builder#build()} fails, it closes whatever it had loaded itself.
+ *   <li><b>Concurrency.</b> One trainer serves one thread: {@code sft}, {@code train},
+ *       {@code rollout} and {@code evaluate} must not overlap, and training changes
+ *       {@link #model()}'s weights in place. Tool calls run on a pool of threads, so a
+ *       {@link Tool#execute} may be called concurrently (from several rollouts at once); rewards are
+ *       called from the calling thread. Two trainers may not share a run directory.
+ *   <li><b>Resuming.</b> With {@link Builder#resume(boolean) resume(true)} (the default) and a
+ *       checkpoint under {@code <runs_dir>/<run_name>/checkpoints/latest}, the policy, optimizer
+ *       state, step, data position and KL reference are restored from it and {@link #train}
+ *       continues to {@code steps}; passing a model as well is then an error (choose one:
+ *       {@code resume(false)} to start from your model). Unfinished checkpoint directories left by a
+ *       crash are deleted when the trainer is built.
+ *   <li><b>Processes.</b> The python tool (sandboxed worker processes) is used only when
+ *       {@code tools.python} is true, which the library's defaults leave off (the CLI turns it on);
+ *       its workers start at the first python call, so {@link #sft} starts none.
+ *   <li><b>Output.</b> Metrics go to {@code <run>/metrics.jsonl} and to your
+ *       {@link Builder#listener listener}; a progress line is drawn on stderr unless
+ *       {@link Builder#progress(boolean) progress(false)}.
+ * </ul>
  */
 public final class Trainer implements AutoCloseable {
   private final TrainerConfig config;
   private final PolicyModel model;
-  private final ToolRegistry registry;
   private final ToolExecutor executor;
   private final Reward reward;
   private final Reward correctness;
   private final Path resumeFrom;
+  private final boolean ownsModel;
+  private final List<Tool> ownedTools;
+  private final Consumer<Map<String, Object>> listener;
+  private final boolean progress;
 
-  private Trainer(TrainerConfig config, PolicyModel model, ToolRegistry registry, Reward reward, Reward correctness,
-      Path resumeFrom) {
-    this.config = config;
+  private Trainer(Builder b, PolicyModel model, boolean ownsModel, ToolRegistry registry, List<Tool> ownedTools,
+      Reward reward, Reward correctness, Path resumeFrom) {
+    this.config = b.config;
     this.model = model;
-    this.registry = registry;
+    this.ownsModel = ownsModel;
+    this.ownedTools = ownedTools;
     this.executor = new ToolExecutor(registry, Math.max(2, config.tools().pythonWorkers() * 2));
     this.reward = reward;
     this.correctness = correctness;
     this.resumeFrom = resumeFrom;
+    this.listener = b.listener;
+    this.progress = b.progress;
   }
 
   public static Builder builder(TrainerConfig config) {
@@ -73,12 +107,20 @@ public final class Trainer implements AutoCloseable {
     private Reward reward;
     private Reward correctness;
     private boolean resume = true;
+    private Consumer<Map<String, Object>> listener;
+    private boolean progress = true;
 
     private Builder(TrainerConfig config) {
       this.config = config;
     }
 
-    /** Adds a tool next to the configured ones (python, search); the same tag replaces it. */
+    /**
+     * Adds a tool next to the configured ones (python, search). Its tag must be new: a tag that is
+     * already registered makes {@link #build()} throw (turn the configured tool off with
+     * {@code tools.python=false} or {@code tools.search_index=null} to put your own in its place).
+     * The tool stays yours: the trainer calls it, possibly from several threads at once, but does
+     * not close it.
+     */
     public Builder tool(Tool tool) {
       tools.add(tool);
       return this;
@@ -96,7 +138,11 @@ public final class Trainer implements AutoCloseable {
       return this;
     }
 
-    /** A policy to start from instead of {@code config.model()}. */
+    /**
+     * A policy to start from instead of {@code config.model()}. It stays yours (the trainer trains
+     * its weights in place but does not close it). Combined with {@code resume(true)} and an
+     * existing checkpoint of the run, {@link #build()} throws rather than silently ignore it.
+     */
     public Builder model(PolicyModel model) {
       this.model = model;
       return this;
@@ -108,34 +154,109 @@ public final class Trainer implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Called after every RL step with that step's metrics (the line appended to metrics.jsonl:
+     * {@code step}, {@code reward_mean}, {@code loss}, ...), on the training thread.
+     */
+    public Builder listener(Consumer<Map<String, Object>> listener) {
+      this.listener = listener;
+      return this;
+    }
+
+    /** Whether to draw a progress line on stderr while training (default true). */
+    public Builder progress(boolean progress) {
+      this.progress = progress;
+      return this;
+    }
+
     public Trainer build() throws IOException {
-      Optional<Path> checkpoint = resume ? new Checkpoints(config.runDir()).latest() : Optional.empty();
+      Checkpoints checkpoints = new Checkpoints(config.runDir());
+      Optional<Path> checkpoint = resume ? checkpoints.latest() : Optional.empty();
+      if (checkpoint.isPresent() && model != null) {
+        throw new IllegalStateException("both a model and a checkpoint to resume from (" + checkpoint.get()
+            + "): call resume(false) to start from your model, or leave out model(...) to resume");
+      }
+      checkpoints.removeStaleTemporaries();
       RuntimeOptions runtime = RuntimeOptions.parse(config.device());
+      boolean ownsModel = model == null;
       PolicyModel policy = checkpoint.isPresent()
           ? PolicyModel.load(checkpoint.get().resolve(Checkpoints.MODEL_DIR), runtime)
           : model != null ? model : PolicyModel.load(config.model(), runtime);
       ToolRegistry registry = new ToolRegistry();
+      List<Tool> owned = new ArrayList<>();
       try {
         if (config.tools().python()) {
-          registry.register(new PythonTool(PythonSandboxConfig.defaults().toBuilder()
+          owned.add(new LazyTool("python", () -> new PythonTool(PythonSandboxConfig.defaults().toBuilder()
               .workers(config.tools().pythonWorkers())
               .timeout(Duration.ofSeconds(config.tools().pythonTimeoutS()))
-              .build()));
+              .build())));
         }
         if (config.tools().searchIndex() != null) {
-          registry.register(new SearchTool(SearchIndex.open(Path.of(config.tools().searchIndex())),
+          owned.add(new SearchTool(SearchIndex.open(Path.of(config.tools().searchIndex())),
               config.tools().searchTopK(), SearchTool.DEFAULT_SNIPPET_CHARS, Duration.ofSeconds(10)));
         }
+        for (Tool t : owned) registry.register(t);
         for (Tool t : tools) registry.register(t);
-      } catch (IOException | RuntimeException e) {
-        registry.close();
+        AnswerReward configured = answerReward(config);
+        Reward r = reward != null ? reward : configured;
+        Reward c = correctness != null ? correctness
+            : (response, refs) -> configured.evaluate(response, refs).match() >= 1.0 ? 1.0 : 0.0;
+        return new Trainer(this, policy, ownsModel, registry, owned, r, c, checkpoint.orElse(null));
+      } catch (IOException | RuntimeException | Error e) {
+        closeAll(owned);
+        if (ownsModel) policy.close();
         throw e;
       }
-      AnswerReward configured = answerReward(config);
-      Reward r = reward != null ? reward : configured;
-      Reward c = correctness != null ? correctness
-          : (response, refs) -> configured.evaluate(response, refs).match() >= 1.0 ? 1.0 : 0.0;
-      return new Trainer(config, policy, registry, r, c, checkpoint.orElse(null));
+    }
+  }
+
+  /** A tool made at its first use, so that a trainer that never calls it starts no process. */
+  private static final class LazyTool implements Tool {
+    private final String tag;
+    private final Supplier<Tool> factory;
+    private Tool tool;
+    private boolean closed;
+
+    LazyTool(String tag, Supplier<Tool> factory) {
+      this.tag = tag;
+      this.factory = factory;
+    }
+
+    private synchronized Tool tool() {
+      if (closed) throw new IllegalStateException("the trainer is closed");
+      if (tool == null) tool = factory.get();
+      return tool;
+    }
+
+    @Override
+    public String tag() {
+      return tag;
+    }
+
+    @Override
+    public String execute(String input, ToolContext context) throws Exception {
+      return tool().execute(input, context);
+    }
+
+    @Override
+    public Duration timeout() {
+      return tool().timeout();
+    }
+
+    @Override
+    public synchronized void close() {
+      closed = true;
+      if (tool != null) tool.close();
+    }
+  }
+
+  private static void closeAll(List<Tool> tools) {
+    for (Tool t : tools) {
+      try {
+        t.close();
+      } catch (RuntimeException suppressed) {
+        // closing the rest matters more than this one's failure
+      }
     }
   }
 
@@ -166,13 +287,15 @@ public final class Trainer implements AutoCloseable {
 
   /** Supervised cold start on {@code data} (JSONL prompt/response traces). */
   public SftTrainer.Result sft(Path data) throws IOException {
-    List<TrainingRow> rows = SftData.load(data, model.tokenizer(), model.eosTokenIds()[0]);
+    List<TrainingRow> rows = SftData.load(data, model.tokenizer(), model.eosTokenIds()[0],
+        config.microBatchTokens());
     return SftTrainer.train(model, rows, config, config.runDir().resolve("sft_metrics.jsonl"));
   }
 
   /** RL until {@code config.steps()} (continuing a resumed run). */
   public RlTrainer train(List<Question> questions) throws IOException {
     RlTrainer rl = new RlTrainer(config, model, toolCaller(), reward, correctness, questions, resumeFrom);
+    rl.onStep(listener).showProgress(progress);
     rl.run();
     return rl;
   }
@@ -187,10 +310,11 @@ public final class Trainer implements AutoCloseable {
     return Evaluator.evaluate(model, toolCaller(), correctness, questions, config.data().promptTemplate(), config);
   }
 
+  /** Closes what the trainer loaded itself; a model or tools passed to the builder stay open. */
   @Override
   public void close() {
     executor.close();
-    registry.close();
-    model.close();
+    closeAll(ownedTools);
+    if (ownsModel) model.close();
   }
 }

@@ -90,10 +90,25 @@ public record TrainerConfig(
 
   /** Defaults, then {@code file} (may be null), then {@code overrides} such as {@code loss.kl_coef=0.1}. */
   public static TrainerConfig load(Path file, List<String> overrides) throws IOException {
+    return load(List.of(), file, overrides);
+  }
+
+  /**
+   * As {@link #load(Path, List)} with {@code underFile} settings between the defaults and the file:
+   * an application's own defaults (the CLI turns {@code tools.python} on this way), which the
+   * file and the overrides still win over.
+   */
+  public static TrainerConfig load(List<String> underFile, Path file, List<String> overrides) throws IOException {
     ObjectNode user = YAML.createObjectNode();
     if (file != null) {
       if (!Files.isRegularFile(file)) throw new IllegalArgumentException("config file not found: " + file);
-      JsonNode parsed = YAML.readTree(file.toFile());
+      JsonNode parsed;
+      try {
+        parsed = YAML.readTree(file.toFile());
+      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        throw new IllegalArgumentException(file + ": not valid YAML: " + firstLine(e.getOriginalMessage())
+            + (e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ")"), e);
+      }
       if (parsed != null && !parsed.isNull()) {
         if (!parsed.isObject()) throw new IllegalArgumentException("config file " + file + " must hold a mapping");
         user = (ObjectNode) parsed;
@@ -101,6 +116,7 @@ public record TrainerConfig(
     }
     for (String o : overrides == null ? List.<String>of() : overrides) applyOverride(user, o);
     ObjectNode merged = defaults();
+    for (String o : underFile) applyOverride(merged, o);
     String algo = user.path("algo").asText(merged.path("algo").asText()).toLowerCase(Locale.ROOT);
     if (!ALGORITHMS.contains(algo)) {
       throw new IllegalArgumentException("unknown algo '" + algo + "' (expected one of " + ALGORITHMS + ")");
@@ -108,6 +124,12 @@ public record TrainerConfig(
     applyPreset(merged, algo);
     deepMerge(merged, user);
     merged.put("algo", algo);
+    defaults().fields().forEachRemaining(section -> {
+      if (section.getValue().isObject() && !merged.get(section.getKey()).isObject()) {
+        throw new IllegalArgumentException("bad config value for '" + section.getKey() + "': "
+            + merged.get(section.getKey()) + " (a section of keys, see defaults.yaml)");
+      }
+    });
     // GRPO, DAPO and REINFORCE++ sample M independent paths (N = M) unless N is given explicitly
     ObjectNode rollout = (ObjectNode) merged.get("rollout");
     if (!algo.equals("arpo") && !user.path("rollout").has("initial_samples")) {
@@ -118,12 +140,36 @@ public record TrainerConfig(
       config.validate();
       return config;
     } catch (UnrecognizedPropertyException e) {
-      throw new IllegalArgumentException("unknown config key '" + e.getPropertyName() + "' at "
-          + e.getPathReference().replace("io.arpo4j.trainer.TrainerConfig", "config") + "; known keys: "
-          + e.getKnownPropertyIds(), e);
+      String key = keyPath(e.getPath());
+      throw new IllegalArgumentException("unknown config key '" + key + "'; known keys"
+          + (key.contains(".") ? " in " + key.substring(0, key.lastIndexOf('.')) : "") + ": "
+          + new java.util.TreeSet<>(e.getKnownPropertyIds().stream().map(String::valueOf).toList()), e);
     } catch (com.fasterxml.jackson.databind.JsonMappingException e) {
-      throw new IllegalArgumentException("bad config value: " + e.getOriginalMessage(), e);
+      String key = keyPath(e.getPath());
+      throw new IllegalArgumentException("bad config value for '" + key + "': " + valueOf(merged, e.getPath())
+          + " (" + firstLine(e.getOriginalMessage()) + ")", e);
     }
+  }
+
+  /** {@code rollout.temperature} from the path Jackson reports. */
+  private static String keyPath(List<com.fasterxml.jackson.databind.JsonMappingException.Reference> path) {
+    StringBuilder key = new StringBuilder();
+    for (var ref : path) {
+      if (ref.getFieldName() == null) continue;
+      if (key.length() > 0) key.append('.');
+      key.append(ref.getFieldName());
+    }
+    return key.length() == 0 ? "(top level)" : key.toString();
+  }
+
+  /** The offending value as the user wrote it, quoted. */
+  private static String valueOf(JsonNode root, List<com.fasterxml.jackson.databind.JsonMappingException.Reference> path) {
+    JsonNode node = root;
+    for (var ref : path) {
+      if (ref.getFieldName() != null) node = node.path(ref.getFieldName());
+      else if (ref.getIndex() >= 0) node = node.path(ref.getIndex());
+    }
+    return node.isMissingNode() ? "missing" : "'" + node.toString().replaceAll("^\"|\"$", "") + "'";
   }
 
   public static TrainerConfig defaultConfig() {
@@ -132,6 +178,12 @@ public record TrainerConfig(
     } catch (IOException e) {
       throw new java.io.UncheckedIOException(e);
     }
+  }
+
+  private static String firstLine(String message) {
+    if (message == null) return "";
+    int nl = message.indexOf('\n');
+    return nl < 0 ? message : message.substring(0, nl);
   }
 
   private static ObjectNode defaults() throws IOException {
@@ -170,7 +222,12 @@ public record TrainerConfig(
       node = (ObjectNode) child;
     }
     String raw = override.substring(eq + 1).trim();
-    JsonNode value = raw.isEmpty() ? YAML.getNodeFactory().textNode("") : YAML.readTree(raw);
+    JsonNode value;
+    try {
+      value = raw.isEmpty() ? YAML.getNodeFactory().textNode("") : YAML.readTree(raw);
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new IllegalArgumentException("override '" + override + "': not a YAML value", e);
+    }
     node.set(path[path.length - 1], value == null ? YAML.getNodeFactory().nullNode() : value);
   }
 

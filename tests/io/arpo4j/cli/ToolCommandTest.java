@@ -9,7 +9,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 class ToolCommandTest {
   record Run(int status, String out, String err) {}
@@ -17,10 +16,7 @@ class ToolCommandTest {
   static Run arpo4j(String... args) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
-    int status = new CommandLine(new Main())
-        .setOut(new PrintWriter(out, true))
-        .setErr(new PrintWriter(err, true))
-        .execute(args);
+    int status = Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
     return new Run(status, out.toString(), err.toString());
   }
 
@@ -56,7 +52,8 @@ class ToolCommandTest {
   void badCorpusIsAShortError(@TempDir Path dir) throws Exception {
     Path corpus = Files.writeString(dir.resolve("bad.jsonl"), "{\"title\": \"no id\"}\n");
     Run index = arpo4j("index", "--corpus", corpus.toString(), "--out", dir.resolve("i").toString());
-    assertEquals(1, index.status());
+    assertEquals(Main.BAD_INPUT, index.status());
     assertTrue(index.err().startsWith("error: ") && index.err().contains("line 1"), index.err());
+    assertEquals(1, index.err().lines().count(), index.err());
   }
 }

@@ -74,4 +74,28 @@ class ModelConfigTest {
     e = assertThrows(IllegalArgumentException.class, () -> TestModels.config("{\"vocab_size\": 10}"));
     assertTrue(e.getMessage().contains("model_type"), e.getMessage());
   }
+
+  @ParameterizedTest
+  @CsvSource({"QWEN3", "LLAMA3", "QWEN2_LINEAR"})
+  void parameterCountIsTheSumOfTheLayoutsShapes(String which) throws Exception {
+    ModelConfig config = TestModels.config((String) TestModels.class.getDeclaredField(which).get(null));
+    long sum = 0;
+    for (long[] shape : ParameterLayout.shapes(config).values()) {
+      long n = 1;
+      for (long d : shape) n *= d;
+      sum += n;
+    }
+    assertEquals(sum, config.parameterCount());
+  }
+
+  @Test
+  void absurdSizesAreRejectedBeforeAnythingIsAllocated() {
+    String layers = TestModels.QWEN2_LINEAR.replace("\"num_hidden_layers\": 3", "\"num_hidden_layers\": 1000000000");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TestModels.config(layers));
+    assertTrue(e.getMessage().contains("num_hidden_layers 1000000000"), e.getMessage());
+    String wide = TestModels.QWEN2_LINEAR.replace("\"hidden_size\": 16", "\"hidden_size\": 2000000000")
+        .replace("\"vocab_size\": 41", "\"vocab_size\": 2000000000");
+    e = assertThrows(IllegalArgumentException.class, () -> TestModels.config(wide));
+    assertTrue(e.getMessage().contains("parameters, more than"), e.getMessage());
+  }
 }

@@ -73,4 +73,27 @@ class RolloutRecorderTest {
     IOException e = assertThrows(IOException.class, () -> RolloutRecorder.read(file));
     assertTrue(e.getMessage().contains("line 2"), e.getMessage());
   }
+
+  @Test
+  void stepLinesReadBackAndAResumeDropsTheRedoneSteps(@TempDir Path dir) throws IOException {
+    List<RolloutGroup> groups = scoredRollout();
+    Path file = dir.resolve("rollouts.jsonl");
+    try (RolloutRecorder recorder = new RolloutRecorder(file)) {
+      recorder.writeAll(1, groups);
+      recorder.writeAll(2, groups);
+      recorder.writeAll(3, List.of(groups.get(0)));
+    }
+    // a crash in the middle of a line of step 3
+    String cut = RolloutRecorder.toJson(groups.get(1));
+    Files.writeString(file, "{\"step\":3," + cut.substring(1, cut.length() / 2), java.nio.file.StandardOpenOption.APPEND);
+    assertEquals(1, new ObjectMapper().readTree(Files.readAllLines(file).get(0)).get("step").asInt());
+
+    RolloutRecorder.truncateAfterStep(file, 2); // resumed from the checkpoint of step 2
+    List<String> lines = Files.readAllLines(file);
+    assertEquals(4, lines.size());
+    for (int i = 0; i < 4; i++) {
+      assertEquals(i < 2 ? 1 : 2, new ObjectMapper().readTree(lines.get(i)).get("step").asInt());
+    }
+    assertEquals(List.of(groups.get(0), groups.get(1), groups.get(0), groups.get(1)), RolloutRecorder.read(file));
+  }
 }

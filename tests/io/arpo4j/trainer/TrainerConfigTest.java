@@ -63,7 +63,7 @@ class TrainerConfigTest {
 
   @Test
   void errorsAreClear(@TempDir Path dir) throws Exception {
-    assertMessage("unknown config key 'klcoef'", () -> TrainerConfig.load(null, List.of("loss.klcoef=1")));
+    assertMessage("unknown config key 'loss.klcoef'", () -> TrainerConfig.load(null, List.of("loss.klcoef=1")));
     assertMessage("unknown algo 'ppo'", () -> TrainerConfig.load(null, List.of("algo=ppo")));
     assertMessage("must look like key=value", () -> TrainerConfig.load(null, List.of("steps")));
     assertMessage("initialSamples (N) must be in [1, globalSize=4]", () ->

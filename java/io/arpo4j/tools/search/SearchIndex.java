@@ -82,9 +82,13 @@ public final class SearchIndex implements SearchBackend {
   /** Opens an index written by {@link #build}. */
   public static SearchIndex open(Path indexDir) throws IOException {
     if (!Files.isDirectory(indexDir)) {
-      throw new IllegalArgumentException("indexDir: not a directory: " + indexDir);
+      throw new IllegalArgumentException("search index not found: " + indexDir + " is not a directory");
     }
-    return new SearchIndex(indexDir);
+    try {
+      return new SearchIndex(indexDir);
+    } catch (org.apache.lucene.index.IndexNotFoundException e) {
+      throw new IllegalArgumentException(indexDir + " holds no search index (build one with 'arpo4j index')", e);
+    }
   }
 
   /** Builds (or replaces) the index in {@code indexDir} from a JSONL corpus. */

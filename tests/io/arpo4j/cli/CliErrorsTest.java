@@ -1,0 +1,225 @@
+package io.arpo4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Every CLI command answers bad input with exit code 2 and one line, {@code error: ...}, naming the
+ * file, line, key or option at fault: each row is a hostile or broken input and the words its
+ * message must contain.
+ */
+class CliErrorsTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  @TempDir static Path dir;
+
+  record Run(int status, String err) {}
+
+  static Run arpo4j(String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    int status = Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
+    return new Run(status, err.toString());
+  }
+
+  private static Path fixture() throws Exception {
+    return Path.of(CliErrorsTest.class.getClassLoader().getResource("fixtures/hf-tiny/llama").toURI());
+  }
+
+  /** A copy of the tiny llama fixture named {@code name}, for one case to break. */
+  private static Path model(String name) throws Exception {
+    Path copy = Files.createDirectories(dir.resolve(name));
+    for (String f : List.of("config.json", "model.safetensors")) {
+      Files.copy(fixture().resolve(f), copy.resolve(f));
+    }
+    return copy;
+  }
+
+  private static void setConfig(Path model, String key, long value) throws IOException {
+    ObjectNode config = (ObjectNode) JSON.readTree(model.resolve("config.json").toFile());
+    config.put(key, value);
+    JSON.writeValue(model.resolve("config.json").toFile(), config);
+  }
+
+  /** The safetensors header and where its data section starts. */
+  private static ObjectNode header(Path file) throws IOException {
+    byte[] bytes = Files.readAllBytes(file);
+    long n = ByteBuffer.wrap(bytes, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+    return (ObjectNode) JSON.readTree(new String(bytes, 8, (int) n, StandardCharsets.UTF_8));
+  }
+
+  private static long dataStart(Path file) throws IOException {
+    byte[] bytes = Files.readAllBytes(file);
+    return 8 + ByteBuffer.wrap(bytes, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+  }
+
+  /** Rewrites a safetensors file with {@code header} over the same data bytes. */
+  private static void writeHeader(Path file, ObjectNode header) throws IOException {
+    byte[] old = Files.readAllBytes(file);
+    byte[] data = java.util.Arrays.copyOfRange(old, (int) dataStart(file), old.length);
+    byte[] h = JSON.writeValueAsBytes(header);
+    ByteBuffer out = ByteBuffer.allocate(8 + h.length + data.length).order(ByteOrder.LITTLE_ENDIAN);
+    out.putLong(h.length).put(h).put(data);
+    Files.write(file, out.array());
+  }
+
+  private static Path file(String name, String text) throws IOException {
+    return Files.writeString(dir.resolve(name), text);
+  }
+
+  static Path questions;
+
+  @BeforeAll
+  static void shared() throws IOException {
+    questions = file("questions.jsonl", "{\"question\": \"1+1?\", \"answers\": [\"2\"]}\n");
+  }
+
+  static Stream<Arguments> badInputs() throws Exception {
+    List<Arguments> cases = new ArrayList<>();
+
+    Path truncated = model("truncated");
+    byte[] weights = Files.readAllBytes(truncated.resolve("model.safetensors"));
+    Files.write(truncated.resolve("model.safetensors"), java.util.Arrays.copyOf(weights, weights.length / 2));
+    cases.add(Arguments.of("truncated safetensors", new String[] {"logits", "--model", truncated.toString(), "--ids", "1"},
+        List.of("model.safetensors", "truncated")));
+
+    Path corrupt = model("corrupt");
+    byte[] garbled = Files.readAllBytes(corrupt.resolve("model.safetensors"));
+    for (int i = 8; i < 40; i++) garbled[i] = (byte) 0xC3;
+    Files.write(corrupt.resolve("model.safetensors"), garbled);
+    cases.add(Arguments.of("corrupt safetensors header", new String[] {"logits", "--model", corrupt.toString(), "--ids", "1"},
+        List.of("model.safetensors", "not valid JSON")));
+
+    Path huge = model("huge-shape");
+    ObjectNode h = header(huge.resolve("model.safetensors"));
+    ArrayNode shape = ((ObjectNode) h.get("model.norm.weight")).putArray("shape");
+    shape.add(1L << 62).add(2);
+    writeHeader(huge.resolve("model.safetensors"), h);
+    cases.add(Arguments.of("2^62 shape", new String[] {"logits", "--model", huge.toString(), "--ids", "1"},
+        List.of("model.safetensors", "model.norm.weight")));
+
+    Path nan = model("nan");
+    Path nanFile = nan.resolve("model.safetensors");
+    long offset = dataStart(nanFile) + header(nanFile).get("model.norm.weight").get("data_offsets").get(0).asLong();
+    byte[] withNan = Files.readAllBytes(nanFile);
+    ByteBuffer.wrap(withNan).order(ByteOrder.LITTLE_ENDIAN).putFloat((int) offset + 4, Float.NaN);
+    Files.write(nanFile, withNan);
+    cases.add(Arguments.of("NaN weights", new String[] {"logits", "--model", nan.toString(), "--ids", "1"},
+        List.of("model.safetensors", "model.norm.weight", "NaN")));
+
+    Path wrongShape = model("wrong-shape");
+    setConfig(wrongShape, "hidden_size", 16);
+    cases.add(Arguments.of("config shape unlike the weights",
+        new String[] {"logits", "--model", wrongShape.toString(), "--ids", "1"},
+        List.of("model.embed_tokens.weight", "[11, 16]")));
+
+    Path layers = model("layers");
+    setConfig(layers, "num_hidden_layers", 1_000_000_000);
+    cases.add(Arguments.of("a billion layers", new String[] {"logits", "--model", layers.toString(), "--ids", "1"},
+        List.of("config.json", "num_hidden_layers")));
+
+    Path wide = model("wide");
+    setConfig(wide, "intermediate_size", 2_000_000_000);
+    setConfig(wide, "hidden_size", 2_000_000_000);
+    cases.add(Arguments.of("trillions of parameters", new String[] {"logits", "--model", wide.toString(), "--ids", "1"},
+        List.of("config.json", "parameters")));
+
+    String llama = fixture().toString();
+    cases.add(Arguments.of("id outside the vocabulary", new String[] {"logits", "--model", llama, "--ids", "1,11"},
+        List.of("--ids", "11", "vocabulary")));
+    cases.add(Arguments.of("more ids than max_position_embeddings",
+        new String[] {"logits", "--model", llama, "--ids", "1,2,3,4,5,6,7,8,9,10,1,2,3,4,5,6,7"},
+        List.of("--ids", "17", "max_position_embeddings")));
+    cases.add(Arguments.of("ids that are no numbers", new String[] {"logits", "--model", llama, "--ids", "1,x"},
+        List.of("--ids", "x")));
+    cases.add(Arguments.of("missing model directory", new String[] {"logits", "--model", dir.resolve("nope").toString(), "--ids", "1"},
+        List.of("nope")));
+
+    Path malformed = file("malformed.jsonl", "{\"question\": \"a\", \"answers\": [\"1\"]}\n{\"question\": \"b\", \n");
+    cases.add(Arguments.of("malformed JSONL line", new String[] {"train", "--data", malformed.toString()},
+        List.of("malformed.jsonl:2", "not JSON")));
+    Path binary = Files.write(dir.resolve("binary.jsonl"),
+        ("{\"question\": \"a\", \"answers\": [\"1\"]}\n" + "\u00ff\u00fe\u0000\u0001\u0080\n").getBytes(StandardCharsets.ISO_8859_1));
+    cases.add(Arguments.of("binary JSONL", new String[] {"eval", "--data", binary.toString()},
+        List.of("binary.jsonl:2", "UTF-8")));
+    cases.add(Arguments.of("missing data file", new String[] {"rollout", "--data", dir.resolve("absent.jsonl").toString(),
+        "--out", dir.resolve("o").toString()}, List.of("absent.jsonl")));
+
+    Path steps = file("steps.yaml", "steps: abc\n");
+    cases.add(Arguments.of("steps: abc", new String[] {"train", "--config", steps.toString(), "--data", questions.toString()},
+        List.of("'steps'", "abc")));
+    Path badYaml = file("bad.yaml", "steps: [1,\n  rollout: {\n");
+    cases.add(Arguments.of("YAML syntax", new String[] {"train", "--config", badYaml.toString(), "--data", questions.toString()},
+        List.of("bad.yaml", "not valid YAML")));
+    cases.add(Arguments.of("unknown key", new String[] {"train", "--data", questions.toString(), "--set", "rollout.tempratur=1"},
+        List.of("tempratur")));
+    cases.add(Arguments.of("ill-typed key", new String[] {"train", "--data", questions.toString(), "--set", "tools.python=maybe"},
+        List.of("'tools.python'", "maybe")));
+    cases.add(Arguments.of("section given a scalar", new String[] {"train", "--data", questions.toString(), "--set", "rollout=5"},
+        List.of("'rollout'")));
+    cases.add(Arguments.of("missing config file", new String[] {"train", "--config", dir.resolve("absent.yaml").toString(),
+        "--data", questions.toString()}, List.of("absent.yaml")));
+
+    cases.add(Arguments.of("missing index", new String[] {"tool", "search", "--index", dir.resolve("no-index").toString(),
+        "--query", "x"}, List.of("no-index")));
+    Path emptyIndex = Files.createDirectories(dir.resolve("empty-index"));
+    cases.add(Arguments.of("directory that is no index", new String[] {"tool", "search", "--index", emptyIndex.toString(),
+        "--query", "x"}, List.of("empty-index")));
+
+    Path blocked = file("runs-blocked", "a file where the runs directory should be");
+    cases.add(Arguments.of("runs dir blocked", new String[] {"train", "--data", questions.toString(), "--set",
+        "tools.python=false", "--set", "runs_dir=" + blocked}, List.of("runs-blocked")));
+
+    Path longLine = file("long.jsonl", "{\"prompt\": \"q\", \"response\": \"" + "x".repeat(20_000) + "\"}\n");
+    cases.add(Arguments.of("over-long SFT example", new String[] {"sft", "--data", longLine.toString(), "--set",
+        "micro_batch_tokens=512", "--set", "runs_dir=" + dir.resolve("runs")}, List.of("long.jsonl:1", "micro_batch_tokens")));
+    return cases.stream();
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("badInputs")
+  void badInputIsOneLineNamingTheCulpritWithExitCode2(String what, String[] args, List<String> mentions) {
+    Run run = arpo4j(args);
+    assertEquals(Main.BAD_INPUT, run.status(), what + ": " + run.err());
+    assertEquals(1, run.err().lines().count(), what + ": not one line: " + run.err());
+    assertTrue(run.err().startsWith("error: "), run.err());
+    for (String m : mentions) assertTrue(run.err().contains(m), what + ": no '" + m + "' in " + run.err());
+  }
+
+  @Test
+  void theCliTurnsPythonOnWhereTheLibraryLeavesItOff() throws Exception {
+    assertTrue(new RunOptions().load().tools().python());
+    RunOptions off = new RunOptions();
+    off.overrides.add("tools.python=false");
+    assertFalse(off.load().tools().python());
+  }
+
+  @Test
+  void verboseAddsTheStackTrace() {
+    Run run = arpo4j("logits", "--model", dir.resolve("nope").toString(), "--ids", "1", "--verbose");
+    assertEquals(Main.BAD_INPUT, run.status());
+    assertTrue(run.err().lines().count() > 3, run.err());
+    assertTrue(run.err().contains("\tat io.arpo4j."), run.err());
+  }
+}
