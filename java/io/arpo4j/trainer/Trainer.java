@@ -109,10 +109,11 @@ public final class Trainer implements AutoCloseable {
 
     public Trainer build() throws IOException {
       Optional<Path> checkpoint = resume ? new Checkpoints(config.runDir()).latest() : Optional.empty();
-      RuntimeOptions runtime = RuntimeOptions.parse(config.device());
+      RuntimeOptions runtime = config.runtimeOptions();
       PolicyModel policy = checkpoint.isPresent()
           ? PolicyModel.load(checkpoint.get().resolve(Checkpoints.MODEL_DIR), runtime)
           : model != null ? model : PolicyModel.load(config.model(), runtime);
+      policy.model().setGradientCheckpointing(config.gradientCheckpointing());
       ToolRegistry registry = new ToolRegistry();
       try {
         if (config.tools().python()) {
