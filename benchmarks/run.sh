@@ -5,6 +5,8 @@
 #   benchmarks/run.sh rollout [P M R]        ARPO vs GRPO rollout throughput; python pool vs fresh process
 #   benchmarks/run.sh demo-compare [--seeds N] [--quick]   the demo's ARPO vs GRPO over seeds, mean ± sd
 #   benchmarks/run.sh rewards [--quick]      math answer comparisons/s: plain numbers, fractions, symbolic
+#   benchmarks/run.sh memory [TOKENS]       peak RSS and time of one training step, Qwen2.5-0.5B shape:
+#                                           gradient checkpointing on/off, chunked LM head vs [N, V] logits
 # Results (JMH JSON) go under target/; a table is printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,8 +57,20 @@ case "$what" in
     java -Xmx2g -cp "$cp" org.openjdk.jmh.Main 'io.arpo4j.reward.MathVerifierBench' "${jmh_args[@]}" \
       -rf json -rff target/jmh-rewards.json | grep -E '^(Benchmark|MathVerifierBench)'
     ;;
+  memory)
+    cp=$(build_classpath)
+    tokens="${1:-2048}"
+    echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1); fp32, one sequence, all tokens trained"
+    java -cp "$cp" io.arpo4j.trainer.MemoryBench --header
+    # one JVM per row: peak RSS only grows within a process
+    for cfg in "false 256" "true 256" "false $tokens"; do
+      set -- $cfg
+      OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}" java -Xmx1g -cp "$cp" io.arpo4j.trainer.MemoryBench \
+        --tokens "$tokens" --checkpointing "$1" --chunk "$2"
+    done
+    ;;
   *)
-    echo "usage: benchmarks/run.sh kernels|model|rollout|demo-compare|rewards [--quick] [--seeds N]" >&2
+    echo "usage: benchmarks/run.sh kernels|model|rollout|demo-compare|memory|rewards [--quick] [--seeds N]" >&2
     exit 2
     ;;
 esac

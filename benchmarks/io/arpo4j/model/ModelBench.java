@@ -19,7 +19,7 @@ import org.bytedeco.pytorch.global.torch;
 public final class ModelBench {
 
   /** Qwen2.5-0.5B's published architecture (494M parameters, tied embeddings). */
-  static final String QWEN25_05B = """
+  public static final String QWEN25_05B = """
       {"model_type": "qwen2", "vocab_size": 151936, "hidden_size": 896, "intermediate_size": 4864,
        "num_hidden_layers": 24, "num_attention_heads": 14, "num_key_value_heads": 2,
        "max_position_embeddings": 32768, "rms_norm_eps": 1e-6, "rope_theta": 1000000.0,

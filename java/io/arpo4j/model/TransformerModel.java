@@ -13,13 +13,16 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.Generator;
 import org.bytedeco.pytorch.GeneratorOptional;
+import org.bytedeco.pytorch.GradMode;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorArrayRefOptional;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
@@ -57,17 +60,43 @@ public final class TransformerModel implements AutoCloseable {
   private final ModelConfig config;
   private final RuntimeOptions runtime;
   private final Map<String, Tensor> parameters;
-  private final Tensor embed;
-  private final Tensor finalNorm;
-  private final Tensor lmHead;
-  private final Layer[] layers;
+  /** The parameters in the compute type: the same map unless {@link RuntimeOptions#mixed()}. */
+  private final Map<String, Tensor> computeCopies;
+  private final Weights stored;
+  private final Weights compute;
   private final RotaryEmbedding rotary;
+  private volatile boolean gradientCheckpointing;
+
+  /** The tensors a forward pass reads. */
+  private record Weights(Tensor embed, Tensor finalNorm, Tensor lmHead, Layer[] layers) {
+    static Weights of(ModelConfig config, Map<String, Tensor> p) {
+      Layer[] layers = new Layer[config.numLayers()];
+      for (int i = 0; i < layers.length; i++) {
+        layers[i] = Layer.of(p, i);
+      }
+      Tensor embed = p.get("model.embed_tokens.weight");
+      return new Weights(embed, p.get("model.norm.weight"),
+          config.tieWordEmbeddings() ? embed : p.get("lm_head.weight"), layers);
+    }
+  }
 
   /** One decoder layer's parameters; absent biases and norms are null. */
   private record Layer(
       Tensor inputNorm, Tensor q, Tensor qBias, Tensor k, Tensor kBias, Tensor v, Tensor vBias,
       Tensor o, Tensor oBias, Tensor qNorm, Tensor kNorm, Tensor postNorm,
       Tensor gate, Tensor gateBias, Tensor up, Tensor upBias, Tensor down, Tensor downBias) {
+
+    /** The layer's weights cast to {@code type} inside the autograd graph (gradients reach these). */
+    Layer cast(ScalarType type) {
+      return new Layer(to(inputNorm, type), to(q, type), to(qBias, type), to(k, type), to(kBias, type),
+          to(v, type), to(vBias, type), to(o, type), to(oBias, type), to(qNorm, type), to(kNorm, type),
+          to(postNorm, type), to(gate, type), to(gateBias, type), to(up, type), to(upBias, type), to(down, type),
+          to(downBias, type));
+    }
+
+    private static Tensor to(Tensor t, ScalarType type) {
+      return t == null ? null : t.to(type);
+    }
 
     static Layer of(Map<String, Tensor> p, int index) {
       String n = ParameterLayout.layerPrefix(index);
@@ -97,13 +126,21 @@ public final class TransformerModel implements AutoCloseable {
     this.config = config;
     this.runtime = runtime;
     this.parameters = Collections.unmodifiableMap(parameters);
-    this.embed = parameters.get("model.embed_tokens.weight");
-    this.finalNorm = parameters.get("model.norm.weight");
-    this.lmHead = config.tieWordEmbeddings() ? embed : parameters.get("lm_head.weight");
-    this.layers = new Layer[config.numLayers()];
-    for (int i = 0; i < layers.length; i++) {
-      layers[i] = Layer.of(parameters, i);
+    if (runtime.mixed()) {
+      Map<String, Tensor> copies = new LinkedHashMap<>();
+      try (PointerScope scope = new PointerScope()) {
+        parameters.forEach((name, p) -> {
+          Tensor copy = p.detach().to(runtime.scalarType()).contiguous();
+          copy.retainReference();
+          copies.put(name, copy);
+        });
+      }
+      this.computeCopies = Collections.unmodifiableMap(copies);
+    } else {
+      this.computeCopies = this.parameters;
     }
+    this.stored = Weights.of(config, this.parameters);
+    this.compute = Weights.of(config, this.computeCopies);
     this.rotary = new RotaryEmbedding(config.rope(), config.headDim(), runtime);
   }
 
@@ -157,7 +194,8 @@ public final class TransformerModel implements AutoCloseable {
     try {
       for (String name : expected.keySet()) {
         try (PointerScope scope = new PointerScope()) {
-          Tensor converted = checkpoint.read(name).to(runtime.torchDevice(), runtime.scalarType()).contiguous();
+          Tensor converted = checkpoint.read(name).to(runtime.torchDevice(), runtime.parameterType().scalarType())
+              .contiguous();
           converted.retainReference();
           params.put(name, converted);
         }
@@ -190,7 +228,7 @@ public final class TransformerModel implements AutoCloseable {
         } else {
           cpu = torch.normal(0.0, INIT_STD, e.getValue(), new GeneratorOptional(generator), f32);
         }
-        params.put(name, cpu.to(runtime.torchDevice(), runtime.scalarType()).contiguous());
+        params.put(name, cpu.to(runtime.torchDevice(), runtime.parameterType().scalarType()).contiguous());
       }
       return new TransformerModel(config, runtime, params);
     }
@@ -204,9 +242,54 @@ public final class TransformerModel implements AutoCloseable {
     return runtime;
   }
 
-  /** HF-named parameters in transformers' order (lm_head.weight absent when tied). */
+  /**
+   * HF-named parameters in transformers' order (lm_head.weight absent when tied): what the
+   * optimizer updates and {@link #save} writes, fp32 master weights under mixed precision.
+   */
   public Map<String, Tensor> parameters() {
     return parameters;
+  }
+
+  /**
+   * Re-casts the compute copies from the master weights after an optimizer step (mixed precision;
+   * nothing to do otherwise).
+   */
+  public void refreshComputeCopies() {
+    if (computeCopies == parameters) {
+      return;
+    }
+    try (NativeSection section = NativeSection.enter(); NoGradGuard noGrad = new NoGradGuard();
+        PointerScope scope = new PointerScope()) {
+      parameters.forEach((name, master) -> computeCopies.get(name).copy_(master));
+    }
+  }
+
+  /**
+   * The weights of this forward pass. Training a mixed-precision model (grad mode on, masters
+   * requiring grad) casts the masters inside the graph, so that gradients flow back through the
+   * cast and accumulate in fp32; otherwise the stored compute copies serve.
+   */
+  private Weights forwardWeights() {
+    if (!castsInGraph()) {
+      return compute;
+    }
+    ScalarType type = runtime.scalarType();
+    Layer[] layers = new Layer[stored.layers().length];
+    for (int i = 0; i < layers.length; i++) {
+      layers[i] = stored.layers()[i].cast(type);
+    }
+    Tensor embed = stored.embed().to(type);
+    return new Weights(embed, stored.finalNorm().to(type),
+        stored.lmHead() == stored.embed() ? embed : stored.lmHead().to(type), layers);
+  }
+
+  private boolean castsInGraph() {
+    return computeCopies != parameters && GradMode.is_enabled() && stored.embed().requires_grad();
+  }
+
+  /** The LM head's weight for this forward pass (see {@link #forwardWeights}). */
+  public Tensor lmHead() {
+    return castsInGraph() ? stored.lmHead().to(runtime.scalarType()) : compute.lmHead();
   }
 
   /**
@@ -259,9 +342,10 @@ public final class TransformerModel implements AutoCloseable {
     long b = inputIds.size(0);
     long t = inputIds.size(1);
     Tensor positions = torch.arange(new Scalar(0L), new Scalar(t), longOptions()).unsqueeze(0).expand(b, t);
-    Tensor h = torch.embedding(embed, inputIds);
+    Weights w = forwardWeights();
+    Tensor h = torch.embedding(w.embed(), inputIds);
     KeyValueSource causal = (layer, q, k, v) -> attention(q, k, v, null);
-    return rmsNorm(runLayers(h, positions, causal), finalNorm);
+    return rmsNorm(runLayers(w.layers(), h, positions, causal), w.finalNorm());
   }
 
   /** Token ids as an int64 [rows, length] tensor on the model's device; rows must be equally long. */
@@ -288,7 +372,12 @@ public final class TransformerModel implements AutoCloseable {
 
   /** hidden [..., hidden] to logits [..., V] through the LM head (the embedding when tied). */
   public Tensor project(Tensor hidden) {
-    return torch.linear(hidden, lmHead);
+    return project(hidden, lmHead());
+  }
+
+  /** hidden [..., hidden] to logits [..., V] through {@code head} (from {@link #lmHead()}). */
+  public static Tensor project(Tensor hidden, Tensor head) {
+    return torch.linear(hidden, head);
   }
 
   /**
@@ -301,11 +390,12 @@ public final class TransformerModel implements AutoCloseable {
     if (cache.model() != this) {
       throw new IllegalArgumentException("cache belongs to another model");
     }
-    try (NoGradGuard noGrad = new NoGradGuard(); PointerScope scope = new PointerScope()) {
+    try (NativeSection section = NativeSection.enter(); NoGradGuard noGrad = new NoGradGuard();
+        PointerScope scope = new PointerScope()) {
       KvCache.Plan plan = cache.plan(sequences, counts);
       int b = plan.batch();
       int t = plan.queryLength();
-      Tensor h = torch.embedding(embed, plan.inputIds().view(b, t));
+      Tensor h = torch.embedding(compute.embed(), plan.inputIds().view(b, t));
       KeyValueSource paged = (layer, q, k, v) -> {
         long kvHeads = k.size(1);
         long d = k.size(3);
@@ -325,11 +415,12 @@ public final class TransformerModel implements AutoCloseable {
         Tensor values = cache.values(layer).index_select(0, plan.gatherSlots()).view(b, l, kvHeads, d).transpose(1, 2);
         return attention(q, keys, values, plan.mask());
       };
-      Tensor hidden = runLayers(h, plan.positions().view(b, t), paged);
+      Tensor hidden = runLayers(compute.layers(), h, plan.positions().view(b, t), paged);
       Tensor result = switch (mode) {
         case NONE -> null;
-        case LAST -> project(rmsNorm(hidden.reshape(b * (long) t, -1).index_select(0, plan.lastRows()), finalNorm));
-        case ALL -> project(rmsNorm(hidden, finalNorm));
+        case LAST -> project(rmsNorm(hidden.reshape(b * (long) t, -1).index_select(0, plan.lastRows()),
+            compute.finalNorm()), compute.lmHead());
+        case ALL -> project(rmsNorm(hidden, compute.finalNorm()), compute.lmHead());
       };
       cache.commit(sequences, counts);
       if (result != null) {
@@ -339,33 +430,166 @@ public final class TransformerModel implements AutoCloseable {
     }
   }
 
-  private Tensor runLayers(Tensor h, Tensor positions, KeyValueSource kv) {
+  private Tensor runLayers(Layer[] layers, Tensor h, Tensor positions, KeyValueSource kv) {
     Tensor[] cosSin = rotary.cosSin(positions, h.scalar_type());
+    for (int i = 0; i < layers.length; i++) {
+      h = runLayer(i, layers[i], h, cosSin, kv);
+    }
+    return h;
+  }
+
+  /** One decoder layer over h [B, T, hidden]. */
+  private Tensor runLayer(int index, Layer layer, Tensor h, Tensor[] cosSin, KeyValueSource kv) {
     long b = h.size(0);
     long t = h.size(1);
     int heads = config.numHeads();
     int kvHeads = config.numKvHeads();
     int d = config.headDim();
-    for (int i = 0; i < layers.length; i++) {
-      Layer layer = layers[i];
-      Tensor x = rmsNorm(h, layer.inputNorm);
-      Tensor q = linear(x, layer.q, layer.qBias).view(b, t, heads, d);
-      Tensor k = linear(x, layer.k, layer.kBias).view(b, t, kvHeads, d);
-      Tensor v = linear(x, layer.v, layer.vBias).view(b, t, kvHeads, d);
-      if (layer.qNorm != null) {
-        q = rmsNorm(q, layer.qNorm);
-        k = rmsNorm(k, layer.kNorm);
-      }
-      q = RotaryEmbedding.apply(q.transpose(1, 2), cosSin[0], cosSin[1]);
-      k = RotaryEmbedding.apply(k.transpose(1, 2), cosSin[0], cosSin[1]);
-      v = v.transpose(1, 2);
-      Tensor attended = kv.attend(i, q, k, v).transpose(1, 2).reshape(b, t, (long) heads * d);
-      h = h.add(linear(attended, layer.o, layer.oBias));
-      x = rmsNorm(h, layer.postNorm);
-      Tensor gated = torch.silu(linear(x, layer.gate, layer.gateBias)).mul(linear(x, layer.up, layer.upBias));
-      h = h.add(linear(gated, layer.down, layer.downBias));
+    Tensor x = rmsNorm(h, layer.inputNorm);
+    Tensor q = linear(x, layer.q, layer.qBias).view(b, t, heads, d);
+    Tensor k = linear(x, layer.k, layer.kBias).view(b, t, kvHeads, d);
+    Tensor v = linear(x, layer.v, layer.vBias).view(b, t, kvHeads, d);
+    if (layer.qNorm != null) {
+      q = rmsNorm(q, layer.qNorm);
+      k = rmsNorm(k, layer.kNorm);
     }
-    return h;
+    q = RotaryEmbedding.apply(q.transpose(1, 2), cosSin[0], cosSin[1]);
+    k = RotaryEmbedding.apply(k.transpose(1, 2), cosSin[0], cosSin[1]);
+    v = v.transpose(1, 2);
+    Tensor attended = kv.attend(index, q, k, v).transpose(1, 2).reshape(b, t, (long) heads * d);
+    h = h.add(linear(attended, layer.o, layer.oBias));
+    x = rmsNorm(h, layer.postNorm);
+    Tensor gated = torch.silu(linear(x, layer.gate, layer.gateBias)).mul(linear(x, layer.up, layer.upBias));
+    return h.add(linear(gated, layer.down, layer.downBias));
+  }
+
+  /** Whether {@link #checkpointedHidden} is what training uses (gradient_checkpointing). */
+  public boolean gradientCheckpointing() {
+    return gradientCheckpointing;
+  }
+
+  public void setGradientCheckpointing(boolean enabled) {
+    this.gradientCheckpointing = enabled;
+  }
+
+  /**
+   * Activation checkpointing: the forward pass runs without a graph, keeping only each decoder
+   * layer's input [B, T, hidden]; the final-normed hidden states come back inside a graph that
+   * starts at the last layer's output. After that graph's backward, {@link Checkpointed#backward()}
+   * recomputes each layer, last to first, inside a graph of its own and backpropagates through it
+   * (then through the embedding), so at most one layer's activations exist at a time. Gradients
+   * equal those of {@link #hiddenStates}'s graph. Close the result.
+   */
+  public Checkpointed checkpointedHidden(Tensor inputIds) {
+    checkIds(inputIds);
+    return new Checkpointed(inputIds);
+  }
+
+  /** See {@link #checkpointedHidden}. */
+  public final class Checkpointed implements AutoCloseable {
+    private final Tensor ids;
+    private final Tensor[] cosSin;
+    private final Tensor[] layerInputs; // retained; [i] is released once layer i has been backpropagated
+    private final Tensor lastOutput; // the leaf the returned hidden states' graph starts at
+    private final Tensor hidden;
+    private boolean done;
+
+    private Checkpointed(Tensor inputIds) {
+      long b = inputIds.size(0);
+      long t = inputIds.size(1);
+      Layer[] layers = compute.layers();
+      layerInputs = new Tensor[layers.length];
+      try (PointerScope scope = new PointerScope()) {
+        ids = retained(inputIds);
+        Tensor positions = torch.arange(new Scalar(0L), new Scalar(t), longOptions()).unsqueeze(0).expand(b, t);
+        cosSin = rotary.cosSin(positions, runtime.scalarType());
+        retained(cosSin[0]);
+        retained(cosSin[1]);
+        Tensor h;
+        try (NoGradGuard noGrad = new NoGradGuard()) {
+          h = retained(torch.embedding(compute.embed(), inputIds));
+          for (int i = 0; i < layers.length; i++) {
+            layerInputs[i] = h; // takes over h's reference
+            try (PointerScope layerScope = new PointerScope()) {
+              h = retained(runLayer(i, layers[i], layerInputs[i], cosSin, causal()));
+            }
+          }
+        }
+        lastOutput = retained(h.detach());
+        lastOutput.requires_grad_(true);
+        h.releaseReference();
+        hidden = retained(rmsNorm(lastOutput, trainingWeight(stored.finalNorm(), compute.finalNorm())));
+      }
+    }
+
+    /** The final-normed hidden states [B, T, hidden], in a graph from the last layer's output. */
+    public Tensor hidden() {
+      return hidden;
+    }
+
+    /**
+     * After {@code hidden()}'s graph has been backpropagated: recomputes each layer with a graph
+     * and backpropagates the incoming gradient through it, then through the embedding.
+     */
+    public void backward() {
+      if (done) throw new IllegalStateException("backward was already called");
+      done = true;
+      Tensor grad = lastOutput.grad();
+      if (grad == null || !grad.defined()) {
+        throw new IllegalStateException("backpropagate hidden() first: the last layer's output has no gradient");
+      }
+      try (PointerScope outer = new PointerScope()) {
+        grad = retained(grad.detach());
+        for (int i = layerInputs.length - 1; i >= 0; i--) {
+          try (PointerScope scope = new PointerScope()) {
+            Tensor input = layerInputs[i].detach();
+            input.requires_grad_(true);
+            Layer layer = castsInGraph() ? stored.layers()[i].cast(runtime.scalarType()) : compute.layers()[i];
+            Tensor out = runLayer(i, layer, input, cosSin, causal());
+            out.backward(grad, new BoolOptional(), false, new TensorArrayRefOptional());
+            grad.releaseReference();
+            grad = retained(input.grad().detach());
+            layerInputs[i].releaseReference();
+            layerInputs[i] = null;
+          }
+        }
+        try (PointerScope scope = new PointerScope()) {
+          Tensor embedded = torch.embedding(trainingWeight(stored.embed(), compute.embed()), ids);
+          embedded.backward(grad, new BoolOptional(), false, new TensorArrayRefOptional());
+          grad.releaseReference();
+        }
+      }
+    }
+
+    @Override
+    public void close() {
+      for (int i = 0; i < layerInputs.length; i++) {
+        if (layerInputs[i] != null) {
+          layerInputs[i].releaseReference();
+          layerInputs[i] = null;
+        }
+      }
+      ids.releaseReference();
+      cosSin[0].releaseReference();
+      cosSin[1].releaseReference();
+      lastOutput.releaseReference();
+      hidden.releaseReference();
+    }
+  }
+
+  /** A weight as this forward pass reads it: cast in the graph when training a mixed model. */
+  private Tensor trainingWeight(Tensor master, Tensor computeCopy) {
+    return castsInGraph() ? master.to(runtime.scalarType()) : computeCopy;
+  }
+
+  private KeyValueSource causal() {
+    return (layer, q, k, v) -> attention(q, k, v, null);
+  }
+
+  /** t, with a reference that outlives the current pointer scope; release it when done. */
+  private static Tensor retained(Tensor t) {
+    t.retainReference();
+    return t;
   }
 
   /** Scaled dot-product attention with GQA; mask null means plain causal. */
@@ -418,5 +642,8 @@ public final class TransformerModel implements AutoCloseable {
   public void close() {
     rotary.close();
     parameters.values().forEach(Tensor::releaseReference);
+    if (computeCopies != parameters) {
+      computeCopies.values().forEach(Tensor::releaseReference);
+    }
   }
 }

@@ -1,7 +1,6 @@
 package io.arpo4j.trainer;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.arpo4j.model.StorageType;
 import io.arpo4j.model.PolicyModel;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -78,8 +77,8 @@ public final class Checkpoints {
     String name = "step-%06d".formatted(state.step());
     Path tmp = Files.createTempDirectory(root, TMP_PREFIX + name + "-");
     try {
-      StorageType storage = model.model().runtime().isCuda() ? StorageType.BF16 : StorageType.F32;
-      model.save(tmp.resolve(MODEL_DIR), storage);
+      // the weights the optimizer updates: fp32 masters under mixed precision, so resumes are exact
+      model.save(tmp.resolve(MODEL_DIR), model.model().runtime().parameterType());
       try (OutputStream out = streams.open(tmp.resolve(OPTIMIZER_FILE))) {
         optimizer.save(out);
       }

@@ -1,5 +1,6 @@
 package io.arpo4j.trainer;
 
+import io.arpo4j.model.NativeSection;
 import io.arpo4j.model.TransformerModel;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -16,15 +17,21 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
-/** libtorch's AdamW over all of a model's parameters, with global-norm gradient clipping and warm-up. */
+/**
+ * libtorch's AdamW over all of a model's parameters, with global-norm gradient clipping and warm-up.
+ * Under mixed precision the parameters are the fp32 master weights (so are the gradients and the
+ * moments), and each step re-casts the model's compute copies.
+ */
 public final class PolicyOptimizer implements AutoCloseable {
   private final OptimizerConfig config;
+  private final TransformerModel model;
   private final TensorVector params;
   private final AdamW adam;
   private long steps;
 
   public PolicyOptimizer(TransformerModel model, OptimizerConfig config) {
     this.config = config;
+    this.model = model;
     this.params = new TensorVector();
     for (Tensor p : model.parameters().values()) {
       p.requires_grad_(true);
@@ -38,11 +45,19 @@ public final class PolicyOptimizer implements AutoCloseable {
   }
 
   public void zeroGrad() {
-    adam.zero_grad(true);
+    try (NativeSection section = NativeSection.enter()) {
+      adam.zero_grad(true);
+    }
   }
 
   /** Clips the gradients, takes one AdamW step and returns the gradient norm before clipping. */
   public double step() {
+    try (NativeSection section = NativeSection.enter()) {
+      return clipAndStep();
+    }
+  }
+
+  private double clipAndStep() {
     double norm = config.gradClip() > 0
         ? torch.clip_grad_norm_(params, config.gradClip())
         : torch.clip_grad_norm_(params, Double.MAX_VALUE);
@@ -50,6 +65,7 @@ public final class PolicyOptimizer implements AutoCloseable {
     double lr = config.warmupSteps() > 0 ? config.lr() * Math.min(1.0, steps / (double) config.warmupSteps()) : config.lr();
     adam.param_groups().get(0).options().set_lr(lr);
     adam.step();
+    model.refreshComputeCopies();
     return norm;
   }
 

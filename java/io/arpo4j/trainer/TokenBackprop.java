@@ -2,6 +2,7 @@ package io.arpo4j.trainer;
 
 import io.arpo4j.kernels.FusedLogprob;
 import io.arpo4j.kernels.Kernels;
+import io.arpo4j.model.NativeSection;
 import io.arpo4j.model.TransformerModel;
 import java.util.ArrayList;
 import java.util.List;
@@ -65,7 +66,7 @@ public final class TokenBackprop {
     float[][] logprob = new float[rows.size()][], entropy = new float[rows.size()][];
     try (NoGradGuard noGrad = new NoGradGuard()) {
       for (int[] micro : microBatches(rows, tokenBudget)) {
-        try (PointerScope scope = new PointerScope()) {
+        try (NativeSection section = NativeSection.enter(); PointerScope scope = new PointerScope()) {
           Layout layout = new Layout(rows, micro);
           Tensor hidden = selectedHidden(layout);
           float[] lp = new float[layout.tokens], h = new float[layout.tokens];
@@ -94,34 +95,48 @@ public final class TokenBackprop {
    * gradients accumulate into the model's parameters. Returns the loss value and its metrics.
    */
   public TokenLoss.Value backward(List<TrainingRow> rows, int[] micro, TokenLoss loss) {
-    try (PointerScope scope = new PointerScope()) {
+    try (NativeSection section = NativeSection.enter(); PointerScope scope = new PointerScope()) {
       Layout layout = new Layout(rows, micro);
-      Tensor hidden = selectedHidden(layout); // [tokens, D], in the autograd graph
-      // Pass 1, no grad: the token statistics the loss needs.
-      Tensor lpFlat = torch.empty(layout.tokens), hFlat = torch.empty(layout.tokens);
-      try (NoGradGuard noGrad = new NoGradGuard()) {
-        for (int c0 = 0; c0 < layout.tokens; c0 += chunkTokens) {
-          int len = Math.min(chunkTokens, layout.tokens - c0);
-          Kernels.TokenStats stats = Kernels.tokenStats(model.project(hidden.narrow(0, c0, len)),
-              layout.targets.narrow(0, c0, len), temperature);
-          lpFlat.narrow(0, c0, len).copy_(stats.logprob().cpu());
-          hFlat.narrow(0, c0, len).copy_(stats.entropy().cpu());
-        }
+      TransformerModel.Checkpointed checkpointed =
+          model.gradientCheckpointing() ? model.checkpointedHidden(ids(layout)) : null;
+      try (checkpointed) {
+        return backward(layout, micro, loss, checkpointed);
       }
-      TokenLoss.Value value = loss.evaluate(micro, layout.pad(lpFlat), layout.pad(hFlat), layout.mask);
-      Tensor gLp = layout.unpad(value.gradLogprob());
-      Tensor gH = value.gradEntropy() == null ? null : layout.unpad(value.gradEntropy());
-      // Pass 2: each chunk's logits again, now in the graph, and their gradient in place.
-      Tensor detached = hidden.detach().requires_grad_(true);
+    }
+  }
+
+  private TokenLoss.Value backward(Layout layout, int[] micro, TokenLoss loss,
+      TransformerModel.Checkpointed checkpointed) {
+    // [tokens, D], in the autograd graph
+    Tensor hidden = select(layout, checkpointed == null ? model.hiddenStates(ids(layout)) : checkpointed.hidden());
+    // Pass 1, no grad: the token statistics the loss needs.
+    Tensor lpFlat = torch.empty(layout.tokens), hFlat = torch.empty(layout.tokens);
+    try (NoGradGuard noGrad = new NoGradGuard()) {
       for (int c0 = 0; c0 < layout.tokens; c0 += chunkTokens) {
         int len = Math.min(chunkTokens, layout.tokens - c0);
-        Tensor logits = model.project(detached.narrow(0, c0, len));
-        FusedLogprob f = FusedLogprob.forward(logits, layout.targets.narrow(0, c0, len), temperature);
-        f.backward(toDevice(gLp.narrow(0, c0, len)), gH == null ? null : toDevice(gH.narrow(0, c0, len)));
+        Kernels.TokenStats stats = Kernels.tokenStats(model.project(hidden.narrow(0, c0, len)),
+            layout.targets.narrow(0, c0, len), temperature);
+        lpFlat.narrow(0, c0, len).copy_(stats.logprob().cpu());
+        hFlat.narrow(0, c0, len).copy_(stats.entropy().cpu());
       }
-      hidden.backward(detached.grad(), new BoolOptional(), false, new TensorArrayRefOptional());
-      return value;
     }
+    TokenLoss.Value value = loss.evaluate(micro, layout.pad(lpFlat), layout.pad(hFlat), layout.mask);
+    Tensor gLp = layout.unpad(value.gradLogprob());
+    Tensor gH = value.gradEntropy() == null ? null : layout.unpad(value.gradEntropy());
+    // Pass 2: each chunk's logits again, now in the graph, and their gradient in place.
+    Tensor detached = hidden.detach().requires_grad_(true);
+    Tensor head = model.lmHead(); // cast once per micro-batch under mixed precision
+    for (int c0 = 0; c0 < layout.tokens; c0 += chunkTokens) {
+      int len = Math.min(chunkTokens, layout.tokens - c0);
+      Tensor logits = TransformerModel.project(detached.narrow(0, c0, len), head);
+      FusedLogprob f = FusedLogprob.forward(logits, layout.targets.narrow(0, c0, len), temperature);
+      f.backward(toDevice(gLp.narrow(0, c0, len)), gH == null ? null : toDevice(gH.narrow(0, c0, len)));
+    }
+    hidden.backward(detached.grad(), new BoolOptional(), false, new TensorArrayRefOptional());
+    if (checkpointed != null) {
+      checkpointed.backward(); // the decoder layers, recomputed one at a time
+    }
+    return value;
   }
 
   private Tensor toDevice(Tensor t) {
@@ -129,8 +144,15 @@ public final class TokenBackprop {
   }
 
   private Tensor selectedHidden(Layout layout) {
-    Tensor ids = torch.tensor(layout.ids).view(layout.batch, layout.width).to(device, ScalarType.Long);
-    Tensor hidden = model.hiddenStates(ids);
+    return select(layout, model.hiddenStates(ids(layout)));
+  }
+
+  private Tensor ids(Layout layout) {
+    return torch.tensor(layout.ids).view(layout.batch, layout.width).to(device, ScalarType.Long);
+  }
+
+  /** The hidden states [tokens, D] that predict the response tokens, out of [B, T, D]. */
+  private Tensor select(Layout layout, Tensor hidden) {
     Tensor flat = hidden.reshape(layout.batch * layout.width, hidden.size(2));
     Tensor index = torch.tensor(layout.predictorIndex).to(device, ScalarType.Long);
     return flat.index_select(0, index);

@@ -177,11 +177,12 @@ public final class Trainer implements AutoCloseable {
             + "): call resume(false) to start from your model, or leave out model(...) to resume");
       }
       checkpoints.removeStaleTemporaries();
-      RuntimeOptions runtime = RuntimeOptions.parse(config.device());
+      RuntimeOptions runtime = config.runtimeOptions();
       boolean ownsModel = model == null;
       PolicyModel policy = checkpoint.isPresent()
           ? PolicyModel.load(checkpoint.get().resolve(Checkpoints.MODEL_DIR), runtime)
           : model != null ? model : PolicyModel.load(config.model(), runtime);
+      policy.model().setGradientCheckpointing(config.gradientCheckpointing());
       ToolRegistry registry = new ToolRegistry();
       List<Tool> owned = new ArrayList<>();
       try {

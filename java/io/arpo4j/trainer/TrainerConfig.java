@@ -49,7 +49,9 @@ public record TrainerConfig(
     RewardSection reward,
     Tools tools,
     Sft sft,
-    Eval eval) {
+    Eval eval,
+    String precision,
+    boolean gradientCheckpointing) {
 
   public record Data(String train, String eval, String promptTemplate) {}
 
@@ -263,6 +265,9 @@ public record TrainerConfig(
     if (!data.promptTemplate().contains("{question}")) {
       throw new IllegalArgumentException("data.prompt_template must contain {question}");
     }
+    if (!List.of("auto", "fp32", "bf16-mixed").contains(precision)) {
+      throw new IllegalArgumentException("precision must be auto, fp32 or bf16-mixed, got '" + precision + "'");
+    }
     if (!List.of("f1", "exact", "math", "arpo_reference").contains(reward.kind())) {
       throw new IllegalArgumentException(
           "reward.kind must be f1, exact, math or arpo_reference, got '" + reward.kind() + "'");
@@ -335,6 +340,16 @@ public record TrainerConfig(
 
   public TreeAttribution.Mode attribution() {
     return TreeAttribution.Mode.fromConfigName(advantage.attribution());
+  }
+
+  /**
+   * Where and in what precision the policy runs: {@code device}, and {@code precision} with
+   * {@code auto} meaning bf16-mixed on CUDA and fp32 on the CPU.
+   */
+  public io.arpo4j.model.RuntimeOptions runtimeOptions() {
+    io.arpo4j.model.RuntimeOptions parsed = io.arpo4j.model.RuntimeOptions.parse(device);
+    String resolved = precision.equals("auto") ? (parsed.isCuda() ? "bf16-mixed" : "fp32") : precision;
+    return parsed.withPrecision(resolved);
   }
 
   /** The run directory. */
