@@ -237,11 +237,11 @@ public final class DemoCommand implements Callable<Integer> {
         "ppo_mini_batch_prompts=" + plan.miniBatchPrompts(),
         "micro_batch_tokens=8192",
         "save_every=0",
-        "optimizer.lr=1e-4",
+        "optimizer.lr=5e-5",
         // Adam's second moment over ~20 steps, as nanoGPT: with 0.999 the tied embedding's growing
         // gradients outrun the running variance and the embedding blows up (|E| ~ 600 after 750 SFT steps)
         "optimizer.beta2=0.95",
-        "rollout.temperature=0.7",
+        "rollout.temperature=1.0",
         "rollout.global_size=" + plan.globalSize(),
         "rollout.initial_samples=" + (algo.equals("arpo") ? plan.initialSamples() : plan.globalSize()),
         "rollout.entropy_window=8",
