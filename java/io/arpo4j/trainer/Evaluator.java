@@ -38,7 +38,7 @@ public final class Evaluator {
   }
 
   public static Result evaluate(PolicyModel model, ToolCaller tools, Reward correctness, List<Question> questions,
-      String promptTemplate, TrainerConfig config) {
+      TrainerConfig config) {
     long start = System.nanoTime();
     int k = config.eval().samples();
     RolloutConfig rc = config.rolloutConfig().toBuilder()
@@ -46,7 +46,7 @@ public final class Evaluator {
         .initialSamples(k)
         .sampling(new SamplingParams((float) config.eval().temperature(), 1f, 0))
         .build();
-    List<RolloutGroup> groups = Rollouts.run(model, tools, rc, correctness, questions, promptTemplate,
+    List<RolloutGroup> groups = Rollouts.run(model, tools, rc, correctness, questions, config.data(),
         Math.max(1, config.promptsPerStep()));
     double pass1 = 0, passK = 0, calls = 0, length = 0;
     RunningMean entropy = new RunningMean(), afterTool = new RunningMean();

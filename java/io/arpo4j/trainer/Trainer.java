@@ -3,6 +3,7 @@ package io.arpo4j.trainer;
 import io.arpo4j.model.PolicyModel;
 import io.arpo4j.model.RuntimeOptions;
 import io.arpo4j.reward.AnswerReward;
+import io.arpo4j.reward.DataSourceReward;
 import io.arpo4j.reward.ExactMatchReward;
 import io.arpo4j.reward.F1Reward;
 import io.arpo4j.reward.FormatCheck;
@@ -15,6 +16,7 @@ import io.arpo4j.tools.ToolCall;
 import io.arpo4j.tools.ToolExecutor;
 import io.arpo4j.tools.ToolRegistry;
 import io.arpo4j.tools.ToolResult;
+import io.arpo4j.tools.TrajectoryFormat;
 import io.arpo4j.tools.python.PythonSandboxConfig;
 import io.arpo4j.tools.python.PythonTool;
 import io.arpo4j.tools.search.SearchIndex;
@@ -115,13 +117,14 @@ public final class Trainer implements AutoCloseable {
           : model != null ? model : PolicyModel.load(config.model(), runtime);
       ToolRegistry registry = new ToolRegistry();
       try {
-        if (config.tools().python()) {
+        List<String> customTags = tools.stream().map(Tool::tag).toList();
+        if (config.tools().python() && !customTags.contains("python")) {
           registry.register(new PythonTool(PythonSandboxConfig.defaults().toBuilder()
               .workers(config.tools().pythonWorkers())
               .timeout(Duration.ofSeconds(config.tools().pythonTimeoutS()))
               .build()));
         }
-        if (config.tools().searchIndex() != null) {
+        if (config.tools().searchIndex() != null && !customTags.contains("search")) {
           registry.register(new SearchTool(SearchIndex.open(Path.of(config.tools().searchIndex())),
               config.tools().searchTopK(), SearchTool.DEFAULT_SNIPPET_CHARS, Duration.ofSeconds(10)));
         }
@@ -130,23 +133,35 @@ public final class Trainer implements AutoCloseable {
         registry.close();
         throw e;
       }
-      AnswerReward configured = answerReward(config);
-      Reward r = reward != null ? reward : configured;
-      Reward c = correctness != null ? correctness
-          : (response, refs) -> configured.evaluate(response, refs).match() >= 1.0 ? 1.0 : 0.0;
+      TrajectoryFormat format = registry.format();
+      Reward r = reward != null ? reward : configuredReward(config, format, false);
+      Reward c = correctness != null ? correctness : configuredReward(config, format, true);
       return new Trainer(config, policy, registry, r, c, checkpoint.orElse(null));
     }
   }
 
-  static AnswerReward answerReward(TrainerConfig config) {
-    FormatCheck format = new FormatCheck();
+  /**
+   * The configured {@code reward.kind}, whose format check knows exactly the registered tools; as
+   * a correctness rule ({@code correct}) it scores 1 when the answer matches fully, else 0.
+   */
+  static Reward configuredReward(TrainerConfig config, TrajectoryFormat tools, boolean correct) {
+    if (config.reward().kind().equals("auto")) {
+      return new DataSourceReward(configuredReward(config, "math", tools, correct),
+          configuredReward(config, "f1", tools, correct));
+    }
+    return configuredReward(config, config.reward().kind(), tools, correct);
+  }
+
+  private static Reward configuredReward(TrainerConfig config, String kind, TrajectoryFormat tools, boolean correct) {
+    FormatCheck format = new FormatCheck(tools);
     double bonus = config.reward().multiToolBonus();
-    return switch (config.reward().kind()) {
+    AnswerReward reward = switch (kind) {
       case "f1" -> new F1Reward(format, bonus);
       case "exact" -> new ExactMatchReward(format, bonus);
       case "math" -> new MathEquivalenceReward(format, bonus);
-      default -> throw new IllegalArgumentException("unknown reward.kind " + config.reward().kind());
+      default -> throw new IllegalArgumentException("unknown reward.kind " + kind);
     };
+    return correct ? (response, refs) -> reward.evaluate(response, refs).match() >= 1.0 ? 1.0 : 0.0 : reward;
   }
 
   public TrainerConfig config() {
@@ -157,14 +172,19 @@ public final class Trainer implements AutoCloseable {
     return model;
   }
 
-  /** The tools as the rollout calls them: asynchronous, each call bounded by its tool's timeout. */
+  /**
+   * The registered tools as the rollout calls them: asynchronous, each call bounded by its tool's
+   * timeout; the rollout stops at the closing tag of each registered tool.
+   */
   public ToolCaller toolCaller() {
-    return (tag, input, context) -> executor.submit(new ToolCall(tag, input), context).thenApply(ToolResult::output);
+    return ToolCaller.of(registry.format(),
+        (tag, input, context) -> executor.submit(new ToolCall(tag, input), context).thenApply(ToolResult::output));
   }
 
-  /** Supervised cold start on {@code data} (JSONL prompt/response traces). */
+  /** Supervised cold start on {@code data}: prompt/response traces or chat messages ({@link SftData}). */
   public SftTrainer.Result sft(Path data) throws IOException {
-    List<TrainingRow> rows = SftData.load(data, model.tokenizer(), model.eosTokenIds()[0]);
+    Prompts prompts = Prompts.of(config.data(), model.tokenizer(), registry.format());
+    List<TrainingRow> rows = SftData.load(data, model.tokenizer(), model.eosTokenIds()[0], prompts::text);
     return SftTrainer.train(model, rows, config, config.runDir().resolve("sft_metrics.jsonl"));
   }
 
@@ -177,12 +197,12 @@ public final class Trainer implements AutoCloseable {
 
   /** Scored rollout trees of {@code questions} under the configured rollout (ARPO, or N = M sampling). */
   public List<RolloutGroup> rollout(List<Question> questions) {
-    return Rollouts.run(model, toolCaller(), config.rolloutConfig(), reward, questions, config.data().promptTemplate(),
+    return Rollouts.run(model, toolCaller(), config.rolloutConfig(), reward, questions, config.data(),
         config.promptsPerStep());
   }
 
   public Evaluator.Result evaluate(List<Question> questions) {
-    return Evaluator.evaluate(model, toolCaller(), correctness, questions, config.data().promptTemplate(), config);
+    return Evaluator.evaluate(model, toolCaller(), correctness, questions, config);
   }
 
   @Override

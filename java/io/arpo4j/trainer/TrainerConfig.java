@@ -51,7 +51,8 @@ public record TrainerConfig(
     Sft sft,
     Eval eval) {
 
-  public record Data(String train, String eval, String promptTemplate) {}
+  /** @param promptTemplate null: {@link Prompts#DEFAULT_TEMPLATE}; @param promptFormat auto | template | chat ({@link Prompts}) */
+  public record Data(String train, String eval, String promptTemplate, String promptFormat) {}
 
   public record Optimizer(double lr, double weightDecay, double beta1, double beta2, double eps, double gradClip,
       int warmupSteps) {}
@@ -193,11 +194,15 @@ public record TrainerConfig(
     if (runName == null || runName.isBlank() || runName.contains("/")) {
       throw new IllegalArgumentException("run_name must be a plain, non-empty name, got '" + runName + "'");
     }
-    if (!data.promptTemplate().contains("{question}")) {
+    if (data.promptTemplate() != null && !data.promptTemplate().contains("{question}")) {
       throw new IllegalArgumentException("data.prompt_template must contain {question}");
     }
-    if (!List.of("f1", "exact", "math").contains(reward.kind())) {
-      throw new IllegalArgumentException("reward.kind must be f1, exact or math, got '" + reward.kind() + "'");
+    if (!Prompts.FORMATS.contains(data.promptFormat())) {
+      throw new IllegalArgumentException(
+          "data.prompt_format must be one of " + Prompts.FORMATS + ", got '" + data.promptFormat() + "'");
+    }
+    if (!List.of("f1", "exact", "math", "auto").contains(reward.kind())) {
+      throw new IllegalArgumentException("reward.kind must be f1, exact, math or auto, got '" + reward.kind() + "'");
     }
     // the typed views check the rest
     rolloutConfig();
