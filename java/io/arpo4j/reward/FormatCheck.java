@@ -36,6 +36,11 @@ public final class FormatCheck {
     this(TrajectoryFormat.BUILT_IN);
   }
 
+  /** Checks the calls of the tools tagged {@code toolTags}. */
+  public FormatCheck(java.util.Collection<String> toolTags) {
+    this(new TrajectoryFormat(toolTags));
+  }
+
   /** Checks the calls of {@code format}'s tools: pass the registry's format when training. */
   public FormatCheck(TrajectoryFormat format) {
     this.format = format;
