@@ -5,6 +5,7 @@ import io.arpo4j.model.SampledToken;
 import io.arpo4j.model.SamplingParams;
 import io.arpo4j.model.Sequence;
 import io.arpo4j.model.TextCodec;
+import io.arpo4j.tools.TrajectoryFormat;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -56,7 +57,7 @@ public class RolloutEngineBenchmark {
   @Benchmark
   public long rollout() {
     SyntheticPolicy policy = new SyntheticPolicy();
-    ToolCaller tools = (tag, input, context) -> CompletableFuture.completedFuture("42");
+    ToolCaller tools = ToolCaller.of(TrajectoryFormat.BUILT_IN, (tag, input, context) -> CompletableFuture.completedFuture("42"));
     List<RolloutGroup> groups = new RolloutEngine(policy, tools, config).rollout(prompts);
     tokens = 0;
     for (RolloutGroup group : groups) {

@@ -12,6 +12,7 @@ import io.arpo4j.tools.python.PythonSandboxConfig;
 import io.arpo4j.tools.python.PythonTool;
 import io.arpo4j.trainer.Question;
 import io.arpo4j.trainer.Rollouts;
+import io.arpo4j.trainer.TrainerConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -45,13 +46,15 @@ public final class RolloutThroughput {
             .register(new PythonTool(PythonSandboxConfig.defaults().toBuilder().workers(2).build()))
             .register(task.search());
         ToolExecutor executor = new ToolExecutor(registry, 4)) {
-      ToolCaller tools = (tag, input, ctx) -> executor.submit(new ToolCall(tag, input), ctx).thenApply(ToolResult::output);
+      ToolCaller tools = ToolCaller.of(registry.format(),
+          (tag, input, ctx) -> executor.submit(new ToolCall(tag, input), ctx).thenApply(ToolResult::output));
       for (int rep = 0; rep <= repeats; rep++) {
         for (boolean arpo : new boolean[] {true, false}) {
           RolloutConfig config = RolloutConfig.builder().globalSize(m).initialSamples(arpo ? m / 2 : m)
               .entropyWindow(8).maxResponseTokens(384).toolCallLimit(3).seed(rep).build();
           long start = System.nanoTime();
-          List<RolloutGroup> groups = Rollouts.run(model, tools, config, new ExactMatchReward(), questions, template,
+          List<RolloutGroup> groups = Rollouts.run(model, tools, config, new ExactMatchReward(), questions,
+              new TrainerConfig.Data(null, null, template, "template"),
               prompts);
           double seconds = (System.nanoTime() - start) / 1e9;
           long tokens = 0, calls = 0, trajectories = 0, branches = 0;

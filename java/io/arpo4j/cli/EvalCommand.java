@@ -17,7 +17,7 @@ import picocli.CommandLine.Option;
 final class EvalCommand implements Callable<Integer> {
   @Mixin RunOptions run;
 
-  @Option(names = "--data", required = true, description = "JSONL {\"question\", \"answers\"}")
+  @Option(names = "--data", required = true, description = "questions: JSONL {\"question\", \"answers\"}, or verl/ARPO rows (.parquet, .json, .jsonl)")
   Path data;
 
   @Option(names = "--samples", description = "k of pass@k (sampling at eval.temperature when > 1)")

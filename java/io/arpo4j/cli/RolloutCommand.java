@@ -19,7 +19,7 @@ import picocli.CommandLine.Option;
 final class RolloutCommand implements Callable<Integer> {
   @Mixin RunOptions run;
 
-  @Option(names = "--data", required = true, description = "JSONL {\"question\", \"answers\"}")
+  @Option(names = "--data", required = true, description = "questions: JSONL {\"question\", \"answers\"}, or verl/ARPO rows (.parquet, .json, .jsonl)")
   Path data;
 
   @Option(names = "--out", required = true, description = "directory for rollouts.jsonl")

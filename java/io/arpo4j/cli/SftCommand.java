@@ -14,7 +14,7 @@ import picocli.CommandLine.Option;
 final class SftCommand implements Callable<Integer> {
   @Mixin RunOptions run;
 
-  @Option(names = "--data", required = true, description = "JSONL of {\"prompt\", \"response\"}")
+  @Option(names = "--data", required = true, description = "JSONL of {\"prompt\", \"response\"}, or chat {\"messages\"} records (.jsonl, .json, .parquet)")
   Path data;
 
   @Option(names = "--out", description = "where to save the tuned model (default runs/<run-name>/sft-model)")

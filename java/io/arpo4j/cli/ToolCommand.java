@@ -2,7 +2,7 @@ package io.arpo4j.cli;
 
 import io.arpo4j.tools.Tool;
 import io.arpo4j.tools.ToolCall;
-import io.arpo4j.tools.ToolCallParser;
+import io.arpo4j.tools.TrajectoryFormat;
 import io.arpo4j.tools.ToolContext;
 import io.arpo4j.tools.ToolExecutor;
 import io.arpo4j.tools.ToolRegistry;
@@ -47,7 +47,7 @@ public final class ToolCommand implements Runnable {
         ToolExecutor executor = new ToolExecutor(registry, 1)) {
       ToolResult result = executor.submit(new ToolCall(tool.tag(), input),
           new ToolContext("cli", 0)).join();
-      spec.commandLine().getOut().println(ToolCallParser.formatResult(result.output()));
+      spec.commandLine().getOut().println(TrajectoryFormat.wrapResult(result.output()));
       spec.commandLine().getOut().flush();
       return result.ok() ? 0 : 1;
     }

@@ -16,7 +16,7 @@ import picocli.CommandLine.Option;
 final class TrainCommand implements Callable<Integer> {
   @Mixin RunOptions run;
 
-  @Option(names = "--data", description = "training questions, JSONL {\"question\", \"answers\"} (or data.train)")
+  @Option(names = "--data", description = "training questions: JSONL {\"question\", \"answers\"}, or verl/ARPO rows (.parquet, .json, .jsonl) (or data.train)")
   Path data;
 
   @Option(names = "--eval-data", description = "held-out questions evaluated at the end (or data.eval)")

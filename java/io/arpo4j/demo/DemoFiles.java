@@ -1,6 +1,7 @@
 package io.arpo4j.demo;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.arpo4j.tools.TrajectoryFormat;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -21,8 +22,8 @@ public final class DemoFiles {
    * SFT data: one {@code {"id","prompt","response","result_spans"}} object per question, where
    * {@code response} is the demonstrator's trace ({@link DemoQuestion#demonstration}) and {@code result_spans} lists {@code [start, end)}
    * char offsets into {@code response} of the tool-result inserts (the {@code " <result>\n...\n</result>"}
-   * texts, {@link DemoTrace#resultSpans}) to mask out of the loss. Spans are given so the trainer
-   * need not parse tags; they are exactly what {@link DemoTrace#resultSpans} finds in the response.
+   * texts, {@link TrajectoryFormat#resultSpans}) to mask out of the loss. Spans are given so the trainer
+   * need not parse tags; they are exactly what {@link TrajectoryFormat#resultSpans} finds in the response.
    */
   public static void writeSft(Path file, List<DemoQuestion> questions) throws IOException {
     write(file, questions, q -> {
@@ -30,7 +31,7 @@ public final class DemoFiles {
       line.put("id", q.id());
       line.put("prompt", DemoTask.prompt(q.question()));
       line.put("response", q.demonstration());
-      line.put("result_spans", DemoTrace.resultSpans(q.demonstration()).stream()
+      line.put("result_spans", TrajectoryFormat.resultSpans(q.demonstration()).stream()
           .map(s -> List.of(s.start(), s.end())).toList());
       return line;
     });

@@ -34,6 +34,13 @@ import jinjava.javax.el.CompositeELResolver;
  * ({@code namespace(i=n - 1)} becomes {@code namespace(i=(n - 1))}), because Jinjava binds
  * {@code =} tighter than arithmetic.
  *
+ * <p>Where Jinjava's semantics differ from Jinja2's, they are brought back to Jinja2's: message
+ * text is data, never template code (nested interpretation off: {@code {{ 7*6 }}} in a message
+ * stays as written); a unary {@code not} takes the whole comparison, test or filter chain after it
+ * ({@link #groupNot}); strings are {@code iterable}; {@code |items} and {@code |trim} behave as in
+ * Jinja2; a null inside the messages is Python's None ({@link PyNone}: printed {@code None}, false,
+ * and an error where Jinja2 raises, as in {@code "text" + None}).
+ *
  * <p>Messages and tools are plain Java maps and lists, as in transformers (role, content,
  * tool_calls, ...; tools as JSON-schema maps).
  */
@@ -59,9 +66,15 @@ public final class ChatTemplate {
             .withKeepNullableLoopValues(true)
             .withEvaluateMapKeys(true)
             .build())
+        // message text and tool output are data: never render template syntax found inside them
+        .withNestedInterpretationEnabled(false)
         .build();
     this.jinjava = new Jinjava(config);
     jinjava.getGlobalContext().registerFilter(new ToJson());
+    jinjava.getGlobalContext().registerFilter(new Items());
+    jinjava.getGlobalContext().registerExpTest(new IsIterable());
+    jinjava.getGlobalContext().registerExpTest(new IsNone());
+    jinjava.getGlobalContext().registerFilter(new Trim());
     jinjava.getGlobalContext().registerFunction(
         new ELFunctionDefinition("", "raise_exception", ChatTemplate.class, "raiseException", String.class));
     jinjava.getGlobalContext().registerFunction(
@@ -97,12 +110,13 @@ public final class ChatTemplate {
     if (variables != null) {
       context.putAll(variables);
     }
-    context.put("messages", messages);
-    context.put("tools", tools);
+    context.put("messages", PyNone.wrapNulls(messages));
+    context.put("tools", tools == null ? null : PyNone.wrapNulls(tools));
     context.put("add_generation_prompt", addGenerationPrompt);
     RenderResult result = jinjava.renderForResult(adapted, context);
     List<TemplateError> fatal = result.getErrors().stream()
-        .filter(e -> e.getSeverity() == TemplateError.ErrorType.FATAL)
+        // Jinjava only warns when an expression throws; Jinja2 raises, so a misused None fails too
+        .filter(e -> e.getSeverity() == TemplateError.ErrorType.FATAL || rootMessage(e).startsWith(PyNone.MISUSE))
         .collect(Collectors.toList());
     if (!fatal.isEmpty()) {
       throw new IllegalArgumentException("chat template failed: " + fatal.stream()
@@ -116,12 +130,12 @@ public final class ChatTemplate {
   private static String rootMessage(TemplateError error) {
     Throwable t = error.getException();
     if (t == null) {
-      return error.getMessage();
+      return String.valueOf(error.getMessage());
     }
     while (t.getCause() != null) {
       t = t.getCause();
     }
-    return t.getMessage() != null ? t.getMessage() : error.getMessage();
+    return t.getMessage() != null ? t.getMessage() : String.valueOf(error.getMessage());
   }
 
   /** {@code raise_exception(message)} of transformers' templates. */
@@ -176,6 +190,70 @@ public final class ChatTemplate {
       Object indent = kwargs.containsKey("indent") ? kwargs.get("indent") : (args.length > 0 ? args[0] : null);
       return PythonJson.dumps(var, indent == null ? null : Integer.valueOf(indent.toString()));
     }
+  }
+
+  /** Jinja2's {@code dict|items}: the (key, value) pairs, for {@code for k, v in d|items}. */
+  private static final class Items implements Filter {
+    @Override
+    public String getName() {
+      return "items";
+    }
+
+    @Override
+    public Object filter(Object var, JinjavaInterpreter interpreter, String... args) {
+      if (var instanceof Map<?, ?> map) {
+        return new java.util.ArrayList<>(map.entrySet());
+      }
+      throw new IllegalArgumentException("chat template: items of a non-mapping " + describe(var));
+    }
+  }
+
+  /** Jinja2's {@code is iterable}: strings, sequences and mappings are; Jinjava leaves strings out. */
+  private static final class IsIterable implements com.hubspot.jinjava.lib.exptest.ExpTest {
+    @Override
+    public String getName() {
+      return "iterable";
+    }
+
+    @Override
+    public boolean evaluate(Object var, JinjavaInterpreter interpreter, Object... args) {
+      return var instanceof CharSequence && var != PyNone.NONE || var instanceof Iterable<?> || var instanceof Map<?, ?>
+          || (var != null && var.getClass().isArray());
+    }
+  }
+
+  /** Jinja2's {@code is none}, for Jinjava's null and for a None inside the messages. */
+  private static final class IsNone implements com.hubspot.jinjava.lib.exptest.ExpTest {
+    @Override
+    public String getName() {
+      return "none";
+    }
+
+    @Override
+    public boolean evaluate(Object var, JinjavaInterpreter interpreter, Object... args) {
+      return var == null || var == PyNone.NONE;
+    }
+  }
+
+  /** Jinja2's {@code trim}: the string form stripped, so None trims to "None". */
+  private static final class Trim implements Filter {
+    @Override
+    public String getName() {
+      return "trim";
+    }
+
+    @Override
+    public Object filter(Object var, JinjavaInterpreter interpreter, String... args) {
+      if (var == null) {
+        return "";
+      }
+      String text = var == PyNone.NONE ? PyNone.TEXT : var.toString();
+      return PythonMethods.strip(text, args.length > 0 ? args[0] : null, true, true);
+    }
+  }
+
+  private static String describe(Object value) {
+    return value == null ? "None" : value.getClass().getSimpleName();
   }
 
   // ---- source adaptation --------------------------------------------------------------------
@@ -285,6 +363,120 @@ public final class ChatTemplate {
   }
 
   static String adaptExpression(String body) {
+    return groupNot(rewriteCalls(body));
+  }
+
+  private static final java.util.Set<String> BINARY_WORDS = java.util.Set.of("and", "or", "if", "else", "in", "is");
+
+  /**
+   * Jinja2's unary {@code not} binds looser than comparisons, tests and filters ({@code not x is
+   * defined} is {@code not (x is defined)}; {@code not x|length == 1} is {@code not (x|length ==
+   * 1)}) but tighter than {@code and}/{@code or}; Jinjava binds it to the next operand. So the
+   * operand of every unary {@code not} is parenthesised, up to the next top-level {@code and},
+   * {@code or}, {@code if}, {@code else}, comma or closing bracket. {@code is not} and {@code not
+   * in} are binary and stay as they are.
+   */
+  static String groupNot(String body) {
+    StringBuilder out = new StringBuilder(body.length() + 8);
+    // for each open bracket and each open "not (": the depth at which it closes
+    Deque<Integer> notDepths = new ArrayDeque<>();
+    int depth = 0;
+    String previous = ""; // the last significant token: a word, a symbol, or "" at the start
+    int n = body.length();
+    int i = 0;
+    while (i < n) {
+      char c = body.charAt(i);
+      if (c == '\'' || c == '"') {
+        int end = i + 1;
+        while (end < n && body.charAt(end) != c) {
+          end += body.charAt(end) == '\\' ? 2 : 1;
+        }
+        end = Math.min(end + 1, n);
+        out.append(body, i, end);
+        i = end;
+        previous = "'";
+      } else if (Character.isJavaIdentifierStart(c)) {
+        int end = i;
+        while (end < n && Character.isJavaIdentifierPart(body.charAt(end))) {
+          end++;
+        }
+        String word = body.substring(i, end);
+        if (word.equals("and") || word.equals("or") || word.equals("if") || word.equals("else")) {
+          closeNots(out, notDepths, depth);
+        }
+        boolean unary = word.equals("not") && !isOperand(previous) && !previous.equals("is")
+            && !nextWordIs(body, end, "in");
+        if (unary) {
+          out.append("not (");
+          notDepths.push(depth);
+          previous = "(";
+        } else {
+          out.append(word);
+          previous = word;
+        }
+        i = end;
+      } else if (c == '(' || c == '[' || c == '{') {
+        depth++;
+        out.append(c);
+        previous = "(";
+        i++;
+      } else if (c == ')' || c == ']' || c == '}') {
+        closeNots(out, notDepths, depth);
+        depth--;
+        out.append(c);
+        previous = ")";
+        i++;
+      } else if (c == ',') {
+        closeNots(out, notDepths, depth);
+        out.append(c);
+        previous = ",";
+        i++;
+      } else {
+        out.append(c);
+        if (!Character.isWhitespace(c)) {
+          previous = Character.isDigit(c) || c == '.' && previous.equals("0") ? "0" : String.valueOf(c);
+        }
+        i++;
+      }
+    }
+    closeNots(out, notDepths, depth);
+    return out.toString();
+  }
+
+  /** Closes the {@code not (} groups opened at {@code depth}, keeping trailing spaces outside. */
+  private static void closeNots(StringBuilder out, Deque<Integer> notDepths, int depth) {
+    while (!notDepths.isEmpty() && notDepths.peek() == depth) {
+      notDepths.pop();
+      int end = out.length();
+      while (end > 0 && Character.isWhitespace(out.charAt(end - 1))) {
+        end--;
+      }
+      out.insert(end, ')');
+    }
+  }
+
+  /** Whether a token ends an operand, so that a {@code not} after it is binary ({@code x not in y}). */
+  private static boolean isOperand(String token) {
+    if (token.isEmpty()) {
+      return false;
+    }
+    if (token.equals(")") || token.equals("'") || token.equals("0")) {
+      return true;
+    }
+    return Character.isJavaIdentifierStart(token.charAt(0)) && !BINARY_WORDS.contains(token)
+        && !token.equals("not") && !token.equals("elif") && !token.equals("set") && !token.equals("return");
+  }
+
+  private static boolean nextWordIs(String body, int from, String word) {
+    int i = from;
+    while (i < body.length() && Character.isWhitespace(body.charAt(i))) {
+      i++;
+    }
+    int end = i + word.length();
+    return body.startsWith(word, i) && (end == body.length() || !Character.isJavaIdentifierPart(body.charAt(end)));
+  }
+
+  private static String rewriteCalls(String body) {
     StringBuilder out = new StringBuilder(body.length() + 16);
     Deque<Level> levels = new ArrayDeque<>();
     boolean argumentStart = false;

@@ -145,6 +145,23 @@ public final class HfTokenizer implements TextCodec, AutoCloseable {
     return out;
   }
 
+  /**
+   * Token ids of {@code text} with the special tokens the tokenizer's post-processor adds (what
+   * transformers' {@code tokenizer(text)} returns: Llama 3 prepends {@code <|begin_of_text|>}, Qwen
+   * adds nothing). For plain prompts; a chat template writes its special tokens itself.
+   */
+  public int[] encodeWithSpecialTokens(String text) {
+    if (text == null) {
+      throw new IllegalArgumentException("text must not be null");
+    }
+    long[] ids = tokenizer.encode(text, true, false).getIds();
+    int[] out = new int[ids.length];
+    for (int i = 0; i < ids.length; i++) {
+      out[i] = Math.toIntExact(ids[i]);
+    }
+    return out;
+  }
+
   /** Text of {@code ids} without special tokens. */
   @Override
   public String decode(int[] ids) {

@@ -20,7 +20,7 @@ final class PythonJson {
   }
 
   private static void write(StringBuilder out, Object v, Integer indent, int depth) {
-    if (v == null) {
+    if (v == null || v == PyNone.NONE) {
       out.append("null");
     } else if (v instanceof Boolean b) {
       out.append(b ? "true" : "false");

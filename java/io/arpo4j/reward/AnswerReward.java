@@ -1,5 +1,6 @@
 package io.arpo4j.reward;
 
+import io.arpo4j.tools.TrajectoryFormat;
 import java.util.List;
 import java.util.Objects;
 
@@ -52,7 +53,7 @@ public abstract class AnswerReward implements Reward {
     String answer = format.answer(response).orElseThrow();
     double match = match(answer, references);
     boolean bothTools =
-        FormatCheck.called(response, "python") && FormatCheck.called(response, "search");
+        TrajectoryFormat.called(response, "python") && TrajectoryFormat.called(response, "search");
     if (match > 0 && bothTools) {
       return new Evaluation(match + toolBonus, match, answer, "correct, python and search used");
     }

@@ -1,7 +1,6 @@
 package io.arpo4j.reward;
 
-import java.util.Collection;
-import java.util.List;
+import io.arpo4j.tools.TrajectoryFormat;
 import java.util.Optional;
 
 /**
@@ -11,8 +10,8 @@ import java.util.Optional;
  *   <li>{@code <think>} and {@code </think>} appear equally often, at least once;
  *   <li>{@code <answer>} and {@code </answer>} appear exactly once each, in that order;
  *   <li>every {@code <tag>} of a tool is followed by its {@code </tag>}, then {@code <result>}, then
- *       {@code </result>} (the reference checks {@code python} and {@code search}; here every tool
- *       tag given, {@code browse} too by default);
+ *       {@code </result>} (the reference checks {@code python} and {@code search}; here every tag
+ *       of the {@link TrajectoryFormat}: the registered tools, or the built-in ones by default);
  *   <li>the answer holds a complete {@code \boxed{...}}.
  * </ul>
  *
@@ -30,25 +29,25 @@ public final class FormatCheck {
     }
   }
 
-  public static final List<String> DEFAULT_TOOL_TAGS = List.of("python", "search", "browse");
+  private final TrajectoryFormat format;
 
-  private final List<String> toolTags;
-
+  /** Checks the built-in tools' calls (python, search, browse). */
   public FormatCheck() {
-    this(DEFAULT_TOOL_TAGS);
+    this(TrajectoryFormat.BUILT_IN);
   }
 
-  public FormatCheck(Collection<String> toolTags) {
-    for (String tag : toolTags) {
-      if (tag == null || !tag.matches("[a-z][a-z0-9_-]*")) {
-        throw new IllegalArgumentException("toolTags: not a valid tool tag: " + tag);
-      }
-    }
-    this.toolTags = List.copyOf(toolTags);
+  /** Checks the calls of the tools tagged {@code toolTags}. */
+  public FormatCheck(java.util.Collection<String> toolTags) {
+    this(new TrajectoryFormat(toolTags));
+  }
+
+  /** Checks the calls of {@code format}'s tools: pass the registry's format when training. */
+  public FormatCheck(TrajectoryFormat format) {
+    this.format = format;
   }
 
   public Result check(String response) {
-    String text = withoutToolOutput(response);
+    String text = TrajectoryFormat.withoutToolOutput(response);
     int thinkOpen = count(text, "<think>");
     if (thinkOpen != count(text, "</think>")) {
       return Result.bad("<think> </think> not paired");
@@ -59,7 +58,7 @@ public final class FormatCheck {
     if (count(text, "<answer>") != 1 || count(text, "</answer>") != 1) {
       return Result.bad("<answer> or </answer> not found");
     }
-    for (String tag : toolTags) {
+    for (String tag : format.tags()) {
       Result calls = checkCalls(text, tag);
       if (!calls.valid()) {
         return calls;
@@ -81,13 +80,8 @@ public final class FormatCheck {
     if (!check(response).valid()) {
       return Optional.empty();
     }
-    String text = withoutToolOutput(response);
+    String text = TrajectoryFormat.withoutToolOutput(response);
     return BoxedAnswer.last(text.substring(text.indexOf("<answer>") + 8, text.indexOf("</answer>")));
-  }
-
-  /** Whether the model called {@code tag} at least once (its closing tag is in its own text). */
-  public static boolean called(String response, String tag) {
-    return withoutToolOutput(response).contains("</" + tag + ">");
   }
 
   private static Result checkCalls(String text, String tag) {
@@ -109,21 +103,6 @@ public final class FormatCheck {
         return Result.bad(tag + "/result tags are nested in the wrong order");
       }
       from = resultEnd;
-    }
-  }
-
-  /** The response with the text between each {@code <result>} and its {@code </result>} removed. */
-  static String withoutToolOutput(String response) {
-    StringBuilder out = new StringBuilder(response.length());
-    int from = 0;
-    while (true) {
-      int start = response.indexOf("<result>", from);
-      int end = start < 0 ? -1 : response.indexOf("</result>", start + 8);
-      if (end < 0) {
-        return out.append(response, from, response.length()).toString();
-      }
-      out.append(response, from, start + 8);
-      from = end;
     }
   }
 

@@ -1,8 +1,6 @@
 package io.arpo4j.rollout;
 
 import io.arpo4j.model.SamplingParams;
-import java.util.List;
-import java.util.regex.Pattern;
 
 /**
  * Every knob of the entropy-based adaptive rollout (ARPO.md §1–§3), with the spec's defaults.
@@ -27,8 +25,6 @@ import java.util.regex.Pattern;
  *     default 4096
  * @param sampling decoding knobs; default temperature 1, top-p 1, top-k off (the entropy is
  *     that of the temperature distribution, so ΔH is meaningful only at T > 0)
- * @param toolTags tags that call tools; generation stops at {@code </tag>} for each; default
- *     python, search, browse
  * @param seed seeds the policy's sampling and the stochastic branch draws
  */
 public record RolloutConfig(
@@ -44,7 +40,6 @@ public record RolloutConfig(
     BranchRule branchRule,
     int maxResponseTokens,
     SamplingParams sampling,
-    List<String> toolTags,
     long seed) {
 
   /** How the branch probability P = α + β·ΔH becomes a decision at a branch point. */
@@ -72,8 +67,6 @@ public record RolloutConfig(
     double mean = entropySum / tokens;
     return entropyWindowMode == EntropyWindowMode.SUM ? mean * entropyWindow : mean;
   }
-
-  private static final Pattern TAG = Pattern.compile("[A-Za-z][A-Za-z0-9_-]*");
 
   public RolloutConfig {
     if (globalSize < 1) {
@@ -106,19 +99,6 @@ public record RolloutConfig(
     if (sampling == null) {
       throw new IllegalArgumentException("sampling must not be null");
     }
-    if (toolTags == null || toolTags.isEmpty()) {
-      throw new IllegalArgumentException("toolTags must name at least one tag");
-    }
-    for (String tag : toolTags) {
-      if (tag == null || !TAG.matcher(tag).matches()) {
-        throw new IllegalArgumentException(
-            "toolTags: '" + tag + "' is not a tag name (a letter, then letters, digits, _ or -)");
-      }
-      if (tag.equals("result")) {
-        throw new IllegalArgumentException("toolTags: 'result' is reserved for tool results");
-      }
-    }
-    toolTags = List.copyOf(toolTags);
   }
 
   private static void requireFinite(String name, double value) {
@@ -142,11 +122,6 @@ public record RolloutConfig(
     return initialSamples == globalSize;
   }
 
-  /** The stop strings, {@code </tag>} for each tool tag, in {@link #toolTags} order. */
-  public List<String> stopStrings() {
-    return toolTags.stream().map(tag -> "</" + tag + ">").toList();
-  }
-
   public static Builder builder() {
     return new Builder();
   }
@@ -165,7 +140,6 @@ public record RolloutConfig(
         .branchRule(branchRule)
         .maxResponseTokens(maxResponseTokens)
         .sampling(sampling)
-        .toolTags(toolTags)
         .seed(seed);
   }
 
@@ -183,7 +157,6 @@ public record RolloutConfig(
     private BranchRule branchRule = BranchRule.THRESHOLD;
     private int maxResponseTokens = 4096;
     private SamplingParams sampling = new SamplingParams(1f, 1f, 0);
-    private List<String> toolTags = List.of("python", "search", "browse");
     private long seed = 0;
 
     private Builder() {}
@@ -248,11 +221,6 @@ public record RolloutConfig(
       return this;
     }
 
-    public Builder toolTags(List<String> tags) {
-      this.toolTags = tags;
-      return this;
-    }
-
     public Builder seed(long seed) {
       this.seed = seed;
       return this;
@@ -272,7 +240,6 @@ public record RolloutConfig(
           branchRule,
           maxResponseTokens,
           sampling,
-          toolTags,
           seed);
     }
   }

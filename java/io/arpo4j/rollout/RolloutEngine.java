@@ -43,7 +43,7 @@ public final class RolloutEngine {
     this.policy = policy;
     this.tools = tools;
     this.config = config;
-    this.stops = new StopMatcher(policy.codec(), config.toolTags(), policy.vocabSize());
+    this.stops = new StopMatcher(policy.codec(), tools.format(), policy.vocabSize());
   }
 
   public RolloutConfig config() {

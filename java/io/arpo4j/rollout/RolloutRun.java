@@ -4,6 +4,7 @@ import io.arpo4j.model.Policy;
 import io.arpo4j.model.SampledToken;
 import io.arpo4j.model.Sequence;
 import io.arpo4j.tools.ToolContext;
+import io.arpo4j.tools.TrajectoryFormat;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -11,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
@@ -25,7 +27,6 @@ import java.util.function.LongSupplier;
  * through a queue, so a slow tool holds up only its own path.
  */
 final class RolloutRun {
-  private static final int MAX_ERROR_CHARS = 300;
 
   /** A finished tool call, posted by whichever thread completed it. */
   private record ToolOutcome(
@@ -253,12 +254,11 @@ final class RolloutRun {
   private void startToolCall(PathState path) {
     String tag = path.pendingTag;
     String segment = policy.codec().decode(path.response.tokensFrom(path.segmentStart));
-    String input = StopMatcher.toolInput(segment, tag);
     pendingTools++;
     long start = System.nanoTime();
+    String input = TrajectoryFormat.toolInput(segment, tag).orElse(null);
     if (input == null) {
-      toolOutcomes.add(new ToolOutcome(path, tag, "",
-          "Error: no <" + tag + "> tag before </" + tag + ">.", false, 0));
+      toolOutcomes.add(new ToolOutcome(path, tag, "", TrajectoryFormat.noOpeningTagError(tag), false, 0));
       return;
     }
     CompletableFuture<String> call;
@@ -279,17 +279,11 @@ final class RolloutRun {
       PathState path, String tag, String input, String output, Throwable error, long start) {
     double latencyMs = (System.nanoTime() - start) / 1e6;
     if (error != null) {
-      Throwable cause = error.getCause() != null ? error.getCause() : error;
-      String message = cause.getMessage() != null ? cause.getMessage() : cause.toString();
-      if (message.length() > MAX_ERROR_CHARS) {
-        message = message.substring(0, MAX_ERROR_CHARS) + "...";
-      }
-      return new ToolOutcome(
-          path, tag, input, "Error: the " + tag + " call failed: " + message, false, latencyMs);
+      Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+      return new ToolOutcome(path, tag, input, TrajectoryFormat.failedError(tag, cause), false, latencyMs);
     }
     if (output == null || output.isBlank()) {
-      return new ToolOutcome(
-          path, tag, input, "Error: the " + tag + " tool returned no output.", false, latencyMs);
+      return new ToolOutcome(path, tag, input, TrajectoryFormat.emptyOutputError(tag), false, latencyMs);
     }
     return new ToolOutcome(path, tag, input, output, true, latencyMs);
   }
@@ -324,7 +318,7 @@ final class RolloutRun {
     pendingTools--;
     PathState path = outcome.path();
     ResponseBuffer response = path.response;
-    int[] result = policy.codec().encode(" <result>\n" + outcome.output() + "\n</result>");
+    int[] result = policy.codec().encode(TrajectoryFormat.wrapResult(outcome.output()));
     int kept = Math.min(result.length, config.maxResponseTokens() - response.size());
     int[] appended = kept == result.length ? result : Arrays.copyOf(result, kept);
     int offset = response.size();

@@ -1,11 +1,12 @@
 package io.arpo4j.rollout;
 
 import io.arpo4j.model.TextCodec;
+import io.arpo4j.tools.TrajectoryFormat;
 import java.util.List;
 
 /**
- * Finds the tool stop strings ({@code </python>}, ...) in a path's token stream, and the tool
- * input before them.
+ * Finds the tool stop strings of a {@link TrajectoryFormat} ({@code </python>}, ...) in a path's
+ * token stream.
  *
  * <p>Decoding a path's whole segment after every token would cost O(length) per token, so each
  * token's text is decoded once (cached per id) and a path keeps only the last few characters of
@@ -21,12 +22,12 @@ final class StopMatcher {
   private final int keep;
   private final String[] tokenText;
 
-  StopMatcher(TextCodec codec, List<String> tags, int vocabSize) {
+  StopMatcher(TextCodec codec, TrajectoryFormat format, int vocabSize) {
     this.codec = codec;
-    this.tags = List.copyOf(tags);
-    this.stops = tags.stream().map(tag -> "</" + tag + ">").toList();
+    this.tags = format.tags();
+    this.stops = format.stopStrings();
     // A stop string completed by the next token starts at most (longest - 1) characters back.
-    this.keep = stops.stream().mapToInt(String::length).max().orElse(1) - 1;
+    this.keep = Math.max(0, stops.stream().mapToInt(String::length).max().orElse(1) - 1);
     this.tokenText = new String[vocabSize];
   }
 
@@ -62,19 +63,5 @@ final class StopMatcher {
       tokenText[token] = text;
     }
     return text;
-  }
-
-  /**
-   * The tool input of a segment that stopped at {@code </tag>}: the content of the last
-   * {@code <tag>} before the first {@code </tag>}, trimmed; null when there is no opening tag.
-   */
-  static String toolInput(String segment, String tag) {
-    int close = segment.indexOf("</" + tag + ">");
-    String open = "<" + tag + ">";
-    int start = close < 0 ? -1 : segment.lastIndexOf(open, close);
-    if (start < 0) {
-      return null;
-    }
-    return segment.substring(start + open.length(), close).strip();
   }
 }

@@ -18,6 +18,15 @@ public interface Tool extends AutoCloseable {
   /** The tag name, e.g. {@code python} or {@code search}. */
   String tag();
 
+  /**
+   * One line for the system prompt of chat-formatted runs: what the tool does and what its input
+   * is, e.g. {@code "runs Python code and returns what it prints; input: a program"}. Empty by
+   * default: the tool is then listed by its tag only.
+   */
+  default String description() {
+    return "";
+  }
+
   /** Runs one call and returns the text the model will see inside {@code <result>}. */
   String execute(String input, ToolContext context) throws Exception;
 

@@ -24,10 +24,6 @@ import java.util.concurrent.atomic.AtomicInteger;
  * built-in tools bound their own work).
  */
 public final class ToolExecutor implements AutoCloseable {
-  /** Default bound on a result's length, in chars. */
-  public static final int DEFAULT_MAX_OUTPUT_CHARS = 16_384;
-
-  private static final int MAX_DETAIL_CHARS = 200;
   private static final AtomicInteger EXECUTORS = new AtomicInteger();
 
   private final ToolRegistry registry;
@@ -36,12 +32,12 @@ public final class ToolExecutor implements AutoCloseable {
   private final ScheduledExecutorService timer;
 
   public ToolExecutor(ToolRegistry registry, int threads) {
-    this(registry, threads, DEFAULT_MAX_OUTPUT_CHARS);
+    this(registry, threads, TrajectoryFormat.DEFAULT_MAX_OUTPUT_CHARS);
   }
 
   /**
    * @param threads how many calls run at once (further calls wait in a queue)
-   * @param maxOutputChars longer results are cut to this length with a truncation note
+   * @param maxOutputChars longer results are cut to this length ({@link TrajectoryFormat#truncate})
    */
   public ToolExecutor(ToolRegistry registry, int threads, int maxOutputChars) {
     if (threads < 1) {
@@ -68,14 +64,12 @@ public final class ToolExecutor implements AutoCloseable {
     String input = call.input().strip();
     Optional<Tool> tool = registry.get(tag);
     if (tool.isEmpty()) {
-      String available = String.join(", ", registry.tags());
       return CompletableFuture.completedFuture(failure(tag, input,
-          "Error: unknown tool '" + clip(tag) + "'. Available tools: " + available + ".",
-          Duration.ZERO));
+          TrajectoryFormat.unknownToolError(tag, registry.tags()), Duration.ZERO));
     }
     if (input.isEmpty()) {
       return CompletableFuture.completedFuture(
-          failure(tag, input, "Error: empty input for tool '" + tag + "'.", Duration.ZERO));
+          failure(tag, input, TrajectoryFormat.emptyInputError(tag), Duration.ZERO));
     }
     Call pending = new Call(tool.get(), input, context);
     try {
@@ -92,7 +86,7 @@ public final class ToolExecutor implements AutoCloseable {
     for (Runnable neverStarted : threads.shutdownNow()) {
       if (neverStarted instanceof Call call) {
         call.result.complete(failure(call.tool.tag(), call.input,
-            "Error: Tool(" + call.tool.tag() + ") was cancelled.", Duration.ZERO));
+            TrajectoryFormat.cancelledError(call.tool.tag()), Duration.ZERO));
       }
     }
     timer.shutdownNow();
@@ -121,7 +115,7 @@ public final class ToolExecutor implements AutoCloseable {
         runner = Thread.currentThread();
       }
       ScheduledFuture<?> alarm = timer.schedule(() -> {
-        String text = "Error: Tool(" + tag + ") timed out after " + describe(timeout) + ".";
+        String text = TrajectoryFormat.timeoutError(tag, timeout);
         if (result.complete(failure(tag, input, text, since(start)))) {
           interruptRunner();
         }
@@ -129,18 +123,16 @@ public final class ToolExecutor implements AutoCloseable {
       try {
         String text = tool.execute(input, context);
         result.complete(text == null || text.isBlank()
-            ? failure(tag, input, "Tool(" + tag + ") returned empty output.", since(start))
+            ? failure(tag, input, TrajectoryFormat.emptyOutputError(tag), since(start))
             : new ToolResult(tag, input, bound(text.strip()), true, since(start)));
       } catch (ToolException e) {
         String text = e.getMessage() == null || e.getMessage().isBlank()
-            ? "Error: Tool(" + tag + ") failed." : bound(e.getMessage().strip());
+            ? TrajectoryFormat.failedError(tag) : bound(e.getMessage().strip());
         result.complete(failure(tag, input, text, since(start)));
       } catch (InterruptedException e) {
-        result.complete(failure(tag, input, "Error: Tool(" + tag + ") was interrupted.",
-            since(start)));
+        result.complete(failure(tag, input, TrajectoryFormat.interruptedError(tag), since(start)));
       } catch (Throwable t) {
-        result.complete(failure(tag, input,
-            "Error: Tool(" + tag + ") failed: " + describe(t), since(start)));
+        result.complete(failure(tag, input, TrajectoryFormat.failedError(tag, t), since(start)));
         if (t instanceof VirtualMachineError) {
           throw (VirtualMachineError) t;
         }
@@ -161,14 +153,7 @@ public final class ToolExecutor implements AutoCloseable {
   }
 
   private String bound(String text) {
-    if (text.length() <= maxOutputChars) {
-      return text;
-    }
-    int cut = maxOutputChars;
-    if (Character.isHighSurrogate(text.charAt(cut - 1))) {
-      cut--;
-    }
-    return text.substring(0, cut) + "\n... [output truncated]";
+    return TrajectoryFormat.truncate(text, maxOutputChars);
   }
 
   private static ToolResult failure(String tag, String input, String text, Duration latency) {
@@ -177,23 +162,6 @@ public final class ToolExecutor implements AutoCloseable {
 
   private static Duration since(long startNanos) {
     return Duration.ofNanos(System.nanoTime() - startNanos);
-  }
-
-  /** "exception class: first line of the message", at most a few hundred chars. */
-  private static String describe(Throwable t) {
-    String message = t.getMessage();
-    String detail = message == null || message.isBlank()
-        ? t.getClass().getSimpleName()
-        : t.getClass().getSimpleName() + ": " + message.strip().lines().findFirst().orElse("");
-    return clip(detail);
-  }
-
-  static String describe(Duration d) {
-    return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms";
-  }
-
-  private static String clip(String s) {
-    return s.length() <= MAX_DETAIL_CHARS ? s : s.substring(0, MAX_DETAIL_CHARS) + "...";
   }
 
   private static ThreadFactory daemonThreads(String prefix) {

@@ -5,7 +5,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.ServiceLoader;
-import java.util.regex.Pattern;
 
 /**
  * The tools available to the policy, by tag. Tools are registered explicitly, or found with
@@ -14,15 +13,15 @@ import java.util.regex.Pattern;
  * The registry owns its tools: {@link #close()} closes them.
  */
 public final class ToolRegistry implements AutoCloseable {
-  private static final Pattern TAG = Pattern.compile("[a-z][a-z0-9_-]*");
-
   private final Map<String, Tool> tools = new LinkedHashMap<>();
 
-  /** Adds a tool; its tag must be new and look like {@code [a-z][a-z0-9_-]*}. */
+  /** Adds a tool; its tag must be new, look like {@code [a-z][a-z0-9_-]*} and not be reserved. */
   public synchronized ToolRegistry register(Tool tool) {
     String tag = tool.tag();
-    if (tag == null || !TAG.matcher(tag).matches()) {
-      throw new IllegalArgumentException("tool: invalid tag '" + tag + "' of " + tool.getClass());
+    try {
+      TrajectoryFormat.checkTag(tag);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(e.getMessage() + " (" + tool.getClass().getName() + ")");
     }
     if (tools.containsKey(tag)) {
       throw new IllegalArgumentException("tool: tag '" + tag + "' is already registered");
@@ -54,9 +53,16 @@ public final class ToolRegistry implements AutoCloseable {
     return List.copyOf(tools.keySet());
   }
 
-  /** A parser for exactly the registered tags. */
-  public synchronized ToolCallParser parser() {
-    return new ToolCallParser(tools.keySet());
+  /** The trajectory format of exactly the registered tags: what the rollout stops at, what the reward checks. */
+  public synchronized TrajectoryFormat format() {
+    Map<String, String> descriptions = new LinkedHashMap<>();
+    tools.forEach((tag, tool) -> descriptions.put(tag, tool.description()));
+    return new TrajectoryFormat(tools.keySet(), descriptions);
+  }
+
+  /** The registered tools, in registration order. */
+  public synchronized List<Tool> tools() {
+    return List.copyOf(tools.values());
   }
 
   @Override

@@ -38,7 +38,7 @@ public final class Evaluator {
   }
 
   public static Result evaluate(PolicyModel model, ToolCaller tools, Reward correctness, List<Question> questions,
-      String promptTemplate, TrainerConfig config) {
+      TrainerConfig config) {
     long start = System.nanoTime();
     int k = config.eval().samples();
     RolloutConfig rc = config.rolloutConfig().toBuilder()
@@ -48,7 +48,7 @@ public final class Evaluator {
         .build();
     // as many sequences in flight as a training rollout has
     int batch = Math.max(1, config.promptsPerStep() * config.rollout().globalSize() / k);
-    List<RolloutGroup> groups = Rollouts.run(model, tools, rc, correctness, questions, promptTemplate, batch);
+    List<RolloutGroup> groups = Rollouts.run(model, tools, rc, correctness, questions, config.data(), batch);
     double pass1 = 0, passK = 0, calls = 0, length = 0;
     RunningMean entropy = new RunningMean(), afterTool = new RunningMean();
     int answers = 0;

@@ -1,31 +1,92 @@
 package io.arpo4j.trainer;
 
+import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
-/** A question for RL or evaluation: JSONL lines {@code {"id"?, "question": ..., "answers": [...]}} (or {@code "answer"}). */
-public record Question(String id, String question, List<String> answers) {
+/**
+ * A question for RL or evaluation. Read from JSONL lines {@code {"id"?, "question": ...,
+ * "answers": [...]}} (or {@code "answer"}), or from a verl/ARPO dataset row ({@link
+ * Datasets}): a chat {@code prompt} (the last user message is the question), {@code
+ * reward_model.ground_truth} (a string or a list), {@code data_source} and {@code extra_info}.
+ *
+ * @param dataSource where the question comes from (verl's {@code data_source}, e.g. {@code gsm8k},
+ *     {@code hotpotqa}); picks the reward under {@code reward.kind: auto}; null when not given
+ * @param extraInfo the row's other fields ({@code extra_info}), for custom rewards; never null
+ */
+public record Question(String id, String question, List<String> answers, String dataSource,
+    Map<String, Object> extraInfo) {
+  private static final ObjectMapper JSON = new ObjectMapper();
 
   public Question {
     if (question == null || question.isBlank()) throw new IllegalArgumentException("question must not be empty");
     if (answers == null || answers.isEmpty()) throw new IllegalArgumentException("question '" + question + "' has no answers");
     answers = List.copyOf(answers);
+    extraInfo = extraInfo == null ? Map.of() : java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(extraInfo));
+  }
+
+  public Question(String id, String question, List<String> answers) {
+    this(id, question, answers, null, Map.of());
   }
 
   public String prompt(String template) {
     return template.replace("{question}", question);
   }
 
+  /** Questions from {@code .jsonl} (either layout, one per line), {@code .json} or {@code .parquet} (verl layout). */
   public static List<Question> load(Path file) throws IOException {
-    return JsonLines.read(file, "question", (n, lineNo) -> {
+    String name = file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+    if (name.endsWith(".jsonl")) {
+      return JsonLines.read(file, "question", Question::fromRecord);
+    }
+    return Datasets.read(file, "question", Question::fromRecord);
+  }
+
+  /** One record in either layout; {@code row} numbers it (from 1) for the default id. */
+  static Question fromRecord(JsonNode n, int row) {
+    String id = n.path("id").isValueNode() ? n.get("id").asText() : null;
+    if (n.has("question") || !n.has("prompt")) {
       List<String> answers = new ArrayList<>();
       JsonNode a = n.path("answers");
       if (a.isArray()) a.forEach(x -> answers.add(x.asText()));
       else if (n.path("answer").isValueNode()) answers.add(n.get("answer").asText());
-      return new Question(n.path("id").asText("q" + lineNo), n.path("question").asText(null), answers);
-    });
+      return new Question(id != null ? id : "q" + row, n.path("question").asText(null), answers,
+          textOrNull(n.get("data_source")), extraInfo(n));
+    }
+    JsonNode prompt = n.get("prompt");
+    if (!prompt.isArray() || prompt.isEmpty()) {
+      throw new IllegalArgumentException("\"prompt\" must be a list of chat messages {role, content}");
+    }
+    String question = null;
+    for (JsonNode message : prompt) {
+      if (message.path("role").asText().equals("user")) question = message.path("content").asText(null);
+    }
+    if (question == null) throw new IllegalArgumentException("\"prompt\" has no user message");
+    JsonNode truth = n.path("reward_model").path("ground_truth");
+    List<String> answers = new ArrayList<>();
+    if (truth.isArray()) {
+      truth.forEach(x -> answers.add(x.asText()));
+    } else if (truth.isValueNode() && !truth.isNull()) {
+      answers.add(truth.asText());
+    } else {
+      throw new IllegalArgumentException("needs \"reward_model\": {\"ground_truth\": a string or a list}");
+    }
+    Map<String, Object> extra = extraInfo(n);
+    if (id == null && extra.get("index") != null) id = String.valueOf(extra.get("index"));
+    return new Question(id != null ? id : "q" + row, question, answers, textOrNull(n.get("data_source")), extra);
+  }
+
+  private static String textOrNull(JsonNode node) {
+    return node == null || node.isNull() ? null : node.asText();
+  }
+
+  private static Map<String, Object> extraInfo(JsonNode n) {
+    JsonNode extra = n.get("extra_info");
+    return extra == null || !extra.isObject() ? Map.of() : JSON.convertValue(extra, new TypeReference<>() {});
   }
 }

@@ -192,7 +192,7 @@ public final class RlTrainer {
 
   private List<RolloutGroup> rollout(List<Question> questions, int round) {
     RolloutConfig rc = config.rolloutConfig().toBuilder().seed(mix(config.seed(), step * 64L + round)).build();
-    return Rollouts.run(model, tools, rc, reward, questions, config.data().promptTemplate(), questions.size());
+    return Rollouts.run(model, tools, rc, reward, questions, config.data(), questions.size());
   }
 
   /** The next questions in a shuffled order fixed by (seed, epoch). */

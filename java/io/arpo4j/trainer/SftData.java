@@ -1,45 +1,100 @@
 package io.arpo4j.trainer;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import io.arpo4j.model.TextCodec;
+import io.arpo4j.tools.TrajectoryFormat;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
+import java.util.Map;
+import java.util.function.Function;
 
 /**
- * Cold-start SFT data: JSONL lines {@code {"prompt": ..., "response": ...}} where the response is a
- * trace in the spec's format. Tool results ({@code " <result>\n...\n</result>"}) are tokenized as
- * separate pieces, exactly as the rollout appends them, and masked out of the loss; the model
- * learns everything else, and the end-of-sequence token after the response.
+ * Cold-start SFT data, one trace in the spec's format per record:
+ *
+ * <ul>
+ *   <li>{@code {"prompt": ..., "response": ...}} (JSONL): the prompt text as given;
+ *   <li>{@code {"messages": [{"role", "content"}, ...]}} (JSONL, or {@code .json}/{@code .parquet}
+ *       read with DuckDB): the system and user messages before the first assistant turn are the
+ *       prompt, rendered like a rollout's prompt ({@code data.prompt_format}); the assistant turns
+ *       are the model's text and each {@code tool} turn is the tool result the rollout would have
+ *       appended ({@link TrajectoryFormat#wrapResult}).
+ * </ul>
+ *
+ * Tool results ({@link TrajectoryFormat#resultSpans}) are tokenized as separate pieces, exactly as
+ * the rollout appends them, and masked out of the loss; the model learns everything else, and the
+ * end-of-sequence token after the response.
  */
 public final class SftData {
-  /** A tool result as the rollout appends it (ARPO.md §1). */
-  static final Pattern RESULT = Pattern.compile(" <result>\n.*?\n</result>", Pattern.DOTALL);
+  private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 
   private SftData() {}
 
-  public static List<TrainingRow> load(Path file, TextCodec codec, int eosTokenId) throws IOException {
-    return load(file, codec, eosTokenId, Integer.MAX_VALUE);
+  /**
+   * @param promptOf renders a record's prompt messages (system/user, before the first assistant
+   *     turn) as prompt text
+   */
+  public static List<TrainingRow> load(Path file, TextCodec codec, int eosTokenId,
+      Function<List<Map<String, Object>>, String> promptOf) throws IOException {
+    return load(file, codec, eosTokenId, promptOf, Integer.MAX_VALUE);
   }
 
   /**
-   * As {@link #load(Path, TextCodec, int)}, rejecting (with its line number) an example of more than
-   * {@code maxTokens} tokens: one forward pass must hold it, so it bounds the memory a step needs.
+   * As {@link #load(Path, TextCodec, int, Function)}, rejecting (with its line number) an example of
+   * more than {@code maxTokens} tokens: one forward pass must hold it, so it bounds the memory a step needs.
    */
-  public static List<TrainingRow> load(Path file, TextCodec codec, int eosTokenId, int maxTokens) throws IOException {
-    return JsonLines.read(file, "SFT data", (node, lineNo) -> {
-      if (!node.path("prompt").isTextual() || !node.path("response").isTextual()) {
-        throw new IllegalArgumentException("needs string fields \"prompt\" and \"response\"");
-      }
-      TrainingRow row = row(node.get("prompt").asText(), node.get("response").asText(), codec, eosTokenId);
+  public static List<TrainingRow> load(Path file, TextCodec codec, int eosTokenId,
+      Function<List<Map<String, Object>>, String> promptOf, int maxTokens) throws IOException {
+    JsonLines.Parser<TrainingRow> parser = (node, lineNo) -> {
+      TrainingRow row = parse(node, codec, eosTokenId, promptOf);
       if (row.tokens().length > maxTokens) {
         throw new IllegalArgumentException("the example has " + row.tokens().length
             + " tokens, more than micro_batch_tokens = " + maxTokens + " (the most one forward pass holds)");
       }
       return row;
-    });
+    };
+    String name = file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+    return name.endsWith(".jsonl") ? JsonLines.read(file, "SFT data", parser) : Datasets.read(file, "SFT data", parser);
+  }
+
+  private static TrainingRow parse(JsonNode node, TextCodec codec, int eosTokenId,
+      Function<List<Map<String, Object>>, String> promptOf) {
+    if (node.path("messages").isArray()) {
+      return fromMessages(node.get("messages"), codec, eosTokenId, promptOf);
+    }
+    if (!node.path("prompt").isTextual() || !node.path("response").isTextual()) {
+      throw new IllegalArgumentException("needs string fields \"prompt\" and \"response\", or a \"messages\" list");
+    }
+    return row(node.get("prompt").asText(), node.get("response").asText(), codec, eosTokenId);
+  }
+
+  private static TrainingRow fromMessages(JsonNode messages, TextCodec codec, int eosTokenId,
+      Function<List<Map<String, Object>>, String> promptOf) {
+    List<Map<String, Object>> prompt = new ArrayList<>();
+    StringBuilder response = new StringBuilder();
+    boolean answering = false;
+    for (JsonNode m : messages) {
+      String role = m.path("role").asText();
+      String content = m.path("content").isNull() ? "" : m.path("content").asText();
+      switch (role) {
+        case "system", "user" -> {
+          if (answering) throw new IllegalArgumentException("a " + role + " message after the first assistant turn");
+          prompt.add(JSON.convertValue(m, new com.fasterxml.jackson.core.type.TypeReference<Map<String, Object>>() {}));
+        }
+        case "assistant" -> {
+          answering = true;
+          response.append(content);
+        }
+        case "tool" -> {
+          if (!answering) throw new IllegalArgumentException("a tool message before the first assistant turn");
+          response.append(TrajectoryFormat.wrapResult(content));
+        }
+        default -> throw new IllegalArgumentException("unknown role '" + role + "' (system, user, assistant, tool)");
+      }
+    }
+    if (!answering) throw new IllegalArgumentException("\"messages\" has no assistant turn");
+    return row(promptOf.apply(prompt), response.toString(), codec, eosTokenId);
   }
 
   /** Prompt and response tokens; response pieces alternate model text (mask 1) and tool results (mask 0). */
@@ -47,16 +102,15 @@ public final class SftData {
     int[] promptIds = codec.encode(prompt);
     List<int[]> pieces = new ArrayList<>();
     List<Boolean> trains = new ArrayList<>();
-    Matcher m = RESULT.matcher(response);
     int at = 0;
-    while (m.find()) {
-      if (m.start() > at) {
-        pieces.add(codec.encode(response.substring(at, m.start())));
+    for (TrajectoryFormat.Span result : TrajectoryFormat.resultSpans(response)) {
+      if (result.start() > at) {
+        pieces.add(codec.encode(response.substring(at, result.start())));
         trains.add(true);
       }
-      pieces.add(codec.encode(m.group()));
+      pieces.add(codec.encode(response.substring(result.start(), result.end())));
       trains.add(false);
-      at = m.end();
+      at = result.end();
     }
     if (at < response.length()) {
       pieces.add(codec.encode(response.substring(at)));

@@ -4,6 +4,7 @@ import io.arpo4j.model.PolicyModel;
 import io.arpo4j.model.RuntimeOptions;
 import io.arpo4j.reward.AnswerReward;
 import io.arpo4j.reward.ArpoReferenceReward;
+import io.arpo4j.reward.DataSourceReward;
 import io.arpo4j.reward.ExactMatchReward;
 import io.arpo4j.reward.F1Reward;
 import io.arpo4j.reward.FormatCheck;
@@ -17,6 +18,7 @@ import io.arpo4j.tools.ToolContext;
 import io.arpo4j.tools.ToolExecutor;
 import io.arpo4j.tools.ToolRegistry;
 import io.arpo4j.tools.ToolResult;
+import io.arpo4j.tools.TrajectoryFormat;
 import io.arpo4j.tools.python.PythonSandboxConfig;
 import io.arpo4j.tools.python.PythonTool;
 import io.arpo4j.tools.search.SearchIndex;
@@ -73,6 +75,7 @@ import java.util.function.Supplier;
 public final class Trainer implements AutoCloseable {
   private final TrainerConfig config;
   private final PolicyModel model;
+  private final ToolRegistry registry;
   private final ToolExecutor executor;
   private final Reward reward;
   private final Reward correctness;
@@ -88,6 +91,7 @@ public final class Trainer implements AutoCloseable {
     this.model = model;
     this.ownsModel = ownsModel;
     this.ownedTools = ownedTools;
+    this.registry = registry;
     this.executor = new ToolExecutor(registry, Math.max(2, config.tools().pythonWorkers() * 2));
     this.reward = reward;
     this.correctness = correctness;
@@ -115,9 +119,9 @@ public final class Trainer implements AutoCloseable {
     }
 
     /**
-     * Adds a tool next to the configured ones (python, search). Its tag must be new: a tag that is
-     * already registered makes {@link #build()} throw (turn the configured tool off with
-     * {@code tools.python=false} or {@code tools.search_index=null} to put your own in its place).
+     * Adds a tool next to the configured ones (python, search). A tool tagged {@code python} or
+     * {@code search} takes the configured one's place; two added tools with one tag make
+     * {@link #build()} throw.
      * The tool stays yours: the trainer calls it, possibly from several threads at once, but does
      * not close it.
      */
@@ -186,22 +190,22 @@ public final class Trainer implements AutoCloseable {
       ToolRegistry registry = new ToolRegistry();
       List<Tool> owned = new ArrayList<>();
       try {
-        if (config.tools().python()) {
+        List<String> customTags = tools.stream().map(Tool::tag).toList();
+        if (config.tools().python() && !customTags.contains("python")) {
           owned.add(new LazyTool("python", () -> new PythonTool(PythonSandboxConfig.defaults().toBuilder()
               .workers(config.tools().pythonWorkers())
               .timeout(Duration.ofSeconds(config.tools().pythonTimeoutS()))
               .build())));
         }
-        if (config.tools().searchIndex() != null) {
+        if (config.tools().searchIndex() != null && !customTags.contains("search")) {
           owned.add(new SearchTool(SearchIndex.open(Path.of(config.tools().searchIndex())),
               config.tools().searchTopK(), SearchTool.DEFAULT_SNIPPET_CHARS, Duration.ofSeconds(10)));
         }
         for (Tool t : owned) registry.register(t);
         for (Tool t : tools) registry.register(t);
-        AnswerReward configured = answerReward(config);
-        Reward r = reward != null ? reward : configured;
-        Reward c = correctness != null ? correctness
-            : (response, refs) -> configured.evaluate(response, refs).match() >= 1.0 ? 1.0 : 0.0;
+        TrajectoryFormat format = registry.format();
+        Reward r = reward != null ? reward : configuredReward(config, format, false);
+        Reward c = correctness != null ? correctness : configuredReward(config, format, true);
         return new Trainer(this, policy, ownsModel, registry, owned, r, c, checkpoint.orElse(null));
       } catch (IOException | RuntimeException | Error e) {
         closeAll(owned);
@@ -261,16 +265,29 @@ public final class Trainer implements AutoCloseable {
     }
   }
 
-  static AnswerReward answerReward(TrainerConfig config) {
-    FormatCheck format = new FormatCheck();
+  /**
+   * The configured {@code reward.kind}, whose format check knows exactly the registered tools; as
+   * a correctness rule ({@code correct}) it scores 1 when the answer matches fully, else 0.
+   */
+  static Reward configuredReward(TrainerConfig config, TrajectoryFormat tools, boolean correct) {
+    if (config.reward().kind().equals("auto")) {
+      return new DataSourceReward(configuredReward(config, "math", tools, correct),
+          configuredReward(config, "f1", tools, correct));
+    }
+    return configuredReward(config, config.reward().kind(), tools, correct);
+  }
+
+  private static Reward configuredReward(TrainerConfig config, String kind, TrajectoryFormat tools, boolean correct) {
+    FormatCheck format = new FormatCheck(tools);
     double bonus = config.reward().multiToolBonus();
-    return switch (config.reward().kind()) {
+    AnswerReward reward = switch (kind) {
       case "f1" -> new F1Reward(format, bonus);
       case "exact" -> new ExactMatchReward(format, bonus);
       case "math" -> new MathEquivalenceReward(format, bonus);
       case "arpo_reference" -> new ArpoReferenceReward(bonus);
-      default -> throw new IllegalArgumentException("unknown reward.kind " + config.reward().kind());
+      default -> throw new IllegalArgumentException("unknown reward.kind " + kind);
     };
+    return correct ? (response, refs) -> reward.evaluate(response, refs).match() >= 1.0 ? 1.0 : 0.0 : reward;
   }
 
   public TrainerConfig config() {
@@ -281,14 +298,19 @@ public final class Trainer implements AutoCloseable {
     return model;
   }
 
-  /** The tools as the rollout calls them: asynchronous, each call bounded by its tool's timeout. */
+  /**
+   * The registered tools as the rollout calls them: asynchronous, each call bounded by its tool's
+   * timeout; the rollout stops at the closing tag of each registered tool.
+   */
   public ToolCaller toolCaller() {
-    return (tag, input, context) -> executor.submit(new ToolCall(tag, input), context).thenApply(ToolResult::output);
+    return ToolCaller.of(registry.format(),
+        (tag, input, context) -> executor.submit(new ToolCall(tag, input), context).thenApply(ToolResult::output));
   }
 
-  /** Supervised cold start on {@code data} (JSONL prompt/response traces). */
+  /** Supervised cold start on {@code data}: prompt/response traces or chat messages ({@link SftData}). */
   public SftTrainer.Result sft(Path data) throws IOException {
-    List<TrainingRow> rows = SftData.load(data, model.tokenizer(), model.eosTokenIds()[0],
+    Prompts prompts = Prompts.of(config.data(), model.tokenizer(), registry.format());
+    List<TrainingRow> rows = SftData.load(data, model.tokenizer(), model.eosTokenIds()[0], prompts::text,
         config.microBatchTokens());
     return SftTrainer.train(model, rows, config, config.runDir().resolve("sft_metrics.jsonl"));
   }
@@ -303,12 +325,12 @@ public final class Trainer implements AutoCloseable {
 
   /** Scored rollout trees of {@code questions} under the configured rollout (ARPO, or N = M sampling). */
   public List<RolloutGroup> rollout(List<Question> questions) {
-    return Rollouts.run(model, toolCaller(), config.rolloutConfig(), reward, questions, config.data().promptTemplate(),
+    return Rollouts.run(model, toolCaller(), config.rolloutConfig(), reward, questions, config.data(),
         config.promptsPerStep());
   }
 
   public Evaluator.Result evaluate(List<Question> questions) {
-    return Evaluator.evaluate(model, toolCaller(), correctness, questions, config.data().promptTemplate(), config);
+    return Evaluator.evaluate(model, toolCaller(), correctness, questions, config);
   }
 
   /** Closes what the trainer loaded itself; a model or tools passed to the builder stay open. */

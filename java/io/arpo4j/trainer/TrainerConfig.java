@@ -53,7 +53,8 @@ public record TrainerConfig(
     String precision,
     boolean gradientCheckpointing) {
 
-  public record Data(String train, String eval, String promptTemplate) {}
+  /** @param promptTemplate null: {@link Prompts#DEFAULT_TEMPLATE}; @param promptFormat auto | template | chat ({@link Prompts}) */
+  public record Data(String train, String eval, String promptTemplate, String promptFormat) {}
 
   public record Optimizer(double lr, double weightDecay, double beta1, double beta2, double eps, double gradClip,
       int warmupSteps) {}
@@ -262,15 +263,19 @@ public record TrainerConfig(
     if (runName == null || runName.isBlank() || runName.contains("/")) {
       throw new IllegalArgumentException("run_name must be a plain, non-empty name, got '" + runName + "'");
     }
-    if (!data.promptTemplate().contains("{question}")) {
+    if (data.promptTemplate() != null && !data.promptTemplate().contains("{question}")) {
       throw new IllegalArgumentException("data.prompt_template must contain {question}");
     }
     if (!List.of("auto", "fp32", "bf16-mixed").contains(precision)) {
       throw new IllegalArgumentException("precision must be auto, fp32 or bf16-mixed, got '" + precision + "'");
     }
-    if (!List.of("f1", "exact", "math", "arpo_reference").contains(reward.kind())) {
+    if (!Prompts.FORMATS.contains(data.promptFormat())) {
       throw new IllegalArgumentException(
-          "reward.kind must be f1, exact, math or arpo_reference, got '" + reward.kind() + "'");
+          "data.prompt_format must be one of " + Prompts.FORMATS + ", got '" + data.promptFormat() + "'");
+    }
+    if (!List.of("f1", "exact", "math", "arpo_reference", "auto").contains(reward.kind())) {
+      throw new IllegalArgumentException(
+          "reward.kind must be f1, exact, math, arpo_reference or auto, got '" + reward.kind() + "'");
     }
     // the typed views check the rest
     rolloutConfig();

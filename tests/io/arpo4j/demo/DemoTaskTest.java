@@ -11,7 +11,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.arpo4j.demo.DemoQuestion.Kind;
 import io.arpo4j.tools.ToolCall;
-import io.arpo4j.tools.ToolCallParser;
+import io.arpo4j.tools.TrajectoryFormat;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -119,7 +119,7 @@ class DemoTaskTest {
 
   @Test
   void theRolloutsToolParserReadsEveryCallOfTheTraces() {
-    ToolCallParser parser = new ToolCallParser(List.of("python", "search"));
+    TrajectoryFormat parser = TrajectoryFormat.of("python", "search");
     Pattern stop = Pattern.compile("</(python|search)>");
     for (DemoQuestion q : all()) {
       List<String[]> calls = checkFormat(q.referenceTrace(), q.answers().get(0));
@@ -127,10 +127,10 @@ class DemoTaskTest {
       for (String[] call : calls) {
         assertTrue(m.find());
         // generation stops at the closing tag: the segment so far must parse to this call
-        ToolCall parsed = parser.parse(q.referenceTrace().substring(0, m.end())).orElseThrow();
+        ToolCall parsed = parser.callAtEnd(q.referenceTrace().substring(0, m.end())).orElseThrow();
         assertEquals(call[0], parsed.tag());
         assertEquals(call[1], parsed.input());
-        assertTrue(q.referenceTrace().startsWith(ToolCallParser.formatResult(call[2]), m.end()));
+        assertTrue(q.referenceTrace().startsWith(TrajectoryFormat.wrapResult(call[2]), m.end()));
       }
       assertFalse(m.find(), "no call beyond the checked ones");
     }

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.util.List;
+import io.arpo4j.tools.TrajectoryFormat;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -22,9 +22,9 @@ class FormatCheckTest {
   void theSpecTrajectoryIsValid() {
     assertEquals(new FormatCheck.Result(true, "format is correct"), check.check(GOOD));
     assertEquals(Optional.of("3379"), check.answer(GOOD));
-    assertTrue(FormatCheck.called(GOOD, "python"));
-    assertTrue(FormatCheck.called(GOOD, "search"));
-    assertFalse(FormatCheck.called(GOOD, "browse"));
+    assertTrue(TrajectoryFormat.called(GOOD, "python"));
+    assertTrue(TrajectoryFormat.called(GOOD, "search"));
+    assertFalse(TrajectoryFormat.called(GOOD, "browse"));
   }
 
   /** response | reason it fails ("ok" when valid); the reference's rules, case by case. */
@@ -62,12 +62,17 @@ class FormatCheckTest {
         + "<think>\n</result><answer>\\boxed{7}</answer>";
     assertEquals(FormatCheck.Result.OK, check.check(response));
     assertEquals(Optional.of("7"), check.answer(response));
-    assertFalse(FormatCheck.called("<think>x</think><result>\n</python>\n</result>", "python"));
+    assertFalse(TrajectoryFormat.called("<think>x</think><result>\n</python>\n</result>", "python"));
   }
 
   @Test
   void onlyTheGivenToolTagsAreChecked() {
     String browseWithoutResult = "<think>a</think><browse>u</browse><answer>\\boxed{1}</answer>";
-    assertTrue(new FormatCheck(List.of("python", "search")).check(browseWithoutResult).valid());
+    assertTrue(new FormatCheck(TrajectoryFormat.of("python", "search")).check(browseWithoutResult).valid());
+    // a registered tag no default knows is checked like the built-in ones
+    String calendarWithoutResult = "<think>a</think><calendar>today</calendar><answer>\\boxed{1}</answer>";
+    assertEquals(new FormatCheck.Result(false, "calendar/result tags are incomplete"),
+        new FormatCheck(TrajectoryFormat.of("calendar")).check(calendarWithoutResult));
+    assertTrue(new FormatCheck().check(calendarWithoutResult).valid());
   }
 }

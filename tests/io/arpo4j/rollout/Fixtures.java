@@ -2,6 +2,7 @@ package io.arpo4j.rollout;
 
 import io.arpo4j.rollout.ScriptedPolicy.Piece;
 import io.arpo4j.tools.ToolContext;
+import io.arpo4j.tools.TrajectoryFormat;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -26,6 +27,21 @@ final class Fixtures {
     record Call(String tag, String input, ToolContext context) {}
 
     final List<Call> calls = Collections.synchronizedList(new ArrayList<>());
+    private final TrajectoryFormat format;
+
+    /** Answers the built-in tags (python, search, browse). */
+    EchoTools() {
+      this(TrajectoryFormat.BUILT_IN);
+    }
+
+    EchoTools(TrajectoryFormat format) {
+      this.format = format;
+    }
+
+    @Override
+    public TrajectoryFormat format() {
+      return format;
+    }
 
     @Override
     public CompletableFuture<String> call(String tag, String input, ToolContext context) {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import io.arpo4j.tools.ToolContext;
+import io.arpo4j.tools.TrajectoryFormat;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -44,7 +45,7 @@ class RolloutConcurrencyTest {
         stepsDuringCall.countDown();
       }
     };
-    ToolCaller slowTool = (String tag, String input, ToolContext context) -> {
+    ToolCaller slowTool = ToolCaller.of(TrajectoryFormat.BUILT_IN, (String tag, String input, ToolContext context) -> {
       slowCallInFlight.set(true);
       return CompletableFuture.supplyAsync(() -> {
         try {
@@ -56,7 +57,7 @@ class RolloutConcurrencyTest {
           return "interrupted";
         }
       }, threads);
-    };
+    });
     RolloutConfig config = RolloutConfig.builder().globalSize(2).initialSamples(2).build();
 
     RolloutGroup group = assertTimeoutPreemptively(Duration.ofSeconds(60),
@@ -71,7 +72,7 @@ class RolloutConcurrencyTest {
   void toolCallsOfStoppedPathsRunAtTheSameTime() {
     int paths = 3;
     CyclicBarrier allInFlight = new CyclicBarrier(paths);
-    ToolCaller tool = (String tag, String input, ToolContext context) ->
+    ToolCaller tool = ToolCaller.of(TrajectoryFormat.BUILT_IN, (String tag, String input, ToolContext context) ->
         CompletableFuture.supplyAsync(() -> {
           try {
             // every call waits here for the others: passes only if all are in flight together
@@ -80,7 +81,7 @@ class RolloutConcurrencyTest {
           } catch (Exception e) {
             return "alone";
           }
-        }, threads);
+        }, threads));
     // stops at different steps, so each call starts while the others' are still pending
     ScriptedPolicy policy = new ScriptedPolicy(name -> script(
         "<python>" + "1".repeat(1 + name.charAt(2) - '0') + "</python>", 1.0, "<answer>1</answer>", 1.0));

@@ -25,7 +25,6 @@ class RolloutConfigTest {
     assertEquals(5, c.toolCallLimit());
     assertEquals(RolloutConfig.BranchRule.THRESHOLD, c.branchRule());
     assertEquals(new SamplingParams(1f, 1f, 0), c.sampling());
-    assertEquals(List.of("</python>", "</search>", "</browse>"), c.stopStrings());
     assertFalse(c.isGrpo());
   }
 
@@ -52,13 +51,10 @@ class RolloutConfigTest {
         b -> b.toolCallLimit(-1),
         b -> b.branchRule(null),
         b -> b.maxResponseTokens(0),
-        b -> b.sampling(null),
-        b -> b.toolTags(List.of()),
-        b -> b.toolTags(List.of("py thon")),
-        b -> b.toolTags(List.of("result")));
+        b -> b.sampling(null));
     List<String> names = List.of("globalSize", "initialSamples", "initialSamples", "entropyWindow",
         "alpha", "beta", "tau", "branchesPerPoint", "toolCallLimit", "branchRule",
-        "maxResponseTokens", "sampling", "toolTags", "toolTags", "toolTags");
+        "maxResponseTokens", "sampling");
     for (int i = 0; i < bad.size(); i++) {
       RolloutConfig.Builder builder = bad.get(i).apply(RolloutConfig.builder());
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class, builder::build);

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.arpo4j.tools.ToolContext;
+import io.arpo4j.tools.TrajectoryFormat;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
@@ -44,6 +45,23 @@ class RolloutLimitsTest {
     assertEquals(List.of("1", "2"), tools.calls.stream().map(Fixtures.EchoTools.Call::input).toList());
     assertEquals(List.of(0, 1), tools.calls.stream().map(c -> c.context().callIndex()).toList());
     assertEquals("p0-t0", tools.calls.get(0).context().trajectoryId());
+  }
+
+  @Test
+  void theRolloutStopsAtTheTagsTheToolCallerAnswers() {
+    ScriptedPolicy policy = new ScriptedPolicy(name -> script(
+        "<calendar>today</calendar>", 1.0, "<python>1</python>", 1.0, "<answer>x</answer>", 1.0));
+    Fixtures.EchoTools calendar = new Fixtures.EchoTools(TrajectoryFormat.of("calendar"));
+    Trajectory t = single(one().build(), policy, calendar);
+    assertEquals(List.of("today"), calendar.calls.stream().map(Fixtures.EchoTools.Call::input).toList());
+    assertEquals("<calendar>today</calendar>" + result("R:today") + "<python>1</python><answer>x</answer>", t.text());
+
+    // the built-in tags alone never stop at </calendar>
+    Fixtures.EchoTools builtIn = new Fixtures.EchoTools();
+    Trajectory u = single(one().build(), new ScriptedPolicy(name -> script(
+        "<calendar>today</calendar>", 1.0, "<answer>x</answer>", 1.0)), builtIn);
+    assertTrue(builtIn.calls.isEmpty());
+    assertEquals("<calendar>today</calendar><answer>x</answer>", u.text());
   }
 
   @Test
@@ -108,21 +126,22 @@ class RolloutLimitsTest {
     ScriptedPolicy policy = new ScriptedPolicy(name -> script(
         "<python>boom</python>", 1.0, "a", 1.0, "<python>empty</python>", 1.0, "b", 1.0,
         "no tag</python>", 1.0, "c", 1.0, "<python>throw</python>", 1.0, "<answer>1</answer>", 1.0));
-    ToolCaller tools = (String tag, String input, ToolContext context) -> switch (input) {
-      case "boom" -> CompletableFuture.failedFuture(new IllegalStateException("kaput"));
-      case "empty" -> CompletableFuture.completedFuture("  ");
-      case "throw" -> throw new IllegalArgumentException("rejected");
-      default -> throw new AssertionError("called with " + input);
-    };
+    ToolCaller tools = ToolCaller.of(TrajectoryFormat.BUILT_IN, (String tag, String input, ToolContext context) ->
+        switch (input) {
+          case "boom" -> CompletableFuture.failedFuture(new IllegalStateException("kaput"));
+          case "empty" -> CompletableFuture.completedFuture("  ");
+          case "throw" -> throw new IllegalArgumentException("rejected");
+          default -> throw new AssertionError("called with " + input);
+        });
     Trajectory t = single(one().build(), policy, tools);
 
     assertEquals(StopReason.EOS, t.stopReason());
     List<ToolCall> calls = t.toolCalls();
     assertEquals(4, calls.size());
-    assertEquals("Error: the python call failed: kaput", calls.get(0).output());
-    assertEquals("Error: the python tool returned no output.", calls.get(1).output());
+    assertEquals("Error: Tool(python) failed: IllegalStateException: kaput", calls.get(0).output());
+    assertEquals("Error: Tool(python) returned empty output.", calls.get(1).output());
     assertEquals("Error: no <python> tag before </python>.", calls.get(2).output());
-    assertEquals("Error: the python call failed: rejected", calls.get(3).output());
+    assertEquals("Error: Tool(python) failed: IllegalArgumentException: rejected", calls.get(3).output());
     for (ToolCall call : calls) {
       assertFalse(call.ok());
       assertTrue(t.text().contains(result(call.output())));

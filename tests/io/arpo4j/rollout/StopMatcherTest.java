@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
 import io.arpo4j.model.TextCodec;
+import io.arpo4j.tools.TrajectoryFormat;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -42,7 +43,7 @@ class StopMatcherTest {
 
   @Test
   void findsStopStringsAcrossAndInsideTokens() {
-    StopMatcher m = new StopMatcher(CODEC, List.of("python", "search"), PIECES.size());
+    StopMatcher m = new StopMatcher(CODEC, TrajectoryFormat.of("python", "search"), PIECES.size());
     assertEquals("python", feedAll(m, "x = 1", "<", "/", "python", ">"));
     assertEquals("search", feedAll(m, "ab", "</", "search", ">\n\n"));
     // one token closing a tag and carrying a newline after it
@@ -51,15 +52,5 @@ class StopMatcherTest {
     assertNull(feedAll(m, "</result>", "ab", "</", "python"));
     // the tail is bounded but still joins a tag split over many short tokens
     assertEquals("python", feedAll(m, "ab", "ab", "ab", "ab", "ab", "</", "python", ">"));
-  }
-
-  @Test
-  void toolInputIsTheLastOpenTagBeforeTheFirstClose() {
-    assertEquals("print(1)",
-        StopMatcher.toolInput("<think>hm</think>\n<python>  print(1)\n </python>", "python"));
-    assertEquals("b", StopMatcher.toolInput("<python>a <python>b</python>x", "python"));
-    assertEquals("", StopMatcher.toolInput("<search></search>", "search"));
-    assertNull(StopMatcher.toolInput("no opening</python>", "python"));
-    assertNull(StopMatcher.toolInput("<python>x</python>", "search"));
   }
 }

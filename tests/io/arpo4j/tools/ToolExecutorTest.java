@@ -122,7 +122,7 @@ class ToolExecutorTest {
   void emptyOutputUnknownToolAndEmptyInputAreErrors() throws Exception {
     ToolResult silent = call("calc", "silent");
     assertFalse(silent.ok());
-    assertEquals("Tool(calc) returned empty output.", silent.output());
+    assertEquals("Error: Tool(calc) returned empty output.", silent.output());
     ToolResult unknown = call("browse", "x");
     assertFalse(unknown.ok());
     assertEquals("Error: unknown tool 'browse'. Available tools: calc.", unknown.output());

@@ -55,7 +55,7 @@ class ToolRegistryTest {
     assertEquals(List.of("python", "search"), registry.tags());
     assertEquals("search", registry.get("search").orElseThrow().tag());
     assertTrue(registry.get("browse").isEmpty());
-    assertEquals(List.of("</python>", "</search>"), registry.parser().stopStrings());
+    assertEquals(List.of("</python>", "</search>"), registry.format().stopStrings());
     registry.close();
     assertEquals(2, closed.get());
     assertTrue(registry.tags().isEmpty());
@@ -70,6 +70,9 @@ class ToolRegistryTest {
     assertTrue(duplicate.getMessage().contains("already"), duplicate.getMessage());
     assertThrows(IllegalArgumentException.class, () -> registry.register(tool("Py thon", closed)));
     assertThrows(IllegalArgumentException.class, () -> registry.register(tool(null, closed)));
+    IllegalArgumentException reserved = assertThrows(IllegalArgumentException.class,
+        () -> registry.register(tool("answer", closed)));
+    assertTrue(reserved.getMessage().contains("reserved"), reserved.getMessage());
   }
 
   @Test

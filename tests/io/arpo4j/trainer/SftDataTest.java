@@ -42,14 +42,48 @@ class SftDataTest {
     assertEquals(prompt + response, CHARS.decode(java.util.Arrays.copyOf(row.tokens(), row.tokens().length - 1)));
   }
 
+  static final java.util.function.Function<List<java.util.Map<String, Object>>, String> NO_CHAT = m -> {
+    throw new AssertionError("no chat records here");
+  };
+
+  @Test
+  void chatMessagesBecomeAPromptAndATraceWithMaskedToolTurns(@TempDir Path dir) throws Exception {
+    String messages = "{\"messages\": [{\"role\": \"system\", \"content\": \"S\"}, {\"role\": \"user\", \"content\": \"2+2?\"},"
+        + " {\"role\": \"assistant\", \"content\": \"<python>print(2+2)</python>\"}, {\"role\": \"tool\", \"content\": \"4\"},"
+        + " {\"role\": \"assistant\", \"content\": \"<answer>\\\\boxed{4}</answer>\"}]}";
+    String expectedResponse = "<python>print(2+2)</python> <result>\n4\n</result><answer>\\boxed{4}</answer>";
+    List<List<java.util.Map<String, Object>>> prompts = new java.util.ArrayList<>();
+    java.util.function.Function<List<java.util.Map<String, Object>>, String> render = m -> {
+      prompts.add(m);
+      return "P|" + m.get(m.size() - 1).get("content") + "|";
+    };
+    for (String name : List.of("chat.jsonl", "chat.json")) {
+      Path file = dir.resolve(name);
+      Files.writeString(file, name.endsWith(".json") ? "[" + messages + "]" : messages + "\n");
+      TrainingRow row = SftData.load(file, CHARS, 7, render).get(0);
+      assertEquals(SftData.row("P|2+2?|", expectedResponse, CHARS, 7).tokens().length, row.tokens().length, name);
+      assertEquals("P|2+2?|" + expectedResponse, CHARS.decode(java.util.Arrays.copyOf(row.tokens(), row.tokens().length - 1)));
+      int start = expectedResponse.indexOf(" <result>"), end = expectedResponse.indexOf("</result>") + 9;
+      for (int i = 0; i < expectedResponse.length(); i++) {
+        assertEquals(i >= start && i < end ? 0f : 1f, row.mask()[i], name + " char " + i);
+      }
+    }
+    assertEquals(List.of("system", "user"), prompts.get(0).stream().map(m -> m.get("role")).toList());
+
+    Path bad = dir.resolve("bad.jsonl");
+    Files.writeString(bad, "{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}, {\"role\": \"tool\", \"content\": \"x\"}]}\n");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SftData.load(bad, CHARS, 7, render));
+    assertTrue(e.getMessage().contains("bad.jsonl:1") && e.getMessage().contains("tool message before"), e.getMessage());
+  }
+
   @Test
   void filesLoadAndErrorsNameTheLine(@TempDir Path dir) throws Exception {
     Path sft = dir.resolve("sft.jsonl");
     Files.writeString(sft, "{\"prompt\": \"a\", \"response\": \"b\"}\n\n{\"prompt\": \"c\", \"response\": \"d\"}\n");
-    assertEquals(2, SftData.load(sft, CHARS, 0).size());
+    assertEquals(2, SftData.load(sft, CHARS, 0, NO_CHAT).size());
     Path bad = dir.resolve("bad.jsonl");
     Files.writeString(bad, "{\"prompt\": \"a\", \"response\": \"b\"}\n{\"prompt\": 3}\n");
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SftData.load(bad, CHARS, 0));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SftData.load(bad, CHARS, 0, NO_CHAT));
     assertTrue(e.getMessage().contains("bad.jsonl:2") && e.getMessage().contains("\"response\""), e.getMessage());
     Path qs = dir.resolve("q.jsonl");
     Files.writeString(qs, "{\"question\": \"x?\", \"answers\": [\"1\", \"one\"]}\n{\"id\": \"k\", \"question\": \"y?\", \"answer\": 2}\n",

@@ -56,6 +56,11 @@ public final class BrowseTool implements Tool {
   }
 
   @Override
+  public String description() {
+    return "returns the text of a page; input: a URL or a document id from a search result";
+  }
+
+  @Override
   public Duration timeout() {
     return config.timeout().plusSeconds(5);
   }

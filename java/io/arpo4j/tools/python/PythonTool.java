@@ -26,6 +26,11 @@ public final class PythonTool implements Tool {
     return "python";
   }
 
+  @Override
+  public String description() {
+    return "runs a Python program in a sandbox and returns what it prints; input: the program";
+  }
+
   /** The pool's own limit plus room to replace a failed worker; the pool enforces the real one. */
   @Override
   public Duration timeout() {

@@ -54,6 +54,11 @@ public final class SearchTool implements Tool {
   }
 
   @Override
+  public String description() {
+    return "searches the document index and returns the top passages; input: a query";
+  }
+
+  @Override
   public Duration timeout() {
     return timeout;
   }

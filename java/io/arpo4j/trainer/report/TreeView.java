@@ -1,5 +1,6 @@
 package io.arpo4j.trainer.report;
 
+import io.arpo4j.tools.TrajectoryFormat;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -14,8 +15,6 @@ import java.util.TreeSet;
  */
 final class TreeView {
   // "<pre>\n": an HTML parser drops one newline right after <pre>, so texts starting with one keep it
-  private static final String RESULT_OPEN = "<result>";
-  private static final String RESULT_CLOSE = "</result>";
 
   private final RolloutTree tree;
   private final String anchor;
@@ -100,11 +99,11 @@ final class TreeView {
   /** The node's text, escaped, tool results shaded, a chip at each branch point. */
   private static String text(TreeNode node) {
     String text = node.text();
-    List<int[]> results = resultSpans(text);
+    List<TrajectoryFormat.Span> results = TrajectoryFormat.resultSpans(text);
     TreeSet<Integer> cuts = new TreeSet<>(List.of(0, text.length()));
     results.forEach(span -> {
-      cuts.add(span[0]);
-      cuts.add(span[1]);
+      cuts.add(span.start());
+      cuts.add(span.end());
     });
     node.branchPoints().forEach(p -> cuts.add(p.offset()));
 
@@ -142,29 +141,13 @@ final class TreeView {
     }
   }
 
-  private static boolean inResult(List<int[]> spans, int offset) {
-    for (int[] span : spans) {
-      if (offset >= span[0] && offset < span[1]) {
+  private static boolean inResult(List<TrajectoryFormat.Span> spans, int offset) {
+    for (TrajectoryFormat.Span span : spans) {
+      if (offset >= span.start() && offset < span.end()) {
         return true;
       }
     }
     return false;
-  }
-
-  /** {@code <result>...</result>} ranges; an unclosed one runs to the end. */
-  private static List<int[]> resultSpans(String text) {
-    List<int[]> spans = new ArrayList<>();
-    int from = 0;
-    while (true) {
-      int start = text.indexOf(RESULT_OPEN, from);
-      if (start < 0) {
-        return spans;
-      }
-      int close = text.indexOf(RESULT_CLOSE, start);
-      int end = close < 0 ? text.length() : close + RESULT_CLOSE.length();
-      spans.add(new int[] {start, end});
-      from = end;
-    }
   }
 
   private static String rewardClass(double reward) {

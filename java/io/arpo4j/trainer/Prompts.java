@@ -1,0 +1,104 @@
+package io.arpo4j.trainer;
+
+import io.arpo4j.model.ChatTemplate;
+import io.arpo4j.model.HfTokenizer;
+import io.arpo4j.rollout.Prompt;
+import io.arpo4j.tools.TrajectoryFormat;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * How a question becomes the prompt the policy continues ({@code data.prompt_format}):
+ *
+ * <ul>
+ *   <li>{@code template}: {@code data.prompt_template} with {@code {question}} filled in, tokenized
+ *       as the tokenizer does by itself (its post-processor adds BOS where the model wants one);
+ *   <li>{@code chat}: the model's chat template over a system message that describes the
+ *       registered tools and the answer format ({@link TrajectoryFormat#instructions}) and the
+ *       question as the user message, with the generation prompt: the response starts right after
+ *       it. The template writes its own special tokens (BOS for Llama);
+ *   <li>{@code auto} (the default): {@code chat} when the tokenizer has a chat template and
+ *       {@code data.prompt_template} is not set, else {@code template}. The embedded demo model
+ *       sets its plain template, so it keeps its plain prompt.
+ * </ul>
+ */
+public final class Prompts {
+  /** The plain prompt when {@code data.prompt_template} is not set. */
+  public static final String DEFAULT_TEMPLATE = "Question: {question}\nAnswer:";
+  public static final List<String> FORMATS = List.of("auto", "template", "chat");
+
+  public enum Format { TEMPLATE, CHAT }
+
+  private final Format format;
+  private final String template;
+  private final HfTokenizer tokenizer;
+  private final String system;
+
+  private Prompts(Format format, String template, HfTokenizer tokenizer, String system) {
+    this.format = format;
+    this.template = template;
+    this.tokenizer = tokenizer;
+    this.system = system;
+  }
+
+  /** The prompts of {@code data} for a model with {@code tokenizer} and the tools of {@code tools}. */
+  public static Prompts of(TrainerConfig.Data data, HfTokenizer tokenizer, TrajectoryFormat tools) {
+    String chosen = data.promptFormat();
+    boolean hasChat = tokenizer.chatTemplate().isPresent();
+    Format format = switch (chosen) {
+      case "template" -> Format.TEMPLATE;
+      case "chat" -> {
+        if (!hasChat) {
+          throw new IllegalArgumentException(
+              "data.prompt_format is chat but the model's tokenizer_config.json has no chat_template");
+        }
+        yield Format.CHAT;
+      }
+      case "auto" -> hasChat && data.promptTemplate() == null ? Format.CHAT : Format.TEMPLATE;
+      default -> throw new IllegalArgumentException(
+          "data.prompt_format must be one of " + FORMATS + ", got '" + chosen + "'");
+    };
+    String template = data.promptTemplate() != null ? data.promptTemplate() : DEFAULT_TEMPLATE;
+    return new Prompts(format, template, tokenizer, tools.instructions());
+  }
+
+  public Format format() {
+    return format;
+  }
+
+  /** The prompt text of {@code question}. */
+  public String text(Question question) {
+    return text(List.of(ChatTemplate.message("user", question.question())));
+  }
+
+  /**
+   * The prompt text of a conversation's opening messages (a dataset's chat prompt): in chat
+   * format the messages through the chat template, after this run's system message unless they
+   * bring their own, with the generation prompt; in template format the template filled with the
+   * last user message.
+   */
+  public String text(List<Map<String, Object>> messages) {
+    if (format == Format.TEMPLATE) {
+      Object question = null;
+      for (Map<String, Object> m : messages) {
+        if ("user".equals(m.get("role"))) question = m.get("content");
+      }
+      if (question == null) throw new IllegalArgumentException("the prompt messages have no user message");
+      return template.replace("{question}", question.toString());
+    }
+    List<Map<String, Object>> conversation = new ArrayList<>();
+    if (messages.isEmpty() || !"system".equals(messages.get(0).get("role"))) {
+      conversation.add(ChatTemplate.message("system", system));
+    }
+    conversation.addAll(messages);
+    return tokenizer.applyChatTemplate(conversation, null, true, Map.of());
+  }
+
+  /** The rollout prompt of {@code question}: its tokens, text and reference answers. */
+  public Prompt prompt(Question question) {
+    String text = text(question);
+    int[] tokens = format == Format.TEMPLATE ? tokenizer.encodeWithSpecialTokens(text) : tokenizer.encode(text);
+    return new Prompt(tokens, text, question.answers());
+  }
+}

@@ -1,0 +1,131 @@
+package io.arpo4j.trainer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.arpo4j.reward.Reward;
+import io.arpo4j.tools.TrajectoryFormat;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.Statement;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * verl/ARPO-layout datasets (parquet and JSON written by DuckDB here, in the reference's field
+ * layout: chat {@code prompt}, {@code reward_model} struct with {@code ground_truth} a string or a
+ * list, {@code data_source}, {@code extra_info}) load as questions, next to the plain JSONL.
+ */
+class DatasetsTest {
+  static void sql(String statement) throws Exception {
+    try (Connection db = DriverManager.getConnection("jdbc:duckdb:"); Statement s = db.createStatement()) {
+      s.execute(statement);
+    }
+  }
+
+  static String quoted(Path p) {
+    return "'" + p.toString().replace("'", "''") + "'";
+  }
+
+  /** Two math rows with a string ground truth, as verl's gsm8k preprocessing writes them. */
+  static final String MATH_ROWS = """
+      SELECT * FROM (VALUES
+        ('gsm8k', [{'role': 'system', 'content': 'Reason, then answer.'}, {'role': 'user', 'content': 'What is 2+3?'}],
+         'math', {'style': 'rule', 'ground_truth': '5'}, {'index': 7, 'split': 'train'}),
+        ('aime24', [{'role': 'user', 'content': 'Half of one?'}],
+         'math', {'style': 'rule', 'ground_truth': '1/2'}, {'index': 8, 'split': 'train'})
+      ) t(data_source, prompt, ability, reward_model, extra_info)""";
+
+  @Test
+  void parquetInTheVerlLayout(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("math.parquet");
+    sql("COPY (" + MATH_ROWS + ") TO " + quoted(file) + " (FORMAT PARQUET)");
+    List<Question> qs = Question.load(file);
+    assertEquals(2, qs.size());
+    Question q = qs.get(0);
+    assertEquals("What is 2+3?", q.question());
+    assertEquals(List.of("5"), q.answers());
+    assertEquals("gsm8k", q.dataSource());
+    assertEquals("7", q.id());
+    assertEquals(Map.of("index", 7, "split", "train"), q.extraInfo());
+    assertEquals("Half of one?", qs.get(1).question());
+    assertEquals(List.of("1/2"), qs.get(1).answers());
+  }
+
+  @Test
+  void groundTruthMayBeAListAndJsonMayBeAnArray(@TempDir Path dir) throws Exception {
+    Path parquet = dir.resolve("qa.parquet");
+    sql("""
+        COPY (SELECT * FROM (VALUES
+          ('hotpotqa', [{'role': 'user', 'content': 'Capital of France?'}], {'ground_truth': ['Paris', 'paris, france']})
+        ) t(data_source, prompt, reward_model)) TO %s (FORMAT PARQUET)""".formatted(quoted(parquet)));
+    Question q = Question.load(parquet).get(0);
+    assertEquals(List.of("Paris", "paris, france"), q.answers());
+    assertEquals("q1", q.id());
+    assertEquals(Map.of(), q.extraInfo());
+
+    Path json = dir.resolve("rows.json");
+    Files.writeString(json, """
+        [{"data_source": "musique", "prompt": [{"role": "user", "content": "Who?"}],
+          "reward_model": {"ground_truth": "Ada"}, "extra_info": {"index": 3}}]""");
+    Question fromJson = Question.load(json).get(0);
+    assertEquals("Who?", fromJson.question());
+    assertEquals(List.of("Ada"), fromJson.answers());
+    assertEquals("3", fromJson.id());
+  }
+
+  @Test
+  void jsonlTakesBothLayouts(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("mixed.jsonl");
+    Files.writeString(file, """
+        {"question": "2+2?", "answers": ["4"]}
+        {"id": "x", "question": "3+3?", "answer": "6", "data_source": "math"}
+        {"prompt": [{"role": "user", "content": "4+4?"}], "reward_model": {"ground_truth": ["8"]}, "data_source": "gsm8k"}
+        """);
+    List<Question> qs = Question.load(file);
+    assertEquals(new Question("q1", "2+2?", List.of("4")), qs.get(0));
+    assertNull(qs.get(0).dataSource());
+    assertEquals("math", qs.get(1).dataSource());
+    assertEquals("x", qs.get(1).id());
+    assertEquals("4+4?", qs.get(2).question());
+    assertEquals(List.of("8"), qs.get(2).answers());
+  }
+
+  @Test
+  void badRowsAreOneLineNamingTheFileAndRow(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("bad.parquet");
+    sql("COPY (SELECT [{'role': 'user', 'content': 'Q?'}] AS prompt, 'gsm8k' AS data_source) TO "
+        + quoted(file) + " (FORMAT PARQUET)");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Question.load(file));
+    assertTrue(e.getMessage().startsWith(file + ": row 1: needs \"reward_model\""), e.getMessage());
+    assertEquals(1, e.getMessage().lines().count());
+
+    Path notParquet = dir.resolve("junk.parquet");
+    Files.writeString(notParquet, "not parquet");
+    e = assertThrows(IllegalArgumentException.class, () -> Question.load(notParquet));
+    assertTrue(e.getMessage().startsWith("cannot read question file " + notParquet), e.getMessage());
+    assertEquals(1, e.getMessage().lines().count());
+  }
+
+  @Test
+  void dataSourcePicksTheReward() throws Exception {
+    TrainerConfig config = TrainerConfig.load(null, List.of("reward.kind=auto"));
+    Reward reward = Trainer.configuredReward(config, TrajectoryFormat.BUILT_IN, false);
+    String half = "<think>x</think><answer>\\boxed{0.5}</answer>";
+    String paris = "<think>x</think><answer>\\boxed{Paris France}</answer>";
+    // math equivalence: 0.5 == 1/2; token F1 sees no common token
+    assertEquals(1.0, reward.forDataSource("gsm8k").score(half, List.of("1/2")), 1e-12);
+    assertEquals(1.0, reward.forDataSource("aime24").score(half, List.of("1/2")), 1e-12);
+    assertEquals(0.0, reward.forDataSource("hotpotqa").score(half, List.of("1/2")), 1e-12);
+    // F1 of {paris, france} against {paris}: precision 1/2, recall 1 -> 2/3; math: not equal
+    assertEquals(2.0 / 3, reward.forDataSource("hotpotqa").score(paris, List.of("Paris")), 1e-12);
+    assertEquals(2.0 / 3, reward.forDataSource(null).score(paris, List.of("Paris")), 1e-12);
+    assertEquals(0.0, reward.forDataSource("math").score(paris, List.of("Paris")), 1e-12);
+  }
+}
