@@ -4,7 +4,7 @@
 #   benchmarks/run.sh model [--quick]        prefill/decode tokens/s, fork vs re-prefill
 #   benchmarks/run.sh rollout [P M R]        ARPO vs GRPO rollout throughput; python pool vs fresh process
 #   benchmarks/run.sh demo-compare [--seeds N] [--quick]   the demo's ARPO vs GRPO over seeds, mean ± sd
-#   benchmarks/run.sh rewards [--quick]      math answer comparisons/s: plain numbers, fractions, symbolic
+#   benchmarks/run.sh rewards [S]            math answer comparisons/s (S seconds per kind): plain, fractions, symbolic
 #   benchmarks/run.sh memory [TOKENS]       peak RSS and time of one training step, Qwen2.5-0.5B shape:
 #                                           gradient checkpointing on/off, chunked LM head vs [N, V] logits
 # Results (JMH JSON) go under target/; a table is printed.
@@ -52,10 +52,8 @@ case "$what" in
     ;;
   rewards)
     cp=$(build_classpath)
-    if $quick; then jmh_args=(-f 1 -wi 1 -i 2 -w 1s -r 1s); else jmh_args=(-f 1 -wi 2 -i 3 -w 2s -r 3s); fi
     echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1)"
-    java -Xmx2g -cp "$cp" org.openjdk.jmh.Main 'io.arpo4j.reward.MathVerifierBench' "${jmh_args[@]}" \
-      -rf json -rff target/jmh-rewards.json | grep -E '^(Benchmark|MathVerifierBench)'
+    java -Xmx1g -cp "$cp" io.arpo4j.reward.MathVerifierBench "${1:-5}"
     ;;
   memory)
     cp=$(build_classpath)

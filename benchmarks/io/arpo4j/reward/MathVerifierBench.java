@@ -1,25 +1,18 @@
 package io.arpo4j.reward;
 
-import java.util.concurrent.TimeUnit;
-import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
-import org.openjdk.jmh.annotations.Param;
-import org.openjdk.jmh.annotations.Scope;
-import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
+import java.lang.management.ManagementFactory;
+import java.util.Locale;
 
 /**
  * Math answer comparisons per second by kind of answer: plain numbers (the fast path, no
  * algebra system), LaTeX fractions and roots, symbolic expressions (Symja simplification and
- * random-point evaluation). Half the pairs are equal, half not. Run: benchmarks/run.sh rewards
+ * random-point evaluation). Half the pairs are equal, half not.
+ *
+ * <p>Reports comparisons per CPU-second of the whole process (Symja's workers included) next to
+ * comparisons per wall-second: on a shared machine the first is the stable number. Run:
+ * benchmarks/run.sh rewards [seconds per kind, default 5]
  */
-@State(Scope.Thread)
-@BenchmarkMode(Mode.Throughput)
-@OutputTimeUnit(TimeUnit.SECONDS)
-public class MathVerifierBench {
+public final class MathVerifierBench {
   private static final String[][] PLAIN = {
       {"42", "42"}, {"3.5", "3.50"}, {"1,000", "1000"}, {"-7", "7"}, {"0.25", "0.26"}, {"12", "12.0"}};
   private static final String[][] FRACTIONS = {
@@ -29,26 +22,44 @@ public class MathVerifierBench {
       {"(x-1)(x+1)", "x^2-1"}, {"\\sin^2 x + \\cos^2 x", "1"}, {"\\frac{x+2}{7}", "\\frac{x}{7}+\\frac{2}{7}"},
       {"x^2+2x+1", "(x+1)^2+1"}, {"x \\leq 5", "5 \\geq x"}, {"\\{1, 2, 3\\}", "\\{3, 1, 4\\}"}};
 
-  @Param({"plain", "fractions", "symbolic"})
-  public String kind;
-
-  private String[][] pairs;
-  private int next;
-
-  @Setup(Level.Trial)
-  public void setUp() {
-    pairs = switch (kind) {
-      case "plain" -> PLAIN;
-      case "fractions" -> FRACTIONS;
-      default -> SYMBOLIC;
-    };
-    MathVerifier.equivalent("x+1", "1+x"); // loads Symja outside the measurement
+  public static void main(String[] args) {
+    double seconds = args.length > 0 ? Double.parseDouble(args[0]) : 5;
+    System.out.printf(Locale.ROOT, "%-10s %12s %14s %14s%n", "kind", "comparisons", "per CPU-second", "per second");
+    for (String[][] pairs : new String[][][] {PLAIN, FRACTIONS, SYMBOLIC}) {
+      run(pairs, seconds / 2); // warm-up: class loading, Symja start, JIT
+    }
+    report("plain", PLAIN, seconds);
+    report("fractions", FRACTIONS, seconds);
+    report("symbolic", SYMBOLIC, seconds);
   }
 
-  @Benchmark
-  public boolean compare() {
-    String[] pair = pairs[next];
-    next = (next + 1) % pairs.length;
-    return MathVerifier.equivalent(pair[0], pair[1]);
+  private static void report(String kind, String[][] pairs, double seconds) {
+    long cpu0 = processCpuNanos();
+    long wall0 = System.nanoTime();
+    int n = run(pairs, seconds);
+    double cpu = (processCpuNanos() - cpu0) / 1e9;
+    double wall = (System.nanoTime() - wall0) / 1e9;
+    System.out.printf(Locale.ROOT, "%-10s %12d %14.0f %14.0f%n", kind, n, n / cpu, n / wall);
+  }
+
+  /** Compares the pairs round-robin for about {@code seconds} of wall time; the number done. */
+  private static int run(String[][] pairs, double seconds) {
+    long end = System.nanoTime() + (long) (seconds * 1e9);
+    int n = 0;
+    int equal = 0;
+    while (System.nanoTime() < end) {
+      String[] pair = pairs[n % pairs.length];
+      equal += MathVerifier.equivalent(pair[0], pair[1]) ? 1 : 0;
+      n++;
+    }
+    if (equal == 0) {
+      throw new IllegalStateException("no pair compared equal: the benchmark is broken");
+    }
+    return n;
+  }
+
+  private static long processCpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+        .getProcessCpuTime();
   }
 }

@@ -13,9 +13,10 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Equivalence of short math answers. Both sides are normalised (math delimiters, {@code \left},
- * spacing commands, {@code \dfrac}, {@code \text{}} units, degrees, percent and dollar signs,
- * thousands separators, a leading {@code x =}), then compared:
+ * The fast path of {@link MathVerifier}: equivalence of short math answers without an algebra
+ * system. Both sides are normalised (math delimiters, {@code \left}, spacing commands, {@code
+ * \dfrac}, units of measure after a number, degrees, percent and dollar signs, thousands
+ * separators, a leading {@code x =}), then compared:
  *
  * <ul>
  *   <li>as numbers when both parse as arithmetic: integers, decimals (also {@code 1.5e3}),

@@ -108,7 +108,7 @@ final class SymbolicScalars {
 
   private static synchronized void replace(ExecutorService stuck) {
     if (pool == stuck) {
-      stuck.shutdownNow();
+      stuck.shutdown(); // comparisons of other callers on it finish; new ones go to a fresh pool
       pool = null;
     }
   }
