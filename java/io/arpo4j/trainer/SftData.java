@@ -33,7 +33,15 @@ public final class SftData {
       if (!node.path("prompt").isTextual() || !node.path("response").isTextual()) {
         throw new IllegalArgumentException("needs string fields \"prompt\" and \"response\"");
       }
-      TrainingRow row = row(node.get("prompt").asText(), node.get("response").asText(), codec, eosTokenId);
+      String prompt = node.get("prompt").asText(), response = node.get("response").asText();
+      // rejected before encoding when even the longest tokens cannot fit it: memory stays bounded by the
+      // token budget, not the line (Unicode normalisation may merge up to a few characters, hence 4x)
+      long fewestTokens = (prompt.length() + (long) response.length()) / (4L * codec.maxTokenChars());
+      if (fewestTokens > maxTokens) {
+        throw new IllegalArgumentException("the example has " + (prompt.length() + (long) response.length())
+            + " characters, more than fit in micro_batch_tokens = " + maxTokens + " tokens (the most one forward pass holds)");
+      }
+      TrainingRow row = row(prompt, response, codec, eosTokenId);
       if (row.tokens().length > maxTokens) {
         throw new IllegalArgumentException("the example has " + row.tokens().length
             + " tokens, more than micro_batch_tokens = " + maxTokens + " (the most one forward pass holds)");
