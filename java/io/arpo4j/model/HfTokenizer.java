@@ -53,6 +53,7 @@ public final class HfTokenizer implements TextCodec, AutoCloseable {
   private final ChatTemplate chatTemplate;
   private final ChatTemplate toolChatTemplate;
   private final int vocabSize;
+  private final int maxTokenChars;
 
   private HfTokenizer(byte[] tokenizerJson, byte[] configJson) throws IOException {
     this.tokenizerJson = tokenizerJson;
@@ -87,6 +88,7 @@ public final class HfTokenizer implements TextCodec, AutoCloseable {
     }
     this.specialIds = Collections.unmodifiableSet(special);
     this.vocabSize = vocab.values().stream().mapToInt(Integer::intValue).max().orElse(-1) + 1;
+    this.maxTokenChars = Math.max(1, vocab.keySet().stream().mapToInt(String::length).max().orElse(1));
 
     JsonNode config = JSON.createObjectNode();
     if (configJson != null) {
@@ -130,6 +132,15 @@ public final class HfTokenizer implements TextCodec, AutoCloseable {
   /** From the bytes of tokenizer.json and (nullable) tokenizer_config.json. */
   public static HfTokenizer fromBytes(byte[] tokenizerJson, byte[] configJson) throws IOException {
     return new HfTokenizer(tokenizerJson, configJson);
+  }
+
+  /**
+   * The longest vocabulary entry in characters. Byte-level vocabularies spell each byte as one
+   * character, so an entry is never shorter than the text it decodes to.
+   */
+  @Override
+  public int maxTokenChars() {
+    return maxTokenChars;
   }
 
   @Override

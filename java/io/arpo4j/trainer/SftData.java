@@ -47,6 +47,13 @@ public final class SftData {
   public static List<TrainingRow> load(Path file, TextCodec codec, int eosTokenId,
       Function<List<Map<String, Object>>, String> promptOf, int maxTokens) throws IOException {
     JsonLines.Parser<TrainingRow> parser = (node, lineNo) -> {
+      // rejected before encoding when even the longest tokens cannot fit it: memory stays bounded by the
+      // token budget, not the line (Unicode normalisation may merge up to a few characters, hence 4x)
+      long chars = node.toString().length();
+      if (chars / (4L * codec.maxTokenChars()) > maxTokens) {
+        throw new IllegalArgumentException("the example has " + chars
+            + " characters, more than fit in micro_batch_tokens = " + maxTokens + " tokens (the most one forward pass holds)");
+      }
       TrainingRow row = parse(node, codec, eosTokenId, promptOf);
       if (row.tokens().length > maxTokens) {
         throw new IllegalArgumentException("the example has " + row.tokens().length

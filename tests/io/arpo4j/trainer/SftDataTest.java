@@ -99,4 +99,39 @@ class SftDataTest {
     e = assertThrows(IllegalArgumentException.class, () -> Question.load(qs));
     assertTrue(e.getMessage().contains("not JSON"), e.getMessage());
   }
+
+  @Test
+  void anOverLongExampleIsRejectedByLineBeforeItIsEncoded(@TempDir Path dir) throws Exception {
+    int[] encoded = {0};
+    TextCodec counting = new TextCodec() {
+      @Override
+      public int[] encode(String text) {
+        encoded[0] += text.length();
+        return CHARS.encode(text);
+      }
+
+      @Override
+      public String decode(int[] ids) {
+        return CHARS.decode(ids);
+      }
+
+      @Override
+      public int maxTokenChars() {
+        return 1;
+      }
+    };
+    String ok = "{\"prompt\": \"q\", \"response\": \"" + "a".repeat(90) + "\"}\n";
+    Path file = Files.writeString(dir.resolve("long.jsonl"), ok + "{\"prompt\": \"q\", \"response\": \""
+        + "x".repeat(1_000_000) + "\"}\n");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SftData.load(file, counting, 0, 100));
+    assertTrue(e.getMessage().contains("long.jsonl:2: ") && e.getMessage().contains("micro_batch_tokens = 100"),
+        e.getMessage());
+    assertEquals(91, encoded[0], "only the first line was encoded");
+
+    // between the character bound and the token budget: encoded, then rejected by its token count
+    Path tight = Files.writeString(dir.resolve("tight.jsonl"), "{\"prompt\": \"q\", \"response\": \""
+        + "y".repeat(300) + "\"}\n");
+    e = assertThrows(IllegalArgumentException.class, () -> SftData.load(tight, counting, 0, 100));
+    assertTrue(e.getMessage().contains("302 tokens"), e.getMessage());
+  }
 }
