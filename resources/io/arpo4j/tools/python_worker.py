@@ -30,6 +30,7 @@ import resource
 import select
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -643,6 +644,10 @@ class Worker:
 
 
 def remove_tree(path):
+    """Removes `path` whatever the call left there: shutil.rmtree for the usual small tree, then
+    GNU rm for what it cannot do (shutil recurses once per level and fails on deep trees and on
+    paths longer than PATH_MAX); rm walks any depth. Without root, directories the call made
+    unreadable are first made accessible again."""
     def make_writable_and_retry(function, target, _):
         parent = os.path.dirname(target)
         for p in (parent, target):
@@ -652,10 +657,22 @@ def remove_tree(path):
                 pass
         function(target)
 
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path, onerror=make_writable_and_retry)
-    else:
+    if not os.path.isdir(path) or os.path.islink(path):
         os.unlink(path)
+        return
+    try:
+        shutil.rmtree(path, onerror=make_writable_and_retry)
+        return
+    except (RecursionError, OSError):
+        pass
+    if os.geteuid() != 0:
+        subprocess.run(["chmod", "-R", "u+rwx", "--", path], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    done = subprocess.run(["rm", "-rf", "--one-file-system", "--", path],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE)
+    if os.path.lexists(path):
+        raise OSError("cannot remove %s: %s" % (path, done.stderr.decode(errors="replace")[:500]))
 
 
 def main():

@@ -63,6 +63,11 @@ class PythonSandboxWithoutNamespacesTest {
   }
 
   @Test
+  void aVeryDeepDirectoryTreeIsCleanedUp() throws Exception {
+    PythonSandboxTest.assertDeepTreeRemoved(pool);
+  }
+
+  @Test
   void cannotWriteOutsideItsWorkingDirectory(@TempDir Path hostTemp) throws Exception {
     PythonSandboxTest.assertNoWritesOutside(pool, List.of(hostTemp));
   }
