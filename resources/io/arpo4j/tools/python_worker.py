@@ -4,6 +4,7 @@ Started once by io.arpo4j.tools.python.PythonWorker (usually inside `unshare`), 
 interpreter start and the module imports once, then forks one child per call.
 
 Protocol (JSON lines; the worker's own stdin/stdout are used only for this):
+  run as `python3 -c <this source> <configuration>` (no file on disk to leave behind)
   argv[1]        the configuration object (see PythonSandboxConfig on the Java side)
   worker -> Java {"ready": true, "protections": [...], "notes": [...]} once set up
   Java -> worker {"id": n, "code": "...", "timeout": seconds}
@@ -677,8 +678,8 @@ def remove_tree(path):
 
 def main():
     cfg = json.loads(sys.argv[1])
-    # the worker's own directory is no place to import user modules from
-    if sys.path and sys.path[0] == os.path.dirname(os.path.abspath(__file__)):
+    # run with -c: the current directory ("") is no place to import modules from
+    if sys.path and sys.path[0] == "":
         del sys.path[0]
     proto_in = os.fdopen(os.dup(0), "rb")
     proto_out = os.fdopen(os.dup(1), "wb")

@@ -12,7 +12,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -41,7 +40,8 @@ public final class PythonWorkerPool implements AutoCloseable {
   private final PythonSandboxConfig config;
   private final String python;
   private final boolean runningAsRoot;
-  private final Path workerScript;
+  /** The worker's source, run with {@code python3 -c} (no file to leave behind). */
+  private final String workerSource;
   private final boolean namespaces;
   /** One uid per slot when root, unique on the host; null otherwise. */
   private final SandboxUidLease uids;
@@ -76,7 +76,8 @@ public final class PythonWorkerPool implements AutoCloseable {
     this.config = config;
     this.python = resolveInterpreter(config.pythonExecutable());
     this.runningAsRoot = currentUid() == 0;
-    this.workerScript = extractWorkerScript();
+    this.workerSource = workerSource();
+    StaleWorkerFiles.reap(Path.of(System.getProperty("java.io.tmpdir")));
     this.uids = runningAsRoot
         ? SandboxUidLease.acquire(config.sandboxUidBase(), config.workers()) : null;
     this.watchdog = Executors.newSingleThreadScheduledExecutor(runnable -> {
@@ -219,13 +220,6 @@ public final class PythonWorkerPool implements AutoCloseable {
     if (uids != null) {
       uids.close();
     }
-    if (workerScript != null) {
-      try {
-        Files.deleteIfExists(workerScript);
-      } catch (IOException e) {
-        // a leftover copy of the script is harmless
-      }
-    }
   }
 
   private void retire(Slot slot) {
@@ -247,7 +241,7 @@ public final class PythonWorkerPool implements AutoCloseable {
   }
 
   private PythonWorker launch(boolean inNamespaces, int uid) throws IOException {
-    Path scratch = inNamespaces ? null : Files.createTempDirectory("arpo4j-python-");
+    Path scratch = inNamespaces ? null : Files.createTempDirectory(StaleWorkerFiles.scratchPrefix());
     ObjectNode settings = JSON.createObjectNode();
     settings.put("namespaces", inNamespaces);
     settings.put("scratch", scratch == null ? null : scratch.toString());
@@ -269,7 +263,7 @@ public final class PythonWorkerPool implements AutoCloseable {
       }
       command.add("--");
     }
-    command.addAll(List.of(python, workerScript.toString(), JSON.writeValueAsString(settings)));
+    command.addAll(List.of(python, "-c", workerSource, JSON.writeValueAsString(settings)));
     PythonWorker worker;
     try {
       worker = PythonWorker.launch(command, environment(), scratch, config.outputLimitBytes());
@@ -327,16 +321,14 @@ public final class PythonWorkerPool implements AutoCloseable {
     }
   }
 
-  private static Path extractWorkerScript() {
+  private static String workerSource() {
     try (InputStream in = PythonWorkerPool.class.getResourceAsStream(WORKER_RESOURCE)) {
       if (in == null) {
         throw new IllegalStateException("resource " + WORKER_RESOURCE + " missing");
       }
-      Path script = Files.createTempFile("arpo4j-python-worker-", ".py");
-      Files.copy(in, script, StandardCopyOption.REPLACE_EXISTING);
-      return script;
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot write the python worker script", e);
+      throw new UncheckedIOException("cannot read the python worker script", e);
     }
   }
 
