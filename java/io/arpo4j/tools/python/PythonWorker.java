@@ -26,7 +26,11 @@ import java.util.concurrent.TimeUnit;
  */
 final class PythonWorker implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
-  /** Time the worker gets beyond a call's own timeout to kill, reap and clean up. */
+  /**
+   * Time the worker gets beyond a call's own timeout to kill, reap and clean up: this plus the
+   * timeout again, since removing what a call wrote takes time of the order of writing it (a
+   * 3,000-deep tree takes ~10 s to remove from a VM's ext4 disk).
+   */
   private static final Duration GRACE = Duration.ofSeconds(5);
   private static final int STDERR_TAIL_CHARS = 2000;
 
@@ -87,7 +91,7 @@ final class PythonWorker implements AutoCloseable {
     request.put("id", ++lastId);
     request.put("code", code);
     request.put("timeout", timeout.toMillis() / 1000.0);
-    JsonNode response = exchange(request, timeout.plus(GRACE), watchdog);
+    JsonNode response = exchange(request, timeout.multipliedBy(2).plus(GRACE), watchdog);
     if (response.path("id").asLong(-1) != lastId) {
       close();
       throw new IOException("python worker answered out of turn: " + response.path("id"));

@@ -5,15 +5,13 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.arpo4j.tools.python.PythonSandboxConfig.Isolation;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.lang.System.Logger.Level;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -42,7 +40,8 @@ public final class PythonWorkerPool implements AutoCloseable {
   private final PythonSandboxConfig config;
   private final String python;
   private final boolean runningAsRoot;
-  private final Path workerScript;
+  /** The worker's source, run with {@code python3 -c} (no file to leave behind). */
+  private final String workerSource;
   private final boolean namespaces;
   /** One uid per slot when root, unique on the host; null otherwise. */
   private final SandboxUidLease uids;
@@ -77,7 +76,8 @@ public final class PythonWorkerPool implements AutoCloseable {
     this.config = config;
     this.python = resolveInterpreter(config.pythonExecutable());
     this.runningAsRoot = currentUid() == 0;
-    this.workerScript = extractWorkerScript();
+    this.workerSource = workerSource();
+    StaleWorkerFiles.reap(Path.of(System.getProperty("java.io.tmpdir")));
     this.uids = runningAsRoot
         ? SandboxUidLease.acquire(config.sandboxUidBase(), config.workers()) : null;
     this.watchdog = Executors.newSingleThreadScheduledExecutor(runnable -> {
@@ -220,13 +220,6 @@ public final class PythonWorkerPool implements AutoCloseable {
     if (uids != null) {
       uids.close();
     }
-    if (workerScript != null) {
-      try {
-        Files.deleteIfExists(workerScript);
-      } catch (IOException e) {
-        // a leftover copy of the script is harmless
-      }
-    }
   }
 
   private void retire(Slot slot) {
@@ -248,7 +241,7 @@ public final class PythonWorkerPool implements AutoCloseable {
   }
 
   private PythonWorker launch(boolean inNamespaces, int uid) throws IOException {
-    Path scratch = inNamespaces ? null : Files.createTempDirectory("arpo4j-python-");
+    Path scratch = inNamespaces ? null : Files.createTempDirectory(StaleWorkerFiles.scratchPrefix());
     ObjectNode settings = JSON.createObjectNode();
     settings.put("namespaces", inNamespaces);
     settings.put("scratch", scratch == null ? null : scratch.toString());
@@ -270,7 +263,7 @@ public final class PythonWorkerPool implements AutoCloseable {
       }
       command.add("--");
     }
-    command.addAll(List.of(python, workerScript.toString(), JSON.writeValueAsString(settings)));
+    command.addAll(List.of(python, "-c", workerSource, JSON.writeValueAsString(settings)));
     PythonWorker worker;
     try {
       worker = PythonWorker.launch(command, environment(), scratch, config.outputLimitBytes());
@@ -328,16 +321,14 @@ public final class PythonWorkerPool implements AutoCloseable {
     }
   }
 
-  private static Path extractWorkerScript() {
+  private static String workerSource() {
     try (InputStream in = PythonWorkerPool.class.getResourceAsStream(WORKER_RESOURCE)) {
       if (in == null) {
         throw new IllegalStateException("resource " + WORKER_RESOURCE + " missing");
       }
-      Path script = Files.createTempFile("arpo4j-python-worker-", ".py");
-      Files.copy(in, script, StandardCopyOption.REPLACE_EXISTING);
-      return script;
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot write the python worker script", e);
+      throw new UncheckedIOException("cannot read the python worker script", e);
     }
   }
 
@@ -349,22 +340,36 @@ public final class PythonWorkerPool implements AutoCloseable {
     }
   }
 
+  /**
+   * Removes a directory tree of any depth with GNU rm (Files.walkFileTree fails once a path is
+   * longer than PATH_MAX); without root, directories made unreadable are made accessible first.
+   */
   static void deleteTree(Path root) throws IOException {
-    if (!Files.exists(root)) {
+    if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
       return;
     }
-    Files.walkFileTree(root, new SimpleFileVisitor<>() {
-      @Override
-      public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-        Files.deleteIfExists(file);
-        return FileVisitResult.CONTINUE;
-      }
+    if (currentUid() != 0 && Files.isDirectory(root, LinkOption.NOFOLLOW_LINKS)) {
+      runQuietly("chmod", "-R", "u+rwx", "--", root.toString());
+    }
+    String error = runQuietly("rm", "-rf", "--one-file-system", "--", root.toString());
+    if (Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
+      throw new IOException("cannot remove " + root + ": " + error);
+    }
+  }
 
-      @Override
-      public FileVisitResult postVisitDirectory(Path dir, IOException e) throws IOException {
-        Files.deleteIfExists(dir);
-        return FileVisitResult.CONTINUE;
-      }
-    });
+  /** Runs a command to its end; returns the start of what it printed. */
+  private static String runQuietly(String... command) throws IOException {
+    Process process = new ProcessBuilder(command).redirectErrorStream(true)
+        .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+    try (InputStream out = process.getInputStream()) {
+      String text = new String(out.readNBytes(1000), StandardCharsets.UTF_8).strip();
+      out.transferTo(OutputStream.nullOutputStream());
+      process.waitFor();
+      return text;
+    } catch (InterruptedException e) {
+      process.destroyForcibly();
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while running " + command[0], e);
+    }
   }
 }

@@ -332,6 +332,39 @@ class PythonSandboxTest {
   }
 
   @Test
+  void aVeryDeepDirectoryTreeIsCleanedUp() throws Exception {
+    assertDeepTreeRemoved(pool);
+  }
+
+  /**
+   * A 3,000-deep tree (paths longer than PATH_MAX) in the working directory: the call succeeds,
+   * the worker survives its clean-up, and the working directory is gone afterwards (checked on the
+   * host when it lives there, i.e. without namespaces).
+   */
+  static void assertDeepTreeRemoved(PythonWorkerPool target) throws Exception {
+    PythonRun run = target.run(String.join("\n",
+        "import os",
+        "top = os.getcwd()",
+        "for _ in range(3000):",
+        "    os.mkdir('d')",
+        "    os.chdir('d')",
+        "open('leaf', 'w').write('x')",
+        "os.chmod('.', 0o500)  # a read-only directory deep down",
+        "top"), Duration.ofSeconds(30)); // creating and removing it takes seconds on a busy disk
+    assertEquals(Status.OK, run.status(), run.output());
+    Path workdir = Path.of(run.output().strip());
+    if (!target.usesNamespaces()) {
+      assertFalse(Files.exists(workdir), "left on the host: " + workdir);
+    }
+    for (int i = 0; i < target.config().workers(); i++) { // the same worker answers again
+      PythonRun next = target.run("import os\nparent = '" + workdir.getParent() + "'\n"
+          + "[e for e in os.listdir(parent) if os.path.join(parent, e) != os.getcwd()]");
+      assertEquals(Status.OK, next.status(), next.output());
+      assertEquals("[]", next.output().strip(), "left in the scratch area");
+    }
+  }
+
+  @Test
   void cannotWriteOutsideItsWorkingDirectory(@TempDir Path hostTemp) throws Exception {
     Path inBuildDir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "escape-");
     try {

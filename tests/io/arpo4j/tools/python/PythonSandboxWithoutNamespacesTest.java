@@ -7,7 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.arpo4j.tools.python.PythonRun.Status;
 import io.arpo4j.tools.python.PythonSandboxConfig.Isolation;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -60,6 +65,68 @@ class PythonSandboxWithoutNamespacesTest {
   @Test
   void sysvIpcAndKeysDoNotOutliveTheCall() throws Exception {
     PythonSandboxTest.assertNothingOutlivesTheCall(pool);
+  }
+
+  @Test
+  void aVeryDeepDirectoryTreeIsCleanedUp() throws Exception {
+    PythonSandboxTest.assertDeepTreeRemoved(pool);
+  }
+
+  /** The worker runs with {@code python3 -c}: no script file exists that a kill could leave. */
+  @Test
+  void noWorkerScriptFileOnDisk() throws Exception {
+    Path tempDir = Path.of(System.getProperty("java.io.tmpdir")).toRealPath();
+    for (ProcessHandle process : pool.processes()) {
+      String[] args = new String(Files.readAllBytes(Path.of("/proc/" + process.pid(), "cmdline")),
+          StandardCharsets.UTF_8).split("\0");
+      for (String arg : args) {
+        if (arg.startsWith("/") && arg.length() < 4096) {
+          Path path = Path.of(arg);
+          assertFalse(path.startsWith(tempDir) && Files.exists(path),
+              "worker runs a file in the temp dir: " + arg);
+        }
+      }
+    }
+  }
+
+  /**
+   * What a killed JVM leaves (a scratch directory named after its pid and start time, with a deep
+   * tree, and an older version's script file named on no command line) is removed when a pool
+   * starts; the scratch directory of a live JVM (this one) and a script a live process runs stay.
+   */
+  @Test
+  void filesOfDeadJvmsAreRemovedAtStart() throws Exception {
+    Path tempDir = Path.of(System.getProperty("java.io.tmpdir"));
+    Process exited = new ProcessBuilder("true").start();
+    exited.waitFor();
+    Path deadScratch = Files.createDirectory(
+        tempDir.resolve("arpo4j-python-" + exited.pid() + "-1700000000000-1"));
+    Process deep = new ProcessBuilder("python3", "-c", "import os, sys\nos.chdir(sys.argv[1])\n"
+        + "for _ in range(3000):\n    os.mkdir('d')\n    os.chdir('d')",
+        deadScratch.toString()).start();
+    assertEquals(0, deep.waitFor());
+    Path liveScratch = Files.createTempDirectory(StaleWorkerFiles.scratchPrefix());
+    Path oldScript =
+        Files.createFile(tempDir.resolve("arpo4j-python-worker-1" + exited.pid() + ".py"));
+    Path runningScript =
+        Files.createFile(tempDir.resolve("arpo4j-python-worker-2" + exited.pid() + ".py"));
+    FileTime longAgo = FileTime.from(Instant.now().minus(Duration.ofMinutes(10)));
+    Files.setLastModifiedTime(oldScript, longAgo);
+    Files.setLastModifiedTime(runningScript, longAgo);
+    Process runner = new ProcessBuilder("tail", "-f", runningScript.toString()).start();
+    try {
+      new PythonWorkerPool(PythonSandboxTest.testConfig(Isolation.NONE).toBuilder()
+          .workers(1).preload(List.of()).build()).close();
+      assertFalse(Files.exists(deadScratch), "scratch directory of a dead JVM left");
+      assertFalse(Files.exists(oldScript), "script file of a dead JVM left");
+      assertTrue(Files.exists(liveScratch), "scratch directory of a live JVM removed");
+      assertTrue(Files.exists(runningScript), "script file a live process runs removed");
+    } finally {
+      runner.destroyForcibly().waitFor();
+      for (Path path : List.of(deadScratch, liveScratch, oldScript, runningScript)) {
+        PythonWorkerPool.deleteTree(path);
+      }
+    }
   }
 
   @Test
