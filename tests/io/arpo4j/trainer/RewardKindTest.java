@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.arpo4j.reward.ArpoReferenceReward;
 import io.arpo4j.reward.F1Reward;
+import io.arpo4j.tools.TrajectoryFormat;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -14,13 +15,13 @@ class RewardKindTest {
   @Test
   void arpoReferenceIsAConfigurableRewardKind() throws Exception {
     TrainerConfig config = TrainerConfig.load(null, List.of("reward.kind=arpo_reference"));
-    assertInstanceOf(ArpoReferenceReward.class, Trainer.answerReward(config));
-    assertInstanceOf(F1Reward.class, Trainer.answerReward(TrainerConfig.load(null, List.of())));
+    assertInstanceOf(ArpoReferenceReward.class, Trainer.configuredReward(config, TrajectoryFormat.BUILT_IN, false));
+    assertInstanceOf(F1Reward.class, Trainer.configuredReward(TrainerConfig.load(null, List.of()), TrajectoryFormat.BUILT_IN, false));
     // the reference's quirk: \fbox fails its format check
     String fbox = "<think>t</think><answer>\\fbox{Paris}</answer>";
-    assertEquals(-1.0, Trainer.answerReward(config).score(fbox, List.of("Paris")));
+    assertEquals(-1.0, Trainer.configuredReward(config, TrajectoryFormat.BUILT_IN, false).score(fbox, List.of("Paris")));
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> TrainerConfig.load(null, List.of("reward.kind=sympy")));
-    assertTrue(e.getMessage().contains("reward.kind must be f1, exact, math or arpo_reference"), e.getMessage());
+    assertTrue(e.getMessage().contains("reward.kind must be f1, exact, math, arpo_reference or auto"), e.getMessage());
   }
 }

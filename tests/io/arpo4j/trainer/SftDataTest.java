@@ -123,7 +123,7 @@ class SftDataTest {
     String ok = "{\"prompt\": \"q\", \"response\": \"" + "a".repeat(90) + "\"}\n";
     Path file = Files.writeString(dir.resolve("long.jsonl"), ok + "{\"prompt\": \"q\", \"response\": \""
         + "x".repeat(1_000_000) + "\"}\n");
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SftData.load(file, counting, 0, 100));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SftData.load(file, counting, 0, NO_CHAT, 100));
     assertTrue(e.getMessage().contains("long.jsonl:2: ") && e.getMessage().contains("micro_batch_tokens = 100"),
         e.getMessage());
     assertEquals(91, encoded[0], "only the first line was encoded");
@@ -131,7 +131,7 @@ class SftDataTest {
     // between the character bound and the token budget: encoded, then rejected by its token count
     Path tight = Files.writeString(dir.resolve("tight.jsonl"), "{\"prompt\": \"q\", \"response\": \""
         + "y".repeat(300) + "\"}\n");
-    e = assertThrows(IllegalArgumentException.class, () -> SftData.load(tight, counting, 0, 100));
+    e = assertThrows(IllegalArgumentException.class, () -> SftData.load(tight, counting, 0, NO_CHAT, 100));
     assertTrue(e.getMessage().contains("302 tokens"), e.getMessage());
   }
 }
