@@ -118,7 +118,7 @@ class RolloutLimitsTest {
     assertEquals(StopReason.LENGTH, t.stopReason());
     BranchPoint bp = t.branchPoints().get(0);
     assertEquals(1, bp.probeTokens());
-    assertEquals(3.0, bp.probeEntropy(), 1e-12);
+    assertEquals(3.0 * 4, bp.probeEntropy(), 1e-12); // one token's entropy, the window sum scaled to k = 4
   }
 
   @Test

@@ -68,7 +68,7 @@ class PythonToolTest {
   void codeWithoutOutputGivesTheEmptyOutputText() throws Exception {
     ToolResult result = run("x = 1");
     assertFalse(result.ok());
-    assertEquals("Tool(python) returned empty output.", result.output());
+    assertEquals("Error: Tool(python) returned empty output.", result.output());
   }
 
   @Test
