@@ -6,6 +6,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -37,7 +38,12 @@ final class SymbolicScalars {
   private static final int WORKERS = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
   private static final Duration STARTUP_LIMIT = Duration.ofMinutes(2);
   private static final AtomicInteger THREADS = new AtomicInteger();
-  private static final ThreadLocal<SymbolicScalars> PER_THREAD = ThreadLocal.withInitial(SymbolicScalars::new);
+  private static final ThreadLocal<SymbolicScalars> PER_THREAD = ThreadLocal.withInitial(() -> {
+    SymbolicScalars scalars = new SymbolicScalars();
+    EvalEngine.set(scalars.engine);
+    scalars.parse("1"); // the first parse on a thread is slow; not inside a comparison's time limit
+    return scalars;
+  });
   private static final Pattern FRAC_DIGITS = Pattern.compile("\\\\frac\\s*(\\d)\\s*(\\d)");
   private static final Pattern FRAC_DIGIT_GROUP = Pattern.compile("\\\\frac\\s*(\\d)\\s*\\{");
   private static final Pattern FRAC_GROUP_DIGIT = Pattern.compile("(\\\\frac\\s*\\{[^{}]*})\\s*(\\d)");
@@ -59,14 +65,21 @@ final class SymbolicScalars {
     engine.setQuietMode(true); // Symja would print its warnings ("Simplify: null.") to stdout
   }
 
-  /** Runs {@code task} on a worker; false when it fails or does not finish within {@code timeout}. */
+  /**
+   * Runs {@code task} on a worker; false when it fails or does not finish within {@code timeout}
+   * of starting (waiting for a free worker and setting up its engine do not count).
+   */
   static boolean withTimeout(Duration timeout, Task task) {
     ExecutorService workers = workers();
+    CompletableFuture<Void> started = new CompletableFuture<>();
     Future<Boolean> result = workers.submit(() -> {
-      EvalEngine.set(PER_THREAD.get().engine);
-      return task.run(PER_THREAD.get());
+      SymbolicScalars scalars = PER_THREAD.get();
+      EvalEngine.set(scalars.engine);
+      started.complete(null);
+      return task.run(scalars);
     });
     try {
+      started.get(STARTUP_LIMIT.toSeconds(), TimeUnit.SECONDS);
       return result.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
     } catch (TimeoutException e) {
       result.cancel(true);
