@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
       IndexCommand.class,
       RolloutCommand.class,
       SftCommand.class,
+      LaunchCommand.class,
       TrainCommand.class,
       EvalCommand.class,
       DemoCommand.class,

@@ -1,5 +1,6 @@
 package io.arpo4j.trainer;
 
+import io.arpo4j.distributed.Distributed;
 import io.arpo4j.model.PolicyModel;
 import io.arpo4j.model.RuntimeOptions;
 import io.arpo4j.reward.AnswerReward;
@@ -49,9 +50,10 @@ public final class Trainer implements AutoCloseable {
   private final Reward reward;
   private final Reward correctness;
   private final Path resumeFrom;
+  private final Distributed distributed;
 
   private Trainer(TrainerConfig config, PolicyModel model, ToolRegistry registry, Reward reward, Reward correctness,
-      Path resumeFrom) {
+      Path resumeFrom, Distributed distributed) {
     this.config = config;
     this.model = model;
     this.registry = registry;
@@ -59,6 +61,7 @@ public final class Trainer implements AutoCloseable {
     this.reward = reward;
     this.correctness = correctness;
     this.resumeFrom = resumeFrom;
+    this.distributed = distributed;
   }
 
   public static Builder builder(TrainerConfig config) {
@@ -72,6 +75,7 @@ public final class Trainer implements AutoCloseable {
     private Reward reward;
     private Reward correctness;
     private boolean resume = true;
+    private Distributed distributed = Distributed.single();
 
     private Builder(TrainerConfig config) {
       this.config = config;
@@ -107,9 +111,15 @@ public final class Trainer implements AutoCloseable {
       return this;
     }
 
+    /** The data-parallel job this process is a rank of (default: a world of one). */
+    public Builder distributed(Distributed distributed) {
+      this.distributed = distributed;
+      return this;
+    }
+
     public Trainer build() throws IOException {
       Optional<Path> checkpoint = resume ? new Checkpoints(config.runDir()).latest() : Optional.empty();
-      RuntimeOptions runtime = RuntimeOptions.parse(config.device());
+      RuntimeOptions runtime = RuntimeOptions.parse(Distributed.deviceFor(config.device(), distributed.world()));
       PolicyModel policy = checkpoint.isPresent()
           ? PolicyModel.load(checkpoint.get().resolve(Checkpoints.MODEL_DIR), runtime)
           : model != null ? model : PolicyModel.load(config.model(), runtime);
@@ -134,7 +144,7 @@ public final class Trainer implements AutoCloseable {
       Reward r = reward != null ? reward : configured;
       Reward c = correctness != null ? correctness
           : (response, refs) -> configured.evaluate(response, refs).match() >= 1.0 ? 1.0 : 0.0;
-      return new Trainer(config, policy, registry, r, c, checkpoint.orElse(null));
+      return new Trainer(config, policy, registry, r, c, checkpoint.orElse(null), distributed);
     }
   }
 
@@ -157,6 +167,10 @@ public final class Trainer implements AutoCloseable {
     return model;
   }
 
+  public Distributed distributed() {
+    return distributed;
+  }
+
   /** The tools as the rollout calls them: asynchronous, each call bounded by its tool's timeout. */
   public ToolCaller toolCaller() {
     return (tag, input, context) -> executor.submit(new ToolCall(tag, input), context).thenApply(ToolResult::output);
@@ -165,7 +179,7 @@ public final class Trainer implements AutoCloseable {
   /** Supervised cold start on {@code data} (JSONL prompt/response traces). */
   public SftTrainer.Result sft(Path data) throws IOException {
     List<TrainingRow> rows = SftData.load(data, model.tokenizer(), model.eosTokenIds()[0]);
-    return SftTrainer.train(model, rows, config, config.runDir().resolve("sft_metrics.jsonl"));
+    return SftTrainer.train(model, rows, config, config.runDir().resolve("sft_metrics.jsonl"), distributed);
   }
 
   /** RL until {@code config.steps()} (continuing a resumed run). */

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.arpo4j.advantage.AdvantageEstimator;
 import io.arpo4j.advantage.TreeAttribution;
+import io.arpo4j.distributed.Distributed;
 import io.arpo4j.kernels.LossAggregation;
 import io.arpo4j.loss.PolicyLossConfig;
 import io.arpo4j.model.SamplingParams;
@@ -17,6 +18,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 
@@ -49,7 +51,8 @@ public record TrainerConfig(
     RewardSection reward,
     Tools tools,
     Sft sft,
-    Eval eval) {
+    Eval eval,
+    DistributedSection distributed) {
 
   public record Data(String train, String eval, String promptTemplate) {}
 
@@ -74,6 +77,8 @@ public record TrainerConfig(
   public record Sft(String data, int epochs, double lr, int warmupSteps, int batchSize) {}
 
   public record Eval(int samples, double temperature) {}
+
+  public record DistributedSection(String backend, int timeoutS, int bucketMb) {}
 
   public static final List<String> ALGORITHMS = List.of("arpo", "grpo", "dapo", "reinforce++");
 
@@ -205,6 +210,7 @@ public record TrainerConfig(
     optimizerConfig();
     advantageEstimator();
     attribution();
+    distributedOptions();
   }
 
   private static void positive(String name, int value, boolean zeroAllowed) {
@@ -243,6 +249,13 @@ public record TrainerConfig(
   public OptimizerConfig optimizerConfig() {
     return new OptimizerConfig(optimizer.lr(), optimizer.weightDecay(), optimizer.beta1(), optimizer.beta2(),
         optimizer.eps(), optimizer.gradClip(), optimizer.warmupSteps());
+  }
+
+  public Distributed.Options distributedOptions() {
+    positive("distributed.timeout_s", distributed.timeoutS(), false);
+    positive("distributed.bucket_mb", distributed.bucketMb(), false);
+    return new Distributed.Options(distributed.backend(), Duration.ofSeconds(distributed.timeoutS()),
+        (long) distributed.bucketMb() << 20);
   }
 
   public AdvantageEstimator advantageEstimator() {
