@@ -4,6 +4,7 @@
 #   benchmarks/run.sh model [--quick]        prefill/decode tokens/s, fork vs re-prefill
 #   benchmarks/run.sh rollout [P M R]        ARPO vs GRPO rollout throughput; python pool vs fresh process
 #   benchmarks/run.sh demo-compare [--seeds N] [--quick]   the demo's ARPO vs GRPO over seeds, mean ± sd
+#   benchmarks/run.sh ddp [ROWS]             SFT tokens/s at 1 and 2 ranks; Gloo all-reduce vs tensor copy
 # Results (JMH JSON) go under target/; a table is printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,8 +48,12 @@ case "$what" in
     cp=$(build_classpath)
     OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}" java -Xmx8g -cp "$cp" io.arpo4j.demo.DemoCompare "$@"
     ;;
+  ddp)
+    cp=$(build_classpath)
+    java -Xmx2g -cp "$cp" io.arpo4j.distributed.DdpBench "$@"
+    ;;
   *)
-    echo "usage: benchmarks/run.sh kernels|model|rollout|demo-compare [--quick] [--seeds N]" >&2
+    echo "usage: benchmarks/run.sh kernels|model|rollout|demo-compare|ddp [--quick] [--seeds N]" >&2
     exit 2
     ;;
 esac

@@ -1,5 +1,7 @@
 package io.arpo4j.cli;
 
+import io.arpo4j.distributed.Distributed;
+import io.arpo4j.distributed.World;
 import io.arpo4j.trainer.Evaluator;
 import io.arpo4j.trainer.Question;
 import io.arpo4j.trainer.Trainer;
@@ -29,8 +31,10 @@ final class TrainCommand implements Callable<Integer> {
     TrainerConfig config = run.load();
     Path train = data != null ? data : config.data().train() == null ? null : Path.of(config.data().train());
     if (train == null) throw new IllegalArgumentException("no training data: pass --data or set data.train");
-    try (Trainer trainer = Trainer.builder(config).resume(!fresh).build()) {
+    try (Distributed dist = Distributed.start(World.fromEnvironment(), config.device(), config.distributedOptions());
+        Trainer trainer = Trainer.builder(config).resume(!fresh).distributed(dist).build()) {
       trainer.train(Question.load(train));
+      if (!dist.isMaster()) return 0; // rank 0 evaluates and reports
       Path eval = evalData != null ? evalData : config.data().eval() == null ? null : Path.of(config.data().eval());
       if (eval != null) {
         Evaluator.Result r = trainer.evaluate(Question.load(eval));

@@ -1,6 +1,7 @@
 package io.arpo4j.trainer;
 
 import io.arpo4j.advantage.GroupAdvantages;
+import io.arpo4j.distributed.Distributed;
 import io.arpo4j.model.PolicyModel;
 import io.arpo4j.reward.Reward;
 import io.arpo4j.rollout.RolloutConfig;
@@ -25,6 +26,12 @@ import java.util.SplittableRandom;
  * so a run resumed from a checkpoint continues exactly as if it had never stopped. Per step it
  * appends one metrics line to {@code <run>/metrics.jsonl} and the rollout trees to
  * {@code <run>/rollouts.jsonl}.
+ *
+ * <p>Data parallel ({@link Distributed}): each rank rolls out its contiguous share of the step's
+ * prompts (whole groups: a group never spans ranks) with sampling seeded by (seed, step, rank),
+ * and {@link RlUpdate} trains on all ranks' groups as one batch. Dynamic sampling tops up to the
+ * global count. Metrics are global; rank 0 writes them, the config and the checkpoints (after a
+ * barrier); rank r > 0 records its rollouts in {@code rollouts-rank<r>.jsonl}.
  */
 public final class RlTrainer {
   private final TrainerConfig config;
@@ -38,6 +45,7 @@ public final class RlTrainer {
   private final RlUpdate update;
   private final Checkpoints checkpoints;
   private final PolicyModel reference;
+  private final Distributed dist;
   private int step;
   private long consumed;
 
@@ -47,7 +55,15 @@ public final class RlTrainer {
    */
   public RlTrainer(TrainerConfig config, PolicyModel model, ToolCaller tools, Reward reward, List<Question> train,
       Path resumeFrom) throws IOException {
+    this(config, model, tools, reward, train, resumeFrom, Distributed.single());
+  }
+
+  /** @param dist the data-parallel job this process is a rank of */
+  public RlTrainer(TrainerConfig config, PolicyModel model, ToolCaller tools, Reward reward, List<Question> train,
+      Path resumeFrom, Distributed dist) throws IOException {
     if (train.isEmpty()) throw new IllegalArgumentException("no training questions");
+    this.dist = dist;
+    dist.broadcastParameters(model.model().parameters().values());
     this.config = config;
     this.model = model;
     this.tools = tools;
@@ -62,7 +78,7 @@ public final class RlTrainer {
     this.reference = config.loss().klCoef() > 0 ? frozenCopy(model) : null;
     this.update = new RlUpdate(backprop,
         reference == null ? null : new TokenBackprop(reference.model(), temperature, config.logitChunkTokens()),
-        optimizer, config);
+        optimizer, config, dist, model.model().parameters().values());
     if (resumeFrom != null) {
       Checkpoints.State state = Checkpoints.readState(resumeFrom);
       if (!state.algo().equals(config.algo())) {
@@ -91,15 +107,16 @@ public final class RlTrainer {
   /** Runs until {@code config.steps()} steps are done, checkpointing as configured. */
   public void run() throws IOException {
     Files.createDirectories(runDir);
-    Files.writeString(runDir.resolve("config.yaml"), config.toYaml());
-    if (step == 0) Files.deleteIfExists(runDir.resolve("rollouts.jsonl")); // a fresh run starts a fresh record
-    try (MetricsLog metrics = MetricsLog.resume(runDir.resolve("metrics.jsonl"), step);
-        RolloutRecorder recorder = new RolloutRecorder(runDir.resolve("rollouts.jsonl"));
+    if (dist.isMaster()) Files.writeString(runDir.resolve("config.yaml"), config.toYaml());
+    Path rollouts = runDir.resolve(dist.isMaster() ? "rollouts.jsonl" : "rollouts-rank" + dist.rank() + ".jsonl");
+    if (step == 0) Files.deleteIfExists(rollouts); // a fresh run starts a fresh record
+    try (MetricsLog metrics = dist.isMaster() ? MetricsLog.resume(runDir.resolve("metrics.jsonl"), step) : null;
+        RolloutRecorder recorder = new RolloutRecorder(rollouts);
         Progress progress = Progress.start(config.algo() + " " + config.runName(), config.steps())) {
       progress.advance(step, Map.of());
       while (step < config.steps()) {
         Map<String, Object> m = step(recorder);
-        metrics.append(m);
+        if (metrics != null) metrics.append(m);
         progress.step(Map.of("reward", m.get(MetricsLog.REWARD_MEAN), "acc", m.get(MetricsLog.ACCURACY),
             "tools", m.get(MetricsLog.TOOL_CALLS_MEAN)));
         boolean last = step == config.steps();
@@ -115,9 +132,13 @@ public final class RlTrainer {
     int rounds = 0, dropped = 0;
     double rolloutSeconds = 0;
     List<RolloutGroup> all = new ArrayList<>();
-    while (kept.size() < config.promptsPerStep()) {
+    int globalKept = 0;
+    while (globalKept < config.promptsPerStep()) {
       long t0 = System.nanoTime();
-      List<RolloutGroup> groups = rollout(nextQuestions(config.promptsPerStep() - kept.size()), rounds);
+      // every rank draws the same questions and rolls out its share of them
+      List<Question> questions = nextQuestions(config.promptsPerStep() - globalKept);
+      int[] share = dist.world().shard(questions.size());
+      List<RolloutGroup> groups = rollout(questions.subList(share[0], share[1]), rounds);
       rolloutSeconds += (System.nanoTime() - t0) / 1e9;
       all.addAll(groups);
       for (RolloutGroup g : groups) {
@@ -128,23 +149,55 @@ public final class RlTrainer {
         }
       }
       rounds++;
+      globalKept = (int) dist.allReduceSum(kept.size())[0];
       if (!config.dapo().dynamicSampling() || rounds > config.dapo().maxResampleRounds()) break;
     }
     recorder.writeAll(all);
     Map<String, Object> m = new LinkedHashMap<>();
     m.put(MetricsLog.STEP, step + 1);
     m.put(MetricsLog.ALGO, config.algo());
-    m.putAll(StepMetrics.of(all, rolloutSeconds));
+    m.putAll(globalRolloutMetrics(StepMetrics.of(all, rolloutSeconds), all));
     m.putAll(update.update(kept));
-    m.put("groups_trained", kept.size());
-    m.put("groups_dropped", dropped);
+    double[] groupCounts = dist.allReduceSum(kept.size(), dropped);
+    m.put("groups_trained", (int) groupCounts[0]);
+    m.put("groups_dropped", (int) groupCounts[1]);
     m.put(MetricsLog.STEP_TIME_S, (System.nanoTime() - start) / 1e9);
     step++;
     return m;
   }
 
+  /**
+   * The rollout metrics of all ranks: means over trajectories weighted by each rank's count,
+   * branch counts and generation throughput summed (the ranks decode at the same time).
+   */
+  private Map<String, Object> globalRolloutMetrics(Map<String, Object> local, List<RolloutGroup> groups) {
+    if (!dist.isDistributed()) return local;
+    List<String> keys = new ArrayList<>();
+    for (Map.Entry<String, Object> e : local.entrySet()) if (e.getValue() instanceof Number) keys.add(e.getKey());
+    double trajectories = groups.stream().mapToInt(g -> g.trajectories().size()).sum();
+    double[] values = new double[keys.size() + 1];
+    for (int i = 0; i < keys.size(); i++) {
+      double v = ((Number) local.get(keys.get(i))).doubleValue();
+      values[i] = summed(keys.get(i)) ? v : (Double.isNaN(v) ? 0 : v * trajectories);
+    }
+    values[keys.size()] = trajectories;
+    double[] sums = dist.allReduceSum(values);
+    Map<String, Object> out = new LinkedHashMap<>(local);
+    for (int i = 0; i < keys.size(); i++) {
+      out.put(keys.get(i), summed(keys.get(i)) ? sums[i] : sums[i] / Math.max(sums[keys.size()], 1));
+    }
+    return out;
+  }
+
+  private static boolean summed(String metric) {
+    return metric.equals(MetricsLog.BRANCHES) || metric.equals(MetricsLog.TOKENS_PER_S);
+  }
+
   private List<RolloutGroup> rollout(List<Question> questions, int round) {
-    RolloutConfig rc = config.rolloutConfig().toBuilder().seed(mix(config.seed(), step * 64L + round)).build();
+    long seed = mix(config.seed(), step * 64L + round);
+    // each rank samples its own stream, derived from (seed, step, rank)
+    if (dist.isDistributed()) seed = mix(seed, dist.rank());
+    RolloutConfig rc = config.rolloutConfig().toBuilder().seed(seed).build();
     return Rollouts.run(model, tools, rc, reward, questions, config.data().promptTemplate(), questions.size());
   }
 
@@ -182,7 +235,10 @@ public final class RlTrainer {
 
   /** Writes a checkpoint of the current state. */
   public Path save() throws IOException {
-    return checkpoints.save(new Checkpoints.State(step, consumed, config.algo(), config.seed()), model, optimizer,
-        config.toYaml());
+    dist.barrier(); // every rank finished the step: rank 0's weights are everyone's
+    Path saved = dist.isMaster() ? checkpoints.save(new Checkpoints.State(step, consumed, config.algo(), config.seed()),
+        model, optimizer, config.toYaml()) : null;
+    dist.barrier(); // nobody runs ahead of a checkpoint that may still be written
+    return saved != null ? saved : checkpoints.latest().orElseThrow();
   }
 }

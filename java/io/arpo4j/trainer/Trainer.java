@@ -184,7 +184,7 @@ public final class Trainer implements AutoCloseable {
 
   /** RL until {@code config.steps()} (continuing a resumed run). */
   public RlTrainer train(List<Question> questions) throws IOException {
-    RlTrainer rl = new RlTrainer(config, model, toolCaller(), reward, questions, resumeFrom);
+    RlTrainer rl = new RlTrainer(config, model, toolCaller(), reward, questions, resumeFrom, distributed);
     rl.run();
     return rl;
   }

@@ -29,9 +29,8 @@ class DataParallelSftTest {
     List<String> lines = new ArrayList<>();
     for (int i = 0; i < 7; i++) {
       int a = 3 + i, b = 11 * i + 2;
-      lines.add("{\"prompt\": \"Question: what is %d * %d?\\nAnswer:\", \"response\": \" <think>multiply</think> "
-          .formatted(a, b) + "<python>print(%d * %d)</python> <result>\\n%d\\n</result> <answer>\\\\boxed{%d}</answer>\"}"
-          .formatted(a, b, a * b, a * b));
+      lines.add("{\"prompt\": \"Q: %d*%d?\", \"response\": \" <python>print(%d*%d)</python> <result>\\n%d\\n</result> "
+          .formatted(a, b, a, b, a * b) + "\\\\boxed{%d}\"}".formatted(a * b));
     }
     Path data = dir.resolve("traces.jsonl");
     Files.write(data, lines);
