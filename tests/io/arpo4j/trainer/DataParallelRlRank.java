@@ -21,7 +21,7 @@ import java.util.SplittableRandom;
  * ({@code main}), or in-process as the single-process reference ({@link #train}).
  */
 public final class DataParallelRlRank {
-  static final int GROUPS = 5, STEPS = 2;
+  static final int GROUPS = 5, STEPS = 1;
 
   private DataParallelRlRank() {}
 
@@ -42,7 +42,7 @@ public final class DataParallelRlRank {
    */
   public static void train(Distributed dist, Path out) throws Exception {
     TrainerConfig config = TrainerConfig.load(null, List.of("algo=reinforce++", "ppo_mini_batch_prompts=3",
-        "ppo_epochs=2", "loss.kl_coef=0.05", "loss.entropy_coef=0.01", "optimizer.lr=1.0e-3",
+        "ppo_epochs=2", "loss.kl_coef=0.05", "loss.entropy_coef=0.01", "optimizer.lr=2.0e-4",
         "micro_batch_tokens=96", "advantage.attribution=soft"));
     try (PolicyModel policy = PolicyModel.loadDefault(); PolicyModel reference = PolicyModel.loadDefault();
         PolicyOptimizer optimizer = new PolicyOptimizer(policy.model(), config.optimizerConfig())) {
