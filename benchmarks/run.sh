@@ -7,6 +7,7 @@
 #   benchmarks/run.sh rewards [S]            math answer comparisons/s (S seconds per kind): plain, fractions, symbolic
 #   benchmarks/run.sh memory [TOKENS]       peak RSS and time of one training step, Qwen2.5-0.5B shape:
 #                                           gradient checkpointing on/off, chunked LM head vs [N, V] logits
+#   benchmarks/run.sh ddp [ROWS]             SFT tokens/s at 1 and 2 ranks; Gloo all-reduce vs tensor copy
 # Results (JMH JSON) go under target/; a table is printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,8 +68,12 @@ case "$what" in
         --tokens "$tokens" --checkpointing "$1" --chunk "$2"
     done
     ;;
+  ddp)
+    cp=$(build_classpath)
+    java -Xmx2g -cp "$cp" io.arpo4j.distributed.DdpBench "$@"
+    ;;
   *)
-    echo "usage: benchmarks/run.sh kernels|model|rollout|demo-compare|memory|rewards [--quick] [--seeds N]" >&2
+    echo "usage: benchmarks/run.sh kernels|model|rollout|demo-compare|memory|rewards|ddp [--quick] [--seeds N]" >&2
     exit 2
     ;;
 esac

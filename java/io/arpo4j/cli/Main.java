@@ -28,6 +28,7 @@ import picocli.CommandLine.ScopeType;
       IndexCommand.class,
       RolloutCommand.class,
       SftCommand.class,
+      LaunchCommand.class,
       TrainCommand.class,
       EvalCommand.class,
       DemoCommand.class,

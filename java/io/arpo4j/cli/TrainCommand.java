@@ -1,5 +1,7 @@
 package io.arpo4j.cli;
 
+import io.arpo4j.distributed.Distributed;
+import io.arpo4j.distributed.World;
 import io.arpo4j.trainer.Evaluator;
 import io.arpo4j.trainer.Question;
 import io.arpo4j.trainer.Trainer;
@@ -35,8 +37,10 @@ final class TrainCommand implements Callable<Integer> {
     Path eval = evalData != null ? evalData : config.data().eval() == null ? null : Path.of(config.data().eval());
     List<Question> heldOut = eval == null ? null : Question.load(eval);
     RunOptions.prepareRunDir(config);
-    try (Trainer trainer = Trainer.builder(config).resume(!fresh).build()) {
+    try (Distributed dist = Distributed.start(World.fromEnvironment(), config.device(), config.distributedOptions());
+        Trainer trainer = Trainer.builder(config).resume(!fresh).distributed(dist).build()) {
       trainer.train(questions);
+      if (!dist.isMaster()) return 0; // rank 0 evaluates and reports
       if (heldOut != null) {
         Evaluator.Result r = trainer.evaluate(heldOut);
         System.out.println("eval: " + r.toMap());

@@ -1,6 +1,7 @@
 package io.arpo4j.trainer;
 
 import io.arpo4j.advantage.GroupAdvantages;
+import io.arpo4j.distributed.Distributed;
 import io.arpo4j.model.PolicyModel;
 import io.arpo4j.reward.Reward;
 import io.arpo4j.rollout.RolloutConfig;
@@ -27,6 +28,12 @@ import java.util.function.Consumer;
  * so a run resumed from a checkpoint continues exactly as if it had never stopped. Per step it
  * appends one metrics line to {@code <run>/metrics.jsonl} and the rollout trees to
  * {@code <run>/rollouts.jsonl}.
+ *
+ * <p>Data parallel ({@link Distributed}): each rank rolls out its contiguous share of the step's
+ * prompts (whole groups: a group never spans ranks) with sampling seeded by (seed, step, rank),
+ * and {@link RlUpdate} trains on all ranks' groups as one batch. Dynamic sampling tops up to the
+ * global count. Metrics are global; rank 0 writes them, the config and the checkpoints (after a
+ * barrier); rank r > 0 records its rollouts in {@code rollouts-rank<r>.jsonl}.
  */
 public final class RlTrainer {
   private final TrainerConfig config;
@@ -41,6 +48,7 @@ public final class RlTrainer {
   private final RlUpdate update;
   private final Checkpoints checkpoints;
   private final PolicyModel reference;
+  private final Distributed dist;
   private int step;
   private long consumed;
   private Consumer<Map<String, Object>> listener;
@@ -57,7 +65,15 @@ public final class RlTrainer {
    */
   public RlTrainer(TrainerConfig config, PolicyModel model, ToolCaller tools, Reward reward, Reward correctness,
       List<Question> train, Path resumeFrom) throws IOException {
+    this(config, model, tools, reward, correctness, train, resumeFrom, Distributed.single());
+  }
+
+  /** @param dist the data-parallel job this process is a rank of */
+  public RlTrainer(TrainerConfig config, PolicyModel model, ToolCaller tools, Reward reward, Reward correctness,
+      List<Question> train, Path resumeFrom, Distributed dist) throws IOException {
     if (train.isEmpty()) throw new IllegalArgumentException("no training questions");
+    this.dist = dist;
+    dist.broadcastParameters(model.model().parameters().values());
     this.config = config;
     this.model = model;
     this.tools = tools;
@@ -77,7 +93,7 @@ public final class RlTrainer {
     this.reference = config.loss().klCoef() > 0 ? reference(model, runDir.resolve(REFERENCE_DIR), resumeFrom) : null;
     this.update = new RlUpdate(backprop,
         reference == null ? null : new TokenBackprop(reference.model(), temperature, config.logitChunkTokens()),
-        optimizer, config);
+        optimizer, config, dist, model.model().parameters().values());
     if (resumeFrom != null) {
       Checkpoints.State state = Checkpoints.readState(resumeFrom);
       if (!state.algo().equals(config.algo())) {
@@ -135,17 +151,19 @@ public final class RlTrainer {
   /** Runs until {@code config.steps()} steps are done, checkpointing as configured. */
   public void run() throws IOException {
     Files.createDirectories(runDir);
-    Files.writeString(runDir.resolve("config.yaml"), config.toYaml());
-    if (step == 0) Files.deleteIfExists(runDir.resolve("rollouts.jsonl")); // a fresh run starts a fresh record
-    else RolloutRecorder.truncateAfterStep(runDir.resolve("rollouts.jsonl"), step); // steps after it are redone
-    try (MetricsLog metrics = MetricsLog.resume(runDir.resolve("metrics.jsonl"), step);
-        RolloutRecorder recorder = new RolloutRecorder(runDir.resolve("rollouts.jsonl"));
-        Progress progress = showProgress ? Progress.start(config.algo() + " " + config.runName(), config.steps())
+    if (dist.isMaster()) Files.writeString(runDir.resolve("config.yaml"), config.toYaml());
+    Path rollouts = runDir.resolve(dist.isMaster() ? "rollouts.jsonl" : "rollouts-rank" + dist.rank() + ".jsonl");
+    if (step == 0) Files.deleteIfExists(rollouts); // a fresh run starts a fresh record
+    else RolloutRecorder.truncateAfterStep(rollouts, step); // steps after it are redone
+    try (MetricsLog metrics = dist.isMaster() ? MetricsLog.resume(runDir.resolve("metrics.jsonl"), step) : null;
+        RolloutRecorder recorder = new RolloutRecorder(rollouts);
+        Progress progress = showProgress && dist.isMaster()
+            ? Progress.start(config.algo() + " " + config.runName(), config.steps())
             : Progress.silent(config.steps())) {
       progress.advance(step, Map.of());
       while (step < config.steps()) {
         Map<String, Object> m = step(recorder);
-        metrics.append(m);
+        if (metrics != null) metrics.append(m);
         if (listener != null) listener.accept(Collections.unmodifiableMap(m));
         progress.step(Map.of("reward", m.get(MetricsLog.REWARD_MEAN), "acc", m.get(MetricsLog.ACCURACY),
             "tools/prompt", m.get(MetricsLog.TOOL_CALLS_PER_PROMPT)));
@@ -162,9 +180,13 @@ public final class RlTrainer {
     int rounds = 0, dropped = 0;
     double rolloutSeconds = 0;
     List<RolloutGroup> all = new ArrayList<>();
-    while (kept.size() < config.promptsPerStep()) {
+    int globalKept = 0;
+    while (globalKept < config.promptsPerStep()) {
       long t0 = System.nanoTime();
-      List<RolloutGroup> groups = rollout(nextQuestions(config.promptsPerStep() - kept.size()), rounds);
+      // every rank draws the same questions and rolls out its share of them
+      List<Question> questions = nextQuestions(config.promptsPerStep() - globalKept);
+      int[] share = dist.world().shard(questions.size());
+      List<RolloutGroup> groups = rollout(questions.subList(share[0], share[1]), rounds);
       rolloutSeconds += (System.nanoTime() - t0) / 1e9;
       all.addAll(groups);
       for (RolloutGroup g : groups) {
@@ -175,23 +197,57 @@ public final class RlTrainer {
         }
       }
       rounds++;
+      globalKept = (int) dist.allReduceSum(kept.size())[0];
       if (!config.dapo().dynamicSampling() || rounds > config.dapo().maxResampleRounds()) break;
     }
     recorder.writeAll(step + 1, all);
     Map<String, Object> m = new LinkedHashMap<>();
     m.put(MetricsLog.STEP, step + 1);
     m.put(MetricsLog.ALGO, config.algo());
-    m.putAll(StepMetrics.of(all, correctness, rolloutSeconds));
+    m.putAll(globalRolloutMetrics(StepMetrics.of(all, correctness, rolloutSeconds)));
     m.putAll(update.update(kept));
-    m.put("groups_trained", kept.size());
-    m.put("groups_dropped", dropped);
+    double[] groupCounts = dist.allReduceSum(kept.size(), dropped);
+    m.put("groups_trained", (int) groupCounts[0]);
+    m.put("groups_dropped", (int) groupCounts[1]);
     m.put(MetricsLog.STEP_TIME_S, (System.nanoTime() - start) / 1e9);
     step++;
     return m;
   }
 
+  /**
+   * The rollout metrics of all ranks: prompts, branches, generated tokens and throughput summed (the
+   * ranks decode at the same time), the rest averaged weighted by each rank's prompts (for the
+   * ΔH/P quantiles that is the mean of the ranks' quantiles, an approximation).
+   */
+  private Map<String, Object> globalRolloutMetrics(Map<String, Object> local) {
+    if (!dist.isDistributed()) return local;
+    List<String> keys = new ArrayList<>();
+    for (Map.Entry<String, Object> e : local.entrySet()) if (e.getValue() instanceof Number) keys.add(e.getKey());
+    double prompts = ((Number) local.get(MetricsLog.PROMPTS)).doubleValue();
+    double[] values = new double[keys.size() + 1];
+    for (int i = 0; i < keys.size(); i++) {
+      double v = ((Number) local.get(keys.get(i))).doubleValue();
+      values[i] = summed(keys.get(i)) ? v : (Double.isNaN(v) ? 0 : v * prompts);
+    }
+    values[keys.size()] = prompts;
+    double[] sums = dist.allReduceSum(values);
+    Map<String, Object> out = new LinkedHashMap<>(local);
+    for (int i = 0; i < keys.size(); i++) {
+      out.put(keys.get(i), summed(keys.get(i)) ? sums[i] : sums[i] / Math.max(sums[keys.size()], 1));
+    }
+    return out;
+  }
+
+  private static boolean summed(String metric) {
+    return metric.equals(MetricsLog.PROMPTS) || metric.equals(MetricsLog.BRANCHES)
+        || metric.equals(MetricsLog.GENERATED_TOKENS) || metric.equals(MetricsLog.GENERATED_TOKENS_PER_S);
+  }
+
   private List<RolloutGroup> rollout(List<Question> questions, int round) {
-    RolloutConfig rc = config.rolloutConfig().toBuilder().seed(mix(config.seed(), step * 64L + round)).build();
+    long seed = mix(config.seed(), step * 64L + round);
+    // each rank samples its own stream, derived from (seed, step, rank)
+    if (dist.isDistributed()) seed = mix(seed, dist.rank());
+    RolloutConfig rc = config.rolloutConfig().toBuilder().seed(seed).build();
     return Rollouts.run(model, tools, rc, reward, questions, config.data(), questions.size());
   }
 
@@ -229,8 +285,12 @@ public final class RlTrainer {
 
   /** Writes a checkpoint of the current state. */
   public Path save() throws IOException {
-    return checkpoints.save(new Checkpoints.State(step, consumed, config.algo(), config.seed(), optimizer.steps()),
-        model, optimizer,
-        config.toYaml());
+    dist.barrier(); // every rank finished the step: rank 0's weights are everyone's
+    Path saved = dist.isMaster()
+        ? checkpoints.save(new Checkpoints.State(step, consumed, config.algo(), config.seed(), optimizer.steps()),
+            model, optimizer, config.toYaml())
+        : null;
+    dist.barrier(); // nobody runs ahead of a checkpoint that may still be written
+    return saved != null ? saved : checkpoints.latest().orElseThrow();
   }
 }

@@ -3,11 +3,13 @@ package io.arpo4j.trainer;
 import io.arpo4j.advantage.AdvantageEstimator;
 import io.arpo4j.advantage.GroupAdvantages;
 import io.arpo4j.advantage.TreeAttribution;
+import io.arpo4j.distributed.Distributed;
 import io.arpo4j.loss.PolicyLoss;
 import io.arpo4j.loss.PolicyLossConfig;
 import io.arpo4j.rollout.RolloutGroup;
 import io.arpo4j.rollout.Trajectory;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -18,6 +20,12 @@ import org.bytedeco.pytorch.Tensor;
  * The policy update of one RL step (ARPO.md §5–§6), after rollout and rewards: group advantages,
  * soft or hard attribution over each rollout tree, old (and reference) log-probs without grad,
  * then PPO epochs over mini-batches of prompts, micro-batched by a token budget.
+ *
+ * <p>Data parallel: each rank holds whole groups, a contiguous run of the step's groups in rank
+ * order. Advantages are computed over every rank's rewards (so batch-level estimators see the
+ * whole batch), mini-batches are cut from the global group order, their loss normalisers are
+ * global, and gradients are summed over ranks before each optimizer step: N ranks take the
+ * steps one process takes on all groups.
  */
 public final class RlUpdate {
   private final TokenBackprop backprop;
@@ -27,8 +35,18 @@ public final class RlUpdate {
   private final AdvantageEstimator estimator;
   private final TreeAttribution.Mode attribution;
   private final int miniBatchPrompts, epochs, microBatchTokens, lengthNormalizer;
+  private final Distributed dist;
+  private final Collection<Tensor> parameters;
 
   public RlUpdate(TokenBackprop backprop, TokenBackprop reference, PolicyOptimizer optimizer, TrainerConfig config) {
+    this(backprop, reference, optimizer, config, Distributed.single(), List.of());
+  }
+
+  /** @param parameters the policy's parameters, whose gradients are all-reduced over {@code dist} */
+  public RlUpdate(TokenBackprop backprop, TokenBackprop reference, PolicyOptimizer optimizer, TrainerConfig config,
+      Distributed dist, Collection<Tensor> parameters) {
+    this.dist = dist;
+    this.parameters = parameters;
     this.backprop = backprop;
     this.reference = reference;
     this.optimizer = optimizer;
@@ -81,7 +99,10 @@ public final class RlUpdate {
       rewards.add(r);
       validTokens.add(n);
     }
-    double[][] advantages = GroupAdvantages.compute(rewards, validTokens, estimator);
+    GlobalGroups global = GlobalGroups.of(rewards, dist);
+    // REINFORCE++ whitens over every rank's tokens: the token counts travel like the rewards
+    double[][] advantages = global.local(GroupAdvantages.compute(global.rewards(),
+        GlobalGroups.of(validTokens, dist).rewards(), estimator));
     List<List<TrainingRow>> perGroup = new ArrayList<>();
     List<TrainingRow> all = new ArrayList<>();
     for (int g = 0; g < groups.size(); g++) {
@@ -90,7 +111,7 @@ public final class RlUpdate {
       all.addAll(rows);
     }
     Map<String, Double> metrics = new LinkedHashMap<>();
-    if (all.isEmpty()) return metrics;
+    if (dist.isDistributed() ? global.count() == 0 : all.isEmpty()) return metrics;
     // log-probs of the policy that sampled (recomputed in training numerics, as verl does)
     float[][] old = backprop.score(all, microBatchTokens)[0];
     float[][] ref = reference == null ? null : reference.score(all, microBatchTokens)[0];
@@ -107,21 +128,35 @@ public final class RlUpdate {
     double lossSum = 0, klRefSum = 0, entropySum = 0, clipSum = 0, klSum = 0, normSum = 0;
     int updates = 0;
     for (int epoch = 0; epoch < epochs; epoch++) {
-      for (int g0 = 0; g0 < perGroup.size(); g0 += miniBatchPrompts) {
+      // mini-batches of the global group order; this rank trains the groups of each it holds
+      for (int g0 = 0; g0 < global.count(); g0 += miniBatchPrompts) {
         List<TrainingRow> mini = new ArrayList<>();
-        for (int g = g0; g < Math.min(perGroup.size(), g0 + miniBatchPrompts); g++) mini.addAll(perGroup.get(g));
-        if (mini.isEmpty()) continue;
-        MiniBatchLoss loss = new MiniBatchLoss(mini, refByRow, lossConfig, lengthNormalizer);
+        int from = Math.max(g0, global.offset()), to = Math.min(g0 + miniBatchPrompts, global.offset() + perGroup.size());
+        for (int g = from; g < to; g++) mini.addAll(perGroup.get(g - global.offset()));
+        double[] norm = MiniBatchLoss.normalisers(mini);
+        if (dist.isDistributed()) norm = dist.allReduceSum(norm);
+        if (mini.isEmpty() && !dist.isDistributed()) continue; // a rank with no part still joins the all-reduce
+        MiniBatchLoss loss = new MiniBatchLoss(mini, refByRow, lossConfig, norm[0], norm[1], lengthNormalizer);
         optimizer.zeroGrad();
+        // this mini-batch's loss, kl_ref, entropy, clip fraction and ppo_kl, each weighted by its share
+        double[] terms = new double[5];
         for (int[] micro : TokenBackprop.microBatches(mini, microBatchTokens)) {
-          TokenLoss.Value v = backprop.backward(mini, micro, loss);
-          Map<String, Double> vm = v.metrics();
-          lossSum += vm.get(MetricsLog.LOSS);
-          klRefSum += vm.get(MetricsLog.KL_REF);
-          entropySum += vm.get(MetricsLog.ENTROPY_BONUS);
-          clipSum += vm.get(MetricsLog.CLIP_FRACTION) * vm.get("share");
-          klSum += vm.get(MetricsLog.PPO_KL) * vm.get("share");
+          Map<String, Double> vm = backprop.backward(mini, micro, loss).metrics();
+          terms[0] += vm.get(MetricsLog.LOSS);
+          terms[1] += vm.get(MetricsLog.KL_REF);
+          terms[2] += vm.get(MetricsLog.ENTROPY_BONUS);
+          terms[3] += vm.get(MetricsLog.CLIP_FRACTION) * vm.get("share");
+          terms[4] += vm.get(MetricsLog.PPO_KL) * vm.get("share");
         }
+        if (dist.isDistributed()) {
+          terms = dist.allReduceSum(terms); // shares are of the global mini-batch: the sums are its values
+          dist.allReduceGradients(parameters);
+        }
+        lossSum += terms[0];
+        klRefSum += terms[1];
+        entropySum += terms[2];
+        clipSum += terms[3];
+        klSum += terms[4];
         normSum += optimizer.step();
         updates++;
       }
@@ -148,11 +183,22 @@ public final class RlUpdate {
     private final double tokens, sequences;
     private final int lengthNormalizer;
 
-    MiniBatchLoss(List<TrainingRow> rows, Map<TrainingRow, float[]> ref, PolicyLossConfig config, int lengthNormalizer) {
+    /**
+     * @param tokens trained tokens of the whole mini-batch (every rank's part)
+     * @param sequences sequences with a trained token in the whole mini-batch
+     */
+    MiniBatchLoss(List<TrainingRow> rows, Map<TrainingRow, float[]> ref, PolicyLossConfig config, double tokens,
+        double sequences, int lengthNormalizer) {
       this.rows = rows;
       this.ref = ref;
       this.config = config;
       this.lengthNormalizer = lengthNormalizer;
+      this.tokens = Math.max(tokens, 1);
+      this.sequences = Math.max(sequences, 1);
+    }
+
+    /** {trained tokens, sequences with a trained token} of {@code rows}. */
+    static double[] normalisers(List<TrainingRow> rows) {
       double t = 0, s = 0;
       for (TrainingRow r : rows) {
         double m = 0;
@@ -160,8 +206,7 @@ public final class RlUpdate {
         t += m;
         s += m > 0 ? 1 : 0;
       }
-      this.tokens = Math.max(t, 1);
-      this.sequences = Math.max(s, 1);
+      return new double[] {t, s};
     }
 
     @Override
@@ -198,6 +243,45 @@ public final class RlUpdate {
         System.arraycopy(f, 0, out, b * width, f.length);
       }
       return Tensor.create(out, idx.length, width);
+    }
+  }
+
+  /**
+   * Every rank's group rewards, in rank order: this rank's groups are {@code [offset, offset + local)}
+   * of them. In a world of one, just the local rewards.
+   */
+  record GlobalGroups(List<double[]> rewards, int offset, int local) {
+    static GlobalGroups of(List<double[]> local, Distributed dist) {
+      if (!dist.isDistributed()) return new GlobalGroups(local, 0, local.size());
+      // how many groups each rank holds, then each group's size, then the rewards themselves
+      double[] counts = new double[dist.size()];
+      counts[dist.rank()] = local.size();
+      counts = dist.allReduceSum(counts);
+      int offset = 0, total = 0;
+      for (int r = 0; r < counts.length; r++) {
+        if (r < dist.rank()) offset += (int) counts[r];
+        total += (int) counts[r];
+      }
+      double[] sizes = new double[total];
+      for (int g = 0; g < local.size(); g++) sizes[offset + g] = local.get(g).length;
+      sizes = dist.allReduceSum(sizes);
+      int[] start = new int[total + 1];
+      for (int g = 0; g < total; g++) start[g + 1] = start[g] + (int) sizes[g];
+      double[] flat = new double[start[total]];
+      for (int g = 0; g < local.size(); g++) System.arraycopy(local.get(g), 0, flat, start[offset + g], local.get(g).length);
+      flat = dist.allReduceSum(flat);
+      List<double[]> all = new ArrayList<>();
+      for (int g = 0; g < total; g++) all.add(java.util.Arrays.copyOfRange(flat, start[g], start[g + 1]));
+      return new GlobalGroups(all, offset, local.size());
+    }
+
+    int count() {
+      return rewards.size();
+    }
+
+    /** This rank's rows of a per-group array computed over all groups. */
+    double[][] local(double[][] perGroup) {
+      return java.util.Arrays.copyOfRange(perGroup, offset, offset + local);
     }
   }
 }

@@ -1,5 +1,6 @@
 package io.arpo4j.trainer;
 
+import io.arpo4j.distributed.Distributed;
 import io.arpo4j.model.PolicyModel;
 import io.arpo4j.model.RuntimeOptions;
 import io.arpo4j.reward.AnswerReward;
@@ -84,6 +85,7 @@ public final class Trainer implements AutoCloseable {
   private final List<Tool> ownedTools;
   private final Consumer<Map<String, Object>> listener;
   private final boolean progress;
+  private final Distributed distributed;
 
   private Trainer(Builder b, PolicyModel model, boolean ownsModel, ToolRegistry registry, List<Tool> ownedTools,
       Reward reward, Reward correctness, Path resumeFrom) {
@@ -98,6 +100,7 @@ public final class Trainer implements AutoCloseable {
     this.resumeFrom = resumeFrom;
     this.listener = b.listener;
     this.progress = b.progress;
+    this.distributed = b.distributed;
   }
 
   public static Builder builder(TrainerConfig config) {
@@ -113,6 +116,7 @@ public final class Trainer implements AutoCloseable {
     private boolean resume = true;
     private Consumer<Map<String, Object>> listener;
     private boolean progress = true;
+    private Distributed distributed = Distributed.single();
 
     private Builder(TrainerConfig config) {
       this.config = config;
@@ -173,6 +177,12 @@ public final class Trainer implements AutoCloseable {
       return this;
     }
 
+    /** The data-parallel job this process is a rank of (default: a world of one). */
+    public Builder distributed(Distributed distributed) {
+      this.distributed = distributed;
+      return this;
+    }
+
     public Trainer build() throws IOException {
       Checkpoints checkpoints = new Checkpoints(config.runDir());
       Optional<Path> checkpoint = resume ? checkpoints.latest() : Optional.empty();
@@ -181,7 +191,7 @@ public final class Trainer implements AutoCloseable {
             + "): call resume(false) to start from your model, or leave out model(...) to resume");
       }
       checkpoints.removeStaleTemporaries();
-      RuntimeOptions runtime = config.runtimeOptions();
+      RuntimeOptions runtime = config.runtimeOptions(Distributed.deviceFor(config.device(), distributed.world()));
       boolean ownsModel = model == null;
       PolicyModel policy = checkpoint.isPresent()
           ? PolicyModel.load(checkpoint.get().resolve(Checkpoints.MODEL_DIR), runtime)
@@ -298,6 +308,10 @@ public final class Trainer implements AutoCloseable {
     return model;
   }
 
+  public Distributed distributed() {
+    return distributed;
+  }
+
   /**
    * The registered tools as the rollout calls them: asynchronous, each call bounded by its tool's
    * timeout; the rollout stops at the closing tag of each registered tool.
@@ -312,12 +326,12 @@ public final class Trainer implements AutoCloseable {
     Prompts prompts = Prompts.of(config.data(), model.tokenizer(), registry.format());
     List<TrainingRow> rows = SftData.load(data, model.tokenizer(), model.eosTokenIds()[0], prompts::text,
         config.microBatchTokens());
-    return SftTrainer.train(model, rows, config, config.runDir().resolve("sft_metrics.jsonl"));
+    return SftTrainer.train(model, rows, config, config.runDir().resolve("sft_metrics.jsonl"), distributed);
   }
 
   /** RL until {@code config.steps()} (continuing a resumed run). */
   public RlTrainer train(List<Question> questions) throws IOException {
-    RlTrainer rl = new RlTrainer(config, model, toolCaller(), reward, correctness, questions, resumeFrom);
+    RlTrainer rl = new RlTrainer(config, model, toolCaller(), reward, correctness, questions, resumeFrom, distributed);
     rl.onStep(listener).showProgress(progress);
     rl.run();
     return rl;

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.arpo4j.advantage.AdvantageEstimator;
 import io.arpo4j.advantage.TreeAttribution;
+import io.arpo4j.distributed.Distributed;
 import io.arpo4j.kernels.LossAggregation;
 import io.arpo4j.loss.PolicyLossConfig;
 import io.arpo4j.model.SamplingParams;
@@ -17,6 +18,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 
@@ -51,7 +53,8 @@ public record TrainerConfig(
     Sft sft,
     Eval eval,
     String precision,
-    boolean gradientCheckpointing) {
+    boolean gradientCheckpointing,
+    DistributedSection distributed) {
 
   /** @param promptTemplate null: {@link Prompts#DEFAULT_TEMPLATE}; @param promptFormat auto | template | chat ({@link Prompts}) */
   public record Data(String train, String eval, String promptTemplate, String promptFormat) {}
@@ -77,6 +80,8 @@ public record TrainerConfig(
   public record Sft(String data, int epochs, double lr, int warmupSteps, int batchSize) {}
 
   public record Eval(int samples, double temperature) {}
+
+  public record DistributedSection(String backend, int timeoutS, int bucketMb) {}
 
   public static final List<String> ALGORITHMS = List.of("arpo", "grpo", "dapo", "reinforce++", "dr-grpo");
   /**
@@ -283,6 +288,7 @@ public record TrainerConfig(
     optimizerConfig();
     advantageEstimator();
     attribution();
+    distributedOptions();
   }
 
   private static void positive(String name, int value, boolean zeroAllowed) {
@@ -339,6 +345,13 @@ public record TrainerConfig(
         optimizer.eps(), optimizer.gradClip(), optimizer.warmupSteps());
   }
 
+  public Distributed.Options distributedOptions() {
+    positive("distributed.timeout_s", distributed.timeoutS(), false);
+    positive("distributed.bucket_mb", distributed.bucketMb(), false);
+    return new Distributed.Options(distributed.backend(), Duration.ofSeconds(distributed.timeoutS()),
+        (long) distributed.bucketMb() << 20);
+  }
+
   public AdvantageEstimator advantageEstimator() {
     return AdvantageEstimator.fromConfigName(advantage.estimator());
   }
@@ -352,6 +365,11 @@ public record TrainerConfig(
    * {@code auto} meaning bf16-mixed on CUDA and fp32 on the CPU.
    */
   public io.arpo4j.model.RuntimeOptions runtimeOptions() {
+    return runtimeOptions(device);
+  }
+
+  /** {@link #runtimeOptions()} on {@code device} (a rank's own device in a distributed job). */
+  public io.arpo4j.model.RuntimeOptions runtimeOptions(String device) {
     io.arpo4j.model.RuntimeOptions parsed = io.arpo4j.model.RuntimeOptions.parse(device);
     String resolved = precision.equals("auto") ? (parsed.isCuda() ? "bf16-mixed" : "fp32") : precision;
     return parsed.withPrecision(resolved);

@@ -1,0 +1,48 @@
+package io.arpo4j.distributed;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/** Starts arpo4j CLI processes (separate JVMs on the test classpath), as ranks of a local job or as a launcher. */
+final class RankProcesses {
+  private RankProcesses() {}
+
+  /** {@code java -cp <test classpath> io.arpo4j.cli.Main args...}, output to {@code log}. */
+  static Process cli(List<String> args, Map<String, String> env, Path log) throws IOException {
+    List<String> cmd = new ArrayList<>(List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx1g", "-XX:+UseSerialGC",
+        "-cp", System.getProperty("java.class.path"), "io.arpo4j.cli.Main"));
+    cmd.addAll(args);
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+    pb.environment().putAll(env);
+    pb.environment().put("OMP_NUM_THREADS", "1"); // two ranks share two cores
+    pb.environment().put("OMP_WAIT_POLICY", "PASSIVE");
+    return pb.start();
+  }
+
+  /** Rank {@code rank} of a {@code size}-rank job meeting at 127.0.0.1:{@code port}. */
+  static Process rank(int rank, int size, int port, List<String> args, Path log) throws IOException {
+    return cli(args, Map.of("RANK", "" + rank, "LOCAL_RANK", "" + rank, "WORLD_SIZE", "" + size,
+        "MASTER_ADDR", "127.0.0.1", "MASTER_PORT", "" + port), log);
+  }
+
+  static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  static String tail(Path log) {
+    try {
+      String s = Files.readString(log);
+      return s.length() > 4000 ? s.substring(s.length() - 4000) : s;
+    } catch (IOException e) {
+      return "(no log: " + e + ")";
+    }
+  }
+}
