@@ -59,7 +59,7 @@ public final class DemoCommand implements Callable<Integer> {
       int miniBatchPrompts, int globalSize, int initialSamples) {}
 
   public static Plan plan(boolean quick) {
-    return quick ? new Plan(192, 30, 1, 32, 2, 4, 2, 4, 2) : new Plan(3000, 300, 8, 32, 16, 8, 2, 8, 4);
+    return quick ? new Plan(192, 30, 1, 32, 2, 4, 2, 4, 2) : new Plan(6000, 300, 10, 32, 32, 8, 2, 8, 4);
   }
 
   @Override

@@ -23,7 +23,8 @@ import java.util.Set;
 /**
  * The demo's knowledge base: a small world of fictional countries, cities and people, generated
  * deterministically from a seed, so that no answer can be guessed or remembered from anywhere but
- * the corpus itself. One document per entity (400 in all):
+ * the corpus itself. One document per entity (3,200 in all): many names, so that a model must
+ * learn to copy names from the question and the results rather than remember them:
  *
  * <ul>
  *   <li>a country: capital (a city), leader (a person), population, founding year;
@@ -49,7 +50,7 @@ public final class DemoCorpus {
   }
 
   /** Number of countries (groups) in a generated world. */
-  static final int COUNTRIES = 50;
+  static final int COUNTRIES = 400;
   static final int CITIES_PER_COUNTRY = 3;
 
   enum EntityType { COUNTRY, CITY, PERSON }
