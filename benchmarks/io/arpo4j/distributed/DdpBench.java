@@ -89,7 +89,7 @@ public final class DdpBench {
     for (int i = 0; i < copies; i++) dst.copy_(src);
     double copy = (System.nanoTime() - t0) / 1e9 / copies;
     System.out.println();
-    System.out.println("| " + bytes / 1e6 + " MB (the model's fp32 gradients) | ms per call | GB/s |");
+    System.out.printf("| %.2f MB (the model's fp32 gradients) | ms per call | GB/s |%n", bytes / 1e6);
     System.out.println("|---|---|---|");
     System.out.printf("| Gloo all-reduce, 2 ranks, 127.0.0.1 | %.3f | %.2f |%n", allReduce * 1e3, bytes / allReduce / 1e9);
     System.out.printf("| tensor copy_ (same size, one process) | %.3f | %.2f |%n", copy * 1e3, bytes / copy / 1e9);

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -47,8 +48,13 @@ final class LaunchCommand implements Callable<Integer> {
     int port = masterPort != 0 ? masterPort : freePort();
     List<Process> ranks = new ArrayList<>();
     List<Thread> pumps = new ArrayList<>();
-    Thread stopOnExit = new Thread(() -> ranks.forEach(Process::destroyForcibly));
-    Runtime.getRuntime().addShutdownHook(stopOnExit); // Ctrl-C on the launcher stops the ranks
+    AtomicBoolean stopping = new AtomicBoolean();
+    // Ctrl-C or SIGTERM on the launcher stops the ranks, also one being started at that moment
+    Thread stopOnExit = new Thread(() -> {
+      stopping.set(true);
+      ProcessHandle.current().descendants().forEach(ProcessHandle::destroyForcibly);
+    });
+    Runtime.getRuntime().addShutdownHook(stopOnExit);
     for (int rank = 0; rank < nproc; rank++) {
       ProcessBuilder pb = new ProcessBuilder(rankCommand()).redirectErrorStream(true);
       Map<String, String> env = pb.environment();
@@ -59,6 +65,10 @@ final class LaunchCommand implements Callable<Integer> {
       env.put("MASTER_ADDR", masterAddr);
       env.put("MASTER_PORT", Integer.toString(port));
       Process p = pb.start();
+      if (stopping.get()) {
+        p.destroyForcibly();
+        return 130;
+      }
       ranks.add(p);
       String prefix = "[rank " + rank + "] ";
       Thread pump = new Thread(() -> forward(p, prefix, System.out), "rank-output-" + rank);

@@ -41,7 +41,7 @@ class DataParallelSftTest {
     return List.of("sft", "--data", data.toString(), "--model", "default", "--seed", "7", "--run-name", run,
         "--out", dir.resolve(run + "-model").toString(), "--set", "runs_dir=" + dir.resolve("runs"),
         "--set", "tools.python=false", "--set", "sft.batch_size=3", "--set", "sft.epochs=2",
-        "--set", "sft.lr=1.0e-3", "--set", "micro_batch_tokens=128", "--set", "distributed.timeout_s=60");
+        "--set", "sft.lr=3.0e-4", "--set", "micro_batch_tokens=128", "--set", "distributed.timeout_s=60");
   }
 
   @Test
