@@ -61,10 +61,11 @@ case "$what" in
     tokens="${1:-2048}"
     echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1); fp32, one sequence, all tokens trained"
     java -cp "$cp" io.arpo4j.trainer.MemoryBench --header
-    # one JVM per row: peak RSS only grows within a process
+    # one JVM per row: peak RSS only grows within a process. JavaCPP caps native memory at 4x -Xmx
+    # unless maxPhysicalBytes=0; the 0.5B step needs ~10 GB of it
     for cfg in "false 256" "true 256" "false $tokens"; do
       set -- $cfg
-      OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}" java -Xmx1g -cp "$cp" io.arpo4j.trainer.MemoryBench \
+      OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}" java -Xmx1g -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -cp "$cp" io.arpo4j.trainer.MemoryBench \
         --tokens "$tokens" --checkpointing "$1" --chunk "$2"
     done
     ;;

@@ -60,7 +60,7 @@ public final class PolicyOptimizer implements AutoCloseable {
   private double clipAndStep() {
     double norm = config.gradClip() > 0
         ? torch.clip_grad_norm_(params, config.gradClip())
-        : torch.clip_grad_norm_(params, Double.POSITIVE_INFINITY); // the norm only: a finite bound overflows bf16
+        : torch.clip_grad_norm_(params, Double.POSITIVE_INFINITY); // the norm only (MAX_VALUE overflows float)
     steps++;
     double lr = config.warmupSteps() > 0 ? config.lr() * Math.min(1.0, steps / (double) config.warmupSteps()) : config.lr();
     adam.param_groups().get(0).options().set_lr(lr);

@@ -11,6 +11,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.function.Supplier;
+import org.bytedeco.pytorch.BoolOptional;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorArrayRefOptional;
+import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.Test;
 
 /** gradient_checkpointing: recomputing each layer in backward gives the gradients of the full graph. */
@@ -48,6 +53,27 @@ class GradientCheckpointingTest {
       assertTrue(maxGrad > 0);
       assertTrue(maxErr <= tolerance * maxGrad, label + ": max abs err " + maxErr + " vs max grad " + maxGrad);
       return maxErr;
+    }
+  }
+
+  @Test
+  void theLayersGetTheirGradientsOnlyFromTheRecomputation() {
+    try (TransformerModel model = TinyModels.llama(61, 4);
+        PolicyOptimizer opt = new PolicyOptimizer(model, OptimizerConfig.defaults())) {
+      opt.zeroGrad();
+      Tensor ids = model.ids(new int[] {1, 5, 9, 2, 7}, new int[] {3, 3, 8, 60, 0});
+      Tensor plain = model.hiddenStates(ids);
+      try (TransformerModel.Checkpointed ckpt = model.checkpointedHidden(ids)) {
+        assertEquals(0.0, ckpt.hidden().sub(plain).abs().max().item_double(), 0.0, "same forward values");
+        Tensor loss = ckpt.hidden().pow(new Scalar(2.0)).sum();
+        loss.backward(torch.ones_like(loss), new BoolOptional(), false, new TensorArrayRefOptional());
+        Tensor q = model.parameters().get("model.layers.0.self_attn.q_proj.weight");
+        assertTrue(model.parameters().get("model.norm.weight").grad().defined(), "the final norm is in hidden()'s graph");
+        assertFalse(q.grad().defined(), "the layers are not: no graph was kept for them");
+        ckpt.backward();
+        assertTrue(q.grad().defined() && q.grad().abs().sum().item_double() > 0, "recomputed layer 0 got its gradient");
+        assertTrue(model.parameters().get("model.embed_tokens.weight").grad().defined(), "and the embedding");
+      }
     }
   }
 
