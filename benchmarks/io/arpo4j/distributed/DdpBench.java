@@ -94,6 +94,9 @@ public final class DdpBench {
     System.out.printf("| Gloo all-reduce, 2 ranks, 127.0.0.1 | %.3f | %.2f |%n", allReduce * 1e3, bytes / allReduce / 1e9);
     System.out.printf("| tensor copy_ (same size, one process) | %.3f | %.2f |%n", copy * 1e3, bytes / copy / 1e9);
     System.out.printf("all-reduce / copy time: %.1fx%n", allReduce / copy);
+    try (var walk = Files.walk(dir)) {
+      for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(p);
+    }
   }
 
   /** One rank: all-reduces a buffer of the embedded model's gradient size, bucketed as training does. */
