@@ -31,10 +31,12 @@ public final class Checkpoints {
    *
    * @param optimizerSteps AdamW steps taken (several per RL step), for the learning-rate warm-up;
    *     0 in checkpoints written before it was recorded
+   * @param worldSize the data-parallel ranks that wrote it (each rank's data and groups depend on
+   *     it, so a resume needs the same); 0 in checkpoints written before it was recorded
    */
-  public record State(int step, long examplesConsumed, String algo, long seed, long optimizerSteps) {
+  public record State(int step, long examplesConsumed, String algo, long seed, long optimizerSteps, int worldSize) {
     public State(int step, long examplesConsumed, String algo, long seed) {
-      this(step, examplesConsumed, algo, seed, 0);
+      this(step, examplesConsumed, algo, seed, 0, 1);
     }
   }
 

@@ -99,6 +99,11 @@ public final class RlTrainer {
       if (!state.algo().equals(config.algo())) {
         throw new IllegalArgumentException("checkpoint " + resumeFrom + " is from a " + state.algo() + " run, not " + config.algo());
       }
+      if (state.worldSize() > 0 && state.worldSize() != dist.size()) {
+        throw new IllegalArgumentException("checkpoint " + resumeFrom + " was written by " + state.worldSize()
+            + " data-parallel ranks, this run has " + dist.size() + ": resume it with WORLD_SIZE=" + state.worldSize()
+            + " (each rank's prompts depend on it), or start afresh with --fresh");
+      }
       // warm-up counts optimizer steps (several per RL step); checkpoints before they were saved hold 0
       optimizer.load(resumeFrom.resolve(Checkpoints.OPTIMIZER_FILE),
           state.optimizerSteps() > 0 ? state.optimizerSteps() : state.step());
@@ -287,7 +292,7 @@ public final class RlTrainer {
   public Path save() throws IOException {
     dist.barrier(); // every rank finished the step: rank 0's weights are everyone's
     Path saved = dist.isMaster()
-        ? checkpoints.save(new Checkpoints.State(step, consumed, config.algo(), config.seed(), optimizer.steps()),
+        ? checkpoints.save(new Checkpoints.State(step, consumed, config.algo(), config.seed(), optimizer.steps(), dist.size()),
             model, optimizer, config.toYaml())
         : null;
     dist.barrier(); // nobody runs ahead of a checkpoint that may still be written

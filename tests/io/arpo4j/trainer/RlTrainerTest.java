@@ -54,6 +54,22 @@ class RlTrainerTest {
   }
 
   @Test
+  void resumingWithAnotherWorldSizeSaysSo(@TempDir Path runs) throws Exception {
+    TrainerConfig one = config(runs, "world", 1);
+    try (Trainer trainer = Trainer.builder(one).reward(DIGITS).build()) {
+      trainer.train(questions(4));
+    }
+    Path state = runs.resolve("world/checkpoints/step-000001").resolve(Checkpoints.STATE_FILE);
+    assertEquals(1, Checkpoints.readState(state.getParent()).worldSize());
+    // as if two ranks had written it
+    Files.writeString(state, Files.readString(state).replaceAll("\"worldSize\"\\s*:\\s*1", "\"worldSize\":2"));
+    try (Trainer trainer = Trainer.builder(config(runs, "world", 2)).reward(DIGITS).build()) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> trainer.train(questions(4)));
+      assertTrue(e.getMessage().contains("written by 2 data-parallel ranks, this run has 1"), e.getMessage());
+    }
+  }
+
+  @Test
   void killAndResumeEqualsAnUninterruptedRun(@TempDir Path runs) throws Exception {
     // ARPO with branching and the hard attribution, so resuming covers the whole update path
     String[] arpo = {"algo=arpo", "rollout.initial_samples=3", "rollout.entropy_window=2", "rollout.tau=0.0",
