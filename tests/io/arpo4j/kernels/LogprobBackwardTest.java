@@ -58,8 +58,9 @@ class LogprobBackwardTest {
     Tensor t = tensor(targets, n);
     Kernels.TokenStats stats = Kernels.tokenStats(logits, t, temperature);
     Kernels.logprobBackwardInPlace(logits, t, stats, tensor(gLp, n), gH == null ? null : tensor(gH, n), temperature);
-    // bf16 gradients are rounded to 8 bits of mantissa when written back
-    double rtol = bf16 ? 8e-3 : 2e-5, atol = bf16 ? 1e-6 : 1e-7;
+    // bf16 gradients are rounded to 8 bits of mantissa when written back; fp32 sums over V terms
+    // round to a few 1e-7 (a fresh-seed run once measured 2.4e-7 on a 3.6e-3 gradient)
+    double rtol = bf16 ? 8e-3 : 2e-5, atol = bf16 ? 1e-6 : 5e-7;
     assertClose("grad", expected, floats(logits), atol, rtol);
   }
 
