@@ -18,19 +18,19 @@ import java.util.List;
  * the demo's own SFT produced from {@link #INIT_SEED} (README: how to rebuild it).
  */
 public final class DemoModel {
-  /** Seed of the random initial weights that the cold-start SFT starts from. */
-  public static final long INIT_SEED = 20250725L;
+  /** Seed of the random initial weights that the cold-start SFT starts from (the default model's). */
+  public static final long INIT_SEED = io.arpo4j.model.DefaultModel.SEED;
   private static final String DIR = "/io/arpo4j/demo/model/";
-  private static final List<String> TOKENIZER_FILES = List.of(HfTokenizer.TOKENIZER_FILE, HfTokenizer.CONFIG_FILE);
+  /** Everything of the model but its weights. */
+  private static final List<String> MODEL_FILES =
+      List.of("config.json", HfTokenizer.TOKENIZER_FILE, HfTokenizer.CONFIG_FILE);
   private static final String WEIGHTS = "model.safetensors";
 
   private DemoModel() {}
 
   /** Writes the randomly initialised demo model (HF layout) into {@code dir}. */
   public static Path writeInitial(Path dir) throws IOException {
-    Files.createDirectories(dir);
-    for (String name : TOKENIZER_FILES) copy(name, dir);
-    copy("config.json", dir);
+    copyModelFiles(dir);
     ModelConfig config = ModelConfig.load(dir);
     try (HfTokenizer tokenizer = HfTokenizer.load(dir);
         PolicyModel model = PolicyModel.create(config, tokenizer, INIT_SEED, RuntimeOptions.cpu())) {
@@ -41,11 +41,14 @@ public final class DemoModel {
 
   /** Writes the shipped cold-start checkpoint (HF layout) into {@code dir}. */
   public static Path writeColdStart(Path dir) throws IOException {
-    Files.createDirectories(dir);
-    for (String name : TOKENIZER_FILES) copy(name, dir);
-    copy("config.json", dir);
+    copyModelFiles(dir);
     copy(WEIGHTS, dir);
     return dir;
+  }
+
+  private static void copyModelFiles(Path dir) throws IOException {
+    Files.createDirectories(dir);
+    for (String name : MODEL_FILES) copy(name, dir);
   }
 
   private static void copy(String name, Path dir) throws IOException {
