@@ -27,19 +27,23 @@ public final class DemoCompare {
       DemoCommand.Result r = DemoCommand.run(DemoCommand.plan(quick), seed, false,
           Path.of("runs/demo-compare/seed-" + seed), List.of("arpo", "grpo"));
       System.out.println("seed " + seed + "\n" + r.table());
-      byAlgo.computeIfAbsent("start", k -> new ArrayList<>())
-          .add(new double[] {r.startAccuracy(), r.startToolCalls(), Double.NaN, Double.NaN});
-      for (ResultRow row : r.rows()) {
-        byAlgo.computeIfAbsent(row.algo(), k -> new ArrayList<>()).add(new double[] {row.accuracy(),
-            row.toolCallsPerQuestion(), r.trainToolCallsPerPrompt().get(row.algo()), row.seconds()});
+      List<ResultRow> rows = new ArrayList<>(List.of(r.start()));
+      rows.addAll(r.rows());
+      for (ResultRow row : rows) {
+        Map<String, Double> k = row.accuracyByKind();
+        byAlgo.computeIfAbsent(row.algo(), key -> new ArrayList<>()).add(new double[] {row.accuracy(),
+            row.toolCallsPerQuestion(), row.trainToolCallsPerPrompt(), row.seconds(), k.get("ARITHMETIC"),
+            k.get("LOOKUP"), k.get("TWO_HOP")});
       }
     }
     System.out.printf("%n%d seeds, %d cores%n", seeds, Runtime.getRuntime().availableProcessors());
-    System.out.printf("%-6s %20s %22s %24s %14s%n", "policy", "held-out accuracy", "tool calls / question",
-        "train calls / prompt", "time (s)");
+    System.out.printf("%-6s %20s %22s %24s %14s %14s %14s %14s%n", "policy", "held-out accuracy", "tool calls / question",
+        "train calls / prompt", "time (s)", "arithmetic", "lookup", "two-hop");
     for (Map.Entry<String, List<double[]>> e : byAlgo.entrySet()) {
-      System.out.printf("%-6s %20s %22s %24s %14s%n", e.getKey(), meanSd(e.getValue(), 0, "%.3f"),
-          meanSd(e.getValue(), 1, "%.2f"), meanSd(e.getValue(), 2, "%.2f"), meanSd(e.getValue(), 3, "%.0f"));
+      List<double[]> v = e.getValue();
+      System.out.printf("%-6s %20s %22s %24s %14s %14s %14s %14s%n", e.getKey(), meanSd(v, 0, "%.3f"),
+          meanSd(v, 1, "%.2f"), meanSd(v, 2, "%.2f"), meanSd(v, 3, "%.0f"), meanSd(v, 4, "%.2f"),
+          meanSd(v, 5, "%.2f"), meanSd(v, 6, "%.2f"));
     }
   }
 

@@ -33,7 +33,7 @@ public final class RolloutThroughput {
     int repeats = args.length > 2 ? Integer.parseInt(args[2]) : 3;
     Path sft = Path.of("runs/demo/sft-model");
     String modelName = Files.isDirectory(sft) ? sft.toString() : "default";
-    DemoTask task = DemoTask.generate(1, 0, prompts);
+    DemoTask task = DemoTask.generate(1, 0, 0, prompts);
     List<Question> questions = new ArrayList<>();
     task.heldOut().forEach(q -> questions.add(new Question(q.id(), q.question(), q.answers())));
     String template = DemoTask.prompt("{question}");

@@ -50,7 +50,7 @@ public final class DemoCorpus {
   }
 
   /** Number of countries (groups) in a generated world. */
-  static final int COUNTRIES = 400;
+  static final int COUNTRIES = 800;
   static final int CITIES_PER_COUNTRY = 3;
 
   enum EntityType { COUNTRY, CITY, PERSON }

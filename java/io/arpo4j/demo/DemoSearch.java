@@ -4,11 +4,15 @@ import io.arpo4j.tools.Tool;
 import io.arpo4j.tools.ToolContext;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Set;
+import java.util.stream.IntStream;
 
 /**
  * The demo's search tool (tag {@code search}): a tiny deterministic engine over the {@link
@@ -43,11 +47,16 @@ public final class DemoSearch implements Tool {
       "the", "of", "is", "a", "an", "in", "from", "what", "who", "when", "which", "was", "and");
 
   private final List<Indexed> docs;
+  /** The documents by title word, in corpus order: the only candidates once a title matches. */
+  private final Map<String, List<Indexed>> byTitle = new HashMap<>();
 
   /** An index over {@code docs} (for instance {@link DemoCorpus#docs()} or a JSONL corpus read back). */
   public DemoSearch(List<DemoCorpus.Doc> docs) {
     Objects.requireNonNull(docs, "docs");
-    this.docs = docs.stream().map(Indexed::new).toList();
+    this.docs = IntStream.range(0, docs.size()).mapToObj(i -> new Indexed(docs.get(i), i)).toList();
+    for (Indexed doc : this.docs) {
+      byTitle.computeIfAbsent(doc.titleWord, t -> new ArrayList<>()).add(doc);
+    }
   }
 
   @Override
@@ -65,7 +74,7 @@ public final class DemoSearch implements Tool {
     Set<String> words = contentWords(Objects.requireNonNull(query, "query"));
     Indexed best = null;
     int bestScore = 0;
-    for (Indexed doc : docs) {
+    for (Indexed doc : candidates(words)) {
       int score = doc.score(words);
       if (score > bestScore) {
         best = doc;
@@ -76,6 +85,27 @@ public final class DemoSearch implements Tool {
       return NO_RESULTS;
     }
     return format(List.of(new Page(best.doc.title(), best.bestSentence(words))));
+  }
+
+  /**
+   * The documents that can score best, in corpus order. A title match scores over {@value
+   * #TITLE_SCORE}; a document without one scores at most the number of query words, so when the
+   * query has fewer words than that only the title matches can win (a linear scan of a large
+   * corpus per query would make generating the demo's traces slow).
+   */
+  private List<Indexed> candidates(Set<String> words) {
+    if (words.size() >= TITLE_SCORE) {
+      return docs;
+    }
+    List<Indexed> titled = new ArrayList<>();
+    for (String word : words) {
+      titled.addAll(byTitle.getOrDefault(word, List.of()));
+    }
+    if (titled.isEmpty()) {
+      return docs;
+    }
+    titled.sort(Comparator.comparingInt(doc -> doc.position));
+    return titled;
   }
 
   /**
@@ -103,13 +133,15 @@ public final class DemoSearch implements Tool {
   /** A document with its words and sentences precomputed. */
   private static final class Indexed {
     final DemoCorpus.Doc doc;
+    final int position;
     final String titleWord;
     final Set<String> words;
     final List<String> sentences;
     final List<Set<String>> sentenceWords;
 
-    Indexed(DemoCorpus.Doc doc) {
+    Indexed(DemoCorpus.Doc doc, int position) {
       this.doc = doc;
+      this.position = position;
       this.titleWord = doc.title().toLowerCase(Locale.ROOT);
       this.words = contentWords(doc.text());
       this.sentences = Arrays.asList(doc.text().split("(?<=\\.)\\s+"));

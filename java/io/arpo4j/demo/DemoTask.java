@@ -7,7 +7,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.stream.IntStream;
@@ -59,6 +61,8 @@ import java.util.stream.IntStream;
  * corpus holds every entity, so held-out questions are answerable with search only. Training
  * knowledge questions are unique up to the size of their pool (24 lookups and about 26 two-hop
  * questions per training country); asking for more repeats them. Held-out questions never repeat.
+ * RL questions are about a third group of countries (the last {@code COUNTRIES - SFT_COUNTRIES}),
+ * whose names no demonstration holds, as held-out names are; their expressions are new too.
  */
 public final class DemoTask {
   /** The system line of every prompt. */
@@ -75,50 +79,65 @@ public final class DemoTask {
    * matches it; the demo's --seed varies the SFT order and the rollouts.
    */
   public static final long WORLD_SEED = 1;
+  /**
+   * The countries (of {@link DemoCorpus#COUNTRIES}) that the training and held-out splits are about;
+   * the rest are for RL. RL on names the cold start has memorised would not exercise copying, the
+   * skill held-out questions need.
+   */
+  public static final int SFT_COUNTRIES = 400;
   /** The context length, in chars, the data is sized for: every prompt plus trace fits. */
   public static final int CONTEXT_CHARS = 512;
 
   private final DemoCorpus corpus;
   private final DemoSearch search;
   private final List<DemoQuestion> train;
+  private final List<DemoQuestion> rl;
   private final List<DemoQuestion> heldOut;
 
-  private DemoTask(DemoCorpus corpus, DemoSearch search, List<DemoQuestion> train,
+  private DemoTask(DemoCorpus corpus, DemoSearch search, List<DemoQuestion> train, List<DemoQuestion> rl,
       List<DemoQuestion> heldOut) {
     this.corpus = corpus;
     this.search = search;
     this.train = List.copyOf(train);
+    this.rl = List.copyOf(rl);
     this.heldOut = List.copyOf(heldOut);
   }
 
   /**
-   * Generates the corpus and both splits. The corpus depends on {@code seed} only; the same
-   * arguments always give the same task.
+   * Generates the corpus and the three splits. The corpus depends on {@code seed} only; the same
+   * arguments always give the same task, and the training and held-out splits do not depend on
+   * {@code rl}.
    *
+   * @param train training questions, each with its demonstration (the SFT data)
+   * @param rl questions for RL, about countries that no training or held-out question mentions
+   * @param heldOut held-out questions
    * @throws IllegalArgumentException if a count is negative or {@code heldOut} needs more than
-   *     half of the world's countries
+   *     half of the first {@link #SFT_COUNTRIES} countries
    */
-  public static DemoTask generate(long seed, int train, int heldOut) {
-    if (train < 0) {
-      throw new IllegalArgumentException("train must be >= 0, got " + train);
-    }
-    if (heldOut < 0) {
-      throw new IllegalArgumentException("heldOut must be >= 0, got " + heldOut);
-    }
+  public static DemoTask generate(long seed, int train, int rl, int heldOut) {
+    Map<String, Integer> counts = new LinkedHashMap<>();
+    counts.put("train", train);
+    counts.put("rl", rl);
+    counts.put("heldOut", heldOut);
+    counts.forEach((name, count) -> {
+      if (count < 0) {
+        throw new IllegalArgumentException(name + " must be >= 0, got " + count);
+      }
+    });
     DemoCorpus corpus = DemoCorpus.generate(seed);
     DemoSearch search = new DemoSearch(corpus.docs());
     Random random = new Random(~seed);
 
-    List<Integer> countries = new ArrayList<>(IntStream.range(0, DemoCorpus.COUNTRIES).boxed().toList());
+    List<Integer> countries = new ArrayList<>(IntStream.range(0, SFT_COUNTRIES).boxed().toList());
     Collections.shuffle(countries, random);
     int[] heldOutKinds = kindCounts(heldOut);
     int heldOutCountries = 0;
     while (pool(corpus, countries.subList(0, heldOutCountries), 1).size() < heldOutKinds[1]
         || pool(corpus, countries.subList(0, heldOutCountries), 2).size() < heldOutKinds[2]) {
       heldOutCountries++;
-      if (heldOutCountries > DemoCorpus.COUNTRIES / 2) {
+      if (heldOutCountries > SFT_COUNTRIES / 2) {
         throw new IllegalArgumentException("heldOut: " + heldOut + " questions need more than half"
-            + " of the " + DemoCorpus.COUNTRIES + " countries; ask for fewer");
+            + " of the " + SFT_COUNTRIES + " countries; ask for fewer");
       }
     }
     Generator generator = new Generator(corpus, search, random, new Random(seed * 0x5DEECE66DL + 11));
@@ -126,7 +145,9 @@ public final class DemoTask {
         heldOutKinds, countries.subList(0, heldOutCountries), false);
     List<DemoQuestion> trainQuestions = generator.split("train",
         kindCounts(train), countries.subList(heldOutCountries, countries.size()), true);
-    return new DemoTask(corpus, search, trainQuestions, heldOutQuestions);
+    List<DemoQuestion> rlQuestions = generator.split("rl", kindCounts(rl),
+        IntStream.range(SFT_COUNTRIES, DemoCorpus.COUNTRIES).boxed().toList(), true);
+    return new DemoTask(corpus, search, trainQuestions, rlQuestions, heldOutQuestions);
   }
 
   /** The text the model is given for {@code question}; its response follows directly. */
@@ -147,6 +168,11 @@ public final class DemoTask {
     return train;
   }
 
+  /** Questions for RL: about countries the training split never mentions, so names must be copied. */
+  public List<DemoQuestion> rl() {
+    return rl;
+  }
+
   public List<DemoQuestion> heldOut() {
     return heldOut;
   }
@@ -154,12 +180,13 @@ public final class DemoTask {
   /**
    * Writes the task's files into {@code dir}: {@code corpus.jsonl} ({@link DemoCorpus#write}),
    * {@code sft.jsonl} (training traces, {@link DemoFiles#writeSft}), {@code train.jsonl} and
-   * {@code heldout.jsonl} (questions, {@link DemoFiles#writeQuestions}).
+   * {@code rl.jsonl} and {@code heldout.jsonl} (questions, {@link DemoFiles#writeQuestions}).
    */
   public void writeTo(Path dir) throws IOException {
     corpus.write(dir.resolve("corpus.jsonl"));
     DemoFiles.writeSft(dir.resolve("sft.jsonl"), train);
     DemoFiles.writeQuestions(dir.resolve("train.jsonl"), train);
+    DemoFiles.writeQuestions(dir.resolve("rl.jsonl"), rl);
     DemoFiles.writeQuestions(dir.resolve("heldout.jsonl"), heldOut);
   }
 

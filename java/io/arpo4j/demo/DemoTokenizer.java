@@ -39,7 +39,7 @@ public final class DemoTokenizer {
       tokens.add(syllable.substring(0, 1).toUpperCase(Locale.ROOT) + syllable.substring(1));
     }
     // every word the task writes except names, which are syllables: from a large generated task
-    DemoTask task = DemoTask.generate(DemoTask.WORLD_SEED, 1200, 60);
+    DemoTask task = DemoTask.generate(DemoTask.WORLD_SEED, 1200, 0, 60);
     Set<String> names = new TreeSet<>();
     for (DemoCorpus.Entity e : task.corpus().entities()) {
       names.add(e.name());

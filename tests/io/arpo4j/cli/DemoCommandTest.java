@@ -28,7 +28,7 @@ class DemoCommandTest {
     }
     assertTrue(Files.isRegularFile(runs.resolve("demo/cold-start/model.safetensors")));
     // the shipped cold start answers held-out questions: the demo starts from a working policy
-    assertTrue(r.startAccuracy() > 0.2, "cold-start held-out accuracy " + r.startAccuracy());
+    assertTrue(r.start().accuracy() > 0.2, "cold-start held-out accuracy " + r.start().accuracy());
     for (String algo : List.of("arpo", "grpo")) {
       Path run = runs.resolve("demo-" + algo);
       List<Map<String, Object>> steps = MetricsLog.read(run.resolve("metrics.jsonl"));
@@ -44,13 +44,18 @@ class DemoCommandTest {
       assertTrue(Files.isDirectory(run.resolve("checkpoints").resolve("step-%06d".formatted(plan.steps()))));
     }
     JsonNode summary = new ObjectMapper().readTree(runs.resolve("demo/summary.json").toFile());
-    assertEquals(r.startAccuracy(), summary.at("/start/accuracy").asDouble(), 0.0);
+    assertEquals(r.start().accuracy(), summary.at("/start/accuracy").asDouble(), 0.0);
+    assertEquals(r.start().accuracyByKind().get("LOOKUP"), summary.at("/start/accuracy_by_kind/LOOKUP").asDouble(), 0.0);
     for (ResultRow row : r.rows()) {
       JsonNode a = summary.at("/algos/" + row.algo());
       assertEquals(row.accuracy(), a.get("accuracy").asDouble(), 0.0);
       assertEquals(row.toolCallsPerQuestion(), a.get("tool_calls_per_question").asDouble(), 0.0);
       assertEquals(row.seconds(), a.get("seconds").asDouble(), 0.0);
-      assertTrue(a.get("train_tool_calls_per_prompt").asDouble() > 0, row.algo() + " called tools in training");
+      assertEquals(row.trainToolCallsPerPrompt(), a.get("train_tool_calls_per_prompt").asDouble(), 0.0);
+      assertTrue(row.trainToolCallsPerPrompt() > 0, row.algo() + " called tools in training");
+      // a third of the questions of each kind, and accuracy is their mean
+      Map<String, Double> kinds = row.accuracyByKind();
+      assertEquals(row.accuracy(), kinds.values().stream().mapToDouble(Double::doubleValue).average().orElseThrow(), 1e-12);
     }
     String html = Files.readString(r.report());
     assertTrue(html.contains("arpo") && html.contains("grpo") && html.contains("start"), "the report shows every policy");

@@ -36,7 +36,7 @@ class DemoTaskTest {
 
   @BeforeAll
   static void generate() {
-    task = DemoTask.generate(SEED, 1500, 300);
+    task = DemoTask.generate(SEED, 1500, 120, 300);
   }
 
   private static List<DemoQuestion> all() {
@@ -47,12 +47,12 @@ class DemoTaskTest {
 
   @Test
   void sameSeedGivesSameTaskAndOtherSeedsDiffer() {
-    DemoTask again = DemoTask.generate(SEED, 1500, 300);
+    DemoTask again = DemoTask.generate(SEED, 1500, 120, 300);
     assertEquals(task.train(), again.train());
     assertEquals(task.heldOut(), again.heldOut());
     assertEquals(task.corpus().docs(), again.corpus().docs());
 
-    DemoTask other = DemoTask.generate(SEED + 1, 1500, 300);
+    DemoTask other = DemoTask.generate(SEED + 1, 1500, 120, 300);
     assertNotEquals(task.corpus().docs(), other.corpus().docs());
     assertNotEquals(task.train(), other.train());
   }
@@ -294,23 +294,53 @@ class DemoTaskTest {
   }
 
   @Test
+  void rlQuestionsAreAboutCountriesNoOtherSplitMentions() {
+    assertEquals(120, task.rl().size());
+    Set<String> otherNames = new HashSet<>();
+    Set<String> otherExpressions = new HashSet<>();
+    for (DemoQuestion q : all()) {
+      otherNames.addAll(names(q.question() + "\n" + q.referenceTrace()));
+      if (q.kind() == Kind.ARITHMETIC) otherExpressions.add(expression(q));
+    }
+    int rlNames = 0;
+    for (DemoQuestion q : task.rl()) {
+      if (q.kind() == Kind.ARITHMETIC) {
+        assertFalse(otherExpressions.contains(expression(q)), q.question());
+      } else {
+        for (String name : names(q.question() + "\n" + q.referenceTrace())) {
+          rlNames++;
+          assertFalse(otherNames.contains(name), name + " is in the RL split and another");
+        }
+      }
+      checkFormat(q.referenceTrace(), q.answers().get(0));
+    }
+    assertTrue(rlNames > 100, "RL questions name entities: " + rlNames);
+    // asking for RL questions changes neither the training nor the held-out split (the shipped cold start's data)
+    DemoTask withoutRl = DemoTask.generate(SEED, 1500, 0, 300);
+    assertEquals(task.train(), withoutRl.train());
+    assertEquals(task.heldOut(), withoutRl.heldOut());
+  }
+
+  @Test
   void promptIsSystemLineQuestionAndAnswerLine() {
     assertEquals("Use python or search.\nQuestion: What is 2+2?\nAnswer:\n", DemoTask.prompt("What is 2+2?"));
   }
 
   @Test
   void badCountsAreRejectedNamingTheArgument() {
-    assertTrue(assertThrows(IllegalArgumentException.class, () -> DemoTask.generate(1, -1, 10))
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> DemoTask.generate(1, -1, 0, 10))
         .getMessage().contains("train"));
-    assertTrue(assertThrows(IllegalArgumentException.class, () -> DemoTask.generate(1, 10, -1))
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> DemoTask.generate(1, 10, 0, -1))
         .getMessage().contains("heldOut"));
-    assertTrue(assertThrows(IllegalArgumentException.class, () -> DemoTask.generate(1, 10, 100_000))
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> DemoTask.generate(1, 10, -3, 10))
+        .getMessage().contains("rl must be >= 0, got -3"));
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> DemoTask.generate(1, 10, 0, 100_000))
         .getMessage().contains("heldOut"));
   }
 
   @Test
   void smallAndEmptySplitsWork() {
-    DemoTask tiny = DemoTask.generate(3, 0, 2);
+    DemoTask tiny = DemoTask.generate(3, 0, 0, 2);
     assertEquals(0, tiny.train().size());
     assertEquals(List.of(Kind.ARITHMETIC, Kind.LOOKUP),
         tiny.heldOut().stream().map(DemoQuestion::kind).sorted().toList());

@@ -25,7 +25,7 @@ class DemoTokenizerTest {
 
   @Test
   void tracesRoundTripExactlyAndNamesAreSyllables() throws IOException {
-    DemoTask task = DemoTask.generate(DemoTask.WORLD_SEED, 300, 60);
+    DemoTask task = DemoTask.generate(DemoTask.WORLD_SEED, 300, 0, 60);
     try (HfTokenizer tok = HfTokenizer.fromBytes(resource(HfTokenizer.TOKENIZER_FILE),
         resource(HfTokenizer.CONFIG_FILE))) {
       long chars = 0, tokens = 0;

@@ -15,6 +15,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * The run report: one self-contained HTML file (inline CSS, inline SVG charts drawn here, no
@@ -29,7 +30,7 @@ import java.util.Set;
  * HtmlReport.builder("demo · seed 1")
  *     .run("arpo", runDir.resolve("arpo/metrics.jsonl"))
  *     .run("grpo", runDir.resolve("grpo/metrics.jsonl"))
- *     .result(new ResultRow("arpo", 0.62, 1.4, 271))
+ *     .result(new ResultRow("arpo", 0.62, Map.of(), 1.4, 6.3, 271))
  *     .tree(tree)
  *     .build()
  *     .write(runDir);                     // runDir/report.html
@@ -191,15 +192,25 @@ public final class HtmlReport {
     }
     double bestAccuracy = results.stream().mapToDouble(ResultRow::accuracy).max().orElse(Double.NaN);
     double fewestCalls = results.stream().mapToDouble(ResultRow::toolCallsPerQuestion).min().orElse(Double.NaN);
-    html.append("<h2 id=\"results\">Results (held-out)</h2>\n<table class=\"results\">\n<tr><th>Algorithm</th>"
-        + "<th>Accuracy</th><th>Tool calls / question</th><th>Time</th></tr>\n");
+    Set<String> kinds = new TreeSet<>();
+    results.forEach(row -> kinds.addAll(row.accuracyByKind().keySet()));
+    html.append("<h2 id=\"results\">Results (held-out)</h2>\n<table class=\"results\">\n<tr><th>Policy</th>"
+        + "<th>Accuracy</th>");
+    kinds.forEach(kind -> html.append("<th>").append(Html.escape(kind.toLowerCase(Locale.ROOT).replace('_', '-')))
+        .append("</th>"));
+    html.append("<th>Tool calls / question</th><th>Training tool calls / prompt</th><th>Time</th></tr>\n");
     for (ResultRow row : results) {
       html.append("<tr><td>").append(Html.escape(row.algo())).append("</td><td")
           .append(row.accuracy() == bestAccuracy && results.size() > 1 ? " class=\"best\"" : "").append('>')
-          .append(Html.fixed(100 * row.accuracy(), 1)).append(" %</td><td")
-          .append(row.toolCallsPerQuestion() == fewestCalls && results.size() > 1 ? " class=\"best\"" : "").append('>')
-          .append(Html.fixed(row.toolCallsPerQuestion(), 2)).append("</td><td>")
-          .append(duration(row.seconds())).append("</td></tr>\n");
+          .append(Html.fixed(100 * row.accuracy(), 1)).append(" %</td>");
+      for (String kind : kinds) {
+        Double accuracy = row.accuracyByKind().get(kind);
+        html.append("<td>").append(accuracy == null ? "\u2013" : Html.fixed(100 * accuracy, 1) + " %").append("</td>");
+      }
+      html.append("<td").append(row.toolCallsPerQuestion() == fewestCalls && results.size() > 1 ? " class=\"best\"" : "")
+          .append('>').append(Html.fixed(row.toolCallsPerQuestion(), 2)).append("</td><td>")
+          .append(Double.isFinite(row.trainToolCallsPerPrompt()) ? Html.fixed(row.trainToolCallsPerPrompt(), 2) : "\u2013")
+          .append("</td><td>").append(duration(row.seconds())).append("</td></tr>\n");
     }
     html.append("</table>\n");
   }
