@@ -1,7 +1,5 @@
 package io.arpo4j.kernels;
 
-import java.lang.reflect.InvocationTargetException;
-import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.Pointer;
@@ -24,6 +22,10 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * is queued on the current stream of the logits' device and returns without waiting for the GPU.
  */
 public final class Kernels {
+  static {
+    NativeLibraries.load(); // the bundled libtorch, before anything here touches a tensor
+  }
+
   private Kernels() {}
 
   /** Per-row outputs of {@link #tokenStats}: all fp32 [N]. */
@@ -52,12 +54,9 @@ public final class Kernels {
     Tensor logprob = targets == null ? null : floatVector(logits, l.rows);
     Tensor entropy = floatVector(logits, l.rows);
     Tensor lse = floatVector(logits, l.rows);
-    int rc = logits.is_cuda()
-        ? CudaKernels.arpo_cuda_token_stats(l.data, l.dtype, l.rows, l.vocab, l.stride, longs(targets), temperature,
-            floats(logprob), floats(entropy), floats(lse), CudaStreams.current(logits))
-        : NativeKernels.arpo_token_stats(l.data, l.dtype, l.rows, l.vocab, l.stride, longs(targets), temperature,
-            floats(logprob), floats(entropy), floats(lse));
-    checkStatus(rc, logits);
+    KernelBackend backend = KernelBackend.on(logits);
+    checkStatus(backend, backend.tokenStats(l.data, l.dtype, l.rows, l.vocab, l.stride, longs(targets), temperature,
+        floats(logprob), floats(entropy), floats(lse)));
     return new TokenStats(logprob, entropy, lse);
   }
 
@@ -81,12 +80,9 @@ public final class Kernels {
         new LayoutOptional(), new DeviceOptional(), new BoolOptional());
     Tensor logprob = floatVector(logits, l.rows);
     Tensor entropy = floatVector(logits, l.rows);
-    int rc = logits.is_cuda()
-        ? CudaKernels.arpo_cuda_sample(l.data, l.dtype, l.rows, l.vocab, l.stride, temperature, topP, topK, seed,
-            step, longs(tokens), floats(logprob), floats(entropy), CudaStreams.current(logits))
-        : NativeKernels.arpo_sample(l.data, l.dtype, l.rows, l.vocab, l.stride, temperature, topP, topK, seed, step,
-            longs(tokens), floats(logprob), floats(entropy));
-    checkStatus(rc, logits);
+    KernelBackend backend = KernelBackend.on(logits);
+    checkStatus(backend, backend.sample(l.data, l.dtype, l.rows, l.vocab, l.stride, temperature, topP, topK, seed,
+        step, longs(tokens), floats(logprob), floats(entropy)));
     return new Sampled(tokens, logprob, entropy);
   }
 
@@ -115,25 +111,23 @@ public final class Kernels {
     Tensor loss = floatVector(logprob, 1);
     Tensor grad = logprob.new_empty(shape, new ScalarTypeOptional(ScalarType.Float), new LayoutOptional(),
         new DeviceOptional(), new BoolOptional());
-    try (FloatPointer stats = new FloatPointer(4)) {
-      Tensor statsOut = logprob.is_cuda() ? floatVector(logprob, 4) : null;
-      int rc = logprob.is_cuda()
-          ? CudaKernels.arpo_cuda_clipped_surrogate(floats(logprob), floats(oldLogprob), floats(advantage),
-              floats(mask), shape[0], shape[1], epsLow, epsHigh, dualClipC, aggregation.ordinal(), floats(loss),
-              floats(grad), floats(statsOut), CudaStreams.current(logprob))
-          : NativeKernels.arpo_clipped_surrogate(floats(logprob), floats(oldLogprob), floats(advantage), floats(mask),
-              shape[0], shape[1], epsLow, epsHigh, dualClipC, aggregation.ordinal(), floats(loss), floats(grad),
-              stats);
-      checkStatus(rc, logprob);
-      float[] s = new float[4];
-      if (statsOut != null) {
-        Tensor host = statsOut.cpu();
-        floats(host).get(s);
-      } else {
-        stats.get(s);
-      }
-      return new Surrogate(loss, grad.view(logprob.sizes().vec().get()), s[0], s[1], s[2], s[3]);
-    }
+    float[] s = new float[NativeKernels.ARPO_NUM_STATS];
+    KernelBackend backend = KernelBackend.on(logprob);
+    checkStatus(backend, backend.clippedSurrogate(floats(logprob), floats(oldLogprob), floats(advantage),
+        floats(mask), shape[0], shape[1], epsLow, epsHigh, dualClipC, aggregationMode(aggregation), floats(loss),
+        floats(grad), s));
+    return new Surrogate(loss, grad.view(logprob.sizes().vec().get()), s[NativeKernels.ARPO_STAT_CLIP_FRAC],
+        s[NativeKernels.ARPO_STAT_APPROX_KL], s[NativeKernels.ARPO_STAT_MEAN_RATIO],
+        s[NativeKernels.ARPO_STAT_DUAL_CLIP_FRAC]);
+  }
+
+  /** The header's arpo_agg_mode of an aggregation. */
+  static int aggregationMode(LossAggregation aggregation) {
+    return switch (aggregation) {
+      case TOKEN_MEAN -> NativeKernels.ARPO_AGG_TOKEN_MEAN;
+      case SEQ_MEAN_TOKEN_MEAN -> NativeKernels.ARPO_AGG_SEQ_MEAN_TOKEN_MEAN;
+      case SEQ_SUM_TOKEN_MEAN -> NativeKernels.ARPO_AGG_SEQ_SUM_TOKEN_MEAN;
+    };
   }
 
   /**
@@ -155,13 +149,9 @@ public final class Kernels {
       l.requireRowVector("stats.entropy", stats.entropy());
     }
     Tensor entropy = gradEntropy == null ? null : stats.entropy();
-    int rc = logits.is_cuda()
-        ? CudaKernels.arpo_cuda_logprob_backward(l.data, l.dtype, l.rows, l.vocab, l.stride, longs(targets),
-            floats(stats.logsumexp()), floats(entropy), floats(gradLogprob), floats(gradEntropy), temperature,
-            CudaStreams.current(logits))
-        : NativeKernels.arpo_logprob_backward(l.data, l.dtype, l.rows, l.vocab, l.stride, longs(targets),
-            floats(stats.logsumexp()), floats(entropy), floats(gradLogprob), floats(gradEntropy), temperature);
-    checkStatus(rc, logits);
+    KernelBackend backend = KernelBackend.on(logits);
+    checkStatus(backend, backend.logprobBackward(l.data, l.dtype, l.rows, l.vocab, l.stride, longs(targets),
+        floats(stats.logsumexp()), floats(entropy), floats(gradLogprob), floats(gradEntropy), temperature));
   }
 
   // ---- argument checks -------------------------------------------------------------------
@@ -174,9 +164,9 @@ public final class Kernels {
       int dtype;
       ScalarType st = t.scalar_type();
       if (is(st, ScalarType.Float)) {
-        dtype = 0;
+        dtype = NativeKernels.ARPO_F32;
       } else if (is(st, ScalarType.BFloat16)) {
-        dtype = 1;
+        dtype = NativeKernels.ARPO_BF16;
       } else {
         throw new IllegalArgumentException(name + " must be float32 or bfloat16, got " + st);
       }
@@ -279,7 +269,7 @@ public final class Kernels {
 
   // ---- plumbing --------------------------------------------------------------------------
 
-  private static Tensor floatVector(Tensor like, long n) {
+  static Tensor floatVector(Tensor like, long n) {
     return like.new_empty(new long[] {n}, new ScalarTypeOptional(ScalarType.Float), new LayoutOptional(),
         new DeviceOptional(), new BoolOptional());
   }
@@ -292,24 +282,8 @@ public final class Kernels {
     return t == null ? null : new LongPointer(t.data_ptr());
   }
 
-  private static void checkStatus(int rc, Tensor on) {
-    if (rc == 0) return;
-    BytePointer message = on.is_cuda() ? CudaKernels.arpo_cuda_last_error() : NativeKernels.arpo_last_error();
-    throw new IllegalStateException("arpo4j kernel failed (code " + rc + "): " + message.getString());
-  }
-
-  /** libtorch's current CUDA stream for a tensor's device, reached reflectively so CPU builds need no CUDA classes. */
-  private static final class CudaStreams {
-    static Pointer current(Tensor t) {
-      try {
-        Class<?> torchCuda = Class.forName("org.bytedeco.pytorch.global.torch_cuda");
-        Object stream = torchCuda.getMethod("getCurrentCUDAStream", byte.class).invoke(null, t.device().index());
-        return (Pointer) stream.getClass().getMethod("stream").invoke(stream);
-      } catch (ClassNotFoundException | NoSuchMethodException | IllegalAccessException e) {
-        throw new IllegalStateException("CUDA tensors need the gpu build of arpo4j (mvn -Pgpu)", e);
-      } catch (InvocationTargetException e) {
-        throw new IllegalStateException("cannot get the current CUDA stream", e.getCause());
-      }
-    }
+  private static void checkStatus(KernelBackend backend, int rc) {
+    if (rc == NativeKernels.ARPO_OK) return;
+    throw new IllegalStateException("arpo4j kernel failed (code " + rc + "): " + backend.lastError());
   }
 }

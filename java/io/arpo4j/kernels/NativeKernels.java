@@ -7,6 +7,7 @@ import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.annotation.Cast;
 import org.bytedeco.javacpp.annotation.Const;
+import org.bytedeco.javacpp.annotation.MemberGetter;
 import org.bytedeco.javacpp.annotation.Platform;
 
 /**
@@ -20,6 +21,32 @@ final class NativeKernels {
   }
 
   private NativeKernels() {}
+
+  // The header's named constants, read from arpo4j.h through JNI so that no value is restated in Java
+  // (CUDA's library shares the header). Each field bears the name of its C constant.
+  static final int ARPO_OK = ARPO_OK();
+  static final int ARPO_F32 = ARPO_F32();
+  static final int ARPO_BF16 = ARPO_BF16();
+  static final int ARPO_AGG_TOKEN_MEAN = ARPO_AGG_TOKEN_MEAN();
+  static final int ARPO_AGG_SEQ_MEAN_TOKEN_MEAN = ARPO_AGG_SEQ_MEAN_TOKEN_MEAN();
+  static final int ARPO_AGG_SEQ_SUM_TOKEN_MEAN = ARPO_AGG_SEQ_SUM_TOKEN_MEAN();
+  static final int ARPO_STAT_CLIP_FRAC = ARPO_STAT_CLIP_FRAC();
+  static final int ARPO_STAT_APPROX_KL = ARPO_STAT_APPROX_KL();
+  static final int ARPO_STAT_MEAN_RATIO = ARPO_STAT_MEAN_RATIO();
+  static final int ARPO_STAT_DUAL_CLIP_FRAC = ARPO_STAT_DUAL_CLIP_FRAC();
+  static final int ARPO_NUM_STATS = ARPO_NUM_STATS();
+
+  private static native @MemberGetter int ARPO_OK();
+  private static native @MemberGetter int ARPO_F32();
+  private static native @MemberGetter int ARPO_BF16();
+  private static native @MemberGetter int ARPO_AGG_TOKEN_MEAN();
+  private static native @MemberGetter int ARPO_AGG_SEQ_MEAN_TOKEN_MEAN();
+  private static native @MemberGetter int ARPO_AGG_SEQ_SUM_TOKEN_MEAN();
+  private static native @MemberGetter int ARPO_STAT_CLIP_FRAC();
+  private static native @MemberGetter int ARPO_STAT_APPROX_KL();
+  private static native @MemberGetter int ARPO_STAT_MEAN_RATIO();
+  private static native @MemberGetter int ARPO_STAT_DUAL_CLIP_FRAC();
+  private static native @MemberGetter int ARPO_NUM_STATS();
 
   static native int arpo_token_stats(@Const Pointer logits, @Cast("arpo_dtype") int dtype, long n, long v,
       long rowStride, @Cast("const int64_t*") LongPointer targets, float temperature, FloatPointer logprob,

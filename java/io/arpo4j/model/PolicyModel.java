@@ -2,6 +2,7 @@ package io.arpo4j.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.arpo4j.kernels.NativeLibraries;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,6 +33,10 @@ import java.util.Set;
  * {@link IllegalArgumentException} naming the file and tensor or key.
  */
 public final class PolicyModel implements AutoCloseable {
+  static {
+    NativeLibraries.load(); // the bundled libtorch, before anything here touches a tensor
+  }
+
 
   /** The name that selects the embedded default model instead of a directory. */
   public static final String DEFAULT_NAME = "default";

@@ -1,5 +1,6 @@
 package io.arpo4j.model;
 
+import io.arpo4j.kernels.NativeLibraries;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
@@ -17,6 +18,10 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  *     (|w| / 256) is lost. Ignored when {@code dtype} is F32.
  */
 public record RuntimeOptions(String device, StorageType dtype, int cpuThreads, boolean fp32Master) {
+  static {
+    NativeLibraries.load(); // the bundled libtorch, before anything here touches a tensor
+  }
+
 
   public RuntimeOptions {
     if (device == null || !(device.equals("cpu") || device.matches("cuda(:\\d+)?"))) {

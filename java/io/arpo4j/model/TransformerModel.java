@@ -3,6 +3,7 @@ package io.arpo4j.model;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.arpo4j.kernels.NativeLibraries;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,6 +42,10 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * <p>Parameters are named and shaped as in HF checkpoints; {@link #parameters()} exposes them.
  */
 public final class TransformerModel implements AutoCloseable {
+  static {
+    NativeLibraries.load(); // the bundled libtorch, before anything here touches a tensor
+  }
+
 
   /** Which positions' logits a cached forward returns. */
   public enum LogitsMode {

@@ -1,6 +1,7 @@
 package io.arpo4j.trainer;
 
 import io.arpo4j.distributed.Distributed;
+import io.arpo4j.kernels.NativeLibraries;
 import io.arpo4j.model.PolicyModel;
 import io.arpo4j.model.RuntimeOptions;
 import io.arpo4j.reward.AnswerReward;
@@ -74,6 +75,10 @@ import java.util.function.Supplier;
  * </ul>
  */
 public final class Trainer implements AutoCloseable {
+  static {
+    NativeLibraries.load(); // the bundled libtorch, before anything here touches a tensor
+  }
+
   private final TrainerConfig config;
   private final PolicyModel model;
   private final ToolRegistry registry;

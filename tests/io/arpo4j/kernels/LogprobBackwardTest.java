@@ -1,6 +1,7 @@
 package io.arpo4j.kernels;
 
 import static io.arpo4j.kernels.TestTensors.*;
+import static io.arpo4j.testing.NumericAsserts.assertClose;
 
 import java.util.SplittableRandom;
 import org.bytedeco.pytorch.BoolOptional;

@@ -95,18 +95,6 @@ final class TestTensors {
     return new double[][] {lp, doubles(entropy), doubles(lse)};
   }
 
-  static void assertClose(String what, double[] expected, float[] actual, double atol, double rtol) {
-    if (expected.length != actual.length) {
-      throw new AssertionError(what + ": length " + actual.length + " != " + expected.length);
-    }
-    for (int i = 0; i < expected.length; i++) {
-      double err = Math.abs(expected[i] - actual[i]);
-      if (!(err <= atol + rtol * Math.abs(expected[i]))) {
-        throw new AssertionError(what + "[" + i + "]: expected " + expected[i] + " got " + actual[i] + " (err " + err + ")");
-      }
-    }
-  }
-
   static {
     torch.set_num_threads(2);
   }

@@ -1,5 +1,6 @@
 package io.arpo4j.model;
 
+import static io.arpo4j.testing.NumericAsserts.assertClose;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -49,14 +50,6 @@ class KvCacheTest {
     return out;
   }
 
-  private static void assertClose(float[] expected, float[] actual, String what) {
-    double worst = 0;
-    for (int i = 0; i < expected.length; i++) {
-      worst = Math.max(worst, Math.abs(expected[i] - actual[i]));
-    }
-    assertTrue(worst < TOLERANCE, what + ": worst difference " + worst);
-  }
-
   /** Runs {@code counts} pending tokens of each sequence with ALL logits; returns each sequence's rows. */
   private static List<float[][]> forwardAll(KvCache cache, List<CachedSequence> seqs, int[] counts) {
     try (Tensor logits = model.forward(cache, seqs, counts, LogitsMode.ALL)) {
@@ -84,7 +77,7 @@ class KvCacheTest {
         }
         float[][] got = forwardAll(cache, List.of(seq), new int[] {chunk}).get(0);
         for (int i = 0; i < chunk; i++) {
-          assertClose(expected[done + i], got[i], "position " + (done + i));
+          assertClose("position " + (done + i), expected[done + i], got[i], TOLERANCE, 0);
         }
         done += chunk;
         assertEquals(done, seq.cachedLength());
@@ -102,7 +95,7 @@ class KvCacheTest {
       CachedSequence seq = cache.newSequence(tokens);
       try (Tensor last = model.forward(cache, List.of(seq), new int[] {9}, LogitsMode.LAST)) {
         assertEquals(2, last.dim());
-        assertClose(expected[8], Fixtures.floats(last), "last position");
+        assertClose("last position", expected[8], Fixtures.floats(last), TOLERANCE, 0);
       }
     }
   }
@@ -135,10 +128,10 @@ class KvCacheTest {
       float[][] parentExpected = full(concat(prefix, parentMore));
       float[][] childExpected = full(concat(prefix, childMore));
       for (int i = 0; i < 5; i++) {
-        assertClose(parentExpected[10 + i], got.get(0)[i], "parent position " + (10 + i));
+        assertClose("parent position " + (10 + i), parentExpected[10 + i], got.get(0)[i], TOLERANCE, 0);
       }
       for (int i = 0; i < 3; i++) {
-        assertClose(childExpected[10 + i], got.get(1)[i], "child position " + (10 + i));
+        assertClose("child position " + (10 + i), childExpected[10 + i], got.get(1)[i], TOLERANCE, 0);
       }
 
       // a grandchild of the child, after the parent is freed, still sees the shared prefix
@@ -149,7 +142,7 @@ class KvCacheTest {
       float[][] grandExpected = full(concat(concat(prefix, childMore), more));
       float[][] grandGot = forwardAll(cache, List.of(grandchild), new int[] {6}).get(0);
       for (int i = 0; i < 6; i++) {
-        assertClose(grandExpected[13 + i], grandGot[i], "grandchild position " + (13 + i));
+        assertClose("grandchild position " + (13 + i), grandExpected[13 + i], grandGot[i], TOLERANCE, 0);
       }
       cache.free(child);
       cache.free(grandchild);
@@ -193,7 +186,7 @@ class KvCacheTest {
         try (Tensor logits = model.forward(cache, batch, ones, LogitsMode.LAST)) {
           float[][] got = rows(Fixtures.floats(logits), batch.size());
           for (int i = 0; i < batch.size(); i++) {
-            assertClose(alone[i][step], got[i], "sequence " + i + " step " + step);
+            assertClose("sequence " + i + " step " + step, alone[i][step], got[i], TOLERANCE, 0);
           }
         }
       }
@@ -216,11 +209,11 @@ class KvCacheTest {
       float[][] eb = full(b);
       float[][] ec = full(sc.tokens());
       for (int i = 0; i < 7; i++) {
-        assertClose(ea[7 + i], got.get(0)[i], "a position " + (7 + i));
+        assertClose("a position " + (7 + i), ea[7 + i], got.get(0)[i], TOLERANCE, 0);
       }
-      assertClose(eb[5], got.get(1)[0], "b position 5");
+      assertClose("b position 5", eb[5], got.get(1)[0], TOLERANCE, 0);
       for (int i = 0; i < 3; i++) {
-        assertClose(ec[i], got.get(2)[i], "c position " + i);
+        assertClose("c position " + i, ec[i], got.get(2)[i], TOLERANCE, 0);
       }
     }
   }

@@ -5,7 +5,9 @@ import io.arpo4j.tools.ToolContext;
 import io.arpo4j.tools.ToolException;
 import io.arpo4j.tools.search.SearchHit;
 import io.arpo4j.tools.search.SearchIndex;
+import java.io.BufferedInputStream;
 import java.io.ByteArrayInputStream;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
@@ -24,6 +26,10 @@ import java.time.Duration;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.zip.GZIPInputStream;
+import java.util.zip.Inflater;
+import java.util.zip.InflaterInputStream;
+import java.util.zip.ZipException;
 import org.jsoup.Jsoup;
 
 /**
@@ -93,6 +99,7 @@ public final class BrowseTool implements Tool {
       HttpRequest request = HttpRequest.newBuilder(uri).timeout(left)
           .header("User-Agent", config.userAgent())
           .header("Accept", "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.5")
+          .header("Accept-Encoding", "gzip, deflate")
           .GET().build();
       HttpResponse<InputStream> response;
       try {
@@ -111,12 +118,87 @@ public final class BrowseTool implements Tool {
         if (status / 100 != 2) {
           throw new ToolException("Error: HTTP " + status + " from " + uri.getHost() + ".");
         }
-        byte[] bytes = body.readNBytes(config.maxBytes());
+        String encoding = response.headers().firstValue("Content-Encoding").orElse("identity");
+        byte[] bytes = readDecoded(body, encoding, config.maxBytes());
         String contentType = response.headers().firstValue("Content-Type").orElse("text/html");
+        if (isGzipFileType(contentType) && textTypeOf(bytes) != null) contentType = textTypeOf(bytes);
         return toText(bytes, contentType, uri.toString());
       }
     }
     throw new ToolException("Error: too many redirects.");
+  }
+
+  /**
+   * The body with its Content-Encoding undone (gzip, deflate; several are applied in the order
+   * listed), then a gzip stream inside it unwrapped too: servers send .gz files and pre-compressed
+   * pages without saying so. At most {@code maxBytes} decoded bytes are read, so a compression
+   * bomb costs no more than a plain page.
+   */
+  static byte[] readDecoded(InputStream body, String contentEncoding, int maxBytes) throws IOException, ToolException {
+    InputStream in = body;
+    String[] codings = contentEncoding.toLowerCase(Locale.ROOT).split(",");
+    for (int i = codings.length - 1; i >= 0; i--) {
+      String coding = codings[i].strip();
+      switch (coding) {
+        case "", "identity" -> { }
+        case "gzip", "x-gzip" -> in = gunzip(in);
+        // RFC 9110 deflate is zlib-wrapped; some servers send the raw stream, which the zlib header check tells apart
+        case "deflate" -> in = inflate(in);
+        default -> throw new ToolException("Error: cannot decode content encoding " + clip(coding) + ".");
+      }
+    }
+    in = new BufferedInputStream(in);
+    in.mark(2);
+    boolean gzipInside = in.read() == 0x1f && in.read() == 0x8b;
+    in.reset();
+    if (gzipInside) in = gunzip(in);
+    try (InputStream decoded = in) {
+      return decoded.readNBytes(maxBytes);
+    } catch (ZipException | EOFException e) {
+      throw new ToolException("Error: the page's compressed body is corrupt.");
+    }
+  }
+
+  private static boolean isGzipFileType(String contentType) {
+    String type = contentType.toLowerCase(Locale.ROOT).split(";")[0].strip();
+    return type.equals("application/gzip") || type.equals("application/x-gzip");
+  }
+
+  /** The type of an unwrapped .gz file: markup or other text, or null when it holds NUL bytes (not text). */
+  private static String textTypeOf(byte[] bytes) {
+    for (byte b : bytes) {
+      if (b == 0) return null;
+    }
+    String head = new String(bytes, 0, Math.min(bytes.length, 512), StandardCharsets.UTF_8).stripLeading();
+    if (head.startsWith("\uFEFF")) head = head.substring(1).stripLeading();
+    return head.startsWith("<") ? "text/html" : "text/plain";
+  }
+
+  private static InputStream gunzip(InputStream in) throws IOException, ToolException {
+    try {
+      return new GZIPInputStream(in);
+    } catch (ZipException | EOFException e) {
+      throw new ToolException("Error: the page's compressed body is corrupt.");
+    }
+  }
+
+  private static InputStream inflate(InputStream in) throws IOException {
+    BufferedInputStream buffered = new BufferedInputStream(in);
+    buffered.mark(2);
+    int cmf = buffered.read(), flg = buffered.read();
+    buffered.reset();
+    boolean zlibHeader = cmf >= 0 && flg >= 0 && (cmf & 0x0f) == 8 && ((cmf << 8) | flg) % 31 == 0;
+    Inflater inflater = new Inflater(!zlibHeader);
+    return new InflaterInputStream(buffered, inflater) {
+      @Override
+      public void close() throws IOException {
+        try {
+          super.close();
+        } finally {
+          inflater.end(); // a caller-supplied Inflater is not ended by close()
+        }
+      }
+    };
   }
 
   private static String toText(byte[] bytes, String contentType, String url) throws ToolException {

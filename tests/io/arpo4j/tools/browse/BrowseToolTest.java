@@ -10,12 +10,18 @@ import com.sun.net.httpserver.HttpServer;
 import io.arpo4j.tools.ToolContext;
 import io.arpo4j.tools.ToolException;
 import io.arpo4j.tools.search.SearchIndex;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.zip.Deflater;
+import java.util.zip.DeflaterOutputStream;
+import java.util.zip.GZIPOutputStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -30,8 +36,12 @@ class BrowseToolTest {
       + "<ul><li>Founded: 1204</li><li>Population: 3379</li></ul>"
       + "<div>Line one<br>Line two</div><footer>Copyright</footer></body></html>";
 
+  static final String EXPECTED_PAGE_TEXT = "Zorblat - Wiki\n\nZorblat\nZorblat is the capital of the province.\n"
+      + "Founded: 1204\nPopulation: 3379\nLine one\nLine two";
+
   HttpServer server;
   String base;
+  volatile String lastAcceptEncoding;
 
   @BeforeEach
   void startServer() throws IOException {
@@ -50,6 +60,25 @@ class BrowseToolTest {
     server.createContext("/pdf", e -> reply(e, 200, "application/pdf", "%PDF-1.4"));
     server.createContext("/long", e -> reply(e, 200, "text/html",
         "<p>" + "word ".repeat(5000) + "</p>"));
+    byte[] page = PAGE.getBytes(StandardCharsets.UTF_8);
+    server.createContext("/gzip", e -> {
+      lastAcceptEncoding = e.getRequestHeaders().getFirst("Accept-Encoding");
+      replyBytes(e, "text/html; charset=utf-8", "gzip", gzip(page));
+    });
+    server.createContext("/deflate-zlib", e -> replyBytes(e, "text/html", "deflate", deflate(page, false)));
+    server.createContext("/deflate-raw", e -> replyBytes(e, "text/html", "deflate", deflate(page, true)));
+    server.createContext("/gzip-twice", e -> replyBytes(e, "text/html", "gzip, gzip", gzip(gzip(page))));
+    server.createContext("/gz-file", e -> replyBytes(e, "application/gzip", null, gzip(page)));
+    server.createContext("/gz-unlabelled", e -> replyBytes(e, "text/plain", null, gzip("plain words".getBytes())));
+    server.createContext("/gz-binary", e -> replyBytes(e, "application/x-gzip", null, gzip(new byte[] {1, 0, 2})));
+    server.createContext("/brotli", e -> replyBytes(e, "text/html", "br", page));
+    server.createContext("/gzip-corrupt", e -> replyBytes(e, "text/html", "gzip",
+        Arrays.copyOf(gzip(page), gzip(page).length / 2)));
+    server.createContext("/gzip-bomb", e -> {
+      byte[] zeros = new byte[64 << 20];
+      Arrays.fill(zeros, (byte) 'a');
+      replyBytes(e, "text/plain", "gzip", gzip(zeros));
+    });
     server.start();
     base = "http://127.0.0.1:" + server.getAddress().getPort();
   }
@@ -70,6 +99,31 @@ class BrowseToolTest {
     exchange.close();
   }
 
+  private static void replyBytes(HttpExchange exchange, String type, String encoding, byte[] body)
+      throws IOException {
+    exchange.getResponseHeaders().add("Content-Type", type);
+    if (encoding != null) exchange.getResponseHeaders().add("Content-Encoding", encoding);
+    exchange.sendResponseHeaders(200, body.length);
+    exchange.getResponseBody().write(body);
+    exchange.close();
+  }
+
+  private static byte[] gzip(byte[] data) throws IOException {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    try (GZIPOutputStream gz = new GZIPOutputStream(out)) {
+      gz.write(data);
+    }
+    return out.toByteArray();
+  }
+
+  private static byte[] deflate(byte[] data, boolean raw) throws IOException {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    try (DeflaterOutputStream d = new DeflaterOutputStream(out, new Deflater(Deflater.DEFAULT_COMPRESSION, raw))) {
+      d.write(data);
+    }
+    return out.toByteArray();
+  }
+
   BrowseTool localTool() {
     return new BrowseTool(BrowseConfig.defaults().withAllowPrivateAddresses(true), null);
   }
@@ -77,8 +131,36 @@ class BrowseToolTest {
   @Test
   void pageBecomesReadableText() throws Exception {
     String text = localTool().execute(base + "/page", CONTEXT);
-    assertEquals("Zorblat - Wiki\n\nZorblat\nZorblat is the capital of the province.\n"
-        + "Founded: 1204\nPopulation: 3379\nLine one\nLine two", text);
+    assertEquals(EXPECTED_PAGE_TEXT, text);
+  }
+
+  @Test
+  void compressedPagesAreDecoded() throws Exception {
+    for (String path : new String[] {"/gzip", "/deflate-zlib", "/deflate-raw", "/gzip-twice", "/gz-file"}) {
+      assertEquals(EXPECTED_PAGE_TEXT, localTool().execute(base + path, CONTEXT), path);
+    }
+    assertEquals("gzip, deflate", lastAcceptEncoding);
+    assertEquals("plain words", localTool().execute(base + "/gz-unlabelled", CONTEXT));
+  }
+
+  @Test
+  void undecodableBodiesAreShortErrors() {
+    assertEquals("Error: cannot decode content encoding br.", assertThrows(ToolException.class,
+        () -> localTool().execute(base + "/brotli", CONTEXT)).getMessage());
+    assertEquals("Error: the page's compressed body is corrupt.", assertThrows(ToolException.class,
+        () -> localTool().execute(base + "/gzip-corrupt", CONTEXT)).getMessage());
+    assertEquals("Error: cannot read content of type application/x-gzip.", assertThrows(ToolException.class,
+        () -> localTool().execute(base + "/gz-binary", CONTEXT)).getMessage());
+  }
+
+  @Test
+  void decodedBytesAreCappedAtMaxBytes() throws Exception {
+    BrowseTool small = new BrowseTool(
+        BrowseConfig.defaults().withAllowPrivateAddresses(true).withMaxChars(100), null);
+    assertEquals("a".repeat(100) + "\n... [page truncated]", small.execute(base + "/gzip-bomb", CONTEXT));
+    // 8 MiB of zeros compress to 8 KiB: only maxBytes of what they decode to are read
+    byte[] decoded = BrowseTool.readDecoded(new ByteArrayInputStream(gzip(new byte[8 << 20])), "gzip", 4096);
+    assertEquals(4096, decoded.length);
   }
 
   @Test

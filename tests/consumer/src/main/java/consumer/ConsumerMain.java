@@ -1,6 +1,7 @@
 package consumer;
 
 import io.arpo4j.kernels.Kernels;
+import io.arpo4j.kernels.NativeLibraries;
 import io.arpo4j.model.PolicyModel;
 import io.arpo4j.model.SampledToken;
 import io.arpo4j.model.SamplingParams;
@@ -15,6 +16,8 @@ import org.bytedeco.pytorch.Tensor;
  */
 public final class ConsumerMain {
   public static void main(String[] args) throws Exception {
+    // this program makes tensors before it touches an arpo4j class: the bundled libtorch first, as README says
+    NativeLibraries.load();
     // logits [0, ln 3]: softmax = [1/4, 3/4], so log p(1) = ln 0.75 and H = -(1/4 ln 1/4 + 3/4 ln 3/4)
     try (Tensor logits = Tensor.create(new float[] {0f, (float) Math.log(3)}, 1, 2);
         Tensor target = Tensor.create(new long[] {1}, 1)) {
