@@ -26,8 +26,14 @@ public final class MathVerifier {
    * How numbers compare: within {@code relativeTolerance} of each other (relative to the larger
    * magnitude), or, when {@code roundingPlaces} is set, equal after rounding both to that many
    * decimal places (for references given to n places). {@code timeout} bounds one comparison.
+   * As Math-Verify's {@code verify} options: with {@code strictVariables} off, the answer's
+   * variables are renamed to the reference's in order ({@code f(y)} equals {@code f(x)}); a
+   * reference inequality is compared as the set it describes with an answer that is a set
+   * ({@code -2 \le x \le 7} and {@code x \in [-2,7]}), and, only with {@code
+   * setRelationBothWays}, an answer inequality with a reference set.
    */
-  public record Policy(double relativeTolerance, OptionalInt roundingPlaces, Duration timeout) {
+  public record Policy(double relativeTolerance, OptionalInt roundingPlaces, Duration timeout,
+      boolean strictVariables, boolean setRelationBothWays) {
     public Policy {
       if (!(relativeTolerance >= 0 && relativeTolerance < 1)) {
         throw new IllegalArgumentException("relativeTolerance must be in [0, 1), got " + relativeTolerance);
@@ -40,8 +46,21 @@ public final class MathVerifier {
       }
     }
 
+    /** Strict variables, inequalities against sets only as the reference. */
+    public Policy(double relativeTolerance, OptionalInt roundingPlaces, Duration timeout) {
+      this(relativeTolerance, roundingPlaces, timeout, true, false);
+    }
+
     public Policy withRounding(int places) {
-      return new Policy(relativeTolerance, OptionalInt.of(places), timeout);
+      return new Policy(relativeTolerance, OptionalInt.of(places), timeout, strictVariables, setRelationBothWays);
+    }
+
+    public Policy withStrictVariables(boolean strict) {
+      return new Policy(relativeTolerance, roundingPlaces, timeout, strict, setRelationBothWays);
+    }
+
+    public Policy withSetRelationBothWays(boolean bothWays) {
+      return new Policy(relativeTolerance, roundingPlaces, timeout, strictVariables, bothWays);
     }
 
     boolean close(double x, double y) {
@@ -235,6 +254,9 @@ public final class MathVerifier {
   /** {@code lhs op rhs} with op one of =, <, <=, != (greater-than forms are swapped). */
   record Relation(String op, Node lhs, Node rhs) implements Node {}
 
+  /** A chained inequality {@code lower < middle <= upper} (greater-than chains are reversed). */
+  record Between(Node lower, boolean lowerStrict, Node middle, boolean upperStrict, Node upper) implements Node {}
+
   /** A tuple or interval ({@code ordered}, with its brackets) or a set. */
   record Collection(String open, String close, List<Node> items, boolean ordered) implements Node {}
 
@@ -249,8 +271,18 @@ public final class MathVerifier {
         {"\\neq", "!="}, {"\\ne", "!="}, {"!=", "!="}, {"\\lt", "<"}, {"\\gt", ">"}, {"<", "<"},
         {">", ">"}, {"\\approx", "~"}, {"=", "="}};
     private static final Pattern AND_OR = Pattern.compile("(?<![A-Za-z\\\\])(?:and|or)(?![A-Za-z])");
-    private static final Pattern LABEL = Pattern.compile(
-        "[A-Za-z]{1,3}(?:_\\{?\\w+}?)?'*(?:\\([^()]*\\))?|\\\\[a-zA-Z]+(?:_\\{?\\w+}?)?|\\([A-Za-z](?:,[A-Za-z])*\\)");
+    /** A name: x, AB, a_3, S_{MBCN}, f(x), y', \\alpha. */
+    private static final String NAME =
+        "(?:[A-Za-z]{1,3}(?:_\\{?\\w+}?)?'*(?:\\([^()]*\\))?|\\\\[a-zA-Z]+(?:_\\{?\\w+}?)?)";
+    private static final Pattern VARIABLE = Pattern.compile(NAME);
+    /**
+     * What an answer is given under (Math-Verify: a left-hand side made of symbols only): a name,
+     * names in a tuple, a ratio or fraction of names ({@code V_1:V_2}, {@code \\frac{NO}{BO}}), or
+     * a name in bars ({@code |AB|}).
+     */
+    private static final Pattern LABEL = Pattern.compile(NAME + "|\\(" + NAME + "(?:," + NAME + ")*\\)"
+        + "|" + NAME + "[:/]" + NAME + "|\\\\frac\\{" + NAME + "}\\{" + NAME + "}|\\|" + NAME + "\\|");
+    private static final Pattern CONSTANT = Pattern.compile("\\\\(?:pi|infty)|e|i");
     private static final Pattern MATRIX = Pattern.compile(
         "^\\\\begin\\{(pmatrix|bmatrix|matrix|vmatrix|array)}(?:\\{[^}]*})?(.*)\\\\end\\{\\1}$", Pattern.DOTALL);
 
@@ -304,6 +336,14 @@ public final class MathVerifier {
             default -> new Relation(ops.get(0), lhs, rhs);
           };
         }
+        if (ops.size() == 2 && ops.stream().allMatch(op -> op.startsWith("<"))) {
+          return new Between(lhs, ops.get(0).equals("<"), parse(parts.get(1)), ops.get(1).equals("<"),
+              parse(parts.get(2)));
+        }
+        if (ops.size() == 2 && ops.stream().allMatch(op -> op.startsWith(">"))) {
+          return new Between(parse(parts.get(2)), ops.get(1).equals(">"), parse(parts.get(1)),
+              ops.get(0).equals(">"), lhs);
+        }
         return new Scalar(s);
       }
       int in = topLevel(s, "\\in", 0);
@@ -347,12 +387,13 @@ public final class MathVerifier {
       return new Scalar(s);
     }
 
-    /** The top-level items of a list: separated by commas (else semicolons), "and" or "or". */
+    /** The top-level items of a list: separated by semicolons (else commas), "and" or "or". */
     private static List<String> items(String s) {
       String separated = AND_OR.matcher(s).replaceAll(",");
-      List<String> items = splitTopLevel(separated, ",");
+      // semicolons separate the coarser items: solutions "p=5,q=2;p=7,q=2", or "-12;-11;-10"
+      List<String> items = splitTopLevel(separated, ";");
       if (items.size() == 1) {
-        items = splitTopLevel(separated, ";");
+        items = splitTopLevel(separated, ",");
       }
       List<String> nonEmpty = items.stream().map(String::strip).filter(x -> !x.isEmpty()).toList();
       return nonEmpty.isEmpty() ? List.of(s) : nonEmpty;
@@ -378,12 +419,31 @@ public final class MathVerifier {
       return depth == 0;
     }
 
+    /**
+     * Whether answer {@code x} equals reference {@code y}. Not symmetric, as Math-Verify's {@code
+     * verify(gold, pred)}: an answer equation against a reference that is none counts by its
+     * last right-hand side ({@code \\frac12 = \\frac{10}{9}} is {@code \\frac{10}{9}}), a
+     * reference equation only when its left side is a label; a reference inequality is compared
+     * as a set with an answer set, an answer inequality only with {@link Policy#setRelationBothWays}.
+     */
     boolean equal(Node x, Node y) {
-      if (x instanceof Relation r && !(y instanceof Relation) && isLabel(r.lhs()) && r.op().equals("=")) {
+      if (x instanceof Scalar a && y instanceof Scalar b
+          && MathAnswer.normalize(a.latex()).equals(MathAnswer.normalize(b.latex()))) {
+        return true; // same text: also for what the algebra system cannot read (7:32)
+      }
+      if (x instanceof Relation r && r.op().equals("=") && !(y instanceof Relation) && !(y instanceof Between)) {
         return equal(r.rhs(), y);
       }
       if (y instanceof Relation r && !(x instanceof Relation) && isLabel(r.lhs()) && r.op().equals("=")) {
         return equal(x, r.rhs());
+      }
+      if (isInequality(y) && isSet(x)) {
+        Optional<Node> set = asSet(y);
+        return set.isPresent() && equal(x, set.get());
+      }
+      if (policy.setRelationBothWays() && isInequality(x) && isSet(y)) {
+        Optional<Node> set = asSet(x);
+        return set.isPresent() && equal(set.get(), y);
       }
       if (x instanceof Collection c && c.items().size() == 1 && !(y instanceof Collection)) {
         return equal(c.items().get(0), y);
@@ -397,20 +457,21 @@ public final class MathVerifier {
       if (x instanceof Relation a && y instanceof Relation b) {
         return relationsEqual(a, b);
       }
+      if (x instanceof Between a && y instanceof Between b) {
+        return a.lowerStrict() == b.lowerStrict() && a.upperStrict() == b.upperStrict()
+            && equal(a.lower(), b.lower()) && equal(a.middle(), b.middle()) && equal(a.upper(), b.upper());
+      }
       if (x instanceof Collection a && y instanceof Collection b) {
-        if (a.items().size() != b.items().size()) {
-          return false;
-        }
         if (a.ordered() && b.ordered()) {
           return a.open().equals(b.open()) && a.close().equals(b.close()) && pairwise(a.items(), b.items());
         }
         if (a.ordered() || b.ordered()) { // a bare list "1, 3" reads as the tuple (1, 3), not as a set
           return (a.open().isEmpty() || b.open().isEmpty()) && pairwise(a.items(), b.items());
         }
-        return matchedInAnyOrder(a.items(), b.items());
+        return sameElements(a.items(), b.items());
       }
       if (x instanceof Union a && y instanceof Union b) {
-        return a.parts().size() == b.parts().size() && matchedInAnyOrder(a.parts(), b.parts());
+        return a.parts().size() == b.parts().size() && sameElements(a.parts(), b.parts());
       }
       if (x instanceof Matrix a && y instanceof Matrix b) {
         if (a.rows().size() != b.rows().size()) {
@@ -424,6 +485,40 @@ public final class MathVerifier {
         return true;
       }
       return false;
+    }
+
+    private static boolean isInequality(Node n) {
+      return n instanceof Between || n instanceof Relation r && (r.op().equals("<") || r.op().equals("<="));
+    }
+
+    /** An interval or a union: what an inequality can describe. */
+    private static boolean isSet(Node n) {
+      return n instanceof Union || n instanceof Collection c && c.ordered() && c.items().size() == 2
+          && "([".contains(c.open()) && ")]".contains(c.close());
+    }
+
+    /**
+     * The interval an inequality in one variable describes: {@code a < x \\le b} is {@code (a, b]},
+     * {@code x < b} is {@code (-\\infty, b)}; empty when no side is a single variable.
+     */
+    private static Optional<Node> asSet(Node inequality) {
+      if (inequality instanceof Between b && isVariable(b.middle())) {
+        return Optional.of(interval(b.lowerStrict(), b.lower(), b.upper(), b.upperStrict()));
+      }
+      if (inequality instanceof Relation r) {
+        boolean strict = r.op().equals("<");
+        if (isVariable(r.lhs()) && !isVariable(r.rhs())) {
+          return Optional.of(interval(true, new Scalar("-\\infty"), r.rhs(), strict));
+        }
+        if (isVariable(r.rhs()) && !isVariable(r.lhs())) {
+          return Optional.of(interval(strict, r.lhs(), new Scalar("\\infty"), true));
+        }
+      }
+      return Optional.empty();
+    }
+
+    private static Node interval(boolean openLower, Node lower, Node upper, boolean openUpper) {
+      return new Collection(openLower ? "(" : "[", openUpper ? ")" : "]", List.of(lower, upper), true);
     }
 
     private boolean relationsEqual(Relation a, Relation b) {
@@ -455,22 +550,36 @@ public final class MathVerifier {
       return true;
     }
 
-    /** A perfect matching between the two lists (small lists: backtracking). */
-    private boolean matchedInAnyOrder(List<Node> a, List<Node> b) {
-      return a.size() == b.size() && match(a, b, 0, new boolean[b.size()]);
+    /**
+     * Set equality: every answer element equals some reference element and vice versa, so
+     * repeated elements count once ({@code \\{1, 1, 2\\}} is {@code \\{1, 2\\}}), as in a sympy FiniteSet.
+     */
+    private boolean sameElements(List<Node> answer, List<Node> reference) {
+      Boolean[][] equal = new Boolean[answer.size()][reference.size()];
+      for (int i = 0; i < answer.size(); i++) {
+        if (!matchesSome(answer, reference, equal, i, true)) {
+          return false;
+        }
+      }
+      for (int j = 0; j < reference.size(); j++) {
+        if (!matchesSome(answer, reference, equal, j, false)) {
+          return false;
+        }
+      }
+      return true;
     }
 
-    private boolean match(List<Node> a, List<Node> b, int i, boolean[] used) {
-      if (i == a.size()) {
-        return true;
-      }
-      for (int j = 0; j < b.size(); j++) {
-        if (!used[j] && equal(a.get(i), b.get(j))) {
-          used[j] = true;
-          if (match(a, b, i + 1, used)) {
-            return true;
-          }
-          used[j] = false;
+    /** Whether element {@code k} of the answer (or of the reference) equals one on the other side. */
+    private boolean matchesSome(List<Node> answer, List<Node> reference, Boolean[][] equal, int k, boolean ofAnswer) {
+      int others = ofAnswer ? reference.size() : answer.size();
+      for (int o = 0; o < others; o++) {
+        int i = ofAnswer ? k : o;
+        int j = ofAnswer ? o : k;
+        if (equal[i][j] == null) {
+          equal[i][j] = equal(answer.get(i), reference.get(j));
+        }
+        if (equal[i][j]) {
+          return true;
         }
       }
       return false;
@@ -483,7 +592,16 @@ public final class MathVerifier {
     /** A name an answer is given under: x, AB, a_3, f(x), (p,q), \\alpha (not a constant). */
     private static boolean isLabel(String s) {
       String t = s.replace(" ", "");
-      return LABEL.matcher(t).matches() && !t.matches("\\\\(pi|infty)|e|i");
+      return LABEL.matcher(t).matches() && !CONSTANT.matcher(t).matches();
+    }
+
+    /** A single name that an inequality can bound: x, a_1, f(x). */
+    private static boolean isVariable(Node n) {
+      if (!(n instanceof Scalar s)) {
+        return false;
+      }
+      String t = s.latex().replace(" ", "");
+      return VARIABLE.matcher(t).matches() && !CONSTANT.matcher(t).matches();
     }
 
     /** Splits at top-level relation operators, recording them in {@code ops}. */
