@@ -55,6 +55,10 @@ public final class MathVerifier {
       return new Policy(relativeTolerance, OptionalInt.of(places), timeout, strictVariables, setRelationBothWays);
     }
 
+    public Policy withTimeout(Duration limit) {
+      return new Policy(relativeTolerance, roundingPlaces, limit, strictVariables, setRelationBothWays);
+    }
+
     public Policy withStrictVariables(boolean strict) {
       return new Policy(relativeTolerance, roundingPlaces, timeout, strict, setRelationBothWays);
     }
@@ -124,6 +128,19 @@ public final class MathVerifier {
       "(?<![\\\\$])\\$((?:\\\\\\$|[^$\\n])+?)\\$|\\\\\\(([^\\n]+?)\\\\\\)");
   private static final Pattern FINAL_ANSWER = Pattern.compile(
       "(?i)final answer(?: is)?:?\\s*(?:the final answer is\\s*)?(\\$[^$]+\\$|-?[\\d.,/]*\\d)");
+  /** A fraction of two numbers outside math delimiters, {@code \\frac{10}{9}} (Math-Verify's latexFraction). */
+  private static final Pattern BARE_FRACTION = Pattern.compile(
+      "(-?\\\\frac\\{-?\\d+(?:[.,]\\d+)?}\\{-?\\d+(?:[.,]\\d+)?})");
+  /** Math-Verify's first choice: "final answer is X. I hope it is correct", before any box. */
+  private static final Pattern FINAL_ANSWER_I_HOPE = Pattern.compile(
+      "(?i)final answer is:?\\s*(\\$[^$]+\\$|-?[\\d.,/]*\\d)\\.?\\s?I hope");
+  /** What joins math spans into one answer: {@code $1$ and $2$, $3$}. */
+  private static final Pattern SPAN_SEPARATOR = Pattern.compile("\\s*(?:,?\\s*(?:and|or)|,)\\s*");
+  private static final int MAX_JOINED_SPANS = 6;
+  /** Arithmetic in prose, {@code 2/3} or {@code (1/2) / (3/4)}: after a space or =, before punctuation. */
+  private static final Pattern EXPRESSION_IN_TEXT = Pattern.compile(
+      "(?<![^\\s=])-?\\(?-?\\d[\\d.\\s+\\-*\u00d7/^()\u00f7]*[\\d)](?=[.,:\\s)$]|$)");
+  private static final Pattern OPERATOR = Pattern.compile("(?<=[\\d\\s)])[+\\-*\u00d7/^\u00f7]");
   private static final Pattern BOX_COMMAND = Pattern.compile("\\\\(?:boxed|fbox)(?![A-Za-z])");
   private static final int MAX_WORDS_BETWEEN_BOXES = 4;
   private static final Pattern PLAIN_NUMBER = Pattern.compile(
@@ -146,6 +163,14 @@ public final class MathVerifier {
    * numbers from prose.
    */
   public static Optional<String> extract(String text, boolean numbersFromProse) {
+    Matcher hope = FINAL_ANSWER_I_HOPE.matcher(text);
+    String hoped = null;
+    while (hope.find()) {
+      hoped = hope.group(1);
+    }
+    if (hoped != null) {
+      return Optional.of(hoped.startsWith("$") ? hoped.substring(1, hoped.length() - 1).strip() : plainNumber(hoped));
+    }
     List<String> boxes = new ArrayList<>();
     List<String> group = lastBoxGroup(text);
     for (String box : group.isEmpty() ? BoxedAnswer.last(text).stream().toList() : group) {
@@ -169,20 +194,76 @@ public final class MathVerifier {
     if (numbersFromProse && !stripped.isEmpty() && PLAIN_NUMBER.matcher(stripped).matches()) {
       return Optional.of(plainNumber(stripped));
     }
-    String found = null;
-    int foundEnd = -1;
-    for (Pattern p : numbersFromProse ? List.of(DISPLAY, INLINE, NUMBER_IN_TEXT) : List.of(DISPLAY, INLINE)) {
+    List<int[]> spans = new ArrayList<>(); // start, end, content start, content end
+    for (Pattern p : List.of(DISPLAY, INLINE, BARE_FRACTION)) {
       Matcher m = p.matcher(text);
       while (m.find()) {
-        String candidate = p == NUMBER_IN_TEXT ? plainNumber(m.group())
-            : m.group(1) != null ? m.group(1) : m.group(2);
-        if (m.end() > foundEnd && !candidate.isBlank()) {
-          foundEnd = m.end();
-          found = candidate.strip();
+        int g = m.group(1) != null ? 1 : 2;
+        if (!m.group(g).isBlank()) {
+          spans.add(new int[] {m.start(), m.end(), m.start(g), m.end(g)});
+        }
+      }
+    }
+    String found = null;
+    int foundStart = -1;
+    int foundEnd = -1;
+    int[] lastSpan = null;
+    for (int[] span : spans) {
+      if (span[1] > foundEnd) {
+        foundStart = span[0];
+        foundEnd = span[1];
+        found = text.substring(span[2], span[3]).strip();
+        lastSpan = span;
+      }
+    }
+    if (lastSpan != null) {
+      found = joinedSpans(text, spans, lastSpan);
+    }
+    if (numbersFromProse) {
+      for (Pattern p : List.of(NUMBER_IN_TEXT, EXPRESSION_IN_TEXT)) {
+        Matcher m = p.matcher(text);
+        while (m.find()) {
+          String candidate = p == NUMBER_IN_TEXT ? plainNumber(m.group()) : arithmetic(m.group());
+          // the rightmost wins; of two that end together, the longer (2/3 over 3)
+          if (candidate != null && (m.end() > foundEnd || m.end() == foundEnd && m.start() < foundStart)) {
+            foundStart = m.start();
+            foundEnd = m.end();
+            found = candidate.strip();
+          }
         }
       }
     }
     return Optional.ofNullable(found);
+  }
+
+  /** An arithmetic expression from prose when it has an operator and reads as a number, else null. */
+  private static String arithmetic(String expression) {
+    String e = expression.strip();
+    return OPERATOR.matcher(e).find() && MathAnswer.Value.parse(MathAnswer.normalize(e)).isPresent() ? e : null;
+  }
+
+  /**
+   * The last math span with the spans before it that are joined to it by "and", "or" or commas
+   * only ({@code $1$ and $2$ and $3$}, up to {@value #MAX_JOINED_SPANS}): then the set of their
+   * contents, as Math-Verify reads them.
+   */
+  private static String joinedSpans(String text, List<int[]> spans, int[] last) {
+    List<String> contents = new ArrayList<>(List.of(text.substring(last[2], last[3]).strip()));
+    int[] current = last;
+    while (contents.size() < MAX_JOINED_SPANS) {
+      int[] previous = null;
+      for (int[] span : spans) {
+        if (span[1] <= current[0] && SPAN_SEPARATOR.matcher(text.substring(span[1], current[0])).matches()) {
+          previous = span;
+        }
+      }
+      if (previous == null) {
+        break;
+      }
+      contents.add(0, text.substring(previous[2], previous[3]).strip());
+      current = previous;
+    }
+    return contents.size() == 1 ? contents.get(0) : "\\{" + String.join(", ", contents) + "\\}";
   }
 
   /**
@@ -205,7 +286,7 @@ public final class MathVerifier {
     int first = contents.size() - 1;
     while (first > 0) {
       String gap = text.substring(spans.get(first - 1)[1], spans.get(first)[0])
-          .replaceAll("\\\\[A-Za-z]+|[{}$]", " ").strip();
+          .replaceAll("\\\\[A-Za-z]+|\\\\[()\\[\\]]|[{}$=]", " ").strip(); // "\\) and \\( y_2 =" is 2 words
       if (!gap.isEmpty() && gap.split("\\s+").length > MAX_WORDS_BETWEEN_BOXES) {
         break;
       }
