@@ -439,6 +439,10 @@ public final class MathVerifier {
           && closes(s, 0, s.length() - 1)) {
         s = s.substring(1, s.length() - 1).strip(); // [\\begin{array}…\\end{array}]
       }
+      Optional<Matrix> evaluated = matrixArithmetic(s);
+      if (evaluated.isPresent()) {
+        return evaluated.get();
+      }
       Matcher matrix = MATRIX.matcher(s);
       if (matrix.matches()) {
         List<List<Node>> rows = new ArrayList<>();
@@ -466,6 +470,125 @@ public final class MathVerifier {
             new Scalar(a.isEmpty() ? "-(" + b + ")" : a + "-(" + b + ")")), false);
       }
       return new Scalar(s);
+    }
+
+    /**
+     * Sums, differences and products ({@code A B}, {@code A \\cdot B}, {@code A \\times B}) of
+     * two or more matrix literals, evaluated entry by entry into one matrix whose entries are
+     * expressions for the algebra system; empty when {@code s} is anything else or the shapes do
+     * not fit.
+     */
+    static Optional<Matrix> matrixArithmetic(String s) {
+      List<List<String>> total = null;
+      List<List<String>> product = null;
+      String sign = "+";
+      int literals = 0;
+      int i = 0;
+      while (true) {
+        while (i < s.length() && Character.isWhitespace(s.charAt(i))) {
+          i++;
+        }
+        if (i == s.length() || s.charAt(i) == '+' || s.charAt(i) == '-') {
+          if (product == null) {
+            return Optional.empty();
+          }
+          total = total == null ? signed(sign, product) : add(total, sign, product);
+          if (total == null || i == s.length()) {
+            break;
+          }
+          sign = String.valueOf(s.charAt(i++));
+          product = null;
+        } else if (s.startsWith("\\begin{", i)) {
+          int end = environmentEnd(s, i);
+          List<List<String>> literal = end < 0 ? null : matrixEntries(s.substring(i, end));
+          if (literal == null) {
+            return Optional.empty();
+          }
+          product = product == null ? literal : multiply(product, literal);
+          if (product == null) {
+            return Optional.empty();
+          }
+          literals++;
+          i = end;
+        } else if (product != null && (s.startsWith("\\cdot", i) || s.startsWith("\\times", i) || s.charAt(i) == '*')) {
+          i += s.charAt(i) == '*' ? 1 : s.startsWith("\\cdot", i) ? 5 : 6;
+        } else {
+          return Optional.empty();
+        }
+      }
+      if (total == null || literals < 2) {
+        return Optional.empty();
+      }
+      return Optional.of(new Matrix(total.stream()
+          .map(row -> row.stream().map(e -> (Node) new Scalar(e)).toList()).toList()));
+    }
+
+    /** The end of the environment that begins at {@code start} (after its {@code \\end{…}}), or -1. */
+    private static int environmentEnd(String s, int start) {
+      int depth = 0;
+      for (int i = start; i < s.length(); i++) {
+        if (s.startsWith("\\begin{", i)) {
+          depth++;
+        } else if (s.startsWith("\\end{", i) && --depth == 0) {
+          int close = s.indexOf('}', i);
+          return close < 0 ? -1 : close + 1;
+        }
+      }
+      return -1;
+    }
+
+    /** The entries of one matrix literal as LaTeX, rows of equal length; null if it is none. */
+    private static List<List<String>> matrixEntries(String literal) {
+      Matcher matrix = MATRIX.matcher(literal.strip());
+      if (!matrix.matches()) {
+        return null;
+      }
+      List<List<String>> rows = new ArrayList<>();
+      for (String row : splitTopLevel(matrix.group(2), "\\\\")) {
+        if (!row.isBlank()) {
+          rows.add(splitTopLevel(row, "&").stream().map(String::strip).toList());
+        }
+      }
+      return rows.isEmpty() || rows.stream().anyMatch(r -> r.size() != rows.get(0).size()) ? null : rows;
+    }
+
+    private static List<List<String>> multiply(List<List<String>> a, List<List<String>> b) {
+      int inner = a.get(0).size();
+      if (inner != b.size()) {
+        return null;
+      }
+      List<List<String>> product = new ArrayList<>();
+      for (List<String> row : a) {
+        List<String> entries = new ArrayList<>();
+        for (int j = 0; j < b.get(0).size(); j++) {
+          List<String> terms = new ArrayList<>();
+          for (int k = 0; k < inner; k++) {
+            terms.add("(" + row.get(k) + ")\\cdot(" + b.get(k).get(j) + ")");
+          }
+          entries.add(String.join("+", terms));
+        }
+        product.add(entries);
+      }
+      return product;
+    }
+
+    private static List<List<String>> add(List<List<String>> a, String sign, List<List<String>> b) {
+      if (a.size() != b.size() || a.get(0).size() != b.get(0).size()) {
+        return null;
+      }
+      List<List<String>> sum = new ArrayList<>();
+      for (int i = 0; i < a.size(); i++) {
+        List<String> entries = new ArrayList<>();
+        for (int j = 0; j < a.get(i).size(); j++) {
+          entries.add("(" + a.get(i).get(j) + ")" + sign + "(" + b.get(i).get(j) + ")");
+        }
+        sum.add(entries);
+      }
+      return sum;
+    }
+
+    private static List<List<String>> signed(String sign, List<List<String>> m) {
+      return sign.equals("+") ? m : m.stream().map(row -> row.stream().map(e -> "-(" + e + ")").toList()).toList();
     }
 
     /** The top-level items of a list: separated by semicolons (else commas), "and" or "or". */

@@ -91,6 +91,13 @@ class MathVerifierTest {
       "`(5,2),(7,3)`                 | `p=5,q=2;p=7,q=2`             | false",
       "`(2,5),(7,2)`                 | `p=5,q=2;p=7,q=2`             | false",
       "`-12;-11;-10`                 | `\\{-10, -11, -12\\}`        | true",
+      // matrix sums, differences and products are evaluated (entries by hand)
+      "`\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix} + \\begin{pmatrix}5 & 6 \\\\ 7 & 8\\end{pmatrix}` | `\\begin{pmatrix}6 & 8 \\\\ 10 & 12\\end{pmatrix}` | true",
+      "`\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix} - \\begin{pmatrix}5 & 6 \\\\ 7 & 8\\end{pmatrix}` | `\\begin{pmatrix}-4 & -4 \\\\ -4 & -4\\end{pmatrix}` | true",
+      "`\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix} + \\begin{pmatrix}5 & 6 \\\\ 7 & 8\\end{pmatrix}` | `\\begin{pmatrix}6 & 8 \\\\ 10 & 13\\end{pmatrix}` | false",
+      "`\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix} \\begin{pmatrix}0 & 1 \\\\ 1 & 0\\end{pmatrix}` | `\\begin{pmatrix}2 & 1 \\\\ 4 & 3\\end{pmatrix}` | true",
+      "`\\begin{pmatrix}0 & 1 \\\\ 1 & 0\\end{pmatrix} \\cdot \\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix}` | `\\begin{pmatrix}2 & 1 \\\\ 4 & 3\\end{pmatrix}` | false",
+      "`\\begin{pmatrix}1 & 2\\end{pmatrix} + \\begin{pmatrix}1 \\\\ 2\\end{pmatrix}` | `\\begin{pmatrix}2 & 4\\end{pmatrix}` | false",
   })
   void mathVerifyRules(String answer, String reference, boolean expected) {
     assertEquals(expected, MathVerifier.equivalent(answer, reference));
