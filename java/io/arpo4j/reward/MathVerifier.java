@@ -154,13 +154,15 @@ public final class MathVerifier {
   }
 
   /**
-   * The final answer in a model's text, in this order: the contents of its {@code \\boxed{}}
-   * (several distinct boxes are read as the set of their contents, as {@code \\boxed{2},
-   * \\boxed{3}}); a number after "final answer"; otherwise whichever comes last of the math spans
-   * ({@code $$…$$}, {@code \\[…\\]}, {@code $…$}, {@code \\(…\\)}; inline spans do not cross
-   * lines) and, with {@code numbersFromProse}, the numbers in the prose. Decimal commas ({@code
-   * 2,74}, {@code 0,111}) and thousands separators ({@code 1,000.5}, {@code 1 000}) are read in
-   * numbers from prose.
+   * The final answer in a model's text, in Math-Verify's order of priority: "final answer is X. I
+   * hope"; the contents of its {@code \\boxed{}} (several distinct boxes are read as the set of
+   * their contents, as {@code \\boxed{2}, \\boxed{3}}); a number after "final answer"; otherwise
+   * whichever comes last of the math spans ({@code $$…$$}, {@code \\[…\\]}, {@code $…$},
+   * {@code \\(…\\)}; inline spans do not cross lines; spans joined by "and", "or" or commas are
+   * the set of their contents), bare fractions {@code \\frac{a}{b}} of numbers and, with {@code
+   * numbersFromProse}, the numbers and arithmetic ({@code 2/3}) in the prose. Decimal commas
+   * ({@code 2,74}, {@code 0,111}) and thousands separators ({@code 1,000.5}, {@code 1 000}) are
+   * read in numbers from prose.
    */
   public static Optional<String> extract(String text, boolean numbersFromProse) {
     Matcher hope = FINAL_ANSWER_I_HOPE.matcher(text);
