@@ -57,6 +57,15 @@ public final class MathAnswer {
       Pattern.compile("^(-?[\\d.,/]*\\d)\\s*(?:percent|percentage|pct)\\.?$");
   /** Thousands separated by {@code ,\\!} as in {@code 11,\\!111}. */
   private static final Pattern THOUSANDS_THIN_SPACE = Pattern.compile("(?<=\\d),\\\\!\\s*(?=\\d{3})");
+  /**
+   * A command name after two backslashes instead of one, as in text copied from an escaped
+   * string literal; not inside environments, where two backslashes end a row.
+   */
+  private static final Pattern DOUBLED_BACKSLASH = Pattern.compile("\\\\\\\\(?=[A-Za-z])");
+  /** Thousands separated by {@code {,}} as in {@code 14{,}916} or {@code 14 {, }916}. */
+  private static final Pattern THOUSANDS_BRACED_COMMA = Pattern.compile("(?<=\\d)\\s*\\{\\s*,\\s*}\\s*(?=\\d{3})");
+  /** The spacing command backslash-space, not a row break (two backslashes) before a space. */
+  private static final Pattern BACKSLASH_SPACE = Pattern.compile("(?<!\\\\)\\\\ ");
   private static final Pattern VARIABLE_PREFIX = Pattern.compile("^[A-Za-z]\\w?\\s*=\\s*");
   private static final Pattern THOUSANDS = Pattern.compile("^-?\\d{1,3}(?:,\\d{3})+(?:\\.\\d+)?$");
 
@@ -89,11 +98,15 @@ public final class MathAnswer {
    */
   static String clean(String raw) {
     String s = raw.strip();
+    if (!s.contains("\\begin")) {
+      s = DOUBLED_BACKSLASH.matcher(s).replaceAll("\\\\");
+    }
     s = unbox(s);
     s = THOUSANDS_THIN_SPACE.matcher(s).replaceAll(",");
+    s = THOUSANDS_BRACED_COMMA.matcher(s).replaceAll("");
     s = s.replace("\\left", "").replace("\\right", "")
-        .replace("\\!", "").replace("\\,", "").replace("\\;", "").replace("\\:", "")
-        .replace("\\ ", " ").replace("~", " ")
+        .replace("\\!", "").replace("\\,", "").replace("\\;", "").replace("\\:", "");
+    s = BACKSLASH_SPACE.matcher(s).replaceAll(" ").replace("~", " ")
         .replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\cfrac", "\\frac")
         .replace("\u2212", "-").replace("\u00d7", "*").replace("\u00f7", "/")
         .replace("{,}", "")

@@ -26,8 +26,14 @@ public final class MathVerifier {
    * How numbers compare: within {@code relativeTolerance} of each other (relative to the larger
    * magnitude), or, when {@code roundingPlaces} is set, equal after rounding both to that many
    * decimal places (for references given to n places). {@code timeout} bounds one comparison.
+   * As Math-Verify's {@code verify} options: with {@code strictVariables} off, the answer's
+   * variables are renamed to the reference's in order ({@code f(y)} equals {@code f(x)}); a
+   * reference inequality is compared as the set it describes with an answer that is a set
+   * ({@code -2 \le x \le 7} and {@code x \in [-2,7]}), and, only with {@code
+   * setRelationBothWays}, an answer inequality with a reference set.
    */
-  public record Policy(double relativeTolerance, OptionalInt roundingPlaces, Duration timeout) {
+  public record Policy(double relativeTolerance, OptionalInt roundingPlaces, Duration timeout,
+      boolean strictVariables, boolean setRelationBothWays) {
     public Policy {
       if (!(relativeTolerance >= 0 && relativeTolerance < 1)) {
         throw new IllegalArgumentException("relativeTolerance must be in [0, 1), got " + relativeTolerance);
@@ -40,8 +46,25 @@ public final class MathVerifier {
       }
     }
 
+    /** Strict variables, inequalities against sets only as the reference. */
+    public Policy(double relativeTolerance, OptionalInt roundingPlaces, Duration timeout) {
+      this(relativeTolerance, roundingPlaces, timeout, true, false);
+    }
+
     public Policy withRounding(int places) {
-      return new Policy(relativeTolerance, OptionalInt.of(places), timeout);
+      return new Policy(relativeTolerance, OptionalInt.of(places), timeout, strictVariables, setRelationBothWays);
+    }
+
+    public Policy withTimeout(Duration limit) {
+      return new Policy(relativeTolerance, roundingPlaces, limit, strictVariables, setRelationBothWays);
+    }
+
+    public Policy withStrictVariables(boolean strict) {
+      return new Policy(relativeTolerance, roundingPlaces, timeout, strict, setRelationBothWays);
+    }
+
+    public Policy withSetRelationBothWays(boolean bothWays) {
+      return new Policy(relativeTolerance, roundingPlaces, timeout, strictVariables, bothWays);
     }
 
     boolean close(double x, double y) {
@@ -105,6 +128,19 @@ public final class MathVerifier {
       "(?<![\\\\$])\\$((?:\\\\\\$|[^$\\n])+?)\\$|\\\\\\(([^\\n]+?)\\\\\\)");
   private static final Pattern FINAL_ANSWER = Pattern.compile(
       "(?i)final answer(?: is)?:?\\s*(?:the final answer is\\s*)?(\\$[^$]+\\$|-?[\\d.,/]*\\d)");
+  /** A fraction of two numbers outside math delimiters, {@code \\frac{10}{9}} (Math-Verify's latexFraction). */
+  private static final Pattern BARE_FRACTION = Pattern.compile(
+      "(-?\\\\frac\\{-?\\d+(?:[.,]\\d+)?}\\{-?\\d+(?:[.,]\\d+)?})");
+  /** Math-Verify's first choice: "final answer is X. I hope it is correct", before any box. */
+  private static final Pattern FINAL_ANSWER_I_HOPE = Pattern.compile(
+      "(?i)final answer is:?\\s*(\\$[^$]+\\$|-?[\\d.,/]*\\d)\\.?\\s?I hope");
+  /** What joins math spans into one answer: {@code $1$ and $2$, $3$}. */
+  private static final Pattern SPAN_SEPARATOR = Pattern.compile("\\s*(?:,?\\s*(?:and|or)|,)\\s*");
+  private static final int MAX_JOINED_SPANS = 6;
+  /** Arithmetic in prose, {@code 2/3} or {@code (1/2) / (3/4)}: after a space or =, before punctuation. */
+  private static final Pattern EXPRESSION_IN_TEXT = Pattern.compile(
+      "(?<![^\\s=])-?\\(?-?\\d[\\d.\\s+\\-*\u00d7/^()\u00f7]*[\\d)](?=[.,:\\s)$]|$)");
+  private static final Pattern OPERATOR = Pattern.compile("(?<=[\\d\\s)])[+\\-*\u00d7/^\u00f7]");
   private static final Pattern BOX_COMMAND = Pattern.compile("\\\\(?:boxed|fbox)(?![A-Za-z])");
   private static final int MAX_WORDS_BETWEEN_BOXES = 4;
   private static final Pattern PLAIN_NUMBER = Pattern.compile(
@@ -118,15 +154,25 @@ public final class MathVerifier {
   }
 
   /**
-   * The final answer in a model's text, in this order: the contents of its {@code \\boxed{}}
-   * (several distinct boxes are read as the set of their contents, as {@code \\boxed{2},
-   * \\boxed{3}}); a number after "final answer"; otherwise whichever comes last of the math spans
-   * ({@code $$…$$}, {@code \\[…\\]}, {@code $…$}, {@code \\(…\\)}; inline spans do not cross
-   * lines) and, with {@code numbersFromProse}, the numbers in the prose. Decimal commas ({@code
-   * 2,74}, {@code 0,111}) and thousands separators ({@code 1,000.5}, {@code 1 000}) are read in
-   * numbers from prose.
+   * The final answer in a model's text, in Math-Verify's order of priority: "final answer is X. I
+   * hope"; the contents of its {@code \\boxed{}} (several distinct boxes are read as the set of
+   * their contents, as {@code \\boxed{2}, \\boxed{3}}); a number after "final answer"; otherwise
+   * whichever comes last of the math spans ({@code $$…$$}, {@code \\[…\\]}, {@code $…$},
+   * {@code \\(…\\)}; inline spans do not cross lines; spans joined by "and", "or" or commas are
+   * the set of their contents), bare fractions {@code \\frac{a}{b}} of numbers and, with {@code
+   * numbersFromProse}, the numbers and arithmetic ({@code 2/3}) in the prose. Decimal commas
+   * ({@code 2,74}, {@code 0,111}) and thousands separators ({@code 1,000.5}, {@code 1 000}) are
+   * read in numbers from prose.
    */
   public static Optional<String> extract(String text, boolean numbersFromProse) {
+    Matcher hope = FINAL_ANSWER_I_HOPE.matcher(text);
+    String hoped = null;
+    while (hope.find()) {
+      hoped = hope.group(1);
+    }
+    if (hoped != null) {
+      return Optional.of(hoped.startsWith("$") ? hoped.substring(1, hoped.length() - 1).strip() : plainNumber(hoped));
+    }
     List<String> boxes = new ArrayList<>();
     List<String> group = lastBoxGroup(text);
     for (String box : group.isEmpty() ? BoxedAnswer.last(text).stream().toList() : group) {
@@ -150,20 +196,76 @@ public final class MathVerifier {
     if (numbersFromProse && !stripped.isEmpty() && PLAIN_NUMBER.matcher(stripped).matches()) {
       return Optional.of(plainNumber(stripped));
     }
-    String found = null;
-    int foundEnd = -1;
-    for (Pattern p : numbersFromProse ? List.of(DISPLAY, INLINE, NUMBER_IN_TEXT) : List.of(DISPLAY, INLINE)) {
+    List<int[]> spans = new ArrayList<>(); // start, end, content start, content end
+    for (Pattern p : List.of(DISPLAY, INLINE, BARE_FRACTION)) {
       Matcher m = p.matcher(text);
       while (m.find()) {
-        String candidate = p == NUMBER_IN_TEXT ? plainNumber(m.group())
-            : m.group(1) != null ? m.group(1) : m.group(2);
-        if (m.end() > foundEnd && !candidate.isBlank()) {
-          foundEnd = m.end();
-          found = candidate.strip();
+        int g = m.group(1) != null ? 1 : 2;
+        if (!m.group(g).isBlank()) {
+          spans.add(new int[] {m.start(), m.end(), m.start(g), m.end(g)});
+        }
+      }
+    }
+    String found = null;
+    int foundStart = -1;
+    int foundEnd = -1;
+    int[] lastSpan = null;
+    for (int[] span : spans) {
+      if (span[1] > foundEnd) {
+        foundStart = span[0];
+        foundEnd = span[1];
+        found = text.substring(span[2], span[3]).strip();
+        lastSpan = span;
+      }
+    }
+    if (lastSpan != null) {
+      found = joinedSpans(text, spans, lastSpan);
+    }
+    if (numbersFromProse) {
+      for (Pattern p : List.of(NUMBER_IN_TEXT, EXPRESSION_IN_TEXT)) {
+        Matcher m = p.matcher(text);
+        while (m.find()) {
+          String candidate = p == NUMBER_IN_TEXT ? plainNumber(m.group()) : arithmetic(m.group());
+          // the rightmost wins; of two that end together, the longer (2/3 over 3)
+          if (candidate != null && (m.end() > foundEnd || m.end() == foundEnd && m.start() < foundStart)) {
+            foundStart = m.start();
+            foundEnd = m.end();
+            found = candidate.strip();
+          }
         }
       }
     }
     return Optional.ofNullable(found);
+  }
+
+  /** An arithmetic expression from prose when it has an operator and reads as a number, else null. */
+  private static String arithmetic(String expression) {
+    String e = expression.strip();
+    return OPERATOR.matcher(e).find() && MathAnswer.Value.parse(MathAnswer.normalize(e)).isPresent() ? e : null;
+  }
+
+  /**
+   * The last math span with the spans before it that are joined to it by "and", "or" or commas
+   * only ({@code $1$ and $2$ and $3$}, up to {@value #MAX_JOINED_SPANS}): then the set of their
+   * contents, as Math-Verify reads them.
+   */
+  private static String joinedSpans(String text, List<int[]> spans, int[] last) {
+    List<String> contents = new ArrayList<>(List.of(text.substring(last[2], last[3]).strip()));
+    int[] current = last;
+    while (contents.size() < MAX_JOINED_SPANS) {
+      int[] previous = null;
+      for (int[] span : spans) {
+        if (span[1] <= current[0] && SPAN_SEPARATOR.matcher(text.substring(span[1], current[0])).matches()) {
+          previous = span;
+        }
+      }
+      if (previous == null) {
+        break;
+      }
+      contents.add(0, text.substring(previous[2], previous[3]).strip());
+      current = previous;
+    }
+    return contents.size() == 1 ? contents.get(0) : "\\{" + String.join(", ", contents) + "\\}";
   }
 
   /**
@@ -186,7 +288,7 @@ public final class MathVerifier {
     int first = contents.size() - 1;
     while (first > 0) {
       String gap = text.substring(spans.get(first - 1)[1], spans.get(first)[0])
-          .replaceAll("\\\\[A-Za-z]+|[{}$]", " ").strip();
+          .replaceAll("\\\\[A-Za-z]+|\\\\[()\\[\\]]|[{}$=]", " ").strip(); // "\\) and \\( y_2 =" is 2 words
       if (!gap.isEmpty() && gap.split("\\s+").length > MAX_WORDS_BETWEEN_BOXES) {
         break;
       }
@@ -235,6 +337,9 @@ public final class MathVerifier {
   /** {@code lhs op rhs} with op one of =, <, <=, != (greater-than forms are swapped). */
   record Relation(String op, Node lhs, Node rhs) implements Node {}
 
+  /** A chained inequality {@code lower < middle <= upper} (greater-than chains are reversed). */
+  record Between(Node lower, boolean lowerStrict, Node middle, boolean upperStrict, Node upper) implements Node {}
+
   /** A tuple or interval ({@code ordered}, with its brackets) or a set. */
   record Collection(String open, String close, List<Node> items, boolean ordered) implements Node {}
 
@@ -249,8 +354,18 @@ public final class MathVerifier {
         {"\\neq", "!="}, {"\\ne", "!="}, {"!=", "!="}, {"\\lt", "<"}, {"\\gt", ">"}, {"<", "<"},
         {">", ">"}, {"\\approx", "~"}, {"=", "="}};
     private static final Pattern AND_OR = Pattern.compile("(?<![A-Za-z\\\\])(?:and|or)(?![A-Za-z])");
-    private static final Pattern LABEL = Pattern.compile(
-        "[A-Za-z]{1,3}(?:_\\{?\\w+}?)?'*(?:\\([^()]*\\))?|\\\\[a-zA-Z]+(?:_\\{?\\w+}?)?|\\([A-Za-z](?:,[A-Za-z])*\\)");
+    /** A name: x, AB, a_3, S_{MBCN}, f(x), y', \\alpha. */
+    private static final String NAME =
+        "(?:[A-Za-z]{1,3}(?:_\\{?\\w+}?)?'*(?:\\([^()]*\\))?|\\\\[a-zA-Z]+(?:_\\{?\\w+}?)?)";
+    private static final Pattern VARIABLE = Pattern.compile(NAME);
+    /**
+     * What an answer is given under (Math-Verify: a left-hand side made of symbols only): a name,
+     * names in a tuple, a ratio or fraction of names ({@code V_1:V_2}, {@code \\frac{NO}{BO}}), or
+     * a name in bars ({@code |AB|}).
+     */
+    private static final Pattern LABEL = Pattern.compile(NAME + "|\\(" + NAME + "(?:," + NAME + ")*\\)"
+        + "|" + NAME + "[:/]" + NAME + "|\\\\frac\\{" + NAME + "}\\{" + NAME + "}|\\|" + NAME + "\\|");
+    private static final Pattern CONSTANT = Pattern.compile("\\\\(?:pi|infty)|e|i");
     private static final Pattern MATRIX = Pattern.compile(
         "^\\\\begin\\{(pmatrix|bmatrix|matrix|vmatrix|array)}(?:\\{[^}]*})?(.*)\\\\end\\{\\1}$", Pattern.DOTALL);
 
@@ -304,6 +419,14 @@ public final class MathVerifier {
             default -> new Relation(ops.get(0), lhs, rhs);
           };
         }
+        if (ops.size() == 2 && ops.stream().allMatch(op -> op.startsWith("<"))) {
+          return new Between(lhs, ops.get(0).equals("<"), parse(parts.get(1)), ops.get(1).equals("<"),
+              parse(parts.get(2)));
+        }
+        if (ops.size() == 2 && ops.stream().allMatch(op -> op.startsWith(">"))) {
+          return new Between(parse(parts.get(2)), ops.get(1).equals(">"), parse(parts.get(1)),
+              ops.get(0).equals(">"), lhs);
+        }
         return new Scalar(s);
       }
       int in = topLevel(s, "\\in", 0);
@@ -317,6 +440,10 @@ public final class MathVerifier {
       if ((s.startsWith("[") || s.startsWith("(")) && s.indexOf("\\begin") == 1
           && closes(s, 0, s.length() - 1)) {
         s = s.substring(1, s.length() - 1).strip(); // [\\begin{array}…\\end{array}]
+      }
+      Optional<Matrix> evaluated = matrixArithmetic(s);
+      if (evaluated.isPresent()) {
+        return evaluated.get();
       }
       Matcher matrix = MATRIX.matcher(s);
       if (matrix.matches()) {
@@ -347,12 +474,132 @@ public final class MathVerifier {
       return new Scalar(s);
     }
 
-    /** The top-level items of a list: separated by commas (else semicolons), "and" or "or". */
+    /**
+     * Sums, differences and products ({@code A B}, {@code A \\cdot B}, {@code A \\times B}) of
+     * two or more matrix literals, evaluated entry by entry into one matrix whose entries are
+     * expressions for the algebra system; empty when {@code s} is anything else or the shapes do
+     * not fit.
+     */
+    static Optional<Matrix> matrixArithmetic(String s) {
+      List<List<String>> total = null;
+      List<List<String>> product = null;
+      String sign = "+";
+      int literals = 0;
+      int i = 0;
+      while (true) {
+        while (i < s.length() && Character.isWhitespace(s.charAt(i))) {
+          i++;
+        }
+        if (i == s.length() || s.charAt(i) == '+' || s.charAt(i) == '-') {
+          if (product == null) {
+            return Optional.empty();
+          }
+          total = total == null ? signed(sign, product) : add(total, sign, product);
+          if (total == null || i == s.length()) {
+            break;
+          }
+          sign = String.valueOf(s.charAt(i++));
+          product = null;
+        } else if (s.startsWith("\\begin{", i)) {
+          int end = environmentEnd(s, i);
+          List<List<String>> literal = end < 0 ? null : matrixEntries(s.substring(i, end));
+          if (literal == null) {
+            return Optional.empty();
+          }
+          product = product == null ? literal : multiply(product, literal);
+          if (product == null) {
+            return Optional.empty();
+          }
+          literals++;
+          i = end;
+        } else if (product != null && (s.startsWith("\\cdot", i) || s.startsWith("\\times", i) || s.charAt(i) == '*')) {
+          i += s.charAt(i) == '*' ? 1 : s.startsWith("\\cdot", i) ? 5 : 6;
+        } else {
+          return Optional.empty();
+        }
+      }
+      if (total == null || literals < 2) {
+        return Optional.empty();
+      }
+      return Optional.of(new Matrix(total.stream()
+          .map(row -> row.stream().map(e -> (Node) new Scalar(e)).toList()).toList()));
+    }
+
+    /** The end of the environment that begins at {@code start} (after its {@code \\end{…}}), or -1. */
+    private static int environmentEnd(String s, int start) {
+      int depth = 0;
+      for (int i = start; i < s.length(); i++) {
+        if (s.startsWith("\\begin{", i)) {
+          depth++;
+        } else if (s.startsWith("\\end{", i) && --depth == 0) {
+          int close = s.indexOf('}', i);
+          return close < 0 ? -1 : close + 1;
+        }
+      }
+      return -1;
+    }
+
+    /** The entries of one matrix literal as LaTeX, rows of equal length; null if it is none. */
+    private static List<List<String>> matrixEntries(String literal) {
+      Matcher matrix = MATRIX.matcher(literal.strip());
+      if (!matrix.matches()) {
+        return null;
+      }
+      List<List<String>> rows = new ArrayList<>();
+      for (String row : splitTopLevel(matrix.group(2), "\\\\")) {
+        if (!row.isBlank()) {
+          rows.add(splitTopLevel(row, "&").stream().map(String::strip).toList());
+        }
+      }
+      return rows.isEmpty() || rows.stream().anyMatch(r -> r.size() != rows.get(0).size()) ? null : rows;
+    }
+
+    private static List<List<String>> multiply(List<List<String>> a, List<List<String>> b) {
+      int inner = a.get(0).size();
+      if (inner != b.size()) {
+        return null;
+      }
+      List<List<String>> product = new ArrayList<>();
+      for (List<String> row : a) {
+        List<String> entries = new ArrayList<>();
+        for (int j = 0; j < b.get(0).size(); j++) {
+          List<String> terms = new ArrayList<>();
+          for (int k = 0; k < inner; k++) {
+            terms.add("(" + row.get(k) + ")\\cdot(" + b.get(k).get(j) + ")");
+          }
+          entries.add(String.join("+", terms));
+        }
+        product.add(entries);
+      }
+      return product;
+    }
+
+    private static List<List<String>> add(List<List<String>> a, String sign, List<List<String>> b) {
+      if (a.size() != b.size() || a.get(0).size() != b.get(0).size()) {
+        return null;
+      }
+      List<List<String>> sum = new ArrayList<>();
+      for (int i = 0; i < a.size(); i++) {
+        List<String> entries = new ArrayList<>();
+        for (int j = 0; j < a.get(i).size(); j++) {
+          entries.add("(" + a.get(i).get(j) + ")" + sign + "(" + b.get(i).get(j) + ")");
+        }
+        sum.add(entries);
+      }
+      return sum;
+    }
+
+    private static List<List<String>> signed(String sign, List<List<String>> m) {
+      return sign.equals("+") ? m : m.stream().map(row -> row.stream().map(e -> "-(" + e + ")").toList()).toList();
+    }
+
+    /** The top-level items of a list: separated by semicolons (else commas), "and" or "or". */
     private static List<String> items(String s) {
       String separated = AND_OR.matcher(s).replaceAll(",");
-      List<String> items = splitTopLevel(separated, ",");
+      // semicolons separate the coarser items: solutions "p=5,q=2;p=7,q=2", or "-12;-11;-10"
+      List<String> items = splitTopLevel(separated, ";");
       if (items.size() == 1) {
-        items = splitTopLevel(separated, ";");
+        items = splitTopLevel(separated, ",");
       }
       List<String> nonEmpty = items.stream().map(String::strip).filter(x -> !x.isEmpty()).toList();
       return nonEmpty.isEmpty() ? List.of(s) : nonEmpty;
@@ -378,12 +625,31 @@ public final class MathVerifier {
       return depth == 0;
     }
 
+    /**
+     * Whether answer {@code x} equals reference {@code y}. Not symmetric, as Math-Verify's {@code
+     * verify(gold, pred)}: an answer equation against a reference that is none counts by its
+     * last right-hand side ({@code \\frac12 = \\frac{10}{9}} is {@code \\frac{10}{9}}), a
+     * reference equation only when its left side is a label; a reference inequality is compared
+     * as a set with an answer set, an answer inequality only with {@link Policy#setRelationBothWays}.
+     */
     boolean equal(Node x, Node y) {
-      if (x instanceof Relation r && !(y instanceof Relation) && isLabel(r.lhs()) && r.op().equals("=")) {
+      if (x instanceof Scalar a && y instanceof Scalar b
+          && MathAnswer.normalize(a.latex()).equals(MathAnswer.normalize(b.latex()))) {
+        return true; // same text: also for what the algebra system cannot read (7:32)
+      }
+      if (x instanceof Relation r && r.op().equals("=") && !(y instanceof Relation) && !(y instanceof Between)) {
         return equal(r.rhs(), y);
       }
       if (y instanceof Relation r && !(x instanceof Relation) && isLabel(r.lhs()) && r.op().equals("=")) {
         return equal(x, r.rhs());
+      }
+      if (isInequality(y) && isSet(x)) {
+        Optional<Node> set = asSet(y);
+        return set.isPresent() && equal(x, set.get());
+      }
+      if (policy.setRelationBothWays() && isInequality(x) && isSet(y)) {
+        Optional<Node> set = asSet(x);
+        return set.isPresent() && equal(set.get(), y);
       }
       if (x instanceof Collection c && c.items().size() == 1 && !(y instanceof Collection)) {
         return equal(c.items().get(0), y);
@@ -397,20 +663,21 @@ public final class MathVerifier {
       if (x instanceof Relation a && y instanceof Relation b) {
         return relationsEqual(a, b);
       }
+      if (x instanceof Between a && y instanceof Between b) {
+        return a.lowerStrict() == b.lowerStrict() && a.upperStrict() == b.upperStrict()
+            && equal(a.lower(), b.lower()) && equal(a.middle(), b.middle()) && equal(a.upper(), b.upper());
+      }
       if (x instanceof Collection a && y instanceof Collection b) {
-        if (a.items().size() != b.items().size()) {
-          return false;
-        }
         if (a.ordered() && b.ordered()) {
           return a.open().equals(b.open()) && a.close().equals(b.close()) && pairwise(a.items(), b.items());
         }
         if (a.ordered() || b.ordered()) { // a bare list "1, 3" reads as the tuple (1, 3), not as a set
           return (a.open().isEmpty() || b.open().isEmpty()) && pairwise(a.items(), b.items());
         }
-        return matchedInAnyOrder(a.items(), b.items());
+        return sameElements(a.items(), b.items());
       }
       if (x instanceof Union a && y instanceof Union b) {
-        return a.parts().size() == b.parts().size() && matchedInAnyOrder(a.parts(), b.parts());
+        return a.parts().size() == b.parts().size() && sameElements(a.parts(), b.parts());
       }
       if (x instanceof Matrix a && y instanceof Matrix b) {
         if (a.rows().size() != b.rows().size()) {
@@ -424,6 +691,40 @@ public final class MathVerifier {
         return true;
       }
       return false;
+    }
+
+    private static boolean isInequality(Node n) {
+      return n instanceof Between || n instanceof Relation r && (r.op().equals("<") || r.op().equals("<="));
+    }
+
+    /** An interval or a union: what an inequality can describe. */
+    private static boolean isSet(Node n) {
+      return n instanceof Union || n instanceof Collection c && c.ordered() && c.items().size() == 2
+          && "([".contains(c.open()) && ")]".contains(c.close());
+    }
+
+    /**
+     * The interval an inequality in one variable describes: {@code a < x \\le b} is {@code (a, b]},
+     * {@code x < b} is {@code (-\\infty, b)}; empty when no side is a single variable.
+     */
+    private static Optional<Node> asSet(Node inequality) {
+      if (inequality instanceof Between b && isVariable(b.middle())) {
+        return Optional.of(interval(b.lowerStrict(), b.lower(), b.upper(), b.upperStrict()));
+      }
+      if (inequality instanceof Relation r) {
+        boolean strict = r.op().equals("<");
+        if (isVariable(r.lhs()) && !isVariable(r.rhs())) {
+          return Optional.of(interval(true, new Scalar("-\\infty"), r.rhs(), strict));
+        }
+        if (isVariable(r.rhs()) && !isVariable(r.lhs())) {
+          return Optional.of(interval(strict, r.lhs(), new Scalar("\\infty"), true));
+        }
+      }
+      return Optional.empty();
+    }
+
+    private static Node interval(boolean openLower, Node lower, Node upper, boolean openUpper) {
+      return new Collection(openLower ? "(" : "[", openUpper ? ")" : "]", List.of(lower, upper), true);
     }
 
     private boolean relationsEqual(Relation a, Relation b) {
@@ -455,22 +756,36 @@ public final class MathVerifier {
       return true;
     }
 
-    /** A perfect matching between the two lists (small lists: backtracking). */
-    private boolean matchedInAnyOrder(List<Node> a, List<Node> b) {
-      return a.size() == b.size() && match(a, b, 0, new boolean[b.size()]);
+    /**
+     * Set equality: every answer element equals some reference element and vice versa, so
+     * repeated elements count once ({@code \\{1, 1, 2\\}} is {@code \\{1, 2\\}}), as in a sympy FiniteSet.
+     */
+    private boolean sameElements(List<Node> answer, List<Node> reference) {
+      Boolean[][] equal = new Boolean[answer.size()][reference.size()];
+      for (int i = 0; i < answer.size(); i++) {
+        if (!matchesSome(answer, reference, equal, i, true)) {
+          return false;
+        }
+      }
+      for (int j = 0; j < reference.size(); j++) {
+        if (!matchesSome(answer, reference, equal, j, false)) {
+          return false;
+        }
+      }
+      return true;
     }
 
-    private boolean match(List<Node> a, List<Node> b, int i, boolean[] used) {
-      if (i == a.size()) {
-        return true;
-      }
-      for (int j = 0; j < b.size(); j++) {
-        if (!used[j] && equal(a.get(i), b.get(j))) {
-          used[j] = true;
-          if (match(a, b, i + 1, used)) {
-            return true;
-          }
-          used[j] = false;
+    /** Whether element {@code k} of the answer (or of the reference) equals one on the other side. */
+    private boolean matchesSome(List<Node> answer, List<Node> reference, Boolean[][] equal, int k, boolean ofAnswer) {
+      int others = ofAnswer ? reference.size() : answer.size();
+      for (int o = 0; o < others; o++) {
+        int i = ofAnswer ? k : o;
+        int j = ofAnswer ? o : k;
+        if (equal[i][j] == null) {
+          equal[i][j] = equal(answer.get(i), reference.get(j));
+        }
+        if (equal[i][j]) {
+          return true;
         }
       }
       return false;
@@ -483,7 +798,16 @@ public final class MathVerifier {
     /** A name an answer is given under: x, AB, a_3, f(x), (p,q), \\alpha (not a constant). */
     private static boolean isLabel(String s) {
       String t = s.replace(" ", "");
-      return LABEL.matcher(t).matches() && !t.matches("\\\\(pi|infty)|e|i");
+      return LABEL.matcher(t).matches() && !CONSTANT.matcher(t).matches();
+    }
+
+    /** A single name that an inequality can bound: x, a_1, f(x). */
+    private static boolean isVariable(Node n) {
+      if (!(n instanceof Scalar s)) {
+        return false;
+      }
+      String t = s.latex().replace(" ", "");
+      return VARIABLE.matcher(t).matches() && !CONSTANT.matcher(t).matches();
     }
 
     /** Splits at top-level relation operators, recording them in {@code ops}. */

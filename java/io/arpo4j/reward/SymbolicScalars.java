@@ -2,6 +2,7 @@ package io.arpo4j.reward;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Random;
@@ -130,9 +131,10 @@ final class SymbolicScalars {
   boolean equal(String a, String b, MathVerifier.Policy policy) {
     IExpr x = parse(a);
     IExpr y = parse(b);
-    if (x == null || y == null) {
-      return false;
-    }
+    return x != null && y != null && equal(x, y, policy);
+  }
+
+  private boolean equal(IExpr x, IExpr y, MathVerifier.Policy policy) {
     if (x.equals(y)) {
       return true;
     }
@@ -140,10 +142,25 @@ final class SymbolicScalars {
       return true;
     }
     Set<IExpr> variables = variables(x);
-    if (!variables.equals(variables(y))) {
-      return false;
+    Set<IExpr> others = variables(y);
+    if (!variables.equals(others)) {
+      if (policy.strictVariables() || variables.size() != others.size()) {
+        return false;
+      }
+      return equal(x, renamed(y, others, variables), policy.withStrictVariables(true));
     }
     return agreeNumerically(x, y, variables, policy);
+  }
+
+  /** {@code e} with its variables {@code from} renamed to {@code to}, both taken in name order. */
+  private IExpr renamed(IExpr e, Set<IExpr> from, Set<IExpr> to) {
+    List<IExpr> source = from.stream().sorted(Comparator.comparing(IExpr::toString)).toList();
+    List<IExpr> target = to.stream().sorted(Comparator.comparing(IExpr::toString)).toList();
+    IExpr substituted = e.replaceAll(v -> {
+      int i = source.indexOf(v);
+      return i >= 0 ? target.get(i) : F.NIL;
+    }).orElse(e);
+    return evaluator.eval(substituted);
   }
 
   /**
