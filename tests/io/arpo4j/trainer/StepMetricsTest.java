@@ -98,4 +98,21 @@ class StepMetricsTest {
     assertNull(read.get(MetricsLog.DELTA_H + "_p50"));
     assertEquals(1.0, ((Number) read.get(MetricsLog.ACCURACY)).doubleValue(), 0.0);
   }
+
+  /**
+   * Under {@code reward.kind: auto} accuracy is judged by each question's own rule: "0.5" against
+   * "1/2" is right for a math source (math equivalence), wrong for a QA source (no common token).
+   */
+  @Test
+  void accuracyJudgesEachQuestionByItsDataSource() throws Exception {
+    Reward correctness = Trainer.configuredReward(TrainerConfig.load(null, List.of("reward.kind=auto")),
+        io.arpo4j.tools.TrajectoryFormat.BUILT_IN, true);
+    Trajectory t = trajectory(0, -1, -1, Origin.INITIAL, mask(3), "<think>x</think><answer>\\boxed{0.5}</answer>",
+        List.of(), List.of(), 0.0);
+    RolloutGroup g = new RolloutGroup(0, new Prompt(new int[] {1}, "Q", List.of("1/2")), List.of(t));
+    Question math = new Question("m", "Half?", List.of("1/2"), "gsm8k", Map.of());
+    Question qa = new Question("h", "Half?", List.of("1/2"), "hotpotqa", Map.of());
+    assertEquals(1.0, (double) StepMetrics.of(List.of(g), List.of(math), correctness, 1.0).get(MetricsLog.ACCURACY));
+    assertEquals(0.0, (double) StepMetrics.of(List.of(g), List.of(qa), correctness, 1.0).get(MetricsLog.ACCURACY));
+  }
 }
