@@ -63,7 +63,8 @@ case "$what" in
     java -cp "$cp" io.arpo4j.trainer.MemoryBench --header
     # one JVM per row: peak RSS only grows within a process. JavaCPP caps native memory at 4x -Xmx
     # unless maxPhysicalBytes=0; the 0.5B step needs ~10 GB of it
-    for cfg in "false 256" "true 256" "false $tokens"; do
+    # the 2x2 grid: gradient checkpointing off/on, LM head in 256-token chunks / all N tokens at once
+    for cfg in "false 256" "true 256" "false $tokens" "true $tokens"; do
       set -- $cfg
       OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}" java -Xmx1g -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -cp "$cp" io.arpo4j.trainer.MemoryBench \
         --tokens "$tokens" --checkpointing "$1" --chunk "$2"

@@ -37,9 +37,10 @@ public abstract class AnswerReward implements Reward {
   /** How well {@code answer} (a box's content) matches the best reference, in [0, 1]. */
   protected abstract double match(String answer, List<String> references);
 
+  /** {@link #evaluate}'s score of the response against the question's references. */
   @Override
-  public final double score(String response, List<String> references) {
-    return evaluate(response, references).score();
+  public final double score(ScoringInput input) {
+    return evaluate(input.response(), input.references()).score();
   }
 
   public Evaluation evaluate(String response, List<String> references) {

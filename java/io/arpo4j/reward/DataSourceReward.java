@@ -31,14 +31,9 @@ public final class DataSourceReward implements Reward {
     return MATH_MARKERS.stream().anyMatch(name::contains);
   }
 
-  /** Without a data source: the QA reward. */
+  /** The math reward for a math data source; the QA reward otherwise, a missing source included. */
   @Override
-  public double score(String response, List<String> references) {
-    return qa.score(response, references);
-  }
-
-  @Override
-  public Reward forDataSource(String dataSource) {
-    return isMath(dataSource) ? math : qa;
+  public double score(ScoringInput input) {
+    return (isMath(input.dataSource()) ? math : qa).score(input);
   }
 }

@@ -1,16 +1,21 @@
 package io.arpo4j.reward;
 
-import java.util.List;
-
-/** Scores a finished response (the generated text, tool results included) against references. */
+/**
+ * Scores a finished trajectory of a question: the response text, its tool calls and the question's
+ * dataset record (ground truth, {@code data_source}, {@code extra_info}), as verl's
+ * {@code compute_score} sees them. Called on the training thread, once per trajectory.
+ *
+ * <pre>{@code
+ * F1Reward f1 = new F1Reward();
+ * Reward reward = in -> {
+ *   double score = f1.score(in);
+ *   Object budget = in.extraInfo().get("max_calls");
+ *   return budget != null && in.toolCalls().size() > ((Number) budget).intValue() ? score - 0.5 : score;
+ * };
+ * }</pre>
+ */
+@FunctionalInterface
 public interface Reward {
-  double score(String response, List<String> references);
-
-  /**
-   * The reward for questions from {@code dataSource} (verl's {@code data_source}; null when the
-   * data has none). The same reward by default; {@link DataSourceReward} routes math and QA data.
-   */
-  default Reward forDataSource(String dataSource) {
-    return this;
-  }
+  /** The reward; must be finite. */
+  double score(ScoringInput input);
 }

@@ -1,8 +1,8 @@
 package io.arpo4j.rollout;
 
-import io.arpo4j.reward.Reward;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.ToDoubleFunction;
 
 /**
  * The rollout tree of one prompt: its M trajectories (initial samples, branches and fillers),
@@ -74,11 +74,11 @@ public record RolloutGroup(int promptIndex, Prompt prompt, List<Trajectory> traj
     return Math.min(limit, trajectory(a).length());
   }
 
-  /** This group with every trajectory scored by {@code reward} against the prompt's references. */
-  public RolloutGroup withRewards(Reward reward) {
+  /** This group with every trajectory's reward set to {@code reward} of it. */
+  public RolloutGroup withRewards(ToDoubleFunction<Trajectory> reward) {
     List<Trajectory> scored = new ArrayList<>(trajectories.size());
     for (Trajectory t : trajectories) {
-      scored.add(t.withReward(reward.score(t.text(), prompt.references())));
+      scored.add(t.withReward(reward.applyAsDouble(t)));
     }
     return new RolloutGroup(promptIndex, prompt, scored);
   }

@@ -3,6 +3,9 @@ package io.arpo4j.trainer;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.arpo4j.reward.Reward;
+import io.arpo4j.reward.ScoringInput;
+import io.arpo4j.rollout.Trajectory;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -36,6 +39,11 @@ public record Question(String id, String question, List<String> answers, String 
 
   public String prompt(String template) {
     return template.replace("{question}", question);
+  }
+
+  /** What a {@link Reward} scores: trajectory {@code t} of this question, asked as {@code prompt}. */
+  public ScoringInput scoringInput(String prompt, Trajectory t) {
+    return new ScoringInput(id, question, prompt, answers, dataSource, extraInfo, t);
   }
 
   /** Questions from {@code .jsonl} (either layout, one per line), {@code .json} or {@code .parquet} (verl layout). */

@@ -185,15 +185,18 @@ public final class RlTrainer {
     int rounds = 0, dropped = 0;
     double rolloutSeconds = 0;
     List<RolloutGroup> all = new ArrayList<>();
+    List<Question> allQuestions = new ArrayList<>();
     int globalKept = 0;
     while (globalKept < config.promptsPerStep()) {
       long t0 = System.nanoTime();
       // every rank draws the same questions and rolls out its share of them
       List<Question> questions = nextQuestions(config.promptsPerStep() - globalKept);
       int[] share = dist.world().shard(questions.size());
-      List<RolloutGroup> groups = rollout(questions.subList(share[0], share[1]), rounds);
+      List<Question> mine = questions.subList(share[0], share[1]);
+      List<RolloutGroup> groups = rollout(mine, rounds);
       rolloutSeconds += (System.nanoTime() - t0) / 1e9;
       all.addAll(groups);
+      allQuestions.addAll(mine);
       for (RolloutGroup g : groups) {
         if (config.dapo().dynamicSampling() && GroupAdvantages.isDegenerate(rewards(g))) {
           dropped++;
@@ -209,7 +212,7 @@ public final class RlTrainer {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put(MetricsLog.STEP, step + 1);
     m.put(MetricsLog.ALGO, config.algo());
-    m.putAll(globalRolloutMetrics(StepMetrics.of(all, correctness, rolloutSeconds)));
+    m.putAll(globalRolloutMetrics(StepMetrics.of(all, allQuestions, correctness, rolloutSeconds)));
     m.putAll(update.update(kept));
     double[] groupCounts = dist.allReduceSum(kept.size(), dropped);
     m.put("groups_trained", (int) groupCounts[0]);

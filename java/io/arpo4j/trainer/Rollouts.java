@@ -8,6 +8,7 @@ import io.arpo4j.rollout.RolloutConfig;
 import io.arpo4j.rollout.RolloutEngine;
 import io.arpo4j.rollout.RolloutGroup;
 import io.arpo4j.rollout.ToolCaller;
+import io.arpo4j.rollout.Trajectory;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -17,9 +18,9 @@ public final class Rollouts {
 
   /**
    * Rolls out {@code questions}, {@code batch} prompts at a time (every path of a batch decodes in
-   * one step), and scores every trajectory with {@code reward} (specialised to each question's
-   * data source, {@link Reward#forDataSource}). The prompts follow {@code data}
-   * ({@link Prompts}); the rollout stops at the tags of {@code tools}.
+   * one step), and scores every trajectory with {@code reward}, which sees it with its question's
+   * record ({@link #score}). The prompts follow {@code data} ({@link Prompts}); the rollout stops at
+   * the tags of {@code tools}. Group {@code i} is question {@code i}'s.
    */
   public static List<RolloutGroup> run(PolicyModel model, ToolCaller tools, RolloutConfig config, Reward reward,
       List<Question> questions, TrainerConfig.Data data, int batch) {
@@ -35,11 +36,27 @@ public final class Rollouts {
       for (int i = 0; i < prompts.size(); i += batch) {
         List<RolloutGroup> groups = engine.rollout(prompts.subList(i, Math.min(prompts.size(), i + batch)));
         for (int j = 0; j < groups.size(); j++) {
-          // each question is scored by the reward of its data source
-          scored.add(groups.get(j).withRewards(reward.forDataSource(questions.get(i + j).dataSource())));
+          Question q = questions.get(i + j);
+          RolloutGroup g = groups.get(j);
+          scored.add(g.withRewards(t -> score(reward, q, g.prompt(), t)));
         }
       }
     }
     return scored;
+  }
+
+  /**
+   * {@code reward} of trajectory {@code t} of question {@code q}, asked with {@code prompt}.
+   *
+   * @throws IllegalStateException when the reward is NaN or infinite (it would poison every
+   *     advantage of the group)
+   */
+  static double score(Reward reward, Question q, Prompt prompt, Trajectory t) {
+    double value = reward.score(q.scoringInput(prompt.text(), t));
+    if (!Double.isFinite(value)) {
+      throw new IllegalStateException("the reward returned " + value + " for question " + q.id()
+          + " (trajectory " + t.name() + "); rewards must be finite");
+    }
+    return value;
   }
 }

@@ -22,18 +22,24 @@ final class StepMetrics {
    * @param correctness the evaluator's rule (a response is correct when it scores >= 1); accuracy
    *     is taken over the initial samples only, whose mean is an unbiased estimate of the policy's
    *     pass@1 (branches and fillers are not independent samples of the prompt)
+   * @param questions the question of each group, in the groups' order
    */
-  static Map<String, Object> of(List<RolloutGroup> groups, Reward correctness, double rolloutSeconds) {
+  static Map<String, Object> of(List<RolloutGroup> groups, List<Question> questions, Reward correctness,
+      double rolloutSeconds) {
+    if (questions.size() != groups.size()) {
+      throw new IllegalArgumentException(groups.size() + " groups but " + questions.size() + " questions");
+    }
     RunningMean reward = new RunningMean(), correct = new RunningMean();
     RunningMean entropy = new RunningMean(), afterTool = new RunningMean();
     List<Double> deltaH = new ArrayList<>(), probability = new ArrayList<>();
     int branches = 0, branchPoints = 0, branched = 0;
     long generated = 0, calls = 0;
-    for (RolloutGroup g : groups) {
+    for (int i = 0; i < groups.size(); i++) {
+      RolloutGroup g = groups.get(i);
       for (Trajectory t : g.trajectories()) {
         reward.add(t.reward());
         if (t.origin() == Trajectory.Origin.INITIAL) {
-          correct.add(correctness.score(t.text(), g.prompt().references()) >= 1.0 ? 1 : 0);
+          correct.add(Rollouts.score(correctness, questions.get(i), g.prompt(), t) >= 1.0 ? 1 : 0);
         }
         calls += ownToolCalls(t);
         generated += ownGeneratedTokens(t);

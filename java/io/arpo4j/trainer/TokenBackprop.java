@@ -72,10 +72,12 @@ public final class TokenBackprop {
           float[] lp = new float[layout.tokens], h = new float[layout.tokens];
           for (int c0 = 0; c0 < layout.tokens; c0 += chunkTokens) {
             int len = Math.min(chunkTokens, layout.tokens - c0);
-            Tensor logits = model.project(hidden.narrow(0, c0, len));
-            Kernels.TokenStats stats = Kernels.tokenStats(logits, layout.targets.narrow(0, c0, len), temperature);
-            copyOut(stats.logprob(), lp, c0);
-            copyOut(stats.entropy(), h, c0);
+            try (PointerScope chunk = new PointerScope()) { // frees this chunk's logits now
+              Tensor logits = model.project(hidden.narrow(0, c0, len));
+              Kernels.TokenStats stats = Kernels.tokenStats(logits, layout.targets.narrow(0, c0, len), temperature);
+              copyOut(stats.logprob(), lp, c0);
+              copyOut(stats.entropy(), h, c0);
+            }
           }
           int k = 0;
           for (int i = 0; i < micro.length; i++) {
@@ -114,10 +116,13 @@ public final class TokenBackprop {
     try (NoGradGuard noGrad = new NoGradGuard()) {
       for (int c0 = 0; c0 < layout.tokens; c0 += chunkTokens) {
         int len = Math.min(chunkTokens, layout.tokens - c0);
-        Kernels.TokenStats stats = Kernels.tokenStats(model.project(hidden.narrow(0, c0, len)),
-            layout.targets.narrow(0, c0, len), temperature);
-        lpFlat.narrow(0, c0, len).copy_(stats.logprob().cpu());
-        hFlat.narrow(0, c0, len).copy_(stats.entropy().cpu());
+        // an inner scope: the outer one would keep every chunk's logits alive until the end
+        try (PointerScope chunk = new PointerScope()) {
+          Kernels.TokenStats stats = Kernels.tokenStats(model.project(hidden.narrow(0, c0, len)),
+              layout.targets.narrow(0, c0, len), temperature);
+          lpFlat.narrow(0, c0, len).copy_(stats.logprob().cpu());
+          hFlat.narrow(0, c0, len).copy_(stats.entropy().cpu());
+        }
       }
     }
     TokenLoss.Value value = loss.evaluate(micro, layout.pad(lpFlat), layout.pad(hFlat), layout.mask);
@@ -128,9 +133,11 @@ public final class TokenBackprop {
     Tensor head = model.lmHead(); // cast once per micro-batch under mixed precision
     for (int c0 = 0; c0 < layout.tokens; c0 += chunkTokens) {
       int len = Math.min(chunkTokens, layout.tokens - c0);
-      Tensor logits = TransformerModel.project(detached.narrow(0, c0, len), head);
-      FusedLogprob f = FusedLogprob.forward(logits, layout.targets.narrow(0, c0, len), temperature);
-      f.backward(toDevice(gLp.narrow(0, c0, len)), gH == null ? null : toDevice(gH.narrow(0, c0, len)));
+      try (PointerScope chunk = new PointerScope()) { // the chunk's logits/gradient buffer, freed here
+        Tensor logits = TransformerModel.project(detached.narrow(0, c0, len), head);
+        FusedLogprob f = FusedLogprob.forward(logits, layout.targets.narrow(0, c0, len), temperature);
+        f.backward(toDevice(gLp.narrow(0, c0, len)), gH == null ? null : toDevice(gH.narrow(0, c0, len)));
+      }
     }
     hidden.backward(detached.grad(), new BoolOptional(), false, new TensorArrayRefOptional());
     if (checkpointed != null) {

@@ -139,7 +139,11 @@ public final class Trainer implements AutoCloseable {
       return this;
     }
 
-    /** The reward to train on, instead of the configured {@code reward.kind}. */
+    /**
+     * The reward to train on, instead of the configured {@code reward.kind}. It sees each
+     * trajectory with its question's record ({@link io.arpo4j.reward.ScoringInput}: response, tool
+     * calls, ground truth, {@code data_source}, {@code extra_info}).
+     */
     public Builder reward(Reward reward) {
       this.reward = reward;
       return this;
@@ -302,7 +306,7 @@ public final class Trainer implements AutoCloseable {
       case "arpo_reference" -> new ArpoReferenceReward(bonus);
       default -> throw new IllegalArgumentException("unknown reward.kind " + kind);
     };
-    return correct ? (response, refs) -> reward.evaluate(response, refs).match() >= 1.0 ? 1.0 : 0.0 : reward;
+    return correct ? in -> reward.evaluate(in.response(), in.references()).match() >= 1.0 ? 1.0 : 0.0 : reward;
   }
 
   public TrainerConfig config() {

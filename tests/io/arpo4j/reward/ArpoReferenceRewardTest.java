@@ -53,7 +53,7 @@ class ArpoReferenceRewardTest {
     F1Reward saner = new F1Reward();
     for (JsonNode c : cases()) {
       String name = c.get("name").asText();
-      double score = saner.score(c.get("response").asText(), references(c));
+      double score = saner.evaluate(c.get("response").asText(), references(c)).score();
       switch (name) {
         case "fbox fails the format", "space before brace fails the format" ->
             assertEquals(1.0, score, name);

@@ -19,15 +19,15 @@ class ExactMatchRewardTest {
       "3380               | 3379                 | 0",
   })
   void matchesAfterNormalisation(String answer, String references, double expected) {
-    assertEquals(expected, reward.score(F1RewardTest.response(answer, false, false),
-        List.of(references.split(";"))));
+    assertEquals(expected, reward.evaluate(F1RewardTest.response(answer, false, false),
+        List.of(references.split(";"))).score());
   }
 
   @ParameterizedTest(name = "tools {0} {1}")
   @CsvSource({"true, true, 1.1", "true, false, 1.0", "false, false, 1.0"})
   void toolBonusAndFormatPenalty(boolean python, boolean search, double expected) {
-    assertEquals(expected, reward.score(F1RewardTest.response("42", python, search),
-        List.of("42")), 1e-12);
-    assertEquals(-1.0, reward.score("<think>t</think>\\boxed{42}", List.of("42")));
+    assertEquals(expected, reward.evaluate(F1RewardTest.response("42", python, search),
+        List.of("42")).score(), 1e-12);
+    assertEquals(-1.0, reward.evaluate("<think>t</think>\\boxed{42}", List.of("42")).score());
   }
 }

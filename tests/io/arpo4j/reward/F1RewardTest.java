@@ -45,26 +45,26 @@ class F1RewardTest {
   @Test
   void scoresTheLastBoxAgainstTheBestReference() {
     String twoBoxes = "<think>t</think><answer>\\boxed{London} no, \\boxed{Paris, France}</answer>";
-    assertEquals(2.0 / 3, reward.score(twoBoxes, List.of("Lyon", "Paris")), 1e-12);
-    assertEquals(1.0, reward.score(twoBoxes, List.of("paris france", "Paris")), 1e-12);
+    assertEquals(2.0 / 3, reward.evaluate(twoBoxes, List.of("Lyon", "Paris")).score(), 1e-12);
+    assertEquals(1.0, reward.evaluate(twoBoxes, List.of("paris france", "Paris")).score(), 1e-12);
   }
 
   @Test
   void bonusOnlyWithBothToolsAndAPositiveScore() {
-    assertEquals(2.0 / 3 + 0.1, reward.score(response("Paris, France", true, true), List.of("Paris")),
+    assertEquals(2.0 / 3 + 0.1, reward.evaluate(response("Paris, France", true, true), List.of("Paris")).score(),
         1e-12);
-    assertEquals(2.0 / 3, reward.score(response("Paris, France", true, false), List.of("Paris")),
+    assertEquals(2.0 / 3, reward.evaluate(response("Paris, France", true, false), List.of("Paris")).score(),
         1e-12);
-    assertEquals(2.0 / 3, reward.score(response("Paris, France", false, true), List.of("Paris")),
+    assertEquals(2.0 / 3, reward.evaluate(response("Paris, France", false, true), List.of("Paris")).score(),
         1e-12);
-    assertEquals(0.0, reward.score(response("Rome", true, true), List.of("Paris")));
+    assertEquals(0.0, reward.evaluate(response("Rome", true, true), List.of("Paris")).score());
     assertEquals(1.0, new F1Reward(new FormatCheck(), 0.0)
-        .score(response("Paris", true, true), List.of("Paris")));
+        .evaluate(response("Paris", true, true), List.of("Paris")).score());
   }
 
   @Test
   void badFormatIsMinusOne() {
-    assertEquals(-1.0, reward.score("<answer>\\boxed{Paris}</answer>", List.of("Paris")));
+    assertEquals(-1.0, reward.evaluate("<answer>\\boxed{Paris}</answer>", List.of("Paris")).score());
     AnswerReward.Evaluation evaluation =
         reward.evaluate("<think>t</think><answer>Paris</answer>", List.of("Paris"));
     assertEquals(new AnswerReward.Evaluation(-1.0, 0, null,
@@ -73,8 +73,8 @@ class F1RewardTest {
 
   @Test
   void needsReferences() {
-    assertThrows(IllegalArgumentException.class, () -> reward.score(response("x", false, false),
-        List.of()));
+    assertThrows(IllegalArgumentException.class, () -> reward.evaluate(response("x", false, false),
+        List.of()).score());
     assertThrows(IllegalArgumentException.class, () -> new F1Reward(new FormatCheck(), -0.1));
   }
 }

@@ -80,13 +80,13 @@ class MathEquivalenceRewardTest {
     MathEquivalenceReward reward = new MathEquivalenceReward();
     String response = "<think>t</think><python>print(1/4)</python> <result>\n0.25\n</result>"
         + "<answer>so \\boxed{\\frac{1}{4}}</answer>";
-    assertEquals(1.0, reward.score(response, List.of("0.25")));
-    assertEquals(0.0, reward.score(response, List.of("0.26")));
-    assertEquals(1.0, reward.score(response, List.of("7", "1/4")));
+    assertEquals(1.0, reward.evaluate(response, List.of("0.25")).score());
+    assertEquals(0.0, reward.evaluate(response, List.of("0.26")).score());
+    assertEquals(1.0, reward.evaluate(response, List.of("7", "1/4")).score());
     // a wrong pair: F1 gives 3 of 4 tokens partial credit, math equivalence gives none
     String wrong = F1RewardTest.response("x = 3, y = 4", false, false);
-    assertEquals(0.75, new F1Reward().score(wrong, List.of("x = 3, y = 5")), 1e-12);
-    assertEquals(0.0, reward.score(wrong, List.of("x = 3, y = 5")));
-    assertEquals(1.0, reward.score(wrong, List.of("x=3, y=4")));
+    assertEquals(0.75, new F1Reward().evaluate(wrong, List.of("x = 3, y = 5")).score(), 1e-12);
+    assertEquals(0.0, reward.evaluate(wrong, List.of("x = 3, y = 5")).score());
+    assertEquals(1.0, reward.evaluate(wrong, List.of("x=3, y=4")).score());
   }
 }

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.arpo4j.reward.Reward;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,10 +21,9 @@ class RolloutRecorderTest {
         .entropyWindow(3).beta(1.0).build();
     ScriptedPolicy policy = new ScriptedPolicy(name -> Fixtures.randomScript(name, 5));
     // a reward with a value per trajectory that is not round: the text length scaled
-    Reward reward = (response, references) -> response.length() / 7.0 - references.size();
     return new RolloutEngine(policy, new Fixtures.EchoTools(), config)
         .rollout(List.of(prompt("A"), prompt("B")))
-        .stream().map(g -> g.withRewards(reward)).toList();
+        .stream().map(g -> g.withRewards(t -> t.text().length() / 7.0 - g.prompt().references().size())).toList();
   }
 
   @Test

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.arpo4j.reward.Reward;
+import io.arpo4j.reward.ScoringInputs;
 import io.arpo4j.tools.TrajectoryFormat;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -120,12 +121,12 @@ class DatasetsTest {
     String half = "<think>x</think><answer>\\boxed{0.5}</answer>";
     String paris = "<think>x</think><answer>\\boxed{Paris France}</answer>";
     // math equivalence: 0.5 == 1/2; token F1 sees no common token
-    assertEquals(1.0, reward.forDataSource("gsm8k").score(half, List.of("1/2")), 1e-12);
-    assertEquals(1.0, reward.forDataSource("aime24").score(half, List.of("1/2")), 1e-12);
-    assertEquals(0.0, reward.forDataSource("hotpotqa").score(half, List.of("1/2")), 1e-12);
+    assertEquals(1.0, reward.score(ScoringInputs.of(half, List.of("1/2"), "gsm8k")), 1e-12);
+    assertEquals(1.0, reward.score(ScoringInputs.of(half, List.of("1/2"), "aime24")), 1e-12);
+    assertEquals(0.0, reward.score(ScoringInputs.of(half, List.of("1/2"), "hotpotqa")), 1e-12);
     // F1 of {paris, france} against {paris}: precision 1/2, recall 1 -> 2/3; math: not equal
-    assertEquals(2.0 / 3, reward.forDataSource("hotpotqa").score(paris, List.of("Paris")), 1e-12);
-    assertEquals(2.0 / 3, reward.forDataSource(null).score(paris, List.of("Paris")), 1e-12);
-    assertEquals(0.0, reward.forDataSource("math").score(paris, List.of("Paris")), 1e-12);
+    assertEquals(2.0 / 3, reward.score(ScoringInputs.of(paris, List.of("Paris"), "hotpotqa")), 1e-12);
+    assertEquals(2.0 / 3, reward.score(ScoringInputs.of(paris, List.of("Paris"), null)), 1e-12);
+    assertEquals(0.0, reward.score(ScoringInputs.of(paris, List.of("Paris"), "math")), 1e-12);
   }
 }

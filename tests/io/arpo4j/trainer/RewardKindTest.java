@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.arpo4j.reward.ArpoReferenceReward;
 import io.arpo4j.reward.F1Reward;
+import io.arpo4j.reward.ScoringInputs;
 import io.arpo4j.tools.TrajectoryFormat;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -19,7 +20,7 @@ class RewardKindTest {
     assertInstanceOf(F1Reward.class, Trainer.configuredReward(TrainerConfig.load(null, List.of()), TrajectoryFormat.BUILT_IN, false));
     // the reference's quirk: \fbox fails its format check
     String fbox = "<think>t</think><answer>\\fbox{Paris}</answer>";
-    assertEquals(-1.0, Trainer.configuredReward(config, TrajectoryFormat.BUILT_IN, false).score(fbox, List.of("Paris")));
+    assertEquals(-1.0, Trainer.configuredReward(config, TrajectoryFormat.BUILT_IN, false).score(ScoringInputs.of(fbox, List.of("Paris"), null)));
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> TrainerConfig.load(null, List.of("reward.kind=sympy")));
     assertTrue(e.getMessage().contains("reward.kind must be f1, exact, math, arpo_reference or auto"), e.getMessage());

@@ -17,7 +17,8 @@ import org.junit.jupiter.api.io.TempDir;
 /** The RL loop end to end on the embedded model, with rewards a policy can learn in a few steps. */
 class RlTrainerTest {
   /** Fraction of the response that is decimal digits: about 4% for the random initial policy. */
-  static final Reward DIGITS = (response, refs) -> {
+  static final Reward DIGITS = in -> {
+    String response = in.response();
     if (response.isEmpty()) return 0.0;
     long digits = response.chars().filter(Character::isDigit).count();
     return digits / (double) response.length();

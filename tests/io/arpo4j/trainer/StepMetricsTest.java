@@ -21,8 +21,8 @@ import org.junit.jupiter.api.io.TempDir;
 /** Each step metric against values worked out by hand on one small rollout tree. */
 class StepMetricsTest {
   /** The evaluator's rule in miniature: correct when the boxed answer is a reference. */
-  private static final Reward CORRECT = (response, refs) ->
-      refs.stream().anyMatch(r -> response.contains("\\boxed{" + r + "}")) ? 1.0 : 0.0;
+  private static final Reward CORRECT = in ->
+      in.references().stream().anyMatch(r -> in.response().contains("\\boxed{" + r + "}")) ? 1.0 : 0.0;
 
   private static int[] mask(int length, int... zeroFromTo) {
     int[] m = new int[length];
@@ -63,7 +63,7 @@ class StepMetricsTest {
 
   @Test
   void everyMetricMatchesItsHandComputedValue() {
-    Map<String, Object> m = StepMetrics.of(List.of(tree()), CORRECT, 2.0);
+    Map<String, Object> m = StepMetrics.of(List.of(tree()), List.of(new Question("q0", "Q", List.of("42"))), CORRECT, 2.0);
     assertEquals(1, m.get(MetricsLog.PROMPTS));
     assertEquals((1.1 + 0 + 1 + 1) / 4, (double) m.get(MetricsLog.REWARD_MEAN), 1e-12);
     // the evaluator's rule over the initial samples only: t0 right, t1 wrong (t2, t3 not counted)
@@ -87,7 +87,7 @@ class StepMetricsTest {
   void aStepWithoutEntropyChecksLogsNullNotNaN(@TempDir Path dir) throws IOException {
     Trajectory t = trajectory(0, -1, -1, Origin.INITIAL, mask(3), "\\boxed{1}", List.of(), List.of(), 1.0);
     RolloutGroup g = new RolloutGroup(0, new Prompt(new int[] {1}, "Q", List.of("1")), List.of(t));
-    Map<String, Object> m = StepMetrics.of(List.of(g), CORRECT, 1.0);
+    Map<String, Object> m = StepMetrics.of(List.of(g), List.of(new Question("q0", "Q", List.of("1"))), CORRECT, 1.0);
     assertEquals(Double.NaN, (double) m.get(MetricsLog.BRANCH_RATE));
     Path file = dir.resolve("metrics.jsonl");
     try (MetricsLog log = MetricsLog.open(file)) {
@@ -97,5 +97,22 @@ class StepMetricsTest {
     assertNull(read.get(MetricsLog.BRANCH_RATE));
     assertNull(read.get(MetricsLog.DELTA_H + "_p50"));
     assertEquals(1.0, ((Number) read.get(MetricsLog.ACCURACY)).doubleValue(), 0.0);
+  }
+
+  /**
+   * Under {@code reward.kind: auto} accuracy is judged by each question's own rule: "0.5" against
+   * "1/2" is right for a math source (math equivalence), wrong for a QA source (no common token).
+   */
+  @Test
+  void accuracyJudgesEachQuestionByItsDataSource() throws Exception {
+    Reward correctness = Trainer.configuredReward(TrainerConfig.load(null, List.of("reward.kind=auto")),
+        io.arpo4j.tools.TrajectoryFormat.BUILT_IN, true);
+    Trajectory t = trajectory(0, -1, -1, Origin.INITIAL, mask(3), "<think>x</think><answer>\\boxed{0.5}</answer>",
+        List.of(), List.of(), 0.0);
+    RolloutGroup g = new RolloutGroup(0, new Prompt(new int[] {1}, "Q", List.of("1/2")), List.of(t));
+    Question math = new Question("m", "Half?", List.of("1/2"), "gsm8k", Map.of());
+    Question qa = new Question("h", "Half?", List.of("1/2"), "hotpotqa", Map.of());
+    assertEquals(1.0, (double) StepMetrics.of(List.of(g), List.of(math), correctness, 1.0).get(MetricsLog.ACCURACY));
+    assertEquals(0.0, (double) StepMetrics.of(List.of(g), List.of(qa), correctness, 1.0).get(MetricsLog.ACCURACY));
   }
 }
