@@ -24,26 +24,55 @@ public final class DemoCompare {
     }
     Map<String, List<double[]>> byAlgo = new LinkedHashMap<>();
     for (int seed = 1; seed <= seeds; seed++) {
-      DemoCommand.Result r = DemoCommand.run(DemoCommand.plan(quick), seed, false,
-          Path.of("runs/demo-compare/seed-" + seed), List.of("arpo", "grpo"));
+      DemoCommand.Result r =
+          DemoCommand.run(
+              DemoCommand.plan(quick),
+              seed,
+              false,
+              Path.of("runs/demo-compare/seed-" + seed),
+              List.of("arpo", "grpo"));
       System.out.println("seed " + seed + "\n" + r.table());
       List<ResultRow> rows = new ArrayList<>(List.of(r.start()));
       rows.addAll(r.rows());
       for (ResultRow row : rows) {
         Map<String, Double> k = row.accuracyByKind();
-        byAlgo.computeIfAbsent(row.algo(), key -> new ArrayList<>()).add(new double[] {row.accuracy(),
-            row.toolCallsPerQuestion(), row.trainToolCallsPerPrompt(), row.seconds(), k.get("ARITHMETIC"),
-            k.get("LOOKUP"), k.get("TWO_HOP")});
+        byAlgo
+            .computeIfAbsent(row.algo(), key -> new ArrayList<>())
+            .add(
+                new double[] {
+                  row.accuracy(),
+                  row.toolCallsPerQuestion(),
+                  row.trainToolCallsPerPrompt(),
+                  row.seconds(),
+                  k.get("ARITHMETIC"),
+                  k.get("LOOKUP"),
+                  k.get("TWO_HOP")
+                });
       }
     }
     System.out.printf("%n%d seeds, %d cores%n", seeds, Runtime.getRuntime().availableProcessors());
-    System.out.printf("%-6s %20s %22s %24s %14s %14s %14s %14s%n", "policy", "held-out accuracy", "tool calls / question",
-        "train calls / prompt", "time (s)", "arithmetic", "lookup", "two-hop");
+    System.out.printf(
+        "%-6s %20s %22s %24s %14s %14s %14s %14s%n",
+        "policy",
+        "held-out accuracy",
+        "tool calls / question",
+        "train calls / prompt",
+        "time (s)",
+        "arithmetic",
+        "lookup",
+        "two-hop");
     for (Map.Entry<String, List<double[]>> e : byAlgo.entrySet()) {
       List<double[]> v = e.getValue();
-      System.out.printf("%-6s %20s %22s %24s %14s %14s %14s %14s%n", e.getKey(), meanSd(v, 0, "%.3f"),
-          meanSd(v, 1, "%.2f"), meanSd(v, 2, "%.2f"), meanSd(v, 3, "%.0f"), meanSd(v, 4, "%.2f"),
-          meanSd(v, 5, "%.2f"), meanSd(v, 6, "%.2f"));
+      System.out.printf(
+          "%-6s %20s %22s %24s %14s %14s %14s %14s%n",
+          e.getKey(),
+          meanSd(v, 0, "%.3f"),
+          meanSd(v, 1, "%.2f"),
+          meanSd(v, 2, "%.2f"),
+          meanSd(v, 3, "%.0f"),
+          meanSd(v, 4, "%.2f"),
+          meanSd(v, 5, "%.2f"),
+          meanSd(v, 6, "%.2f"));
     }
   }
 

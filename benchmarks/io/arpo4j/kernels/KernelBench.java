@@ -22,7 +22,8 @@ import org.openjdk.jmh.annotations.TearDown;
 
 /**
  * Each native kernel against the libtorch composite that computes the same thing, plus a copy of
- * the logits as the memory-bandwidth yardstick, all in one JVM. Run by {@code benchmarks/run.sh kernels}.
+ * the logits as the memory-bandwidth yardstick, all in one JVM. Run by {@code benchmarks/run.sh
+ * kernels}.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
@@ -77,7 +78,8 @@ public class KernelBench {
     Tensor s = logits.to(ScalarType.Float).div(new Scalar(TEMPERATURE));
     Tensor logp = torch.log_softmax(s, 1);
     Tensor lp = logp.gather(1, targets.unsqueeze(1)).squeeze(1);
-    Tensor entropy = logp.exp().mul(logp).sum(new long[] {1}, false, new ScalarTypeOptional()).neg();
+    Tensor entropy =
+        logp.exp().mul(logp).sum(new long[] {1}, false, new ScalarTypeOptional()).neg();
     return new Tensor[] {lp, entropy};
   }
 
@@ -98,7 +100,10 @@ public class KernelBench {
     return new Tensor[] {tokens, lp, entropy};
   }
 
-  /** Forward stats + in-place backward (the training path). The copy restores the logits; subtract copy(). */
+  /**
+   * Forward stats + in-place backward (the training path). The copy restores the logits; subtract
+   * copy().
+   */
   @Benchmark
   public Tensor logprobForwardBackwardKernel() {
     scratch.copy_(logits);
@@ -114,9 +119,11 @@ public class KernelBench {
     Tensor s = z.to(ScalarType.Float).div(new Scalar(TEMPERATURE));
     Tensor logp = torch.log_softmax(s, 1);
     Tensor lp = logp.gather(1, targets.unsqueeze(1)).squeeze(1);
-    Tensor entropy = logp.exp().mul(logp).sum(new long[] {1}, false, new ScalarTypeOptional()).neg();
+    Tensor entropy =
+        logp.exp().mul(logp).sum(new long[] {1}, false, new ScalarTypeOptional()).neg();
     Tensor objective = lp.mul(gradLogprob).sum().add(entropy.mul(gradEntropy).sum());
-    objective.backward(torch.ones_like(objective), new BoolOptional(), false, new TensorArrayRefOptional());
+    objective.backward(
+        torch.ones_like(objective), new BoolOptional(), false, new TensorArrayRefOptional());
     return z.grad();
   }
 }

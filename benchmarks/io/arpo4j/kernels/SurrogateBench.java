@@ -48,17 +48,30 @@ public class SurrogateBench {
 
   @Benchmark
   public Kernels.Surrogate kernel() {
-    return Kernels.clippedSurrogate(logprob, old, advantage, mask, 0.2f, 0.28f, 3f, LossAggregation.TOKEN_MEAN);
+    return Kernels.clippedSurrogate(
+        logprob, old, advantage, mask, 0.2f, 0.28f, 3f, LossAggregation.TOKEN_MEAN);
   }
 
   @Benchmark
   public Tensor torchComposite() {
     Tensor x = logprob.detach().requires_grad_(true);
-    Tensor ratio = x.sub(old).clamp(new ScalarOptional(new Scalar(-20.0)), new ScalarOptional(new Scalar(20.0))).exp();
+    Tensor ratio =
+        x.sub(old)
+            .clamp(new ScalarOptional(new Scalar(-20.0)), new ScalarOptional(new Scalar(20.0)))
+            .exp();
     Tensor l1 = advantage.neg().mul(ratio);
-    Tensor l2 = advantage.neg().mul(ratio.clamp(new ScalarOptional(new Scalar(0.8)), new ScalarOptional(new Scalar(1.28))));
+    Tensor l2 =
+        advantage
+            .neg()
+            .mul(
+                ratio.clamp(
+                    new ScalarOptional(new Scalar(0.8)), new ScalarOptional(new Scalar(1.28))));
     Tensor loss = torch.maximum(l1, l2);
-    loss = torch.where(advantage.lt(new Scalar(0.0)), torch.minimum(loss, advantage.neg().mul(new Scalar(3.0))), loss);
+    loss =
+        torch.where(
+            advantage.lt(new Scalar(0.0)),
+            torch.minimum(loss, advantage.neg().mul(new Scalar(3.0))),
+            loss);
     Tensor total = loss.mul(mask).sum().div(mask.sum());
     total.backward(torch.ones_like(total), new BoolOptional(), false, new TensorArrayRefOptional());
     return x.grad();

@@ -24,11 +24,10 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * The rollout engine's own cost (bookkeeping, stop-string scan, branching, records in memory)
- * per generated token, with a policy that does next to nothing: each sequence plays a random
- * character script with 3 tool calls. Compare the result with a real decode step's time per
- * token to see the engine's share. Run: {@code benchmarks/run.sh} or JMH's Main with
- * {@code RolloutEngineBenchmark}.
+ * The rollout engine's own cost (bookkeeping, stop-string scan, branching, records in memory) per
+ * generated token, with a policy that does next to nothing: each sequence plays a random character
+ * script with 3 tool calls. Compare the result with a real decode step's time per token to see the
+ * engine's share. Run: {@code benchmarks/run.sh} or JMH's Main with {@code RolloutEngineBenchmark}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -57,7 +56,10 @@ public class RolloutEngineBenchmark {
   @Benchmark
   public long rollout() {
     SyntheticPolicy policy = new SyntheticPolicy();
-    ToolCaller tools = ToolCaller.of(TrajectoryFormat.BUILT_IN, (tag, input, context) -> CompletableFuture.completedFuture("42"));
+    ToolCaller tools =
+        ToolCaller.of(
+            TrajectoryFormat.BUILT_IN,
+            (tag, input, context) -> CompletableFuture.completedFuture("42"));
     List<RolloutGroup> groups = new RolloutEngine(policy, tools, config).rollout(prompts);
     tokens = 0;
     for (RolloutGroup group : groups) {
@@ -69,23 +71,24 @@ public class RolloutEngineBenchmark {
   }
 
   /** ASCII characters as tokens, 0 as EOS. */
-  private static final TextCodec CODEC = new TextCodec() {
-    @Override
-    public int[] encode(String text) {
-      return text.chars().toArray();
-    }
-
-    @Override
-    public String decode(int[] ids) {
-      StringBuilder s = new StringBuilder(ids.length);
-      for (int id : ids) {
-        if (id != 0) {
-          s.append((char) id);
+  private static final TextCodec CODEC =
+      new TextCodec() {
+        @Override
+        public int[] encode(String text) {
+          return text.chars().toArray();
         }
-      }
-      return s.toString();
-    }
-  };
+
+        @Override
+        public String decode(int[] ids) {
+          StringBuilder s = new StringBuilder(ids.length);
+          for (int id : ids) {
+            if (id != 0) {
+              s.append((char) id);
+            }
+          }
+          return s.toString();
+        }
+      };
 
   /** Plays a random script per sequence: 3 × (150 letters, a python call), then an answer. */
   private static final class SyntheticPolicy implements Policy {

@@ -36,18 +36,36 @@ public final class PythonToolBench {
     for (String code : List.of(ARITHMETIC, SYMPY)) {
       System.out.printf("%n--- %s%n", code.replace("\n", "; "));
       for (Isolation isolation : List.of(Isolation.NAMESPACES, Isolation.NONE)) {
-        PythonSandboxConfig config = PythonSandboxConfig.defaults().toBuilder()
-            .workers(1).isolation(isolation).build();
+        PythonSandboxConfig config =
+            PythonSandboxConfig.defaults().toBuilder().workers(1).isolation(isolation).build();
         long start = System.nanoTime();
         try (PythonWorkerPool pool = new PythonWorkerPool(config)) {
           double startupMs = (System.nanoTime() - start) / 1e6;
-          measure("pool " + isolation + " (start " + Math.round(startupMs) + " ms)", poolCalls,
-              c -> output(pool.run(c)), code);
+          measure(
+              "pool " + isolation + " (start " + Math.round(startupMs) + " ms)",
+              poolCalls,
+              c -> output(pool.run(c)),
+              code);
         }
       }
       measure("fresh python3 -c", processCalls, c -> exec(List.of(python, "-c", c)), code);
-      measure("fresh unshare + python3 -c", processCalls, c -> exec(List.of("unshare", "--net",
-          "--mount", "--pid", "--fork", "--kill-child", "--mount-proc", "--", python, "-c", c)),
+      measure(
+          "fresh unshare + python3 -c",
+          processCalls,
+          c ->
+              exec(
+                  List.of(
+                      "unshare",
+                      "--net",
+                      "--mount",
+                      "--pid",
+                      "--fork",
+                      "--kill-child",
+                      "--mount-proc",
+                      "--",
+                      python,
+                      "-c",
+                      c)),
           code);
     }
   }
@@ -67,8 +85,14 @@ public final class PythonToolBench {
       }
     }
     Arrays.sort(ms);
-    System.out.printf(Locale.ROOT, "%-40s n=%4d  median %8.2f ms  p90 %8.2f ms  mean %8.2f ms%n",
-        name, calls, ms[calls / 2], ms[(int) (calls * 0.9)], Arrays.stream(ms).average().orElse(0));
+    System.out.printf(
+        Locale.ROOT,
+        "%-40s n=%4d  median %8.2f ms  p90 %8.2f ms  mean %8.2f ms%n",
+        name,
+        calls,
+        ms[calls / 2],
+        ms[(int) (calls * 0.9)],
+        Arrays.stream(ms).average().orElse(0));
   }
 
   static String output(PythonRun run) {

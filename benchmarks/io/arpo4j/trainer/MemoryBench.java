@@ -15,13 +15,14 @@ import java.util.SplittableRandom;
 
 /**
  * Peak memory and time of one SFT training step (forward, backward, AdamW) of a randomly
- * initialised model of Qwen2.5-0.5B's shape in fp32 on the CPU, over one sequence of
- * {@code --tokens} tokens, all trained. Peak RSS (the kernel's VmHWM) only grows, so each
- * configuration runs in a JVM of its own: {@code benchmarks/run.sh memory} runs them all.
+ * initialised model of Qwen2.5-0.5B's shape in fp32 on the CPU, over one sequence of {@code
+ * --tokens} tokens, all trained. Peak RSS (the kernel's VmHWM) only grows, so each configuration
+ * runs in a JVM of its own: {@code benchmarks/run.sh memory} runs them all.
  *
  * <p>Usage: {@code MemoryBench --tokens 2048 --checkpointing true|false --chunk N}; prints one
  * table row: RSS after loading, peak RSS through forward/backward, peak RSS after the AdamW step
- * (its moments are allocated on the first step), and the seconds of forward/backward and of the step.
+ * (its moments are allocated on the first step), and the seconds of forward/backward and of the
+ * step.
  */
 public final class MemoryBench {
   private MemoryBench() {}
@@ -32,12 +33,22 @@ public final class MemoryBench {
     boolean checkpointing = Boolean.parseBoolean(value(a, "--checkpointing", "false"));
     int chunk = Integer.parseInt(value(a, "--chunk", "256"));
     if (a.contains("--header")) {
-      System.out.printf(Locale.ROOT, "%-7s %-14s %-11s %10s %14s %14s %10s %8s%n", "tokens", "checkpointing",
-          "LM chunk", "RSS load", "peak fwd+bwd", "peak w/ AdamW", "fwd+bwd s", "AdamW s");
+      System.out.printf(
+          Locale.ROOT,
+          "%-7s %-14s %-11s %10s %14s %14s %10s %8s%n",
+          "tokens",
+          "checkpointing",
+          "LM chunk",
+          "RSS load",
+          "peak fwd+bwd",
+          "peak w/ AdamW",
+          "fwd+bwd s",
+          "AdamW s");
       return;
     }
     ModelConfig config = ModelConfig.fromJson(new ObjectMapper().readTree(ModelBench.QWEN25_05B));
-    try (PolicyModel pm = PolicyModel.create(config, DefaultModel.tokenizer(), 1, RuntimeOptions.cpu())) {
+    try (PolicyModel pm =
+        PolicyModel.create(config, DefaultModel.tokenizer(), 1, RuntimeOptions.cpu())) {
       pm.model().setGradientCheckpointing(checkpointing);
       SplittableRandom rng = new SplittableRandom(1);
       int prompt = 16;
@@ -57,9 +68,17 @@ public final class MemoryBench {
         opt.step();
         long t2 = System.nanoTime();
         long peakStep = status("VmHWM");
-        System.out.printf(Locale.ROOT, "%-7d %-14s %-11s %10s %14s %14s %10.1f %8.1f%n", tokens, checkpointing,
-            chunk >= mask.length ? "none [N,V]" : String.valueOf(chunk), gib(loaded), gib(peakBackward), gib(peakStep),
-            (t1 - t0) / 1e9, (t2 - t1) / 1e9);
+        System.out.printf(
+            Locale.ROOT,
+            "%-7d %-14s %-11s %10s %14s %14s %10.1f %8.1f%n",
+            tokens,
+            checkpointing,
+            chunk >= mask.length ? "none [N,V]" : String.valueOf(chunk),
+            gib(loaded),
+            gib(peakBackward),
+            gib(peakStep),
+            (t1 - t0) / 1e9,
+            (t2 - t1) / 1e9);
       }
     }
   }

@@ -11,7 +11,9 @@ public enum AdvantageEstimator {
    * (each trajectory weighted by its token count), as verl and OpenRLHF do.
    */
   REINFORCE_PLUS_PLUS,
-  /** Dr.GRPO: r - group mean, no division by the group's std (which favours easy and hard prompts). */
+  /**
+   * Dr.GRPO: r - group mean, no division by the group's std (which favours easy and hard prompts).
+   */
   DR_GRPO;
 
   public static AdvantageEstimator fromConfigName(String name) {
@@ -19,8 +21,9 @@ public enum AdvantageEstimator {
       case "grpo" -> GRPO;
       case "reinforce++", "reinforce_plus_plus" -> REINFORCE_PLUS_PLUS;
       case "dr-grpo", "dr_grpo" -> DR_GRPO;
-      default -> throw new IllegalArgumentException(
-          "unknown advantage estimator '" + name + "' (expected grpo, reinforce++ or dr-grpo)");
+      default ->
+          throw new IllegalArgumentException(
+              "unknown advantage estimator '" + name + "' (expected grpo, reinforce++ or dr-grpo)");
     };
   }
 }

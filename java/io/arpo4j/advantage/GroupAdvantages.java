@@ -3,12 +3,13 @@ package io.arpo4j.advantage;
 import java.util.List;
 
 /**
- * Per-trajectory advantages from the rewards of groups (one group = all trajectories of one
- * prompt: initial samples, branches and fillers alike).
+ * Per-trajectory advantages from the rewards of groups (one group = all trajectories of one prompt:
+ * initial samples, branches and fillers alike).
  */
 public final class GroupAdvantages {
   /** Added to the standard deviation so groups of equal rewards give 0, not NaN (verl's 1e-6). */
   public static final double EPS = 1e-6;
+
   /** Added to the variance by REINFORCE++'s token whitening (verl's masked_whiten). */
   static final double WHITEN_EPS = 1e-8;
 
@@ -21,7 +22,8 @@ public final class GroupAdvantages {
    *     the shape of {@code groupRewards}: REINFORCE++ whitens over the batch's tokens, so a
    *     trajectory weighs as many times as it has tokens; GRPO ignores them
    */
-  public static double[][] compute(List<double[]> groupRewards, List<double[]> validTokens, AdvantageEstimator estimator) {
+  public static double[][] compute(
+      List<double[]> groupRewards, List<double[]> validTokens, AdvantageEstimator estimator) {
     if (groupRewards == null) throw new IllegalArgumentException("groupRewards must not be null");
     if (validTokens == null || validTokens.size() != groupRewards.size()) {
       throw new IllegalArgumentException("validTokens must have one entry per group");
@@ -29,12 +31,15 @@ public final class GroupAdvantages {
     double[][] out = new double[groupRewards.size()][];
     for (int g = 0; g < out.length; g++) {
       double[] r = groupRewards.get(g);
-      if (r == null || r.length == 0) throw new IllegalArgumentException("group " + g + " has no rewards");
+      if (r == null || r.length == 0)
+        throw new IllegalArgumentException("group " + g + " has no rewards");
       if (validTokens.get(g) == null || validTokens.get(g).length != r.length) {
-        throw new IllegalArgumentException("group " + g + ": validTokens must have one count per trajectory");
+        throw new IllegalArgumentException(
+            "group " + g + ": validTokens must have one count per trajectory");
       }
       for (double x : r) {
-        if (!Double.isFinite(x)) throw new IllegalArgumentException("group " + g + " has a non-finite reward " + x);
+        if (!Double.isFinite(x))
+          throw new IllegalArgumentException("group " + g + " has a non-finite reward " + x);
       }
       out[g] = new double[r.length];
       double mean = r.length == 1 ? 0.0 : mean(r); // a lone sample has no baseline (as verl)
@@ -50,8 +55,8 @@ public final class GroupAdvantages {
 
   /**
    * verl's {@code masked_whiten} of the per-token advantages: mean and unbiased variance over all
-   * valid tokens of the batch (a trajectory's value repeated over its tokens), then
-   * {@code (a - mean) / sqrt(var + 1e-8)}.
+   * valid tokens of the batch (a trajectory's value repeated over its tokens), then {@code (a -
+   * mean) / sqrt(var + 1e-8)}.
    */
   private static void whitenOverTokens(double[][] advantages, List<double[]> validTokens) {
     double n = 0, sum = 0;
@@ -73,7 +78,10 @@ public final class GroupAdvantages {
     for (double[] a : advantages) for (int i = 0; i < a.length; i++) a[i] = (a[i] - mean) * scale;
   }
 
-  /** True when every reward of the group is the same: its advantages are all 0 (DAPO drops such groups). */
+  /**
+   * True when every reward of the group is the same: its advantages are all 0 (DAPO drops such
+   * groups).
+   */
   public static boolean isDegenerate(double[] rewards) {
     for (double r : rewards) if (r != rewards[0]) return false;
     return true;

@@ -5,21 +5,25 @@ import java.util.List;
 /**
  * Token-level advantages for the trajectories of one rollout tree (ARPO.md §5).
  *
- * <p>Every trajectory is a full row of response tokens; a branch's row repeats its parent's
- * first {@code forkOffset} tokens. <b>Soft</b> attribution (the default, as the reference) gives
- * every token of a row that row's advantage, so a shared prefix is trained once per row that
- * holds it. <b>Hard</b> attribution gives each token of the tree one advantage, the mean over the
+ * <p>Every trajectory is a full row of response tokens; a branch's row repeats its parent's first
+ * {@code forkOffset} tokens. <b>Soft</b> attribution (the default, as the reference) gives every
+ * token of a row that row's advantage, so a shared prefix is trained once per row that holds it.
+ * <b>Hard</b> attribution gives each token of the tree one advantage, the mean over the
  * trajectories that share it, and trains it once: in the row of the trajectory that generated it.
  */
 public final class TreeAttribution {
   private TreeAttribution() {}
 
-  /** One trajectory's place in the tree: parent row index (-1 for a root) and fork offset in the parent's response. */
+  /**
+   * One trajectory's place in the tree: parent row index (-1 for a root) and fork offset in the
+   * parent's response.
+   */
   public record Row(int parent, int forkOffset, int length) {
     public Row {
       if (length < 0) throw new IllegalArgumentException("length must be >= 0");
       if (parent >= 0 && (forkOffset < 0 || forkOffset > length)) {
-        throw new IllegalArgumentException("forkOffset " + forkOffset + " outside [0, " + length + "]");
+        throw new IllegalArgumentException(
+            "forkOffset " + forkOffset + " outside [0, " + length + "]");
       }
     }
   }
@@ -35,7 +39,9 @@ public final class TreeAttribution {
       return switch (name) {
         case "soft" -> SOFT;
         case "hard" -> HARD;
-        default -> throw new IllegalArgumentException("unknown advantage attribution '" + name + "' (expected soft or hard)");
+        default ->
+            throw new IllegalArgumentException(
+                "unknown advantage attribution '" + name + "' (expected soft or hard)");
       };
     }
   }
@@ -43,13 +49,17 @@ public final class TreeAttribution {
   public static Result attribute(List<Row> rows, double[] trajectoryAdvantage, Mode mode) {
     int n = rows.size();
     if (trajectoryAdvantage.length != n) {
-      throw new IllegalArgumentException("one advantage per row expected: " + trajectoryAdvantage.length + " != " + n);
+      throw new IllegalArgumentException(
+          "one advantage per row expected: " + trajectoryAdvantage.length + " != " + n);
     }
     for (int i = 0; i < n; i++) {
       int p = rows.get(i).parent();
-      if (p >= i) throw new IllegalArgumentException("row " + i + ": parent " + p + " must come before its child");
+      if (p >= i)
+        throw new IllegalArgumentException(
+            "row " + i + ": parent " + p + " must come before its child");
       if (p >= 0 && rows.get(i).forkOffset() > rows.get(p).length()) {
-        throw new IllegalArgumentException("row " + i + " forks at " + rows.get(i).forkOffset() + " past its parent's end");
+        throw new IllegalArgumentException(
+            "row " + i + " forks at " + rows.get(i).forkOffset() + " past its parent's end");
       }
     }
     double[][] adv = new double[n][], own = new double[n][];
@@ -106,7 +116,8 @@ public final class TreeAttribution {
 
   private static int owner(List<Row> rows, int i, int t) {
     int cur = i;
-    while (rows.get(cur).parent() >= 0 && t < rows.get(cur).forkOffset()) cur = rows.get(cur).parent();
+    while (rows.get(cur).parent() >= 0 && t < rows.get(cur).forkOffset())
+      cur = rows.get(cur).parent();
     return cur;
   }
 }

@@ -21,17 +21,24 @@ final class CliErrors {
 
   static Report describe(Throwable thrown) {
     Throwable e = unwrap(thrown);
-    boolean badInput = e instanceof IllegalArgumentException || e instanceof IOException
-        || e instanceof ArithmeticException || e instanceof UnsupportedOperationException;
+    boolean badInput =
+        e instanceof IllegalArgumentException
+            || e instanceof IOException
+            || e instanceof ArithmeticException
+            || e instanceof UnsupportedOperationException;
     return new Report(message(e), badInput);
   }
 
   /** Strips wrappers that add nothing to the message of their cause. */
   private static Throwable unwrap(Throwable e) {
-    while (e.getCause() != null && e.getCause() != e
-        && (e instanceof CompletionException || e instanceof ExecutionException
-            || e instanceof UncheckedIOException || e instanceof InvocationTargetException
-            || e.getMessage() == null || e.getMessage().equals(e.getCause().toString()))) {
+    while (e.getCause() != null
+        && e.getCause() != e
+        && (e instanceof CompletionException
+            || e instanceof ExecutionException
+            || e instanceof UncheckedIOException
+            || e instanceof InvocationTargetException
+            || e.getMessage() == null
+            || e.getMessage().equals(e.getCause().toString()))) {
       e = e.getCause();
     }
     return e;
@@ -43,7 +50,9 @@ final class CliErrors {
     if (e instanceof FileAlreadyExistsException f) return "a file is in the way: " + f.getFile();
     if (e instanceof NotDirectoryException f) return "not a directory: " + f.getFile();
     if (e instanceof FileSystemException f) {
-      return f.getFile() + ": " + (f.getReason() == null ? e.getClass().getSimpleName() : f.getReason());
+      return f.getFile()
+          + ": "
+          + (f.getReason() == null ? e.getClass().getSimpleName() : f.getReason());
     }
     if (e instanceof CharacterCodingException) return "input is not valid UTF-8 text";
     if (e instanceof OutOfMemoryError) return "out of memory (" + firstLine(e.getMessage()) + ")";

@@ -38,16 +38,24 @@ import picocli.CommandLine.Option;
  * checkpoint (or redoes that SFT with {@code --from-scratch}), evaluates it on held-out questions,
  * then trains ARPO and GRPO from it with the same rollout budget and seed and evaluates both.
  */
-@Command(name = "demo", mixinStandardHelpOptions = true,
-    description = "Evaluate the demo's cold-start model, train ARPO and GRPO from it, evaluate both, write a report.")
+@Command(
+    name = "demo",
+    mixinStandardHelpOptions = true,
+    description =
+        "Evaluate the demo's cold-start model, train ARPO and GRPO from it, evaluate both, write a report.")
 public final class DemoCommand implements Callable<Integer> {
   @Option(names = "--quick", description = "a smoke run of the same pipeline (under 2 minutes)")
   boolean quick;
 
-  @Option(names = "--from-scratch", description = "redo the cold-start SFT from random weights instead of using the shipped checkpoint")
+  @Option(
+      names = "--from-scratch",
+      description =
+          "redo the cold-start SFT from random weights instead of using the shipped checkpoint")
   boolean fromScratch;
 
-  @Option(names = "--seed", description = "seed of the rollouts and the data order (default 1); the demo world is fixed")
+  @Option(
+      names = "--seed",
+      description = "seed of the rollouts and the data order (default 1); the demo world is fixed")
   long seed = 1;
 
   @Option(names = "--runs-dir", description = "where runs go (default runs)")
@@ -57,11 +65,21 @@ public final class DemoCommand implements Callable<Integer> {
   List<String> algos = List.of("arpo", "grpo");
 
   /** The sizes of a run: the full demo and the --quick smoke run. */
-  public record Plan(int train, int heldOut, int sftEpochs, int sftBatchSize, int steps, int promptsPerStep,
-      int miniBatchPrompts, int globalSize, int initialSamples) {}
+  public record Plan(
+      int train,
+      int heldOut,
+      int sftEpochs,
+      int sftBatchSize,
+      int steps,
+      int promptsPerStep,
+      int miniBatchPrompts,
+      int globalSize,
+      int initialSamples) {}
 
   public static Plan plan(boolean quick) {
-    return quick ? new Plan(192, 30, 1, 32, 2, 4, 2, 4, 2) : new Plan(6000, 300, 10, 32, 48, 8, 2, 8, 4);
+    return quick
+        ? new Plan(192, 30, 1, 32, 2, 4, 2, 4, 2)
+        : new Plan(6000, 300, 10, 32, 48, 8, 2, 8, 4);
   }
 
   @Override
@@ -81,19 +99,40 @@ public final class DemoCommand implements Callable<Integer> {
     public String table() {
       StringBuilder sb = new StringBuilder();
       if (sft != null) {
-        sb.append(String.format("SFT: loss %.3f -> %.3f in %.0f s%n", sft.firstLoss(), sft.lastLoss(), sft.seconds()));
+        sb.append(
+            String.format(
+                "SFT: loss %.3f -> %.3f in %.0f s%n",
+                sft.firstLoss(), sft.lastLoss(), sft.seconds()));
       }
-      sb.append(String.format("%-8s %10s %18s %22s %10s   %s%n", "policy", "accuracy", "tool calls / q",
-          "train calls / prompt", "time (s)", "accuracy by kind"));
+      sb.append(
+          String.format(
+              "%-8s %10s %18s %22s %10s   %s%n",
+              "policy",
+              "accuracy",
+              "tool calls / q",
+              "train calls / prompt",
+              "time (s)",
+              "accuracy by kind"));
       List<ResultRow> all = new ArrayList<>(List.of(start));
       all.addAll(rows);
       for (ResultRow row : all) {
         StringBuilder kinds = new StringBuilder();
-        row.accuracyByKind().entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> kinds
-            .append(e.getKey().toLowerCase(Locale.ROOT)).append(String.format(" %.2f  ", e.getValue())));
-        sb.append(String.format("%-8s %10.3f %18.2f %22s %10s   %s%n", row.algo(), row.accuracy(),
-            row.toolCallsPerQuestion(), blankIfNaN("%.2f", row.trainToolCallsPerPrompt()),
-            blankIfNaN("%.0f", row.seconds()), kinds.toString().strip()));
+        row.accuracyByKind().entrySet().stream()
+            .sorted(Map.Entry.comparingByKey())
+            .forEach(
+                e ->
+                    kinds
+                        .append(e.getKey().toLowerCase(Locale.ROOT))
+                        .append(String.format(" %.2f  ", e.getValue())));
+        sb.append(
+            String.format(
+                "%-8s %10.3f %18.2f %22s %10s   %s%n",
+                row.algo(),
+                row.accuracy(),
+                row.toolCallsPerQuestion(),
+                blankIfNaN("%.2f", row.trainToolCallsPerPrompt()),
+                blankIfNaN("%.0f", row.seconds()),
+                kinds.toString().strip()));
       }
       return sb.toString();
     }
@@ -103,15 +142,30 @@ public final class DemoCommand implements Callable<Integer> {
     }
   }
 
-  public static Result run(Plan plan, long seed, boolean fromScratch, Path runsDir, List<String> algos) throws Exception {
+  public static Result run(
+      Plan plan, long seed, boolean fromScratch, Path runsDir, List<String> algos)
+      throws Exception {
     Path root = runsDir.resolve("demo");
     Path data = root.resolve("data");
     // one RL prompt per question: every RL question is about names the cold start has never seen
-    DemoTask task = DemoTask.generate(DemoTask.WORLD_SEED, plan.train(), plan.steps() * plan.promptsPerStep(),
-        plan.heldOut());
+    DemoTask task =
+        DemoTask.generate(
+            DemoTask.WORLD_SEED,
+            plan.train(),
+            plan.steps() * plan.promptsPerStep(),
+            plan.heldOut());
     task.writeTo(data);
-    System.out.println("demo: " + task.train().size() + " training (SFT), " + task.rl().size() + " RL and "
-        + task.heldOut().size() + " held-out questions, " + task.corpus().docs().size() + " documents in " + data);
+    System.out.println(
+        "demo: "
+            + task.train().size()
+            + " training (SFT), "
+            + task.rl().size()
+            + " RL and "
+            + task.heldOut().size()
+            + " held-out questions, "
+            + task.corpus().docs().size()
+            + " documents in "
+            + data);
 
     // 1. the cold-start model: shipped, or SFT of the demo model from its random initial weights
     Path coldStart;
@@ -119,57 +173,92 @@ public final class DemoCommand implements Callable<Integer> {
     if (fromScratch) {
       Path initial = DemoModel.writeInitial(root.resolve("initial-model"));
       coldStart = root.resolve("sft-model");
-      try (Trainer trainer = Trainer.builder(config(plan, seed, runsDir, "demo-sft", initial.toString(), "sft"))
-          .resume(false).build()) {
+      try (Trainer trainer =
+          Trainer.builder(config(plan, seed, runsDir, "demo-sft", initial.toString(), "sft"))
+              .resume(false)
+              .build()) {
         sft = trainer.sft(data.resolve("sft.jsonl"));
         trainer.model().save(coldStart, StorageType.F32);
       }
-      System.out.printf("sft: loss %.3f -> %.3f in %.0f s%n", sft.firstLoss(), sft.lastLoss(), sft.seconds());
+      System.out.printf(
+          "sft: loss %.3f -> %.3f in %.0f s%n", sft.firstLoss(), sft.lastLoss(), sft.seconds());
     } else {
       coldStart = DemoModel.writeColdStart(root.resolve("cold-start"));
     }
 
     List<Question> rlQuestions = questions(task.rl()), heldOut = questions(task.heldOut());
-    HtmlReport.Builder report = HtmlReport.builder("arpo4j demo: ARPO vs GRPO on the demo model")
-        .setting("seed", seed)
-        .setting("cold start", fromScratch
-            ? sft.steps() + " SFT steps, loss " + String.format("%.3f -> %.3f", sft.firstLoss(), sft.lastLoss())
-            : "the shipped checkpoint (resources/io/arpo4j/demo/model)")
-        .setting("RL", plan.steps() + " steps x " + plan.promptsPerStep() + " prompts x M=" + plan.globalSize()
-            + ", optimizer step every " + plan.miniBatchPrompts() + " prompts")
-        .setting("held-out questions", heldOut.size() + " (greedy decoding)");
+    HtmlReport.Builder report =
+        HtmlReport.builder("arpo4j demo: ARPO vs GRPO on the demo model")
+            .setting("seed", seed)
+            .setting(
+                "cold start",
+                fromScratch
+                    ? sft.steps()
+                        + " SFT steps, loss "
+                        + String.format("%.3f -> %.3f", sft.firstLoss(), sft.lastLoss())
+                    : "the shipped checkpoint (resources/io/arpo4j/demo/model)")
+            .setting(
+                "RL",
+                plan.steps()
+                    + " steps x "
+                    + plan.promptsPerStep()
+                    + " prompts x M="
+                    + plan.globalSize()
+                    + ", optimizer step every "
+                    + plan.miniBatchPrompts()
+                    + " prompts")
+            .setting("held-out questions", heldOut.size() + " (greedy decoding)");
 
     // 2. the starting policy on the held-out questions
     Evaluator.Result start;
-    try (Trainer trainer = Trainer.builder(config(plan, seed, runsDir, "demo-start", coldStart.toString(), "grpo"))
-        .resume(false).tool(task.search()).build()) {
+    try (Trainer trainer =
+        Trainer.builder(config(plan, seed, runsDir, "demo-start", coldStart.toString(), "grpo"))
+            .resume(false)
+            .tool(task.search())
+            .build()) {
       start = trainer.evaluate(heldOut);
     }
-    System.out.printf("start: held-out accuracy %.3f, %.2f tool calls per question%n", start.passAt1(),
-        start.toolCallsPerAnswer());
-    ResultRow startRow = new ResultRow("start", start.passAt1(), accuracyByKind(task.heldOut(), start),
-        start.toolCallsPerAnswer(), Double.NaN, Double.NaN);
+    System.out.printf(
+        "start: held-out accuracy %.3f, %.2f tool calls per question%n",
+        start.passAt1(), start.toolCallsPerAnswer());
+    ResultRow startRow =
+        new ResultRow(
+            "start",
+            start.passAt1(),
+            accuracyByKind(task.heldOut(), start),
+            start.toolCallsPerAnswer(),
+            Double.NaN,
+            Double.NaN);
     report.result(startRow);
 
     // 3. the same RL budget and seed for each algorithm, from the same cold start
     List<ResultRow> rows = new ArrayList<>();
     for (String algo : algos) {
-      TrainerConfig config = config(plan, seed, runsDir, "demo-" + algo, coldStart.toString(), algo);
+      TrainerConfig config =
+          config(plan, seed, runsDir, "demo-" + algo, coldStart.toString(), algo);
       long t0 = System.nanoTime();
       Evaluator.Result eval;
       try (Trainer trainer = Trainer.builder(config).resume(false).tool(task.search()).build()) {
         trainer.train(rlQuestions);
         eval = trainer.evaluate(heldOut);
         double seconds = (System.nanoTime() - t0) / 1e9;
-        ResultRow row = new ResultRow(algo, eval.passAt1(), accuracyByKind(task.heldOut(), eval),
-            eval.toolCallsPerAnswer(), toolCallsPerPrompt(config.runDir().resolve("metrics.jsonl")), seconds);
+        ResultRow row =
+            new ResultRow(
+                algo,
+                eval.passAt1(),
+                accuracyByKind(task.heldOut(), eval),
+                eval.toolCallsPerAnswer(),
+                toolCallsPerPrompt(config.runDir().resolve("metrics.jsonl")),
+                seconds);
         rows.add(row);
         report.result(row);
         report.run(algo, config.runDir().resolve("metrics.jsonl"));
-        if (algo.equals("arpo")) addTrees(report, config.runDir().resolve("rollouts.jsonl"), trainer.model());
+        if (algo.equals("arpo"))
+          addTrees(report, config.runDir().resolve("rollouts.jsonl"), trainer.model());
       }
-      System.out.printf("%s: held-out accuracy %.3f, %.2f tool calls per question%n", algo, eval.passAt1(),
-          eval.toolCallsPerAnswer());
+      System.out.printf(
+          "%s: held-out accuracy %.3f, %.2f tool calls per question%n",
+          algo, eval.passAt1(), eval.toolCallsPerAnswer());
     }
     Path html = report.build().write(root);
     Result result = new Result(startRow, rows, sft, html);
@@ -177,7 +266,9 @@ public final class DemoCommand implements Callable<Integer> {
     return result;
   }
 
-  /** Held-out accuracy per question kind; the evaluator returns one group per question, in order. */
+  /**
+   * Held-out accuracy per question kind; the evaluator returns one group per question, in order.
+   */
   static Map<String, Double> accuracyByKind(List<DemoQuestion> questions, Evaluator.Result eval) {
     Map<String, double[]> sums = new LinkedHashMap<>();
     for (DemoQuestion.Kind kind : DemoQuestion.Kind.values()) sums.put(kind.name(), new double[2]);
@@ -193,7 +284,9 @@ public final class DemoCommand implements Callable<Integer> {
     return out;
   }
 
-  /** {@code summary.json}: the numbers of the table, for scripts (benchmarks/run.sh demo-compare). */
+  /**
+   * {@code summary.json}: the numbers of the table, for scripts (benchmarks/run.sh demo-compare).
+   */
   static void writeSummary(Path file, Result r) throws IOException {
     Map<String, Object> algos = new LinkedHashMap<>();
     for (ResultRow row : r.rows()) {
@@ -212,7 +305,9 @@ public final class DemoCommand implements Callable<Integer> {
     Map<String, Object> summary = new LinkedHashMap<>();
     summary.put("start", start);
     summary.put("algos", algos);
-    Files.writeString(file, new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(summary) + "\n");
+    Files.writeString(
+        file,
+        new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(summary) + "\n");
   }
 
   /** Tool calls executed during training per prompt rolled out, over all steps of a run. */
@@ -226,41 +321,53 @@ public final class DemoCommand implements Callable<Integer> {
     return prompts == 0 ? 0 : calls / prompts;
   }
 
-  /** The demo's settings over the defaults: a small model, so a high learning rate and short contexts. */
-  static TrainerConfig config(Plan plan, long seed, Path runsDir, String runName, String model, String algo)
+  /**
+   * The demo's settings over the defaults: a small model, so a high learning rate and short
+   * contexts.
+   */
+  static TrainerConfig config(
+      Plan plan, long seed, Path runsDir, String runName, String model, String algo)
       throws IOException {
-    return TrainerConfig.load(null, List.of(
-        "algo=" + (algo.equals("sft") ? "arpo" : algo),
-        "run_name=" + runName,
-        "runs_dir=" + runsDir,
-        "seed=" + seed,
-        "model=" + model,
-        "data.prompt_template=" + yamlString(DemoTask.prompt("{question}")),
-        "steps=" + plan.steps(),
-        "prompts_per_step=" + plan.promptsPerStep(),
-        "ppo_mini_batch_prompts=" + plan.miniBatchPrompts(),
-        "micro_batch_tokens=8192",
-        "save_every=0",
-        // chosen on a development world (DemoTask world seed 2), never on the held-out questions
-        "optimizer.lr=1e-4",
-        // Adam's second moment over ~20 steps, as nanoGPT: with 0.999 the tied embedding's growing
-        // gradients outrun the running variance and the embedding blows up (|E| ~ 600 after 750 SFT steps)
-        "optimizer.beta2=0.95",
-        "rollout.temperature=1.0",
-        "rollout.global_size=" + plan.globalSize(),
-        "rollout.initial_samples=" + (algo.equals("arpo") ? plan.initialSamples() : plan.globalSize()),
-        "rollout.entropy_window=8",
-        "rollout.max_response_tokens=192",
-        "rollout.tool_call_limit=3",
-        "reward.kind=exact",
-        "tools.python_workers=2",
-        "tools.python=" + !algo.equals("sft"), // SFT calls no tool: start no python workers for it
-        "sft.epochs=" + plan.sftEpochs(),
-        "sft.lr=1e-3",
-        "sft.warmup_steps=40",  // without warm-up Adam leaves this model near a bigram fit for hundreds of steps
-        "sft.batch_size=" + plan.sftBatchSize(),
-        "eval.samples=1",
-        "eval.temperature=0"));
+    return TrainerConfig.load(
+        null,
+        List.of(
+            "algo=" + (algo.equals("sft") ? "arpo" : algo),
+            "run_name=" + runName,
+            "runs_dir=" + runsDir,
+            "seed=" + seed,
+            "model=" + model,
+            "data.prompt_template=" + yamlString(DemoTask.prompt("{question}")),
+            "steps=" + plan.steps(),
+            "prompts_per_step=" + plan.promptsPerStep(),
+            "ppo_mini_batch_prompts=" + plan.miniBatchPrompts(),
+            "micro_batch_tokens=8192",
+            "save_every=0",
+            // chosen on a development world (DemoTask world seed 2), never on the held-out
+            // questions
+            "optimizer.lr=1e-4",
+            // Adam's second moment over ~20 steps, as nanoGPT: with 0.999 the tied embedding's
+            // growing
+            // gradients outrun the running variance and the embedding blows up (|E| ~ 600 after 750
+            // SFT steps)
+            "optimizer.beta2=0.95",
+            "rollout.temperature=1.0",
+            "rollout.global_size=" + plan.globalSize(),
+            "rollout.initial_samples="
+                + (algo.equals("arpo") ? plan.initialSamples() : plan.globalSize()),
+            "rollout.entropy_window=8",
+            "rollout.max_response_tokens=192",
+            "rollout.tool_call_limit=3",
+            "reward.kind=exact",
+            "tools.python_workers=2",
+            "tools.python="
+                + !algo.equals("sft"), // SFT calls no tool: start no python workers for it
+            "sft.epochs=" + plan.sftEpochs(),
+            "sft.lr=1e-3",
+            "sft.warmup_steps=40", // without warm-up Adam leaves this model near a bigram fit for
+            // hundreds of steps
+            "sft.batch_size=" + plan.sftBatchSize(),
+            "eval.samples=1",
+            "eval.temperature=0"));
   }
 
   private static String yamlString(String s) {
@@ -274,14 +381,19 @@ public final class DemoCommand implements Callable<Integer> {
   }
 
   /** A few trees of the last step, those with the most branches first. */
-  private static void addTrees(HtmlReport.Builder report, Path rollouts, PolicyModel model) throws IOException {
+  private static void addTrees(HtmlReport.Builder report, Path rollouts, PolicyModel model)
+      throws IOException {
     if (!Files.isRegularFile(rollouts)) return;
     List<RolloutGroup> groups = RolloutRecorder.read(rollouts);
     List<RolloutGroup> last = groups.subList(Math.max(0, groups.size() - 8), groups.size());
     List<RolloutGroup> sorted = new ArrayList<>(last);
     sorted.sort(Comparator.comparingInt(DemoCommand::branches).reversed());
     for (RolloutGroup g : sorted.subList(0, Math.min(3, sorted.size()))) {
-      report.tree(RolloutTrees.of(g, model.tokenizer(), "prompt " + g.promptIndex() + " (" + branches(g) + " branches)"));
+      report.tree(
+          RolloutTrees.of(
+              g,
+              model.tokenizer(),
+              "prompt " + g.promptIndex() + " (" + branches(g) + " branches)"));
     }
   }
 

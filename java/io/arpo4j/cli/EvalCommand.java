@@ -12,12 +12,18 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "eval", mixinStandardHelpOptions = true,
+@Command(
+    name = "eval",
+    mixinStandardHelpOptions = true,
     description = "pass@1 / pass@k, tool calls, response length and entropy on held-out questions.")
 final class EvalCommand implements Callable<Integer> {
   @Mixin RunOptions run;
 
-  @Option(names = "--data", required = true, description = "questions: JSONL {\"question\", \"answers\"}, or verl/ARPO rows (.parquet, .json, .jsonl)")
+  @Option(
+      names = "--data",
+      required = true,
+      description =
+          "questions: JSONL {\"question\", \"answers\"}, or verl/ARPO rows (.parquet, .json, .jsonl)")
   Path data;
 
   @Option(names = "--samples", description = "k of pass@k (sampling at eval.temperature when > 1)")
@@ -29,7 +35,8 @@ final class EvalCommand implements Callable<Integer> {
     List<Question> questions = Question.load(data); // checked before the model is loaded
     try (Trainer trainer = Trainer.builder(config).resume(false).build()) {
       Evaluator.Result r = trainer.evaluate(questions);
-      System.out.println(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(r.toMap()));
+      System.out.println(
+          new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(r.toMap()));
     }
     return 0;
   }

@@ -15,45 +15,69 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code arpo4j generate --model DIR --prompt TEXT [--chat] [--temperature T]}: continues a
- * prompt and prints the generated text on stdout (statistics on stderr).
+ * {@code arpo4j generate --model DIR --prompt TEXT [--chat] [--temperature T]}: continues a prompt
+ * and prints the generated text on stdout (statistics on stderr).
  */
-@Command(name = "generate", mixinStandardHelpOptions = true,
+@Command(
+    name = "generate",
+    mixinStandardHelpOptions = true,
     description = "Generate a continuation of a prompt (or, with --chat, an assistant reply).")
 public final class GenerateCommand implements Callable<Integer> {
 
-  @Option(names = "--model", required = true,
+  @Option(
+      names = "--model",
+      required = true,
       description = "HF model directory, or 'default' for the embedded (untrained) model")
   String model;
 
   @Option(names = "--prompt", required = true, description = "the prompt text")
   String prompt;
 
-  @Option(names = "--chat", description = "wrap the prompt as a user message with the model's chat template")
+  @Option(
+      names = "--chat",
+      description = "wrap the prompt as a user message with the model's chat template")
   boolean chat;
 
   @Option(names = "--system", description = "system message for --chat")
   String system;
 
-  @Option(names = "--temperature", defaultValue = "0", description = "0 is greedy (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--temperature",
+      defaultValue = "0",
+      description = "0 is greedy (default: ${DEFAULT-VALUE})")
   float temperature;
 
-  @Option(names = "--top-p", defaultValue = "1", description = "nucleus mass kept (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--top-p",
+      defaultValue = "1",
+      description = "nucleus mass kept (default: ${DEFAULT-VALUE})")
   float topP;
 
-  @Option(names = "--top-k", defaultValue = "0", description = "tokens kept, 0 disables (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--top-k",
+      defaultValue = "0",
+      description = "tokens kept, 0 disables (default: ${DEFAULT-VALUE})")
   int topK;
 
-  @Option(names = "--max-new-tokens", defaultValue = "256", description = "(default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--max-new-tokens",
+      defaultValue = "256",
+      description = "(default: ${DEFAULT-VALUE})")
   int maxNewTokens;
 
   @Option(names = "--stop", description = "stop string, repeatable (e.g. --stop '</python>')")
   List<String> stops = new ArrayList<>();
 
-  @Option(names = "--seed", defaultValue = "0", description = "sampling seed (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--seed",
+      defaultValue = "0",
+      description = "sampling seed (default: ${DEFAULT-VALUE})")
   long seed;
 
-  @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda, cuda:N or auto (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--device",
+      defaultValue = "auto",
+      description = "cpu, cuda, cuda:N or auto (default: ${DEFAULT-VALUE})")
   String device;
 
   @Override
@@ -80,8 +104,13 @@ public final class GenerateCommand implements Callable<Integer> {
       Generation.Result r = Generation.generate(policy, List.of(seq), options, seed, 0).get(0);
       double seconds = (System.nanoTime() - start) / 1e9;
       System.out.println(r.text());
-      System.err.printf("[%d prompt tokens, %d generated in %.2f s (%.1f tokens/s), stop: %s%s]%n",
-          ids.length, r.tokens().length, seconds, r.tokens().length / seconds, r.reason(),
+      System.err.printf(
+          "[%d prompt tokens, %d generated in %.2f s (%.1f tokens/s), stop: %s%s]%n",
+          ids.length,
+          r.tokens().length,
+          seconds,
+          r.tokens().length / seconds,
+          r.reason(),
           r.stopString() == null ? "" : " " + r.stopString());
       return 0;
     }

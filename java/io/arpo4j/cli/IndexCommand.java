@@ -14,7 +14,8 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "index",
     mixinStandardHelpOptions = true,
-    description = "Build a BM25 search index from a JSONL corpus ({\"id\",\"title\",\"text\"} per line).")
+    description =
+        "Build a BM25 search index from a JSONL corpus ({\"id\",\"title\",\"text\"} per line).")
 public final class IndexCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
@@ -30,11 +31,18 @@ public final class IndexCommand implements Callable<Integer> {
     console.printf(Locale.ROOT, "indexing %s into %s%n", corpus, out);
     console.flush();
     // a missing file or a malformed line fails with a message naming it (exit code 2, see Main)
-    SearchIndex.BuildStats stats = SearchIndex.build(corpus, out, count -> {
-      console.printf(Locale.ROOT, "  %,d documents%n", count);
-      console.flush();
-    });
-    console.printf(Locale.ROOT, "indexed %,d documents in %.1f s%n", stats.documents(),
+    SearchIndex.BuildStats stats =
+        SearchIndex.build(
+            corpus,
+            out,
+            count -> {
+              console.printf(Locale.ROOT, "  %,d documents%n", count);
+              console.flush();
+            });
+    console.printf(
+        Locale.ROOT,
+        "indexed %,d documents in %.1f s%n",
+        stats.documents(),
         stats.elapsed().toMillis() / 1000.0);
     console.flush();
     return 0;

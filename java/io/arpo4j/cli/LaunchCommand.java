@@ -19,41 +19,59 @@ import picocli.CommandLine.Parameters;
 
 /**
  * torchrun for one machine: starts {@code --nproc} ranks of an arpo4j command (same java, same
- * classpath, same JVM options) with {@code RANK}, {@code WORLD_SIZE}, {@code LOCAL_RANK},
- * {@code MASTER_ADDR} and {@code MASTER_PORT} set, prefixes their output with {@code [rank i]},
- * and, when one rank fails, stops the others and exits with that rank's status.
+ * classpath, same JVM options) with {@code RANK}, {@code WORLD_SIZE}, {@code LOCAL_RANK}, {@code
+ * MASTER_ADDR} and {@code MASTER_PORT} set, prefixes their output with {@code [rank i]}, and, when
+ * one rank fails, stops the others and exits with that rank's status.
  */
-@Command(name = "launch", mixinStandardHelpOptions = true,
-    description = "Run N data-parallel ranks of a training command on this machine, e.g. launch --nproc 2 -- sft --data d.jsonl")
+@Command(
+    name = "launch",
+    mixinStandardHelpOptions = true,
+    description =
+        "Run N data-parallel ranks of a training command on this machine, e.g. launch --nproc 2 -- sft --data d.jsonl")
 final class LaunchCommand implements Callable<Integer> {
   @Option(names = "--nproc", required = true, description = "number of ranks")
   int nproc;
 
-  @Option(names = "--master-addr", defaultValue = "127.0.0.1", description = "rendezvous host (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--master-addr",
+      defaultValue = "127.0.0.1",
+      description = "rendezvous host (default: ${DEFAULT-VALUE})")
   String masterAddr;
 
-  @Option(names = "--master-port", defaultValue = "0", description = "rendezvous port; 0 picks a free one")
+  @Option(
+      names = "--master-port",
+      defaultValue = "0",
+      description = "rendezvous port; 0 picks a free one")
   int masterPort;
 
-  @Option(names = "--grace-s", defaultValue = "10", description = "seconds the other ranks get to stop after one fails")
+  @Option(
+      names = "--grace-s",
+      defaultValue = "10",
+      description = "seconds the other ranks get to stop after one fails")
   int graceSeconds;
 
-  @Parameters(arity = "1..*", paramLabel = "COMMAND", description = "the arpo4j command and its flags, after --")
+  @Parameters(
+      arity = "1..*",
+      paramLabel = "COMMAND",
+      description = "the arpo4j command and its flags, after --")
   List<String> command;
 
   @Override
   public Integer call() throws Exception {
     if (nproc < 1) throw new IllegalArgumentException("--nproc must be >= 1, got " + nproc);
-    if (command.get(0).equals("launch")) throw new IllegalArgumentException("launch cannot launch itself");
+    if (command.get(0).equals("launch"))
+      throw new IllegalArgumentException("launch cannot launch itself");
     int port = masterPort != 0 ? masterPort : freePort();
     List<Process> ranks = new ArrayList<>();
     List<Thread> pumps = new ArrayList<>();
     AtomicBoolean stopping = new AtomicBoolean();
     // Ctrl-C or SIGTERM on the launcher stops the ranks, also one being started at that moment
-    Thread stopOnExit = new Thread(() -> {
-      stopping.set(true);
-      ProcessHandle.current().descendants().forEach(ProcessHandle::destroyForcibly);
-    });
+    Thread stopOnExit =
+        new Thread(
+            () -> {
+              stopping.set(true);
+              ProcessHandle.current().descendants().forEach(ProcessHandle::destroyForcibly);
+            });
     Runtime.getRuntime().addShutdownHook(stopOnExit);
     for (int rank = 0; rank < nproc; rank++) {
       ProcessBuilder pb = new ProcessBuilder(rankCommand()).redirectErrorStream(true);
@@ -93,7 +111,9 @@ final class LaunchCommand implements Callable<Integer> {
         running.remove(p);
         int code = p.exitValue();
         if (code != 0) {
-          System.err.printf("launch: rank %d exited with status %d; stopping the other ranks%n", ranks.indexOf(p), code);
+          System.err.printf(
+              "launch: rank %d exited with status %d; stopping the other ranks%n",
+              ranks.indexOf(p), code);
           for (Process other : running) other.destroy();
           for (Process other : running) {
             if (!other.waitFor(graceSeconds, TimeUnit.SECONDS)) other.destroyForcibly().waitFor();
@@ -122,7 +142,8 @@ final class LaunchCommand implements Callable<Integer> {
   }
 
   private static void forward(Process p, String prefix, PrintStream out) {
-    try (BufferedReader in = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+    try (BufferedReader in =
+        new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
       for (String line; (line = in.readLine()) != null; ) {
         synchronized (out) {
           out.println(prefix + line);

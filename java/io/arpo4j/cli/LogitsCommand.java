@@ -17,38 +17,52 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code arpo4j logits --model DIR --ids 1,2,3}: the logits of one forward pass as JSON,
- * {@code {"logits": [[...], ...]}} (positions x vocabulary), for comparing with other
- * implementations. Needs only config.json and the weights (no tokenizer).
+ * {@code arpo4j logits --model DIR --ids 1,2,3}: the logits of one forward pass as JSON, {@code
+ * {"logits": [[...], ...]}} (positions x vocabulary), for comparing with other implementations.
+ * Needs only config.json and the weights (no tokenizer).
  */
-@Command(name = "logits", mixinStandardHelpOptions = true,
-    description = "Print the logits of one forward pass over token ids as JSON {\"logits\": [[...], ...]}.")
+@Command(
+    name = "logits",
+    mixinStandardHelpOptions = true,
+    description =
+        "Print the logits of one forward pass over token ids as JSON {\"logits\": [[...], ...]}.")
 public final class LogitsCommand implements Callable<Integer> {
 
-  @Option(names = "--model", required = true,
-      description = "HF model directory (config.json + safetensors), or 'default' for the embedded model")
+  @Option(
+      names = "--model",
+      required = true,
+      description =
+          "HF model directory (config.json + safetensors), or 'default' for the embedded model")
   String model;
 
   @Option(names = "--ids", required = true, split = ",", description = "comma-separated token ids")
   int[] ids;
 
-  @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda, cuda:N or auto (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--device",
+      defaultValue = "cpu",
+      description = "cpu, cuda, cuda:N or auto (default: ${DEFAULT-VALUE})")
   String device;
 
   @Override
   public Integer call() throws Exception {
     RuntimeOptions runtime = RuntimeOptions.parse(device);
-    try (TransformerModel m = PolicyModel.DEFAULT_NAME.equals(model)
-        ? TransformerModel.randomInit(DefaultModel.config(), DefaultModel.SEED, runtime)
-        : TransformerModel.load(Path.of(model), runtime)) {
+    try (TransformerModel m =
+        PolicyModel.DEFAULT_NAME.equals(model)
+            ? TransformerModel.randomInit(DefaultModel.config(), DefaultModel.SEED, runtime)
+            : TransformerModel.load(Path.of(model), runtime)) {
       int vocab = m.config().vocabSize();
       if (ids.length > m.config().maxPositionEmbeddings()) {
-        throw new IllegalArgumentException("--ids: " + ids.length + " ids, more than the model's max_position_embeddings "
-            + m.config().maxPositionEmbeddings());
+        throw new IllegalArgumentException(
+            "--ids: "
+                + ids.length
+                + " ids, more than the model's max_position_embeddings "
+                + m.config().maxPositionEmbeddings());
       }
       for (int id : ids) {
         if (id < 0 || id >= vocab) {
-          throw new IllegalArgumentException("--ids: " + id + " is outside the vocabulary [0, " + vocab + ")");
+          throw new IllegalArgumentException(
+              "--ids: " + id + " is outside the vocabulary [0, " + vocab + ")");
         }
       }
       float[] values;

@@ -36,10 +36,13 @@ import picocli.CommandLine.ScopeType;
 public final class Main implements Runnable {
   /** The exit code of bad input: picocli's own code for a usage error. */
   public static final int BAD_INPUT = CommandLine.ExitCode.USAGE;
+
   /** The exit code of a failure that is no fault of the input. */
   public static final int INTERNAL_ERROR = CommandLine.ExitCode.SOFTWARE;
 
-  @Option(names = "--verbose", scope = ScopeType.INHERIT,
+  @Option(
+      names = "--verbose",
+      scope = ScopeType.INHERIT,
       description = "print the stack trace of an error, not just its one-line message")
   boolean verbose; // read from the parse result, where any subcommand may have matched it
 
@@ -65,23 +68,33 @@ public final class Main implements Runnable {
     CommandLine cli = new CommandLine(new Main());
     cli.setOut(out);
     cli.setErr(err);
-    cli.setParameterExceptionHandler((e, argv) -> {
-      err.println("error: " + CliErrors.firstLine(e.getMessage()) + " (see '"
-          + e.getCommandLine().getCommandSpec().qualifiedName() + " --help')");
-      err.flush();
-      return BAD_INPUT;
-    });
-    cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-      CliErrors.Report report = CliErrors.describe(e);
-      boolean verbose = verbose(parseResult);
-      err.println((report.badInput() ? "error: " : "internal error: ") + report.message()
-          + (verbose || report.badInput() ? "" : " (rerun with --verbose for the stack trace)"));
-      if (verbose) {
-        e.printStackTrace(err);
-      }
-      err.flush();
-      return report.badInput() ? BAD_INPUT : INTERNAL_ERROR;
-    });
+    cli.setParameterExceptionHandler(
+        (e, argv) -> {
+          err.println(
+              "error: "
+                  + CliErrors.firstLine(e.getMessage())
+                  + " (see '"
+                  + e.getCommandLine().getCommandSpec().qualifiedName()
+                  + " --help')");
+          err.flush();
+          return BAD_INPUT;
+        });
+    cli.setExecutionExceptionHandler(
+        (e, commandLine, parseResult) -> {
+          CliErrors.Report report = CliErrors.describe(e);
+          boolean verbose = verbose(parseResult);
+          err.println(
+              (report.badInput() ? "error: " : "internal error: ")
+                  + report.message()
+                  + (verbose || report.badInput()
+                      ? ""
+                      : " (rerun with --verbose for the stack trace)"));
+          if (verbose) {
+            e.printStackTrace(err);
+          }
+          err.flush();
+          return report.badInput() ? BAD_INPUT : INTERNAL_ERROR;
+        });
     return cli.execute(args);
   }
 

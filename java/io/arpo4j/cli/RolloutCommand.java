@@ -14,12 +14,19 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "rollout", mixinStandardHelpOptions = true,
-    description = "Roll out questions (ARPO tree or GRPO sampling) with tools and rewards; write the trees as JSONL.")
+@Command(
+    name = "rollout",
+    mixinStandardHelpOptions = true,
+    description =
+        "Roll out questions (ARPO tree or GRPO sampling) with tools and rewards; write the trees as JSONL.")
 final class RolloutCommand implements Callable<Integer> {
   @Mixin RunOptions run;
 
-  @Option(names = "--data", required = true, description = "questions: JSONL {\"question\", \"answers\"}, or verl/ARPO rows (.parquet, .json, .jsonl)")
+  @Option(
+      names = "--data",
+      required = true,
+      description =
+          "questions: JSONL {\"question\", \"answers\"}, or verl/ARPO rows (.parquet, .json, .jsonl)")
   Path data;
 
   @Option(names = "--out", required = true, description = "directory for rollouts.jsonl")
@@ -49,9 +56,15 @@ final class RolloutCommand implements Callable<Integer> {
         reward += t.reward();
       }
     }
-    System.out.printf("%d prompts, %d trajectories (%d branches), %.2f tool calls and reward %.3f per trajectory, %.1f s -> %s%n",
-        groups.size(), trajectories, branches, calls / (double) trajectories, reward / trajectories,
-        (System.nanoTime() - start) / 1e9, file);
+    System.out.printf(
+        "%d prompts, %d trajectories (%d branches), %.2f tool calls and reward %.3f per trajectory, %.1f s -> %s%n",
+        groups.size(),
+        trajectories,
+        branches,
+        calls / (double) trajectories,
+        reward / trajectories,
+        (System.nanoTime() - start) / 1e9,
+        file);
     return 0;
   }
 }

@@ -8,21 +8,32 @@ import java.util.ArrayList;
 import java.util.List;
 import picocli.CommandLine.Option;
 
-/** Options shared by the training commands: a config file, overrides, and shortcuts for common keys. */
+/**
+ * Options shared by the training commands: a config file, overrides, and shortcuts for common keys.
+ */
 final class RunOptions {
-  /** Where the CLI departs from the library's defaults: the python sandbox is on unless turned off. */
+  /**
+   * Where the CLI departs from the library's defaults: the python sandbox is on unless turned off.
+   */
   static final List<String> CLI_DEFAULTS = List.of("tools.python=true");
 
-  @Option(names = "--config", description = "YAML run configuration (see resources/io/arpo4j/trainer/defaults.yaml)")
+  @Option(
+      names = "--config",
+      description = "YAML run configuration (see resources/io/arpo4j/trainer/defaults.yaml)")
   Path config;
 
-  @Option(names = "--set", paramLabel = "KEY=VALUE", description = "override one config key, e.g. --set loss.kl_coef=0.05 (repeatable)")
+  @Option(
+      names = "--set",
+      paramLabel = "KEY=VALUE",
+      description = "override one config key, e.g. --set loss.kl_coef=0.05 (repeatable)")
   List<String> overrides = new ArrayList<>();
 
   @Option(names = "--algo", description = "arpo | grpo | dapo | reinforce++")
   String algo;
 
-  @Option(names = "--model", description = "HF model directory, or 'default' for the embedded model")
+  @Option(
+      names = "--model",
+      description = "HF model directory, or 'default' for the embedded model")
   String model;
 
   @Option(names = "--run-name", description = "output goes to runs/<run-name>/")

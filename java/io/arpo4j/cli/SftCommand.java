@@ -13,20 +13,30 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "sft", mixinStandardHelpOptions = true,
-    description = "Cold-start SFT on tool-use traces (JSONL prompt/response; tool results are masked from the loss).")
+@Command(
+    name = "sft",
+    mixinStandardHelpOptions = true,
+    description =
+        "Cold-start SFT on tool-use traces (JSONL prompt/response; tool results are masked from the loss).")
 final class SftCommand implements Callable<Integer> {
   @Mixin RunOptions run;
 
-  @Option(names = "--data", required = true, description = "JSONL of {\"prompt\", \"response\"}, or chat {\"messages\"} records (.jsonl, .json, .parquet)")
+  @Option(
+      names = "--data",
+      required = true,
+      description =
+          "JSONL of {\"prompt\", \"response\"}, or chat {\"messages\"} records (.jsonl, .json, .parquet)")
   Path data;
 
-  @Option(names = "--out", description = "where to save the tuned model (default runs/<run-name>/sft-model)")
+  @Option(
+      names = "--out",
+      description = "where to save the tuned model (default runs/<run-name>/sft-model)")
   Path out;
 
   @Override
   public Integer call() throws Exception {
-    TrainerConfig config = run.load("tools.python=false"); // SFT calls no tool: start no python workers
+    TrainerConfig config =
+        run.load("tools.python=false"); // SFT calls no tool: start no python workers
     RunOptions.prepareRunDir(config);
     World world = World.fromEnvironment();
     try (Distributed dist = Distributed.start(world, config.device(), config.distributedOptions());
@@ -36,15 +46,19 @@ final class SftCommand implements Callable<Integer> {
       dist.barrier(); // every rank finished its last step: the weights are final
       if (dist.isMaster()) {
         saveAtomically(trainer, dir);
-        System.out.printf("sft: %d steps in %.1f s, loss %.4f -> %.4f; model saved to %s%n", r.steps(), r.seconds(),
-            r.firstLoss(), r.lastLoss(), dir);
+        System.out.printf(
+            "sft: %d steps in %.1f s, loss %.4f -> %.4f; model saved to %s%n",
+            r.steps(), r.seconds(), r.firstLoss(), r.lastLoss(), dir);
       }
       dist.barrier(); // the other ranks exit once the model is on disk
     }
     return 0;
   }
 
-  /** Writes the model next to {@code dir} and renames it into place: a crash leaves no half-written model. */
+  /**
+   * Writes the model next to {@code dir} and renames it into place: a crash leaves no half-written
+   * model.
+   */
   private static void saveAtomically(Trainer trainer, Path dir) throws java.io.IOException {
     Path parent = dir.toAbsolutePath().getParent();
     Files.createDirectories(parent);

@@ -2,11 +2,11 @@ package io.arpo4j.cli;
 
 import io.arpo4j.tools.Tool;
 import io.arpo4j.tools.ToolCall;
-import io.arpo4j.tools.TrajectoryFormat;
 import io.arpo4j.tools.ToolContext;
 import io.arpo4j.tools.ToolExecutor;
 import io.arpo4j.tools.ToolRegistry;
 import io.arpo4j.tools.ToolResult;
+import io.arpo4j.tools.TrajectoryFormat;
 import io.arpo4j.tools.browse.BrowseConfig;
 import io.arpo4j.tools.browse.BrowseTool;
 import io.arpo4j.tools.python.PythonSandboxConfig;
@@ -45,15 +45,17 @@ public final class ToolCommand implements Runnable {
   static int runOnce(CommandSpec spec, Tool tool, String input) {
     try (ToolRegistry registry = new ToolRegistry().register(tool);
         ToolExecutor executor = new ToolExecutor(registry, 1)) {
-      ToolResult result = executor.submit(new ToolCall(tool.tag(), input),
-          new ToolContext("cli", 0)).join();
+      ToolResult result =
+          executor.submit(new ToolCall(tool.tag(), input), new ToolContext("cli", 0)).join();
       spec.commandLine().getOut().println(TrajectoryFormat.wrapResult(result.output()));
       spec.commandLine().getOut().flush();
       return result.ok() ? 0 : 1;
     }
   }
 
-  @Command(name = "python", mixinStandardHelpOptions = true,
+  @Command(
+      name = "python",
+      mixinStandardHelpOptions = true,
       description = "Run Python code in the sandbox.")
   static final class Python implements Callable<Integer> {
     @Spec CommandSpec spec;
@@ -61,11 +63,15 @@ public final class ToolCommand implements Runnable {
     @Option(names = "--code", required = true, description = "The code, as the model wrote it.")
     String code;
 
-    @Option(names = "--timeout", defaultValue = "15", description = "Wall-clock limit in seconds "
-        + "(default: ${DEFAULT-VALUE}).")
+    @Option(
+        names = "--timeout",
+        defaultValue = "15",
+        description = "Wall-clock limit in seconds " + "(default: ${DEFAULT-VALUE}).")
     int timeoutSeconds;
 
-    @Option(names = "--isolation", defaultValue = "AUTO",
+    @Option(
+        names = "--isolation",
+        defaultValue = "AUTO",
         description = "AUTO, NAMESPACES or NONE (default: ${DEFAULT-VALUE}).")
     Isolation isolation;
 
@@ -74,17 +80,20 @@ public final class ToolCommand implements Runnable {
       if (timeoutSeconds < 1) {
         throw new CommandLine.ParameterException(spec.commandLine(), "--timeout must be >= 1");
       }
-      PythonSandboxConfig config = PythonSandboxConfig.defaults().toBuilder()
-          .workers(1)
-          .timeout(Duration.ofSeconds(timeoutSeconds))
-          .cpuSeconds(timeoutSeconds)
-          .isolation(isolation)
-          .build();
+      PythonSandboxConfig config =
+          PythonSandboxConfig.defaults().toBuilder()
+              .workers(1)
+              .timeout(Duration.ofSeconds(timeoutSeconds))
+              .cpuSeconds(timeoutSeconds)
+              .isolation(isolation)
+              .build();
       return runOnce(spec, new PythonTool(config), code);
     }
   }
 
-  @Command(name = "search", mixinStandardHelpOptions = true,
+  @Command(
+      name = "search",
+      mixinStandardHelpOptions = true,
       description = "Search a local index built with 'arpo4j index'.")
   static final class Search implements Callable<Integer> {
     @Spec CommandSpec spec;
@@ -95,22 +104,29 @@ public final class ToolCommand implements Runnable {
     @Option(names = "--query", required = true, description = "The query.")
     String query;
 
-    @Option(names = "--k", defaultValue = "3", description = "Pages shown (default: ${DEFAULT-VALUE}).")
+    @Option(
+        names = "--k",
+        defaultValue = "3",
+        description = "Pages shown (default: ${DEFAULT-VALUE}).")
     int k;
 
-    @Option(names = "--snippet-chars", defaultValue = "1000",
+    @Option(
+        names = "--snippet-chars",
+        defaultValue = "1000",
         description = "Longest snippet (default: ${DEFAULT-VALUE}).")
     int snippetChars;
 
     @Override
     public Integer call() throws Exception {
-      SearchTool tool = new SearchTool(SearchIndex.open(index), k, snippetChars,
-          Duration.ofSeconds(30));
+      SearchTool tool =
+          new SearchTool(SearchIndex.open(index), k, snippetChars, Duration.ofSeconds(30));
       return runOnce(spec, tool, query);
     }
   }
 
-  @Command(name = "browse", mixinStandardHelpOptions = true,
+  @Command(
+      name = "browse",
+      mixinStandardHelpOptions = true,
       description = "Fetch a URL, or a document of a local index by id.")
   static final class Browse implements Callable<Integer> {
     @Spec CommandSpec spec;
@@ -121,7 +137,9 @@ public final class ToolCommand implements Runnable {
     @Option(names = "--index", description = "Index whose documents can be opened by id.")
     Path index;
 
-    @Option(names = "--max-chars", defaultValue = "4000",
+    @Option(
+        names = "--max-chars",
+        defaultValue = "4000",
         description = "Longest text returned (default: ${DEFAULT-VALUE}).")
     int maxChars;
 
@@ -130,8 +148,8 @@ public final class ToolCommand implements Runnable {
 
     @Override
     public Integer call() throws Exception {
-      BrowseConfig config = BrowseConfig.defaults().withMaxChars(maxChars)
-          .withAllowPrivateAddresses(allowPrivate);
+      BrowseConfig config =
+          BrowseConfig.defaults().withMaxChars(maxChars).withAllowPrivateAddresses(allowPrivate);
       if (index == null) {
         return runOnce(spec, new BrowseTool(config, null), target);
       }

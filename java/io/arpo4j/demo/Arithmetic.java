@@ -16,7 +16,10 @@ record Arithmetic(List<Integer> operands, List<Character> operators) {
     operators = List.copyOf(operators);
     if (operands.size() != operators.size() + 1) {
       throw new IllegalArgumentException(
-          "operands: need one more than operators, got " + operands.size() + " and " + operators.size());
+          "operands: need one more than operators, got "
+              + operands.size()
+              + " and "
+              + operators.size());
     }
   }
 

@@ -1,9 +1,9 @@
 package io.arpo4j.demo;
 
 /**
- * A fact the demo world stores about an entity. Every fact is written in the corpus as the
- * sentence "The {label} of {entity} is {value}." and looked up with the query
- * "{label} of {entity}", so that one search returns exactly the sentence holding the answer.
+ * A fact the demo world stores about an entity. Every fact is written in the corpus as the sentence
+ * "The {label} of {entity} is {value}." and looked up with the query "{label} of {entity}", so that
+ * one search returns exactly the sentence holding the answer.
  */
 enum Attribute {
   CAPITAL("capital", "What is the capital of %s?", true),

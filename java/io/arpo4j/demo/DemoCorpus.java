@@ -23,15 +23,15 @@ import java.util.Set;
 /**
  * The demo's knowledge base: a small world of fictional countries, cities and people, generated
  * deterministically from a seed, so that no answer can be guessed or remembered from anywhere but
- * the corpus itself. One document per entity (3,200 in all): many names, so that a model must
- * learn to copy names from the question and the results rather than remember them:
+ * the corpus itself. One document per entity (3,200 in all): many names, so that a model must learn
+ * to copy names from the question and the results rather than remember them:
  *
  * <ul>
  *   <li>a country: capital (a city), leader (a person), population, founding year;
  *   <li>a city (three per country, the first is the capital): population, founding year, river,
  *       mayor (a person);
- *   <li>a person (the leader and the three mayors of each country): birth year, hometown (a city
- *       of the same country).
+ *   <li>a person (the leader and the three mayors of each country): birth year, hometown (a city of
+ *       the same country).
  * </ul>
  *
  * <p>A document's text is an introduction ("Quenmar is a city in Zorblat.") followed by one
@@ -51,9 +51,14 @@ public final class DemoCorpus {
 
   /** Number of countries (groups) in a generated world. */
   static final int COUNTRIES = 800;
+
   static final int CITIES_PER_COUNTRY = 3;
 
-  enum EntityType { COUNTRY, CITY, PERSON }
+  enum EntityType {
+    COUNTRY,
+    CITY,
+    PERSON
+  }
 
   /** One entity of the world; {@code country} is the index of the group it belongs to. */
   record Entity(String name, EntityType type, int country, Map<Attribute, String> facts) {}
@@ -174,11 +179,12 @@ public final class DemoCorpus {
 
   private static Doc toDoc(Entity e, String countryName) {
     List<String> sentences = new ArrayList<>();
-    sentences.add(switch (e.type()) {
-      case COUNTRY -> e.name() + " is a country.";
-      case CITY -> e.name() + " is a city in " + countryName + ".";
-      case PERSON -> e.name() + " is a person from " + countryName + ".";
-    });
+    sentences.add(
+        switch (e.type()) {
+          case COUNTRY -> e.name() + " is a country.";
+          case CITY -> e.name() + " is a city in " + countryName + ".";
+          case PERSON -> e.name() + " is a person from " + countryName + ".";
+        });
     e.facts().forEach((attribute, value) -> sentences.add(attribute.sentence(e.name(), value)));
     return new Doc(e.name().toLowerCase(Locale.ROOT), e.name(), String.join(" ", sentences));
   }
@@ -195,10 +201,12 @@ public final class DemoCorpus {
     };
     private static final String[] VOWELS = {"a", "e", "i", "o", "u"};
     private static final String[] CODAS = {"", "", "n", "r", "l", "s", "x", "m", "t"};
+
     /** Words of the corpus sentences and questions, which a name must not shadow. */
-    private static final Set<String> RESERVED = Set.of(
-        "the", "of", "is", "in", "from", "what", "who", "when", "which", "was", "born", "river",
-        "city", "country", "person", "mayor", "leader", "capital", "page", "result");
+    private static final Set<String> RESERVED =
+        Set.of(
+            "the", "of", "is", "in", "from", "what", "who", "when", "which", "was", "born", "river",
+            "city", "country", "person", "mayor", "leader", "capital", "page", "result");
 
     private final Random random;
     private final Set<String> used = new HashSet<>();

@@ -18,12 +18,17 @@ import java.util.List;
  * the demo's own SFT produced from {@link #INIT_SEED} (README: how to rebuild it).
  */
 public final class DemoModel {
-  /** Seed of the random initial weights that the cold-start SFT starts from (the default model's). */
+  /**
+   * Seed of the random initial weights that the cold-start SFT starts from (the default model's).
+   */
   public static final long INIT_SEED = io.arpo4j.model.DefaultModel.SEED;
+
   private static final String DIR = "/io/arpo4j/demo/model/";
+
   /** Everything of the model but its weights. */
   private static final List<String> MODEL_FILES =
       List.of("config.json", HfTokenizer.TOKENIZER_FILE, HfTokenizer.CONFIG_FILE);
+
   private static final String WEIGHTS = "model.safetensors";
 
   private DemoModel() {}
@@ -33,7 +38,8 @@ public final class DemoModel {
     copyModelFiles(dir);
     ModelConfig config = ModelConfig.load(dir);
     try (HfTokenizer tokenizer = HfTokenizer.load(dir);
-        PolicyModel model = PolicyModel.create(config, tokenizer, INIT_SEED, RuntimeOptions.cpu())) {
+        PolicyModel model =
+            PolicyModel.create(config, tokenizer, INIT_SEED, RuntimeOptions.cpu())) {
       model.save(dir, StorageType.F32);
     }
     return dir;
@@ -53,7 +59,9 @@ public final class DemoModel {
 
   private static void copy(String name, Path dir) throws IOException {
     try (InputStream in = DemoModel.class.getResourceAsStream(DIR + name)) {
-      if (in == null) throw new IllegalStateException("demo model file " + DIR + name + " is missing from the classpath");
+      if (in == null)
+        throw new IllegalStateException(
+            "demo model file " + DIR + name + " is missing from the classpath");
       Files.copy(in, dir.resolve(name), StandardCopyOption.REPLACE_EXISTING);
     }
   }

@@ -17,7 +17,12 @@ import java.util.Objects;
  *     ({@link DemoTask#EARLY_STOP})
  */
 public record DemoQuestion(
-    String id, String question, List<String> answers, Kind kind, String referenceTrace, String demonstration) {
+    String id,
+    String question,
+    List<String> answers,
+    Kind kind,
+    String referenceTrace,
+    String demonstration) {
 
   /** What solving a question takes. */
   public enum Kind {
@@ -25,7 +30,10 @@ public record DemoQuestion(
     ARITHMETIC,
     /** One fact about a named entity: one search. */
     LOOKUP,
-    /** A fact about an entity named by another fact: two searches, the second using the first's answer. */
+    /**
+     * A fact about an entity named by another fact: two searches, the second using the first's
+     * answer.
+     */
     TWO_HOP
   }
 

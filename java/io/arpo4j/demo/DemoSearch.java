@@ -8,22 +8,22 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.stream.IntStream;
 
 /**
  * The demo's search tool (tag {@code search}): a tiny deterministic engine over the {@link
- * DemoCorpus}, so that the results inlined in the reference traces are exactly what the model
- * sees during RL.
+ * DemoCorpus}, so that the results inlined in the reference traces are exactly what the model sees
+ * during RL.
  *
  * <p>Ranking: a document whose title is a word of the query scores 10, plus one per distinct
  * content word of the query found in the document; ties go to the earlier document. The best
  * document is returned as one page, cut to its sentence sharing the most content words with the
- * query (ties: the earlier sentence). One short page keeps the tiny model's context small; with
- * the corpus's sentence pattern, the query "population of Quenmar" returns:
+ * query (ties: the earlier sentence). One short page keeps the tiny model's context small; with the
+ * corpus's sentence pattern, the query "population of Quenmar" returns:
  *
  * <pre>
  * Page 1: Quenmar
@@ -43,14 +43,19 @@ public final class DemoSearch implements Tool {
   public static final String NO_RESULTS = "No results.";
 
   private static final int TITLE_SCORE = 10;
-  private static final Set<String> STOPWORDS = Set.of(
-      "the", "of", "is", "a", "an", "in", "from", "what", "who", "when", "which", "was", "and");
+  private static final Set<String> STOPWORDS =
+      Set.of(
+          "the", "of", "is", "a", "an", "in", "from", "what", "who", "when", "which", "was", "and");
 
   private final List<Indexed> docs;
+
   /** The documents by title word, in corpus order: the only candidates once a title matches. */
   private final Map<String, List<Indexed>> byTitle = new HashMap<>();
 
-  /** An index over {@code docs} (for instance {@link DemoCorpus#docs()} or a JSONL corpus read back). */
+  /**
+   * An index over {@code docs} (for instance {@link DemoCorpus#docs()} or a JSONL corpus read
+   * back).
+   */
   public DemoSearch(List<DemoCorpus.Doc> docs) {
     Objects.requireNonNull(docs, "docs");
     this.docs = IntStream.range(0, docs.size()).mapToObj(i -> new Indexed(docs.get(i), i)).toList();
@@ -90,8 +95,8 @@ public final class DemoSearch implements Tool {
   /**
    * The documents that can score best, in corpus order. A title match scores over {@value
    * #TITLE_SCORE}; a document without one scores at most the number of query words, so when the
-   * query has fewer words than that only the title matches can win (a linear scan of a large
-   * corpus per query would make generating the demo's traces slow).
+   * query has fewer words than that only the title matches can win (a linear scan of a large corpus
+   * per query would make generating the demo's traces slow).
    */
   private List<Indexed> candidates(Set<String> words) {
     if (words.size() >= TITLE_SCORE) {

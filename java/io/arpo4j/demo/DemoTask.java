@@ -21,14 +21,14 @@ import java.util.stream.IntStream;
  *   <li>{@link Kind#ARITHMETIC}: "What is 37*91+12?", solved with one {@code python} call;
  *   <li>{@link Kind#LOOKUP}: "What is the capital of Zorblat?", one {@code search} over the
  *       fictional {@link DemoCorpus};
- *   <li>{@link Kind#TWO_HOP}: "What is the population of the capital of Zorblat?", a search for
- *       the capital, then a search whose query holds the first answer.
+ *   <li>{@link Kind#TWO_HOP}: "What is the population of the capital of Zorblat?", a search for the
+ *       capital, then a search whose query holds the first answer.
  * </ul>
  *
  * The three kinds alternate (a third each), then the split is shuffled.
  *
- * <p><b>Prompt format</b> (chat-free; {@link #prompt}): a system line, the question, and
- * "Answer:" on a line of its own; the response starts after that newline:
+ * <p><b>Prompt format</b> (chat-free; {@link #prompt}): a system line, the question, and "Answer:"
+ * on a line of its own; the response starts after that newline:
  *
  * <pre>
  * Use python or search.
@@ -36,8 +36,8 @@ import java.util.stream.IntStream;
  * Answer:
  * </pre>
  *
- * <p><b>Reference traces</b> ({@link DemoQuestion#referenceTrace()}) are terse, for a model
- * whose context is {@value #CONTEXT_CHARS} chars (prompt and response together fit in it):
+ * <p><b>Reference traces</b> ({@link DemoQuestion#referenceTrace()}) are terse, for a model whose
+ * context is {@value #CONTEXT_CHARS} chars (prompt and response together fit in it):
  *
  * <pre>
  * &lt;think&gt; two lookups &lt;/think&gt;
@@ -53,8 +53,8 @@ import java.util.stream.IntStream;
  * </pre>
  *
  * Search results are exactly what {@link DemoSearch} returns for the query, so register {@link
- * #search()} as the {@code search} tool for the demo. Python results are what {@code print}
- * writes, stripped.
+ * #search()} as the {@code search} tool for the demo. Python results are what {@code print} writes,
+ * stripped.
  *
  * <p><b>Splits</b>: held-out knowledge questions are about a few countries (and their cities and
  * people) that no training question mentions; held-out expressions never occur in training. The
@@ -67,24 +67,29 @@ import java.util.stream.IntStream;
 public final class DemoTask {
   /** The system line of every prompt. */
   public static final String SYSTEM_LINE = "Use python or search.";
+
   /**
    * How often the cold-start demonstrator answers a training two-hop question right after its first
    * search, with the intermediate entity: a plausible mistake that the SFT model inherits (it then
    * hesitates right after that tool result) and that RL can unlearn, since the reward tells the two
-   * continuations apart. Over a half, so the SFT model's greedy answer to a two-hop question is wrong.
+   * continuations apart. Over a half, so the SFT model's greedy answer to a two-hop question is
+   * wrong.
    */
   public static final double EARLY_STOP = 0.6;
+
   /**
-   * The world (corpus and splits) of the demo. It is fixed, so that the shipped cold-start checkpoint
-   * matches it; the demo's --seed varies the SFT order and the rollouts.
+   * The world (corpus and splits) of the demo. It is fixed, so that the shipped cold-start
+   * checkpoint matches it; the demo's --seed varies the SFT order and the rollouts.
    */
   public static final long WORLD_SEED = 1;
+
   /**
-   * The countries (of {@link DemoCorpus#COUNTRIES}) that the training and held-out splits are about;
-   * the rest are for RL. RL on names the cold start has memorised would not exercise copying, the
-   * skill held-out questions need.
+   * The countries (of {@link DemoCorpus#COUNTRIES}) that the training and held-out splits are
+   * about; the rest are for RL. RL on names the cold start has memorised would not exercise
+   * copying, the skill held-out questions need.
    */
   public static final int SFT_COUNTRIES = 400;
+
   /** The context length, in chars, the data is sized for: every prompt plus trace fits. */
   public static final int CONTEXT_CHARS = 512;
 
@@ -94,7 +99,11 @@ public final class DemoTask {
   private final List<DemoQuestion> rl;
   private final List<DemoQuestion> heldOut;
 
-  private DemoTask(DemoCorpus corpus, DemoSearch search, List<DemoQuestion> train, List<DemoQuestion> rl,
+  private DemoTask(
+      DemoCorpus corpus,
+      DemoSearch search,
+      List<DemoQuestion> train,
+      List<DemoQuestion> rl,
       List<DemoQuestion> heldOut) {
     this.corpus = corpus;
     this.search = search;
@@ -111,19 +120,20 @@ public final class DemoTask {
    * @param train training questions, each with its demonstration (the SFT data)
    * @param rl questions for RL, about countries that no training or held-out question mentions
    * @param heldOut held-out questions
-   * @throws IllegalArgumentException if a count is negative or {@code heldOut} needs more than
-   *     half of the first {@link #SFT_COUNTRIES} countries
+   * @throws IllegalArgumentException if a count is negative or {@code heldOut} needs more than half
+   *     of the first {@link #SFT_COUNTRIES} countries
    */
   public static DemoTask generate(long seed, int train, int rl, int heldOut) {
     Map<String, Integer> counts = new LinkedHashMap<>();
     counts.put("train", train);
     counts.put("rl", rl);
     counts.put("heldOut", heldOut);
-    counts.forEach((name, count) -> {
-      if (count < 0) {
-        throw new IllegalArgumentException(name + " must be >= 0, got " + count);
-      }
-    });
+    counts.forEach(
+        (name, count) -> {
+          if (count < 0) {
+            throw new IllegalArgumentException(name + " must be >= 0, got " + count);
+          }
+        });
     DemoCorpus corpus = DemoCorpus.generate(seed);
     DemoSearch search = new DemoSearch(corpus.docs());
     Random random = new Random(~seed);
@@ -136,17 +146,31 @@ public final class DemoTask {
         || pool(corpus, countries.subList(0, heldOutCountries), 2).size() < heldOutKinds[2]) {
       heldOutCountries++;
       if (heldOutCountries > SFT_COUNTRIES / 2) {
-        throw new IllegalArgumentException("heldOut: " + heldOut + " questions need more than half"
-            + " of the " + SFT_COUNTRIES + " countries; ask for fewer");
+        throw new IllegalArgumentException(
+            "heldOut: "
+                + heldOut
+                + " questions need more than half"
+                + " of the "
+                + SFT_COUNTRIES
+                + " countries; ask for fewer");
       }
     }
-    Generator generator = new Generator(corpus, search, random, new Random(seed * 0x5DEECE66DL + 11));
-    List<DemoQuestion> heldOutQuestions = generator.split("heldout",
-        heldOutKinds, countries.subList(0, heldOutCountries), false);
-    List<DemoQuestion> trainQuestions = generator.split("train",
-        kindCounts(train), countries.subList(heldOutCountries, countries.size()), true);
-    List<DemoQuestion> rlQuestions = generator.split("rl", kindCounts(rl),
-        IntStream.range(SFT_COUNTRIES, DemoCorpus.COUNTRIES).boxed().toList(), true);
+    Generator generator =
+        new Generator(corpus, search, random, new Random(seed * 0x5DEECE66DL + 11));
+    List<DemoQuestion> heldOutQuestions =
+        generator.split("heldout", heldOutKinds, countries.subList(0, heldOutCountries), false);
+    List<DemoQuestion> trainQuestions =
+        generator.split(
+            "train",
+            kindCounts(train),
+            countries.subList(heldOutCountries, countries.size()),
+            true);
+    List<DemoQuestion> rlQuestions =
+        generator.split(
+            "rl",
+            kindCounts(rl),
+            IntStream.range(SFT_COUNTRIES, DemoCorpus.COUNTRIES).boxed().toList(),
+            true);
     return new DemoTask(corpus, search, trainQuestions, rlQuestions, heldOutQuestions);
   }
 
@@ -168,7 +192,9 @@ public final class DemoTask {
     return train;
   }
 
-  /** Questions for RL: about countries the training split never mentions, so names must be copied. */
+  /**
+   * Questions for RL: about countries the training split never mentions, so names must be copied.
+   */
   public List<DemoQuestion> rl() {
     return rl;
   }
@@ -179,8 +205,8 @@ public final class DemoTask {
 
   /**
    * Writes the task's files into {@code dir}: {@code corpus.jsonl} ({@link DemoCorpus#write}),
-   * {@code sft.jsonl} (training traces, {@link DemoFiles#writeSft}), {@code train.jsonl} and
-   * {@code rl.jsonl} and {@code heldout.jsonl} (questions, {@link DemoFiles#writeQuestions}).
+   * {@code sft.jsonl} (training traces, {@link DemoFiles#writeSft}), {@code train.jsonl} and {@code
+   * rl.jsonl} and {@code heldout.jsonl} (questions, {@link DemoFiles#writeQuestions}).
    */
   public void writeTo(Path dir) throws IOException {
     corpus.write(dir.resolve("corpus.jsonl"));
@@ -210,23 +236,33 @@ public final class DemoTask {
       if (!groups.contains(start.country())) {
         continue;
       }
-      start.facts().forEach((first, value) -> {
-        if (hops == 1) {
-          chains.add(new Chain(start, List.of(first)));
-        } else if (first.namesEntity()) {
-          corpus.entity(value).facts().forEach((second, answer) -> {
-            // "Who is the mayor of the hometown of Tilo?" -> "Tilo" would be guessable
-            if (!answer.equals(start.name())) {
-              chains.add(new Chain(start, List.of(first, second)));
-            }
-          });
-        }
-      });
+      start
+          .facts()
+          .forEach(
+              (first, value) -> {
+                if (hops == 1) {
+                  chains.add(new Chain(start, List.of(first)));
+                } else if (first.namesEntity()) {
+                  corpus
+                      .entity(value)
+                      .facts()
+                      .forEach(
+                          (second, answer) -> {
+                            // "Who is the mayor of the hometown of Tilo?" -> "Tilo" would be
+                            // guessable
+                            if (!answer.equals(start.name())) {
+                              chains.add(new Chain(start, List.of(first, second)));
+                            }
+                          });
+                }
+              });
     }
     return chains;
   }
 
-  /** A question about {@code start}: follow the facts {@code hops} in order; the last is the answer. */
+  /**
+   * A question about {@code start}: follow the facts {@code hops} in order; the last is the answer.
+   */
   private record Chain(Entity start, List<Attribute> hops) {}
 
   /** Draws the questions of both splits from one random stream. */
@@ -234,8 +270,13 @@ public final class DemoTask {
     private final DemoCorpus corpus;
     private final DemoSearch search;
     private final Random random;
-    /** The demonstrator's own choices, apart from {@code random} so the questions do not depend on them. */
+
+    /**
+     * The demonstrator's own choices, apart from {@code random} so the questions do not depend on
+     * them.
+     */
     private final Random demonstrator;
+
     /** Expressions already used, so that no expression is in both splits (or twice in one). */
     private final Set<String> expressions = new HashSet<>();
 
@@ -253,7 +294,8 @@ public final class DemoTask {
       }
       for (Kind kind : List.of(Kind.LOOKUP, Kind.TWO_HOP)) {
         int hops = kind == Kind.LOOKUP ? 1 : 2;
-        for (Chain chain : draw(pool(corpus, countries, hops), kinds[kind.ordinal()], mayRepeat, name)) {
+        for (Chain chain :
+            draw(pool(corpus, countries, hops), kinds[kind.ordinal()], mayRepeat, name)) {
           unnamed.add(knowledge(chain, kind));
         }
       }
@@ -261,8 +303,14 @@ public final class DemoTask {
       List<DemoQuestion> named = new ArrayList<>();
       for (int i = 0; i < unnamed.size(); i++) {
         DemoQuestion q = unnamed.get(i);
-        named.add(new DemoQuestion(String.format("%s-%05d", name, i), q.question(), q.answers(),
-            q.kind(), q.referenceTrace(), q.demonstration()));
+        named.add(
+            new DemoQuestion(
+                String.format("%s-%05d", name, i),
+                q.question(),
+                q.answers(),
+                q.kind(),
+                q.referenceTrace(),
+                q.demonstration()));
       }
       return named;
     }
@@ -273,11 +321,12 @@ public final class DemoTask {
         expression = Arithmetic.random(random);
       } while (!expressions.add(expression.text()));
       String answer = Long.toString(expression.value());
-      String trace = DemoTrace.think("calculate")
-          .call("python", "print(" + expression.text() + ")", answer)
-          .answer(answer);
-      return new DemoQuestion("", "What is " + expression.text() + "?", List.of(answer),
-          Kind.ARITHMETIC, trace, trace);
+      String trace =
+          DemoTrace.think("calculate")
+              .call("python", "print(" + expression.text() + ")", answer)
+              .answer(answer);
+      return new DemoQuestion(
+          "", "What is " + expression.text() + "?", List.of(answer), Kind.ARITHMETIC, trace, trace);
     }
 
     private DemoQuestion knowledge(Chain chain, Kind kind) {
@@ -301,15 +350,22 @@ public final class DemoTask {
       }
       String question = chain.hops().get(chain.hops().size() - 1).question(subject);
       String reference = trace.answer(value);
-      return new DemoQuestion("", question, List.of(value), kind, reference,
+      return new DemoQuestion(
+          "",
+          question,
+          List.of(value),
+          kind,
+          reference,
           demonstration != null ? demonstration : reference);
     }
 
-    /** {@code count} chains from {@code pool} in random order; reshuffled passes if it may repeat. */
+    /**
+     * {@code count} chains from {@code pool} in random order; reshuffled passes if it may repeat.
+     */
     private List<Chain> draw(List<Chain> pool, int count, boolean mayRepeat, String split) {
       if (count > 0 && (pool.isEmpty() || (!mayRepeat && count > pool.size()))) {
-        throw new IllegalArgumentException(split + ": " + count + " questions wanted from a pool of "
-            + pool.size());
+        throw new IllegalArgumentException(
+            split + ": " + count + " questions wanted from a pool of " + pool.size());
       }
       List<Chain> drawn = new ArrayList<>();
       List<Chain> deck = new ArrayList<>();

@@ -19,8 +19,8 @@ import java.util.regex.Pattern;
  * and for every syllable its names are made of, in upper and lower case. HF tokenizers match added
  * tokens leftmost-longest, so "Zorblat" is the two tokens "Zor" "blat", "population" is one token,
  * and digits, spaces and punctuation stay bytes. A trace is then about 2.5 times shorter than in
- * bytes and a name is copied as two tokens instead of seven, which is what lets the tiny demo
- * model learn to copy names and numbers into tool calls and answers within a CPU budget.
+ * bytes and a name is copied as two tokens instead of seven, which is what lets the tiny demo model
+ * learn to copy names and numbers into tool calls and answers within a CPU budget.
  *
  * <p>The committed {@code resources/io/arpo4j/demo/model/tokenizer.json} is {@link #json()}; a test
  * keeps the two equal.
@@ -61,7 +61,8 @@ public final class DemoTokenizer {
   public static String json() {
     ObjectMapper mapper = new ObjectMapper();
     try (InputStream in = DemoTokenizer.class.getResourceAsStream(DEFAULT_TOKENIZER)) {
-      if (in == null) throw new IllegalStateException(DEFAULT_TOKENIZER + " is missing from the classpath");
+      if (in == null)
+        throw new IllegalStateException(DEFAULT_TOKENIZER + " is missing from the classpath");
       ObjectNode root = (ObjectNode) mapper.readTree(in);
       ArrayNode added = (ArrayNode) root.get("added_tokens");
       int next = root.get("model").get("vocab").size() + added.size();
@@ -84,7 +85,9 @@ public final class DemoTokenizer {
     }
   }
 
-  /** Writes {@link #json()} to the path given as the only argument (how the committed file is made). */
+  /**
+   * Writes {@link #json()} to the path given as the only argument (how the committed file is made).
+   */
   public static void main(String[] args) throws IOException {
     java.nio.file.Files.writeString(java.nio.file.Path.of(args[0]), json());
   }

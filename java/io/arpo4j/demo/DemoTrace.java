@@ -39,8 +39,14 @@ public final class DemoTrace {
 
   /** Appends a tool call and the tool's result, as the rollout would. */
   DemoTrace call(String tag, String input, String result) {
-    text.append('\n').append('<').append(tag).append("> ").append(input)
-        .append(" </").append(tag).append('>')
+    text.append('\n')
+        .append('<')
+        .append(tag)
+        .append("> ")
+        .append(input)
+        .append(" </")
+        .append(tag)
+        .append('>')
         .append(TrajectoryFormat.wrapResult(result));
     return this;
   }

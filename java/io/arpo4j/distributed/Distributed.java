@@ -27,27 +27,30 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.bytedeco.pytorch.nccl.ProcessGroupNCCL;
 
 /**
- * Data-parallel collectives over libtorch's c10d (torch.distributed): rendezvous through a
- * {@link TCPStore} hosted by rank 0, a Gloo process group on CPU or NCCL on CUDA, and the few
- * operations data parallelism needs — gradient all-reduce in flat buckets (as PyTorch's DDP),
- * scalar sums for token counts and metrics, parameter broadcast, barrier.
+ * Data-parallel collectives over libtorch's c10d (torch.distributed): rendezvous through a {@link
+ * TCPStore} hosted by rank 0, a Gloo process group on CPU or NCCL on CUDA, and the few operations
+ * data parallelism needs — gradient all-reduce in flat buckets (as PyTorch's DDP), scalar sums for
+ * token counts and metrics, parameter broadcast, barrier.
  *
  * <p>In a world of one every operation returns at once and nothing native is created, so the
  * single-process trainers run the same code path.
  */
 public final class Distributed implements AutoCloseable {
   /**
-   * @param backend {@code auto} (NCCL for CUDA devices, Gloo otherwise), {@code gloo} or {@code nccl}
+   * @param backend {@code auto} (NCCL for CUDA devices, Gloo otherwise), {@code gloo} or {@code
+   *     nccl}
    * @param timeout how long rendezvous and each collective may wait for the other ranks
    * @param bucketBytes gradient bytes per all-reduce call
    */
   public record Options(String backend, Duration timeout, long bucketBytes) {
     public Options {
       if (!List.of("auto", "gloo", "nccl").contains(backend)) {
-        throw new IllegalArgumentException("distributed.backend must be auto, gloo or nccl, got '" + backend + "'");
+        throw new IllegalArgumentException(
+            "distributed.backend must be auto, gloo or nccl, got '" + backend + "'");
       }
       if (timeout.isNegative() || timeout.isZero()) {
-        throw new IllegalArgumentException("distributed.timeout_s must be > 0, got " + timeout.toSeconds());
+        throw new IllegalArgumentException(
+            "distributed.timeout_s must be > 0, got " + timeout.toSeconds());
       }
       if (bucketBytes < 1) throw new IllegalArgumentException("distributed.bucket_mb must be > 0");
     }
@@ -57,7 +60,8 @@ public final class Distributed implements AutoCloseable {
     }
   }
 
-  private static final Distributed SINGLE = new Distributed(World.SINGLE, null, null, null, Options.defaults(), "");
+  private static final Distributed SINGLE =
+      new Distributed(World.SINGLE, null, null, null, Options.defaults(), "");
 
   private final World world;
   private final Store store;
@@ -66,7 +70,13 @@ public final class Distributed implements AutoCloseable {
   private final Options options;
   private final String backendName;
 
-  private Distributed(World world, Store store, Backend group, Device commDevice, Options options, String backendName) {
+  private Distributed(
+      World world,
+      Store store,
+      Backend group,
+      Device commDevice,
+      Options options,
+      String backendName) {
     this.world = world;
     this.store = store;
     this.group = group;
@@ -81,29 +91,41 @@ public final class Distributed implements AutoCloseable {
   }
 
   /**
-   * Joins the job described by {@code world}; {@code device} is the training device
-   * ({@code cpu}, {@code cuda}, {@code cuda:N}). Blocks until every rank has joined or the timeout passes.
+   * Joins the job described by {@code world}; {@code device} is the training device ({@code cpu},
+   * {@code cuda}, {@code cuda:N}). Blocks until every rank has joined or the timeout passes.
    */
   public static Distributed start(World world, String device, Options options) {
     if (!world.isDistributed()) return SINGLE;
     boolean cuda = device.startsWith("cuda");
-    String backend = options.backend().equals("auto") ? (cuda ? "nccl" : "gloo") : options.backend();
+    String backend =
+        options.backend().equals("auto") ? (cuda ? "nccl" : "gloo") : options.backend();
     if (backend.equals("nccl") && !cuda) {
-      throw new IllegalArgumentException("distributed.backend nccl needs device cuda, got '" + device + "'");
+      throw new IllegalArgumentException(
+          "distributed.backend nccl needs device cuda, got '" + device + "'");
     }
     long ms = options.timeout().toMillis();
-    TCPStoreOptions storeOptions = new TCPStoreOptions()
-        .port((short) world.masterPort()) // uint16 in C++
-        .isServer(world.isMaster())
-        .waitWorkers(false)
-        .timeout(new Milliseconds(ms));
+    TCPStoreOptions storeOptions =
+        new TCPStoreOptions()
+            .port((short) world.masterPort()) // uint16 in C++
+            .isServer(world.isMaster())
+            .waitWorkers(false)
+            .timeout(new Milliseconds(ms));
     Store tcp;
     try {
       tcp = new TCPStore(world.masterAddr(), storeOptions);
     } catch (RuntimeException e) {
-      throw new IllegalStateException("rank " + world.rank() + ": rendezvous at " + world.masterAddr() + ":"
-          + world.masterPort() + " failed within " + options.timeout().toSeconds() + " s (distributed.timeout_s): "
-          + firstLine(e), e);
+      throw new IllegalStateException(
+          "rank "
+              + world.rank()
+              + ": rendezvous at "
+              + world.masterAddr()
+              + ":"
+              + world.masterPort()
+              + " failed within "
+              + options.timeout().toSeconds()
+              + " s (distributed.timeout_s): "
+              + firstLine(e),
+          e);
     }
     Store store = new PrefixStore("arpo4j/" + backend, tcp);
     Backend group;
@@ -116,20 +138,34 @@ public final class Distributed implements AutoCloseable {
         commDevice = new Device("cpu");
       } else {
         // each rank drives the GPU of its local rank (the torchrun convention)
-        group = new ProcessGroupNCCL(store, world.rank(), world.size(), ProcessGroupNCCL.Options.create());
+        group =
+            new ProcessGroupNCCL(
+                store, world.rank(), world.size(), ProcessGroupNCCL.Options.create());
         commDevice = new Device(deviceFor(device, world));
       }
     } catch (RuntimeException e) {
-      throw new IllegalStateException("rank " + world.rank() + ": joining the " + backend + " process group of "
-          + world.size() + " ranks failed within " + options.timeout().toSeconds() + " s (distributed.timeout_s): "
-          + firstLine(e), e);
+      throw new IllegalStateException(
+          "rank "
+              + world.rank()
+              + ": joining the "
+              + backend
+              + " process group of "
+              + world.size()
+              + " ranks failed within "
+              + options.timeout().toSeconds()
+              + " s (distributed.timeout_s): "
+              + firstLine(e),
+          e);
     }
     Distributed d = new Distributed(world, store, group, commDevice, options, backend);
     d.barrier();
     return d;
   }
 
-  /** The device a rank trains on: plain {@code cuda} becomes {@code cuda:LOCAL_RANK} in a distributed job. */
+  /**
+   * The device a rank trains on: plain {@code cuda} becomes {@code cuda:LOCAL_RANK} in a
+   * distributed job.
+   */
   public static String deviceFor(String device, World world) {
     return world.isDistributed() && device.equals("cuda") ? "cuda:" + world.localRank() : device;
   }
@@ -140,13 +176,15 @@ public final class Distributed implements AutoCloseable {
    */
   private static org.bytedeco.pytorch.gloo.Device glooDevice(World world) {
     String ifname = System.getenv("GLOO_SOCKET_IFNAME");
-    if (ifname != null && !ifname.isBlank()) return ProcessGroupGloo.createDeviceForInterface(ifname.trim());
+    if (ifname != null && !ifname.isBlank())
+      return ProcessGroupGloo.createDeviceForInterface(ifname.trim());
     try {
       if (InetAddress.getByName(world.masterAddr()).isLoopbackAddress()) {
         return ProcessGroupGloo.createDeviceForHostname("127.0.0.1");
       }
     } catch (UnknownHostException e) {
-      throw new IllegalArgumentException("MASTER_ADDR " + world.masterAddr() + " does not resolve", e);
+      throw new IllegalArgumentException(
+          "MASTER_ADDR " + world.masterAddr() + " does not resolve", e);
     }
     return ProcessGroupGloo.createDefaultDevice();
   }
@@ -180,7 +218,9 @@ public final class Distributed implements AutoCloseable {
   public double[] allReduceSum(double... values) {
     if (group == null || values.length == 0) return values.clone();
     Tensor t = Tensor.create(values, values.length).to(commDevice, ScalarType.Double);
-    await(group.allreduce(new TensorVector(t), new AllreduceOptions()), "all-reduce of " + values.length + " scalars");
+    await(
+        group.allreduce(new TensorVector(t), new AllreduceOptions()),
+        "all-reduce of " + values.length + " scalars");
     Tensor cpu = t.cpu().contiguous();
     double[] out = new double[values.length];
     cpu.data_ptr_double().get(out);
@@ -204,21 +244,26 @@ public final class Distributed implements AutoCloseable {
       for (List<Tensor> bucket : buckets(grads)) {
         TensorVector members = new TensorVector(bucket.toArray(new Tensor[0]));
         Tensor flat = torch.flatten_dense_tensors(members);
-        await(group.allreduce(new TensorVector(flat), new AllreduceOptions()), "gradient all-reduce");
+        await(
+            group.allreduce(new TensorVector(flat), new AllreduceOptions()), "gradient all-reduce");
         TensorVector summed = torch.unflatten_dense_tensors(flat, members);
         for (int i = 0; i < bucket.size(); i++) bucket.get(i).copy_(summed.get(i));
       }
     }
   }
 
-  /** Overwrites {@code parameters} on every rank with rank 0's values (bucketed, as the gradients). */
+  /**
+   * Overwrites {@code parameters} on every rank with rank 0's values (bucketed, as the gradients).
+   */
   public void broadcastParameters(Collection<Tensor> parameters) {
     if (group == null) return;
     try (NoGradGuard noGrad = new NoGradGuard()) {
       for (List<Tensor> bucket : buckets(new ArrayList<>(parameters))) {
         TensorVector members = new TensorVector(bucket.toArray(new Tensor[0]));
         Tensor flat = torch.flatten_dense_tensors(members);
-        await(group.broadcast(new TensorVector(flat), new BroadcastOptions().rootRank(0)), "parameter broadcast");
+        await(
+            group.broadcast(new TensorVector(flat), new BroadcastOptions().rootRank(0)),
+            "parameter broadcast");
         TensorVector received = torch.unflatten_dense_tensors(flat, members);
         for (int i = 0; i < bucket.size(); i++) bucket.get(i).copy_(received.get(i));
       }
@@ -228,18 +273,30 @@ public final class Distributed implements AutoCloseable {
   /** Waits until every rank has reached this point (or the timeout passes). */
   public void barrier() {
     if (group == null) return;
-    await(group.barrier(new BarrierOptions().timeout(new Milliseconds(options.timeout().toMillis()))), "barrier");
+    await(
+        group.barrier(new BarrierOptions().timeout(new Milliseconds(options.timeout().toMillis()))),
+        "barrier");
   }
 
-  /** Tensors in order, cut into runs of one dtype and device of at most {@code bucketBytes} (a larger tensor alone). */
+  /**
+   * Tensors in order, cut into runs of one dtype and device of at most {@code bucketBytes} (a
+   * larger tensor alone).
+   */
   List<List<Tensor>> buckets(List<Tensor> tensors) {
     List<List<Tensor>> out = new ArrayList<>();
     List<Tensor> current = new ArrayList<>();
     long bytes = 0;
     for (Tensor t : tensors) {
       long n = t.nbytes();
-      boolean compatible = current.isEmpty() || (current.get(0).scalar_type() == t.scalar_type()
-          && current.get(0).device().str().getString().equals(t.device().str().getString()));
+      boolean compatible =
+          current.isEmpty()
+              || (current.get(0).scalar_type() == t.scalar_type()
+                  && current
+                      .get(0)
+                      .device()
+                      .str()
+                      .getString()
+                      .equals(t.device().str().getString()));
       if (!current.isEmpty() && (!compatible || bytes + n > options.bucketBytes())) {
         out.add(current);
         current = new ArrayList<>();
@@ -258,9 +315,19 @@ public final class Distributed implements AutoCloseable {
         throw new IllegalStateException("timed out");
       }
     } catch (RuntimeException e) {
-      throw new IllegalStateException("rank " + world.rank() + " of " + world.size() + ": " + what + " failed "
-          + "(another rank died, or did not answer within distributed.timeout_s = " + options.timeout().toSeconds()
-          + " s): " + firstLine(e), e);
+      throw new IllegalStateException(
+          "rank "
+              + world.rank()
+              + " of "
+              + world.size()
+              + ": "
+              + what
+              + " failed "
+              + "(another rank died, or did not answer within distributed.timeout_s = "
+              + options.timeout().toSeconds()
+              + " s): "
+              + firstLine(e),
+          e);
     }
   }
 

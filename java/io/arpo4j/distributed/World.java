@@ -13,8 +13,10 @@ public record World(int rank, int size, int localRank, String masterAddr, int ma
 
   public World {
     if (size < 1) throw new IllegalArgumentException("WORLD_SIZE must be >= 1, got " + size);
-    if (rank < 0 || rank >= size) throw new IllegalArgumentException("RANK must be in [0, " + size + "), got " + rank);
-    if (localRank < 0) throw new IllegalArgumentException("LOCAL_RANK must be >= 0, got " + localRank);
+    if (rank < 0 || rank >= size)
+      throw new IllegalArgumentException("RANK must be in [0, " + size + "), got " + rank);
+    if (localRank < 0)
+      throw new IllegalArgumentException("LOCAL_RANK must be >= 0, got " + localRank);
     if (size > 1 && (masterPort < 1 || masterPort > 65535)) {
       throw new IllegalArgumentException("MASTER_PORT must be in [1, 65535], got " + masterPort);
     }
@@ -30,15 +32,21 @@ public record World(int rank, int size, int localRank, String masterAddr, int ma
     int worldSize = integer(env, "WORLD_SIZE", null);
     if (worldSize == 1) return SINGLE;
     String addr = env.get("MASTER_ADDR");
-    if (addr == null || addr.isBlank()) throw new IllegalArgumentException("WORLD_SIZE is set but MASTER_ADDR is not");
-    return new World(integer(env, "RANK", null), worldSize, integer(env, "LOCAL_RANK", "0"), addr.trim(),
+    if (addr == null || addr.isBlank())
+      throw new IllegalArgumentException("WORLD_SIZE is set but MASTER_ADDR is not");
+    return new World(
+        integer(env, "RANK", null),
+        worldSize,
+        integer(env, "LOCAL_RANK", "0"),
+        addr.trim(),
         integer(env, "MASTER_PORT", null));
   }
 
   private static int integer(Map<String, String> env, String key, String fallback) {
     String v = env.get(key);
     if (v == null || v.isBlank()) {
-      if (fallback == null) throw new IllegalArgumentException("WORLD_SIZE is set but " + key + " is not");
+      if (fallback == null)
+        throw new IllegalArgumentException("WORLD_SIZE is set but " + key + " is not");
       v = fallback;
     }
     try {
@@ -56,7 +64,10 @@ public record World(int rank, int size, int localRank, String masterAddr, int ma
     return rank == 0;
   }
 
-  /** The rows {@code [from, to)} of {@code count} that this rank owns: contiguous, disjoint, sizes differing by at most one. */
+  /**
+   * The rows {@code [from, to)} of {@code count} that this rank owns: contiguous, disjoint, sizes
+   * differing by at most one.
+   */
   public int[] shard(int count) {
     int from = (int) ((long) count * rank / size), to = (int) ((long) count * (rank + 1) / size);
     return new int[] {from, to};

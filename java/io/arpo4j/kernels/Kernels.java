@@ -11,10 +11,10 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
- * The native kernels over libtorch tensors, on CPU or CUDA (chosen by the logits' device).
- * Every argument is checked here, before any native code runs: a bad shape, dtype, device,
- * stride, index or temperature raises {@link IllegalArgumentException} naming the argument.
- * Outputs are new fp32 tensors on the input's device (int64 for sampled tokens).
+ * The native kernels over libtorch tensors, on CPU or CUDA (chosen by the logits' device). Every
+ * argument is checked here, before any native code runs: a bad shape, dtype, device, stride, index
+ * or temperature raises {@link IllegalArgumentException} naming the argument. Outputs are new fp32
+ * tensors on the input's device (int64 for sampled tokens).
  *
  * <p>Contract: the inputs stay the caller's and are only read; every output tensor is new and owned
  * by the caller, who closes it (or lets a {@code PointerScope} do so). The methods keep no state,
@@ -35,11 +35,16 @@ public final class Kernels {
   public record Sampled(Tensor tokens, Tensor logprob, Tensor entropy) {}
 
   /**
-   * Output of {@link #clippedSurrogate}: the scalar loss (fp32 [1]), d loss / d logprob (fp32,
-   * the shape of logprob), and masked-mean statistics.
+   * Output of {@link #clippedSurrogate}: the scalar loss (fp32 [1]), d loss / d logprob (fp32, the
+   * shape of logprob), and masked-mean statistics.
    */
   public record Surrogate(
-      Tensor loss, Tensor gradLogprob, float clipFraction, float approxKl, float meanRatio, float dualClipFraction) {}
+      Tensor loss,
+      Tensor gradLogprob,
+      float clipFraction,
+      float approxKl,
+      float meanRatio,
+      float dualClipFraction) {}
 
   /**
    * Log-probability of {@code targets}, entropy and log-sum-exp of softmax(logits / T) per row, in
@@ -55,8 +60,19 @@ public final class Kernels {
     Tensor entropy = floatVector(logits, l.rows);
     Tensor lse = floatVector(logits, l.rows);
     KernelBackend backend = KernelBackend.on(logits);
-    checkStatus(backend, backend.tokenStats(l.data, l.dtype, l.rows, l.vocab, l.stride, longs(targets), temperature,
-        floats(logprob), floats(entropy), floats(lse)));
+    checkStatus(
+        backend,
+        backend.tokenStats(
+            l.data,
+            l.dtype,
+            l.rows,
+            l.vocab,
+            l.stride,
+            longs(targets),
+            temperature,
+            floats(logprob),
+            floats(entropy),
+            floats(lse)));
     return new TokenStats(logprob, entropy, lse);
   }
 
@@ -69,55 +85,105 @@ public final class Kernels {
    * @param topP nucleus mass in (0, 1]; 1 disables
    * @param topK tokens kept, 0 disables (values >= V keep everything)
    */
-  public static Sampled sample(Tensor logits, float temperature, float topP, int topK, long seed, long step) {
+  public static Sampled sample(
+      Tensor logits, float temperature, float topP, int topK, long seed, long step) {
     Logits l = Logits.check("logits", logits);
     if (!(temperature >= 0f) || !Float.isFinite(temperature)) {
       throw new IllegalArgumentException("temperature must be finite and >= 0, got " + temperature);
     }
-    if (!(topP > 0f && topP <= 1f)) throw new IllegalArgumentException("topP must be in (0, 1], got " + topP);
+    if (!(topP > 0f && topP <= 1f))
+      throw new IllegalArgumentException("topP must be in (0, 1], got " + topP);
     if (topK < 0) throw new IllegalArgumentException("topK must be >= 0, got " + topK);
-    Tensor tokens = logits.new_empty(new long[] {l.rows}, new ScalarTypeOptional(ScalarType.Long),
-        new LayoutOptional(), new DeviceOptional(), new BoolOptional());
+    Tensor tokens =
+        logits.new_empty(
+            new long[] {l.rows},
+            new ScalarTypeOptional(ScalarType.Long),
+            new LayoutOptional(),
+            new DeviceOptional(),
+            new BoolOptional());
     Tensor logprob = floatVector(logits, l.rows);
     Tensor entropy = floatVector(logits, l.rows);
     KernelBackend backend = KernelBackend.on(logits);
-    checkStatus(backend, backend.sample(l.data, l.dtype, l.rows, l.vocab, l.stride, temperature, topP, topK, seed,
-        step, longs(tokens), floats(logprob), floats(entropy)));
+    checkStatus(
+        backend,
+        backend.sample(
+            l.data,
+            l.dtype,
+            l.rows,
+            l.vocab,
+            l.stride,
+            temperature,
+            topP,
+            topK,
+            seed,
+            step,
+            longs(tokens),
+            floats(logprob),
+            floats(entropy)));
     return new Sampled(tokens, logprob, entropy);
   }
 
   /**
-   * The clipped surrogate loss of ARPO.md §6 over a padded batch: {@code logprob},
-   * {@code oldLogprob}, {@code advantage} and {@code mask} are fp32 [S, L] (or [L] for one
-   * sequence), contiguous, on one device; mask is 1 for tokens that train and 0 for padding and
-   * tool output.
+   * The clipped surrogate loss of ARPO.md §6 over a padded batch: {@code logprob}, {@code
+   * oldLogprob}, {@code advantage} and {@code mask} are fp32 [S, L] (or [L] for one sequence),
+   * contiguous, on one device; mask is 1 for tokens that train and 0 for padding and tool output.
    *
    * @param epsLow lower clip range, in [0, 1)
    * @param epsHigh upper clip range, >= 0 (DAPO's clip-higher raises it)
    * @param dualClipC dual-clip bound for negative advantages, > 1; values <= 1 disable it
    */
-  public static Surrogate clippedSurrogate(Tensor logprob, Tensor oldLogprob, Tensor advantage, Tensor mask,
-      float epsLow, float epsHigh, float dualClipC, LossAggregation aggregation) {
+  public static Surrogate clippedSurrogate(
+      Tensor logprob,
+      Tensor oldLogprob,
+      Tensor advantage,
+      Tensor mask,
+      float epsLow,
+      float epsHigh,
+      float dualClipC,
+      LossAggregation aggregation) {
     long[] shape = requireTokenMatrix("logprob", logprob);
     requireSameTokenMatrix("oldLogprob", oldLogprob, logprob, shape);
     requireSameTokenMatrix("advantage", advantage, logprob, shape);
     requireSameTokenMatrix("mask", mask, logprob, shape);
-    if (!(epsLow >= 0f && epsLow < 1f)) throw new IllegalArgumentException("epsLow must be in [0, 1), got " + epsLow);
+    if (!(epsLow >= 0f && epsLow < 1f))
+      throw new IllegalArgumentException("epsLow must be in [0, 1), got " + epsLow);
     if (!(epsHigh >= 0f) || !Float.isFinite(epsHigh)) {
       throw new IllegalArgumentException("epsHigh must be finite and >= 0, got " + epsHigh);
     }
     if (Float.isNaN(dualClipC)) throw new IllegalArgumentException("dualClipC must not be NaN");
     if (aggregation == null) throw new IllegalArgumentException("aggregation must not be null");
     Tensor loss = floatVector(logprob, 1);
-    Tensor grad = logprob.new_empty(shape, new ScalarTypeOptional(ScalarType.Float), new LayoutOptional(),
-        new DeviceOptional(), new BoolOptional());
+    Tensor grad =
+        logprob.new_empty(
+            shape,
+            new ScalarTypeOptional(ScalarType.Float),
+            new LayoutOptional(),
+            new DeviceOptional(),
+            new BoolOptional());
     float[] s = new float[NativeKernels.ARPO_NUM_STATS];
     KernelBackend backend = KernelBackend.on(logprob);
-    checkStatus(backend, backend.clippedSurrogate(floats(logprob), floats(oldLogprob), floats(advantage),
-        floats(mask), shape[0], shape[1], epsLow, epsHigh, dualClipC, aggregationMode(aggregation), floats(loss),
-        floats(grad), s));
-    return new Surrogate(loss, grad.view(logprob.sizes().vec().get()), s[NativeKernels.ARPO_STAT_CLIP_FRAC],
-        s[NativeKernels.ARPO_STAT_APPROX_KL], s[NativeKernels.ARPO_STAT_MEAN_RATIO],
+    checkStatus(
+        backend,
+        backend.clippedSurrogate(
+            floats(logprob),
+            floats(oldLogprob),
+            floats(advantage),
+            floats(mask),
+            shape[0],
+            shape[1],
+            epsLow,
+            epsHigh,
+            dualClipC,
+            aggregationMode(aggregation),
+            floats(loss),
+            floats(grad),
+            s));
+    return new Surrogate(
+        loss,
+        grad.view(logprob.sizes().vec().get()),
+        s[NativeKernels.ARPO_STAT_CLIP_FRAC],
+        s[NativeKernels.ARPO_STAT_APPROX_KL],
+        s[NativeKernels.ARPO_STAT_MEAN_RATIO],
         s[NativeKernels.ARPO_STAT_DUAL_CLIP_FRAC]);
   }
 
@@ -136,8 +202,13 @@ public final class Kernels {
    *
    * @param gradEntropy fp32 [N] or null when the loss has no entropy term
    */
-  public static void logprobBackwardInPlace(Tensor logits, Tensor targets, TokenStats stats, Tensor gradLogprob,
-      Tensor gradEntropy, float temperature) {
+  public static void logprobBackwardInPlace(
+      Tensor logits,
+      Tensor targets,
+      TokenStats stats,
+      Tensor gradLogprob,
+      Tensor gradEntropy,
+      float temperature) {
     Logits l = Logits.check("logits", logits);
     requirePositiveTemperature(temperature);
     l.requireTargets("targets", targets);
@@ -150,17 +221,31 @@ public final class Kernels {
     }
     Tensor entropy = gradEntropy == null ? null : stats.entropy();
     KernelBackend backend = KernelBackend.on(logits);
-    checkStatus(backend, backend.logprobBackward(l.data, l.dtype, l.rows, l.vocab, l.stride, longs(targets),
-        floats(stats.logsumexp()), floats(entropy), floats(gradLogprob), floats(gradEntropy), temperature));
+    checkStatus(
+        backend,
+        backend.logprobBackward(
+            l.data,
+            l.dtype,
+            l.rows,
+            l.vocab,
+            l.stride,
+            longs(targets),
+            floats(stats.logsumexp()),
+            floats(entropy),
+            floats(gradLogprob),
+            floats(gradEntropy),
+            temperature));
   }
 
   // ---- argument checks -------------------------------------------------------------------
 
   /** A checked [rows, vocab] logits matrix with its kernel-facing description. */
-  private record Logits(Tensor tensor, long rows, long vocab, long stride, int dtype, Pointer data) {
+  private record Logits(
+      Tensor tensor, long rows, long vocab, long stride, int dtype, Pointer data) {
     static Logits check(String name, Tensor t) {
       requireDefined(name, t);
-      if (t.dim() != 2) throw new IllegalArgumentException(name + " must be 2-D [N, V], got " + shapeOf(t));
+      if (t.dim() != 2)
+        throw new IllegalArgumentException(name + " must be 2-D [N, V], got " + shapeOf(t));
       int dtype;
       ScalarType st = t.scalar_type();
       if (is(st, ScalarType.Float)) {
@@ -171,14 +256,19 @@ public final class Kernels {
         throw new IllegalArgumentException(name + " must be float32 or bfloat16, got " + st);
       }
       long rows = t.size(0), vocab = t.size(1);
-      if (rows <= 0 || vocab <= 0) throw new IllegalArgumentException(name + " must be non-empty, got " + shapeOf(t));
+      if (rows <= 0 || vocab <= 0)
+        throw new IllegalArgumentException(name + " must be non-empty, got " + shapeOf(t));
       if (t.stride(1) != 1) {
-        throw new IllegalArgumentException(name + " must be contiguous in its last dimension (stride 1), got stride "
-            + t.stride(1) + "; call .contiguous() first");
+        throw new IllegalArgumentException(
+            name
+                + " must be contiguous in its last dimension (stride 1), got stride "
+                + t.stride(1)
+                + "; call .contiguous() first");
       }
       long stride = t.stride(0);
       if (rows > 1 && stride < vocab) {
-        throw new IllegalArgumentException(name + " rows overlap: row stride " + stride + " < V = " + vocab);
+        throw new IllegalArgumentException(
+            name + " rows overlap: row stride " + stride + " < V = " + vocab);
       }
       requireDevice(name, t);
       return new Logits(t, rows, vocab, Math.max(stride, vocab), dtype, t.data_ptr());
@@ -187,7 +277,8 @@ public final class Kernels {
     void requireTargets(String name, Tensor targets) {
       requireDefined(name, targets);
       if (targets.dim() != 1 || targets.size(0) != rows) {
-        throw new IllegalArgumentException(name + " must be 1-D [" + rows + "], got " + shapeOf(targets));
+        throw new IllegalArgumentException(
+            name + " must be 1-D [" + rows + "], got " + shapeOf(targets));
       }
       if (!is(targets.scalar_type(), ScalarType.Long)) {
         throw new IllegalArgumentException(name + " must be int64, got " + targets.scalar_type());
@@ -221,7 +312,8 @@ public final class Kernels {
       throw new IllegalArgumentException(name + " must be float32, got " + t.scalar_type());
     }
     if (t.numel() == 0) throw new IllegalArgumentException(name + " must be non-empty");
-    if (!t.is_contiguous()) throw new IllegalArgumentException(name + " must be contiguous; call .contiguous() first");
+    if (!t.is_contiguous())
+      throw new IllegalArgumentException(name + " must be contiguous; call .contiguous() first");
     requireDevice(name, t);
     return t.dim() == 2 ? new long[] {t.size(0), t.size(1)} : new long[] {1, t.size(0)};
   }
@@ -229,27 +321,36 @@ public final class Kernels {
   private static void requireSameTokenMatrix(String name, Tensor t, Tensor ref, long[] shape) {
     long[] s = requireTokenMatrix(name, t);
     if (t.dim() != ref.dim() || s[0] != shape[0] || s[1] != shape[1]) {
-      throw new IllegalArgumentException(name + " must have the shape of logprob " + shapeOf(ref) + ", got " + shapeOf(t));
+      throw new IllegalArgumentException(
+          name + " must have the shape of logprob " + shapeOf(ref) + ", got " + shapeOf(t));
     }
     requireContiguousOn(name, t, ref);
   }
 
   private static void requireContiguousOn(String name, Tensor t, Tensor ref) {
-    if (!t.is_contiguous()) throw new IllegalArgumentException(name + " must be contiguous; call .contiguous() first");
-    if (t.is_cuda() != ref.is_cuda() || (t.is_cuda() && t.device().index() != ref.device().index())) {
-      throw new IllegalArgumentException(name + " is on " + t.device().str().getString() + " but the kernel input is on "
-          + ref.device().str().getString());
+    if (!t.is_contiguous())
+      throw new IllegalArgumentException(name + " must be contiguous; call .contiguous() first");
+    if (t.is_cuda() != ref.is_cuda()
+        || (t.is_cuda() && t.device().index() != ref.device().index())) {
+      throw new IllegalArgumentException(
+          name
+              + " is on "
+              + t.device().str().getString()
+              + " but the kernel input is on "
+              + ref.device().str().getString());
     }
   }
 
   private static void requireDevice(String name, Tensor t) {
     if (!t.is_cuda() && !t.is_cpu()) {
-      throw new IllegalArgumentException(name + " must be on the CPU or a CUDA device, got " + t.device().str().getString());
+      throw new IllegalArgumentException(
+          name + " must be on the CPU or a CUDA device, got " + t.device().str().getString());
     }
   }
 
   private static void requireDefined(String name, Tensor t) {
-    if (t == null || t.isNull() || !t.defined()) throw new IllegalArgumentException(name + " must not be null");
+    if (t == null || t.isNull() || !t.defined())
+      throw new IllegalArgumentException(name + " must not be null");
   }
 
   private static void requirePositiveTemperature(float temperature) {
@@ -270,8 +371,12 @@ public final class Kernels {
   // ---- plumbing --------------------------------------------------------------------------
 
   static Tensor floatVector(Tensor like, long n) {
-    return like.new_empty(new long[] {n}, new ScalarTypeOptional(ScalarType.Float), new LayoutOptional(),
-        new DeviceOptional(), new BoolOptional());
+    return like.new_empty(
+        new long[] {n},
+        new ScalarTypeOptional(ScalarType.Float),
+        new LayoutOptional(),
+        new DeviceOptional(),
+        new BoolOptional());
   }
 
   private static FloatPointer floats(Tensor t) {
@@ -284,6 +389,7 @@ public final class Kernels {
 
   private static void checkStatus(KernelBackend backend, int rc) {
     if (rc == NativeKernels.ARPO_OK) return;
-    throw new IllegalStateException("arpo4j kernel failed (code " + rc + "): " + backend.lastError());
+    throw new IllegalStateException(
+        "arpo4j kernel failed (code " + rc + "): " + backend.lastError());
   }
 }

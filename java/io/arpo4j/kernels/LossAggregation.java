@@ -2,9 +2,14 @@ package io.arpo4j.kernels;
 
 /** How masked per-token losses of a padded [S, L] batch become one scalar (ARPO.md §6). */
 public enum LossAggregation {
-  /** Sum over all unmasked tokens divided by their count (the default; every token weighs the same). */
+  /**
+   * Sum over all unmasked tokens divided by their count (the default; every token weighs the same).
+   */
   TOKEN_MEAN,
-  /** Per-sequence token mean, then the mean over non-empty sequences (every sequence weighs the same). */
+  /**
+   * Per-sequence token mean, then the mean over non-empty sequences (every sequence weighs the
+   * same).
+   */
   SEQ_MEAN_TOKEN_MEAN,
   /** Per-sequence token mean, summed over non-empty sequences. */
   SEQ_SUM_TOKEN_MEAN;
@@ -19,6 +24,8 @@ public enum LossAggregation {
       if (a.configName().equals(name)) return a;
     }
     throw new IllegalArgumentException(
-        "unknown loss aggregation '" + name + "' (expected token-mean, seq-mean-token-mean or seq-sum-token-mean)");
+        "unknown loss aggregation '"
+            + name
+            + "' (expected token-mean, seq-mean-token-mean or seq-sum-token-mean)");
   }
 }

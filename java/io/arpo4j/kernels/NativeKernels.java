@@ -22,7 +22,8 @@ final class NativeKernels {
 
   private NativeKernels() {}
 
-  // The header's named constants, read from arpo4j.h through JNI so that no value is restated in Java
+  // The header's named constants, read from arpo4j.h through JNI so that no value is restated in
+  // Java
   // (CUDA's library shares the header). Each field bears the name of its C constant.
   static final int ARPO_OK = ARPO_OK();
   static final int ARPO_F32 = ARPO_F32();
@@ -37,33 +38,80 @@ final class NativeKernels {
   static final int ARPO_NUM_STATS = ARPO_NUM_STATS();
 
   private static native @MemberGetter int ARPO_OK();
+
   private static native @MemberGetter int ARPO_F32();
+
   private static native @MemberGetter int ARPO_BF16();
+
   private static native @MemberGetter int ARPO_AGG_TOKEN_MEAN();
+
   private static native @MemberGetter int ARPO_AGG_SEQ_MEAN_TOKEN_MEAN();
+
   private static native @MemberGetter int ARPO_AGG_SEQ_SUM_TOKEN_MEAN();
+
   private static native @MemberGetter int ARPO_STAT_CLIP_FRAC();
+
   private static native @MemberGetter int ARPO_STAT_APPROX_KL();
+
   private static native @MemberGetter int ARPO_STAT_MEAN_RATIO();
+
   private static native @MemberGetter int ARPO_STAT_DUAL_CLIP_FRAC();
+
   private static native @MemberGetter int ARPO_NUM_STATS();
 
-  static native int arpo_token_stats(@Const Pointer logits, @Cast("arpo_dtype") int dtype, long n, long v,
-      long rowStride, @Cast("const int64_t*") LongPointer targets, float temperature, FloatPointer logprob,
-      FloatPointer entropy, FloatPointer logsumexp);
+  static native int arpo_token_stats(
+      @Const Pointer logits,
+      @Cast("arpo_dtype") int dtype,
+      long n,
+      long v,
+      long rowStride,
+      @Cast("const int64_t*") LongPointer targets,
+      float temperature,
+      FloatPointer logprob,
+      FloatPointer entropy,
+      FloatPointer logsumexp);
 
-  static native int arpo_sample(@Const Pointer logits, @Cast("arpo_dtype") int dtype, long b, long v, long rowStride,
-      float temperature, float topP, int topK, @Cast("uint64_t") long seed, @Cast("uint64_t") long step,
-      @Cast("int64_t*") LongPointer token, FloatPointer logprob, FloatPointer entropy);
+  static native int arpo_sample(
+      @Const Pointer logits,
+      @Cast("arpo_dtype") int dtype,
+      long b,
+      long v,
+      long rowStride,
+      float temperature,
+      float topP,
+      int topK,
+      @Cast("uint64_t") long seed,
+      @Cast("uint64_t") long step,
+      @Cast("int64_t*") LongPointer token,
+      FloatPointer logprob,
+      FloatPointer entropy);
 
-  static native int arpo_clipped_surrogate(@Const FloatPointer logprob, @Const FloatPointer oldLogprob,
-      @Const FloatPointer advantage, @Const FloatPointer mask, long numSeqs, long seqLen, float epsLow,
-      float epsHigh, float dualClipC, @Cast("arpo_agg_mode") int mode, FloatPointer loss, FloatPointer gradLogprob,
+  static native int arpo_clipped_surrogate(
+      @Const FloatPointer logprob,
+      @Const FloatPointer oldLogprob,
+      @Const FloatPointer advantage,
+      @Const FloatPointer mask,
+      long numSeqs,
+      long seqLen,
+      float epsLow,
+      float epsHigh,
+      float dualClipC,
+      @Cast("arpo_agg_mode") int mode,
+      FloatPointer loss,
+      FloatPointer gradLogprob,
       FloatPointer stats);
 
-  static native int arpo_logprob_backward(Pointer logits, @Cast("arpo_dtype") int dtype, long n, long v,
-      long rowStride, @Cast("const int64_t*") LongPointer targets, @Const FloatPointer logsumexp,
-      @Const FloatPointer entropy, @Const FloatPointer gradLogprob, @Const FloatPointer gradEntropy,
+  static native int arpo_logprob_backward(
+      Pointer logits,
+      @Cast("arpo_dtype") int dtype,
+      long n,
+      long v,
+      long rowStride,
+      @Cast("const int64_t*") LongPointer targets,
+      @Const FloatPointer logsumexp,
+      @Const FloatPointer entropy,
+      @Const FloatPointer gradLogprob,
+      @Const FloatPointer gradEntropy,
       float temperature);
 
   static native @Cast("const char*") BytePointer arpo_last_error();

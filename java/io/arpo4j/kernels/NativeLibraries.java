@@ -19,31 +19,36 @@ import org.bytedeco.javacpp.ClassProperties;
 import org.bytedeco.javacpp.Loader;
 
 /**
- * Loads libtorch so that the copy bundled with arpo4j (Bytedeco's {@code pytorch} platform jar) is the
- * one bound, even when the machine has another libtorch, e.g. {@code /usr/lib/x86_64-linux-gnu/libtorch_cpu.so}
- * from Debian's {@code libtorch-dev}, or a pip wheel's {@code torch/lib} on {@code LD_LIBRARY_PATH}.
+ * Loads libtorch so that the copy bundled with arpo4j (Bytedeco's {@code pytorch} platform jar) is
+ * the one bound, even when the machine has another libtorch, e.g. {@code
+ * /usr/lib/x86_64-linux-gnu/libtorch_cpu.so} from Debian's {@code libtorch-dev}, or a pip wheel's
+ * {@code torch/lib} on {@code LD_LIBRARY_PATH}.
  *
- * <p>Why it is needed: JavaCPP loads the presets' libraries in the order {@code c10, torch, torch_cpu},
- * each extracted into its cache only when its turn comes. {@code libtorch.so} needs
+ * <p>Why it is needed: JavaCPP loads the presets' libraries in the order {@code c10, torch,
+ * torch_cpu}, each extracted into its cache only when its turn comes. {@code libtorch.so} needs
  * {@code libtorch_cpu.so}, which on a first run (empty cache) is not yet next to it, so the dynamic
- * linker takes the system's, which binds to the bundled {@code libc10.so} of another version: the JVM
- * dies in {@code torch.<clinit>}. Any directory on {@code LD_LIBRARY_PATH} wins over the bundle even
- * when the cache is full. Here the libtorch libraries are loaded in dependency order ({@code c10*},
- * then {@code torch_cpu}, then the rest), each by the absolute path of its bundled copy, so every
- * {@code NEEDED} entry names a library already loaded and the linker searches nowhere; the other
- * preloads JavaCPP declares (OpenBLAS, libgomp) come first, as JavaCPP orders them. Then JavaCPP's own
- * load finds everything in place. Afterwards the libtorch libraries mapped into the process are
- * checked: one from anywhere but the bundle is an error naming the file.
+ * linker takes the system's, which binds to the bundled {@code libc10.so} of another version: the
+ * JVM dies in {@code torch.<clinit>}. Any directory on {@code LD_LIBRARY_PATH} wins over the bundle
+ * even when the cache is full. Here the libtorch libraries are loaded in dependency order ({@code
+ * c10*}, then {@code torch_cpu}, then the rest), each by the absolute path of its bundled copy, so
+ * every {@code NEEDED} entry names a library already loaded and the linker searches nowhere; the
+ * other preloads JavaCPP declares (OpenBLAS, libgomp) come first, as JavaCPP orders them. Then
+ * JavaCPP's own load finds everything in place. Afterwards the libtorch libraries mapped into the
+ * process are checked: one from anywhere but the bundle is an error naming the file.
  *
- * <p>Every arpo4j entry point ({@link Kernels}, {@code PolicyModel}, {@code Trainer}, the CLI) calls
- * {@link #load()} first. A library user who creates tensors before touching any arpo4j class calls it
- * at start-up. With {@code -Dorg.bytedeco.javacpp.pathsFirst=true} (a libtorch of your own, found on
- * the library path first) or {@code -Dorg.bytedeco.javacpp.loadLibraries=false} this class does
- * nothing: JavaCPP's rules apply as documented by Bytedeco.
+ * <p>Every arpo4j entry point ({@link Kernels}, {@code PolicyModel}, {@code Trainer}, the CLI)
+ * calls {@link #load()} first. A library user who creates tensors before touching any arpo4j class
+ * calls it at start-up. With {@code -Dorg.bytedeco.javacpp.pathsFirst=true} (a libtorch of your
+ * own, found on the library path first) or {@code -Dorg.bytedeco.javacpp.loadLibraries=false} this
+ * class does nothing: JavaCPP's rules apply as documented by Bytedeco.
  */
 public final class NativeLibraries {
-  /** libc10, libtorch and their variants ({@code libc10_cuda.so}, {@code libtorch_cpu.so.2.6}); not libjnitorch or libtorchvision. */
-  static final Pattern TORCH_LIBRARY_FILE = Pattern.compile("lib(c10|torch)(_[a-z0-9]+)*\\.so(\\.[0-9.]+)?");
+  /**
+   * libc10, libtorch and their variants ({@code libc10_cuda.so}, {@code libtorch_cpu.so.2.6}); not
+   * libjnitorch or libtorchvision.
+   */
+  static final Pattern TORCH_LIBRARY_FILE =
+      Pattern.compile("lib(c10|torch)(_[a-z0-9]+)*\\.so(\\.[0-9.]+)?");
 
   private static final String TORCH_GLOBAL = "org.bytedeco.pytorch.global.torch";
   private static volatile boolean loaded;
@@ -53,8 +58,8 @@ public final class NativeLibraries {
   /**
    * Loads the bundled libtorch (once per JVM; later calls return at once).
    *
-   * @throws IllegalStateException naming the conflicting file when a libtorch from outside the bundle
-   *     was, or would have to be, loaded
+   * @throws IllegalStateException naming the conflicting file when a libtorch from outside the
+   *     bundle was, or would have to be, loaded
    */
   public static void load() {
     if (loaded) return;
@@ -65,8 +70,10 @@ public final class NativeLibraries {
         loadTorch();
         List<String> stray = strayTorchLibraries(mappedFiles(), bundled);
         if (!stray.isEmpty()) {
-          throw new IllegalStateException("a libtorch other than arpo4j's bundled one is loaded: " + stray.get(0)
-              + "; remove its directory from LD_LIBRARY_PATH or load arpo4j before anything else uses libtorch");
+          throw new IllegalStateException(
+              "a libtorch other than arpo4j's bundled one is loaded: "
+                  + stray.get(0)
+                  + "; remove its directory from LD_LIBRARY_PATH or load arpo4j before anything else uses libtorch");
         }
       } else {
         loadTorch();
@@ -75,7 +82,10 @@ public final class NativeLibraries {
     }
   }
 
-  /** Loads the preloads and libtorch libraries in {@link #loadOrder}; returns the files of the libtorch ones. */
+  /**
+   * Loads the preloads and libtorch libraries in {@link #loadOrder}; returns the files of the
+   * libtorch ones.
+   */
   private static List<String> preloadBundled() {
     Class<?> torch = torchGlobalClass();
     ClassProperties properties = Loader.loadProperties(torch, Loader.loadProperties(), true);
@@ -84,19 +94,24 @@ public final class NativeLibraries {
     List<String> loadedFiles = new ArrayList<>();
     List<String> bundledFiles = new ArrayList<>();
     for (String library : loadOrder(declared)) {
-      // JavaCPP itself makes '!' libraries global once its JNI library is in; here they only need to be loaded
+      // JavaCPP itself makes '!' libraries global once its JNI library is in; here they only need
+      // to be loaded
       String name = library.endsWith("!") ? library.substring(0, library.length() - 1) : library;
       URL[] urls = Loader.findLibrary(torch, properties, name, false);
       if (isTorchLibrary(name)) {
         urls = bundledOnly(urls);
         if (urls.length == 0) {
           if (properties.get("platform.link").contains(library)) throw missingBundle(name);
-          // e.g. c10_cuda on a CPU-only build: not bundled, and JavaCPP then tries System.loadLibrary,
+          // e.g. c10_cuda on a CPU-only build: not bundled, and JavaCPP then tries
+          // System.loadLibrary,
           // which would bind another libtorch's copy from java.library.path next to the bundled c10
           Path other = onLibraryPath(name, System.getProperty("java.library.path"));
           if (other != null) {
-            throw new IllegalStateException("JavaCPP would load " + other + ", part of a libtorch other than"
-                + " arpo4j's bundled one; leave its directory out of java.library.path (-Djava.library.path=...)");
+            throw new IllegalStateException(
+                "JavaCPP would load "
+                    + other
+                    + ", part of a libtorch other than"
+                    + " arpo4j's bundled one; leave its directory out of java.library.path (-Djava.library.path=...)");
           }
           continue;
         }
@@ -109,8 +124,8 @@ public final class NativeLibraries {
         }
       } catch (UnsatisfiedLinkError e) {
         if (isTorchLibrary(name)) {
-          throw new IllegalStateException("cannot load the bundled lib" + name + ".so: " + e.getMessage()
-              + conflictNote(), e);
+          throw new IllegalStateException(
+              "cannot load the bundled lib" + name + ".so: " + e.getMessage() + conflictNote(), e);
         }
         // an optional preload (a CUDA library on a CPU machine): JavaCPP skips it the same way
       }
@@ -132,15 +147,27 @@ public final class NativeLibraries {
   }
 
   private static IllegalStateException missingBundle(String name) {
-    return new IllegalStateException("the bundled lib" + name + ".so was not found: put org.bytedeco:pytorch:"
-        + "<version>:" + Loader.getPlatform() + " on the class path, or set -Dorg.bytedeco.javacpp.pathsFirst=true"
-        + " to use a libtorch of your own" + conflictNote());
+    return new IllegalStateException(
+        "the bundled lib"
+            + name
+            + ".so was not found: put org.bytedeco:pytorch:"
+            + "<version>:"
+            + Loader.getPlatform()
+            + " on the class path, or set -Dorg.bytedeco.javacpp.pathsFirst=true"
+            + " to use a libtorch of your own"
+            + conflictNote());
   }
 
   private static String conflictNote() {
-    List<Path> others = conflictingLibraries(linkerSearchDirectories(
-        System.getenv("LD_LIBRARY_PATH"), System.getProperty("java.library.path"), Path.of("/etc/ld.so.conf")));
-    return others.isEmpty() ? "" : " (another libtorch is on the library path: " + others.get(0) + ")";
+    List<Path> others =
+        conflictingLibraries(
+            linkerSearchDirectories(
+                System.getenv("LD_LIBRARY_PATH"),
+                System.getProperty("java.library.path"),
+                Path.of("/etc/ld.so.conf")));
+    return others.isEmpty()
+        ? ""
+        : " (another libtorch is on the library path: " + others.get(0) + ")";
   }
 
   static boolean pathsFirst() {
@@ -161,13 +188,14 @@ public final class NativeLibraries {
   }
 
   /**
-   * The order to load JavaCPP's declared libraries in: everything that is not libtorch first, in the
-   * declared order; then {@code c10}, the other {@code c10_*}, {@code torch_cpu}, the other
+   * The order to load JavaCPP's declared libraries in: everything that is not libtorch first, in
+   * the declared order; then {@code c10}, the other {@code c10_*}, {@code torch_cpu}, the other
    * {@code torch_*} and last {@code torch}, which needs them all.
    */
   static List<String> loadOrder(List<String> declared) {
     List<String> order = new ArrayList<>(new LinkedHashSet<>(declared));
-    order.sort(Comparator.comparingInt(NativeLibraries::rank)); // stable: ties keep the declared order
+    order.sort(
+        Comparator.comparingInt(NativeLibraries::rank)); // stable: ties keep the declared order
     return order;
   }
 
@@ -182,11 +210,12 @@ public final class NativeLibraries {
   }
 
   /**
-   * The directories the dynamic linker and {@code System.loadLibrary} search, in order:
-   * {@code LD_LIBRARY_PATH}, {@code java.library.path}, the directories of {@code ld.so.conf} (with its
+   * The directories the dynamic linker and {@code System.loadLibrary} search, in order: {@code
+   * LD_LIBRARY_PATH}, {@code java.library.path}, the directories of {@code ld.so.conf} (with its
    * includes), then the built-in ones. Missing directories are kept out.
    */
-  static List<Path> linkerSearchDirectories(String ldLibraryPath, String javaLibraryPath, Path ldSoConf) {
+  static List<Path> linkerSearchDirectories(
+      String ldLibraryPath, String javaLibraryPath, Path ldSoConf) {
     Set<Path> dirs = new LinkedHashSet<>();
     for (String list : new String[] {ldLibraryPath, javaLibraryPath}) {
       if (list == null) continue;
@@ -195,7 +224,8 @@ public final class NativeLibraries {
       }
     }
     readLdSoConf(ldSoConf, dirs, 0);
-    for (String dir : new String[] {"/lib", "/usr/lib", "/lib64", "/usr/lib64"}) dirs.add(Path.of(dir));
+    for (String dir : new String[] {"/lib", "/usr/lib", "/lib64", "/usr/lib64"})
+      dirs.add(Path.of(dir));
     dirs.removeIf(d -> !Files.isDirectory(d));
     return new ArrayList<>(dirs);
   }
@@ -210,7 +240,8 @@ public final class NativeLibraries {
           Path pattern = conf.resolveSibling(line.substring("include ".length()).strip());
           Path dir = pattern.getParent();
           if (dir == null || !Files.isDirectory(dir)) continue;
-          try (DirectoryStream<Path> matches = Files.newDirectoryStream(dir, pattern.getFileName().toString())) {
+          try (DirectoryStream<Path> matches =
+              Files.newDirectoryStream(dir, pattern.getFileName().toString())) {
             List<Path> sorted = new ArrayList<>();
             matches.forEach(sorted::add);
             sorted.sort(null);
@@ -237,12 +268,15 @@ public final class NativeLibraries {
     return null;
   }
 
-  /** The libtorch files (by {@link #TORCH_LIBRARY_FILE}) in the given directories, in search order. */
+  /**
+   * The libtorch files (by {@link #TORCH_LIBRARY_FILE}) in the given directories, in search order.
+   */
   static List<Path> conflictingLibraries(List<Path> dirs) {
     List<Path> found = new ArrayList<>();
     for (Path dir : dirs) {
       try (Stream<Path> files = Files.list(dir)) {
-        files.filter(f -> TORCH_LIBRARY_FILE.matcher(f.getFileName().toString()).matches())
+        files
+            .filter(f -> TORCH_LIBRARY_FILE.matcher(f.getFileName().toString()).matches())
             .sorted()
             .forEach(found::add);
       } catch (IOException | UncheckedIOException e) {
@@ -252,12 +286,16 @@ public final class NativeLibraries {
     return found;
   }
 
-  /** The files mapped into this process ({@code /proc/self/maps}), or none where that does not exist. */
+  /**
+   * The files mapped into this process ({@code /proc/self/maps}), or none where that does not
+   * exist.
+   */
   static List<String> mappedFiles() {
     Path maps = Path.of("/proc/self/maps");
     if (!Files.isReadable(maps)) return List.of();
     try (Stream<String> lines = Files.lines(maps)) {
-      return lines.map(l -> l.split("\\s+", 6))
+      return lines
+          .map(l -> l.split("\\s+", 6))
           .filter(f -> f.length == 6 && f[5].startsWith("/"))
           .map(f -> f[5].strip())
           .distinct()
@@ -274,7 +312,8 @@ public final class NativeLibraries {
     List<String> stray = new ArrayList<>();
     for (String file : mapped) {
       String name = Path.of(file).getFileName().toString();
-      if (TORCH_LIBRARY_FILE.matcher(name).matches() && !ours.contains(realPath(file))) stray.add(file);
+      if (TORCH_LIBRARY_FILE.matcher(name).matches() && !ours.contains(realPath(file)))
+        stray.add(file);
     }
     return stray;
   }

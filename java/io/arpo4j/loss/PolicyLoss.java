@@ -20,11 +20,12 @@ import org.bytedeco.pytorch.Tensor;
  * k3 is Schulman's low-variance KL estimate; the clamps are verl's (ARPO.md §6), so an outlier
  * token can neither overflow float32's {@code exp} nor dominate the loss.
  *
- * All inputs are fp32 [S, L] (padded rows of response tokens); mask is 1 where a token trains.
+ * <p>All inputs are fp32 [S, L] (padded rows of response tokens); mask is 1 where a token trains.
  */
 public final class PolicyLoss {
   /** verl's clamp of ref - logprob before the exp of k3. */
   public static final double K3_DIFF_LIMIT = 20;
+
   /** verl's clamp of k3 itself (k3 >= 0, so only the upper bound can bind). */
   public static final double K3_LIMIT = 10;
 
@@ -45,16 +46,30 @@ public final class PolicyLoss {
    * @param refLogprob log-probs under the reference policy, or null when {@code klCoef == 0}
    * @param entropy per-token entropies, or null when {@code entropyCoef == 0}
    */
-  public static Result compute(Tensor logprob, Tensor oldLogprob, Tensor refLogprob, Tensor entropy, Tensor advantage,
-      Tensor mask, PolicyLossConfig config) {
+  public static Result compute(
+      Tensor logprob,
+      Tensor oldLogprob,
+      Tensor refLogprob,
+      Tensor entropy,
+      Tensor advantage,
+      Tensor mask,
+      PolicyLossConfig config) {
     if (config.klCoef() > 0 && refLogprob == null) {
       throw new IllegalArgumentException("refLogprob is required when klCoef > 0");
     }
     if (config.entropyCoef() != 0 && entropy == null) {
       throw new IllegalArgumentException("entropy is required when entropyCoef != 0");
     }
-    Kernels.Surrogate pg = Kernels.clippedSurrogate(logprob, oldLogprob, advantage, mask, config.epsLow(),
-        config.epsHigh(), config.dualClipC(), config.aggregation());
+    Kernels.Surrogate pg =
+        Kernels.clippedSurrogate(
+            logprob,
+            oldLogprob,
+            advantage,
+            mask,
+            config.epsLow(),
+            config.epsHigh(),
+            config.dualClipC(),
+            config.aggregation());
     double policyLoss = pg.loss().item_float();
     Tensor gradLogprob = pg.gradLogprob();
     Tensor weights = null;
@@ -63,16 +78,27 @@ public final class PolicyLoss {
       weights = aggregationWeights(mask, config.aggregation());
       requireSameShape("refLogprob", refLogprob, logprob);
       Tensor rawDiff = refLogprob.sub(logprob);
-      Tensor diff = rawDiff.clamp(new ScalarOptional(new Scalar(-K3_DIFF_LIMIT)), new ScalarOptional(new Scalar(K3_DIFF_LIMIT)));
+      Tensor diff =
+          rawDiff.clamp(
+              new ScalarOptional(new Scalar(-K3_DIFF_LIMIT)),
+              new ScalarOptional(new Scalar(K3_DIFF_LIMIT)));
       Tensor expDiff = diff.exp();
       Tensor rawK3 = expDiff.sub(diff).sub(new Scalar(1.0));
       Tensor k3 = rawK3.clamp_max(new Scalar(K3_LIMIT));
       klLoss = k3.mul(weights).sum().item_double();
-      // d k3 / d logprob = 1 - exp(ref - logprob) where neither clamp binds (torch.clamp's inclusive
+      // d k3 / d logprob = 1 - exp(ref - logprob) where neither clamp binds (torch.clamp's
+      // inclusive
       // bounds), else 0, as autograd through verl's clamps gives
-      Tensor inside = rawDiff.abs().le(new Scalar(K3_DIFF_LIMIT)).logical_and(rawK3.le(new Scalar(K3_LIMIT)));
-      gradLogprob = gradLogprob.add(expDiff.neg().add(new Scalar(1.0)).mul(inside).mul(weights)
-          .mul(new Scalar(config.klCoef())));
+      Tensor inside =
+          rawDiff.abs().le(new Scalar(K3_DIFF_LIMIT)).logical_and(rawK3.le(new Scalar(K3_LIMIT)));
+      gradLogprob =
+          gradLogprob.add(
+              expDiff
+                  .neg()
+                  .add(new Scalar(1.0))
+                  .mul(inside)
+                  .mul(weights)
+                  .mul(new Scalar(config.klCoef())));
     }
     Tensor gradEntropy = null;
     if (config.entropyCoef() != 0) {
@@ -82,7 +108,15 @@ public final class PolicyLoss {
       gradEntropy = weights.mul(new Scalar(-config.entropyCoef()));
     }
     double loss = policyLoss + config.klCoef() * klLoss - config.entropyCoef() * entropyLoss;
-    return new Result(loss, policyLoss, klLoss, entropyLoss, gradLogprob, gradEntropy, pg.clipFraction(), pg.approxKl(),
+    return new Result(
+        loss,
+        policyLoss,
+        klLoss,
+        entropyLoss,
+        gradLogprob,
+        gradEntropy,
+        pg.clipFraction(),
+        pg.approxKl(),
         pg.meanRatio());
   }
 

@@ -13,15 +13,24 @@ import io.arpo4j.kernels.LossAggregation;
  * @param entropyCoef weight of the entropy bonus (0)
  */
 public record PolicyLossConfig(
-    float epsLow, float epsHigh, float dualClipC, LossAggregation aggregation, double klCoef, double entropyCoef) {
+    float epsLow,
+    float epsHigh,
+    float dualClipC,
+    LossAggregation aggregation,
+    double klCoef,
+    double entropyCoef) {
 
   public PolicyLossConfig {
-    if (!(epsLow >= 0 && epsLow < 1)) throw new IllegalArgumentException("epsLow must be in [0, 1), got " + epsLow);
-    if (!(epsHigh >= 0) || !Float.isFinite(epsHigh)) throw new IllegalArgumentException("epsHigh must be >= 0, got " + epsHigh);
+    if (!(epsLow >= 0 && epsLow < 1))
+      throw new IllegalArgumentException("epsLow must be in [0, 1), got " + epsLow);
+    if (!(epsHigh >= 0) || !Float.isFinite(epsHigh))
+      throw new IllegalArgumentException("epsHigh must be >= 0, got " + epsHigh);
     if (Float.isNaN(dualClipC)) throw new IllegalArgumentException("dualClipC must not be NaN");
     if (aggregation == null) throw new IllegalArgumentException("aggregation must not be null");
-    if (!(klCoef >= 0) || !Double.isFinite(klCoef)) throw new IllegalArgumentException("klCoef must be >= 0, got " + klCoef);
-    if (!Double.isFinite(entropyCoef)) throw new IllegalArgumentException("entropyCoef must be finite, got " + entropyCoef);
+    if (!(klCoef >= 0) || !Double.isFinite(klCoef))
+      throw new IllegalArgumentException("klCoef must be >= 0, got " + klCoef);
+    if (!Double.isFinite(entropyCoef))
+      throw new IllegalArgumentException("entropyCoef must be finite, got " + entropyCoef);
   }
 
   public static PolicyLossConfig defaults() {

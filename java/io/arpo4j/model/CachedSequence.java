@@ -4,8 +4,8 @@ import java.util.Arrays;
 
 /**
  * A token sequence whose keys and values live in a {@link KvCache}: all its tokens, the table of
- * cache blocks holding them, and how many of them are already cached (the rest are pending and
- * get computed by the next forward pass). Created, forked and freed through its cache.
+ * cache blocks holding them, and how many of them are already cached (the rest are pending and get
+ * computed by the next forward pass). Created, forked and freed through its cache.
  */
 public final class CachedSequence implements Sequence {
 

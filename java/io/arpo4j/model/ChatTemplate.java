@@ -22,17 +22,16 @@ import jinjava.javax.el.CompositeELResolver;
 
 /**
  * A Hugging Face chat template ({@code chat_template} of tokenizer_config.json) rendered with
- * Jinjava the way transformers' {@code apply_chat_template} renders it with Jinja2:
- * {@code trim_blocks} and {@code lstrip_blocks}, a single trailing newline of the template dropped,
+ * Jinjava the way transformers' {@code apply_chat_template} renders it with Jinja2: {@code
+ * trim_blocks} and {@code lstrip_blocks}, a single trailing newline of the template dropped,
  * Python-style {@code tojson}, {@code raise_exception}, {@code strftime_now}, and Python string and
  * dict methods.
  *
  * <p>Jinja2's whitespace rules are applied to the template text before Jinjava sees it (Jinjava's
  * own lstrip differs: it strips before tags that do not start a line). Two Jinja2 constructs
- * Jinjava parses differently are rewritten too: the reverse
- * slice {@code x[::-1]} becomes {@code x|reverse}, and keyword arguments of calls get parentheses
- * ({@code namespace(i=n - 1)} becomes {@code namespace(i=(n - 1))}), because Jinjava binds
- * {@code =} tighter than arithmetic.
+ * Jinjava parses differently are rewritten too: the reverse slice {@code x[::-1]} becomes {@code
+ * x|reverse}, and keyword arguments of calls get parentheses ({@code namespace(i=n - 1)} becomes
+ * {@code namespace(i=(n - 1))}), because Jinjava binds {@code =} tighter than arithmetic.
  *
  * <p>Where Jinjava's semantics differ from Jinja2's, they are brought back to Jinja2's: message
  * text is data, never template code (nested interpretation off: {@code {{ 7*6 }}} in a message
@@ -59,26 +58,34 @@ public final class ChatTemplate {
     CompositeELResolver resolver = new CompositeELResolver();
     resolver.add(new PythonMethods());
     resolver.add(JinjavaInterpreterResolver.DEFAULT_RESOLVER_READ_WRITE);
-    JinjavaConfig config = JinjavaConfig.newBuilder()
-        .withElResolver(resolver)
-        .withLegacyOverrides(LegacyOverrides.newBuilder()
-            .withUseNaturalOperatorPrecedence(true)
-            .withKeepNullableLoopValues(true)
-            .withEvaluateMapKeys(true)
-            .build())
-        // message text and tool output are data: never render template syntax found inside them
-        .withNestedInterpretationEnabled(false)
-        .build();
+    JinjavaConfig config =
+        JinjavaConfig.newBuilder()
+            .withElResolver(resolver)
+            .withLegacyOverrides(
+                LegacyOverrides.newBuilder()
+                    .withUseNaturalOperatorPrecedence(true)
+                    .withKeepNullableLoopValues(true)
+                    .withEvaluateMapKeys(true)
+                    .build())
+            // message text and tool output are data: never render template syntax found inside them
+            .withNestedInterpretationEnabled(false)
+            .build();
     this.jinjava = new Jinjava(config);
     jinjava.getGlobalContext().registerFilter(new ToJson());
     jinjava.getGlobalContext().registerFilter(new Items());
     jinjava.getGlobalContext().registerExpTest(new IsIterable());
     jinjava.getGlobalContext().registerExpTest(new IsNone());
     jinjava.getGlobalContext().registerFilter(new Trim());
-    jinjava.getGlobalContext().registerFunction(
-        new ELFunctionDefinition("", "raise_exception", ChatTemplate.class, "raiseException", String.class));
-    jinjava.getGlobalContext().registerFunction(
-        new ELFunctionDefinition("", "strftime_now", ChatTemplate.class, "strftimeNow", String.class));
+    jinjava
+        .getGlobalContext()
+        .registerFunction(
+            new ELFunctionDefinition(
+                "", "raise_exception", ChatTemplate.class, "raiseException", String.class));
+    jinjava
+        .getGlobalContext()
+        .registerFunction(
+            new ELFunctionDefinition(
+                "", "strftime_now", ChatTemplate.class, "strftimeNow", String.class));
   }
 
   /** The template as written in tokenizer_config.json. */
@@ -101,8 +108,11 @@ public final class ChatTemplate {
    * @param variables further template variables: special tokens (bos_token, eos_token, ...) and
    *     template switches such as enable_thinking
    */
-  public String render(List<Map<String, Object>> messages, List<Map<String, Object>> tools,
-      boolean addGenerationPrompt, Map<String, Object> variables) {
+  public String render(
+      List<Map<String, Object>> messages,
+      List<Map<String, Object>> tools,
+      boolean addGenerationPrompt,
+      Map<String, Object> variables) {
     if (messages == null) {
       throw new IllegalArgumentException("messages must not be null");
     }
@@ -114,19 +124,28 @@ public final class ChatTemplate {
     context.put("tools", tools == null ? null : PyNone.wrapNulls(tools));
     context.put("add_generation_prompt", addGenerationPrompt);
     RenderResult result = jinjava.renderForResult(adapted, context);
-    List<TemplateError> fatal = result.getErrors().stream()
-        // Jinjava only warns when an expression throws; Jinja2 raises, so a misused None fails too
-        .filter(e -> e.getSeverity() == TemplateError.ErrorType.FATAL || rootMessage(e).startsWith(PyNone.MISUSE))
-        .collect(Collectors.toList());
+    List<TemplateError> fatal =
+        result.getErrors().stream()
+            // Jinjava only warns when an expression throws; Jinja2 raises, so a misused None fails
+            // too
+            .filter(
+                e ->
+                    e.getSeverity() == TemplateError.ErrorType.FATAL
+                        || rootMessage(e).startsWith(PyNone.MISUSE))
+            .collect(Collectors.toList());
     if (!fatal.isEmpty()) {
-      throw new IllegalArgumentException("chat template failed: " + fatal.stream()
-          .map(e -> "line " + e.getLineno() + ": " + rootMessage(e))
-          .collect(Collectors.joining("; ")));
+      throw new IllegalArgumentException(
+          "chat template failed: "
+              + fatal.stream()
+                  .map(e -> "line " + e.getLineno() + ": " + rootMessage(e))
+                  .collect(Collectors.joining("; ")));
     }
     return result.getOutput();
   }
 
-  /** The innermost cause's message (a raise_exception text arrives wrapped in invocation errors). */
+  /**
+   * The innermost cause's message (a raise_exception text arrives wrapped in invocation errors).
+   */
   private static String rootMessage(TemplateError error) {
     Throwable t = error.getException();
     if (t == null) {
@@ -154,21 +173,22 @@ public final class ChatTemplate {
         continue;
       }
       char d = format.charAt(++i);
-      out.append(switch (d) {
-        case 'd' -> String.format("%02d", now.getDayOfMonth());
-        case 'm' -> String.format("%02d", now.getMonthValue());
-        case 'Y' -> String.valueOf(now.getYear());
-        case 'y' -> String.format("%02d", now.getYear() % 100);
-        case 'H' -> String.format("%02d", now.getHour());
-        case 'M' -> String.format("%02d", now.getMinute());
-        case 'S' -> String.format("%02d", now.getSecond());
-        case 'b' -> now.format(DateTimeFormatter.ofPattern("MMM", java.util.Locale.ENGLISH));
-        case 'B' -> now.format(DateTimeFormatter.ofPattern("MMMM", java.util.Locale.ENGLISH));
-        case 'a' -> now.format(DateTimeFormatter.ofPattern("EEE", java.util.Locale.ENGLISH));
-        case 'A' -> now.format(DateTimeFormatter.ofPattern("EEEE", java.util.Locale.ENGLISH));
-        case '%' -> "%";
-        default -> "%" + d;
-      });
+      out.append(
+          switch (d) {
+            case 'd' -> String.format("%02d", now.getDayOfMonth());
+            case 'm' -> String.format("%02d", now.getMonthValue());
+            case 'Y' -> String.valueOf(now.getYear());
+            case 'y' -> String.format("%02d", now.getYear() % 100);
+            case 'H' -> String.format("%02d", now.getHour());
+            case 'M' -> String.format("%02d", now.getMinute());
+            case 'S' -> String.format("%02d", now.getSecond());
+            case 'b' -> now.format(DateTimeFormatter.ofPattern("MMM", java.util.Locale.ENGLISH));
+            case 'B' -> now.format(DateTimeFormatter.ofPattern("MMMM", java.util.Locale.ENGLISH));
+            case 'a' -> now.format(DateTimeFormatter.ofPattern("EEE", java.util.Locale.ENGLISH));
+            case 'A' -> now.format(DateTimeFormatter.ofPattern("EEEE", java.util.Locale.ENGLISH));
+            case '%' -> "%";
+            default -> "%" + d;
+          });
     }
     return out.toString();
   }
@@ -186,8 +206,10 @@ public final class ChatTemplate {
     }
 
     @Override
-    public Object filter(Object var, JinjavaInterpreter interpreter, Object[] args, Map<String, Object> kwargs) {
-      Object indent = kwargs.containsKey("indent") ? kwargs.get("indent") : (args.length > 0 ? args[0] : null);
+    public Object filter(
+        Object var, JinjavaInterpreter interpreter, Object[] args, Map<String, Object> kwargs) {
+      Object indent =
+          kwargs.containsKey("indent") ? kwargs.get("indent") : (args.length > 0 ? args[0] : null);
       return PythonJson.dumps(var, indent == null ? null : Integer.valueOf(indent.toString()));
     }
   }
@@ -208,7 +230,9 @@ public final class ChatTemplate {
     }
   }
 
-  /** Jinja2's {@code is iterable}: strings, sequences and mappings are; Jinjava leaves strings out. */
+  /**
+   * Jinja2's {@code is iterable}: strings, sequences and mappings are; Jinjava leaves strings out.
+   */
   private static final class IsIterable implements com.hubspot.jinjava.lib.exptest.ExpTest {
     @Override
     public String getName() {
@@ -217,7 +241,9 @@ public final class ChatTemplate {
 
     @Override
     public boolean evaluate(Object var, JinjavaInterpreter interpreter, Object... args) {
-      return var instanceof CharSequence && var != PyNone.NONE || var instanceof Iterable<?> || var instanceof Map<?, ?>
+      return var instanceof CharSequence && var != PyNone.NONE
+          || var instanceof Iterable<?>
+          || var instanceof Map<?, ?>
           || (var != null && var.getClass().isArray());
     }
   }
@@ -282,7 +308,10 @@ public final class ChatTemplate {
       String closer = kind == '{' ? "}}" : kind == '%' ? "%}" : "#}";
       int bodyStart = open + 2;
       char leftMarker = bodyStart < src.length() ? src.charAt(bodyStart) : 0;
-      int close = kind == '#' ? src.indexOf(closer, bodyStart) : closingOutsideStrings(src, bodyStart, closer);
+      int close =
+          kind == '#'
+              ? src.indexOf(closer, bodyStart)
+              : closingOutsideStrings(src, bodyStart, closer);
       if (close < 0) {
         out.append(src, i, src.length()); // unterminated: let Jinjava report it
         break;
@@ -352,7 +381,9 @@ public final class ChatTemplate {
     return head.startsWith("macro ") || head.startsWith("call ") || head.startsWith("call(");
   }
 
-  /** One bracket level: whether it is a call's argument list and whether a keyword value is open. */
+  /**
+   * One bracket level: whether it is a call's argument list and whether a keyword value is open.
+   */
   private static final class Level {
     final boolean call;
     boolean wrapping;
@@ -366,7 +397,8 @@ public final class ChatTemplate {
     return groupNot(rewriteCalls(body));
   }
 
-  private static final java.util.Set<String> BINARY_WORDS = java.util.Set.of("and", "or", "if", "else", "in", "is");
+  private static final java.util.Set<String> BINARY_WORDS =
+      java.util.Set.of("and", "or", "if", "else", "in", "is");
 
   /**
    * Jinja2's unary {@code not} binds looser than comparisons, tests and filters ({@code not x is
@@ -404,8 +436,11 @@ public final class ChatTemplate {
         if (word.equals("and") || word.equals("or") || word.equals("if") || word.equals("else")) {
           closeNots(out, notDepths, depth);
         }
-        boolean unary = word.equals("not") && !isOperand(previous) && !previous.equals("is")
-            && !nextWordIs(body, end, "in");
+        boolean unary =
+            word.equals("not")
+                && !isOperand(previous)
+                && !previous.equals("is")
+                && !nextWordIs(body, end, "in");
         if (unary) {
           out.append("not (");
           notDepths.push(depth);
@@ -434,7 +469,8 @@ public final class ChatTemplate {
       } else {
         out.append(c);
         if (!Character.isWhitespace(c)) {
-          previous = Character.isDigit(c) || c == '.' && previous.equals("0") ? "0" : String.valueOf(c);
+          previous =
+              Character.isDigit(c) || c == '.' && previous.equals("0") ? "0" : String.valueOf(c);
         }
         i++;
       }
@@ -455,7 +491,9 @@ public final class ChatTemplate {
     }
   }
 
-  /** Whether a token ends an operand, so that a {@code not} after it is binary ({@code x not in y}). */
+  /**
+   * Whether a token ends an operand, so that a {@code not} after it is binary ({@code x not in y}).
+   */
   private static boolean isOperand(String token) {
     if (token.isEmpty()) {
       return false;
@@ -463,8 +501,12 @@ public final class ChatTemplate {
     if (token.equals(")") || token.equals("'") || token.equals("0")) {
       return true;
     }
-    return Character.isJavaIdentifierStart(token.charAt(0)) && !BINARY_WORDS.contains(token)
-        && !token.equals("not") && !token.equals("elif") && !token.equals("set") && !token.equals("return");
+    return Character.isJavaIdentifierStart(token.charAt(0))
+        && !BINARY_WORDS.contains(token)
+        && !token.equals("not")
+        && !token.equals("elif")
+        && !token.equals("set")
+        && !token.equals("return");
   }
 
   private static boolean nextWordIs(String body, int from, String word) {
@@ -473,7 +515,8 @@ public final class ChatTemplate {
       i++;
     }
     int end = i + word.length();
-    return body.startsWith(word, i) && (end == body.length() || !Character.isJavaIdentifierPart(body.charAt(end)));
+    return body.startsWith(word, i)
+        && (end == body.length() || !Character.isJavaIdentifierPart(body.charAt(end)));
   }
 
   private static String rewriteCalls(String body) {
@@ -531,7 +574,8 @@ public final class ChatTemplate {
         while (eq < n && Character.isWhitespace(body.charAt(eq))) {
           eq++;
         }
-        boolean keyword = eq < n && body.charAt(eq) == '=' && (eq + 1 >= n || body.charAt(eq + 1) != '=');
+        boolean keyword =
+            eq < n && body.charAt(eq) == '=' && (eq + 1 >= n || body.charAt(eq + 1) != '=');
         if (keyword) {
           out.append(body, i, eq + 1).append('(');
           levels.peek().wrapping = true;

@@ -21,16 +21,19 @@ import org.bytedeco.pytorch.global.torch;
 
 /**
  * The weights of a Hugging Face model directory: {@code model.safetensors}, or shards listed by
- * {@code model.safetensors.index.json}. Tensors are read one at a time on demand, so loading
- * never holds two copies of the whole model.
+ * {@code model.safetensors.index.json}. Tensors are read one at a time on demand, so loading never
+ * holds two copies of the whole model.
  */
 public final class Checkpoint implements AutoCloseable {
 
   public static final String SINGLE_FILE = "model.safetensors";
   public static final String INDEX_FILE = "model.safetensors.index.json";
+
   /** transformers refuses safetensors files whose metadata lacks format=pt. */
   private static final Map<String, String> FILE_METADATA = Map.of("format", "pt");
-  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  private static final ObjectMapper JSON =
+      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
   private final Path dir;
   private final List<SafetensorsFile> files;
@@ -56,7 +59,8 @@ public final class Checkpoint implements AutoCloseable {
         files.add(f);
         f.entries().keySet().forEach(name -> fileOf.put(name, f));
       } else {
-        throw new IllegalArgumentException("no " + SINGLE_FILE + " or " + INDEX_FILE + " in " + dir);
+        throw new IllegalArgumentException(
+            "no " + SINGLE_FILE + " or " + INDEX_FILE + " in " + dir);
       }
     } catch (IOException | RuntimeException e) {
       for (SafetensorsFile f : files) {
@@ -67,8 +71,9 @@ public final class Checkpoint implements AutoCloseable {
     return new Checkpoint(dir, files, Collections.unmodifiableMap(fileOf));
   }
 
-  private static void openSharded(Path dir, Path index, List<SafetensorsFile> files,
-      Map<String, SafetensorsFile> fileOf) throws IOException {
+  private static void openSharded(
+      Path dir, Path index, List<SafetensorsFile> files, Map<String, SafetensorsFile> fileOf)
+      throws IOException {
     JsonNode root;
     try {
       root = new ObjectMapper().readTree(index.toFile());
@@ -86,26 +91,35 @@ public final class Checkpoint implements AutoCloseable {
       Path shardPath = dir.resolve(shard).normalize();
       // a shard must be a plain file name inside dir
       if (shard.isEmpty() || !dir.normalize().equals(shardPath.getParent())) {
-        throw new IllegalArgumentException(index + ": tensor '" + field.getKey() + "' maps to invalid shard " + field.getValue());
+        throw new IllegalArgumentException(
+            index + ": tensor '" + field.getKey() + "' maps to invalid shard " + field.getValue());
       }
       SafetensorsFile file = byShard.get(shard);
       if (file == null) {
         if (!Files.isRegularFile(shardPath)) {
-          throw new IllegalArgumentException(index + " lists shard " + shard + " which does not exist");
+          throw new IllegalArgumentException(
+              index + " lists shard " + shard + " which does not exist");
         }
         file = SafetensorsFile.open(shardPath);
         byShard.put(shard, file);
         files.add(file);
       }
       if (!file.entries().containsKey(field.getKey())) {
-        throw new IllegalArgumentException(index + " places tensor '" + field.getKey() + "' in " + shard + ", which does not contain it");
+        throw new IllegalArgumentException(
+            index
+                + " places tensor '"
+                + field.getKey()
+                + "' in "
+                + shard
+                + ", which does not contain it");
       }
       fileOf.put(field.getKey(), file);
     }
     for (SafetensorsFile file : files) {
       for (String name : file.entries().keySet()) {
         if (!fileOf.containsKey(name)) {
-          throw new IllegalArgumentException(file.path() + " holds tensor '" + name + "' that " + INDEX_FILE + " does not list");
+          throw new IllegalArgumentException(
+              file.path() + " holds tensor '" + name + "' that " + INDEX_FILE + " does not list");
         }
       }
     }
@@ -138,12 +152,14 @@ public final class Checkpoint implements AutoCloseable {
     Tensor tensor = file.read(name);
     if (tensor.is_floating_point()) {
       boolean finite;
-      try (Tensor isFinite = torch.isfinite(tensor); Tensor all = isFinite.all()) {
+      try (Tensor isFinite = torch.isfinite(tensor);
+          Tensor all = isFinite.all()) {
         finite = all.item_bool();
       }
       if (!finite) {
         tensor.close();
-        throw new IllegalArgumentException(file.path() + ": tensor '" + name + "' holds NaN or infinite values");
+        throw new IllegalArgumentException(
+            file.path() + ": tensor '" + name + "' holds NaN or infinite values");
       }
     }
     return tensor;
@@ -162,7 +178,8 @@ public final class Checkpoint implements AutoCloseable {
    * {@code model.safetensors.index.json}. Weight files of an earlier save in the other layout are
    * removed so the directory holds exactly one checkpoint.
    */
-  public static void write(Path dir, Map<String, Tensor> tensors, long maxShardBytes) throws IOException {
+  public static void write(Path dir, Map<String, Tensor> tensors, long maxShardBytes)
+      throws IOException {
     if (maxShardBytes <= 0) {
       throw new IllegalArgumentException("maxShardBytes must be positive, got " + maxShardBytes);
     }
@@ -210,8 +227,10 @@ public final class Checkpoint implements AutoCloseable {
     try (DirectoryStream<Path> stream = Files.newDirectoryStream(dir)) {
       for (Path p : stream) {
         String name = p.getFileName().toString();
-        boolean weightFile = name.equals(SINGLE_FILE) || name.equals(INDEX_FILE)
-            || name.matches("model-\\d{5}-of-\\d{5}\\.safetensors");
+        boolean weightFile =
+            name.equals(SINGLE_FILE)
+                || name.equals(INDEX_FILE)
+                || name.matches("model-\\d{5}-of-\\d{5}\\.safetensors");
         if (weightFile && !keep.contains(name)) {
           Files.delete(p);
         }

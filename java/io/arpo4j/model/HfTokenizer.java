@@ -19,21 +19,24 @@ import java.util.OptionalInt;
 import java.util.Set;
 
 /**
- * A Hugging Face tokenizer: {@code tokenizer.json} run by the Rust tokenizers library through
- * DJL's binding, plus what {@code tokenizer_config.json} adds: special tokens (bos/eos/pad/unk)
- * and the chat template. Encoding never adds special tokens (chat templates write them);
- * {@link #decode(int[])} drops special tokens, as {@code skip_special_tokens=True} does.
+ * A Hugging Face tokenizer: {@code tokenizer.json} run by the Rust tokenizers library through DJL's
+ * binding, plus what {@code tokenizer_config.json} adds: special tokens (bos/eos/pad/unk) and the
+ * chat template. Encoding never adds special tokens (chat templates write them); {@link
+ * #decode(int[])} drops special tokens, as {@code skip_special_tokens=True} does.
  *
- * <p>DJL ships the native library for CPU inside its jar. On a machine with CUDA it would look
- * for (and try to download) a CUDA build; this class pins the CPU flavour, so it never goes to
- * the network.
+ * <p>DJL ships the native library for CPU inside its jar. On a machine with CUDA it would look for
+ * (and try to download) a CUDA build; this class pins the CPU flavour, so it never goes to the
+ * network.
  */
 public final class HfTokenizer implements TextCodec, AutoCloseable {
 
   public static final String TOKENIZER_FILE = "tokenizer.json";
   public static final String CONFIG_FILE = "tokenizer_config.json";
+
   /** The special-token keys of tokenizer_config.json that templates see as variables. */
-  private static final List<String> SPECIAL_KEYS = List.of("bos_token", "eos_token", "pad_token", "unk_token");
+  private static final List<String> SPECIAL_KEYS =
+      List.of("bos_token", "eos_token", "pad_token", "unk_token");
+
   private static final ObjectMapper JSON = new ObjectMapper();
 
   static {
@@ -62,7 +65,8 @@ public final class HfTokenizer implements TextCodec, AutoCloseable {
     try {
       tok = JSON.readTree(tokenizerJson);
     } catch (IOException e) {
-      throw new IllegalArgumentException(TOKENIZER_FILE + " is not valid JSON: " + e.getMessage(), e);
+      throw new IllegalArgumentException(
+          TOKENIZER_FILE + " is not valid JSON: " + e.getMessage(), e);
     }
     if (tok == null || !tok.isObject() || !tok.has("model")) {
       throw new IllegalArgumentException(TOKENIZER_FILE + " has no model section");
@@ -88,14 +92,16 @@ public final class HfTokenizer implements TextCodec, AutoCloseable {
     }
     this.specialIds = Collections.unmodifiableSet(special);
     this.vocabSize = vocab.values().stream().mapToInt(Integer::intValue).max().orElse(-1) + 1;
-    this.maxTokenChars = Math.max(1, vocab.keySet().stream().mapToInt(String::length).max().orElse(1));
+    this.maxTokenChars =
+        Math.max(1, vocab.keySet().stream().mapToInt(String::length).max().orElse(1));
 
     JsonNode config = JSON.createObjectNode();
     if (configJson != null) {
       try {
         config = JSON.readTree(configJson);
       } catch (IOException e) {
-        throw new IllegalArgumentException(CONFIG_FILE + " is not valid JSON: " + e.getMessage(), e);
+        throw new IllegalArgumentException(
+            CONFIG_FILE + " is not valid JSON: " + e.getMessage(), e);
       }
     }
     Map<String, String> tokens = new LinkedHashMap<>();
@@ -113,9 +119,10 @@ public final class HfTokenizer implements TextCodec, AutoCloseable {
     this.chatTemplate = templates[0];
     this.toolChatTemplate = templates[1];
 
-    Map<String, String> options = Map.of(
-        "addSpecialTokens", "false", "truncation", "false", "padding", "false");
-    this.tokenizer = HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(tokenizerJson), options);
+    Map<String, String> options =
+        Map.of("addSpecialTokens", "false", "truncation", "false", "padding", "false");
+    this.tokenizer =
+        HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(tokenizerJson), options);
   }
 
   /** Loads tokenizer.json (required) and tokenizer_config.json (optional) from {@code dir}. */
@@ -229,9 +236,13 @@ public final class HfTokenizer implements TextCodec, AutoCloseable {
    * Renders a conversation with the chat template (the {@code tool_use} variant, when the config
    * has named templates and tools are given), with the special tokens as template variables.
    */
-  public String applyChatTemplate(List<Map<String, Object>> messages, List<Map<String, Object>> tools,
-      boolean addGenerationPrompt, Map<String, Object> variables) {
-    ChatTemplate template = tools != null && toolChatTemplate != null ? toolChatTemplate : chatTemplate;
+  public String applyChatTemplate(
+      List<Map<String, Object>> messages,
+      List<Map<String, Object>> tools,
+      boolean addGenerationPrompt,
+      Map<String, Object> variables) {
+    ChatTemplate template =
+        tools != null && toolChatTemplate != null ? toolChatTemplate : chatTemplate;
     if (template == null) {
       throw new IllegalStateException("this tokenizer has no chat_template in " + CONFIG_FILE);
     }
@@ -268,7 +279,8 @@ public final class HfTokenizer implements TextCodec, AutoCloseable {
     if (node.isObject() && node.hasNonNull("content")) {
       return node.get("content").asText();
     }
-    throw new IllegalArgumentException("special token must be a string or {content: ...}, got " + node);
+    throw new IllegalArgumentException(
+        "special token must be a string or {content: ...}, got " + node);
   }
 
   /** [default, tool_use] from a string or a list of {name, template}. */
@@ -281,9 +293,11 @@ public final class HfTokenizer implements TextCodec, AutoCloseable {
     }
     if (node.isArray()) {
       Map<String, ChatTemplate> named = new HashMap<>();
-      node.forEach(t -> named.put(t.path("name").asText(), new ChatTemplate(t.path("template").asText())));
+      node.forEach(
+          t -> named.put(t.path("name").asText(), new ChatTemplate(t.path("template").asText())));
       return new ChatTemplate[] {named.get("default"), named.get("tool_use")};
     }
-    throw new IllegalArgumentException("chat_template must be a string or a list of {name, template}");
+    throw new IllegalArgumentException(
+        "chat_template must be a string or a list of {name, template}");
   }
 }

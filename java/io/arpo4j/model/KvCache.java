@@ -14,11 +14,11 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
- * Paged key/value cache. Per layer, keys and values live in one pool of fixed-size blocks
- * ({@code [capacityBlocks * blockSize, kvHeads, headDim]}); each sequence owns a table of block
- * ids. Blocks are reference counted, so {@link #fork} shares the parent's whole prefix by copying
- * its block table (O(blocks), no tensor copy). When a sequence then writes into a block another
- * sequence still uses, which can only be its partly filled last block, that block is copied first
+ * Paged key/value cache. Per layer, keys and values live in one pool of fixed-size blocks ({@code
+ * [capacityBlocks * blockSize, kvHeads, headDim]}); each sequence owns a table of block ids. Blocks
+ * are reference counted, so {@link #fork} shares the parent's whole prefix by copying its block
+ * table (O(blocks), no tensor copy). When a sequence then writes into a block another sequence
+ * still uses, which can only be its partly filled last block, that block is copied first
  * (copy-on-write). The pool grows by doubling when it runs out of blocks.
  *
  * <p>Not thread-safe: one rollout driver uses it at a time.
@@ -42,13 +42,22 @@ public final class KvCache implements AutoCloseable {
    * @param positions [B * T] absolute positions
    * @param writeRows rows of the [B * T] new tokens that are real (null when none is padding)
    * @param writeSlots cache slot of each real new token, in row order
-   * @param gatherSlots [B * L] cache slots of every key (null when nothing was cached before:
-   *     then the new tokens are all the keys, L = T)
+   * @param gatherSlots [B * L] cache slots of every key (null when nothing was cached before: then
+   *     the new tokens are all the keys, L = T)
    * @param mask [B, 1, T, L] bool, true where a query may attend to a key (null: plain causal)
    * @param lastRows [B] row of each sequence's last new token
    */
-  record Plan(int batch, int queryLength, int keyLength, Tensor inputIds, Tensor positions,
-      Tensor writeRows, Tensor writeSlots, Tensor gatherSlots, Tensor mask, Tensor lastRows) {}
+  record Plan(
+      int batch,
+      int queryLength,
+      int keyLength,
+      Tensor inputIds,
+      Tensor positions,
+      Tensor writeRows,
+      Tensor writeSlots,
+      Tensor gatherSlots,
+      Tensor mask,
+      Tensor lastRows) {}
 
   public KvCache(TransformerModel model) {
     this(model, DEFAULT_BLOCK_SIZE, 64);
@@ -57,7 +66,10 @@ public final class KvCache implements AutoCloseable {
   public KvCache(TransformerModel model, int blockSize, int initialBlocks) {
     if (blockSize <= 0 || initialBlocks <= 0) {
       throw new IllegalArgumentException(
-          "blockSize and initialBlocks must be positive, got " + blockSize + " and " + initialBlocks);
+          "blockSize and initialBlocks must be positive, got "
+              + blockSize
+              + " and "
+              + initialBlocks);
     }
     this.model = model;
     this.blockSize = blockSize;
@@ -145,7 +157,10 @@ public final class KvCache implements AutoCloseable {
   Plan plan(List<CachedSequence> seqs, int[] counts) {
     if (seqs.isEmpty() || seqs.size() != counts.length) {
       throw new IllegalArgumentException(
-          "need one count per sequence and at least one sequence, got " + seqs.size() + " and " + counts.length);
+          "need one count per sequence and at least one sequence, got "
+              + seqs.size()
+              + " and "
+              + counts.length);
     }
     Map<CachedSequence, Boolean> seen = new IdentityHashMap<>();
     int b = seqs.size();
@@ -157,11 +172,18 @@ public final class KvCache implements AutoCloseable {
       CachedSequence s = seqs.get(i);
       checkLive(s);
       if (seen.put(s, Boolean.TRUE) != null) {
-        throw new IllegalArgumentException("sequence at batch index " + i + " appears twice in one batch");
+        throw new IllegalArgumentException(
+            "sequence at batch index " + i + " appears twice in one batch");
       }
       if (counts[i] < 1 || counts[i] > s.pendingLength()) {
-        throw new IllegalArgumentException("count " + counts[i] + " for batch index " + i
-            + " must be in [1, " + s.pendingLength() + "] (pending tokens)");
+        throw new IllegalArgumentException(
+            "count "
+                + counts[i]
+                + " for batch index "
+                + i
+                + " must be in [1, "
+                + s.pendingLength()
+                + "] (pending tokens)");
       }
       t = Math.max(t, counts[i]);
       l = Math.max(l, s.cachedLength() + counts[i]);
@@ -207,12 +229,21 @@ public final class KvCache implements AutoCloseable {
     Tensor mask = null;
     if (anyCached || !equalCounts) {
       int keyLen = anyCached ? l : t;
-      Tensor keyIndex = torch.arange(new Scalar(0L), new Scalar((long) keyLen), longs()).view(1, 1, 1, keyLen);
+      Tensor keyIndex =
+          torch.arange(new Scalar(0L), new Scalar((long) keyLen), longs()).view(1, 1, 1, keyLen);
       mask = keyIndex.le(toDevice(limits).view(b, 1, t, 1));
     }
-    return new Plan(b, t, anyCached ? l : t, toDevice(ids), toDevice(positions),
-        padded ? toDevice(writeRows) : null, toDevice(writeSlots),
-        gather == null ? null : toDevice(gather), mask, toDevice(lastRows));
+    return new Plan(
+        b,
+        t,
+        anyCached ? l : t,
+        toDevice(ids),
+        toDevice(positions),
+        padded ? toDevice(writeRows) : null,
+        toDevice(writeSlots),
+        gather == null ? null : toDevice(gather),
+        mask,
+        toDevice(lastRows));
   }
 
   /** Marks the planned tokens cached once the forward pass has written them. */
@@ -264,8 +295,12 @@ public final class KvCache implements AutoCloseable {
   private void copyBlock(int from, int to, int slots) {
     try (PointerScope scope = new PointerScope()) {
       for (int layer = 0; layer < keys.length; layer++) {
-        keys[layer].narrow(0, (long) to * blockSize, slots).copy_(keys[layer].narrow(0, (long) from * blockSize, slots));
-        values[layer].narrow(0, (long) to * blockSize, slots).copy_(values[layer].narrow(0, (long) from * blockSize, slots));
+        keys[layer]
+            .narrow(0, (long) to * blockSize, slots)
+            .copy_(keys[layer].narrow(0, (long) from * blockSize, slots));
+        values[layer]
+            .narrow(0, (long) to * blockSize, slots)
+            .copy_(values[layer].narrow(0, (long) from * blockSize, slots));
       }
     }
   }
@@ -274,8 +309,10 @@ public final class KvCache implements AutoCloseable {
   private void grow(int newCapacity) {
     ModelConfig c = model.config();
     long slots = (long) newCapacity * blockSize;
-    TensorOptions options = new TensorOptions().dtype(new ScalarTypeOptional(model.runtime().scalarType()))
-        .device(new org.bytedeco.pytorch.DeviceOptional(model.runtime().torchDevice()));
+    TensorOptions options =
+        new TensorOptions()
+            .dtype(new ScalarTypeOptional(model.runtime().scalarType()))
+            .device(new org.bytedeco.pytorch.DeviceOptional(model.runtime().torchDevice()));
     long oldSlots = (long) capacityBlocks * blockSize;
     for (int layer = 0; layer < keys.length; layer++) {
       // zeros, not empty: masked-out keys still enter the attention product, so they must be finite
@@ -308,7 +345,8 @@ public final class KvCache implements AutoCloseable {
   }
 
   private TensorOptions longs() {
-    return new TensorOptions().dtype(new ScalarTypeOptional(ScalarType.Long))
+    return new TensorOptions()
+        .dtype(new ScalarTypeOptional(ScalarType.Long))
         .device(new org.bytedeco.pytorch.DeviceOptional(model.runtime().torchDevice()));
   }
 
@@ -316,7 +354,8 @@ public final class KvCache implements AutoCloseable {
     int vocab = model.config().vocabSize();
     for (int i = 0; i < tokens.length; i++) {
       if (tokens[i] < 0 || tokens[i] >= vocab) {
-        throw new IllegalArgumentException(name + "[" + i + "] = " + tokens[i] + " is outside the vocabulary [0, " + vocab + ")");
+        throw new IllegalArgumentException(
+            name + "[" + i + "] = " + tokens[i] + " is outside the vocabulary [0, " + vocab + ")");
       }
     }
   }

@@ -53,6 +53,7 @@ public record ModelConfig(
 
   /** More decoder layers than any published model has; larger values are typos or hostile input. */
   public static final int MAX_LAYERS = 1024;
+
   /** 2^40 (about 1.1 trillion) parameters: checked before any tensor is allocated. */
   public static final long MAX_PARAMETERS = 1L << 40;
 
@@ -98,9 +99,14 @@ public record ModelConfig(
     int kvHeads = positiveInt(json, "num_key_value_heads", heads);
     if (heads % kvHeads != 0) {
       throw new IllegalArgumentException(
-          "num_attention_heads (" + heads + ") must be a multiple of num_key_value_heads (" + kvHeads + ")");
+          "num_attention_heads ("
+              + heads
+              + ") must be a multiple of num_key_value_heads ("
+              + kvHeads
+              + ")");
     }
-    Integer explicitHeadDim = json.hasNonNull("head_dim") ? positiveInt(json, "head_dim", null) : null;
+    Integer explicitHeadDim =
+        json.hasNonNull("head_dim") ? positiveInt(json, "head_dim", null) : null;
     int headDim;
     if (explicitHeadDim != null) {
       headDim = explicitHeadDim;
@@ -109,12 +115,17 @@ public record ModelConfig(
     } else {
       if (hidden % heads != 0) {
         throw new IllegalArgumentException(
-            "hidden_size (" + hidden + ") is not divisible by num_attention_heads (" + heads + ") and no head_dim is given");
+            "hidden_size ("
+                + hidden
+                + ") is not divisible by num_attention_heads ("
+                + heads
+                + ") and no head_dim is given");
       }
       headDim = hidden / heads;
     }
     if (headDim % 2 != 0) {
-      throw new IllegalArgumentException("head_dim must be even for rotary embeddings, got " + headDim);
+      throw new IllegalArgumentException(
+          "head_dim must be even for rotary embeddings, got " + headDim);
     }
     boolean attentionBias = bool(json, "attention_bias", false);
     boolean qkvBias = modelType.equals("qwen2") || attentionBias;
@@ -122,33 +133,41 @@ public record ModelConfig(
     boolean mlpBias = modelType.equals("llama") && bool(json, "mlp_bias", false);
     int layers = positiveInt(json, "num_hidden_layers", null);
     if (layers > MAX_LAYERS) {
-      throw new IllegalArgumentException("num_hidden_layers " + layers + " is more than the " + MAX_LAYERS
-          + " this runtime accepts (the largest published models have about 130)");
+      throw new IllegalArgumentException(
+          "num_hidden_layers "
+              + layers
+              + " is more than the "
+              + MAX_LAYERS
+              + " this runtime accepts (the largest published models have about 130)");
     }
-    ModelConfig config = new ModelConfig(
-        modelType,
-        positiveInt(json, "vocab_size", null),
-        hidden,
-        positiveInt(json, "intermediate_size", null),
-        layers,
-        heads,
-        kvHeads,
-        headDim,
-        positiveDouble(json, "rms_norm_eps", 1e-6),
-        RopeConfig.fromJson(json),
-        positiveInt(json, "max_position_embeddings", 32768),
-        bool(json, "tie_word_embeddings", false),
-        qkvBias,
-        outputBias,
-        mlpBias,
-        modelType.equals("qwen3"),
-        intList(json, "eos_token_id"),
-        json);
+    ModelConfig config =
+        new ModelConfig(
+            modelType,
+            positiveInt(json, "vocab_size", null),
+            hidden,
+            positiveInt(json, "intermediate_size", null),
+            layers,
+            heads,
+            kvHeads,
+            headDim,
+            positiveDouble(json, "rms_norm_eps", 1e-6),
+            RopeConfig.fromJson(json),
+            positiveInt(json, "max_position_embeddings", 32768),
+            bool(json, "tie_word_embeddings", false),
+            qkvBias,
+            outputBias,
+            mlpBias,
+            modelType.equals("qwen3"),
+            intList(json, "eos_token_id"),
+            json);
     if (config.parameterCount() > MAX_PARAMETERS) {
-      throw new IllegalArgumentException(String.format(java.util.Locale.ROOT,
-          "config.json describes %.3g parameters, more than the %.3g this runtime accepts"
-              + " (check hidden_size, intermediate_size, vocab_size and num_hidden_layers)",
-          config.parameterEstimate(), (double) MAX_PARAMETERS));
+      throw new IllegalArgumentException(
+          String.format(
+              java.util.Locale.ROOT,
+              "config.json describes %.3g parameters, more than the %.3g this runtime accepts"
+                  + " (check hidden_size, intermediate_size, vocab_size and num_hidden_layers)",
+              config.parameterEstimate(),
+              (double) MAX_PARAMETERS));
     }
     return config;
   }
@@ -167,10 +186,16 @@ public record ModelConfig(
     double q = (double) numHeads * headDim;
     double kv = (double) numKvHeads * headDim;
     double inter = intermediateSize;
-    double perLayer = 2 * h // input and post-attention norms
-        + q * h + 2 * kv * h + h * q + 3 * inter * h
-        + (qkvBias ? q + 2 * kv : 0) + (outputBias ? h : 0) + (mlpBias ? 2 * inter + h : 0)
-        + (qkNorm ? 2.0 * headDim : 0);
+    double perLayer =
+        2 * h // input and post-attention norms
+            + q * h
+            + 2 * kv * h
+            + h * q
+            + 3 * inter * h
+            + (qkvBias ? q + 2 * kv : 0)
+            + (outputBias ? h : 0)
+            + (mlpBias ? 2 * inter + h : 0)
+            + (qkNorm ? 2.0 * headDim : 0);
     return perLayer * numLayers + (double) vocabSize * h * (tieWordEmbeddings ? 1 : 2) + h;
   }
 
@@ -187,14 +212,18 @@ public record ModelConfig(
   private static void rejectUnsupportedOptions(ObjectNode json, String modelType) {
     String act = text(json, "hidden_act", "silu");
     if (!act.equals("silu")) {
-      throw new IllegalArgumentException("unsupported hidden_act '" + act + "'; only silu is implemented");
+      throw new IllegalArgumentException(
+          "unsupported hidden_act '" + act + "'; only silu is implemented");
     }
     if (bool(json, "use_sliding_window", false)) {
       throw new IllegalArgumentException(
-          "unsupported option use_sliding_window=true (" + modelType + "); only full attention is implemented");
+          "unsupported option use_sliding_window=true ("
+              + modelType
+              + "); only full attention is implemented");
     }
     if (json.hasNonNull("quantization_config")) {
-      throw new IllegalArgumentException("unsupported option quantization_config: quantized checkpoints are not implemented");
+      throw new IllegalArgumentException(
+          "unsupported option quantization_config: quantized checkpoints are not implemented");
     }
     if (json.has("pretraining_tp") && json.get("pretraining_tp").asInt(1) < 1) {
       throw new IllegalArgumentException("pretraining_tp must be >= 1");

@@ -6,10 +6,10 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 /**
  * Keeps JVM exit from racing libtorch. On SIGTERM, SIGINT or {@code System.exit} the JVM runs its
  * shutdown hooks and then the C library's {@code exit()}, which runs libtorch's static destructors
- * (the autograd engine among them) while Java threads that are inside native code keep running:
- * a thread in the middle of {@code Tensor.backward} then executes freed objects and the JVM dies
- * with SIGSEGV instead of exiting (hs_err_pid28380.log: a SIGTERM 2 ms before the crash in
- * {@code RsqrtBackward0}).
+ * (the autograd engine among them) while Java threads that are inside native code keep running: a
+ * thread in the middle of {@code Tensor.backward} then executes freed objects and the JVM dies with
+ * SIGSEGV instead of exiting (hs_err_pid28380.log: a SIGTERM 2 ms before the crash in {@code
+ * RsqrtBackward0}).
  *
  * <p>Long native work (a forward/backward of a micro-batch, an optimizer step, a cached forward)
  * runs inside {@link #enter()}. A shutdown hook waits, up to {@link #EXIT_WAIT_SECONDS}, for the
@@ -25,7 +25,8 @@ public final class NativeSection implements AutoCloseable {
   private static final NativeSection SECTION = new NativeSection();
 
   static {
-    Runtime.getRuntime().addShutdownHook(new Thread(NativeSection::blockNewSections, "arpo4j-native-exit"));
+    Runtime.getRuntime()
+        .addShutdownHook(new Thread(NativeSection::blockNewSections, "arpo4j-native-exit"));
   }
 
   private NativeSection() {}

@@ -4,8 +4,8 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * The HF parameter names and shapes a config implies, in the order transformers lists them.
- * The single source of truth for loading, saving and initialising weights.
+ * The HF parameter names and shapes a config implies, in the order transformers lists them. The
+ * single source of truth for loading, saving and initialising weights.
  */
 final class ParameterLayout {
 
@@ -62,7 +62,8 @@ final class ParameterLayout {
     return name.endsWith(".bias");
   }
 
-  private static void linear(Map<String, long[]> out, String name, long outDim, long inDim, boolean bias) {
+  private static void linear(
+      Map<String, long[]> out, String name, long outDim, long inDim, boolean bias) {
     out.put(name + ".weight", new long[] {outDim, inDim});
     if (bias) {
       out.put(name + ".bias", new long[] {outDim});

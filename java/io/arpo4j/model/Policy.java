@@ -3,9 +3,9 @@ package io.arpo4j.model;
 import java.util.List;
 
 /**
- * What the rollout tree needs from a language model: sequences in a KV cache that can be
- * forked (sharing their prefix) and extended, and one batched decode step at a time.
- * Implemented by the transformer runtime and, in tests, by scripted fakes.
+ * What the rollout tree needs from a language model: sequences in a KV cache that can be forked
+ * (sharing their prefix) and extended, and one batched decode step at a time. Implemented by the
+ * transformer runtime and, in tests, by scripted fakes.
  */
 public interface Policy extends AutoCloseable {
 
@@ -26,8 +26,8 @@ public interface Policy extends AutoCloseable {
   void append(Sequence sequence, int[] tokens);
 
   /**
-   * Prefills what each sequence has pending, then samples one next token per sequence in one
-   * batch and appends it. Result {@code i} belongs to {@code sequences.get(i)}.
+   * Prefills what each sequence has pending, then samples one next token per sequence in one batch
+   * and appends it. Result {@code i} belongs to {@code sequences.get(i)}.
    */
   List<SampledToken> step(List<Sequence> sequences, SamplingParams sampling, long seed, long step);
 

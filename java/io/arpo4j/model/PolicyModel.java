@@ -14,6 +14,7 @@ import java.util.Set;
  * end-of-sequence ids, loaded from (and saved to) a Hugging Face model directory.
  *
  * <p>Typical use:
+ *
  * <pre>{@code
  * try (PolicyModel pm = PolicyModel.load("default", RuntimeOptions.auto());
  *      TransformerPolicy policy = pm.newPolicy()) {
@@ -21,25 +22,26 @@ import java.util.Set;
  *   List<SampledToken> next = policy.step(List.of(s), SamplingParams.greedy(), seed, 0);
  * }
  * }</pre>
- * Training updates {@link #model()}'s parameters in place; policies created from this model
- * sample from the updated weights (their caches should be fresh after an update).
+ *
+ * Training updates {@link #model()}'s parameters in place; policies created from this model sample
+ * from the updated weights (their caches should be fresh after an update).
  *
  * <p>Contract: whoever loads a PolicyModel owns it and closes it; {@link #close()} frees the
- * weights and the tokenizer, after which neither it nor a policy made from it may be used. A
- * {@code Trainer} given a model with {@code Trainer.Builder.model} trains it but leaves it open.
- * Each {@link TransformerPolicy} has its own KV cache and serves one thread; several policies may
- * sample from one model concurrently while nothing trains it. Loading checks the files before any
- * tensor is allocated (sizes, shapes, offsets, finite weights) and fails with an
- * {@link IllegalArgumentException} naming the file and tensor or key.
+ * weights and the tokenizer, after which neither it nor a policy made from it may be used. A {@code
+ * Trainer} given a model with {@code Trainer.Builder.model} trains it but leaves it open. Each
+ * {@link TransformerPolicy} has its own KV cache and serves one thread; several policies may sample
+ * from one model concurrently while nothing trains it. Loading checks the files before any tensor
+ * is allocated (sizes, shapes, offsets, finite weights) and fails with an {@link
+ * IllegalArgumentException} naming the file and tensor or key.
  */
 public final class PolicyModel implements AutoCloseable {
   static {
     NativeLibraries.load(); // the bundled libtorch, before anything here touches a tensor
   }
 
-
   /** The name that selects the embedded default model instead of a directory. */
   public static final String DEFAULT_NAME = "default";
+
   private static final String GENERATION_CONFIG = "generation_config.json";
 
   private final TransformerModel model;
@@ -56,10 +58,15 @@ public final class PolicyModel implements AutoCloseable {
 
   /** {@code default} for the embedded model, else an HF model directory. */
   public static PolicyModel load(String dirOrDefault, RuntimeOptions runtime) throws IOException {
-    return DEFAULT_NAME.equals(dirOrDefault) ? loadDefault(runtime) : load(Path.of(dirOrDefault), runtime);
+    return DEFAULT_NAME.equals(dirOrDefault)
+        ? loadDefault(runtime)
+        : load(Path.of(dirOrDefault), runtime);
   }
 
-  /** config.json, safetensors weights, tokenizer.json (+ tokenizer_config.json, generation_config.json). */
+  /**
+   * config.json, safetensors weights, tokenizer.json (+ tokenizer_config.json,
+   * generation_config.json).
+   */
   public static PolicyModel load(Path dir, RuntimeOptions runtime) throws IOException {
     if (!Files.isDirectory(dir)) {
       throw new IllegalArgumentException("model directory " + dir + " does not exist");
@@ -68,7 +75,8 @@ public final class PolicyModel implements AutoCloseable {
     try {
       TransformerModel model = TransformerModel.load(dir, runtime);
       Path gen = dir.resolve(GENERATION_CONFIG);
-      return new PolicyModel(model, tokenizer, Files.isRegularFile(gen) ? Files.readAllBytes(gen) : null);
+      return new PolicyModel(
+          model, tokenizer, Files.isRegularFile(gen) ? Files.readAllBytes(gen) : null);
     } catch (IOException | RuntimeException e) {
       tokenizer.close();
       throw e;
@@ -85,8 +93,11 @@ public final class PolicyModel implements AutoCloseable {
     return loadDefault(RuntimeOptions.cpu());
   }
 
-  /** A randomly initialised model (see {@link TransformerModel#randomInit}) with {@code tokenizer}. */
-  public static PolicyModel create(ModelConfig config, HfTokenizer tokenizer, long seed, RuntimeOptions runtime) {
+  /**
+   * A randomly initialised model (see {@link TransformerModel#randomInit}) with {@code tokenizer}.
+   */
+  public static PolicyModel create(
+      ModelConfig config, HfTokenizer tokenizer, long seed, RuntimeOptions runtime) {
     return new PolicyModel(TransformerModel.randomInit(config, seed, runtime), tokenizer, null);
   }
 
@@ -109,8 +120,8 @@ public final class PolicyModel implements AutoCloseable {
   }
 
   /**
-   * A policy with a KV cache of {@code blockSize}-token blocks that prefills at most
-   * {@code maxPrefillTokens} new tokens per forward pass (bounding activation memory).
+   * A policy with a KV cache of {@code blockSize}-token blocks that prefills at most {@code
+   * maxPrefillTokens} new tokens per forward pass (bounding activation memory).
    */
   public TransformerPolicy newPolicy(int blockSize, int maxPrefillTokens) {
     return new TransformerPolicy(this, new KvCache(model, blockSize, 64), maxPrefillTokens);
@@ -146,13 +157,15 @@ public final class PolicyModel implements AutoCloseable {
           ids.add(id);
         }
       } catch (IOException e) {
-        throw new IllegalArgumentException(GENERATION_CONFIG + " is not valid JSON: " + e.getMessage(), e);
+        throw new IllegalArgumentException(
+            GENERATION_CONFIG + " is not valid JSON: " + e.getMessage(), e);
       }
     }
     tokenizer.eosTokenId().ifPresent(ids::add);
     for (int id : ids) {
       if (id >= config.vocabSize()) {
-        throw new IllegalArgumentException("eos token id " + id + " is outside the model's vocabulary of " + config.vocabSize());
+        throw new IllegalArgumentException(
+            "eos token id " + id + " is outside the model's vocabulary of " + config.vocabSize());
       }
     }
     return ids.stream().mapToInt(Integer::intValue).toArray();

@@ -9,13 +9,13 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Python's None inside the data a chat template sees (a message's {@code "content": null}).
- * Jinjava has no such value: a null there would be "undefined", printed as nothing and joined to
- * strings as "null". Jinja2 prints None as {@code None}, treats it as false and as defined, and
- * raises on {@code "text" + None} and {@code "x" in None}; this value does the same. The raise:
- * it is a {@link CharSequence} whose every use as text throws, because that is the path Jinjava's
- * {@code +} and {@code in} take; its truth value (false) and printed form ({@code None}) come from
- * Jinjava's own hooks, which are checked first.
+ * Python's None inside the data a chat template sees (a message's {@code "content": null}). Jinjava
+ * has no such value: a null there would be "undefined", printed as nothing and joined to strings as
+ * "null". Jinja2 prints None as {@code None}, treats it as false and as defined, and raises on
+ * {@code "text" + None} and {@code "x" in None}; this value does the same. The raise: it is a
+ * {@link CharSequence} whose every use as text throws, because that is the path Jinjava's {@code +}
+ * and {@code in} take; its truth value (false) and printed form ({@code None}) come from Jinjava's
+ * own hooks, which are checked first.
  */
 final class PyNone implements HasObjectTruthValue, PyishSerializable, CharSequence {
   static final PyNone NONE = new PyNone();
@@ -46,7 +46,8 @@ final class PyNone implements HasObjectTruthValue, PyishSerializable, CharSequen
   }
 
   @Override
-  public <T extends Appendable & CharSequence> T appendPyishString(T appendable) throws IOException {
+  public <T extends Appendable & CharSequence> T appendPyishString(T appendable)
+      throws IOException {
     appendable.append(TEXT);
     return appendable;
   }

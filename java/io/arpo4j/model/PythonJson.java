@@ -12,7 +12,9 @@ final class PythonJson {
 
   private PythonJson() {}
 
-  /** @param indent null for one line; otherwise spaces per nesting level */
+  /**
+   * @param indent null for one line; otherwise spaces per nesting level
+   */
   static String dumps(Object value, Integer indent) {
     StringBuilder out = new StringBuilder();
     write(out, value, indent, 0);
@@ -31,16 +33,30 @@ final class PythonJson {
     } else if (v instanceof Number n) {
       out.append(n.toString());
     } else if (v instanceof Map<?, ?> map) {
-      writeContainer(out, '{', '}', map.entrySet(), indent, depth, (e, d) -> {
-        Map.Entry<?, ?> entry = (Map.Entry<?, ?>) e;
-        writeString(out, String.valueOf(entry.getKey()));
-        out.append(": ");
-        write(out, entry.getValue(), indent, d);
-      });
+      writeContainer(
+          out,
+          '{',
+          '}',
+          map.entrySet(),
+          indent,
+          depth,
+          (e, d) -> {
+            Map.Entry<?, ?> entry = (Map.Entry<?, ?>) e;
+            writeString(out, String.valueOf(entry.getKey()));
+            out.append(": ");
+            write(out, entry.getValue(), indent, d);
+          });
     } else if (v instanceof Iterable<?> items) {
       writeContainer(out, '[', ']', items, indent, depth, (e, d) -> write(out, e, indent, d));
     } else if (v instanceof Object[] array) {
-      writeContainer(out, '[', ']', java.util.Arrays.asList(array), indent, depth, (e, d) -> write(out, e, indent, d));
+      writeContainer(
+          out,
+          '[',
+          ']',
+          java.util.Arrays.asList(array),
+          indent,
+          depth,
+          (e, d) -> write(out, e, indent, d));
     } else {
       writeString(out, v.toString());
     }
@@ -50,8 +66,14 @@ final class PythonJson {
     void write(Object element, int depth);
   }
 
-  private static void writeContainer(StringBuilder out, char open, char close, Iterable<?> items, Integer indent,
-      int depth, ElementWriter element) {
+  private static void writeContainer(
+      StringBuilder out,
+      char open,
+      char close,
+      Iterable<?> items,
+      Integer indent,
+      int depth,
+      ElementWriter element) {
     out.append(open);
     boolean first = true;
     for (Object item : items) {
@@ -94,7 +116,9 @@ final class PythonJson {
     out.append('"');
   }
 
-  /** Python's repr of a float: shortest round-trip digits, exponent form below 1e-4 or from 1e16. */
+  /**
+   * Python's repr of a float: shortest round-trip digits, exponent form below 1e-4 or from 1e16.
+   */
   static String pythonFloat(double d) {
     if (Double.isNaN(d)) {
       return "NaN";
@@ -110,8 +134,13 @@ final class PythonJson {
     int exponent = digits.length() - 1 - exact.scale(); // d = 0.digits * 10^(exponent+1)
     String sign = d < 0 ? "-" : "";
     if (exponent < -4 || exponent >= 16) {
-      String mantissa = digits.length() == 1 ? digits : digits.charAt(0) + "." + digits.substring(1);
-      return sign + mantissa + "e" + (exponent < 0 ? "-" : "+") + String.format("%02d", Math.abs(exponent));
+      String mantissa =
+          digits.length() == 1 ? digits : digits.charAt(0) + "." + digits.substring(1);
+      return sign
+          + mantissa
+          + "e"
+          + (exponent < 0 ? "-" : "+")
+          + String.format("%02d", Math.abs(exponent));
     }
     String plain = exact.abs().toPlainString();
     return sign + (plain.contains(".") ? plain : plain + ".0");

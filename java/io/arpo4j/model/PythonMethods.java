@@ -19,7 +19,8 @@ import jinjava.javax.el.ELResolver;
 final class PythonMethods extends ELResolver {
 
   @Override
-  public Object invoke(ELContext context, Object base, Object method, Class<?>[] types, Object[] params) {
+  public Object invoke(
+      ELContext context, Object base, Object method, Class<?>[] types, Object[] params) {
     if (method == null) {
       return null;
     }
@@ -92,7 +93,9 @@ final class PythonMethods extends ELResolver {
     return chars == null ? Character.isWhitespace(c) : chars.indexOf(c) >= 0;
   }
 
-  /** str.split(sep=None, maxsplit=-1) with Python's semantics (keeps empty pieces for a given sep). */
+  /**
+   * str.split(sep=None, maxsplit=-1) with Python's semantics (keeps empty pieces for a given sep).
+   */
   static List<String> split(String s, Object[] a) {
     String sep = a.length > 0 && a[0] != null ? a[0].toString() : null;
     int maxSplit = a.length > 1 && a[1] instanceof Number n ? n.intValue() : -1;

@@ -3,8 +3,8 @@ package io.arpo4j.model;
 import com.fasterxml.jackson.databind.JsonNode;
 
 /**
- * Rotary position embedding parameters: the base {@code rope_theta} and an optional scaling.
- * Read from {@code rope_scaling} (transformers 4.x) or {@code rope_parameters} (transformers 5).
+ * Rotary position embedding parameters: the base {@code rope_theta} and an optional scaling. Read
+ * from {@code rope_scaling} (transformers 4.x) or {@code rope_parameters} (transformers 5).
  *
  * @param type {@link Type#DEFAULT}, {@link Type#LINEAR} or {@link Type#LLAMA3}
  * @param factor linear / llama3 factor (1 for default)
@@ -13,7 +13,12 @@ import com.fasterxml.jackson.databind.JsonNode;
  * @param originalMaxPositions llama3 only: the context length the base model was trained with
  */
 public record RopeConfig(
-    double theta, Type type, double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPositions) {
+    double theta,
+    Type type,
+    double factor,
+    double lowFreqFactor,
+    double highFreqFactor,
+    int originalMaxPositions) {
 
   /** The rope variants implemented. */
   public enum Type {
@@ -27,9 +32,12 @@ public record RopeConfig(
   }
 
   static RopeConfig fromJson(JsonNode config) {
-    if (config.hasNonNull("partial_rotary_factor") && config.get("partial_rotary_factor").asDouble() != 1.0) {
+    if (config.hasNonNull("partial_rotary_factor")
+        && config.get("partial_rotary_factor").asDouble() != 1.0) {
       throw new IllegalArgumentException(
-          "unsupported option partial_rotary_factor=" + config.get("partial_rotary_factor") + "; only full rotary is implemented");
+          "unsupported option partial_rotary_factor="
+              + config.get("partial_rotary_factor")
+              + "; only full rotary is implemented");
     }
     JsonNode params = config.get("rope_parameters");
     JsonNode scaling = config.get("rope_scaling");
@@ -44,7 +52,8 @@ public record RopeConfig(
     }
     if (scaling != null && !scaling.isNull()) {
       if (!scaling.isObject()) {
-        throw new IllegalArgumentException("rope_scaling must be an object or null, got " + scaling);
+        throw new IllegalArgumentException(
+            "rope_scaling must be an object or null, got " + scaling);
       }
       spec = scaling;
     }
@@ -56,14 +65,19 @@ public record RopeConfig(
       case "default":
         return plain(theta);
       case "linear":
-        return new RopeConfig(theta, Type.LINEAR, ModelConfig.positiveDouble(spec, "factor", 1.0), 0, 0, 0);
+        return new RopeConfig(
+            theta, Type.LINEAR, ModelConfig.positiveDouble(spec, "factor", 1.0), 0, 0, 0);
       case "llama3":
         double factor = required(spec, "factor");
         double low = required(spec, "low_freq_factor");
         double high = required(spec, "high_freq_factor");
         if (!(high > low)) {
           throw new IllegalArgumentException(
-              "rope_scaling: high_freq_factor (" + high + ") must exceed low_freq_factor (" + low + ")");
+              "rope_scaling: high_freq_factor ("
+                  + high
+                  + ") must exceed low_freq_factor ("
+                  + low
+                  + ")");
         }
         int original = ModelConfig.positiveInt(spec, "original_max_position_embeddings", null);
         return new RopeConfig(theta, Type.LLAMA3, factor, low, high, original);

@@ -8,9 +8,9 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
- * Rotary position embeddings in the "rotate half" layout of HF Llama/Qwen. The inverse
- * frequencies and angles are computed with the same float32 libtorch operations, in the same
- * order, as transformers does, so the tables agree bit for bit with PyTorch on the same device.
+ * Rotary position embeddings in the "rotate half" layout of HF Llama/Qwen. The inverse frequencies
+ * and angles are computed with the same float32 libtorch operations, in the same order, as
+ * transformers does, so the tables agree bit for bit with PyTorch on the same device.
  */
 final class RotaryEmbedding implements AutoCloseable {
 
@@ -19,14 +19,18 @@ final class RotaryEmbedding implements AutoCloseable {
   RotaryEmbedding(RopeConfig rope, int headDim, RuntimeOptions runtime) {
     try (PointerScope scope = new PointerScope()) {
       // inv_freq = 1 / theta ** (arange(0, d, 2) / d)
-      Tensor exponents = torch.arange(new Scalar(0L), new Scalar((long) headDim), new Scalar(2L))
-          .to(ScalarType.Float).div(new Scalar((double) headDim));
+      Tensor exponents =
+          torch
+              .arange(new Scalar(0L), new Scalar((long) headDim), new Scalar(2L))
+              .to(ScalarType.Float)
+              .div(new Scalar((double) headDim));
       Tensor inv = torch.pow(new Scalar(rope.theta()), exponents).reciprocal();
-      inv = switch (rope.type()) {
-        case DEFAULT -> inv;
-        case LINEAR -> inv.div(new Scalar(rope.factor()));
-        case LLAMA3 -> llama3(inv, rope);
-      };
+      inv =
+          switch (rope.type()) {
+            case DEFAULT -> inv;
+            case LINEAR -> inv.div(new Scalar(rope.factor()));
+            case LLAMA3 -> llama3(inv, rope);
+          };
       Tensor result = inv.to(runtime.torchDevice(), ScalarType.Float).contiguous();
       result.retainReference();
       this.invFreq = result;
@@ -42,13 +46,27 @@ final class RotaryEmbedding implements AutoCloseable {
     double lowFreqWavelen = oldContext / rope.lowFreqFactor();
     double highFreqWavelen = oldContext / rope.highFreqFactor();
     Tensor wavelen = inv.reciprocal().mul(new Scalar(2 * Math.PI));
-    Tensor scaled = torch.where(wavelen.gt(new Scalar(lowFreqWavelen)), inv.div(new Scalar(rope.factor())), inv);
-    Tensor smooth = wavelen.reciprocal().mul(new Scalar(oldContext)).sub(new Scalar(rope.lowFreqFactor()))
-        .div(new Scalar(rope.highFreqFactor() - rope.lowFreqFactor()));
-    Tensor smoothed = torch.ones_like(smooth).sub(smooth).mul(scaled).div(new Scalar(rope.factor()))
-        .add(smooth.mul(scaled));
-    Tensor medium = wavelen.lt(new Scalar(highFreqWavelen)).logical_not()
-        .logical_and(wavelen.gt(new Scalar(lowFreqWavelen)).logical_not());
+    Tensor scaled =
+        torch.where(
+            wavelen.gt(new Scalar(lowFreqWavelen)), inv.div(new Scalar(rope.factor())), inv);
+    Tensor smooth =
+        wavelen
+            .reciprocal()
+            .mul(new Scalar(oldContext))
+            .sub(new Scalar(rope.lowFreqFactor()))
+            .div(new Scalar(rope.highFreqFactor() - rope.lowFreqFactor()));
+    Tensor smoothed =
+        torch
+            .ones_like(smooth)
+            .sub(smooth)
+            .mul(scaled)
+            .div(new Scalar(rope.factor()))
+            .add(smooth.mul(scaled));
+    Tensor medium =
+        wavelen
+            .lt(new Scalar(highFreqWavelen))
+            .logical_not()
+            .logical_and(wavelen.gt(new Scalar(lowFreqWavelen)).logical_not());
     return torch.where(medium, smoothed, scaled);
   }
 

@@ -14,14 +14,13 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  *     physical core), which is right unless other work shares the machine
  * @param fp32Master mixed precision: the parameters (what the optimizer updates and checkpoints
  *     save) are fp32 master weights, and forward/backward run on {@code dtype} copies of them.
- *     Without it a bf16 model is updated in bf16, where a step below the weight's resolution
- *     (|w| / 256) is lost. Ignored when {@code dtype} is F32.
+ *     Without it a bf16 model is updated in bf16, where a step below the weight's resolution (|w| /
+ *     256) is lost. Ignored when {@code dtype} is F32.
  */
 public record RuntimeOptions(String device, StorageType dtype, int cpuThreads, boolean fp32Master) {
   static {
     NativeLibraries.load(); // the bundled libtorch, before anything here touches a tensor
   }
-
 
   public RuntimeOptions {
     if (device == null || !(device.equals("cpu") || device.matches("cuda(:\\d+)?"))) {
@@ -34,8 +33,11 @@ public record RuntimeOptions(String device, StorageType dtype, int cpuThreads, b
       throw new IllegalArgumentException("cpuThreads must be >= 0, got " + cpuThreads);
     }
     if (device.startsWith("cuda") && !torch.cuda_is_available()) {
-      throw new IllegalArgumentException("device " + device + " requested but libtorch sees no CUDA device "
-          + "(a CPU build of libtorch, or no GPU); build with -Pgpu on a machine with a GPU, or use cpu");
+      throw new IllegalArgumentException(
+          "device "
+              + device
+              + " requested but libtorch sees no CUDA device "
+              + "(a CPU build of libtorch, or no GPU); build with -Pgpu on a machine with a GPU, or use cpu");
     }
   }
 
@@ -49,7 +51,9 @@ public record RuntimeOptions(String device, StorageType dtype, int cpuThreads, b
     return switch (precision) {
       case "fp32" -> new RuntimeOptions(device, StorageType.F32, cpuThreads, false);
       case "bf16-mixed" -> new RuntimeOptions(device, StorageType.BF16, cpuThreads, true);
-      default -> throw new IllegalArgumentException("precision must be fp32 or bf16-mixed, got '" + precision + "'");
+      default ->
+          throw new IllegalArgumentException(
+              "precision must be fp32 or bf16-mixed, got '" + precision + "'");
     };
   }
 

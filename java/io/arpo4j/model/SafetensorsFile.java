@@ -22,11 +22,11 @@ import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 
 /**
- * Reads one {@code .safetensors} file: an 8-byte little-endian header length, a JSON header
- * ({@code name -> {dtype, shape, data_offsets}} plus optional {@code __metadata__}), then the
- * raw little-endian tensor bytes. The header is validated completely on open (dtypes, shapes,
- * offsets against the file size), so a truncated or corrupt file fails before any tensor is used.
- * Tensor bytes are read through memory mappings of just their range, never through the heap.
+ * Reads one {@code .safetensors} file: an 8-byte little-endian header length, a JSON header ({@code
+ * name -> {dtype, shape, data_offsets}} plus optional {@code __metadata__}), then the raw
+ * little-endian tensor bytes. The header is validated completely on open (dtypes, shapes, offsets
+ * against the file size), so a truncated or corrupt file fails before any tensor is used. Tensor
+ * bytes are read through memory mappings of just their range, never through the heap.
  */
 public final class SafetensorsFile implements AutoCloseable {
 
@@ -35,8 +35,10 @@ public final class SafetensorsFile implements AutoCloseable {
 
   /** Headers larger than this are treated as corrupt (real ones are well under 10 MB). */
   private static final long MAX_HEADER_BYTES = 100L << 20;
+
   /** Mapping window; a MappedByteBuffer is limited to 2 GiB. */
   private static final long MAP_CHUNK = 1L << 30;
+
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private final Path path;
@@ -45,7 +47,11 @@ public final class SafetensorsFile implements AutoCloseable {
   private final Map<String, Entry> entries;
   private final Map<String, String> metadata;
 
-  private SafetensorsFile(Path path, FileChannel channel, long dataStart, Map<String, Entry> entries,
+  private SafetensorsFile(
+      Path path,
+      FileChannel channel,
+      long dataStart,
+      Map<String, Entry> entries,
       Map<String, String> metadata) {
     this.path = path;
     this.channel = channel;
@@ -54,7 +60,10 @@ public final class SafetensorsFile implements AutoCloseable {
     this.metadata = metadata;
   }
 
-  /** Opens and validates {@code path}; throws IllegalArgumentException naming the file on any defect. */
+  /**
+   * Opens and validates {@code path}; throws IllegalArgumentException naming the file on any
+   * defect.
+   */
   public static SafetensorsFile open(Path path) throws IOException {
     FileChannel channel = FileChannel.open(path, StandardOpenOption.READ);
     try {
@@ -69,7 +78,8 @@ public final class SafetensorsFile implements AutoCloseable {
         throw bad(path, "bad header: implausible header length " + headerLen);
       }
       if (8 + headerLen > size) {
-        throw bad(path, "truncated: header of " + headerLen + " bytes but the file has only " + size);
+        throw bad(
+            path, "truncated: header of " + headerLen + " bytes but the file has only " + size);
       }
       ByteBuffer headerBuf = ByteBuffer.allocate((int) headerLen);
       readFully(channel, headerBuf, 8);
@@ -93,13 +103,24 @@ public final class SafetensorsFile implements AutoCloseable {
         } else {
           Entry e = parseEntry(path, field.getKey(), field.getValue());
           if (e.end > dataSize) {
-            throw bad(path, "truncated: tensor '" + e.name + "' ends at data byte " + e.end
-                + " but the data section has only " + dataSize + " bytes");
+            throw bad(
+                path,
+                "truncated: tensor '"
+                    + e.name
+                    + "' ends at data byte "
+                    + e.end
+                    + " but the data section has only "
+                    + dataSize
+                    + " bytes");
           }
           entries.put(e.name, e);
         }
       }
-      return new SafetensorsFile(path, channel, dataStart, Collections.unmodifiableMap(entries),
+      return new SafetensorsFile(
+          path,
+          channel,
+          dataStart,
+          Collections.unmodifiableMap(entries),
           Collections.unmodifiableMap(metadata));
     } catch (IOException | RuntimeException e) {
       channel.close();
@@ -132,7 +153,8 @@ public final class SafetensorsFile implements AutoCloseable {
     Pointer dst = tensor.data_ptr();
     for (long done = 0; done < length; done += MAP_CHUNK) {
       long n = Math.min(MAP_CHUNK, length - done);
-      MappedByteBuffer mapped = channel.map(FileChannel.MapMode.READ_ONLY, dataStart + e.begin + done, n);
+      MappedByteBuffer mapped =
+          channel.map(FileChannel.MapMode.READ_ONLY, dataStart + e.begin + done, n);
       try (BytePointer src = new BytePointer(mapped)) {
         Pointer.memcpy(new BytePointer(dst).position(done), src, n);
       }
@@ -152,8 +174,13 @@ public final class SafetensorsFile implements AutoCloseable {
     JsonNode dtype = node.get("dtype");
     JsonNode shape = node.get("shape");
     JsonNode offsets = node.get("data_offsets");
-    if (dtype == null || !dtype.isTextual() || shape == null || !shape.isArray() || offsets == null
-        || !offsets.isArray() || offsets.size() != 2) {
+    if (dtype == null
+        || !dtype.isTextual()
+        || shape == null
+        || !shape.isArray()
+        || offsets == null
+        || !offsets.isArray()
+        || offsets.size() != 2) {
       throw bad(path, "bad header: entry '" + name + "' needs dtype, shape and two data_offsets");
     }
     StorageType type;
@@ -176,7 +203,13 @@ public final class SafetensorsFile implements AutoCloseable {
       }
       bytes = Math.multiplyExact(numel, (long) type.bytes());
     } catch (ArithmeticException overflow) {
-      throw bad(path, "bad header: tensor '" + name + "' shape " + shape + " has more bytes than a file can hold");
+      throw bad(
+          path,
+          "bad header: tensor '"
+              + name
+              + "' shape "
+              + shape
+              + " has more bytes than a file can hold");
     }
     if (!offsets.get(0).isIntegralNumber() || !offsets.get(1).isIntegralNumber()) {
       throw bad(path, "bad header: tensor '" + name + "' has invalid data_offsets " + offsets);
@@ -184,8 +217,16 @@ public final class SafetensorsFile implements AutoCloseable {
     long begin = offsets.get(0).asLong();
     long end = offsets.get(1).asLong();
     if (begin < 0 || end < begin || end - begin != bytes) {
-      throw bad(path, "bad header: tensor '" + name + "' data_offsets " + offsets + " do not match "
-          + type.safetensorsName() + " shape " + shape);
+      throw bad(
+          path,
+          "bad header: tensor '"
+              + name
+              + "' data_offsets "
+              + offsets
+              + " do not match "
+              + type.safetensorsName()
+              + " shape "
+              + shape);
     }
     return new Entry(name, type, dims, begin, end);
   }
@@ -194,15 +235,20 @@ public final class SafetensorsFile implements AutoCloseable {
     if (!node.isObject()) {
       throw bad(path, "bad header: __metadata__ must be an object of strings");
     }
-    node.fields().forEachRemaining(f -> {
-      if (!f.getValue().isTextual()) {
-        throw bad(path, "bad header: __metadata__ value for '" + f.getKey() + "' is not a string");
-      }
-      out.put(f.getKey(), f.getValue().asText());
-    });
+    node.fields()
+        .forEachRemaining(
+            f -> {
+              if (!f.getValue().isTextual()) {
+                throw bad(
+                    path,
+                    "bad header: __metadata__ value for '" + f.getKey() + "' is not a string");
+              }
+              out.put(f.getKey(), f.getValue().asText());
+            });
   }
 
-  private static void readFully(FileChannel channel, ByteBuffer buf, long position) throws IOException {
+  private static void readFully(FileChannel channel, ByteBuffer buf, long position)
+      throws IOException {
     while (buf.hasRemaining()) {
       int n = channel.read(buf, position + buf.position());
       if (n < 0) {

@@ -18,10 +18,10 @@ import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 
 /**
- * Writes tensors as one {@code .safetensors} file: names sorted, data packed in that order,
- * header padded with spaces to a multiple of 8 bytes (as the reference implementation does, so
- * the data section is aligned). The bytes are the tensors' own, so reading back is bit-identical.
- * Written to a temporary file and moved into place, so a crash never leaves a half-written file.
+ * Writes tensors as one {@code .safetensors} file: names sorted, data packed in that order, header
+ * padded with spaces to a multiple of 8 bytes (as the reference implementation does, so the data
+ * section is aligned). The bytes are the tensors' own, so reading back is bit-identical. Written to
+ * a temporary file and moved into place, so a crash never leaves a half-written file.
  */
 public final class SafetensorsWriter {
 
@@ -63,8 +63,12 @@ public final class SafetensorsWriter {
     head.flip();
 
     Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-    try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-        StandardOpenOption.TRUNCATE_EXISTING)) {
+    try (FileChannel out =
+        FileChannel.open(
+            tmp,
+            StandardOpenOption.CREATE,
+            StandardOpenOption.WRITE,
+            StandardOpenOption.TRUNCATE_EXISTING)) {
       writeFully(out, head);
       for (Tensor t : sorted.values()) {
         writeTensor(out, t);
@@ -83,7 +87,8 @@ public final class SafetensorsWriter {
     if (length == 0) {
       return;
     }
-    // The scope frees the host copy (or the extra handle when t is already a contiguous CPU tensor).
+    // The scope frees the host copy (or the extra handle when t is already a contiguous CPU
+    // tensor).
     try (PointerScope scope = new PointerScope()) {
       Tensor host = t.is_cuda() ? t.cpu().contiguous() : t.contiguous();
       BytePointer data = new BytePointer(host.data_ptr());

@@ -3,14 +3,14 @@ package io.arpo4j.model;
 import java.util.List;
 
 /**
- * Detects stop strings in the text of tokens as they are generated, one token at a time.
- * Only a window of the most recent tokens is decoded per token, so the cost does not grow with
- * the length of the generation. Because generation stops at the first match, any occurrence in
- * the window must have just been completed: there is no need to remember earlier text.
+ * Detects stop strings in the text of tokens as they are generated, one token at a time. Only a
+ * window of the most recent tokens is decoded per token, so the cost does not grow with the length
+ * of the generation. Because generation stops at the first match, any occurrence in the window must
+ * have just been completed: there is no need to remember earlier text.
  *
- * <p>The window ({@code 2 * longest stop + 16} tokens) is long enough because every token
- * decodes to at least one character of text, so a stop string of n characters spans at most n
- * tokens; the extra tokens absorb partial UTF-8 sequences at the window's start.
+ * <p>The window ({@code 2 * longest stop + 16} tokens) is long enough because every token decodes
+ * to at least one character of text, so a stop string of n characters spans at most n tokens; the
+ * extra tokens absorb partial UTF-8 sequences at the window's start.
  */
 public final class StopStringMatcher {
 

@@ -35,9 +35,9 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * grouped-query attention, SwiGLU MLP, optional q/k/v/o/MLP biases and Qwen3's per-head q/k norm.
  *
  * <p>Two ways to run it: {@link #logits(Tensor)} over whole right-padded batches (no cache;
- * differentiable when the parameters require grad, which is what training uses), and
- * {@link #forward(KvCache, List, int[], LogitsMode)} over sequences in a paged {@link KvCache}
- * (inference: only the new tokens are computed).
+ * differentiable when the parameters require grad, which is what training uses), and {@link
+ * #forward(KvCache, List, int[], LogitsMode)} over sequences in a paged {@link KvCache} (inference:
+ * only the new tokens are computed).
  *
  * <p>Parameters are named and shaped as in HF checkpoints; {@link #parameters()} exposes them.
  */
@@ -45,7 +45,6 @@ public final class TransformerModel implements AutoCloseable {
   static {
     NativeLibraries.load(); // the bundled libtorch, before anything here touches a tensor
   }
-
 
   /** Which positions' logits a cached forward returns. */
   public enum LogitsMode {
@@ -60,13 +59,16 @@ public final class TransformerModel implements AutoCloseable {
   /** Standard deviation of the documented random initialiser (transformers' initializer_range). */
   public static final double INIT_STD = 0.02;
 
-  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+  private static final ObjectMapper JSON =
+      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
   private final ModelConfig config;
   private final RuntimeOptions runtime;
   private final Map<String, Tensor> parameters;
+
   /** The parameters in the compute type: the same map unless {@link RuntimeOptions#mixed()}. */
   private final Map<String, Tensor> computeCopies;
+
   private final Weights stored;
   private final Weights compute;
   private final RotaryEmbedding rotary;
@@ -80,22 +82,57 @@ public final class TransformerModel implements AutoCloseable {
         layers[i] = Layer.of(p, i);
       }
       Tensor embed = p.get("model.embed_tokens.weight");
-      return new Weights(embed, p.get("model.norm.weight"),
-          config.tieWordEmbeddings() ? embed : p.get("lm_head.weight"), layers);
+      return new Weights(
+          embed,
+          p.get("model.norm.weight"),
+          config.tieWordEmbeddings() ? embed : p.get("lm_head.weight"),
+          layers);
     }
   }
 
   /** One decoder layer's parameters; absent biases and norms are null. */
   private record Layer(
-      Tensor inputNorm, Tensor q, Tensor qBias, Tensor k, Tensor kBias, Tensor v, Tensor vBias,
-      Tensor o, Tensor oBias, Tensor qNorm, Tensor kNorm, Tensor postNorm,
-      Tensor gate, Tensor gateBias, Tensor up, Tensor upBias, Tensor down, Tensor downBias) {
+      Tensor inputNorm,
+      Tensor q,
+      Tensor qBias,
+      Tensor k,
+      Tensor kBias,
+      Tensor v,
+      Tensor vBias,
+      Tensor o,
+      Tensor oBias,
+      Tensor qNorm,
+      Tensor kNorm,
+      Tensor postNorm,
+      Tensor gate,
+      Tensor gateBias,
+      Tensor up,
+      Tensor upBias,
+      Tensor down,
+      Tensor downBias) {
 
-    /** The layer's weights cast to {@code type} inside the autograd graph (gradients reach these). */
+    /**
+     * The layer's weights cast to {@code type} inside the autograd graph (gradients reach these).
+     */
     Layer cast(ScalarType type) {
-      return new Layer(to(inputNorm, type), to(q, type), to(qBias, type), to(k, type), to(kBias, type),
-          to(v, type), to(vBias, type), to(o, type), to(oBias, type), to(qNorm, type), to(kNorm, type),
-          to(postNorm, type), to(gate, type), to(gateBias, type), to(up, type), to(upBias, type), to(down, type),
+      return new Layer(
+          to(inputNorm, type),
+          to(q, type),
+          to(qBias, type),
+          to(k, type),
+          to(kBias, type),
+          to(v, type),
+          to(vBias, type),
+          to(o, type),
+          to(oBias, type),
+          to(qNorm, type),
+          to(kNorm, type),
+          to(postNorm, type),
+          to(gate, type),
+          to(gateBias, type),
+          to(up, type),
+          to(upBias, type),
+          to(down, type),
           to(downBias, type));
     }
 
@@ -107,15 +144,23 @@ public final class TransformerModel implements AutoCloseable {
       String n = ParameterLayout.layerPrefix(index);
       return new Layer(
           p.get(n + "input_layernorm.weight"),
-          p.get(n + "self_attn.q_proj.weight"), p.get(n + "self_attn.q_proj.bias"),
-          p.get(n + "self_attn.k_proj.weight"), p.get(n + "self_attn.k_proj.bias"),
-          p.get(n + "self_attn.v_proj.weight"), p.get(n + "self_attn.v_proj.bias"),
-          p.get(n + "self_attn.o_proj.weight"), p.get(n + "self_attn.o_proj.bias"),
-          p.get(n + "self_attn.q_norm.weight"), p.get(n + "self_attn.k_norm.weight"),
+          p.get(n + "self_attn.q_proj.weight"),
+          p.get(n + "self_attn.q_proj.bias"),
+          p.get(n + "self_attn.k_proj.weight"),
+          p.get(n + "self_attn.k_proj.bias"),
+          p.get(n + "self_attn.v_proj.weight"),
+          p.get(n + "self_attn.v_proj.bias"),
+          p.get(n + "self_attn.o_proj.weight"),
+          p.get(n + "self_attn.o_proj.bias"),
+          p.get(n + "self_attn.q_norm.weight"),
+          p.get(n + "self_attn.k_norm.weight"),
           p.get(n + "post_attention_layernorm.weight"),
-          p.get(n + "mlp.gate_proj.weight"), p.get(n + "mlp.gate_proj.bias"),
-          p.get(n + "mlp.up_proj.weight"), p.get(n + "mlp.up_proj.bias"),
-          p.get(n + "mlp.down_proj.weight"), p.get(n + "mlp.down_proj.bias"));
+          p.get(n + "mlp.gate_proj.weight"),
+          p.get(n + "mlp.gate_proj.bias"),
+          p.get(n + "mlp.up_proj.weight"),
+          p.get(n + "mlp.up_proj.bias"),
+          p.get(n + "mlp.down_proj.weight"),
+          p.get(n + "mlp.down_proj.bias"));
     }
   }
 
@@ -125,8 +170,11 @@ public final class TransformerModel implements AutoCloseable {
     Tensor attend(int layer, Tensor q, Tensor k, Tensor v);
   }
 
-  /** Takes ownership of {@code parameters}, which then outlive any pointer scope they were made in. */
-  private TransformerModel(ModelConfig config, RuntimeOptions runtime, Map<String, Tensor> parameters) {
+  /**
+   * Takes ownership of {@code parameters}, which then outlive any pointer scope they were made in.
+   */
+  private TransformerModel(
+      ModelConfig config, RuntimeOptions runtime, Map<String, Tensor> parameters) {
     parameters.values().forEach(Tensor::retainReference);
     this.config = config;
     this.runtime = runtime;
@@ -134,11 +182,12 @@ public final class TransformerModel implements AutoCloseable {
     if (runtime.mixed()) {
       Map<String, Tensor> copies = new LinkedHashMap<>();
       try (PointerScope scope = new PointerScope()) {
-        parameters.forEach((name, p) -> {
-          Tensor copy = p.detach().to(runtime.scalarType()).contiguous();
-          copy.retainReference();
-          copies.put(name, copy);
-        });
+        parameters.forEach(
+            (name, p) -> {
+              Tensor copy = p.detach().to(runtime.scalarType()).contiguous();
+              copy.retainReference();
+              copies.put(name, copy);
+            });
       }
       this.computeCopies = Collections.unmodifiableMap(copies);
     } else {
@@ -157,9 +206,12 @@ public final class TransformerModel implements AutoCloseable {
     }
   }
 
-  /** Builds a model from an open checkpoint, checking it holds exactly the parameters config implies. */
-  public static TransformerModel fromCheckpoint(ModelConfig config, Checkpoint checkpoint, RuntimeOptions runtime)
-      throws IOException {
+  /**
+   * Builds a model from an open checkpoint, checking it holds exactly the parameters config
+   * implies.
+   */
+  public static TransformerModel fromCheckpoint(
+      ModelConfig config, Checkpoint checkpoint, RuntimeOptions runtime) throws IOException {
     Map<String, long[]> expected = ParameterLayout.shapes(config);
     List<String> missing = new ArrayList<>();
     List<String> wrongShape = new ArrayList<>();
@@ -170,7 +222,12 @@ public final class TransformerModel implements AutoCloseable {
       } else {
         long[] actual = checkpoint.entry(e.getKey()).shape();
         if (!Arrays.equals(actual, e.getValue())) {
-          wrongShape.add(e.getKey() + " is " + Arrays.toString(actual) + ", config implies " + Arrays.toString(e.getValue()));
+          wrongShape.add(
+              e.getKey()
+                  + " is "
+                  + Arrays.toString(actual)
+                  + ", config implies "
+                  + Arrays.toString(e.getValue()));
         }
       }
     }
@@ -180,8 +237,13 @@ public final class TransformerModel implements AutoCloseable {
       }
     }
     if (!missing.isEmpty() || !wrongShape.isEmpty() || !unexpected.isEmpty()) {
-      StringBuilder msg = new StringBuilder("checkpoint " + checkpoint.directory() + " does not match its "
-          + config.modelType() + " config:");
+      StringBuilder msg =
+          new StringBuilder(
+              "checkpoint "
+                  + checkpoint.directory()
+                  + " does not match its "
+                  + config.modelType()
+                  + " config:");
       if (!missing.isEmpty()) {
         msg.append(" missing tensors ").append(abbreviate(missing)).append(';');
       }
@@ -199,8 +261,11 @@ public final class TransformerModel implements AutoCloseable {
     try {
       for (String name : expected.keySet()) {
         try (PointerScope scope = new PointerScope()) {
-          Tensor converted = checkpoint.read(name).to(runtime.torchDevice(), runtime.parameterType().scalarType())
-              .contiguous();
+          Tensor converted =
+              checkpoint
+                  .read(name)
+                  .to(runtime.torchDevice(), runtime.parameterType().scalarType())
+                  .contiguous();
           converted.retainReference();
           params.put(name, converted);
         }
@@ -213,8 +278,8 @@ public final class TransformerModel implements AutoCloseable {
 
   /**
    * A model with freshly initialised weights, as transformers' {@code _init_weights} does:
-   * embeddings and projection weights ~ N(0, {@value #INIT_STD}), biases 0, norm weights 1.
-   * Drawn on the CPU from a generator seeded with {@code seed}, so the weights do not depend on the
+   * embeddings and projection weights ~ N(0, {@value #INIT_STD}), biases 0, norm weights 1. Drawn
+   * on the CPU from a generator seeded with {@code seed}, so the weights do not depend on the
    * device.
    */
   public static TransformerModel randomInit(ModelConfig config, long seed, RuntimeOptions runtime) {
@@ -233,7 +298,8 @@ public final class TransformerModel implements AutoCloseable {
         } else {
           cpu = torch.normal(0.0, INIT_STD, e.getValue(), new GeneratorOptional(generator), f32);
         }
-        params.put(name, cpu.to(runtime.torchDevice(), runtime.parameterType().scalarType()).contiguous());
+        params.put(
+            name, cpu.to(runtime.torchDevice(), runtime.parameterType().scalarType()).contiguous());
       }
       return new TransformerModel(config, runtime, params);
     }
@@ -263,7 +329,8 @@ public final class TransformerModel implements AutoCloseable {
     if (computeCopies == parameters) {
       return;
     }
-    try (NativeSection section = NativeSection.enter(); NoGradGuard noGrad = new NoGradGuard();
+    try (NativeSection section = NativeSection.enter();
+        NoGradGuard noGrad = new NoGradGuard();
         PointerScope scope = new PointerScope()) {
       parameters.forEach((name, master) -> computeCopies.get(name).copy_(master));
     }
@@ -284,8 +351,11 @@ public final class TransformerModel implements AutoCloseable {
       layers[i] = stored.layers()[i].cast(type);
     }
     Tensor embed = stored.embed().to(type);
-    return new Weights(embed, stored.finalNorm().to(type),
-        stored.lmHead() == stored.embed() ? embed : stored.lmHead().to(type), layers);
+    return new Weights(
+        embed,
+        stored.finalNorm().to(type),
+        stored.lmHead() == stored.embed() ? embed : stored.lmHead().to(type),
+        layers);
   }
 
   private boolean castsInGraph() {
@@ -298,8 +368,8 @@ public final class TransformerModel implements AutoCloseable {
   }
 
   /**
-   * Writes config.json and the weights (converted to {@code dtype}) in HF layout, in one file or
-   * in shards of at most {@code maxShardBytes}.
+   * Writes config.json and the weights (converted to {@code dtype}) in HF layout, in one file or in
+   * shards of at most {@code maxShardBytes}.
    */
   public void save(Path dir, StorageType dtype, long maxShardBytes) throws IOException {
     Files.createDirectories(dir);
@@ -322,8 +392,8 @@ public final class TransformerModel implements AutoCloseable {
 
   /**
    * Logits [B, T, V] of a full forward pass over token ids [B, T] (int64, on the model's device).
-   * Causal attention only, so right padding never influences real positions. Differentiable.
-   * The caller closes the result.
+   * Causal attention only, so right padding never influences real positions. Differentiable. The
+   * caller closes the result.
    */
   public Tensor logits(Tensor inputIds) {
     try (PointerScope scope = new PointerScope()) {
@@ -346,14 +416,17 @@ public final class TransformerModel implements AutoCloseable {
     checkIds(inputIds);
     long b = inputIds.size(0);
     long t = inputIds.size(1);
-    Tensor positions = torch.arange(new Scalar(0L), new Scalar(t), longOptions()).unsqueeze(0).expand(b, t);
+    Tensor positions =
+        torch.arange(new Scalar(0L), new Scalar(t), longOptions()).unsqueeze(0).expand(b, t);
     Weights w = forwardWeights();
     Tensor h = torch.embedding(w.embed(), inputIds);
     KeyValueSource causal = (layer, q, k, v) -> attention(q, k, v, null);
     return rmsNorm(runLayers(w.layers(), h, positions, causal), w.finalNorm());
   }
 
-  /** Token ids as an int64 [rows, length] tensor on the model's device; rows must be equally long. */
+  /**
+   * Token ids as an int64 [rows, length] tensor on the model's device; rows must be equally long.
+   */
   public Tensor ids(int[]... rows) {
     if (rows.length == 0 || rows[0].length == 0) {
       throw new IllegalArgumentException("ids needs at least one non-empty row");
@@ -362,14 +435,16 @@ public final class TransformerModel implements AutoCloseable {
     long[] flat = new long[rows.length * t];
     for (int r = 0; r < rows.length; r++) {
       if (rows[r].length != t) {
-        throw new IllegalArgumentException("ids rows must have equal lengths, row " + r + " has " + rows[r].length + " not " + t);
+        throw new IllegalArgumentException(
+            "ids rows must have equal lengths, row " + r + " has " + rows[r].length + " not " + t);
       }
       for (int i = 0; i < t; i++) {
         flat[r * t + i] = rows[r][i];
       }
     }
     try (PointerScope scope = new PointerScope()) {
-      Tensor result = torch.tensor(flat).view(rows.length, t).to(runtime.torchDevice(), ScalarType.Long);
+      Tensor result =
+          torch.tensor(flat).view(rows.length, t).to(runtime.torchDevice(), ScalarType.Long);
       result.retainReference();
       return result;
     }
@@ -388,45 +463,64 @@ public final class TransformerModel implements AutoCloseable {
   /**
    * Runs {@code counts[b]} pending tokens of each sequence through the model, writing their keys
    * and values into {@code cache} and marking them cached. Sequences may have different cached
-   * lengths and counts; the batch is padded internally. Returns the requested logits in the
-   * model's dtype (the caller closes them) or null for {@link LogitsMode#NONE}.
+   * lengths and counts; the batch is padded internally. Returns the requested logits in the model's
+   * dtype (the caller closes them) or null for {@link LogitsMode#NONE}.
    */
-  public Tensor forward(KvCache cache, List<CachedSequence> sequences, int[] counts, LogitsMode mode) {
+  public Tensor forward(
+      KvCache cache, List<CachedSequence> sequences, int[] counts, LogitsMode mode) {
     if (cache.model() != this) {
       throw new IllegalArgumentException("cache belongs to another model");
     }
-    try (NativeSection section = NativeSection.enter(); NoGradGuard noGrad = new NoGradGuard();
+    try (NativeSection section = NativeSection.enter();
+        NoGradGuard noGrad = new NoGradGuard();
         PointerScope scope = new PointerScope()) {
       KvCache.Plan plan = cache.plan(sequences, counts);
       int b = plan.batch();
       int t = plan.queryLength();
       Tensor h = torch.embedding(compute.embed(), plan.inputIds().view(b, t));
-      KeyValueSource paged = (layer, q, k, v) -> {
-        long kvHeads = k.size(1);
-        long d = k.size(3);
-        Tensor kRows = k.transpose(1, 2).reshape(b * (long) t, kvHeads, d);
-        Tensor vRows = v.transpose(1, 2).reshape(b * (long) t, kvHeads, d);
-        if (plan.writeRows() != null) {
-          kRows = kRows.index_select(0, plan.writeRows());
-          vRows = vRows.index_select(0, plan.writeRows());
-        }
-        cache.keys(layer).index_copy_(0, plan.writeSlots(), kRows);
-        cache.values(layer).index_copy_(0, plan.writeSlots(), vRows);
-        if (plan.gatherSlots() == null) {
-          return attention(q, k, v, plan.mask()); // nothing cached before: the new tokens are all the keys
-        }
-        long l = plan.keyLength();
-        Tensor keys = cache.keys(layer).index_select(0, plan.gatherSlots()).view(b, l, kvHeads, d).transpose(1, 2);
-        Tensor values = cache.values(layer).index_select(0, plan.gatherSlots()).view(b, l, kvHeads, d).transpose(1, 2);
-        return attention(q, keys, values, plan.mask());
-      };
+      KeyValueSource paged =
+          (layer, q, k, v) -> {
+            long kvHeads = k.size(1);
+            long d = k.size(3);
+            Tensor kRows = k.transpose(1, 2).reshape(b * (long) t, kvHeads, d);
+            Tensor vRows = v.transpose(1, 2).reshape(b * (long) t, kvHeads, d);
+            if (plan.writeRows() != null) {
+              kRows = kRows.index_select(0, plan.writeRows());
+              vRows = vRows.index_select(0, plan.writeRows());
+            }
+            cache.keys(layer).index_copy_(0, plan.writeSlots(), kRows);
+            cache.values(layer).index_copy_(0, plan.writeSlots(), vRows);
+            if (plan.gatherSlots() == null) {
+              return attention(
+                  q, k, v, plan.mask()); // nothing cached before: the new tokens are all the keys
+            }
+            long l = plan.keyLength();
+            Tensor keys =
+                cache
+                    .keys(layer)
+                    .index_select(0, plan.gatherSlots())
+                    .view(b, l, kvHeads, d)
+                    .transpose(1, 2);
+            Tensor values =
+                cache
+                    .values(layer)
+                    .index_select(0, plan.gatherSlots())
+                    .view(b, l, kvHeads, d)
+                    .transpose(1, 2);
+            return attention(q, keys, values, plan.mask());
+          };
       Tensor hidden = runLayers(compute.layers(), h, plan.positions().view(b, t), paged);
-      Tensor result = switch (mode) {
-        case NONE -> null;
-        case LAST -> project(rmsNorm(hidden.reshape(b * (long) t, -1).index_select(0, plan.lastRows()),
-            compute.finalNorm()), compute.lmHead());
-        case ALL -> project(rmsNorm(hidden, compute.finalNorm()), compute.lmHead());
-      };
+      Tensor result =
+          switch (mode) {
+            case NONE -> null;
+            case LAST ->
+                project(
+                    rmsNorm(
+                        hidden.reshape(b * (long) t, -1).index_select(0, plan.lastRows()),
+                        compute.finalNorm()),
+                    compute.lmHead());
+            case ALL -> project(rmsNorm(hidden, compute.finalNorm()), compute.lmHead());
+          };
       cache.commit(sequences, counts);
       if (result != null) {
         result.retainReference();
@@ -464,7 +558,8 @@ public final class TransformerModel implements AutoCloseable {
     Tensor attended = kv.attend(index, q, k, v).transpose(1, 2).reshape(b, t, (long) heads * d);
     h = h.add(linear(attended, layer.o, layer.oBias));
     x = rmsNorm(h, layer.postNorm);
-    Tensor gated = torch.silu(linear(x, layer.gate, layer.gateBias)).mul(linear(x, layer.up, layer.upBias));
+    Tensor gated =
+        torch.silu(linear(x, layer.gate, layer.gateBias)).mul(linear(x, layer.up, layer.upBias));
     return h.add(linear(gated, layer.down, layer.downBias));
   }
 
@@ -494,7 +589,8 @@ public final class TransformerModel implements AutoCloseable {
   public final class Checkpointed implements AutoCloseable {
     private final Tensor ids;
     private final Tensor[] cosSin;
-    private final Tensor[] layerInputs; // retained; [i] is released once layer i has been backpropagated
+    private final Tensor[]
+        layerInputs; // retained; [i] is released once layer i has been backpropagated
     private final Tensor lastOutput; // the leaf the returned hidden states' graph starts at
     private final Tensor hidden;
     private boolean done;
@@ -506,7 +602,8 @@ public final class TransformerModel implements AutoCloseable {
       layerInputs = new Tensor[layers.length];
       try (PointerScope scope = new PointerScope()) {
         ids = retained(inputIds);
-        Tensor positions = torch.arange(new Scalar(0L), new Scalar(t), longOptions()).unsqueeze(0).expand(b, t);
+        Tensor positions =
+            torch.arange(new Scalar(0L), new Scalar(t), longOptions()).unsqueeze(0).expand(b, t);
         cosSin = rotary.cosSin(positions, runtime.scalarType());
         retained(cosSin[0]);
         retained(cosSin[1]);
@@ -523,7 +620,8 @@ public final class TransformerModel implements AutoCloseable {
         lastOutput = retained(h.detach());
         lastOutput.requires_grad_(true);
         h.releaseReference();
-        hidden = retained(rmsNorm(lastOutput, trainingWeight(stored.finalNorm(), compute.finalNorm())));
+        hidden =
+            retained(rmsNorm(lastOutput, trainingWeight(stored.finalNorm(), compute.finalNorm())));
       }
     }
 
@@ -541,7 +639,8 @@ public final class TransformerModel implements AutoCloseable {
       done = true;
       Tensor grad = lastOutput.grad();
       if (grad == null || !grad.defined()) {
-        throw new IllegalStateException("backpropagate hidden() first: the last layer's output has no gradient");
+        throw new IllegalStateException(
+            "backpropagate hidden() first: the last layer's output has no gradient");
       }
       try (PointerScope outer = new PointerScope()) {
         grad = retained(grad.detach());
@@ -549,7 +648,10 @@ public final class TransformerModel implements AutoCloseable {
           try (PointerScope scope = new PointerScope()) {
             Tensor input = layerInputs[i].detach();
             input.requires_grad_(true);
-            Layer layer = castsInGraph() ? stored.layers()[i].cast(runtime.scalarType()) : compute.layers()[i];
+            Layer layer =
+                castsInGraph()
+                    ? stored.layers()[i].cast(runtime.scalarType())
+                    : compute.layers()[i];
             Tensor out = runLayer(i, layer, input, cosSin, causal());
             out.backward(grad, new BoolOptional(), false, new TensorArrayRefOptional());
             grad.releaseReference();
@@ -602,20 +704,24 @@ public final class TransformerModel implements AutoCloseable {
     double scale = 1.0 / Math.sqrt(config.headDim());
     boolean gqa = config.numKvHeads() != config.numHeads();
     TensorOptional maskOpt = mask == null ? new TensorOptional() : new TensorOptional(mask);
-    return torch.scaled_dot_product_attention(q, k, v, maskOpt, 0.0, mask == null, new DoubleOptional(scale), gqa);
+    return torch.scaled_dot_product_attention(
+        q, k, v, maskOpt, 0.0, mask == null, new DoubleOptional(scale), gqa);
   }
 
   /** HF RMSNorm: normalise in float32, cast back, then scale by the weight. */
   private Tensor rmsNorm(Tensor x, Tensor weight) {
     ScalarType type = x.scalar_type();
     Tensor x32 = x.to(ScalarType.Float);
-    Tensor variance = x32.pow(new Scalar(2.0)).mean(new long[] {-1}, true, new ScalarTypeOptional());
+    Tensor variance =
+        x32.pow(new Scalar(2.0)).mean(new long[] {-1}, true, new ScalarTypeOptional());
     Tensor normed = x32.mul(variance.add(new Scalar(config.rmsNormEps())).rsqrt());
     return weight.mul(normed.to(type));
   }
 
   private static Tensor linear(Tensor x, Tensor weight, Tensor bias) {
-    return bias == null ? torch.linear(x, weight) : torch.linear(x, weight, new TensorOptional(bias));
+    return bias == null
+        ? torch.linear(x, weight)
+        : torch.linear(x, weight, new TensorOptional(bias));
   }
 
   private void checkIds(Tensor ids) {
@@ -627,14 +733,21 @@ public final class TransformerModel implements AutoCloseable {
       long max = ids.max().item_long();
       if (min < 0 || max >= config.vocabSize()) {
         throw new IllegalArgumentException(
-            "inputIds must lie in [0, " + config.vocabSize() + "), got range [" + min + ", " + max + "]");
+            "inputIds must lie in [0, "
+                + config.vocabSize()
+                + "), got range ["
+                + min
+                + ", "
+                + max
+                + "]");
       }
     }
   }
 
   private TensorOptions longOptions() {
-    return new TensorOptions().dtype(new ScalarTypeOptional(ScalarType.Long)).device(
-        new org.bytedeco.pytorch.DeviceOptional(runtime.torchDevice()));
+    return new TensorOptions()
+        .dtype(new ScalarTypeOptional(ScalarType.Long))
+        .device(new org.bytedeco.pytorch.DeviceOptional(runtime.torchDevice()));
   }
 
   private static String abbreviate(List<String> items) {

@@ -11,10 +11,10 @@ import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 
 /**
- * {@link Policy} over a {@link TransformerModel} and a paged {@link KvCache}. Sequences are
- * {@link CachedSequence}s of this policy's cache. Sampling runs the native {@code sample} kernel
- * on the last-position logits, so each token comes with its logprob and the full-vocabulary
- * entropy at the decode temperature.
+ * {@link Policy} over a {@link TransformerModel} and a paged {@link KvCache}. Sequences are {@link
+ * CachedSequence}s of this policy's cache. Sampling runs the native {@code sample} kernel on the
+ * last-position logits, so each token comes with its logprob and the full-vocabulary entropy at the
+ * decode temperature.
  */
 public final class TransformerPolicy implements Policy {
 
@@ -78,7 +78,8 @@ public final class TransformerPolicy implements Policy {
   }
 
   @Override
-  public List<SampledToken> step(List<Sequence> sequences, SamplingParams sampling, long seed, long step) {
+  public List<SampledToken> step(
+      List<Sequence> sequences, SamplingParams sampling, long seed, long step) {
     if (sequences.isEmpty()) {
       return List.of();
     }
@@ -95,7 +96,9 @@ public final class TransformerPolicy implements Policy {
     // the scope frees the sampler's outputs and their host copies; logits are closed explicitly
     try (PointerScope scope = new PointerScope();
         Tensor logits = model.forward(cache, batch, ones, TransformerModel.LogitsMode.LAST)) {
-      Kernels.Sampled sampled = Kernels.sample(logits, sampling.temperature(), sampling.topP(), sampling.topK(), seed, step);
+      Kernels.Sampled sampled =
+          Kernels.sample(
+              logits, sampling.temperature(), sampling.topP(), sampling.topK(), seed, step);
       new LongPointer(sampled.tokens().cpu().data_ptr()).get(tokens);
       new FloatPointer(sampled.logprob().cpu().data_ptr()).get(logprobs);
       new FloatPointer(sampled.entropy().cpu().data_ptr()).get(entropies);
@@ -124,8 +127,8 @@ public final class TransformerPolicy implements Policy {
    * Runs every pending token but the last, so that one batched decode step can finish each
    * sequence. Sequences are grouped by pending length (longest first; a group admits lengths down
    * to half its longest, so padding at most doubles the work) and each group is prefilled in time
-   * chunks of at most {@code maxPrefillTokens} tokens per forward pass, which bounds activation
-   * and attention memory however long the prompts are.
+   * chunks of at most {@code maxPrefillTokens} tokens per forward pass, which bounds activation and
+   * attention memory however long the prompts are.
    */
   private void prefillAllButLast(List<CachedSequence> batch) {
     List<CachedSequence> todo = new ArrayList<>();
@@ -165,7 +168,10 @@ public final class TransformerPolicy implements Policy {
       if (running.isEmpty()) {
         return;
       }
-      model.forward(cache, running, counts.stream().mapToInt(Integer::intValue).toArray(),
+      model.forward(
+          cache,
+          running,
+          counts.stream().mapToInt(Integer::intValue).toArray(),
           TransformerModel.LogitsMode.NONE);
     }
   }

@@ -10,18 +10,17 @@
  *       drives (new sequences, fork, append, batched step with logprob and entropy, free).
  *   <li>{@link io.arpo4j.model.TransformerModel}: the network and its HF-named parameters; full
  *       differentiable forward passes for training and cached ones for inference.
- *   <li>{@link io.arpo4j.model.KvCache} and {@link io.arpo4j.model.CachedSequence}: reference-counted
- *       blocks, shared by forks and copied on write.
- *   <li>{@link io.arpo4j.model.HfTokenizer} and {@link io.arpo4j.model.ChatTemplate}: tokenizer.json
- *       through DJL, chat templates through Jinjava with Jinja2's semantics.
+ *   <li>{@link io.arpo4j.model.KvCache} and {@link io.arpo4j.model.CachedSequence}:
+ *       reference-counted blocks, shared by forks and copied on write.
+ *   <li>{@link io.arpo4j.model.HfTokenizer} and {@link io.arpo4j.model.ChatTemplate}:
+ *       tokenizer.json through DJL, chat templates through Jinjava with Jinja2's semantics.
  *   <li>{@link io.arpo4j.model.Generation}: batched generation until EOS, stop strings or a limit.
- *   <li>{@link io.arpo4j.model.Checkpoint}, {@link io.arpo4j.model.SafetensorsFile},
- *       {@link io.arpo4j.model.SafetensorsWriter}: safetensors, single file or sharded.
+ *   <li>{@link io.arpo4j.model.Checkpoint}, {@link io.arpo4j.model.SafetensorsFile}, {@link
+ *       io.arpo4j.model.SafetensorsWriter}: safetensors, single file or sharded.
  * </ul>
  *
- * <p>Native memory: every method that makes temporary tensors frees them in a
- * {@link org.bytedeco.javacpp.PointerScope}; a method returning a tensor says so, and the caller
- * closes it. Long-lived tensors (parameters, cache pools) are released by the owner's
- * {@code close()}.
+ * <p>Native memory: every method that makes temporary tensors frees them in a {@link
+ * org.bytedeco.javacpp.PointerScope}; a method returning a tensor says so, and the caller closes
+ * it. Long-lived tensors (parameters, cache pools) are released by the owner's {@code close()}.
  */
 package io.arpo4j.model;

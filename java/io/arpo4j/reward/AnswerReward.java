@@ -5,13 +5,14 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * The reward of the ARPO reference ({@code deep_research.py}) with a pluggable answer comparison:
- * a response that breaks {@link FormatCheck} scores {@link #FORMAT_PENALTY}; otherwise the last
+ * The reward of the ARPO reference ({@code deep_research.py}) with a pluggable answer comparison: a
+ * response that breaks {@link FormatCheck} scores {@link #FORMAT_PENALTY}; otherwise the last
  * {@code \boxed{}} of its answer is compared with the references ({@link #match}), and a positive
  * score gets {@code toolBonus} more when the model called both {@code python} and {@code search}.
  */
 public abstract class AnswerReward implements Reward {
   public static final double FORMAT_PENALTY = -1.0;
+
   /** The reference's bonus for using both tools in a correct answer. */
   public static final double DEFAULT_TOOL_BONUS = 0.1;
 

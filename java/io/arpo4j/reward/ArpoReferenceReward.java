@@ -5,9 +5,9 @@ import java.util.Optional;
 
 /**
  * {@code reward.kind: arpo_reference}: the ARPO reference's {@code deep_research.compute_score}
- * (ARPO/verl_arpo_entropy/verl/utils/reward_score/deep_research.py), case by case, quirks
- * included. The default rewards ({@link F1Reward} and the others on {@link AnswerReward}) differ
- * where the reference is accidental; docs/rewards.md lists the differences. Here, as there:
+ * (ARPO/verl_arpo_entropy/verl/utils/reward_score/deep_research.py), case by case, quirks included.
+ * The default rewards ({@link F1Reward} and the others on {@link AnswerReward}) differ where the
+ * reference is accidental; docs/rewards.md lists the differences. Here, as there:
  *
  * <ul>
  *   <li>tags are counted over the whole response, tool results included;
@@ -15,8 +15,8 @@ import java.util.Optional;
  *   <li>the answer must contain the literal {@code \boxed{} and a {@code }} somewhere;
  *   <li>the box is the last {@code \boxed} (else {@code \fbox}), its braces counted with no
  *       escapes; if {@code "\boxed "} occurs anywhere, the answer is everything after its last
- *       occurrence up to the next {@code $}; a box that is not {@code \boxed{...}} (an
- *       {@code \fbox}, an unclosed one) is a "find box error", -1;
+ *       occurrence up to the next {@code $}; a box that is not {@code \boxed{...}} (an {@code
+ *       \fbox}, an unclosed one) is a "find box error", -1;
  *   <li>the 0.1 bonus needs a positive F1 and {@code </search>} and {@code </python>} anywhere in
  *       the response.
  * </ul>
@@ -59,7 +59,10 @@ public final class ArpoReferenceReward extends AnswerReward {
     Optional<String> boxed = lastBoxedOnlyString(answerPart);
     Optional<String> answer = boxed.flatMap(ArpoReferenceReward::removeBoxed);
     if (answer.isEmpty()) {
-      return new Evaluation(FORMAT_PENALTY, 0, null,
+      return new Evaluation(
+          FORMAT_PENALTY,
+          0,
+          null,
           "find box error: " + (boxed.isEmpty() ? "no complete box" : "not a \\boxed{...} box"));
     }
     double f1 = match(answer.get(), references);
@@ -141,11 +144,13 @@ public final class ArpoReferenceReward extends AnswerReward {
   /** The reference's {@code remove_boxed}; empty where its assertions fail. */
   static Optional<String> removeBoxed(String s) {
     if (s.contains(BOXED_SPACE)) {
-      return s.startsWith(BOXED_SPACE) ? Optional.of(s.substring(BOXED_SPACE.length()))
+      return s.startsWith(BOXED_SPACE)
+          ? Optional.of(s.substring(BOXED_SPACE.length()))
           : Optional.empty();
     }
     return s.startsWith(BOXED_BRACE) && s.endsWith("}")
-        ? Optional.of(s.substring(BOXED_BRACE.length(), s.length() - 1)) : Optional.empty();
+        ? Optional.of(s.substring(BOXED_BRACE.length(), s.length() - 1))
+        : Optional.empty();
   }
 
   private static int count(String text, String needle) {

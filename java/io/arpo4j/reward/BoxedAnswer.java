@@ -83,7 +83,8 @@ public final class BoxedAnswer {
     } else {
       // "\boxed 5": one token, up to whitespace or '$'
       int end = afterSpaces;
-      while (end < text.length() && !Character.isWhitespace(text.charAt(end))
+      while (end < text.length()
+          && !Character.isWhitespace(text.charAt(end))
           && text.charAt(end) != '$') {
         end++;
       }

@@ -12,7 +12,8 @@ import java.util.Objects;
  * questions without a source, gets {@code qa}.
  */
 public final class DataSourceReward implements Reward {
-  private static final List<String> MATH_MARKERS = List.of("math", "gsm8k", "aime", "amc", "olympiad", "minerva");
+  private static final List<String> MATH_MARKERS =
+      List.of("math", "gsm8k", "aime", "amc", "olympiad", "minerva");
 
   private final Reward math;
   private final Reward qa;

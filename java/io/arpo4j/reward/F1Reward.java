@@ -7,8 +7,8 @@ import java.util.Set;
 
 /**
  * Token-level F1 of the answer against each reference after {@link SquadNormalization}, maximum
- * over the references; the reference's reward for knowledge and search tasks. As there, when
- * either side normalises to "yes", "no" or "noanswer", only an exact match counts.
+ * over the references; the reference's reward for knowledge and search tasks. As there, when either
+ * side normalises to "yes", "no" or "noanswer", only an exact match counts.
  */
 public final class F1Reward extends AnswerReward {
   private static final Set<String> CLOSED_ANSWERS = Set.of("yes", "no", "noanswer");
@@ -43,7 +43,8 @@ public final class F1Reward extends AnswerReward {
 
   /** The official SQuAD v1.1 {@code f1_score}: token F1 of the normalised strings. */
   public static double squadF1(String prediction, String reference) {
-    return tokenF1(SquadNormalization.normalize(prediction), SquadNormalization.normalize(reference));
+    return tokenF1(
+        SquadNormalization.normalize(prediction), SquadNormalization.normalize(reference));
   }
 
   private static double tokenF1(String normalizedPrediction, String normalizedReference) {

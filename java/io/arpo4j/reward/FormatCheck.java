@@ -4,14 +4,16 @@ import io.arpo4j.tools.TrajectoryFormat;
 import java.util.Optional;
 
 /**
- * The format rules of the ARPO reference reward ({@code deep_research.py}, {@code validate_format}):
+ * The format rules of the ARPO reference reward ({@code deep_research.py}, {@code
+ * validate_format}):
  *
  * <ul>
  *   <li>{@code <think>} and {@code </think>} appear equally often, at least once;
  *   <li>{@code <answer>} and {@code </answer>} appear exactly once each, in that order;
- *   <li>every {@code <tag>} of a tool is followed by its {@code </tag>}, then {@code <result>}, then
- *       {@code </result>} (the reference checks {@code python} and {@code search}; here every tag
- *       of the {@link TrajectoryFormat}: the registered tools, or the built-in ones by default);
+ *   <li>every {@code <tag>} of a tool is followed by its {@code </tag>}, then {@code <result>},
+ *       then {@code </result>} (the reference checks {@code python} and {@code search}; here every
+ *       tag of the {@link TrajectoryFormat}: the registered tools, or the built-in ones by
+ *       default);
  *   <li>the answer holds a complete {@code \boxed{...}}.
  * </ul>
  *
@@ -81,7 +83,8 @@ public final class FormatCheck {
       return Optional.empty();
     }
     String text = TrajectoryFormat.withoutToolOutput(response);
-    return BoxedAnswer.last(text.substring(text.indexOf("<answer>") + 8, text.indexOf("</answer>")));
+    return BoxedAnswer.last(
+        text.substring(text.indexOf("<answer>") + 8, text.indexOf("</answer>")));
   }
 
   private static Result checkCalls(String text, String tag) {

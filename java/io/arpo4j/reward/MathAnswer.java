@@ -19,11 +19,11 @@ import java.util.regex.Pattern;
  * separators, a leading {@code x =}), then compared:
  *
  * <ul>
- *   <li>as numbers when both parse as arithmetic: integers, decimals (also {@code 1.5e3}),
- *       {@code a/b}, {@code \frac{a}{b}} (and {@code \frac12}), {@code \sqrt{n}}, {@code
- *       \sqrt[3]{n}}, powers, {@code \pi}, products and sums. Values stay exact rationals as long
- *       as they can ({@code 0.5 = \frac{1}{2}}, {@code \sqrt{4} = 2}, but {@code 0.333 != 1/3});
- *       irrational ones compare with a relative tolerance of 1e-9 ({@code 2\sqrt{2} = \sqrt{8}});
+ *   <li>as numbers when both parse as arithmetic: integers, decimals (also {@code 1.5e3}), {@code
+ *       a/b}, {@code \frac{a}{b}} (and {@code \frac12}), {@code \sqrt{n}}, {@code \sqrt[3]{n}},
+ *       powers, {@code \pi}, products and sums. Values stay exact rationals as long as they can
+ *       ({@code 0.5 = \frac{1}{2}}, {@code \sqrt{4} = 2}, but {@code 0.333 != 1/3}); irrational
+ *       ones compare with a relative tolerance of 1e-9 ({@code 2\sqrt{2} = \sqrt{8}});
  *   <li>element by element for comma-separated tuples or intervals with the same brackets (order
  *       matters, so sets written in another order do not match);
  *   <li>otherwise as normalised strings.
@@ -34,38 +34,130 @@ public final class MathAnswer {
   static final int MAX_PARSED_CHARS = 500;
 
   private static final double TOLERANCE = 1e-9;
-  private static final Pattern TRAILING_TEXT_UNIT = Pattern.compile(
-      "(?<=[\\d}.])\\s*\\\\(?:text|textnormal|textbf|textit|mbox|mathrm)\\{\\s*([A-Za-z][A-Za-z .]*)}"
-          + "(?:\\^\\{?[23]}?)?\\s*$");
+  private static final Pattern TRAILING_TEXT_UNIT =
+      Pattern.compile(
+          "(?<=[\\d}.])\\s*\\\\(?:text|textnormal|textbf|textit|mbox|mathrm)\\{\\s*([A-Za-z][A-Za-z .]*)}"
+              + "(?:\\^\\{?[23]}?)?\\s*$");
+
   /**
    * Words dropped after a number as units ({@code 5\\text{ cm}} is 5). Only units of measure:
    * "million", "thousand", "dozen", "squared" or "pi" change the value and are never dropped.
    */
-  private static final Set<String> UNITS = Set.of(
-      "mm", "cm", "m", "km", "in", "inch", "inches", "ft", "foot", "feet", "yd", "yard", "yards",
-      "mi", "mile", "miles", "meter", "meters", "metre", "metres", "centimeter", "centimeters",
-      "millimeter", "millimeters", "kilometer", "kilometers", "unit", "units", "square units",
-      "sq units", "cubic units", "square feet", "square inches", "square meters", "square cm",
-      "s", "sec", "second", "seconds", "min", "minute", "minutes", "h", "hr", "hrs", "hour", "hours",
-      "day", "days", "week", "weeks", "month", "months", "year", "years", "g", "gram", "grams",
-      "kg", "kilogram", "kilograms", "lb", "lbs", "pound", "pounds", "oz", "ounce", "ounces",
-      "ton", "tons", "l", "liter", "liters", "litre", "litres", "ml", "gallon", "gallons",
-      "cup", "cups", "dollar", "dollars", "cent", "cents", "degree", "degrees", "mph", "kph");
-  private static final Pattern TEXT_COMMAND = Pattern.compile("\\\\(?:text|textnormal|textbf|textit|mbox|mathrm)\\{([^{}]*)}");
+  private static final Set<String> UNITS =
+      Set.of(
+          "mm",
+          "cm",
+          "m",
+          "km",
+          "in",
+          "inch",
+          "inches",
+          "ft",
+          "foot",
+          "feet",
+          "yd",
+          "yard",
+          "yards",
+          "mi",
+          "mile",
+          "miles",
+          "meter",
+          "meters",
+          "metre",
+          "metres",
+          "centimeter",
+          "centimeters",
+          "millimeter",
+          "millimeters",
+          "kilometer",
+          "kilometers",
+          "unit",
+          "units",
+          "square units",
+          "sq units",
+          "cubic units",
+          "square feet",
+          "square inches",
+          "square meters",
+          "square cm",
+          "s",
+          "sec",
+          "second",
+          "seconds",
+          "min",
+          "minute",
+          "minutes",
+          "h",
+          "hr",
+          "hrs",
+          "hour",
+          "hours",
+          "day",
+          "days",
+          "week",
+          "weeks",
+          "month",
+          "months",
+          "year",
+          "years",
+          "g",
+          "gram",
+          "grams",
+          "kg",
+          "kilogram",
+          "kilograms",
+          "lb",
+          "lbs",
+          "pound",
+          "pounds",
+          "oz",
+          "ounce",
+          "ounces",
+          "ton",
+          "tons",
+          "l",
+          "liter",
+          "liters",
+          "litre",
+          "litres",
+          "ml",
+          "gallon",
+          "gallons",
+          "cup",
+          "cups",
+          "dollar",
+          "dollars",
+          "cent",
+          "cents",
+          "degree",
+          "degrees",
+          "mph",
+          "kph");
+
+  private static final Pattern TEXT_COMMAND =
+      Pattern.compile("\\\\(?:text|textnormal|textbf|textit|mbox|mathrm)\\{([^{}]*)}");
+
   /** Percent written as a word: "28 percent" is "28\\%", which is 28 here. */
   private static final Pattern PERCENT_WORD =
       Pattern.compile("^(-?[\\d.,/]*\\d)\\s*(?:percent|percentage|pct)\\.?$");
+
   /** Thousands separated by {@code ,\\!} as in {@code 11,\\!111}. */
-  private static final Pattern THOUSANDS_THIN_SPACE = Pattern.compile("(?<=\\d),\\\\!\\s*(?=\\d{3})");
+  private static final Pattern THOUSANDS_THIN_SPACE =
+      Pattern.compile("(?<=\\d),\\\\!\\s*(?=\\d{3})");
+
   /**
-   * A command name after two backslashes instead of one, as in text copied from an escaped
-   * string literal; not inside environments, where two backslashes end a row.
+   * A command name after two backslashes instead of one, as in text copied from an escaped string
+   * literal; not inside environments, where two backslashes end a row.
    */
   private static final Pattern DOUBLED_BACKSLASH = Pattern.compile("\\\\\\\\(?=[A-Za-z])");
+
   /** Thousands separated by {@code {,}} as in {@code 14{,}916} or {@code 14 {, }916}. */
-  private static final Pattern THOUSANDS_BRACED_COMMA = Pattern.compile("(?<=\\d)\\s*\\{\\s*,\\s*}\\s*(?=\\d{3})");
+  private static final Pattern THOUSANDS_BRACED_COMMA =
+      Pattern.compile("(?<=\\d)\\s*\\{\\s*,\\s*}\\s*(?=\\d{3})");
+
   /** The spacing command backslash-space, not a row break (two backslashes) before a space. */
   private static final Pattern BACKSLASH_SPACE = Pattern.compile("(?<!\\\\)\\\\ ");
+
   private static final Pattern VARIABLE_PREFIX = Pattern.compile("^[A-Za-z]\\w?\\s*=\\s*");
   private static final Pattern THOUSANDS = Pattern.compile("^-?\\d{1,3}(?:,\\d{3})+(?:\\.\\d+)?$");
 
@@ -104,18 +196,40 @@ public final class MathAnswer {
     s = unbox(s);
     s = THOUSANDS_THIN_SPACE.matcher(s).replaceAll(",");
     s = THOUSANDS_BRACED_COMMA.matcher(s).replaceAll("");
-    s = s.replace("\\left", "").replace("\\right", "")
-        .replace("\\!", "").replace("\\,", "").replace("\\;", "").replace("\\:", "");
-    s = BACKSLASH_SPACE.matcher(s).replaceAll(" ").replace("~", " ")
-        .replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\cfrac", "\\frac")
-        .replace("\u2212", "-").replace("\u00d7", "*").replace("\u00f7", "/")
-        .replace("{,}", "")
-        .replace("^{\\circ}", "").replace("^\\circ", "").replace("\u00b0", "")
-        .replace("\\%", "").replace("%", "")
-        .replace("\\$", "").replace("$", "")
-        .replace("\\(", "").replace("\\)", "").replace("\\[", "").replace("\\]", "")
-        .replace("\\qquad", " ").replace("\\quad", " ").replace("\\displaystyle", "")
-        .strip();
+    s =
+        s.replace("\\left", "")
+            .replace("\\right", "")
+            .replace("\\!", "")
+            .replace("\\,", "")
+            .replace("\\;", "")
+            .replace("\\:", "");
+    s =
+        BACKSLASH_SPACE
+            .matcher(s)
+            .replaceAll(" ")
+            .replace("~", " ")
+            .replace("\\dfrac", "\\frac")
+            .replace("\\tfrac", "\\frac")
+            .replace("\\cfrac", "\\frac")
+            .replace("\u2212", "-")
+            .replace("\u00d7", "*")
+            .replace("\u00f7", "/")
+            .replace("{,}", "")
+            .replace("^{\\circ}", "")
+            .replace("^\\circ", "")
+            .replace("\u00b0", "")
+            .replace("\\%", "")
+            .replace("%", "")
+            .replace("\\$", "")
+            .replace("$", "")
+            .replace("\\(", "")
+            .replace("\\)", "")
+            .replace("\\[", "")
+            .replace("\\]", "")
+            .replace("\\qquad", " ")
+            .replace("\\quad", " ")
+            .replace("\\displaystyle", "")
+            .strip();
     String before;
     do { // units written as \text{ cm} after a number
       before = s;
@@ -138,8 +252,9 @@ public final class MathAnswer {
   private static String unbox(String s) {
     while (s.startsWith("\\boxed")) {
       Optional<String> inside = BoxedAnswer.last(s);
-      if (inside.isEmpty() || !s.endsWith("}") || !s.replace(" ", "")
-          .equals("\\boxed{" + inside.get().replace(" ", "") + "}")) {
+      if (inside.isEmpty()
+          || !s.endsWith("}")
+          || !s.replace(" ", "").equals("\\boxed{" + inside.get().replace(" ", "") + "}")) {
         return s;
       }
       s = inside.get().strip();
@@ -179,7 +294,8 @@ public final class MathAnswer {
 
   /** "()" or "[)" etc. when the whole string is one bracketed group, else "". */
   static String wrapper(String s) {
-    if (s.length() < 2 || "([{".indexOf(s.charAt(0)) < 0
+    if (s.length() < 2
+        || "([{".indexOf(s.charAt(0)) < 0
         || ")]}".indexOf(s.charAt(s.length() - 1)) < 0) {
       return "";
     }
@@ -229,8 +345,8 @@ public final class MathAnswer {
         p = p.divide(g);
         q = q.divide(g);
       }
-      return new Value(p, q, new BigDecimal(p).divide(new BigDecimal(q),
-          MathContext.DECIMAL64).doubleValue());
+      return new Value(
+          p, q, new BigDecimal(p).divide(new BigDecimal(q), MathContext.DECIMAL64).doubleValue());
     }
 
     static Value approximate(double x) {
@@ -254,7 +370,8 @@ public final class MathAnswer {
 
     Value plus(Value o) {
       return isExact() && o.isExact()
-          ? exact(numerator.multiply(o.denominator).add(o.numerator.multiply(denominator)),
+          ? exact(
+              numerator.multiply(o.denominator).add(o.numerator.multiply(denominator)),
               denominator.multiply(o.denominator))
           : approximate(approx + o.approx);
     }
@@ -279,7 +396,9 @@ public final class MathAnswer {
     }
 
     Value power(Value e) {
-      if (isExact() && e.isExact() && e.denominator.equals(BigInteger.ONE)
+      if (isExact()
+          && e.isExact()
+          && e.denominator.equals(BigInteger.ONE)
           && e.numerator.abs().compareTo(BigInteger.valueOf(64)) <= 0) {
         int n = e.numerator.intValueExact();
         Value raised = exact(numerator.pow(Math.abs(n)), denominator.pow(Math.abs(n)));
@@ -304,13 +423,17 @@ public final class MathAnswer {
 
     private static Optional<BigInteger> exactRoot(BigInteger x, int index) {
       if (x.signum() < 0) {
-        return index % 2 == 1 ? exactRoot(x.negate(), index).map(BigInteger::negate)
+        return index % 2 == 1
+            ? exactRoot(x.negate(), index).map(BigInteger::negate)
             : Optional.empty();
       }
-      BigInteger guess = BigDecimal.valueOf(Math.pow(x.doubleValue(), 1.0 / index))
-          .setScale(0, RoundingMode.HALF_UP).toBigInteger();
+      BigInteger guess =
+          BigDecimal.valueOf(Math.pow(x.doubleValue(), 1.0 / index))
+              .setScale(0, RoundingMode.HALF_UP)
+              .toBigInteger();
       for (BigInteger c = guess.subtract(BigInteger.ONE).max(BigInteger.ZERO);
-          c.compareTo(guess.add(BigInteger.ONE)) <= 0; c = c.add(BigInteger.ONE)) {
+          c.compareTo(guess.add(BigInteger.ONE)) <= 0;
+          c = c.add(BigInteger.ONE)) {
         if (c.pow(index).equals(x)) {
           return Optional.of(c);
         }
@@ -400,7 +523,10 @@ public final class MathAnswer {
         return false;
       }
       char c = peek();
-      return c == '(' || c == '{' || s.startsWith("\\frac", pos) || s.startsWith("\\sqrt", pos)
+      return c == '('
+          || c == '{'
+          || s.startsWith("\\frac", pos)
+          || s.startsWith("\\sqrt", pos)
           || s.startsWith("\\pi", pos);
     }
 
@@ -427,7 +553,8 @@ public final class MathAnswer {
         if (eat("[")) {
           Value n = sum();
           expect("]");
-          if (!n.isExact() || !n.denominator().equals(BigInteger.ONE)
+          if (!n.isExact()
+              || !n.denominator().equals(BigInteger.ONE)
               || n.numerator().compareTo(BigInteger.TWO) < 0
               || n.numerator().compareTo(BigInteger.valueOf(16)) > 0) {
             throw new IllegalArgumentException("unsupported root index");
@@ -481,7 +608,8 @@ public final class MathAnswer {
           }
         }
       }
-      BigDecimal decimal = new BigDecimal(s.substring(start, pos)); // NumberFormatException is an IAE
+      BigDecimal decimal =
+          new BigDecimal(s.substring(start, pos)); // NumberFormatException is an IAE
       if (Math.abs(decimal.scale()) > 1000) {
         throw new ArithmeticException("exponent too large");
       }

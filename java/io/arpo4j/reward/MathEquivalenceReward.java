@@ -3,9 +3,9 @@ package io.arpo4j.reward;
 import java.util.List;
 
 /**
- * 1 when the answer is mathematically equal to a reference ({@link MathVerifier#equivalent}:
- * plain numbers on a fast path, everything else with the Symja algebra system under a time
- * limit), else 0. Unlike F1, a wrong number gets no partial credit.
+ * 1 when the answer is mathematically equal to a reference ({@link MathVerifier#equivalent}: plain
+ * numbers on a fast path, everything else with the Symja algebra system under a time limit), else
+ * 0. Unlike F1, a wrong number gets no partial credit.
  */
 public final class MathEquivalenceReward extends AnswerReward {
   public MathEquivalenceReward() {

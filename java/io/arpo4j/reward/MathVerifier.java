@@ -18,28 +18,35 @@ import java.util.regex.Pattern;
  *
  * <p>Plain numbers take a fast path without the algebra system ({@link MathAnswer}): rationals
  * compare exactly, irrational values with the relative tolerance of the {@link Policy}. Every
- * comparison that needs the algebra system runs on a worker with a time limit; past it, the
- * answer is "not equal". Precision comes first: when in doubt, "not equal".
+ * comparison that needs the algebra system runs on a worker with a time limit; past it, the answer
+ * is "not equal". Precision comes first: when in doubt, "not equal".
  */
 public final class MathVerifier {
   /**
    * How numbers compare: within {@code relativeTolerance} of each other (relative to the larger
    * magnitude), or, when {@code roundingPlaces} is set, equal after rounding both to that many
-   * decimal places (for references given to n places). {@code timeout} bounds one comparison.
-   * As Math-Verify's {@code verify} options: with {@code strictVariables} off, the answer's
-   * variables are renamed to the reference's in order ({@code f(y)} equals {@code f(x)}); a
-   * reference inequality is compared as the set it describes with an answer that is a set
-   * ({@code -2 \le x \le 7} and {@code x \in [-2,7]}), and, only with {@code
-   * setRelationBothWays}, an answer inequality with a reference set.
+   * decimal places (for references given to n places). {@code timeout} bounds one comparison. As
+   * Math-Verify's {@code verify} options: with {@code strictVariables} off, the answer's variables
+   * are renamed to the reference's in order ({@code f(y)} equals {@code f(x)}); a reference
+   * inequality is compared as the set it describes with an answer that is a set ({@code -2 \le x
+   * \le 7} and {@code x \in [-2,7]}), and, only with {@code setRelationBothWays}, an answer
+   * inequality with a reference set.
    */
-  public record Policy(double relativeTolerance, OptionalInt roundingPlaces, Duration timeout,
-      boolean strictVariables, boolean setRelationBothWays) {
+  public record Policy(
+      double relativeTolerance,
+      OptionalInt roundingPlaces,
+      Duration timeout,
+      boolean strictVariables,
+      boolean setRelationBothWays) {
     public Policy {
       if (!(relativeTolerance >= 0 && relativeTolerance < 1)) {
-        throw new IllegalArgumentException("relativeTolerance must be in [0, 1), got " + relativeTolerance);
+        throw new IllegalArgumentException(
+            "relativeTolerance must be in [0, 1), got " + relativeTolerance);
       }
-      if (roundingPlaces.isPresent() && (roundingPlaces.getAsInt() < 0 || roundingPlaces.getAsInt() > 15)) {
-        throw new IllegalArgumentException("roundingPlaces must be in [0, 15], got " + roundingPlaces.getAsInt());
+      if (roundingPlaces.isPresent()
+          && (roundingPlaces.getAsInt() < 0 || roundingPlaces.getAsInt() > 15)) {
+        throw new IllegalArgumentException(
+            "roundingPlaces must be in [0, 15], got " + roundingPlaces.getAsInt());
       }
       if (timeout.isNegative() || timeout.isZero()) {
         throw new IllegalArgumentException("timeout must be positive, got " + timeout);
@@ -52,11 +59,13 @@ public final class MathVerifier {
     }
 
     public Policy withRounding(int places) {
-      return new Policy(relativeTolerance, OptionalInt.of(places), timeout, strictVariables, setRelationBothWays);
+      return new Policy(
+          relativeTolerance, OptionalInt.of(places), timeout, strictVariables, setRelationBothWays);
     }
 
     public Policy withTimeout(Duration limit) {
-      return new Policy(relativeTolerance, roundingPlaces, limit, strictVariables, setRelationBothWays);
+      return new Policy(
+          relativeTolerance, roundingPlaces, limit, strictVariables, setRelationBothWays);
     }
 
     public Policy withStrictVariables(boolean strict) {
@@ -73,8 +82,10 @@ public final class MathVerifier {
       }
       if (roundingPlaces.isPresent()) {
         int n = roundingPlaces.getAsInt();
-        return new BigDecimal(x).setScale(n, RoundingMode.HALF_UP)
-            .compareTo(new BigDecimal(y).setScale(n, RoundingMode.HALF_UP)) == 0;
+        return new BigDecimal(x)
+                .setScale(n, RoundingMode.HALF_UP)
+                .compareTo(new BigDecimal(y).setScale(n, RoundingMode.HALF_UP))
+            == 0;
       }
       return x == y || Math.abs(x - y) <= relativeTolerance * Math.max(Math.abs(x), Math.abs(y));
     }
@@ -104,7 +115,8 @@ public final class MathVerifier {
     if (a.length() > MathAnswer.MAX_PARSED_CHARS || b.length() > MathAnswer.MAX_PARSED_CHARS) {
       return false;
     }
-    return SymbolicScalars.withTimeout(policy.timeout(),
+    return SymbolicScalars.withTimeout(
+        policy.timeout(),
         scalars -> new Structures(scalars, policy).equal(Structures.parse(a), Structures.parse(b)));
   }
 
@@ -118,35 +130,52 @@ public final class MathVerifier {
     MathAnswer.Value p = x.get();
     MathAnswer.Value q = y.get();
     if (p.isExact() && q.isExact() && policy.roundingPlaces().isEmpty()) {
-      return Optional.of(p.numerator().equals(q.numerator()) && p.denominator().equals(q.denominator()));
+      return Optional.of(
+          p.numerator().equals(q.numerator()) && p.denominator().equals(q.denominator()));
     }
     return Optional.of(policy.close(p.approx(), q.approx()));
   }
 
-  private static final Pattern DISPLAY = Pattern.compile("\\$\\$(.+?)\\$\\$|\\\\\\[(.+?)\\\\\\]", Pattern.DOTALL);
-  private static final Pattern INLINE = Pattern.compile(
-      "(?<![\\\\$])\\$((?:\\\\\\$|[^$\\n])+?)\\$|\\\\\\(([^\\n]+?)\\\\\\)");
-  private static final Pattern FINAL_ANSWER = Pattern.compile(
-      "(?i)final answer(?: is)?:?\\s*(?:the final answer is\\s*)?(\\$[^$]+\\$|-?[\\d.,/]*\\d)");
-  /** A fraction of two numbers outside math delimiters, {@code \\frac{10}{9}} (Math-Verify's latexFraction). */
-  private static final Pattern BARE_FRACTION = Pattern.compile(
-      "(-?\\\\frac\\{-?\\d+(?:[.,]\\d+)?}\\{-?\\d+(?:[.,]\\d+)?})");
+  private static final Pattern DISPLAY =
+      Pattern.compile("\\$\\$(.+?)\\$\\$|\\\\\\[(.+?)\\\\\\]", Pattern.DOTALL);
+  private static final Pattern INLINE =
+      Pattern.compile("(?<![\\\\$])\\$((?:\\\\\\$|[^$\\n])+?)\\$|\\\\\\(([^\\n]+?)\\\\\\)");
+  private static final Pattern FINAL_ANSWER =
+      Pattern.compile(
+          "(?i)final answer(?: is)?:?\\s*(?:the final answer is\\s*)?(\\$[^$]+\\$|-?[\\d.,/]*\\d)");
+
+  /**
+   * A fraction of two numbers outside math delimiters, {@code \\frac{10}{9}} (Math-Verify's
+   * latexFraction).
+   */
+  private static final Pattern BARE_FRACTION =
+      Pattern.compile("(-?\\\\frac\\{-?\\d+(?:[.,]\\d+)?}\\{-?\\d+(?:[.,]\\d+)?})");
+
   /** Math-Verify's first choice: "final answer is X. I hope it is correct", before any box. */
-  private static final Pattern FINAL_ANSWER_I_HOPE = Pattern.compile(
-      "(?i)final answer is:?\\s*(\\$[^$]+\\$|-?[\\d.,/]*\\d)\\.?\\s?I hope");
+  private static final Pattern FINAL_ANSWER_I_HOPE =
+      Pattern.compile("(?i)final answer is:?\\s*(\\$[^$]+\\$|-?[\\d.,/]*\\d)\\.?\\s?I hope");
+
   /** What joins math spans into one answer: {@code $1$ and $2$, $3$}. */
   private static final Pattern SPAN_SEPARATOR = Pattern.compile("\\s*(?:,?\\s*(?:and|or)|,)\\s*");
+
   private static final int MAX_JOINED_SPANS = 6;
-  /** Arithmetic in prose, {@code 2/3} or {@code (1/2) / (3/4)}: after a space or =, before punctuation. */
-  private static final Pattern EXPRESSION_IN_TEXT = Pattern.compile(
-      "(?<![^\\s=])-?\\(?-?\\d[\\d.\\s+\\-*\u00d7/^()\u00f7]*[\\d)](?=[.,:\\s)$]|$)");
+
+  /**
+   * Arithmetic in prose, {@code 2/3} or {@code (1/2) / (3/4)}: after a space or =, before
+   * punctuation.
+   */
+  private static final Pattern EXPRESSION_IN_TEXT =
+      Pattern.compile(
+          "(?<![^\\s=])-?\\(?-?\\d[\\d.\\s+\\-*\u00d7/^()\u00f7]*[\\d)](?=[.,:\\s)$]|$)");
+
   private static final Pattern OPERATOR = Pattern.compile("(?<=[\\d\\s)])[+\\-*\u00d7/^\u00f7]");
   private static final Pattern BOX_COMMAND = Pattern.compile("\\\\(?:boxed|fbox)(?![A-Za-z])");
   private static final int MAX_WORDS_BETWEEN_BOXES = 4;
-  private static final Pattern PLAIN_NUMBER = Pattern.compile(
-      "^[-+]?(?:\\d{1,3}(?:[ ,]\\d{3})+|\\d+)?(?:[.,]\\d+)?$");
-  private static final Pattern NUMBER_IN_TEXT = Pattern.compile(
-      "(?<![\\w.])-?(?:\\d{1,3}(?:,\\d{3})+|\\d+)(?:[.,]\\d+)?(?![\\d])|(?<![\\w.])\\.\\d+");
+  private static final Pattern PLAIN_NUMBER =
+      Pattern.compile("^[-+]?(?:\\d{1,3}(?:[ ,]\\d{3})+|\\d+)?(?:[.,]\\d+)?$");
+  private static final Pattern NUMBER_IN_TEXT =
+      Pattern.compile(
+          "(?<![\\w.])-?(?:\\d{1,3}(?:,\\d{3})+|\\d+)(?:[.,]\\d+)?(?![\\d])|(?<![\\w.])\\.\\d+");
 
   /** {@link #extract(String, boolean)} with numbers from prose. */
   public static Optional<String> extract(String text) {
@@ -157,9 +186,9 @@ public final class MathVerifier {
    * The final answer in a model's text, in Math-Verify's order of priority: "final answer is X. I
    * hope"; the contents of its {@code \\boxed{}} (several distinct boxes are read as the set of
    * their contents, as {@code \\boxed{2}, \\boxed{3}}); a number after "final answer"; otherwise
-   * whichever comes last of the math spans ({@code $$…$$}, {@code \\[…\\]}, {@code $…$},
-   * {@code \\(…\\)}; inline spans do not cross lines; spans joined by "and", "or" or commas are
-   * the set of their contents), bare fractions {@code \\frac{a}{b}} of numbers and, with {@code
+   * whichever comes last of the math spans ({@code $$…$$}, {@code \\[…\\]}, {@code $…$}, {@code
+   * \\(…\\)}; inline spans do not cross lines; spans joined by "and", "or" or commas are the set of
+   * their contents), bare fractions {@code \\frac{a}{b}} of numbers and, with {@code
    * numbersFromProse}, the numbers and arithmetic ({@code 2/3}) in the prose. Decimal commas
    * ({@code 2,74}, {@code 0,111}) and thousands separators ({@code 1,000.5}, {@code 1 000}) are
    * read in numbers from prose.
@@ -171,7 +200,10 @@ public final class MathVerifier {
       hoped = hope.group(1);
     }
     if (hoped != null) {
-      return Optional.of(hoped.startsWith("$") ? hoped.substring(1, hoped.length() - 1).strip() : plainNumber(hoped));
+      return Optional.of(
+          hoped.startsWith("$")
+              ? hoped.substring(1, hoped.length() - 1).strip()
+              : plainNumber(hoped));
     }
     List<String> boxes = new ArrayList<>();
     List<String> group = lastBoxGroup(text);
@@ -181,7 +213,8 @@ public final class MathVerifier {
       }
     }
     if (!boxes.isEmpty()) {
-      return Optional.of(boxes.size() == 1 ? boxes.get(0) : "\\{" + String.join(", ", boxes) + "\\}");
+      return Optional.of(
+          boxes.size() == 1 ? boxes.get(0) : "\\{" + String.join(", ", boxes) + "\\}");
     }
     Matcher finalAnswer = FINAL_ANSWER.matcher(text);
     String fromFinal = null;
@@ -189,8 +222,10 @@ public final class MathVerifier {
       fromFinal = finalAnswer.group(1);
     }
     if (fromFinal != null) {
-      return Optional.of(fromFinal.startsWith("$") ? fromFinal.substring(1, fromFinal.length() - 1).strip()
-          : plainNumber(fromFinal));
+      return Optional.of(
+          fromFinal.startsWith("$")
+              ? fromFinal.substring(1, fromFinal.length() - 1).strip()
+              : plainNumber(fromFinal));
     }
     String stripped = text.strip();
     if (numbersFromProse && !stripped.isEmpty() && PLAIN_NUMBER.matcher(stripped).matches()) {
@@ -227,7 +262,8 @@ public final class MathVerifier {
         while (m.find()) {
           String candidate = p == NUMBER_IN_TEXT ? plainNumber(m.group()) : arithmetic(m.group());
           // the rightmost wins; of two that end together, the longer (2/3 over 3)
-          if (candidate != null && (m.end() > foundEnd || m.end() == foundEnd && m.start() < foundStart)) {
+          if (candidate != null
+              && (m.end() > foundEnd || m.end() == foundEnd && m.start() < foundStart)) {
             foundStart = m.start();
             foundEnd = m.end();
             found = candidate.strip();
@@ -238,15 +274,19 @@ public final class MathVerifier {
     return Optional.ofNullable(found);
   }
 
-  /** An arithmetic expression from prose when it has an operator and reads as a number, else null. */
+  /**
+   * An arithmetic expression from prose when it has an operator and reads as a number, else null.
+   */
   private static String arithmetic(String expression) {
     String e = expression.strip();
-    return OPERATOR.matcher(e).find() && MathAnswer.Value.parse(MathAnswer.normalize(e)).isPresent() ? e : null;
+    return OPERATOR.matcher(e).find() && MathAnswer.Value.parse(MathAnswer.normalize(e)).isPresent()
+        ? e
+        : null;
   }
 
   /**
-   * The last math span with the spans before it that are joined to it by "and", "or" or commas
-   * only ({@code $1$ and $2$ and $3$}, up to {@value #MAX_JOINED_SPANS}): then the set of their
+   * The last math span with the spans before it that are joined to it by "and", "or" or commas only
+   * ({@code $1$ and $2$ and $3$}, up to {@value #MAX_JOINED_SPANS}): then the set of their
    * contents, as Math-Verify reads them.
    */
   private static String joinedSpans(String text, List<int[]> spans, int[] last) {
@@ -255,7 +295,8 @@ public final class MathVerifier {
     while (contents.size() < MAX_JOINED_SPANS) {
       int[] previous = null;
       for (int[] span : spans) {
-        if (span[1] <= current[0] && SPAN_SEPARATOR.matcher(text.substring(span[1], current[0])).matches()) {
+        if (span[1] <= current[0]
+            && SPAN_SEPARATOR.matcher(text.substring(span[1], current[0])).matches()) {
           previous = span;
         }
       }
@@ -269,9 +310,9 @@ public final class MathVerifier {
   }
 
   /**
-   * The last box with the boxes before it that are separated from it by a few words at most
-   * ({@code \\boxed{2}, \\boxed{3}}, {@code \\boxed{1} papers and \\boxed{2} bins}); a box after
-   * a longer stretch of text is a new answer, not part of a list.
+   * The last box with the boxes before it that are separated from it by a few words at most ({@code
+   * \\boxed{2}, \\boxed{3}}, {@code \\boxed{1} papers and \\boxed{2} bins}); a box after a longer
+   * stretch of text is a new answer, not part of a list.
    */
   private static List<String> lastBoxGroup(String text) {
     List<int[]> spans = new ArrayList<>();
@@ -287,8 +328,10 @@ public final class MathVerifier {
     }
     int first = contents.size() - 1;
     while (first > 0) {
-      String gap = text.substring(spans.get(first - 1)[1], spans.get(first)[0])
-          .replaceAll("\\\\[A-Za-z]+|\\\\[()\\[\\]]|[{}$=]", " ").strip(); // "\\) and \\( y_2 =" is 2 words
+      String gap =
+          text.substring(spans.get(first - 1)[1], spans.get(first)[0])
+              .replaceAll("\\\\[A-Za-z]+|\\\\[()\\[\\]]|[{}$=]", " ")
+              .strip(); // "\\) and \\( y_2 =" is 2 words
       if (!gap.isEmpty() && gap.split("\\s+").length > MAX_WORDS_BETWEEN_BOXES) {
         break;
       }
@@ -317,7 +360,10 @@ public final class MathVerifier {
     return start;
   }
 
-  /** A number from prose in plain form: {@code 1 000} and {@code 1,000} are 1000, {@code 2,74} is 2.74. */
+  /**
+   * A number from prose in plain form: {@code 1 000} and {@code 1,000} are 1000, {@code 2,74} is
+   * 2.74.
+   */
   static String plainNumber(String s) {
     String t = s.replace(" ", "");
     if (t.matches("[-+]?\\d{1,3}(,\\d{3})+(\\.\\d+)?") && !t.matches("[-+]?0,\\d+")) {
@@ -338,7 +384,8 @@ public final class MathVerifier {
   record Relation(String op, Node lhs, Node rhs) implements Node {}
 
   /** A chained inequality {@code lower < middle <= upper} (greater-than chains are reversed). */
-  record Between(Node lower, boolean lowerStrict, Node middle, boolean upperStrict, Node upper) implements Node {}
+  record Between(Node lower, boolean lowerStrict, Node middle, boolean upperStrict, Node upper)
+      implements Node {}
 
   /** A tuple or interval ({@code ordered}, with its brackets) or a set. */
   record Collection(String open, String close, List<Node> items, boolean ordered) implements Node {}
@@ -350,24 +397,49 @@ public final class MathVerifier {
   /** Parsing of structures and their comparison. */
   static final class Structures {
     private static final String[][] RELATIONS = {
-        {"\\leq", "<="}, {"\\le", "<="}, {"<=", "<="}, {"\\geq", ">="}, {"\\ge", ">="}, {">=", ">="},
-        {"\\neq", "!="}, {"\\ne", "!="}, {"!=", "!="}, {"\\lt", "<"}, {"\\gt", ">"}, {"<", "<"},
-        {">", ">"}, {"\\approx", "~"}, {"=", "="}};
-    private static final Pattern AND_OR = Pattern.compile("(?<![A-Za-z\\\\])(?:and|or)(?![A-Za-z])");
+      {"\\leq", "<="}, {"\\le", "<="}, {"<=", "<="}, {"\\geq", ">="}, {"\\ge", ">="}, {">=", ">="},
+      {"\\neq", "!="}, {"\\ne", "!="}, {"!=", "!="}, {"\\lt", "<"}, {"\\gt", ">"}, {"<", "<"},
+      {">", ">"}, {"\\approx", "~"}, {"=", "="}
+    };
+    private static final Pattern AND_OR =
+        Pattern.compile("(?<![A-Za-z\\\\])(?:and|or)(?![A-Za-z])");
+
     /** A name: x, AB, a_3, S_{MBCN}, f(x), y', \\alpha. */
     private static final String NAME =
         "(?:[A-Za-z]{1,3}(?:_\\{?\\w+}?)?'*(?:\\([^()]*\\))?|\\\\[a-zA-Z]+(?:_\\{?\\w+}?)?)";
+
     private static final Pattern VARIABLE = Pattern.compile(NAME);
+
     /**
      * What an answer is given under (Math-Verify: a left-hand side made of symbols only): a name,
      * names in a tuple, a ratio or fraction of names ({@code V_1:V_2}, {@code \\frac{NO}{BO}}), or
      * a name in bars ({@code |AB|}).
      */
-    private static final Pattern LABEL = Pattern.compile(NAME + "|\\(" + NAME + "(?:," + NAME + ")*\\)"
-        + "|" + NAME + "[:/]" + NAME + "|\\\\frac\\{" + NAME + "}\\{" + NAME + "}|\\|" + NAME + "\\|");
+    private static final Pattern LABEL =
+        Pattern.compile(
+            NAME
+                + "|\\("
+                + NAME
+                + "(?:,"
+                + NAME
+                + ")*\\)"
+                + "|"
+                + NAME
+                + "[:/]"
+                + NAME
+                + "|\\\\frac\\{"
+                + NAME
+                + "}\\{"
+                + NAME
+                + "}|\\|"
+                + NAME
+                + "\\|");
+
     private static final Pattern CONSTANT = Pattern.compile("\\\\(?:pi|infty)|e|i");
-    private static final Pattern MATRIX = Pattern.compile(
-        "^\\\\begin\\{(pmatrix|bmatrix|matrix|vmatrix|array)}(?:\\{[^}]*})?(.*)\\\\end\\{\\1}$", Pattern.DOTALL);
+    private static final Pattern MATRIX =
+        Pattern.compile(
+            "^\\\\begin\\{(pmatrix|bmatrix|matrix|vmatrix|array)}(?:\\{[^}]*})?(.*)\\\\end\\{\\1}$",
+            Pattern.DOTALL);
 
     private final SymbolicScalars scalars;
     private final Policy policy;
@@ -383,7 +455,11 @@ public final class MathVerifier {
         s = s.substring(0, s.length() - 1).strip();
       }
       if (s.startsWith("\\{") && s.endsWith("\\}") && closes(s, 1, s.length() - 1)) {
-        return new Collection("{", "}", items(s.substring(2, s.length() - 2)).stream().map(Structures::parse).toList(), false);
+        return new Collection(
+            "{",
+            "}",
+            items(s.substring(2, s.length() - 2)).stream().map(Structures::parse).toList(),
+            false);
       }
       if (s.startsWith("{") && s.endsWith("}") && closes(s, 0, s.length() - 1)) {
         return parse(s.substring(1, s.length() - 1)); // a TeX group, not a set
@@ -420,12 +496,20 @@ public final class MathVerifier {
           };
         }
         if (ops.size() == 2 && ops.stream().allMatch(op -> op.startsWith("<"))) {
-          return new Between(lhs, ops.get(0).equals("<"), parse(parts.get(1)), ops.get(1).equals("<"),
+          return new Between(
+              lhs,
+              ops.get(0).equals("<"),
+              parse(parts.get(1)),
+              ops.get(1).equals("<"),
               parse(parts.get(2)));
         }
         if (ops.size() == 2 && ops.stream().allMatch(op -> op.startsWith(">"))) {
-          return new Between(parse(parts.get(2)), ops.get(1).equals(">"), parse(parts.get(1)),
-              ops.get(0).equals(">"), lhs);
+          return new Between(
+              parse(parts.get(2)),
+              ops.get(1).equals(">"),
+              parse(parts.get(1)),
+              ops.get(0).equals(">"),
+              lhs);
         }
         return new Scalar(s);
       }
@@ -437,7 +521,8 @@ public final class MathVerifier {
       if (union.size() > 1) {
         return new Union(union.stream().map(Structures::parse).toList());
       }
-      if ((s.startsWith("[") || s.startsWith("(")) && s.indexOf("\\begin") == 1
+      if ((s.startsWith("[") || s.startsWith("("))
+          && s.indexOf("\\begin") == 1
           && closes(s, 0, s.length() - 1)) {
         s = s.substring(1, s.length() - 1).strip(); // [\\begin{array}…\\end{array}]
       }
@@ -461,22 +546,30 @@ public final class MathVerifier {
         if (inner.size() == 1) {
           return wrap.equals("()") ? parse(inner.get(0)) : new Scalar(s);
         }
-        return new Collection(wrap.substring(0, 1), wrap.substring(1), inner.stream().map(Structures::parse).toList(), true);
+        return new Collection(
+            wrap.substring(0, 1),
+            wrap.substring(1),
+            inner.stream().map(Structures::parse).toList(),
+            true);
       }
       int pm = topLevel(s, "\\pm", 0);
       if (pm >= 0 && topLevel(s, "\\pm", pm + 3) < 0) {
         String a = s.substring(0, pm).strip();
         String b = s.substring(pm + 3).strip();
-        return new Collection("{", "}", List.of(
-            new Scalar(a.isEmpty() ? b : a + "+(" + b + ")"),
-            new Scalar(a.isEmpty() ? "-(" + b + ")" : a + "-(" + b + ")")), false);
+        return new Collection(
+            "{",
+            "}",
+            List.of(
+                new Scalar(a.isEmpty() ? b : a + "+(" + b + ")"),
+                new Scalar(a.isEmpty() ? "-(" + b + ")" : a + "-(" + b + ")")),
+            false);
       }
       return new Scalar(s);
     }
 
     /**
-     * Sums, differences and products ({@code A B}, {@code A \\cdot B}, {@code A \\times B}) of
-     * two or more matrix literals, evaluated entry by entry into one matrix whose entries are
+     * Sums, differences and products ({@code A B}, {@code A \\cdot B}, {@code A \\times B}) of two
+     * or more matrix literals, evaluated entry by entry into one matrix whose entries are
      * expressions for the algebra system; empty when {@code s} is anything else or the shapes do
      * not fit.
      */
@@ -512,7 +605,8 @@ public final class MathVerifier {
           }
           literals++;
           i = end;
-        } else if (product != null && (s.startsWith("\\cdot", i) || s.startsWith("\\times", i) || s.charAt(i) == '*')) {
+        } else if (product != null
+            && (s.startsWith("\\cdot", i) || s.startsWith("\\times", i) || s.charAt(i) == '*')) {
           i += s.charAt(i) == '*' ? 1 : s.startsWith("\\cdot", i) ? 5 : 6;
         } else {
           return Optional.empty();
@@ -521,11 +615,16 @@ public final class MathVerifier {
       if (total == null || literals < 2) {
         return Optional.empty();
       }
-      return Optional.of(new Matrix(total.stream()
-          .map(row -> row.stream().map(e -> (Node) new Scalar(e)).toList()).toList()));
+      return Optional.of(
+          new Matrix(
+              total.stream()
+                  .map(row -> row.stream().map(e -> (Node) new Scalar(e)).toList())
+                  .toList()));
     }
 
-    /** The end of the environment that begins at {@code start} (after its {@code \\end{…}}), or -1. */
+    /**
+     * The end of the environment that begins at {@code start} (after its {@code \\end{…}}), or -1.
+     */
     private static int environmentEnd(String s, int start) {
       int depth = 0;
       for (int i = start; i < s.length(); i++) {
@@ -551,7 +650,9 @@ public final class MathVerifier {
           rows.add(splitTopLevel(row, "&").stream().map(String::strip).toList());
         }
       }
-      return rows.isEmpty() || rows.stream().anyMatch(r -> r.size() != rows.get(0).size()) ? null : rows;
+      return rows.isEmpty() || rows.stream().anyMatch(r -> r.size() != rows.get(0).size())
+          ? null
+          : rows;
     }
 
     private static List<List<String>> multiply(List<List<String>> a, List<List<String>> b) {
@@ -590,7 +691,9 @@ public final class MathVerifier {
     }
 
     private static List<List<String>> signed(String sign, List<List<String>> m) {
-      return sign.equals("+") ? m : m.stream().map(row -> row.stream().map(e -> "-(" + e + ")").toList()).toList();
+      return sign.equals("+")
+          ? m
+          : m.stream().map(row -> row.stream().map(e -> "-(" + e + ")").toList()).toList();
     }
 
     /** The top-level items of a list: separated by semicolons (else commas), "and" or "or". */
@@ -610,7 +713,11 @@ public final class MathVerifier {
       int depth = 0;
       for (int i = open; i <= close; i++) {
         char c = s.charAt(i);
-        if (c == '\\' && i + 1 < s.length() && "{}".indexOf(s.charAt(i + 1)) >= 0 && i + 1 != open && i + 1 != close) {
+        if (c == '\\'
+            && i + 1 < s.length()
+            && "{}".indexOf(s.charAt(i + 1)) >= 0
+            && i + 1 != open
+            && i + 1 != close) {
           i++;
           continue;
         }
@@ -627,20 +734,27 @@ public final class MathVerifier {
 
     /**
      * Whether answer {@code x} equals reference {@code y}. Not symmetric, as Math-Verify's {@code
-     * verify(gold, pred)}: an answer equation against a reference that is none counts by its
-     * last right-hand side ({@code \\frac12 = \\frac{10}{9}} is {@code \\frac{10}{9}}), a
-     * reference equation only when its left side is a label; a reference inequality is compared
-     * as a set with an answer set, an answer inequality only with {@link Policy#setRelationBothWays}.
+     * verify(gold, pred)}: an answer equation against a reference that is none counts by its last
+     * right-hand side ({@code \\frac12 = \\frac{10}{9}} is {@code \\frac{10}{9}}), a reference
+     * equation only when its left side is a label; a reference inequality is compared as a set with
+     * an answer set, an answer inequality only with {@link Policy#setRelationBothWays}.
      */
     boolean equal(Node x, Node y) {
-      if (x instanceof Scalar a && y instanceof Scalar b
+      if (x instanceof Scalar a
+          && y instanceof Scalar b
           && MathAnswer.normalize(a.latex()).equals(MathAnswer.normalize(b.latex()))) {
         return true; // same text: also for what the algebra system cannot read (7:32)
       }
-      if (x instanceof Relation r && r.op().equals("=") && !(y instanceof Relation) && !(y instanceof Between)) {
+      if (x instanceof Relation r
+          && r.op().equals("=")
+          && !(y instanceof Relation)
+          && !(y instanceof Between)) {
         return equal(r.rhs(), y);
       }
-      if (y instanceof Relation r && !(x instanceof Relation) && isLabel(r.lhs()) && r.op().equals("=")) {
+      if (y instanceof Relation r
+          && !(x instanceof Relation)
+          && isLabel(r.lhs())
+          && r.op().equals("=")) {
         return equal(x, r.rhs());
       }
       if (isInequality(y) && isSet(x)) {
@@ -664,14 +778,20 @@ public final class MathVerifier {
         return relationsEqual(a, b);
       }
       if (x instanceof Between a && y instanceof Between b) {
-        return a.lowerStrict() == b.lowerStrict() && a.upperStrict() == b.upperStrict()
-            && equal(a.lower(), b.lower()) && equal(a.middle(), b.middle()) && equal(a.upper(), b.upper());
+        return a.lowerStrict() == b.lowerStrict()
+            && a.upperStrict() == b.upperStrict()
+            && equal(a.lower(), b.lower())
+            && equal(a.middle(), b.middle())
+            && equal(a.upper(), b.upper());
       }
       if (x instanceof Collection a && y instanceof Collection b) {
         if (a.ordered() && b.ordered()) {
-          return a.open().equals(b.open()) && a.close().equals(b.close()) && pairwise(a.items(), b.items());
+          return a.open().equals(b.open())
+              && a.close().equals(b.close())
+              && pairwise(a.items(), b.items());
         }
-        if (a.ordered() || b.ordered()) { // a bare list "1, 3" reads as the tuple (1, 3), not as a set
+        if (a.ordered()
+            || b.ordered()) { // a bare list "1, 3" reads as the tuple (1, 3), not as a set
           return (a.open().isEmpty() || b.open().isEmpty()) && pairwise(a.items(), b.items());
         }
         return sameElements(a.items(), b.items());
@@ -694,13 +814,18 @@ public final class MathVerifier {
     }
 
     private static boolean isInequality(Node n) {
-      return n instanceof Between || n instanceof Relation r && (r.op().equals("<") || r.op().equals("<="));
+      return n instanceof Between
+          || n instanceof Relation r && (r.op().equals("<") || r.op().equals("<="));
     }
 
     /** An interval or a union: what an inequality can describe. */
     private static boolean isSet(Node n) {
-      return n instanceof Union || n instanceof Collection c && c.ordered() && c.items().size() == 2
-          && "([".contains(c.open()) && ")]".contains(c.close());
+      return n instanceof Union
+          || n instanceof Collection c
+              && c.ordered()
+              && c.items().size() == 2
+              && "([".contains(c.open())
+              && ")]".contains(c.close());
     }
 
     /**
@@ -724,19 +849,25 @@ public final class MathVerifier {
     }
 
     private static Node interval(boolean openLower, Node lower, Node upper, boolean openUpper) {
-      return new Collection(openLower ? "(" : "[", openUpper ? ")" : "]", List.of(lower, upper), true);
+      return new Collection(
+          openLower ? "(" : "[", openUpper ? ")" : "]", List.of(lower, upper), true);
     }
 
     private boolean relationsEqual(Relation a, Relation b) {
       if (!a.op().equals(b.op())) {
         return false;
       }
-      if (a.lhs() instanceof Scalar la && b.lhs() instanceof Scalar lb && la.latex().equals(lb.latex())
-          && isLabel(a.lhs()) && equal(a.rhs(), b.rhs())) {
+      if (a.lhs() instanceof Scalar la
+          && b.lhs() instanceof Scalar lb
+          && la.latex().equals(lb.latex())
+          && isLabel(a.lhs())
+          && equal(a.rhs(), b.rhs())) {
         return true;
       }
-      if (a.lhs() instanceof Scalar l1 && a.rhs() instanceof Scalar r1
-          && b.lhs() instanceof Scalar l2 && b.rhs() instanceof Scalar r2) {
+      if (a.lhs() instanceof Scalar l1
+          && a.rhs() instanceof Scalar r1
+          && b.lhs() instanceof Scalar l2
+          && b.rhs() instanceof Scalar r2) {
         boolean symmetric = a.op().equals("=") || a.op().equals("!=");
         return scalars.proportional(l1.latex(), r1.latex(), l2.latex(), r2.latex(), symmetric)
             || (symmetric && equal(a.lhs(), b.rhs()) && equal(a.rhs(), b.lhs()));
@@ -757,8 +888,8 @@ public final class MathVerifier {
     }
 
     /**
-     * Set equality: every answer element equals some reference element and vice versa, so
-     * repeated elements count once ({@code \\{1, 1, 2\\}} is {@code \\{1, 2\\}}), as in a sympy FiniteSet.
+     * Set equality: every answer element equals some reference element and vice versa, so repeated
+     * elements count once ({@code \\{1, 1, 2\\}} is {@code \\{1, 2\\}}), as in a sympy FiniteSet.
      */
     private boolean sameElements(List<Node> answer, List<Node> reference) {
       Boolean[][] equal = new Boolean[answer.size()][reference.size()];
@@ -775,8 +906,11 @@ public final class MathVerifier {
       return true;
     }
 
-    /** Whether element {@code k} of the answer (or of the reference) equals one on the other side. */
-    private boolean matchesSome(List<Node> answer, List<Node> reference, Boolean[][] equal, int k, boolean ofAnswer) {
+    /**
+     * Whether element {@code k} of the answer (or of the reference) equals one on the other side.
+     */
+    private boolean matchesSome(
+        List<Node> answer, List<Node> reference, Boolean[][] equal, int k, boolean ofAnswer) {
       int others = ofAnswer ? reference.size() : answer.size();
       for (int o = 0; o < others; o++) {
         int i = ofAnswer ? k : o;
@@ -823,7 +957,9 @@ public final class MathVerifier {
           depth--;
         } else if (depth == 0) {
           for (String[] rel : RELATIONS) {
-            if (s.startsWith(rel[0], i) && !(rel[0].startsWith("\\") && Character.isLetter(charAt(s, i + rel[0].length())))) {
+            if (s.startsWith(rel[0], i)
+                && !(rel[0].startsWith("\\")
+                    && Character.isLetter(charAt(s, i + rel[0].length())))) {
               parts.add(s.substring(start, i));
               ops.add(rel[1]);
               i += rel[0].length() - 1;
@@ -848,7 +984,10 @@ public final class MathVerifier {
       return parts;
     }
 
-    /** Index of {@code token} outside brackets and {@code \begin…\end}, from {@code from}; -1 if none. */
+    /**
+     * Index of {@code token} outside brackets and {@code \begin…\end}, from {@code from}; -1 if
+     * none.
+     */
     private static int topLevel(String s, String token, int from) {
       int depth = 0;
       for (int i = 0; i < s.length(); i++) {

@@ -2,8 +2,8 @@ package io.arpo4j.reward;
 
 /**
  * Scores a finished trajectory of a question: the response text, its tool calls and the question's
- * dataset record (ground truth, {@code data_source}, {@code extra_info}), as verl's
- * {@code compute_score} sees them. Called on the training thread, once per trajectory.
+ * dataset record (ground truth, {@code data_source}, {@code extra_info}), as verl's {@code
+ * compute_score} sees them. Called on the training thread, once per trajectory.
  *
  * <pre>{@code
  * F1Reward f1 = new F1Reward();

@@ -11,9 +11,9 @@ import java.util.Objects;
 /**
  * What a {@link Reward} scores: one finished trajectory together with the dataset record of its
  * question. The fields of verl's {@code compute_score(data_source, solution_str, ground_truth,
- * extra_info)} are {@link #dataSource}, {@link #response()}, {@link #references} and
- * {@link #extraInfo}; the trajectory adds the tool calls (with their outputs), the stop reason and
- * the token counts.
+ * extra_info)} are {@link #dataSource}, {@link #response()}, {@link #references} and {@link
+ * #extraInfo}; the trajectory adds the tool calls (with their outputs), the stop reason and the
+ * token counts.
  *
  * @param questionId the question's id ({@code id}, else {@code extra_info.index}, else its row)
  * @param question the question text (the last user message of a chat {@code prompt})
@@ -24,14 +24,21 @@ import java.util.Objects;
  *     null
  * @param trajectory the trajectory to score; its reward is not set yet
  */
-public record ScoringInput(String questionId, String question, String prompt, List<String> references,
-    String dataSource, Map<String, Object> extraInfo, Trajectory trajectory) {
+public record ScoringInput(
+    String questionId,
+    String question,
+    String prompt,
+    List<String> references,
+    String dataSource,
+    Map<String, Object> extraInfo,
+    Trajectory trajectory) {
   public ScoringInput {
     Objects.requireNonNull(question, "question");
     Objects.requireNonNull(prompt, "prompt");
     Objects.requireNonNull(trajectory, "trajectory");
     references = List.copyOf(references);
-    extraInfo = extraInfo == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(extraInfo));
+    extraInfo =
+        extraInfo == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(extraInfo));
   }
 
   /** The decoded response, tool results included (verl's {@code solution_str}). */

@@ -8,9 +8,9 @@ import java.util.Locale;
  * SQuAD answer normalisation, as the official v1.1 script's {@code normalize_answer}: lowercase,
  * drop ASCII punctuation, replace the articles a/an/the by spaces, collapse whitespace.
  *
- * <p>"Whitespace" and "word character" follow Python's {@code str.split()} and {@code re}'s
- * {@code \b}, not Java's: the no-break spaces (U+00A0, U+2007, U+202F), U+0085 and the
- * separators U+001C–U+001F split tokens there, so they do here.
+ * <p>"Whitespace" and "word character" follow Python's {@code str.split()} and {@code re}'s {@code
+ * \b}, not Java's: the no-break spaces (U+00A0, U+2007, U+202F), U+0085 and the separators
+ * U+001C–U+001F split tokens there, so they do here.
  */
 public final class SquadNormalization {
   private static final String PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
@@ -84,7 +84,8 @@ public final class SquadNormalization {
       return true;
     }
     int type = Character.getType(cp);
-    return type == Character.DECIMAL_DIGIT_NUMBER || type == Character.LETTER_NUMBER
+    return type == Character.DECIMAL_DIGIT_NUMBER
+        || type == Character.LETTER_NUMBER
         || type == Character.OTHER_NUMBER;
   }
 }

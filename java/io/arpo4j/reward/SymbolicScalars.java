@@ -36,20 +36,26 @@ import org.matheclipse.core.interfaces.IExpr;
  */
 final class SymbolicScalars {
   static final int POINTS = 5;
-  private static final int WORKERS = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
+  private static final int WORKERS =
+      Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
   private static final Duration STARTUP_LIMIT = Duration.ofMinutes(2);
   private static final AtomicInteger THREADS = new AtomicInteger();
-  private static final ThreadLocal<SymbolicScalars> PER_THREAD = ThreadLocal.withInitial(() -> {
-    SymbolicScalars scalars = new SymbolicScalars();
-    EvalEngine.set(scalars.engine);
-    scalars.parse("1"); // the first parse on a thread is slow; not inside a comparison's time limit
-    return scalars;
-  });
+  private static final ThreadLocal<SymbolicScalars> PER_THREAD =
+      ThreadLocal.withInitial(
+          () -> {
+            SymbolicScalars scalars = new SymbolicScalars();
+            EvalEngine.set(scalars.engine);
+            scalars.parse(
+                "1"); // the first parse on a thread is slow; not inside a comparison's time limit
+            return scalars;
+          });
   private static final Pattern FRAC_DIGITS = Pattern.compile("\\\\frac\\s*(\\d)\\s*(\\d)");
   private static final Pattern FRAC_DIGIT_GROUP = Pattern.compile("\\\\frac\\s*(\\d)\\s*\\{");
-  private static final Pattern FRAC_GROUP_DIGIT = Pattern.compile("(\\\\frac\\s*\\{[^{}]*})\\s*(\\d)");
+  private static final Pattern FRAC_GROUP_DIGIT =
+      Pattern.compile("(\\\\frac\\s*\\{[^{}]*})\\s*(\\d)");
   private static final Pattern SQRT_ATOM = Pattern.compile("\\\\sqrt\\s*(\\d+|[A-Za-z])");
-  private static final Pattern TEXT = Pattern.compile("\\\\(?:text|mathrm|textnormal|operatorname|mathbf|mbox)\\{([^{}]*)}");
+  private static final Pattern TEXT =
+      Pattern.compile("\\\\(?:text|mathrm|textnormal|operatorname|mathbf|mbox)\\{([^{}]*)}");
 
   private static ExecutorService pool;
   private static boolean started;
@@ -67,18 +73,20 @@ final class SymbolicScalars {
   }
 
   /**
-   * Runs {@code task} on a worker; false when it fails or does not finish within {@code timeout}
-   * of starting (waiting for a free worker and setting up its engine do not count).
+   * Runs {@code task} on a worker; false when it fails or does not finish within {@code timeout} of
+   * starting (waiting for a free worker and setting up its engine do not count).
    */
   static boolean withTimeout(Duration timeout, Task task) {
     ExecutorService workers = workers();
     CompletableFuture<Void> started = new CompletableFuture<>();
-    Future<Boolean> result = workers.submit(() -> {
-      SymbolicScalars scalars = PER_THREAD.get();
-      EvalEngine.set(scalars.engine);
-      started.complete(null);
-      return task.run(scalars);
-    });
+    Future<Boolean> result =
+        workers.submit(
+            () -> {
+              SymbolicScalars scalars = PER_THREAD.get();
+              EvalEngine.set(scalars.engine);
+              started.complete(null);
+              return task.run(scalars);
+            });
     try {
       started.get(STARTUP_LIMIT.toSeconds(), TimeUnit.SECONDS);
       return result.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
@@ -96,19 +104,24 @@ final class SymbolicScalars {
 
   private static synchronized ExecutorService workers() {
     if (pool == null) {
-      pool = Executors.newFixedThreadPool(WORKERS, r -> {
-        Thread t = new Thread(r, "arpo4j-cas-" + THREADS.incrementAndGet());
-        t.setDaemon(true);
-        return t;
-      });
+      pool =
+          Executors.newFixedThreadPool(
+              WORKERS,
+              r -> {
+                Thread t = new Thread(r, "arpo4j-cas-" + THREADS.incrementAndGet());
+                t.setDaemon(true);
+                return t;
+              });
     }
     if (!started) { // load Symja once, not inside a comparison's time limit
       if (System.getProperty("log4j2.loggerContextFactory") == null) {
-        System.setProperty("log4j2.loggerContextFactory",
+        System.setProperty(
+            "log4j2.loggerContextFactory",
             "org.apache.logging.log4j.simple.SimpleLoggerContextFactory");
       }
       try {
-        pool.submit(() -> PER_THREAD.get().parse("1")).get(STARTUP_LIMIT.toSeconds(), TimeUnit.SECONDS);
+        pool.submit(() -> PER_THREAD.get().parse("1"))
+            .get(STARTUP_LIMIT.toSeconds(), TimeUnit.SECONDS);
       } catch (ExecutionException | TimeoutException e) {
         throw new IllegalStateException("could not start the Symja algebra system: " + e, e);
       } catch (InterruptedException e) {
@@ -156,10 +169,13 @@ final class SymbolicScalars {
   private IExpr renamed(IExpr e, Set<IExpr> from, Set<IExpr> to) {
     List<IExpr> source = from.stream().sorted(Comparator.comparing(IExpr::toString)).toList();
     List<IExpr> target = to.stream().sorted(Comparator.comparing(IExpr::toString)).toList();
-    IExpr substituted = e.replaceAll(v -> {
-      int i = source.indexOf(v);
-      return i >= 0 ? target.get(i) : F.NIL;
-    }).orElse(e);
+    IExpr substituted =
+        e.replaceAll(
+                v -> {
+                  int i = source.indexOf(v);
+                  return i >= 0 ? target.get(i) : F.NIL;
+                })
+            .orElse(e);
     return evaluator.eval(substituted);
   }
 
@@ -187,7 +203,8 @@ final class SymbolicScalars {
     return l == null || r == null ? null : F.Subtract(l, r);
   }
 
-  private boolean agreeNumerically(IExpr x, IExpr y, Set<IExpr> variables, MathVerifier.Policy policy) {
+  private boolean agreeNumerically(
+      IExpr x, IExpr y, Set<IExpr> variables, MathVerifier.Policy policy) {
     if (variables.isEmpty()) {
       return policy.close(numeric(x, v -> F.NIL), numeric(y, v -> F.NIL));
     }
@@ -199,10 +216,11 @@ final class SymbolicScalars {
       for (int i = 0; i < vars.size(); i++) {
         values.add(F.num(0.25 + 2.5 * random.nextDouble())); // positive: roots and logs stay real
       }
-      Function<IExpr, IExpr> at = e -> {
-        int i = vars.indexOf(e);
-        return i >= 0 ? values.get(i) : F.NIL;
-      };
+      Function<IExpr, IExpr> at =
+          e -> {
+            int i = vars.indexOf(e);
+            return i >= 0 ? values.get(i) : F.NIL;
+          };
       double p = numeric(x, at);
       double q = numeric(y, at);
       if (!Double.isFinite(p) && !Double.isFinite(q)) {
@@ -249,8 +267,13 @@ final class SymbolicScalars {
     s = FRAC_DIGIT_GROUP.matcher(s).replaceAll("\\\\frac{$1}{");
     s = FRAC_GROUP_DIGIT.matcher(s).replaceAll("$1{$2}");
     s = SQRT_ATOM.matcher(s).replaceAll("\\\\sqrt{$1}");
-    s = s.replace("\\cdot", "*").replace("\\times", "*").replace("\\div", "/")
-        .replace("\\mathrm{e}", "e").replace("\\displaystyle", "").strip();
+    s =
+        s.replace("\\cdot", "*")
+            .replace("\\times", "*")
+            .replace("\\div", "/")
+            .replace("\\mathrm{e}", "e")
+            .replace("\\displaystyle", "")
+            .strip();
     if (s.isEmpty() || s.contains(":")) { // ratios and times (7:32, 12:00) compare as text only
       return null;
     }

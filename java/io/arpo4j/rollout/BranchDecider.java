@@ -7,14 +7,14 @@ import java.util.SplittableRandom;
 
 /**
  * The branch rule of ARPO.md §3: ΔH = (H_t − H_initial) / ln|V|, P = α + β·ΔH, then either P > τ
- * (threshold) or U < clamp(P, 0, 1) (stochastic); and the budget split among simultaneous
- * requests, highest ΔH first.
+ * (threshold) or U < clamp(P, 0, 1) (stochastic); and the budget split among simultaneous requests,
+ * highest ΔH first.
  */
 final class BranchDecider {
 
   /** One path's decision at a branch point, before the budget is split. */
-  record Request(PathState path, double probeEntropy, double deltaH, double probability,
-      boolean wanted) {}
+  record Request(
+      PathState path, double probeEntropy, double deltaH, double probability, boolean wanted) {}
 
   private final RolloutConfig config;
   private final double logVocab;
@@ -39,9 +39,9 @@ final class BranchDecider {
   }
 
   /**
-   * The uniform draw of one branch point. It is a hash of (seed, round, prompt, trajectory,
-   * tool call) rather than the next number of one shared generator: tool calls finish in an order
-   * that depends on timing, and a shared generator would hand out its numbers in that order.
+   * The uniform draw of one branch point. It is a hash of (seed, round, prompt, trajectory, tool
+   * call) rather than the next number of one shared generator: tool calls finish in an order that
+   * depends on timing, and a shared generator would hand out its numbers in that order.
    */
   private double draw(PathState path) {
     long h = mix(config.seed());
@@ -64,8 +64,8 @@ final class BranchDecider {
 
   /**
    * Splits {@code budget} free slots among one prompt's simultaneous requests: those the rule
-   * wants, highest ΔH first (ties: lower trajectory id), Z each while slots last. Requests the
-   * rule declined, or that found no slot left, get 0. Grants come back in serving order.
+   * wants, highest ΔH first (ties: lower trajectory id), Z each while slots last. Requests the rule
+   * declined, or that found no slot left, get 0. Grants come back in serving order.
    */
   List<Grant> allocate(List<Request> requests, int budget) {
     List<Request> order = new ArrayList<>(requests);

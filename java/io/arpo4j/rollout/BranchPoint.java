@@ -3,12 +3,13 @@ package io.arpo4j.rollout;
 import java.util.List;
 
 /**
- * A branch decision, taken once the k tokens after a tool result (the probe) were generated.
- * It is recorded on the trajectory that generated the probe; children fork at {@link #offset}.
+ * A branch decision, taken once the k tokens after a tool result (the probe) were generated. It is
+ * recorded on the trajectory that generated the probe; children fork at {@link #offset}.
  *
  * @param offset response token index right after the tool result: where children fork
  * @param probeTokens tokens the decision measured (k, or fewer when the path stopped sooner)
- * @param probeEntropy H_t, the window entropy of the probe tokens ({@link RolloutConfig#windowEntropy})
+ * @param probeEntropy H_t, the window entropy of the probe tokens ({@link
+ *     RolloutConfig#windowEntropy})
  * @param deltaH ΔH = (H_t − H_initial) / ln|V|
  * @param probability P = α + β·ΔH
  * @param wanted whether the branch rule said to branch (budget aside)

@@ -7,8 +7,10 @@ import java.util.List;
 final class GroupState {
   final int index;
   final Prompt prompt;
+
   /** Every path created so far, by id; its size is what the budget M counts. */
   final List<PathState> paths = new ArrayList<>();
+
   /** Paths not finished yet (decoding or waiting for a tool). */
   int live;
 

@@ -49,12 +49,15 @@ final class PathState {
 
   /** Where the current segment (text since the last tool result) starts, and its last chars. */
   int segmentStart;
+
   final StringBuilder stopTail = new StringBuilder();
+
   /** The tag of the tool call the path stopped at, while AWAITING_TOOL. */
   String pendingTag;
 
   /** H_initial, NaN until the first k tokens (or the whole first segment, if shorter) exist. */
   double initialEntropy = Double.NaN;
+
   Probe probe;
 
   /** An independent sample from the prompt. */
@@ -64,14 +67,27 @@ final class PathState {
 
   /** A child starting from its parent's first {@code forkOffset} tokens. */
   PathState(GroupState group, int id, PathState parent, int forkOffset, Sequence sequence) {
-    this(group, id, parent.id, forkOffset, Trajectory.Origin.BRANCH, sequence,
-        parent.response.prefix(forkOffset), callsBefore(parent.toolCalls, forkOffset));
+    this(
+        group,
+        id,
+        parent.id,
+        forkOffset,
+        Trajectory.Origin.BRANCH,
+        sequence,
+        parent.response.prefix(forkOffset),
+        callsBefore(parent.toolCalls, forkOffset));
     this.initialEntropy = parent.initialEntropy;
     this.segmentStart = forkOffset;
   }
 
-  private PathState(GroupState group, int id, int parentId, int forkOffset,
-      Trajectory.Origin origin, Sequence sequence, ResponseBuffer response,
+  private PathState(
+      GroupState group,
+      int id,
+      int parentId,
+      int forkOffset,
+      Trajectory.Origin origin,
+      Sequence sequence,
+      ResponseBuffer response,
       List<ToolCall> toolCalls) {
     this.group = group;
     this.id = id;
@@ -107,8 +123,21 @@ final class PathState {
   }
 
   Trajectory toTrajectory(String text) {
-    return new Trajectory(group.index, id, parentId, forkOffset, origin, response.tokens(),
-        response.mask(), response.logprobs(), response.entropies(), text, initialEntropy,
-        toolCalls, branchPoints, stopReason, null);
+    return new Trajectory(
+        group.index,
+        id,
+        parentId,
+        forkOffset,
+        origin,
+        response.tokens(),
+        response.mask(),
+        response.logprobs(),
+        response.entropies(),
+        text,
+        initialEntropy,
+        toolCalls,
+        branchPoints,
+        stopReason,
+        null);
   }
 }

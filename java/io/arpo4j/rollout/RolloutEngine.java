@@ -10,13 +10,13 @@ import java.util.function.Consumer;
  *
  * <p>Per prompt: N independent samples; H_initial of each is the mean entropy of its first k
  * tokens. When a path stops at a tool tag ({@code </python>}, ...), its tool is called while the
- * other paths keep decoding; the result is appended (loss mask 0) and the path generates the next
- * k tokens. Then ΔH = (H_t − H_initial) / ln|V| over those k tokens, P = α + β·ΔH, and the rule
- * (P > τ, or a seeded draw U < P) decides whether to fork Z children from right after the result,
+ * other paths keep decoding; the result is appended (loss mask 0) and the path generates the next k
+ * tokens. Then ΔH = (H_t − H_initial) / ln|V| over those k tokens, P = α + β·ΔH, and the rule (P >
+ * τ, or a seeded draw U < P) decides whether to fork Z children from right after the result,
  * sharing the parent's prefix and its KV cache. Branches stop when the prompt holds M paths;
  * simultaneous requests are served highest ΔH first; a prompt whose paths all finished short of M
- * is filled with independent samples. Every path that can decode does so in one batched
- * {@link Policy#step} per token, across all prompts.
+ * is filled with independent samples. Every path that can decode does so in one batched {@link
+ * Policy#step} per token, across all prompts.
  *
  * <p>Not thread-safe: one rollout at a time (the policy is single-threaded anyway).
  */
@@ -25,8 +25,10 @@ public final class RolloutEngine {
   private final ToolCaller tools;
   private final RolloutConfig config;
   private final StopMatcher stops;
+
   /** Numbered across rollouts so that every decode step draws fresh sampling noise. */
   private long nextStep;
+
   /** Numbered across rollouts so that the stochastic branch draws differ between rollouts. */
   private long rounds;
 
@@ -70,6 +72,7 @@ public final class RolloutEngine {
       throw new IllegalArgumentException("progress must not be null");
     }
     BranchDecider decider = new BranchDecider(config, policy.vocabSize(), rounds++);
-    return new RolloutRun(policy, tools, config, stops, decider, () -> nextStep++, progress).execute(prompts);
+    return new RolloutRun(policy, tools, config, stops, decider, () -> nextStep++, progress)
+        .execute(prompts);
   }
 }

@@ -6,8 +6,8 @@ import java.util.function.ToDoubleFunction;
 
 /**
  * The rollout tree of one prompt: its M trajectories (initial samples, branches and fillers),
- * linked by {@link Trajectory#parentId} and {@link Trajectory#forkOffset}. Trajectory {@code i}
- * has id {@code i}; a parent always precedes its children.
+ * linked by {@link Trajectory#parentId} and {@link Trajectory#forkOffset}. Trajectory {@code i} has
+ * id {@code i}; a parent always precedes its children.
  *
  * @param promptIndex index of the prompt in the rollout's input
  * @param prompt the prompt
@@ -20,7 +20,12 @@ public record RolloutGroup(int promptIndex, Prompt prompt, List<Trajectory> traj
       Trajectory t = trajectories.get(i);
       if (t.id() != i || t.promptIndex() != promptIndex) {
         throw new IllegalArgumentException(
-            "trajectory " + i + " is " + t.name() + ", expected " + Trajectory.name(promptIndex, i));
+            "trajectory "
+                + i
+                + " is "
+                + t.name()
+                + ", expected "
+                + Trajectory.name(promptIndex, i));
       }
       if (t.parentId() >= i) {
         throw new IllegalArgumentException(t.name() + " has parent " + t.parentId() + " after it");

@@ -22,10 +22,10 @@ import java.util.regex.Pattern;
 
 /**
  * Writes rollout trees as JSONL, one {@link RolloutGroup} per line: the prompt (tokens, text,
- * references) and every trajectory with its tokens, text, per-token logprob, entropy and loss
- * mask, parent and fork offset, tool calls (input, output, latency) and branch points (ΔH, P),
- * and its reward. {@link #read} parses a file back into equal objects, so a rollout can be
- * replayed, inspected or drawn later.
+ * references) and every trajectory with its tokens, text, per-token logprob, entropy and loss mask,
+ * parent and fork offset, tool calls (input, output, latency) and branch points (ΔH, P), and its
+ * reward. {@link #read} parses a file back into equal objects, so a rollout can be replayed,
+ * inspected or drawn later.
  */
 public final class RolloutRecorder implements Closeable {
   private static final ObjectMapper JSON =
@@ -33,6 +33,7 @@ public final class RolloutRecorder implements Closeable {
 
   /** The key of the training step in lines written by {@link #writeAll(int, List)}. */
   public static final String STEP = "step";
+
   private static final Pattern STEP_PREFIX = Pattern.compile("\\{\"step\":(\\d+),");
 
   private final BufferedWriter out;
@@ -43,8 +44,9 @@ public final class RolloutRecorder implements Closeable {
     if (dir != null) {
       Files.createDirectories(dir);
     }
-    this.out = Files.newBufferedWriter(file, StandardCharsets.UTF_8,
-        StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+    this.out =
+        Files.newBufferedWriter(
+            file, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
   }
 
   /** Writes one line and flushes it, so a crash loses at most the group being written. */
@@ -119,7 +121,10 @@ public final class RolloutRecorder implements Closeable {
     }
   }
 
-  /** Parses one line (its {@code step}, if any, aside); IllegalArgumentException when it is not a rollout group. */
+  /**
+   * Parses one line (its {@code step}, if any, aside); IllegalArgumentException when it is not a
+   * rollout group.
+   */
   public static RolloutGroup fromJson(String line) {
     try {
       JsonNode node = JSON.readTree(line);

@@ -20,11 +20,11 @@ import java.util.function.LongSupplier;
 /**
  * One call of {@link RolloutEngine#rollout}: the decode loop over every path of every prompt.
  *
- * <p>Each iteration: apply the tool results that arrived, start fillers for prompts whose paths
- * all finished short of M, decode one token for every path that is not waiting for a tool (one
- * {@link Policy#step} for all of them), then act on what the tokens did: branch decisions, new
- * tool calls, finished paths. Tool calls run on the caller's threads; their results come back
- * through a queue, so a slow tool holds up only its own path.
+ * <p>Each iteration: apply the tool results that arrived, start fillers for prompts whose paths all
+ * finished short of M, decode one token for every path that is not waiting for a tool (one {@link
+ * Policy#step} for all of them), then act on what the tokens did: branch decisions, new tool calls,
+ * finished paths. Tool calls run on the caller's threads; their results come back through a queue,
+ * so a slow tool holds up only its own path.
  */
 final class RolloutRun {
 
@@ -49,8 +49,14 @@ final class RolloutRun {
   private long runSteps;
   private long generatedTokens;
 
-  RolloutRun(Policy policy, ToolCaller tools, RolloutConfig config, StopMatcher stops,
-      BranchDecider decider, LongSupplier stepNumbers, Consumer<RolloutProgress> progress) {
+  RolloutRun(
+      Policy policy,
+      ToolCaller tools,
+      RolloutConfig config,
+      StopMatcher stops,
+      BranchDecider decider,
+      LongSupplier stepNumbers,
+      Consumer<RolloutProgress> progress) {
     this.policy = policy;
     this.tools = tools;
     this.config = config;
@@ -152,13 +158,19 @@ final class RolloutRun {
         finish(path);
       }
     }
-    progress.accept(new RolloutProgress(runSteps, batch.size(), pendingTools, finished,
-        groups.size() * config.globalSize(), generatedTokens));
+    progress.accept(
+        new RolloutProgress(
+            runSteps,
+            batch.size(),
+            pendingTools,
+            finished,
+            groups.size() * config.globalSize(),
+            generatedTokens));
   }
 
   /**
-   * Records one sampled token and works out whether the path stops here. A stop at a tool tag
-   * only moves the path to AWAITING_TOOL (the call starts after the branch decisions).
+   * Records one sampled token and works out whether the path stops here. A stop at a tool tag only
+   * moves the path to AWAITING_TOOL (the call starts after the branch decisions).
    */
   private void advance(PathState path, SampledToken token) {
     ResponseBuffer response = path.response;
@@ -247,8 +259,15 @@ final class RolloutRun {
       policy.free(probe.fork);
     }
     probe.fork = null;
-    parent.branchPoints.add(new BranchPoint(probe.offset, probe.tokens, request.probeEntropy(),
-        request.deltaH(), request.probability(), request.wanted(), childIds));
+    parent.branchPoints.add(
+        new BranchPoint(
+            probe.offset,
+            probe.tokens,
+            request.probeEntropy(),
+            request.deltaH(),
+            request.probability(),
+            request.wanted(),
+            childIds));
   }
 
   private void startToolCall(PathState path) {
@@ -258,7 +277,8 @@ final class RolloutRun {
     long start = System.nanoTime();
     String input = TrajectoryFormat.toolInput(segment, tag).orElse(null);
     if (input == null) {
-      toolOutcomes.add(new ToolOutcome(path, tag, "", TrajectoryFormat.noOpeningTagError(tag), false, 0));
+      toolOutcomes.add(
+          new ToolOutcome(path, tag, "", TrajectoryFormat.noOpeningTagError(tag), false, 0));
       return;
     }
     CompletableFuture<String> call;
@@ -279,11 +299,16 @@ final class RolloutRun {
       PathState path, String tag, String input, String output, Throwable error, long start) {
     double latencyMs = (System.nanoTime() - start) / 1e6;
     if (error != null) {
-      Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
-      return new ToolOutcome(path, tag, input, TrajectoryFormat.failedError(tag, cause), false, latencyMs);
+      Throwable cause =
+          error instanceof CompletionException && error.getCause() != null
+              ? error.getCause()
+              : error;
+      return new ToolOutcome(
+          path, tag, input, TrajectoryFormat.failedError(tag, cause), false, latencyMs);
     }
     if (output == null || output.isBlank()) {
-      return new ToolOutcome(path, tag, input, TrajectoryFormat.emptyOutputError(tag), false, latencyMs);
+      return new ToolOutcome(
+          path, tag, input, TrajectoryFormat.emptyOutputError(tag), false, latencyMs);
     }
     return new ToolOutcome(path, tag, input, output, true, latencyMs);
   }
@@ -310,9 +335,9 @@ final class RolloutRun {
   /**
    * Appends {@code " <result>\n{text}\n</result>"} (loss mask 0, cut at the length limit) and
    * starts the probe: the next k tokens, whose entropy decides the branch. The fork for the
-   * children is taken now, before any probe token exists, so children resample from right
-   * after the result. (Policy has no fork-at-length, so the fork shares the KV up to the last
-   * prefilled token and prefills the result itself; the prefix before it is never recomputed.)
+   * children is taken now, before any probe token exists, so children resample from right after the
+   * result. (Policy has no fork-at-length, so the fork shares the KV up to the last prefilled token
+   * and prefills the result itself; the prefix before it is never recomputed.)
    */
   private void applyToolOutcome(ToolOutcome outcome) {
     pendingTools--;
@@ -323,8 +348,15 @@ final class RolloutRun {
     int[] appended = kept == result.length ? result : Arrays.copyOf(result, kept);
     int offset = response.size();
     response.addTool(appended);
-    path.toolCalls.add(new ToolCall(outcome.tag(), outcome.input(), outcome.output(),
-        outcome.ok(), outcome.latencyMs(), offset, appended.length));
+    path.toolCalls.add(
+        new ToolCall(
+            outcome.tag(),
+            outcome.input(),
+            outcome.output(),
+            outcome.ok(),
+            outcome.latencyMs(),
+            offset,
+            appended.length));
     policy.append(path.sequence, appended);
 
     if (response.size() >= config.maxResponseTokens()) {
@@ -335,7 +367,8 @@ final class RolloutRun {
     path.segmentStart = response.size();
     path.stopTail.setLength(0);
     boolean budgetLeft = path.group.paths.size() < config.globalSize();
-    path.probe = new PathState.Probe(response.size(), budgetLeft ? policy.fork(path.sequence) : null);
+    path.probe =
+        new PathState.Probe(response.size(), budgetLeft ? policy.fork(path.sequence) : null);
     path.phase = PathState.Phase.DECODING;
     decoding.add(path);
   }

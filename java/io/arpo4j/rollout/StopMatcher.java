@@ -9,11 +9,11 @@ import java.util.List;
  * token stream.
  *
  * <p>Decoding a path's whole segment after every token would cost O(length) per token, so each
- * token's text is decoded once (cached per id) and a path keeps only the last few characters of
- * its current segment. Decoding a token on its own is exact for what we look for: stop strings
- * are ASCII, and an ASCII byte decodes to the same character in or out of context (a token that
- * is only part of a multi-byte character decodes to a replacement character, which no stop
- * string contains).
+ * token's text is decoded once (cached per id) and a path keeps only the last few characters of its
+ * current segment. Decoding a token on its own is exact for what we look for: stop strings are
+ * ASCII, and an ASCII byte decodes to the same character in or out of context (a token that is only
+ * part of a multi-byte character decodes to a replacement character, which no stop string
+ * contains).
  */
 final class StopMatcher {
   private final TextCodec codec;

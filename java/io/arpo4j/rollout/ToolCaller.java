@@ -5,13 +5,13 @@ import io.arpo4j.tools.TrajectoryFormat;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * Runs tool calls for the rollout, and says which tags it answers: the rollout stops generating
- * at the closing tag of exactly these ({@link #format()}), so a tool that can be called is a tool
- * that fires. The engine never waits on a call: it keeps decoding the other paths and picks the
- * result up when the future completes, so an implementation should return at once and do the
- * work on its own threads (the tools package's executor does, and bounds each call by the tool's
- * timeout). Every returned future must eventually complete; a future that completes
- * exceptionally becomes a short error text for the model.
+ * Runs tool calls for the rollout, and says which tags it answers: the rollout stops generating at
+ * the closing tag of exactly these ({@link #format()}), so a tool that can be called is a tool that
+ * fires. The engine never waits on a call: it keeps decoding the other paths and picks the result
+ * up when the future completes, so an implementation should return at once and do the work on its
+ * own threads (the tools package's executor does, and bounds each call by the tool's timeout).
+ * Every returned future must eventually complete; a future that completes exceptionally becomes a
+ * short error text for the model.
  */
 public interface ToolCaller {
   /** The trajectory format of these tools: their tags, hence the rollout's stop strings. */

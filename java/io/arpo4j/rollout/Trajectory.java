@@ -13,20 +13,20 @@ import java.util.Objects;
  * calls made inside that shared prefix are copied too (the response text contains them); branch
  * points are not: each decision is recorded once, on the trajectory that took it.
  *
- * <p>The arrays are handed out as they are, not copied (they are large and the trainer reads
- * them once): treat them as read-only.
+ * <p>The arrays are handed out as they are, not copied (they are large and the trainer reads them
+ * once): treat them as read-only.
  *
  * @param promptIndex index of the prompt in the rollout's input
  * @param id index of this trajectory in its group, in creation order (a child's id exceeds its
  *     parent's)
  * @param parentId the trajectory it branched off, or -1
- * @param forkOffset response token index where it branched off (right after a tool result), or
- *     -1; tokens before it are shared with the parent
+ * @param forkOffset response token index where it branched off (right after a tool result), or -1;
+ *     tokens before it are shared with the parent
  * @param origin initial sample, branch or filler
  * @param tokens response token ids (the prompt excluded), tool results included
  * @param lossMask 1 for tokens the policy generated, 0 for tool-result tokens
- * @param logprobs log-probability of each generated token under the sampling policy; 0 where
- *     the mask is 0
+ * @param logprobs log-probability of each generated token under the sampling policy; 0 where the
+ *     mask is 0
  * @param entropies full-vocabulary entropy at each generated token; 0 where the mask is 0
  * @param text the decoded response
  * @param initialEntropy H_initial: window entropy of the first k tokens of the first segment
@@ -101,8 +101,21 @@ public record Trajectory(
 
   public Trajectory withReward(double value) {
     return new Trajectory(
-        promptIndex, id, parentId, forkOffset, origin, tokens, lossMask, logprobs, entropies,
-        text, initialEntropy, toolCalls, branchPoints, stopReason, value);
+        promptIndex,
+        id,
+        parentId,
+        forkOffset,
+        origin,
+        tokens,
+        lossMask,
+        logprobs,
+        entropies,
+        text,
+        initialEntropy,
+        toolCalls,
+        branchPoints,
+        stopReason,
+        value);
   }
 
   /** Value equality (a record compares arrays by reference). */
@@ -133,8 +146,24 @@ public record Trajectory(
 
   @Override
   public String toString() {
-    return "Trajectory[" + name() + " parent=" + parentId + "@" + forkOffset + " " + origin
-        + ", " + tokens.length + " tokens, " + toolCalls.size() + " tool calls, "
-        + branchPoints.size() + " branch points, " + stopReason + ", reward=" + reward + "]";
+    return "Trajectory["
+        + name()
+        + " parent="
+        + parentId
+        + "@"
+        + forkOffset
+        + " "
+        + origin
+        + ", "
+        + tokens.length
+        + " tokens, "
+        + toolCalls.size()
+        + " tool calls, "
+        + branchPoints.size()
+        + " branch points, "
+        + stopReason
+        + ", reward="
+        + reward
+        + "]";
   }
 }

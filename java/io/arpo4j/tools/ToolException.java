@@ -1,8 +1,8 @@
 package io.arpo4j.tools;
 
 /**
- * A failure a tool reports on purpose: its message is the text the model should see (for example
- * a Python traceback), and the call's {@link ToolResult#ok()} becomes false. Any other exception
+ * A failure a tool reports on purpose: its message is the text the model should see (for example a
+ * Python traceback), and the call's {@link ToolResult#ok()} becomes false. Any other exception
  * thrown by {@link Tool#execute} is reduced to a short generic error text.
  */
 public class ToolException extends Exception {

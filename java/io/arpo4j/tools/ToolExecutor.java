@@ -18,10 +18,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * ToolResult} (the future never completes exceptionally): timeouts, exceptions, empty output,
  * unknown tags and empty input all become a short error text for the model.
  *
- * <p>A call's timeout ({@link Tool#timeout()}) counts from when it starts running, not from when
- * it was submitted. At the timeout the result is completed with an error and the running thread
- * is interrupted; a tool that ignores interrupts keeps its thread busy until it returns (the
- * built-in tools bound their own work).
+ * <p>A call's timeout ({@link Tool#timeout()}) counts from when it starts running, not from when it
+ * was submitted. At the timeout the result is completed with an error and the running thread is
+ * interrupted; a tool that ignores interrupts keeps its thread busy until it returns (the built-in
+ * tools bound their own work).
  */
 public final class ToolExecutor implements AutoCloseable {
   private static final AtomicInteger EXECUTORS = new AtomicInteger();
@@ -50,7 +50,8 @@ public final class ToolExecutor implements AutoCloseable {
     this.maxOutputChars = maxOutputChars;
     int id = EXECUTORS.incrementAndGet();
     this.threads = Executors.newFixedThreadPool(threads, daemonThreads("arpo4j-tool-" + id));
-    this.timer = Executors.newSingleThreadScheduledExecutor(daemonThreads("arpo4j-tool-timer-" + id));
+    this.timer =
+        Executors.newSingleThreadScheduledExecutor(daemonThreads("arpo4j-tool-timer-" + id));
   }
 
   /**
@@ -64,8 +65,9 @@ public final class ToolExecutor implements AutoCloseable {
     String input = call.input().strip();
     Optional<Tool> tool = registry.get(tag);
     if (tool.isEmpty()) {
-      return CompletableFuture.completedFuture(failure(tag, input,
-          TrajectoryFormat.unknownToolError(tag, registry.tags()), Duration.ZERO));
+      return CompletableFuture.completedFuture(
+          failure(
+              tag, input, TrajectoryFormat.unknownToolError(tag, registry.tags()), Duration.ZERO));
     }
     if (input.isEmpty()) {
       return CompletableFuture.completedFuture(
@@ -85,8 +87,12 @@ public final class ToolExecutor implements AutoCloseable {
   public void close() {
     for (Runnable neverStarted : threads.shutdownNow()) {
       if (neverStarted instanceof Call call) {
-        call.result.complete(failure(call.tool.tag(), call.input,
-            TrajectoryFormat.cancelledError(call.tool.tag()), Duration.ZERO));
+        call.result.complete(
+            failure(
+                call.tool.tag(),
+                call.input,
+                TrajectoryFormat.cancelledError(call.tool.tag()),
+                Duration.ZERO));
       }
     }
     timer.shutdownNow();
@@ -114,20 +120,27 @@ public final class ToolExecutor implements AutoCloseable {
       synchronized (this) {
         runner = Thread.currentThread();
       }
-      ScheduledFuture<?> alarm = timer.schedule(() -> {
-        String text = TrajectoryFormat.timeoutError(tag, timeout);
-        if (result.complete(failure(tag, input, text, since(start)))) {
-          interruptRunner();
-        }
-      }, timeout.toNanos(), TimeUnit.NANOSECONDS);
+      ScheduledFuture<?> alarm =
+          timer.schedule(
+              () -> {
+                String text = TrajectoryFormat.timeoutError(tag, timeout);
+                if (result.complete(failure(tag, input, text, since(start)))) {
+                  interruptRunner();
+                }
+              },
+              timeout.toNanos(),
+              TimeUnit.NANOSECONDS);
       try {
         String text = tool.execute(input, context);
-        result.complete(text == null || text.isBlank()
-            ? failure(tag, input, TrajectoryFormat.emptyOutputError(tag), since(start))
-            : new ToolResult(tag, input, bound(text.strip()), true, since(start)));
+        result.complete(
+            text == null || text.isBlank()
+                ? failure(tag, input, TrajectoryFormat.emptyOutputError(tag), since(start))
+                : new ToolResult(tag, input, bound(text.strip()), true, since(start)));
       } catch (ToolException e) {
-        String text = e.getMessage() == null || e.getMessage().isBlank()
-            ? TrajectoryFormat.failedError(tag) : bound(e.getMessage().strip());
+        String text =
+            e.getMessage() == null || e.getMessage().isBlank()
+                ? TrajectoryFormat.failedError(tag)
+                : bound(e.getMessage().strip());
         result.complete(failure(tag, input, text, since(start)));
       } catch (InterruptedException e) {
         result.complete(failure(tag, input, TrajectoryFormat.interruptedError(tag), since(start)));

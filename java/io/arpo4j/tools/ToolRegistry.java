@@ -7,10 +7,10 @@ import java.util.Optional;
 import java.util.ServiceLoader;
 
 /**
- * The tools available to the policy, by tag. Tools are registered explicitly, or found with
- * {@link ServiceLoader} (a jar listing its implementations in
- * {@code META-INF/services/io.arpo4j.tools.Tool}; they need a public no-argument constructor).
- * The registry owns its tools: {@link #close()} closes them.
+ * The tools available to the policy, by tag. Tools are registered explicitly, or found with {@link
+ * ServiceLoader} (a jar listing its implementations in {@code
+ * META-INF/services/io.arpo4j.tools.Tool}; they need a public no-argument constructor). The
+ * registry owns its tools: {@link #close()} closes them.
  */
 public final class ToolRegistry implements AutoCloseable {
   private final Map<String, Tool> tools = new LinkedHashMap<>();
@@ -53,7 +53,10 @@ public final class ToolRegistry implements AutoCloseable {
     return List.copyOf(tools.keySet());
   }
 
-  /** The trajectory format of exactly the registered tags: what the rollout stops at, what the reward checks. */
+  /**
+   * The trajectory format of exactly the registered tags: what the rollout stops at, what the
+   * reward checks.
+   */
   public synchronized TrajectoryFormat format() {
     Map<String, String> descriptions = new LinkedHashMap<>();
     tools.forEach((tag, tool) -> descriptions.put(tag, tool.description()));

@@ -22,8 +22,8 @@ import java.util.regex.Pattern;
  *
  * Generation stops at {@code </tag>} for each tool tag ({@link #stopStrings}); the call's input is
  * the content of the <b>last</b> {@code <tag>} before that close ({@link #toolInput}); the tool's
- * output, bounded ({@link #truncate}), or an error text, is appended as {@code
- * " <result>\n{text}\n</result>"} ({@link #wrapResult}) and masked out of the losses ({@link
+ * output, bounded ({@link #truncate}), or an error text, is appended as {@code "
+ * <result>\n{text}\n</result>"} ({@link #wrapResult}) and masked out of the losses ({@link
  * #resultSpans}). The rollout, the tool executor, SFT data, the format reward and the report all
  * use this class, so a tag registered once is a tag everywhere.
  */
@@ -33,8 +33,11 @@ public final class TrajectoryFormat {
 
   /** Tags the format itself uses; no tool may take them. */
   public static final List<String> RESERVED_TAGS = List.of("think", "answer", "result");
+
   /** The tags of the tools built into arpo4j, for rewards and checks made without a registry. */
-  public static final TrajectoryFormat BUILT_IN = new TrajectoryFormat(List.of("python", "search", "browse"));
+  public static final TrajectoryFormat BUILT_IN =
+      new TrajectoryFormat(List.of("python", "search", "browse"));
+
   /** Default bound on a tool output's length, in chars. */
   public static final int DEFAULT_MAX_OUTPUT_CHARS = 16_384;
 
@@ -49,13 +52,17 @@ public final class TrajectoryFormat {
   private final List<String> tags;
   private final Map<String, String> descriptions;
 
-  /** @param tags the tool tags, each {@code [a-z][a-z0-9_-]*}, none reserved; may be empty (no tools) */
+  /**
+   * @param tags the tool tags, each {@code [a-z][a-z0-9_-]*}, none reserved; may be empty (no
+   *     tools)
+   */
   public TrajectoryFormat(Collection<String> tags) {
     this(tags, Map.of());
   }
 
   /**
-   * @param tags the tool tags, each {@code [a-z][a-z0-9_-]*}, none reserved; may be empty (no tools)
+   * @param tags the tool tags, each {@code [a-z][a-z0-9_-]*}, none reserved; may be empty (no
+   *     tools)
    * @param descriptions one line per tag saying what the tool does and what its input is, for the
    *     system prompt ({@link #instructions}); a tag without one is listed by its name only
    */
@@ -71,7 +78,8 @@ public final class TrajectoryFormat {
     for (String tag : this.tags) {
       String line = descriptions.getOrDefault(tag, "");
       if (line == null || line.contains("\n")) {
-        throw new IllegalArgumentException("tool '" + tag + "': the description must be one line, got " + line);
+        throw new IllegalArgumentException(
+            "tool '" + tag + "': the description must be one line, got " + line);
       }
       described.put(tag, line.strip());
     }
@@ -79,17 +87,23 @@ public final class TrajectoryFormat {
   }
 
   /**
-   * The system prompt that teaches this format: think, call the tools by their tags (one line
-   * each, from the tools' descriptions), read results, answer in a box. Chat-formatted prompts
-   * put it in the system message.
+   * The system prompt that teaches this format: think, call the tools by their tags (one line each,
+   * from the tools' descriptions), read results, answer in a box. Chat-formatted prompts put it in
+   * the system message.
    */
   public String instructions() {
     StringBuilder s = new StringBuilder("Think step by step inside <think> </think>.");
     if (!tags.isEmpty()) {
-      s.append(" You can call a tool by writing its input between its tags and then stopping;"
-          + " the tool's output comes back inside <result> </result>. Tools:");
+      s.append(
+          " You can call a tool by writing its input between its tags and then stopping;"
+              + " the tool's output comes back inside <result> </result>. Tools:");
       for (String tag : tags) {
-        s.append("\n- ").append(tag).append(": ").append(openTag(tag)).append(" input ").append(closeTag(tag));
+        s.append("\n- ")
+            .append(tag)
+            .append(": ")
+            .append(openTag(tag))
+            .append(" input ")
+            .append(closeTag(tag));
         String line = descriptions.get(tag);
         if (!line.isEmpty()) {
           s.append(" \u2014 ").append(line);
@@ -114,10 +128,12 @@ public final class TrajectoryFormat {
   /** Throws a one-line error unless {@code tag} can name a tool. */
   public static void checkTag(String tag) {
     if (tag == null || !TAG.matcher(tag).matches()) {
-      throw new IllegalArgumentException("tool tag '" + tag + "' is not a tag name ([a-z][a-z0-9_-]*)");
+      throw new IllegalArgumentException(
+          "tool tag '" + tag + "' is not a tag name ([a-z][a-z0-9_-]*)");
     }
     if (RESERVED_TAGS.contains(tag)) {
-      throw new IllegalArgumentException("tool tag '" + tag + "' is reserved by the trajectory format");
+      throw new IllegalArgumentException(
+          "tool tag '" + tag + "' is reserved by the trajectory format");
     }
   }
 
@@ -140,9 +156,9 @@ public final class TrajectoryFormat {
   }
 
   /**
-   * The call that {@code text} ends with, or empty when it does not end (trailing whitespace
-   * aside) with a tool's closing tag. A closing tag without an opening tag gives an empty input,
-   * which the executor answers with an error text.
+   * The call that {@code text} ends with, or empty when it does not end (trailing whitespace aside)
+   * with a tool's closing tag. A closing tag without an opening tag gives an empty input, which the
+   * executor answers with an error text.
    */
   public Optional<ToolCall> callAtEnd(String text) {
     String body = text.stripTrailing();
@@ -167,7 +183,9 @@ public final class TrajectoryFormat {
     String open = openTag(tag);
     int close = segment.indexOf(closeTag(tag));
     int start = close < open.length() ? -1 : segment.lastIndexOf(open, close - open.length());
-    return start < 0 ? Optional.empty() : Optional.of(segment.substring(start + open.length(), close).strip());
+    return start < 0
+        ? Optional.empty()
+        : Optional.of(segment.substring(start + open.length(), close).strip());
   }
 
   /** The text appended to the trajectory after a call: {@code " <result>\n{text}\n</result>"}. */
@@ -197,9 +215,9 @@ public final class TrajectoryFormat {
   }
 
   /**
-   * {@code response} with the text between each {@code <result>} and its {@code </result>}
-   * removed: tool output is not model text, so tags inside it (a fetched page holding {@code
-   * <answer>}) must not count as the model's.
+   * {@code response} with the text between each {@code <result>} and its {@code </result>} removed:
+   * tool output is not model text, so tags inside it (a fetched page holding {@code <answer>}) must
+   * not count as the model's.
    */
   public static String withoutToolOutput(String response) {
     StringBuilder out = new StringBuilder(response.length());
@@ -220,7 +238,9 @@ public final class TrajectoryFormat {
     return withoutToolOutput(response).contains(closeTag(tag));
   }
 
-  /** {@code text} cut to {@code maxChars} (never inside a surrogate pair) with a truncation note. */
+  /**
+   * {@code text} cut to {@code maxChars} (never inside a surrogate pair) with a truncation note.
+   */
   public static String truncate(String text, int maxChars) {
     if (text.length() <= maxChars) {
       return text;
@@ -235,7 +255,11 @@ public final class TrajectoryFormat {
   // The error texts the model sees inside <result> when a call goes wrong.
 
   public static String unknownToolError(String tag, List<String> available) {
-    return "Error: unknown tool '" + clip(tag) + "'. Available tools: " + String.join(", ", available) + ".";
+    return "Error: unknown tool '"
+        + clip(tag)
+        + "'. Available tools: "
+        + String.join(", ", available)
+        + ".";
   }
 
   public static String emptyInputError(String tag) {
@@ -251,7 +275,8 @@ public final class TrajectoryFormat {
   }
 
   public static String timeoutError(String tag, Duration timeout) {
-    String after = timeout.toMillis() % 1000 == 0 ? timeout.toSeconds() + " s" : timeout.toMillis() + " ms";
+    String after =
+        timeout.toMillis() % 1000 == 0 ? timeout.toSeconds() + " s" : timeout.toMillis() + " ms";
     return "Error: Tool(" + tag + ") timed out after " + after + ".";
   }
 
@@ -263,12 +288,17 @@ public final class TrajectoryFormat {
     return "Error: Tool(" + tag + ") was interrupted.";
   }
 
-  /** A call that failed with {@code error}: its class and the first line of its message, clipped. */
+  /**
+   * A call that failed with {@code error}: its class and the first line of its message, clipped.
+   */
   public static String failedError(String tag, Throwable error) {
     String message = error.getMessage();
-    String detail = message == null || message.isBlank()
-        ? error.getClass().getSimpleName()
-        : error.getClass().getSimpleName() + ": " + message.strip().lines().findFirst().orElse("");
+    String detail =
+        message == null || message.isBlank()
+            ? error.getClass().getSimpleName()
+            : error.getClass().getSimpleName()
+                + ": "
+                + message.strip().lines().findFirst().orElse("");
     return "Error: Tool(" + tag + ") failed: " + clip(detail);
   }
 
@@ -283,7 +313,9 @@ public final class TrajectoryFormat {
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof TrajectoryFormat other && other.tags.equals(tags) && other.descriptions.equals(descriptions);
+    return o instanceof TrajectoryFormat other
+        && other.tags.equals(tags)
+        && other.descriptions.equals(descriptions);
   }
 
   @Override

@@ -4,7 +4,7 @@
  * java.util.ServiceLoader}), the {@link io.arpo4j.tools.ToolExecutor} that runs calls on a thread
  * pool with time limits and turns every failure into a short text, and the {@link
  * io.arpo4j.tools.TrajectoryFormat} that owns the spec's trajectory text. Tools are called
- * concurrently, so implementations must be thread-safe. The bundled tools live in the
- * sub-packages {@code python}, {@code search} and {@code browse}; docs/tools.md documents them.
+ * concurrently, so implementations must be thread-safe. The bundled tools live in the sub-packages
+ * {@code python}, {@code search} and {@code browse}; docs/tools.md documents them.
  */
 package io.arpo4j.tools;

@@ -14,10 +14,10 @@ import java.util.Optional;
 import java.util.stream.Stream;
 
 /**
- * Atomic checkpoints under {@code <run>/checkpoints/}: each is written to a temporary directory
- * and renamed into place, then {@code latest} (also written by rename) names it. A crash leaves
- * either the previous checkpoint or the new one, never half of one. A checkpoint holds the model
- * in HF layout (plus tokenizer files), the optimizer state, the trainer state and the config.
+ * Atomic checkpoints under {@code <run>/checkpoints/}: each is written to a temporary directory and
+ * renamed into place, then {@code latest} (also written by rename) names it. A crash leaves either
+ * the previous checkpoint or the new one, never half of one. A checkpoint holds the model in HF
+ * layout (plus tokenizer files), the optimizer state, the trainer state and the config.
  */
 public final class Checkpoints {
   public static final String MODEL_DIR = "model";
@@ -29,12 +29,13 @@ public final class Checkpoints {
   /**
    * What a resumed run needs besides weights and optimizer moments.
    *
-   * @param optimizerSteps AdamW steps taken (several per RL step), for the learning-rate warm-up;
-   *     0 in checkpoints written before it was recorded
+   * @param optimizerSteps AdamW steps taken (several per RL step), for the learning-rate warm-up; 0
+   *     in checkpoints written before it was recorded
    * @param worldSize the data-parallel ranks that wrote it (each rank's data and groups depend on
    *     it, so a resume needs the same); 0 in checkpoints written before it was recorded
    */
-  public record State(int step, long examplesConsumed, String algo, long seed, long optimizerSteps, int worldSize) {
+  public record State(
+      int step, long examplesConsumed, String algo, long seed, long optimizerSteps, int worldSize) {
     public State(int step, long examplesConsumed, String algo, long seed) {
       this(step, examplesConsumed, algo, seed, 0, 1);
     }
@@ -66,14 +67,16 @@ public final class Checkpoints {
   public void removeStaleTemporaries() throws IOException {
     if (!Files.isDirectory(root)) return;
     try (Stream<Path> entries = Files.list(root)) {
-      for (Path p : entries.filter(p -> p.getFileName().toString().startsWith(TMP_PREFIX)).toList()) {
+      for (Path p :
+          entries.filter(p -> p.getFileName().toString().startsWith(TMP_PREFIX)).toList()) {
         deleteTree(p);
       }
     }
   }
 
   /** Writes checkpoint {@code step-NNNNNN} atomically and points {@code latest} at it. */
-  public Path save(State state, PolicyModel model, PolicyOptimizer optimizer, String configYaml) throws IOException {
+  public Path save(State state, PolicyModel model, PolicyOptimizer optimizer, String configYaml)
+      throws IOException {
     Files.createDirectories(root);
     removeStaleTemporaries();
     String name = "step-%06d".formatted(state.step());

@@ -27,7 +27,8 @@ final class Datasets {
   private Datasets() {}
 
   static <T> List<T> read(Path file, String what, JsonLines.Parser<T> parser) {
-    if (file == null || !Files.isRegularFile(file)) throw new IllegalArgumentException(what + " file not found: " + file);
+    if (file == null || !Files.isRegularFile(file))
+      throw new IllegalArgumentException(what + " file not found: " + file);
     String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
     String path = "'" + file.toAbsolutePath().toString().replace("'", "''") + "'";
     String source;
@@ -36,7 +37,8 @@ final class Datasets {
     } else if (name.endsWith(".json")) {
       source = "read_json_auto(" + path + ", maximum_object_size = 1073741824)";
     } else {
-      throw new IllegalArgumentException(what + " file " + file + ": expected .jsonl, .json or .parquet");
+      throw new IllegalArgumentException(
+          what + " file " + file + ": expected .jsonl, .json or .parquet");
     }
     List<T> out = new ArrayList<>();
     try (Connection db = DriverManager.getConnection("jdbc:duckdb:");
@@ -49,14 +51,17 @@ final class Datasets {
           JsonNode record = JSON.readTree(rows.getString(1));
           out.add(parser.parse(record, row));
         } catch (JsonProcessingException e) {
-          throw new IllegalArgumentException(file + ": row " + row + ": not JSON: " + e.getOriginalMessage());
+          throw new IllegalArgumentException(
+              file + ": row " + row + ": not JSON: " + e.getOriginalMessage());
         } catch (IllegalArgumentException e) {
           throw new IllegalArgumentException(file + ": row " + row + ": " + e.getMessage(), e);
         }
       }
     } catch (SQLException e) {
-      String message = e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst().orElse("");
-      throw new IllegalArgumentException("cannot read " + what + " file " + file + ": " + message, e);
+      String message =
+          e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst().orElse("");
+      throw new IllegalArgumentException(
+          "cannot read " + what + " file " + file + ": " + message, e);
     }
     if (out.isEmpty()) throw new IllegalArgumentException(what + " file " + file + " is empty");
     return out;

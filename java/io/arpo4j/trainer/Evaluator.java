@@ -13,15 +13,23 @@ import java.util.Map;
 
 /**
  * pass@1 and pass@k on held-out questions: k samples per question (greedy when k = 1 and the
- * temperature is 0), no branching; also tool calls per answer, response length and entropy.
- * A sample is correct when {@code correctness} scores it >= 1.
+ * temperature is 0), no branching; also tool calls per answer, response length and entropy. A
+ * sample is correct when {@code correctness} scores it >= 1.
  */
 public final class Evaluator {
   private Evaluator() {}
 
   public record Result(
-      int questions, int samples, double passAt1, double passAtK, double toolCallsPerAnswer, double responseTokens,
-      double entropyMean, double entropyAfterToolMean, double seconds, List<RolloutGroup> groups) {
+      int questions,
+      int samples,
+      double passAt1,
+      double passAtK,
+      double toolCallsPerAnswer,
+      double responseTokens,
+      double entropyMean,
+      double entropyAfterToolMean,
+      double seconds,
+      List<RolloutGroup> groups) {
     public Map<String, Object> toMap() {
       Map<String, Object> m = new LinkedHashMap<>();
       m.put("questions", questions);
@@ -37,18 +45,24 @@ public final class Evaluator {
     }
   }
 
-  public static Result evaluate(PolicyModel model, ToolCaller tools, Reward correctness, List<Question> questions,
+  public static Result evaluate(
+      PolicyModel model,
+      ToolCaller tools,
+      Reward correctness,
+      List<Question> questions,
       TrainerConfig config) {
     long start = System.nanoTime();
     int k = config.eval().samples();
-    RolloutConfig rc = config.rolloutConfig().toBuilder()
-        .globalSize(k)
-        .initialSamples(k)
-        .sampling(new SamplingParams((float) config.eval().temperature(), 1f, 0))
-        .build();
+    RolloutConfig rc =
+        config.rolloutConfig().toBuilder()
+            .globalSize(k)
+            .initialSamples(k)
+            .sampling(new SamplingParams((float) config.eval().temperature(), 1f, 0))
+            .build();
     // as many sequences in flight as a training rollout has
     int batch = Math.max(1, config.promptsPerStep() * config.rollout().globalSize() / k);
-    List<RolloutGroup> groups = Rollouts.run(model, tools, rc, correctness, questions, config.data(), batch);
+    List<RolloutGroup> groups =
+        Rollouts.run(model, tools, rc, correctness, questions, config.data(), batch);
     double pass1 = 0, passK = 0, calls = 0, length = 0;
     RunningMean entropy = new RunningMean(), afterTool = new RunningMean();
     int answers = 0;
@@ -65,7 +79,16 @@ public final class Evaluator {
       passK += correct > 0 ? 1 : 0;
     }
     int n = Math.max(groups.size(), 1);
-    return new Result(groups.size(), k, pass1 / n, passK / n, calls / Math.max(answers, 1), length / Math.max(answers, 1),
-        entropy.mean(), afterTool.mean(), (System.nanoTime() - start) / 1e9, groups);
+    return new Result(
+        groups.size(),
+        k,
+        pass1 / n,
+        passK / n,
+        calls / Math.max(answers, 1),
+        length / Math.max(answers, 1),
+        entropy.mean(),
+        afterTool.mean(),
+        (System.nanoTime() - start) / 1e9,
+        groups);
   }
 }

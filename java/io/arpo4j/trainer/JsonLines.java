@@ -29,11 +29,15 @@ final class JsonLines {
   private JsonLines() {}
 
   static <T> List<T> read(Path file, String what, Parser<T> parser) throws IOException {
-    if (file == null || !Files.isRegularFile(file)) throw new IllegalArgumentException(what + " file not found: " + file);
+    if (file == null || !Files.isRegularFile(file))
+      throw new IllegalArgumentException(what + " file not found: " + file);
     List<T> out = new ArrayList<>();
     try (InputStream in = new BufferedInputStream(Files.newInputStream(file))) {
-      CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
-          .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
+      CharsetDecoder utf8 =
+          StandardCharsets.UTF_8
+              .newDecoder()
+              .onMalformedInput(CodingErrorAction.REPORT)
+              .onUnmappableCharacter(CodingErrorAction.REPORT);
       ByteArrayOutputStream bytes = new ByteArrayOutputStream();
       int lineNo = 0;
       boolean more = true;
@@ -54,7 +58,8 @@ final class JsonLines {
         try {
           out.add(parser.parse(JSON.readTree(line), lineNo));
         } catch (JsonProcessingException e) {
-          throw new IllegalArgumentException(file + ":" + lineNo + ": not JSON: " + e.getOriginalMessage());
+          throw new IllegalArgumentException(
+              file + ":" + lineNo + ": not JSON: " + e.getOriginalMessage());
         } catch (IllegalArgumentException e) {
           throw new IllegalArgumentException(file + ":" + lineNo + ": " + e.getMessage(), e);
         }

@@ -18,9 +18,9 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * A metrics log: one JSON object per training step, appended to a JSONL file. Every line is
- * flushed as it is written, so a crash loses at most the line being written; {@link #open} cuts
- * such a torn last line off before appending, and {@link #read} skips it.
+ * A metrics log: one JSON object per training step, appended to a JSONL file. Every line is flushed
+ * as it is written, so a crash loses at most the line being written; {@link #open} cuts such a torn
+ * last line off before appending, and {@link #read} skips it.
  *
  * <p>Fields are free-form; the trainer writes these standard keys (absent when they do not apply):
  *
@@ -89,11 +89,19 @@ public final class MetricsLog implements AutoCloseable {
 
   private MetricsLog(Path file) throws IOException {
     this.file = file;
-    this.out = Files.newBufferedWriter(file, StandardCharsets.UTF_8,
-        StandardOpenOption.CREATE, StandardOpenOption.APPEND, StandardOpenOption.WRITE);
+    this.out =
+        Files.newBufferedWriter(
+            file,
+            StandardCharsets.UTF_8,
+            StandardOpenOption.CREATE,
+            StandardOpenOption.APPEND,
+            StandardOpenOption.WRITE);
   }
 
-  /** Opens {@code file} for appending (creating it and its folders), first cutting off a torn last line. */
+  /**
+   * Opens {@code file} for appending (creating it and its folders), first cutting off a torn last
+   * line.
+   */
   public static MetricsLog open(Path file) throws IOException {
     Objects.requireNonNull(file, "file");
     Path parent = file.toAbsolutePath().getParent();
@@ -162,7 +170,8 @@ public final class MetricsLog implements AutoCloseable {
    * Reads every line of a metrics log, in order. Blank lines and a torn last line (a crash while
    * writing it) are skipped.
    *
-   * @throws IOException if the file cannot be read or a line other than the last is not a JSON object
+   * @throws IOException if the file cannot be read or a line other than the last is not a JSON
+   *     object
    */
   public static List<Map<String, Object>> read(Path file) throws IOException {
     List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
@@ -185,7 +194,8 @@ public final class MetricsLog implements AutoCloseable {
 
   /** Truncates {@code file} after its last newline, dropping a partly written line. */
   private static void cutTornLine(Path file) throws IOException {
-    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+    try (FileChannel channel =
+        FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
       long end = channel.size();
       ByteBuffer one = ByteBuffer.allocate(1);
       while (end > 0) {

@@ -12,15 +12,24 @@ package io.arpo4j.trainer;
  * @param warmupSteps linear warm-up of the learning rate over this many optimizer steps (0)
  */
 public record OptimizerConfig(
-    double lr, double weightDecay, double beta1, double beta2, double eps, double gradClip, int warmupSteps) {
+    double lr,
+    double weightDecay,
+    double beta1,
+    double beta2,
+    double eps,
+    double gradClip,
+    int warmupSteps) {
   public OptimizerConfig {
-    if (!(lr > 0) || !Double.isFinite(lr)) throw new IllegalArgumentException("lr must be > 0, got " + lr);
-    if (!(weightDecay >= 0)) throw new IllegalArgumentException("weightDecay must be >= 0, got " + weightDecay);
+    if (!(lr > 0) || !Double.isFinite(lr))
+      throw new IllegalArgumentException("lr must be > 0, got " + lr);
+    if (!(weightDecay >= 0))
+      throw new IllegalArgumentException("weightDecay must be >= 0, got " + weightDecay);
     if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)) {
       throw new IllegalArgumentException("betas must be in [0, 1), got " + beta1 + ", " + beta2);
     }
     if (!(eps > 0)) throw new IllegalArgumentException("eps must be > 0, got " + eps);
-    if (warmupSteps < 0) throw new IllegalArgumentException("warmupSteps must be >= 0, got " + warmupSteps);
+    if (warmupSteps < 0)
+      throw new IllegalArgumentException("warmupSteps must be >= 0, got " + warmupSteps);
   }
 
   public static OptimizerConfig defaults() {

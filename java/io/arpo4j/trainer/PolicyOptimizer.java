@@ -18,9 +18,9 @@ import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
 /**
- * libtorch's AdamW over all of a model's parameters, with global-norm gradient clipping and warm-up.
- * Under mixed precision the parameters are the fp32 master weights (so are the gradients and the
- * moments), and each step re-casts the model's compute copies.
+ * libtorch's AdamW over all of a model's parameters, with global-norm gradient clipping and
+ * warm-up. Under mixed precision the parameters are the fp32 master weights (so are the gradients
+ * and the moments), and each step re-casts the model's compute copies.
  */
 public final class PolicyOptimizer implements AutoCloseable {
   private final OptimizerConfig config;
@@ -58,11 +58,16 @@ public final class PolicyOptimizer implements AutoCloseable {
   }
 
   private double clipAndStep() {
-    double norm = config.gradClip() > 0
-        ? torch.clip_grad_norm_(params, config.gradClip())
-        : torch.clip_grad_norm_(params, Double.POSITIVE_INFINITY); // the norm only (MAX_VALUE overflows float)
+    double norm =
+        config.gradClip() > 0
+            ? torch.clip_grad_norm_(params, config.gradClip())
+            : torch.clip_grad_norm_(
+                params, Double.POSITIVE_INFINITY); // the norm only (MAX_VALUE overflows float)
     steps++;
-    double lr = config.warmupSteps() > 0 ? config.lr() * Math.min(1.0, steps / (double) config.warmupSteps()) : config.lr();
+    double lr =
+        config.warmupSteps() > 0
+            ? config.lr() * Math.min(1.0, steps / (double) config.warmupSteps())
+            : config.lr();
     adam.param_groups().get(0).options().set_lr(lr);
     adam.step();
     model.refreshComputeCopies();
@@ -87,7 +92,8 @@ public final class PolicyOptimizer implements AutoCloseable {
    * failure is thrown here once libtorch has finished.
    */
   public void save(OutputStream out) throws IOException {
-    try (OutputArchive archive = new OutputArchive(); StreamWriter writer = new StreamWriter(out)) {
+    try (OutputArchive archive = new OutputArchive();
+        StreamWriter writer = new StreamWriter(out)) {
       adam.save(archive);
       archive.save_to(writer);
       if (writer.failure != null) throw writer.failure;

@@ -46,7 +46,12 @@ public final class Progress implements AutoCloseable {
   private int lastLength;
   private boolean closed;
 
-  Progress(String label, long total, PrintStream out, boolean redraw, Duration interval,
+  Progress(
+      String label,
+      long total,
+      PrintStream out,
+      boolean redraw,
+      Duration interval,
       LongSupplier nanoClock) {
     if (total < 0) {
       throw new IllegalArgumentException("total must be >= 0, got " + total);
@@ -62,13 +67,21 @@ public final class Progress implements AutoCloseable {
 
   /** Starts tracking {@code total} steps of work called {@code label}, drawing on stderr. */
   public static Progress start(String label, long total) {
-    return new Progress(label, total, System.err, System.console() != null, PLAIN_INTERVAL,
-        System::nanoTime);
+    return new Progress(
+        label, total, System.err, System.console() != null, PLAIN_INTERVAL, System::nanoTime);
   }
 
-  /** Counts like {@link #start} but draws nothing (a library caller who asked for no console output). */
+  /**
+   * Counts like {@link #start} but draws nothing (a library caller who asked for no console
+   * output).
+   */
   public static Progress silent(long total) {
-    return new Progress("", total, new PrintStream(java.io.OutputStream.nullOutputStream()), false, PLAIN_INTERVAL,
+    return new Progress(
+        "",
+        total,
+        new PrintStream(java.io.OutputStream.nullOutputStream()),
+        false,
+        PLAIN_INTERVAL,
         System::nanoTime);
   }
 
@@ -78,8 +91,8 @@ public final class Progress implements AutoCloseable {
   }
 
   /**
-   * One step done; {@code metrics} (short names, numbers or text) are shown after the ETA, in
-   * the map's iteration order (pass a {@link LinkedHashMap} to fix it).
+   * One step done; {@code metrics} (short names, numbers or text) are shown after the ETA, in the
+   * map's iteration order (pass a {@link LinkedHashMap} to fix it).
    */
   public void step(Map<String, ?> metrics) {
     advance(1, metrics);
@@ -134,10 +147,17 @@ public final class Progress implements AutoCloseable {
     double elapsed = (now - startNanos) / 1e9;
     double fraction = total == 0 ? 1 : Math.min(1.0, (double) done / total);
     int filled = (int) Math.round(fraction * BAR_WIDTH);
-    StringBuilder s = new StringBuilder(label)
-        .append("  ").append(done).append('/').append(total)
-        .append(" [").append("#".repeat(filled)).append("-".repeat(BAR_WIDTH - filled)).append("] ")
-        .append(String.format(Locale.ROOT, "%3d%%", Math.round(fraction * 100)));
+    StringBuilder s =
+        new StringBuilder(label)
+            .append("  ")
+            .append(done)
+            .append('/')
+            .append(total)
+            .append(" [")
+            .append("#".repeat(filled))
+            .append("-".repeat(BAR_WIDTH - filled))
+            .append("] ")
+            .append(String.format(Locale.ROOT, "%3d%%", Math.round(fraction * 100)));
     if (elapsed > 0 && done > 0) {
       s.append("  ").append(number(done / elapsed)).append(" it/s");
     }
@@ -148,9 +168,16 @@ public final class Progress implements AutoCloseable {
     }
     if (!metrics.isEmpty()) {
       s.append(' ');
-      metrics.forEach((key, value) -> s.append(' ').append(key).append('=').append(
-          value instanceof Number n && !(value instanceof Long || value instanceof Integer)
-              ? number(n.doubleValue()) : String.valueOf(value)));
+      metrics.forEach(
+          (key, value) ->
+              s.append(' ')
+                  .append(key)
+                  .append('=')
+                  .append(
+                      value instanceof Number n
+                              && !(value instanceof Long || value instanceof Integer)
+                          ? number(n.doubleValue())
+                          : String.valueOf(value)));
     }
     return s.toString();
   }

@@ -14,21 +14,25 @@ import java.util.Map;
  * <ul>
  *   <li>{@code template}: {@code data.prompt_template} with {@code {question}} filled in, tokenized
  *       as the tokenizer does by itself (its post-processor adds BOS where the model wants one);
- *   <li>{@code chat}: the model's chat template over a system message that describes the
- *       registered tools and the answer format ({@link TrajectoryFormat#instructions}) and the
- *       question as the user message, with the generation prompt: the response starts right after
- *       it. The template writes its own special tokens (BOS for Llama);
- *   <li>{@code auto} (the default): {@code chat} when the tokenizer has a chat template and
- *       {@code data.prompt_template} is not set, else {@code template}. The embedded demo model
- *       sets its plain template, so it keeps its plain prompt.
+ *   <li>{@code chat}: the model's chat template over a system message that describes the registered
+ *       tools and the answer format ({@link TrajectoryFormat#instructions}) and the question as the
+ *       user message, with the generation prompt: the response starts right after it. The template
+ *       writes its own special tokens (BOS for Llama);
+ *   <li>{@code auto} (the default): {@code chat} when the tokenizer has a chat template and {@code
+ *       data.prompt_template} is not set, else {@code template}. The embedded demo model sets its
+ *       plain template, so it keeps its plain prompt.
  * </ul>
  */
 public final class Prompts {
   /** The plain prompt when {@code data.prompt_template} is not set. */
   public static final String DEFAULT_TEMPLATE = "Question: {question}\nAnswer:";
+
   public static final List<String> FORMATS = List.of("auto", "template", "chat");
 
-  public enum Format { TEMPLATE, CHAT }
+  public enum Format {
+    TEMPLATE,
+    CHAT
+  }
 
   private final Format format;
   private final String template;
@@ -42,23 +46,27 @@ public final class Prompts {
     this.system = system;
   }
 
-  /** The prompts of {@code data} for a model with {@code tokenizer} and the tools of {@code tools}. */
+  /**
+   * The prompts of {@code data} for a model with {@code tokenizer} and the tools of {@code tools}.
+   */
   public static Prompts of(TrainerConfig.Data data, HfTokenizer tokenizer, TrajectoryFormat tools) {
     String chosen = data.promptFormat();
     boolean hasChat = tokenizer.chatTemplate().isPresent();
-    Format format = switch (chosen) {
-      case "template" -> Format.TEMPLATE;
-      case "chat" -> {
-        if (!hasChat) {
-          throw new IllegalArgumentException(
-              "data.prompt_format is chat but the model's tokenizer_config.json has no chat_template");
-        }
-        yield Format.CHAT;
-      }
-      case "auto" -> hasChat && data.promptTemplate() == null ? Format.CHAT : Format.TEMPLATE;
-      default -> throw new IllegalArgumentException(
-          "data.prompt_format must be one of " + FORMATS + ", got '" + chosen + "'");
-    };
+    Format format =
+        switch (chosen) {
+          case "template" -> Format.TEMPLATE;
+          case "chat" -> {
+            if (!hasChat) {
+              throw new IllegalArgumentException(
+                  "data.prompt_format is chat but the model's tokenizer_config.json has no chat_template");
+            }
+            yield Format.CHAT;
+          }
+          case "auto" -> hasChat && data.promptTemplate() == null ? Format.CHAT : Format.TEMPLATE;
+          default ->
+              throw new IllegalArgumentException(
+                  "data.prompt_format must be one of " + FORMATS + ", got '" + chosen + "'");
+        };
     String template = data.promptTemplate() != null ? data.promptTemplate() : DEFAULT_TEMPLATE;
     return new Prompts(format, template, tokenizer, tools.instructions());
   }
@@ -73,10 +81,10 @@ public final class Prompts {
   }
 
   /**
-   * The prompt text of a conversation's opening messages (a dataset's chat prompt): in chat
-   * format the messages through the chat template, after this run's system message unless they
-   * bring their own, with the generation prompt; in template format the template filled with the
-   * last user message.
+   * The prompt text of a conversation's opening messages (a dataset's chat prompt): in chat format
+   * the messages through the chat template, after this run's system message unless they bring their
+   * own, with the generation prompt; in template format the template filled with the last user
+   * message.
    */
   public String text(List<Map<String, Object>> messages) {
     if (format == Format.TEMPLATE) {
@@ -84,7 +92,8 @@ public final class Prompts {
       for (Map<String, Object> m : messages) {
         if ("user".equals(m.get("role"))) question = m.get("content");
       }
-      if (question == null) throw new IllegalArgumentException("the prompt messages have no user message");
+      if (question == null)
+        throw new IllegalArgumentException("the prompt messages have no user message");
       return template.replace("{question}", question.toString());
     }
     List<Map<String, Object>> conversation = new ArrayList<>();
@@ -98,7 +107,10 @@ public final class Prompts {
   /** The rollout prompt of {@code question}: its tokens, text and reference answers. */
   public Prompt prompt(Question question) {
     String text = text(question);
-    int[] tokens = format == Format.TEMPLATE ? tokenizer.encodeWithSpecialTokens(text) : tokenizer.encode(text);
+    int[] tokens =
+        format == Format.TEMPLATE
+            ? tokenizer.encodeWithSpecialTokens(text)
+            : tokenizer.encode(text);
     return new Prompt(tokens, text, question.answers());
   }
 }

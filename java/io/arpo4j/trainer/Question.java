@@ -13,24 +13,33 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A question for RL or evaluation. Read from JSONL lines {@code {"id"?, "question": ...,
- * "answers": [...]}} (or {@code "answer"}), or from a verl/ARPO dataset row ({@link
- * Datasets}): a chat {@code prompt} (the last user message is the question), {@code
- * reward_model.ground_truth} (a string or a list), {@code data_source} and {@code extra_info}.
+ * A question for RL or evaluation. Read from JSONL lines {@code {"id"?, "question": ..., "answers":
+ * [...]}} (or {@code "answer"}), or from a verl/ARPO dataset row ({@link Datasets}): a chat {@code
+ * prompt} (the last user message is the question), {@code reward_model.ground_truth} (a string or a
+ * list), {@code data_source} and {@code extra_info}.
  *
  * @param dataSource where the question comes from (verl's {@code data_source}, e.g. {@code gsm8k},
  *     {@code hotpotqa}); picks the reward under {@code reward.kind: auto}; null when not given
  * @param extraInfo the row's other fields ({@code extra_info}), for custom rewards; never null
  */
-public record Question(String id, String question, List<String> answers, String dataSource,
+public record Question(
+    String id,
+    String question,
+    List<String> answers,
+    String dataSource,
     Map<String, Object> extraInfo) {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   public Question {
-    if (question == null || question.isBlank()) throw new IllegalArgumentException("question must not be empty");
-    if (answers == null || answers.isEmpty()) throw new IllegalArgumentException("question '" + question + "' has no answers");
+    if (question == null || question.isBlank())
+      throw new IllegalArgumentException("question must not be empty");
+    if (answers == null || answers.isEmpty())
+      throw new IllegalArgumentException("question '" + question + "' has no answers");
     answers = List.copyOf(answers);
-    extraInfo = extraInfo == null ? Map.of() : java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(extraInfo));
+    extraInfo =
+        extraInfo == null
+            ? Map.of()
+            : java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(extraInfo));
   }
 
   public Question(String id, String question, List<String> answers) {
@@ -41,12 +50,17 @@ public record Question(String id, String question, List<String> answers, String 
     return template.replace("{question}", question);
   }
 
-  /** What a {@link Reward} scores: trajectory {@code t} of this question, asked as {@code prompt}. */
+  /**
+   * What a {@link Reward} scores: trajectory {@code t} of this question, asked as {@code prompt}.
+   */
   public ScoringInput scoringInput(String prompt, Trajectory t) {
     return new ScoringInput(id, question, prompt, answers, dataSource, extraInfo, t);
   }
 
-  /** Questions from {@code .jsonl} (either layout, one per line), {@code .json} or {@code .parquet} (verl layout). */
+  /**
+   * Questions from {@code .jsonl} (either layout, one per line), {@code .json} or {@code .parquet}
+   * (verl layout).
+   */
   public static List<Question> load(Path file) throws IOException {
     String name = file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
     if (name.endsWith(".jsonl")) {
@@ -63,16 +77,22 @@ public record Question(String id, String question, List<String> answers, String 
       JsonNode a = n.path("answers");
       if (a.isArray()) a.forEach(x -> answers.add(x.asText()));
       else if (n.path("answer").isValueNode()) answers.add(n.get("answer").asText());
-      return new Question(id != null ? id : "q" + row, n.path("question").asText(null), answers,
-          textOrNull(n.get("data_source")), extraInfo(n));
+      return new Question(
+          id != null ? id : "q" + row,
+          n.path("question").asText(null),
+          answers,
+          textOrNull(n.get("data_source")),
+          extraInfo(n));
     }
     JsonNode prompt = n.get("prompt");
     if (!prompt.isArray() || prompt.isEmpty()) {
-      throw new IllegalArgumentException("\"prompt\" must be a list of chat messages {role, content}");
+      throw new IllegalArgumentException(
+          "\"prompt\" must be a list of chat messages {role, content}");
     }
     String question = null;
     for (JsonNode message : prompt) {
-      if (message.path("role").asText().equals("user")) question = message.path("content").asText(null);
+      if (message.path("role").asText().equals("user"))
+        question = message.path("content").asText(null);
     }
     if (question == null) throw new IllegalArgumentException("\"prompt\" has no user message");
     JsonNode truth = n.path("reward_model").path("ground_truth");
@@ -82,11 +102,13 @@ public record Question(String id, String question, List<String> answers, String 
     } else if (truth.isValueNode() && !truth.isNull()) {
       answers.add(truth.asText());
     } else {
-      throw new IllegalArgumentException("needs \"reward_model\": {\"ground_truth\": a string or a list}");
+      throw new IllegalArgumentException(
+          "needs \"reward_model\": {\"ground_truth\": a string or a list}");
     }
     Map<String, Object> extra = extraInfo(n);
     if (id == null && extra.get("index") != null) id = String.valueOf(extra.get("index"));
-    return new Question(id != null ? id : "q" + row, question, answers, textOrNull(n.get("data_source")), extra);
+    return new Question(
+        id != null ? id : "q" + row, question, answers, textOrNull(n.get("data_source")), extra);
   }
 
   private static String textOrNull(JsonNode node) {
@@ -95,6 +117,8 @@ public record Question(String id, String question, List<String> answers, String 
 
   private static Map<String, Object> extraInfo(JsonNode n) {
     JsonNode extra = n.get("extra_info");
-    return extra == null || !extra.isObject() ? Map.of() : JSON.convertValue(extra, new TypeReference<>() {});
+    return extra == null || !extra.isObject()
+        ? Map.of()
+        : JSON.convertValue(extra, new TypeReference<>() {});
   }
 }

@@ -24,16 +24,16 @@ import java.util.function.Consumer;
  * entropy-adaptive tree, or plain sampling for GRPO/DAPO/REINFORCE++), scores them, drops
  * zero-advantage groups under DAPO's dynamic sampling, and updates the policy ({@link RlUpdate}).
  *
- * <p>Everything random in step s derives from (seed, s) and the data order from (seed, epoch),
- * so a run resumed from a checkpoint continues exactly as if it had never stopped. Per step it
- * appends one metrics line to {@code <run>/metrics.jsonl} and the rollout trees to
- * {@code <run>/rollouts.jsonl}.
+ * <p>Everything random in step s derives from (seed, s) and the data order from (seed, epoch), so a
+ * run resumed from a checkpoint continues exactly as if it had never stopped. Per step it appends
+ * one metrics line to {@code <run>/metrics.jsonl} and the rollout trees to {@code
+ * <run>/rollouts.jsonl}.
  *
  * <p>Data parallel ({@link Distributed}): each rank rolls out its contiguous share of the step's
- * prompts (whole groups: a group never spans ranks) with sampling seeded by (seed, step, rank),
- * and {@link RlUpdate} trains on all ranks' groups as one batch. Dynamic sampling tops up to the
- * global count. Metrics are global; rank 0 writes them, the config and the checkpoints (after a
- * barrier); rank r > 0 records its rollouts in {@code rollouts-rank<r>.jsonl}.
+ * prompts (whole groups: a group never spans ranks) with sampling seeded by (seed, step, rank), and
+ * {@link RlUpdate} trains on all ranks' groups as one batch. Dynamic sampling tops up to the global
+ * count. Metrics are global; rank 0 writes them, the config and the checkpoints (after a barrier);
+ * rank r > 0 records its rollouts in {@code rollouts-rank<r>.jsonl}.
  */
 public final class RlTrainer {
   private final TrainerConfig config;
@@ -60,17 +60,36 @@ public final class RlTrainer {
   /**
    * @param model the policy, trained in place
    * @param reward the training reward
-   * @param correctness the evaluator's rule for the logged accuracy (a response is correct when it scores >= 1)
-   * @param resumeFrom a checkpoint whose weights {@code model} already holds, or null for a fresh run
+   * @param correctness the evaluator's rule for the logged accuracy (a response is correct when it
+   *     scores >= 1)
+   * @param resumeFrom a checkpoint whose weights {@code model} already holds, or null for a fresh
+   *     run
    */
-  public RlTrainer(TrainerConfig config, PolicyModel model, ToolCaller tools, Reward reward, Reward correctness,
-      List<Question> train, Path resumeFrom) throws IOException {
+  public RlTrainer(
+      TrainerConfig config,
+      PolicyModel model,
+      ToolCaller tools,
+      Reward reward,
+      Reward correctness,
+      List<Question> train,
+      Path resumeFrom)
+      throws IOException {
     this(config, model, tools, reward, correctness, train, resumeFrom, Distributed.single());
   }
 
-  /** @param dist the data-parallel job this process is a rank of */
-  public RlTrainer(TrainerConfig config, PolicyModel model, ToolCaller tools, Reward reward, Reward correctness,
-      List<Question> train, Path resumeFrom, Distributed dist) throws IOException {
+  /**
+   * @param dist the data-parallel job this process is a rank of
+   */
+  public RlTrainer(
+      TrainerConfig config,
+      PolicyModel model,
+      ToolCaller tools,
+      Reward reward,
+      Reward correctness,
+      List<Question> train,
+      Path resumeFrom,
+      Distributed dist)
+      throws IOException {
     if (train.isEmpty()) throw new IllegalArgumentException("no training questions");
     this.dist = dist;
     dist.broadcastParameters(model.model().parameters().values());
@@ -83,29 +102,56 @@ public final class RlTrainer {
     this.runDir = config.runDir();
     this.checkpoints = new Checkpoints(runDir);
     if (!(config.rollout().temperature() > 0)) {
-      throw new IllegalArgumentException("rollout.temperature must be > 0 for training (the policy's log-probs are"
-          + " taken at the sampling temperature), got " + config.rollout().temperature());
+      throw new IllegalArgumentException(
+          "rollout.temperature must be > 0 for training (the policy's log-probs are"
+              + " taken at the sampling temperature), got "
+              + config.rollout().temperature());
     }
     float temperature = (float) config.rollout().temperature();
     this.backprop = new TokenBackprop(model.model(), temperature, config.logitChunkTokens());
     this.optimizer = new PolicyOptimizer(model.model(), config.optimizerConfig());
     // the KL reference is the starting policy, frozen; kept in the run so a resumed run finds it
-    this.reference = config.loss().klCoef() > 0 ? reference(model, runDir.resolve(REFERENCE_DIR), resumeFrom) : null;
-    this.update = new RlUpdate(backprop,
-        reference == null ? null : new TokenBackprop(reference.model(), temperature, config.logitChunkTokens()),
-        optimizer, config, dist, model.model().parameters().values());
+    this.reference =
+        config.loss().klCoef() > 0
+            ? reference(model, runDir.resolve(REFERENCE_DIR), resumeFrom)
+            : null;
+    this.update =
+        new RlUpdate(
+            backprop,
+            reference == null
+                ? null
+                : new TokenBackprop(reference.model(), temperature, config.logitChunkTokens()),
+            optimizer,
+            config,
+            dist,
+            model.model().parameters().values());
     if (resumeFrom != null) {
       Checkpoints.State state = Checkpoints.readState(resumeFrom);
       if (!state.algo().equals(config.algo())) {
-        throw new IllegalArgumentException("checkpoint " + resumeFrom + " is from a " + state.algo() + " run, not " + config.algo());
+        throw new IllegalArgumentException(
+            "checkpoint "
+                + resumeFrom
+                + " is from a "
+                + state.algo()
+                + " run, not "
+                + config.algo());
       }
       if (state.worldSize() > 0 && state.worldSize() != dist.size()) {
-        throw new IllegalArgumentException("checkpoint " + resumeFrom + " was written by " + state.worldSize()
-            + " data-parallel ranks, this run has " + dist.size() + ": resume it with WORLD_SIZE=" + state.worldSize()
-            + " (each rank's prompts depend on it), or start afresh with --fresh");
+        throw new IllegalArgumentException(
+            "checkpoint "
+                + resumeFrom
+                + " was written by "
+                + state.worldSize()
+                + " data-parallel ranks, this run has "
+                + dist.size()
+                + ": resume it with WORLD_SIZE="
+                + state.worldSize()
+                + " (each rank's prompts depend on it), or start afresh with --fresh");
       }
-      // warm-up counts optimizer steps (several per RL step); checkpoints before they were saved hold 0
-      optimizer.load(resumeFrom.resolve(Checkpoints.OPTIMIZER_FILE),
+      // warm-up counts optimizer steps (several per RL step); checkpoints before they were saved
+      // hold 0
+      optimizer.load(
+          resumeFrom.resolve(Checkpoints.OPTIMIZER_FILE),
           state.optimizerSteps() > 0 ? state.optimizerSteps() : state.step());
       step = state.step();
       consumed = state.examplesConsumed();
@@ -116,11 +162,14 @@ public final class RlTrainer {
    * The frozen starting policy: written to {@code dir} by a fresh run, read back from there by a
    * resumed one (whose {@code model} holds the checkpoint's weights, not the starting ones).
    */
-  private static PolicyModel reference(PolicyModel model, Path dir, Path resumeFrom) throws IOException {
+  private static PolicyModel reference(PolicyModel model, Path dir, Path resumeFrom)
+      throws IOException {
     if (resumeFrom != null) {
       if (!Files.isDirectory(dir)) {
-        throw new IllegalArgumentException("loss.kl_coef > 0 but the run has no saved starting policy (" + dir
-            + "): it was started with kl_coef = 0 or by an older version; resume with kl_coef = 0 or start afresh");
+        throw new IllegalArgumentException(
+            "loss.kl_coef > 0 but the run has no saved starting policy ("
+                + dir
+                + "): it was started with kl_coef = 0 or by an older version; resume with kl_coef = 0 or start afresh");
       }
       return PolicyModel.load(dir, model.model().runtime());
     }
@@ -157,21 +206,31 @@ public final class RlTrainer {
   public void run() throws IOException {
     Files.createDirectories(runDir);
     if (dist.isMaster()) Files.writeString(runDir.resolve("config.yaml"), config.toYaml());
-    Path rollouts = runDir.resolve(dist.isMaster() ? "rollouts.jsonl" : "rollouts-rank" + dist.rank() + ".jsonl");
+    Path rollouts =
+        runDir.resolve(
+            dist.isMaster() ? "rollouts.jsonl" : "rollouts-rank" + dist.rank() + ".jsonl");
     if (step == 0) Files.deleteIfExists(rollouts); // a fresh run starts a fresh record
     else RolloutRecorder.truncateAfterStep(rollouts, step); // steps after it are redone
-    try (MetricsLog metrics = dist.isMaster() ? MetricsLog.resume(runDir.resolve("metrics.jsonl"), step) : null;
+    try (MetricsLog metrics =
+            dist.isMaster() ? MetricsLog.resume(runDir.resolve("metrics.jsonl"), step) : null;
         RolloutRecorder recorder = new RolloutRecorder(rollouts);
-        Progress progress = showProgress && dist.isMaster()
-            ? Progress.start(config.algo() + " " + config.runName(), config.steps())
-            : Progress.silent(config.steps())) {
+        Progress progress =
+            showProgress && dist.isMaster()
+                ? Progress.start(config.algo() + " " + config.runName(), config.steps())
+                : Progress.silent(config.steps())) {
       progress.advance(step, Map.of());
       while (step < config.steps()) {
         Map<String, Object> m = step(recorder);
         if (metrics != null) metrics.append(m);
         if (listener != null) listener.accept(Collections.unmodifiableMap(m));
-        progress.step(Map.of("reward", m.get(MetricsLog.REWARD_MEAN), "acc", m.get(MetricsLog.ACCURACY),
-            "tools/prompt", m.get(MetricsLog.TOOL_CALLS_PER_PROMPT)));
+        progress.step(
+            Map.of(
+                "reward",
+                m.get(MetricsLog.REWARD_MEAN),
+                "acc",
+                m.get(MetricsLog.ACCURACY),
+                "tools/prompt",
+                m.get(MetricsLog.TOOL_CALLS_PER_PROMPT)));
         boolean last = step == config.steps();
         if (last || (config.saveEvery() > 0 && step % config.saveEvery() == 0)) save();
       }
@@ -223,14 +282,15 @@ public final class RlTrainer {
   }
 
   /**
-   * The rollout metrics of all ranks: prompts, branches, generated tokens and throughput summed (the
-   * ranks decode at the same time), the rest averaged weighted by each rank's prompts (for the
+   * The rollout metrics of all ranks: prompts, branches, generated tokens and throughput summed
+   * (the ranks decode at the same time), the rest averaged weighted by each rank's prompts (for the
    * ΔH/P quantiles that is the mean of the ranks' quantiles, an approximation).
    */
   private Map<String, Object> globalRolloutMetrics(Map<String, Object> local) {
     if (!dist.isDistributed()) return local;
     List<String> keys = new ArrayList<>();
-    for (Map.Entry<String, Object> e : local.entrySet()) if (e.getValue() instanceof Number) keys.add(e.getKey());
+    for (Map.Entry<String, Object> e : local.entrySet())
+      if (e.getValue() instanceof Number) keys.add(e.getKey());
     double prompts = ((Number) local.get(MetricsLog.PROMPTS)).doubleValue();
     double[] values = new double[keys.size() + 1];
     for (int i = 0; i < keys.size(); i++) {
@@ -241,14 +301,17 @@ public final class RlTrainer {
     double[] sums = dist.allReduceSum(values);
     Map<String, Object> out = new LinkedHashMap<>(local);
     for (int i = 0; i < keys.size(); i++) {
-      out.put(keys.get(i), summed(keys.get(i)) ? sums[i] : sums[i] / Math.max(sums[keys.size()], 1));
+      out.put(
+          keys.get(i), summed(keys.get(i)) ? sums[i] : sums[i] / Math.max(sums[keys.size()], 1));
     }
     return out;
   }
 
   private static boolean summed(String metric) {
-    return metric.equals(MetricsLog.PROMPTS) || metric.equals(MetricsLog.BRANCHES)
-        || metric.equals(MetricsLog.GENERATED_TOKENS) || metric.equals(MetricsLog.GENERATED_TOKENS_PER_S);
+    return metric.equals(MetricsLog.PROMPTS)
+        || metric.equals(MetricsLog.BRANCHES)
+        || metric.equals(MetricsLog.GENERATED_TOKENS)
+        || metric.equals(MetricsLog.GENERATED_TOKENS_PER_S);
   }
 
   private List<RolloutGroup> rollout(List<Question> questions, int round) {
@@ -294,10 +357,15 @@ public final class RlTrainer {
   /** Writes a checkpoint of the current state. */
   public Path save() throws IOException {
     dist.barrier(); // every rank finished the step: rank 0's weights are everyone's
-    Path saved = dist.isMaster()
-        ? checkpoints.save(new Checkpoints.State(step, consumed, config.algo(), config.seed(), optimizer.steps(), dist.size()),
-            model, optimizer, config.toYaml())
-        : null;
+    Path saved =
+        dist.isMaster()
+            ? checkpoints.save(
+                new Checkpoints.State(
+                    step, consumed, config.algo(), config.seed(), optimizer.steps(), dist.size()),
+                model,
+                optimizer,
+                config.toYaml())
+            : null;
     dist.barrier(); // nobody runs ahead of a checkpoint that may still be written
     return saved != null ? saved : checkpoints.latest().orElseThrow();
   }

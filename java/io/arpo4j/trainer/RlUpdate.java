@@ -18,14 +18,14 @@ import org.bytedeco.pytorch.Tensor;
 
 /**
  * The policy update of one RL step (ARPO.md §5–§6), after rollout and rewards: group advantages,
- * soft or hard attribution over each rollout tree, old (and reference) log-probs without grad,
- * then PPO epochs over mini-batches of prompts, micro-batched by a token budget.
+ * soft or hard attribution over each rollout tree, old (and reference) log-probs without grad, then
+ * PPO epochs over mini-batches of prompts, micro-batched by a token budget.
  *
  * <p>Data parallel: each rank holds whole groups, a contiguous run of the step's groups in rank
- * order. Advantages are computed over every rank's rewards (so batch-level estimators see the
- * whole batch), mini-batches are cut from the global group order, their loss normalisers are
- * global, and gradients are summed over ranks before each optimizer step: N ranks take the
- * steps one process takes on all groups.
+ * order. Advantages are computed over every rank's rewards (so batch-level estimators see the whole
+ * batch), mini-batches are cut from the global group order, their loss normalisers are global, and
+ * gradients are summed over ranks before each optimizer step: N ranks take the steps one process
+ * takes on all groups.
  */
 public final class RlUpdate {
   private final TokenBackprop backprop;
@@ -38,13 +38,24 @@ public final class RlUpdate {
   private final Distributed dist;
   private final Collection<Tensor> parameters;
 
-  public RlUpdate(TokenBackprop backprop, TokenBackprop reference, PolicyOptimizer optimizer, TrainerConfig config) {
+  public RlUpdate(
+      TokenBackprop backprop,
+      TokenBackprop reference,
+      PolicyOptimizer optimizer,
+      TrainerConfig config) {
     this(backprop, reference, optimizer, config, Distributed.single(), List.of());
   }
 
-  /** @param parameters the policy's parameters, whose gradients are all-reduced over {@code dist} */
-  public RlUpdate(TokenBackprop backprop, TokenBackprop reference, PolicyOptimizer optimizer, TrainerConfig config,
-      Distributed dist, Collection<Tensor> parameters) {
+  /**
+   * @param parameters the policy's parameters, whose gradients are all-reduced over {@code dist}
+   */
+  public RlUpdate(
+      TokenBackprop backprop,
+      TokenBackprop reference,
+      PolicyOptimizer optimizer,
+      TrainerConfig config,
+      Distributed dist,
+      Collection<Tensor> parameters) {
     this.dist = dist;
     this.parameters = parameters;
     this.backprop = backprop;
@@ -63,9 +74,11 @@ public final class RlUpdate {
   }
 
   /** Rows of one group: prompt + response tokens, masks with attribution, advantages. */
-  static List<TrainingRow> rows(RolloutGroup group, double[] advantages, TreeAttribution.Mode mode) {
+  static List<TrainingRow> rows(
+      RolloutGroup group, double[] advantages, TreeAttribution.Mode mode) {
     List<TreeAttribution.Row> tree = new ArrayList<>();
-    for (Trajectory t : group.trajectories()) tree.add(new TreeAttribution.Row(t.parentId(), Math.max(t.forkOffset(), 0), t.length()));
+    for (Trajectory t : group.trajectories())
+      tree.add(new TreeAttribution.Row(t.parentId(), Math.max(t.forkOffset(), 0), t.length()));
     TreeAttribution.Result attributed = TreeAttribution.attribute(tree, advantages, mode);
     int[] prompt = group.prompt().tokens();
     List<TrainingRow> rows = new ArrayList<>();
@@ -85,14 +98,18 @@ public final class RlUpdate {
     return rows;
   }
 
-  /** Runs the update over scored groups and returns its metrics (loss, clip fraction, KL, grad norm). */
+  /**
+   * Runs the update over scored groups and returns its metrics (loss, clip fraction, KL, grad
+   * norm).
+   */
   public Map<String, Double> update(List<RolloutGroup> groups) {
     List<double[]> rewards = new ArrayList<>(), validTokens = new ArrayList<>();
     for (RolloutGroup g : groups) {
       double[] r = new double[g.trajectories().size()], n = new double[r.length];
       for (int i = 0; i < r.length; i++) {
         Trajectory t = g.trajectories().get(i);
-        if (t.reward() == null) throw new IllegalArgumentException("trajectory " + t.name() + " has no reward");
+        if (t.reward() == null)
+          throw new IllegalArgumentException("trajectory " + t.name() + " has no reward");
         r[i] = t.reward();
         for (int m : t.lossMask()) n[i] += m;
       }
@@ -101,8 +118,10 @@ public final class RlUpdate {
     }
     GlobalGroups global = GlobalGroups.of(rewards, dist);
     // REINFORCE++ whitens over every rank's tokens: the token counts travel like the rewards
-    double[][] advantages = global.local(GroupAdvantages.compute(global.rewards(),
-        GlobalGroups.of(validTokens, dist).rewards(), estimator));
+    double[][] advantages =
+        global.local(
+            GroupAdvantages.compute(
+                global.rewards(), GlobalGroups.of(validTokens, dist).rewards(), estimator));
     List<List<TrainingRow>> perGroup = new ArrayList<>();
     List<TrainingRow> all = new ArrayList<>();
     for (int g = 0; g < groups.size(); g++) {
@@ -131,14 +150,18 @@ public final class RlUpdate {
       // mini-batches of the global group order; this rank trains the groups of each it holds
       for (int g0 = 0; g0 < global.count(); g0 += miniBatchPrompts) {
         List<TrainingRow> mini = new ArrayList<>();
-        int from = Math.max(g0, global.offset()), to = Math.min(g0 + miniBatchPrompts, global.offset() + perGroup.size());
+        int from = Math.max(g0, global.offset()),
+            to = Math.min(g0 + miniBatchPrompts, global.offset() + perGroup.size());
         for (int g = from; g < to; g++) mini.addAll(perGroup.get(g - global.offset()));
         double[] norm = MiniBatchLoss.normalisers(mini);
         if (dist.isDistributed()) norm = dist.allReduceSum(norm);
-        if (mini.isEmpty() && !dist.isDistributed()) continue; // a rank with no part still joins the all-reduce
-        MiniBatchLoss loss = new MiniBatchLoss(mini, refByRow, lossConfig, norm[0], norm[1], lengthNormalizer);
+        if (mini.isEmpty() && !dist.isDistributed())
+          continue; // a rank with no part still joins the all-reduce
+        MiniBatchLoss loss =
+            new MiniBatchLoss(mini, refByRow, lossConfig, norm[0], norm[1], lengthNormalizer);
         optimizer.zeroGrad();
-        // this mini-batch's loss, kl_ref, entropy, clip fraction and ppo_kl, each weighted by its share
+        // this mini-batch's loss, kl_ref, entropy, clip fraction and ppo_kl, each weighted by its
+        // share
         double[] terms = new double[5];
         for (int[] micro : TokenBackprop.microBatches(mini, microBatchTokens)) {
           Map<String, Double> vm = backprop.backward(mini, micro, loss).metrics();
@@ -149,7 +172,9 @@ public final class RlUpdate {
           terms[4] += vm.get(MetricsLog.PPO_KL) * vm.get("share");
         }
         if (dist.isDistributed()) {
-          terms = dist.allReduceSum(terms); // shares are of the global mini-batch: the sums are its values
+          terms =
+              dist.allReduceSum(
+                  terms); // shares are of the global mini-batch: the sums are its values
           dist.allReduceGradients(parameters);
         }
         lossSum += terms[0];
@@ -187,8 +212,13 @@ public final class RlUpdate {
      * @param tokens trained tokens of the whole mini-batch (every rank's part)
      * @param sequences sequences with a trained token in the whole mini-batch
      */
-    MiniBatchLoss(List<TrainingRow> rows, Map<TrainingRow, float[]> ref, PolicyLossConfig config, double tokens,
-        double sequences, int lengthNormalizer) {
+    MiniBatchLoss(
+        List<TrainingRow> rows,
+        Map<TrainingRow, float[]> ref,
+        PolicyLossConfig config,
+        double tokens,
+        double sequences,
+        int lengthNormalizer) {
       this.rows = rows;
       this.ref = ref;
       this.config = config;
@@ -217,26 +247,65 @@ public final class RlUpdate {
       Tensor refLp = ref.isEmpty() ? null : padded(idx, width, ref::get);
       double microTokens = mask.sum().item_double();
       if (microTokens == 0) {
-        return new Value(0, logprob.mul(new Scalar(0.0)), null, Map.of(MetricsLog.LOSS, 0.0, MetricsLog.KL_REF, 0.0,
-            MetricsLog.ENTROPY_BONUS, 0.0, MetricsLog.CLIP_FRACTION, 0.0, MetricsLog.PPO_KL, 0.0, "share", 0.0));
+        return new Value(
+            0,
+            logprob.mul(new Scalar(0.0)),
+            null,
+            Map.of(
+                MetricsLog.LOSS,
+                0.0,
+                MetricsLog.KL_REF,
+                0.0,
+                MetricsLog.ENTROPY_BONUS,
+                0.0,
+                MetricsLog.CLIP_FRACTION,
+                0.0,
+                MetricsLog.PPO_KL,
+                0.0,
+                "share",
+                0.0));
       }
-      PolicyLoss.Result r = PolicyLoss.compute(logprob, old, refLp, config.entropyCoef() != 0 ? entropy : null, adv, mask, config);
-      // Dr.GRPO: the kernel's token mean over this micro-batch, times its tokens, over sequences x constant
-      double scale = lengthNormalizer > 0 ? microTokens / (sequences * lengthNormalizer) : switch (config.aggregation()) {
-        case TOKEN_MEAN -> microTokens / tokens;
-        case SEQ_MEAN_TOKEN_MEAN -> mask.sum(new long[] {1}, false, new org.bytedeco.pytorch.ScalarTypeOptional())
-            .gt(new Scalar(0.0)).sum().item_double() / sequences;
-        case SEQ_SUM_TOKEN_MEAN -> 1.0;
-      };
+      PolicyLoss.Result r =
+          PolicyLoss.compute(
+              logprob, old, refLp, config.entropyCoef() != 0 ? entropy : null, adv, mask, config);
+      // Dr.GRPO: the kernel's token mean over this micro-batch, times its tokens, over sequences x
+      // constant
+      double scale =
+          lengthNormalizer > 0
+              ? microTokens / (sequences * lengthNormalizer)
+              : switch (config.aggregation()) {
+                case TOKEN_MEAN -> microTokens / tokens;
+                case SEQ_MEAN_TOKEN_MEAN ->
+                    mask.sum(new long[] {1}, false, new org.bytedeco.pytorch.ScalarTypeOptional())
+                            .gt(new Scalar(0.0))
+                            .sum()
+                            .item_double()
+                        / sequences;
+                case SEQ_SUM_TOKEN_MEAN -> 1.0;
+              };
       Scalar s = new Scalar(scale);
       // each term scaled like the loss, so that the micro-batches' terms add up to the mini-batch's
-      return new Value(r.loss() * scale, r.gradLogprob().mul(s), r.gradEntropy() == null ? null : r.gradEntropy().mul(s),
-          Map.of(MetricsLog.LOSS, r.policyLoss() * scale, MetricsLog.KL_REF, r.klLoss() * scale,
-              MetricsLog.ENTROPY_BONUS, r.entropyLoss() * scale, MetricsLog.CLIP_FRACTION, (double) r.clipFraction(),
-              MetricsLog.PPO_KL, (double) r.approxKl(), "share", microTokens / tokens));
+      return new Value(
+          r.loss() * scale,
+          r.gradLogprob().mul(s),
+          r.gradEntropy() == null ? null : r.gradEntropy().mul(s),
+          Map.of(
+              MetricsLog.LOSS,
+              r.policyLoss() * scale,
+              MetricsLog.KL_REF,
+              r.klLoss() * scale,
+              MetricsLog.ENTROPY_BONUS,
+              r.entropyLoss() * scale,
+              MetricsLog.CLIP_FRACTION,
+              (double) r.clipFraction(),
+              MetricsLog.PPO_KL,
+              (double) r.approxKl(),
+              "share",
+              microTokens / tokens));
     }
 
-    private Tensor padded(int[] idx, int width, java.util.function.Function<TrainingRow, float[]> field) {
+    private Tensor padded(
+        int[] idx, int width, java.util.function.Function<TrainingRow, float[]> field) {
       float[] out = new float[idx.length * width];
       for (int b = 0; b < idx.length; b++) {
         float[] f = field.apply(rows.get(idx[b]));
@@ -247,8 +316,8 @@ public final class RlUpdate {
   }
 
   /**
-   * Every rank's group rewards, in rank order: this rank's groups are {@code [offset, offset + local)}
-   * of them. In a world of one, just the local rewards.
+   * Every rank's group rewards, in rank order: this rank's groups are {@code [offset, offset +
+   * local)} of them. In a world of one, just the local rewards.
    */
   record GlobalGroups(List<double[]> rewards, int offset, int local) {
     static GlobalGroups of(List<double[]> local, Distributed dist) {
@@ -268,10 +337,12 @@ public final class RlUpdate {
       int[] start = new int[total + 1];
       for (int g = 0; g < total; g++) start[g + 1] = start[g] + (int) sizes[g];
       double[] flat = new double[start[total]];
-      for (int g = 0; g < local.size(); g++) System.arraycopy(local.get(g), 0, flat, start[offset + g], local.get(g).length);
+      for (int g = 0; g < local.size(); g++)
+        System.arraycopy(local.get(g), 0, flat, start[offset + g], local.get(g).length);
       flat = dist.allReduceSum(flat);
       List<double[]> all = new ArrayList<>();
-      for (int g = 0; g < total; g++) all.add(java.util.Arrays.copyOfRange(flat, start[g], start[g + 1]));
+      for (int g = 0; g < total; g++)
+        all.add(java.util.Arrays.copyOfRange(flat, start[g], start[g + 1]));
       return new GlobalGroups(all, offset, local.size());
     }
 

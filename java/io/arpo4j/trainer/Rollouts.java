@@ -12,18 +12,27 @@ import io.arpo4j.rollout.Trajectory;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Questions to scored rollout trees: prompts per {@code data.prompt_format}, batches of prompts, a fresh KV cache per call. */
+/**
+ * Questions to scored rollout trees: prompts per {@code data.prompt_format}, batches of prompts, a
+ * fresh KV cache per call.
+ */
 public final class Rollouts {
   private Rollouts() {}
 
   /**
    * Rolls out {@code questions}, {@code batch} prompts at a time (every path of a batch decodes in
    * one step), and scores every trajectory with {@code reward}, which sees it with its question's
-   * record ({@link #score}). The prompts follow {@code data} ({@link Prompts}); the rollout stops at
-   * the tags of {@code tools}. Group {@code i} is question {@code i}'s.
+   * record ({@link #score}). The prompts follow {@code data} ({@link Prompts}); the rollout stops
+   * at the tags of {@code tools}. Group {@code i} is question {@code i}'s.
    */
-  public static List<RolloutGroup> run(PolicyModel model, ToolCaller tools, RolloutConfig config, Reward reward,
-      List<Question> questions, TrainerConfig.Data data, int batch) {
+  public static List<RolloutGroup> run(
+      PolicyModel model,
+      ToolCaller tools,
+      RolloutConfig config,
+      Reward reward,
+      List<Question> questions,
+      TrainerConfig.Data data,
+      int batch) {
     Prompts format = Prompts.of(data, model.tokenizer(), tools.format());
     List<Prompt> prompts = new ArrayList<>();
     for (Question q : questions) {
@@ -34,7 +43,8 @@ public final class Rollouts {
     try (TransformerPolicy policy = model.newPolicy()) {
       RolloutEngine engine = new RolloutEngine(policy, tools, config);
       for (int i = 0; i < prompts.size(); i += batch) {
-        List<RolloutGroup> groups = engine.rollout(prompts.subList(i, Math.min(prompts.size(), i + batch)));
+        List<RolloutGroup> groups =
+            engine.rollout(prompts.subList(i, Math.min(prompts.size(), i + batch)));
         for (int j = 0; j < groups.size(); j++) {
           Question q = questions.get(i + j);
           RolloutGroup g = groups.get(j);
@@ -54,8 +64,14 @@ public final class Rollouts {
   static double score(Reward reward, Question q, Prompt prompt, Trajectory t) {
     double value = reward.score(q.scoringInput(prompt.text(), t));
     if (!Double.isFinite(value)) {
-      throw new IllegalStateException("the reward returned " + value + " for question " + q.id()
-          + " (trajectory " + t.name() + "); rewards must be finite");
+      throw new IllegalStateException(
+          "the reward returned "
+              + value
+              + " for question "
+              + q.id()
+              + " (trajectory "
+              + t.name()
+              + "); rewards must be finite");
     }
     return value;
   }

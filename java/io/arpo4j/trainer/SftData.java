@@ -27,7 +27,8 @@ import java.util.function.Function;
  * end-of-sequence token after the response.
  */
 public final class SftData {
-  private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+  private static final com.fasterxml.jackson.databind.ObjectMapper JSON =
+      new com.fasterxml.jackson.databind.ObjectMapper();
 
   private SftData() {}
 
@@ -35,48 +36,78 @@ public final class SftData {
    * @param promptOf renders a record's prompt messages (system/user, before the first assistant
    *     turn) as prompt text
    */
-  public static List<TrainingRow> load(Path file, TextCodec codec, int eosTokenId,
-      Function<List<Map<String, Object>>, String> promptOf) throws IOException {
+  public static List<TrainingRow> load(
+      Path file,
+      TextCodec codec,
+      int eosTokenId,
+      Function<List<Map<String, Object>>, String> promptOf)
+      throws IOException {
     return load(file, codec, eosTokenId, promptOf, Integer.MAX_VALUE);
   }
 
   /**
-   * As {@link #load(Path, TextCodec, int, Function)}, rejecting (with its line number) an example of
-   * more than {@code maxTokens} tokens: one forward pass must hold it, so it bounds the memory a step needs.
+   * As {@link #load(Path, TextCodec, int, Function)}, rejecting (with its line number) an example
+   * of more than {@code maxTokens} tokens: one forward pass must hold it, so it bounds the memory a
+   * step needs.
    */
-  public static List<TrainingRow> load(Path file, TextCodec codec, int eosTokenId,
-      Function<List<Map<String, Object>>, String> promptOf, int maxTokens) throws IOException {
-    JsonLines.Parser<TrainingRow> parser = (node, lineNo) -> {
-      // rejected before encoding when even the longest tokens cannot fit it: memory stays bounded by the
-      // token budget, not the line (Unicode normalisation may merge up to a few characters, hence 4x)
-      long chars = node.toString().length();
-      if (chars / (4L * codec.maxTokenChars()) > maxTokens) {
-        throw new IllegalArgumentException("the example has " + chars
-            + " characters, more than fit in micro_batch_tokens = " + maxTokens + " tokens (the most one forward pass holds)");
-      }
-      TrainingRow row = parse(node, codec, eosTokenId, promptOf);
-      if (row.tokens().length > maxTokens) {
-        throw new IllegalArgumentException("the example has " + row.tokens().length
-            + " tokens, more than micro_batch_tokens = " + maxTokens + " (the most one forward pass holds)");
-      }
-      return row;
-    };
+  public static List<TrainingRow> load(
+      Path file,
+      TextCodec codec,
+      int eosTokenId,
+      Function<List<Map<String, Object>>, String> promptOf,
+      int maxTokens)
+      throws IOException {
+    JsonLines.Parser<TrainingRow> parser =
+        (node, lineNo) -> {
+          // rejected before encoding when even the longest tokens cannot fit it: memory stays
+          // bounded by the
+          // token budget, not the line (Unicode normalisation may merge up to a few characters,
+          // hence 4x)
+          long chars = node.toString().length();
+          if (chars / (4L * codec.maxTokenChars()) > maxTokens) {
+            throw new IllegalArgumentException(
+                "the example has "
+                    + chars
+                    + " characters, more than fit in micro_batch_tokens = "
+                    + maxTokens
+                    + " tokens (the most one forward pass holds)");
+          }
+          TrainingRow row = parse(node, codec, eosTokenId, promptOf);
+          if (row.tokens().length > maxTokens) {
+            throw new IllegalArgumentException(
+                "the example has "
+                    + row.tokens().length
+                    + " tokens, more than micro_batch_tokens = "
+                    + maxTokens
+                    + " (the most one forward pass holds)");
+          }
+          return row;
+        };
     String name = file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
-    return name.endsWith(".jsonl") ? JsonLines.read(file, "SFT data", parser) : Datasets.read(file, "SFT data", parser);
+    return name.endsWith(".jsonl")
+        ? JsonLines.read(file, "SFT data", parser)
+        : Datasets.read(file, "SFT data", parser);
   }
 
-  private static TrainingRow parse(JsonNode node, TextCodec codec, int eosTokenId,
+  private static TrainingRow parse(
+      JsonNode node,
+      TextCodec codec,
+      int eosTokenId,
       Function<List<Map<String, Object>>, String> promptOf) {
     if (node.path("messages").isArray()) {
       return fromMessages(node.get("messages"), codec, eosTokenId, promptOf);
     }
     if (!node.path("prompt").isTextual() || !node.path("response").isTextual()) {
-      throw new IllegalArgumentException("needs string fields \"prompt\" and \"response\", or a \"messages\" list");
+      throw new IllegalArgumentException(
+          "needs string fields \"prompt\" and \"response\", or a \"messages\" list");
     }
     return row(node.get("prompt").asText(), node.get("response").asText(), codec, eosTokenId);
   }
 
-  private static TrainingRow fromMessages(JsonNode messages, TextCodec codec, int eosTokenId,
+  private static TrainingRow fromMessages(
+      JsonNode messages,
+      TextCodec codec,
+      int eosTokenId,
       Function<List<Map<String, Object>>, String> promptOf) {
     List<Map<String, Object>> prompt = new ArrayList<>();
     StringBuilder response = new StringBuilder();
@@ -86,25 +117,35 @@ public final class SftData {
       String content = m.path("content").isNull() ? "" : m.path("content").asText();
       switch (role) {
         case "system", "user" -> {
-          if (answering) throw new IllegalArgumentException("a " + role + " message after the first assistant turn");
-          prompt.add(JSON.convertValue(m, new com.fasterxml.jackson.core.type.TypeReference<Map<String, Object>>() {}));
+          if (answering)
+            throw new IllegalArgumentException(
+                "a " + role + " message after the first assistant turn");
+          prompt.add(
+              JSON.convertValue(
+                  m, new com.fasterxml.jackson.core.type.TypeReference<Map<String, Object>>() {}));
         }
         case "assistant" -> {
           answering = true;
           response.append(content);
         }
         case "tool" -> {
-          if (!answering) throw new IllegalArgumentException("a tool message before the first assistant turn");
+          if (!answering)
+            throw new IllegalArgumentException("a tool message before the first assistant turn");
           response.append(TrajectoryFormat.wrapResult(content));
         }
-        default -> throw new IllegalArgumentException("unknown role '" + role + "' (system, user, assistant, tool)");
+        default ->
+            throw new IllegalArgumentException(
+                "unknown role '" + role + "' (system, user, assistant, tool)");
       }
     }
     if (!answering) throw new IllegalArgumentException("\"messages\" has no assistant turn");
     return row(promptOf.apply(prompt), response.toString(), codec, eosTokenId);
   }
 
-  /** Prompt and response tokens; response pieces alternate model text (mask 1) and tool results (mask 0). */
+  /**
+   * Prompt and response tokens; response pieces alternate model text (mask 1) and tool results
+   * (mask 0).
+   */
   public static TrainingRow row(String prompt, String response, TextCodec codec, int eosTokenId) {
     int[] promptIds = codec.encode(prompt);
     List<int[]> pieces = new ArrayList<>();

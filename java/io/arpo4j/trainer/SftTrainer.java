@@ -16,27 +16,40 @@ import org.bytedeco.pytorch.Tensor;
  * reference traces, tool results masked, shuffled batches, AdamW. One metrics line per step in
  * {@code <run>/sft_metrics.jsonl}.
  *
- * <p>Data parallel: every rank draws the same global batch and trains on its own contiguous
- * shard of it. The loss is normalised by the global token count and the gradients are summed
- * over ranks before clipping, so N ranks take exactly the step one process takes on the whole
- * batch. Rank 0 writes the metrics.
+ * <p>Data parallel: every rank draws the same global batch and trains on its own contiguous shard
+ * of it. The loss is normalised by the global token count and the gradients are summed over ranks
+ * before clipping, so N ranks take exactly the step one process takes on the whole batch. Rank 0
+ * writes the metrics.
  */
 public final class SftTrainer {
   private SftTrainer() {}
 
   public record Result(double firstLoss, double lastLoss, int steps, double seconds) {}
 
-  public static Result train(PolicyModel model, List<TrainingRow> rows, TrainerConfig config, Path metricsFile)
+  public static Result train(
+      PolicyModel model, List<TrainingRow> rows, TrainerConfig config, Path metricsFile)
       throws IOException {
     return train(model, rows, config, metricsFile, Distributed.single());
   }
 
-  public static Result train(PolicyModel model, List<TrainingRow> rows, TrainerConfig config, Path metricsFile,
-      Distributed dist) throws IOException {
+  public static Result train(
+      PolicyModel model,
+      List<TrainingRow> rows,
+      TrainerConfig config,
+      Path metricsFile,
+      Distributed dist)
+      throws IOException {
     TrainerConfig.Sft sft = config.sft();
     OptimizerConfig base = config.optimizerConfig();
-    OptimizerConfig opt = new OptimizerConfig(sft.lr(), base.weightDecay(), base.beta1(), base.beta2(), base.eps(),
-        base.gradClip(), sft.warmupSteps());
+    OptimizerConfig opt =
+        new OptimizerConfig(
+            sft.lr(),
+            base.weightDecay(),
+            base.beta1(),
+            base.beta2(),
+            base.eps(),
+            base.gradClip(),
+            sft.warmupSteps());
     TokenBackprop backprop = new TokenBackprop(model.model(), 1f, config.logitChunkTokens());
     int batches = (rows.size() + sft.batchSize() - 1) / sft.batchSize();
     int total = batches * sft.epochs();
@@ -52,7 +65,9 @@ public final class SftTrainer {
         int[] order = RlTrainer.permutation(rows.size(), RlTrainer.mix(config.seed(), -1 - epoch));
         for (int b = 0; b < batches; b++) {
           List<TrainingRow> batch = new ArrayList<>();
-          for (int i = b * sft.batchSize(); i < Math.min(rows.size(), (b + 1) * sft.batchSize()); i++) {
+          for (int i = b * sft.batchSize();
+              i < Math.min(rows.size(), (b + 1) * sft.batchSize());
+              i++) {
             batch.add(rows.get(order[i]));
           }
           int[] range = dist.world().shard(batch.size());
@@ -84,14 +99,21 @@ public final class SftTrainer {
   }
 
   /**
-   * The trained tokens of the whole batch: this rank's count summed over all ranks. Every rank
-   * also holds the batch, so a different sum means the ranks read different data.
+   * The trained tokens of the whole batch: this rank's count summed over all ranks. Every rank also
+   * holds the batch, so a different sum means the ranks read different data.
    */
-  private static double globalTokens(List<TrainingRow> shard, List<TrainingRow> batch, Distributed dist) {
+  private static double globalTokens(
+      List<TrainingRow> shard, List<TrainingRow> batch, Distributed dist) {
     double global = dist.allReduceSum(trainedTokens(shard))[0];
     if (global != trainedTokens(batch)) {
-      throw new IllegalStateException("rank " + dist.rank() + ": the ranks' batches hold " + global
-          + " trained tokens, this rank's copy " + trainedTokens(batch) + ": every rank must read the same SFT data");
+      throw new IllegalStateException(
+          "rank "
+              + dist.rank()
+              + ": the ranks' batches hold "
+              + global
+              + " trained tokens, this rank's copy "
+              + trainedTokens(batch)
+              + ": every rank must read the same SFT data");
     }
     return global;
   }

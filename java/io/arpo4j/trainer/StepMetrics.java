@@ -24,10 +24,14 @@ final class StepMetrics {
    *     pass@1 (branches and fillers are not independent samples of the prompt)
    * @param questions the question of each group, in the groups' order
    */
-  static Map<String, Object> of(List<RolloutGroup> groups, List<Question> questions, Reward correctness,
+  static Map<String, Object> of(
+      List<RolloutGroup> groups,
+      List<Question> questions,
+      Reward correctness,
       double rolloutSeconds) {
     if (questions.size() != groups.size()) {
-      throw new IllegalArgumentException(groups.size() + " groups but " + questions.size() + " questions");
+      throw new IllegalArgumentException(
+          groups.size() + " groups but " + questions.size() + " questions");
     }
     RunningMean reward = new RunningMean(), correct = new RunningMean();
     RunningMean entropy = new RunningMean(), afterTool = new RunningMean();
@@ -57,11 +61,14 @@ final class StepMetrics {
     m.put(MetricsLog.PROMPTS, groups.size());
     m.put(MetricsLog.REWARD_MEAN, reward.mean());
     m.put(MetricsLog.ACCURACY, correct.mean());
-    m.put(MetricsLog.TOOL_CALLS_PER_PROMPT, groups.isEmpty() ? Double.NaN : calls / (double) groups.size());
+    m.put(
+        MetricsLog.TOOL_CALLS_PER_PROMPT,
+        groups.isEmpty() ? Double.NaN : calls / (double) groups.size());
     m.put(MetricsLog.GENERATED_TOKENS, generated);
     m.put(MetricsLog.GENERATED_TOKENS_PER_S, generated / Math.max(rolloutSeconds, 1e-9));
     m.put(MetricsLog.BRANCHES, branches);
-    m.put(MetricsLog.BRANCH_RATE, branchPoints == 0 ? Double.NaN : branched / (double) branchPoints);
+    m.put(
+        MetricsLog.BRANCH_RATE, branchPoints == 0 ? Double.NaN : branched / (double) branchPoints);
     putQuantiles(m, MetricsLog.DELTA_H, deltaH);
     putQuantiles(m, MetricsLog.BRANCH_P, probability);
     m.put(MetricsLog.ENTROPY_MEAN, entropy.mean());
@@ -69,7 +76,9 @@ final class StepMetrics {
     return m;
   }
 
-  /** Tool calls this trajectory ran itself: a branch's calls before its fork belong to its parent. */
+  /**
+   * Tool calls this trajectory ran itself: a branch's calls before its fork belong to its parent.
+   */
   static int ownToolCalls(Trajectory t) {
     int start = Math.max(t.forkOffset(), 0);
     int n = 0;
@@ -84,15 +93,21 @@ final class StepMetrics {
     return n;
   }
 
-  /** {@code key_p10}, {@code key_p50}, {@code key_p90} (nearest rank); NaN when there are no values. */
+  /**
+   * {@code key_p10}, {@code key_p50}, {@code key_p90} (nearest rank); NaN when there are no values.
+   */
   static void putQuantiles(Map<String, Object> m, String key, List<Double> values) {
     double[] v = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
     for (int q : new int[] {10, 50, 90}) {
-      m.put(key + "_p" + q, v.length == 0 ? Double.NaN : v[Math.max(0, (int) Math.ceil(q / 100.0 * v.length) - 1)]);
+      m.put(
+          key + "_p" + q,
+          v.length == 0 ? Double.NaN : v[Math.max(0, (int) Math.ceil(q / 100.0 * v.length) - 1)]);
     }
   }
 
-  /** Entropy of every generated token, and the probe entropy H_t measured after each tool result. */
+  /**
+   * Entropy of every generated token, and the probe entropy H_t measured after each tool result.
+   */
   static void addEntropies(Trajectory t, RunningMean all, RunningMean afterTool) {
     int start = Math.max(t.forkOffset(), 0); // a branch's prefix belongs to its parent
     for (int i = start; i < t.length(); i++) {

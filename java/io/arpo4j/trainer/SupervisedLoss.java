@@ -12,7 +12,8 @@ public final class SupervisedLoss implements TokenLoss {
   private final double miniBatchTokens;
 
   public SupervisedLoss(double miniBatchTokens) {
-    if (!(miniBatchTokens > 0)) throw new IllegalArgumentException("the mini-batch has no token to train on");
+    if (!(miniBatchTokens > 0))
+      throw new IllegalArgumentException("the mini-batch has no token to train on");
     this.miniBatchTokens = miniBatchTokens;
   }
 

@@ -16,13 +16,13 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
- * Per-token log-probabilities and entropies of response tokens, and the backward pass of a
- * {@link TokenLoss} through the model, without ever holding the logits of a whole micro-batch:
- * the LM head runs over chunks of at most {@code chunkTokens} tokens, and each chunk's logits
- * buffer is overwritten by its own gradient (the fused kernels) and freed before the next.
+ * Per-token log-probabilities and entropies of response tokens, and the backward pass of a {@link
+ * TokenLoss} through the model, without ever holding the logits of a whole micro-batch: the LM head
+ * runs over chunks of at most {@code chunkTokens} tokens, and each chunk's logits buffer is
+ * overwritten by its own gradient (the fused kernels) and freed before the next.
  *
- * <p>Rows are grouped into micro-batches whose padded size stays under a token budget; the
- * caller accumulates gradients over them.
+ * <p>Rows are grouped into micro-batches whose padded size stays under a token budget; the caller
+ * accumulates gradients over them.
  */
 public final class TokenBackprop {
   private final TransformerModel model;
@@ -34,14 +34,17 @@ public final class TokenBackprop {
     if (!(temperature > 0) || !Float.isFinite(temperature)) {
       throw new IllegalArgumentException("temperature must be > 0, got " + temperature);
     }
-    if (chunkTokens < 1) throw new IllegalArgumentException("chunkTokens must be >= 1, got " + chunkTokens);
+    if (chunkTokens < 1)
+      throw new IllegalArgumentException("chunkTokens must be >= 1, got " + chunkTokens);
     this.model = model;
     this.temperature = temperature;
     this.chunkTokens = chunkTokens;
     this.device = new Device(model.runtime().device());
   }
 
-  /** Splits rows (in order) into micro-batches of at most {@code tokenBudget} padded tokens each. */
+  /**
+   * Splits rows (in order) into micro-batches of at most {@code tokenBudget} padded tokens each.
+   */
   public static List<int[]> microBatches(List<TrainingRow> rows, int tokenBudget) {
     List<int[]> out = new ArrayList<>();
     List<Integer> current = new ArrayList<>();
@@ -66,7 +69,8 @@ public final class TokenBackprop {
     float[][] logprob = new float[rows.size()][], entropy = new float[rows.size()][];
     try (NoGradGuard noGrad = new NoGradGuard()) {
       for (int[] micro : microBatches(rows, tokenBudget)) {
-        try (NativeSection section = NativeSection.enter(); PointerScope scope = new PointerScope()) {
+        try (NativeSection section = NativeSection.enter();
+            PointerScope scope = new PointerScope()) {
           Layout layout = new Layout(rows, micro);
           Tensor hidden = selectedHidden(layout);
           float[] lp = new float[layout.tokens], h = new float[layout.tokens];
@@ -74,7 +78,8 @@ public final class TokenBackprop {
             int len = Math.min(chunkTokens, layout.tokens - c0);
             try (PointerScope chunk = new PointerScope()) { // frees this chunk's logits now
               Tensor logits = model.project(hidden.narrow(0, c0, len));
-              Kernels.TokenStats stats = Kernels.tokenStats(logits, layout.targets.narrow(0, c0, len), temperature);
+              Kernels.TokenStats stats =
+                  Kernels.tokenStats(logits, layout.targets.narrow(0, c0, len), temperature);
               copyOut(stats.logprob(), lp, c0);
               copyOut(stats.entropy(), h, c0);
             }
@@ -97,7 +102,8 @@ public final class TokenBackprop {
    * gradients accumulate into the model's parameters. Returns the loss value and its metrics.
    */
   public TokenLoss.Value backward(List<TrainingRow> rows, int[] micro, TokenLoss loss) {
-    try (NativeSection section = NativeSection.enter(); PointerScope scope = new PointerScope()) {
+    try (NativeSection section = NativeSection.enter();
+        PointerScope scope = new PointerScope()) {
       Layout layout = new Layout(rows, micro);
       TransformerModel.Checkpointed checkpointed =
           model.gradientCheckpointing() ? model.checkpointedHidden(ids(layout)) : null;
@@ -107,10 +113,12 @@ public final class TokenBackprop {
     }
   }
 
-  private TokenLoss.Value backward(Layout layout, int[] micro, TokenLoss loss,
-      TransformerModel.Checkpointed checkpointed) {
+  private TokenLoss.Value backward(
+      Layout layout, int[] micro, TokenLoss loss, TransformerModel.Checkpointed checkpointed) {
     // [tokens, D], in the autograd graph
-    Tensor hidden = select(layout, checkpointed == null ? model.hiddenStates(ids(layout)) : checkpointed.hidden());
+    Tensor hidden =
+        select(
+            layout, checkpointed == null ? model.hiddenStates(ids(layout)) : checkpointed.hidden());
     // Pass 1, no grad: the token statistics the loss needs.
     Tensor lpFlat = torch.empty(layout.tokens), hFlat = torch.empty(layout.tokens);
     try (NoGradGuard noGrad = new NoGradGuard()) {
@@ -118,14 +126,18 @@ public final class TokenBackprop {
         int len = Math.min(chunkTokens, layout.tokens - c0);
         // an inner scope: the outer one would keep every chunk's logits alive until the end
         try (PointerScope chunk = new PointerScope()) {
-          Kernels.TokenStats stats = Kernels.tokenStats(model.project(hidden.narrow(0, c0, len)),
-              layout.targets.narrow(0, c0, len), temperature);
+          Kernels.TokenStats stats =
+              Kernels.tokenStats(
+                  model.project(hidden.narrow(0, c0, len)),
+                  layout.targets.narrow(0, c0, len),
+                  temperature);
           lpFlat.narrow(0, c0, len).copy_(stats.logprob().cpu());
           hFlat.narrow(0, c0, len).copy_(stats.entropy().cpu());
         }
       }
     }
-    TokenLoss.Value value = loss.evaluate(micro, layout.pad(lpFlat), layout.pad(hFlat), layout.mask);
+    TokenLoss.Value value =
+        loss.evaluate(micro, layout.pad(lpFlat), layout.pad(hFlat), layout.mask);
     Tensor gLp = layout.unpad(value.gradLogprob());
     Tensor gH = value.gradEntropy() == null ? null : layout.unpad(value.gradEntropy());
     // Pass 2: each chunk's logits again, now in the graph, and their gradient in place.
@@ -133,10 +145,13 @@ public final class TokenBackprop {
     Tensor head = model.lmHead(); // cast once per micro-batch under mixed precision
     for (int c0 = 0; c0 < layout.tokens; c0 += chunkTokens) {
       int len = Math.min(chunkTokens, layout.tokens - c0);
-      try (PointerScope chunk = new PointerScope()) { // the chunk's logits/gradient buffer, freed here
+      try (PointerScope chunk =
+          new PointerScope()) { // the chunk's logits/gradient buffer, freed here
         Tensor logits = TransformerModel.project(detached.narrow(0, c0, len), head);
-        FusedLogprob f = FusedLogprob.forward(logits, layout.targets.narrow(0, c0, len), temperature);
-        f.backward(toDevice(gLp.narrow(0, c0, len)), gH == null ? null : toDevice(gH.narrow(0, c0, len)));
+        FusedLogprob f =
+            FusedLogprob.forward(logits, layout.targets.narrow(0, c0, len), temperature);
+        f.backward(
+            toDevice(gLp.narrow(0, c0, len)), gH == null ? null : toDevice(gH.narrow(0, c0, len)));
       }
     }
     hidden.backward(detached.grad(), new BoolOptional(), false, new TensorArrayRefOptional());
@@ -173,9 +188,9 @@ public final class TokenBackprop {
   }
 
   /**
-   * Where the response tokens of a micro-batch sit: in the right-padded id matrix, in the flat
-   * list of predicted tokens (the hidden state at position p - 1 predicts token p), and in the
-   * padded [S, L] layout the losses see.
+   * Where the response tokens of a micro-batch sit: in the right-padded id matrix, in the flat list
+   * of predicted tokens (the hidden state at position p - 1 predicts token p), and in the padded
+   * [S, L] layout the losses see.
    */
   private static final class Layout {
     final int batch, width, tokens, maxResponse;

@@ -51,27 +51,28 @@ import java.util.function.Supplier;
  * <h2>Contract</h2>
  *
  * <ul>
- *   <li><b>Ownership.</b> What the trainer loads (the configured model, a checkpoint, the python and
- *       search tools) it owns and {@link #close() closes}. What you pass in ({@link Builder#model},
- *       {@link Builder#tool}, rewards) stays yours: {@code close()} leaves it open, and you close it
- *       after the trainer. If {@link Builder#build()} fails, it closes whatever it had loaded itself.
- *   <li><b>Concurrency.</b> One trainer serves one thread: {@code sft}, {@code train},
- *       {@code rollout} and {@code evaluate} must not overlap, and training changes
- *       {@link #model()}'s weights in place. Tool calls run on a pool of threads, so a
- *       {@link Tool#execute} may be called concurrently (from several rollouts at once); rewards are
- *       called from the calling thread. Two trainers may not share a run directory.
+ *   <li><b>Ownership.</b> What the trainer loads (the configured model, a checkpoint, the python
+ *       and search tools) it owns and {@link #close() closes}. What you pass in ({@link
+ *       Builder#model}, {@link Builder#tool}, rewards) stays yours: {@code close()} leaves it open,
+ *       and you close it after the trainer. If {@link Builder#build()} fails, it closes whatever it
+ *       had loaded itself.
+ *   <li><b>Concurrency.</b> One trainer serves one thread: {@code sft}, {@code train}, {@code
+ *       rollout} and {@code evaluate} must not overlap, and training changes {@link #model()}'s
+ *       weights in place. Tool calls run on a pool of threads, so a {@link Tool#execute} may be
+ *       called concurrently (from several rollouts at once); rewards are called from the calling
+ *       thread. Two trainers may not share a run directory.
  *   <li><b>Resuming.</b> With {@link Builder#resume(boolean) resume(true)} (the default) and a
  *       checkpoint under {@code <runs_dir>/<run_name>/checkpoints/latest}, the policy, optimizer
  *       state, step, data position and KL reference are restored from it and {@link #train}
- *       continues to {@code steps}; passing a model as well is then an error (choose one:
- *       {@code resume(false)} to start from your model). Unfinished checkpoint directories left by a
- *       crash are deleted when the trainer is built.
- *   <li><b>Processes.</b> The python tool (sandboxed worker processes) is used only when
- *       {@code tools.python} is true, which the library's defaults leave off (the CLI turns it on);
- *       its workers start at the first python call, so {@link #sft} starts none.
- *   <li><b>Output.</b> Metrics go to {@code <run>/metrics.jsonl} and to your
- *       {@link Builder#listener listener}; a progress line is drawn on stderr unless
- *       {@link Builder#progress(boolean) progress(false)}.
+ *       continues to {@code steps}; passing a model as well is then an error (choose one: {@code
+ *       resume(false)} to start from your model). Unfinished checkpoint directories left by a crash
+ *       are deleted when the trainer is built.
+ *   <li><b>Processes.</b> The python tool (sandboxed worker processes) is used only when {@code
+ *       tools.python} is true, which the library's defaults leave off (the CLI turns it on); its
+ *       workers start at the first python call, so {@link #sft} starts none.
+ *   <li><b>Output.</b> Metrics go to {@code <run>/metrics.jsonl} and to your {@link
+ *       Builder#listener listener}; a progress line is drawn on stderr unless {@link
+ *       Builder#progress(boolean) progress(false)}.
  * </ul>
  */
 public final class Trainer implements AutoCloseable {
@@ -92,8 +93,15 @@ public final class Trainer implements AutoCloseable {
   private final boolean progress;
   private final Distributed distributed;
 
-  private Trainer(Builder b, PolicyModel model, boolean ownsModel, ToolRegistry registry, List<Tool> ownedTools,
-      Reward reward, Reward correctness, Path resumeFrom) {
+  private Trainer(
+      Builder b,
+      PolicyModel model,
+      boolean ownsModel,
+      ToolRegistry registry,
+      List<Tool> ownedTools,
+      Reward reward,
+      Reward correctness,
+      Path resumeFrom) {
     this.config = b.config;
     this.model = model;
     this.ownsModel = ownsModel;
@@ -129,10 +137,9 @@ public final class Trainer implements AutoCloseable {
 
     /**
      * Adds a tool next to the configured ones (python, search). A tool tagged {@code python} or
-     * {@code search} takes the configured one's place; two added tools with one tag make
-     * {@link #build()} throw.
-     * The tool stays yours: the trainer calls it, possibly from several threads at once, but does
-     * not close it.
+     * {@code search} takes the configured one's place; two added tools with one tag make {@link
+     * #build()} throw. The tool stays yours: the trainer calls it, possibly from several threads at
+     * once, but does not close it.
      */
     public Builder tool(Tool tool) {
       tools.add(tool);
@@ -196,29 +203,42 @@ public final class Trainer implements AutoCloseable {
       Checkpoints checkpoints = new Checkpoints(config.runDir());
       Optional<Path> checkpoint = resume ? checkpoints.latest() : Optional.empty();
       if (checkpoint.isPresent() && model != null) {
-        throw new IllegalStateException("both a model and a checkpoint to resume from (" + checkpoint.get()
-            + "): call resume(false) to start from your model, or leave out model(...) to resume");
+        throw new IllegalStateException(
+            "both a model and a checkpoint to resume from ("
+                + checkpoint.get()
+                + "): call resume(false) to start from your model, or leave out model(...) to resume");
       }
       checkpoints.removeStaleTemporaries();
-      RuntimeOptions runtime = config.runtimeOptions(Distributed.deviceFor(config.device(), distributed.world()));
+      RuntimeOptions runtime =
+          config.runtimeOptions(Distributed.deviceFor(config.device(), distributed.world()));
       boolean ownsModel = model == null;
-      PolicyModel policy = checkpoint.isPresent()
-          ? PolicyModel.load(checkpoint.get().resolve(Checkpoints.MODEL_DIR), runtime)
-          : model != null ? model : PolicyModel.load(config.model(), runtime);
+      PolicyModel policy =
+          checkpoint.isPresent()
+              ? PolicyModel.load(checkpoint.get().resolve(Checkpoints.MODEL_DIR), runtime)
+              : model != null ? model : PolicyModel.load(config.model(), runtime);
       policy.model().setGradientCheckpointing(config.gradientCheckpointing());
       ToolRegistry registry = new ToolRegistry();
       List<Tool> owned = new ArrayList<>();
       try {
         List<String> customTags = tools.stream().map(Tool::tag).toList();
         if (config.tools().python() && !customTags.contains("python")) {
-          owned.add(new LazyTool("python", () -> new PythonTool(PythonSandboxConfig.defaults().toBuilder()
-              .workers(config.tools().pythonWorkers())
-              .timeout(Duration.ofSeconds(config.tools().pythonTimeoutS()))
-              .build())));
+          owned.add(
+              new LazyTool(
+                  "python",
+                  () ->
+                      new PythonTool(
+                          PythonSandboxConfig.defaults().toBuilder()
+                              .workers(config.tools().pythonWorkers())
+                              .timeout(Duration.ofSeconds(config.tools().pythonTimeoutS()))
+                              .build())));
         }
         if (config.tools().searchIndex() != null && !customTags.contains("search")) {
-          owned.add(new SearchTool(SearchIndex.open(Path.of(config.tools().searchIndex())),
-              config.tools().searchTopK(), SearchTool.DEFAULT_SNIPPET_CHARS, Duration.ofSeconds(10)));
+          owned.add(
+              new SearchTool(
+                  SearchIndex.open(Path.of(config.tools().searchIndex())),
+                  config.tools().searchTopK(),
+                  SearchTool.DEFAULT_SNIPPET_CHARS,
+                  Duration.ofSeconds(10)));
         }
         for (Tool t : owned) registry.register(t);
         for (Tool t : tools) registry.register(t);
@@ -285,28 +305,33 @@ public final class Trainer implements AutoCloseable {
   }
 
   /**
-   * The configured {@code reward.kind}, whose format check knows exactly the registered tools; as
-   * a correctness rule ({@code correct}) it scores 1 when the answer matches fully, else 0.
+   * The configured {@code reward.kind}, whose format check knows exactly the registered tools; as a
+   * correctness rule ({@code correct}) it scores 1 when the answer matches fully, else 0.
    */
   static Reward configuredReward(TrainerConfig config, TrajectoryFormat tools, boolean correct) {
     if (config.reward().kind().equals("auto")) {
-      return new DataSourceReward(configuredReward(config, "math", tools, correct),
+      return new DataSourceReward(
+          configuredReward(config, "math", tools, correct),
           configuredReward(config, "f1", tools, correct));
     }
     return configuredReward(config, config.reward().kind(), tools, correct);
   }
 
-  private static Reward configuredReward(TrainerConfig config, String kind, TrajectoryFormat tools, boolean correct) {
+  private static Reward configuredReward(
+      TrainerConfig config, String kind, TrajectoryFormat tools, boolean correct) {
     FormatCheck format = new FormatCheck(tools);
     double bonus = config.reward().multiToolBonus();
-    AnswerReward reward = switch (kind) {
-      case "f1" -> new F1Reward(format, bonus);
-      case "exact" -> new ExactMatchReward(format, bonus);
-      case "math" -> new MathEquivalenceReward(format, bonus);
-      case "arpo_reference" -> new ArpoReferenceReward(bonus);
-      default -> throw new IllegalArgumentException("unknown reward.kind " + kind);
-    };
-    return correct ? in -> reward.evaluate(in.response(), in.references()).match() >= 1.0 ? 1.0 : 0.0 : reward;
+    AnswerReward reward =
+        switch (kind) {
+          case "f1" -> new F1Reward(format, bonus);
+          case "exact" -> new ExactMatchReward(format, bonus);
+          case "math" -> new MathEquivalenceReward(format, bonus);
+          case "arpo_reference" -> new ArpoReferenceReward(bonus);
+          default -> throw new IllegalArgumentException("unknown reward.kind " + kind);
+        };
+    return correct
+        ? in -> reward.evaluate(in.response(), in.references()).match() >= 1.0 ? 1.0 : 0.0
+        : reward;
   }
 
   public TrainerConfig config() {
@@ -326,29 +351,51 @@ public final class Trainer implements AutoCloseable {
    * timeout; the rollout stops at the closing tag of each registered tool.
    */
   public ToolCaller toolCaller() {
-    return ToolCaller.of(registry.format(),
-        (tag, input, context) -> executor.submit(new ToolCall(tag, input), context).thenApply(ToolResult::output));
+    return ToolCaller.of(
+        registry.format(),
+        (tag, input, context) ->
+            executor.submit(new ToolCall(tag, input), context).thenApply(ToolResult::output));
   }
 
-  /** Supervised cold start on {@code data}: prompt/response traces or chat messages ({@link SftData}). */
+  /**
+   * Supervised cold start on {@code data}: prompt/response traces or chat messages ({@link
+   * SftData}).
+   */
   public SftTrainer.Result sft(Path data) throws IOException {
     Prompts prompts = Prompts.of(config.data(), model.tokenizer(), registry.format());
-    List<TrainingRow> rows = SftData.load(data, model.tokenizer(), model.eosTokenIds()[0], prompts::text,
-        config.microBatchTokens());
-    return SftTrainer.train(model, rows, config, config.runDir().resolve("sft_metrics.jsonl"), distributed);
+    List<TrainingRow> rows =
+        SftData.load(
+            data,
+            model.tokenizer(),
+            model.eosTokenIds()[0],
+            prompts::text,
+            config.microBatchTokens());
+    return SftTrainer.train(
+        model, rows, config, config.runDir().resolve("sft_metrics.jsonl"), distributed);
   }
 
   /** RL until {@code config.steps()} (continuing a resumed run). */
   public RlTrainer train(List<Question> questions) throws IOException {
-    RlTrainer rl = new RlTrainer(config, model, toolCaller(), reward, correctness, questions, resumeFrom, distributed);
+    RlTrainer rl =
+        new RlTrainer(
+            config, model, toolCaller(), reward, correctness, questions, resumeFrom, distributed);
     rl.onStep(listener).showProgress(progress);
     rl.run();
     return rl;
   }
 
-  /** Scored rollout trees of {@code questions} under the configured rollout (ARPO, or N = M sampling). */
+  /**
+   * Scored rollout trees of {@code questions} under the configured rollout (ARPO, or N = M
+   * sampling).
+   */
   public List<RolloutGroup> rollout(List<Question> questions) {
-    return Rollouts.run(model, toolCaller(), config.rolloutConfig(), reward, questions, config.data(),
+    return Rollouts.run(
+        model,
+        toolCaller(),
+        config.rolloutConfig(),
+        reward,
+        questions,
+        config.data(),
         config.promptsPerStep());
   }
 

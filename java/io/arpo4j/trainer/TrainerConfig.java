@@ -23,9 +23,9 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * Every knob of a training run. The defaults and their documentation live in
- * {@code resources/io/arpo4j/trainer/defaults.yaml}; {@link #load} merges, in order: those
- * defaults, the preset of the chosen algorithm, the user's YAML file, and key=value overrides.
+ * Every knob of a training run. The defaults and their documentation live in {@code
+ * resources/io/arpo4j/trainer/defaults.yaml}; {@link #load} merges, in order: those defaults, the
+ * preset of the chosen algorithm, the user's YAML file, and key=value overrides.
  */
 public record TrainerConfig(
     String runName,
@@ -56,26 +56,53 @@ public record TrainerConfig(
     boolean gradientCheckpointing,
     DistributedSection distributed) {
 
-  /** @param promptTemplate null: {@link Prompts#DEFAULT_TEMPLATE}; @param promptFormat auto | template | chat ({@link Prompts}) */
+  /**
+   * @param promptTemplate null: {@link Prompts#DEFAULT_TEMPLATE}; @param promptFormat auto |
+   *     template | chat ({@link Prompts})
+   */
   public record Data(String train, String eval, String promptTemplate, String promptFormat) {}
 
-  public record Optimizer(double lr, double weightDecay, double beta1, double beta2, double eps, double gradClip,
+  public record Optimizer(
+      double lr,
+      double weightDecay,
+      double beta1,
+      double beta2,
+      double eps,
+      double gradClip,
       int warmupSteps) {}
 
-  public record Loss(double epsLow, double epsHigh, double dualClipC, String aggregation, double klCoef,
+  public record Loss(
+      double epsLow,
+      double epsHigh,
+      double dualClipC,
+      String aggregation,
+      double klCoef,
       double entropyCoef) {}
 
   public record Advantage(String estimator, String attribution) {}
 
   public record Dapo(boolean dynamicSampling, int maxResampleRounds) {}
 
-  public record Rollout(int globalSize, int initialSamples, int entropyWindow, String entropyWindowMode, double alpha, double beta, double tau,
-      int branchesPerPoint, String branchRule, int toolCallLimit, int maxResponseTokens, double temperature,
-      double topP, int topK) {}
+  public record Rollout(
+      int globalSize,
+      int initialSamples,
+      int entropyWindow,
+      String entropyWindowMode,
+      double alpha,
+      double beta,
+      double tau,
+      int branchesPerPoint,
+      String branchRule,
+      int toolCallLimit,
+      int maxResponseTokens,
+      double temperature,
+      double topP,
+      int topK) {}
 
   public record RewardSection(String kind, double multiToolBonus) {}
 
-  public record Tools(boolean python, int pythonWorkers, int pythonTimeoutS, String searchIndex, int searchTopK) {}
+  public record Tools(
+      boolean python, int pythonWorkers, int pythonTimeoutS, String searchIndex, int searchTopK) {}
 
   public record Sft(String data, int epochs, double lr, int warmupSteps, int batchSize) {}
 
@@ -83,7 +110,9 @@ public record TrainerConfig(
 
   public record DistributedSection(String backend, int timeoutS, int bucketMb) {}
 
-  public static final List<String> ALGORITHMS = List.of("arpo", "grpo", "dapo", "reinforce++", "dr-grpo");
+  public static final List<String> ALGORITHMS =
+      List.of("arpo", "grpo", "dapo", "reinforce++", "dr-grpo");
+
   /**
    * Dr.GRPO's aggregation (verl's name): each sequence's token-loss sum over a constant, the
    * response length limit, then the mean over sequences. The kernel computes token-mean; the
@@ -91,34 +120,45 @@ public record TrainerConfig(
    */
   static final String SEQ_MEAN_TOKEN_SUM_NORM = "seq-mean-token-sum-norm";
 
-  private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
-      .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
-      .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-      .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
+  private static final ObjectMapper YAML =
+      new ObjectMapper(new YAMLFactory())
+          .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+          .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+          .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
 
-  /** Defaults, then {@code file} (may be null), then {@code overrides} such as {@code loss.kl_coef=0.1}. */
+  /**
+   * Defaults, then {@code file} (may be null), then {@code overrides} such as {@code
+   * loss.kl_coef=0.1}.
+   */
   public static TrainerConfig load(Path file, List<String> overrides) throws IOException {
     return load(List.of(), file, overrides);
   }
 
   /**
    * As {@link #load(Path, List)} with {@code underFile} settings between the defaults and the file:
-   * an application's own defaults (the CLI turns {@code tools.python} on this way), which the
-   * file and the overrides still win over.
+   * an application's own defaults (the CLI turns {@code tools.python} on this way), which the file
+   * and the overrides still win over.
    */
-  public static TrainerConfig load(List<String> underFile, Path file, List<String> overrides) throws IOException {
+  public static TrainerConfig load(List<String> underFile, Path file, List<String> overrides)
+      throws IOException {
     ObjectNode user = YAML.createObjectNode();
     if (file != null) {
-      if (!Files.isRegularFile(file)) throw new IllegalArgumentException("config file not found: " + file);
+      if (!Files.isRegularFile(file))
+        throw new IllegalArgumentException("config file not found: " + file);
       JsonNode parsed;
       try {
         parsed = YAML.readTree(file.toFile());
       } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-        throw new IllegalArgumentException(file + ": not valid YAML: " + firstLine(e.getOriginalMessage())
-            + (e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ")"), e);
+        throw new IllegalArgumentException(
+            file
+                + ": not valid YAML: "
+                + firstLine(e.getOriginalMessage())
+                + (e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ")"),
+            e);
       }
       if (parsed != null && !parsed.isNull()) {
-        if (!parsed.isObject()) throw new IllegalArgumentException("config file " + file + " must hold a mapping");
+        if (!parsed.isObject())
+          throw new IllegalArgumentException("config file " + file + " must hold a mapping");
         user = (ObjectNode) parsed;
       }
     }
@@ -127,17 +167,25 @@ public record TrainerConfig(
     for (String o : underFile) applyOverride(merged, o);
     String algo = user.path("algo").asText(merged.path("algo").asText()).toLowerCase(Locale.ROOT);
     if (!ALGORITHMS.contains(algo)) {
-      throw new IllegalArgumentException("unknown algo '" + algo + "' (expected one of " + ALGORITHMS + ")");
+      throw new IllegalArgumentException(
+          "unknown algo '" + algo + "' (expected one of " + ALGORITHMS + ")");
     }
     applyPreset(merged, algo);
     deepMerge(merged, user);
     merged.put("algo", algo);
-    defaults().fields().forEachRemaining(section -> {
-      if (section.getValue().isObject() && !merged.get(section.getKey()).isObject()) {
-        throw new IllegalArgumentException("bad config value for '" + section.getKey() + "': "
-            + merged.get(section.getKey()) + " (a section of keys, see defaults.yaml)");
-      }
-    });
+    defaults()
+        .fields()
+        .forEachRemaining(
+            section -> {
+              if (section.getValue().isObject() && !merged.get(section.getKey()).isObject()) {
+                throw new IllegalArgumentException(
+                    "bad config value for '"
+                        + section.getKey()
+                        + "': "
+                        + merged.get(section.getKey())
+                        + " (a section of keys, see defaults.yaml)");
+              }
+            });
     // GRPO, DAPO and REINFORCE++ sample M independent paths (N = M) unless N is given explicitly
     ObjectNode rollout = (ObjectNode) merged.get("rollout");
     if (!algo.equals("arpo") && !user.path("rollout").has("initial_samples")) {
@@ -149,18 +197,32 @@ public record TrainerConfig(
       return config;
     } catch (UnrecognizedPropertyException e) {
       String key = keyPath(e.getPath());
-      throw new IllegalArgumentException("unknown config key '" + key + "'; known keys"
-          + (key.contains(".") ? " in " + key.substring(0, key.lastIndexOf('.')) : "") + ": "
-          + new java.util.TreeSet<>(e.getKnownPropertyIds().stream().map(String::valueOf).toList()), e);
+      throw new IllegalArgumentException(
+          "unknown config key '"
+              + key
+              + "'; known keys"
+              + (key.contains(".") ? " in " + key.substring(0, key.lastIndexOf('.')) : "")
+              + ": "
+              + new java.util.TreeSet<>(
+                  e.getKnownPropertyIds().stream().map(String::valueOf).toList()),
+          e);
     } catch (com.fasterxml.jackson.databind.JsonMappingException e) {
       String key = keyPath(e.getPath());
-      throw new IllegalArgumentException("bad config value for '" + key + "': " + valueOf(merged, e.getPath())
-          + " (" + firstLine(e.getOriginalMessage()) + ")", e);
+      throw new IllegalArgumentException(
+          "bad config value for '"
+              + key
+              + "': "
+              + valueOf(merged, e.getPath())
+              + " ("
+              + firstLine(e.getOriginalMessage())
+              + ")",
+          e);
     }
   }
 
   /** {@code rollout.temperature} from the path Jackson reports. */
-  private static String keyPath(List<com.fasterxml.jackson.databind.JsonMappingException.Reference> path) {
+  private static String keyPath(
+      List<com.fasterxml.jackson.databind.JsonMappingException.Reference> path) {
     StringBuilder key = new StringBuilder();
     for (var ref : path) {
       if (ref.getFieldName() == null) continue;
@@ -171,7 +233,8 @@ public record TrainerConfig(
   }
 
   /** The offending value as the user wrote it, quoted. */
-  private static String valueOf(JsonNode root, List<com.fasterxml.jackson.databind.JsonMappingException.Reference> path) {
+  private static String valueOf(
+      JsonNode root, List<com.fasterxml.jackson.databind.JsonMappingException.Reference> path) {
     JsonNode node = root;
     for (var ref : path) {
       if (ref.getFieldName() != null) node = node.path(ref.getFieldName());
@@ -200,7 +263,10 @@ public record TrainerConfig(
     }
   }
 
-  /** The presets of ARPO.md §6 besides N = M: DAPO's clip-higher and dynamic sampling, REINFORCE++'s baseline. */
+  /**
+   * The presets of ARPO.md §6 besides N = M: DAPO's clip-higher and dynamic sampling, REINFORCE++'s
+   * baseline.
+   */
   private static void applyPreset(ObjectNode config, String algo) {
     switch (algo) {
       case "dapo" -> {
@@ -219,7 +285,8 @@ public record TrainerConfig(
   /** {@code a.b.c=value}: value parsed as YAML (numbers, booleans, null, strings). */
   static void applyOverride(ObjectNode root, String override) throws IOException {
     int eq = override.indexOf('=');
-    if (eq <= 0) throw new IllegalArgumentException("override '" + override + "' must look like key=value");
+    if (eq <= 0)
+      throw new IllegalArgumentException("override '" + override + "' must look like key=value");
     String[] path = override.substring(0, eq).trim().split("\\.");
     ObjectNode node = root;
     for (int i = 0; i < path.length - 1; i++) {
@@ -240,14 +307,16 @@ public record TrainerConfig(
   }
 
   private static void deepMerge(ObjectNode base, ObjectNode over) {
-    over.fields().forEachRemaining(e -> {
-      JsonNode existing = base.get(e.getKey());
-      if (existing instanceof ObjectNode eo && e.getValue() instanceof ObjectNode vo) {
-        deepMerge(eo, vo);
-      } else {
-        base.set(e.getKey(), e.getValue());
-      }
-    });
+    over.fields()
+        .forEachRemaining(
+            e -> {
+              JsonNode existing = base.get(e.getKey());
+              if (existing instanceof ObjectNode eo && e.getValue() instanceof ObjectNode vo) {
+                deepMerge(eo, vo);
+              } else {
+                base.set(e.getKey(), e.getValue());
+              }
+            });
   }
 
   private void validate() {
@@ -266,21 +335,29 @@ public record TrainerConfig(
     positive("tools.python_workers", tools.pythonWorkers(), false);
     positive("tools.search_top_k", tools.searchTopK(), false);
     if (runName == null || runName.isBlank() || runName.contains("/")) {
-      throw new IllegalArgumentException("run_name must be a plain, non-empty name, got '" + runName + "'");
+      throw new IllegalArgumentException(
+          "run_name must be a plain, non-empty name, got '" + runName + "'");
     }
     if (data.promptTemplate() != null && !data.promptTemplate().contains("{question}")) {
       throw new IllegalArgumentException("data.prompt_template must contain {question}");
     }
     if (!List.of("auto", "fp32", "bf16-mixed").contains(precision)) {
-      throw new IllegalArgumentException("precision must be auto, fp32 or bf16-mixed, got '" + precision + "'");
+      throw new IllegalArgumentException(
+          "precision must be auto, fp32 or bf16-mixed, got '" + precision + "'");
     }
     if (!Prompts.FORMATS.contains(data.promptFormat())) {
       throw new IllegalArgumentException(
-          "data.prompt_format must be one of " + Prompts.FORMATS + ", got '" + data.promptFormat() + "'");
+          "data.prompt_format must be one of "
+              + Prompts.FORMATS
+              + ", got '"
+              + data.promptFormat()
+              + "'");
     }
     if (!List.of("f1", "exact", "math", "arpo_reference", "auto").contains(reward.kind())) {
       throw new IllegalArgumentException(
-          "reward.kind must be f1, exact, math, arpo_reference or auto, got '" + reward.kind() + "'");
+          "reward.kind must be f1, exact, math, arpo_reference or auto, got '"
+              + reward.kind()
+              + "'");
     }
     // the typed views check the rest
     rolloutConfig();
@@ -293,7 +370,8 @@ public record TrainerConfig(
 
   private static void positive(String name, int value, boolean zeroAllowed) {
     if (value < 0 || (!zeroAllowed && value == 0)) {
-      throw new IllegalArgumentException(name + " must be " + (zeroAllowed ? ">= 0" : "> 0") + ", got " + value);
+      throw new IllegalArgumentException(
+          name + " must be " + (zeroAllowed ? ">= 0" : "> 0") + ", got " + value);
     }
   }
 
@@ -302,53 +380,79 @@ public record TrainerConfig(
         .globalSize(rollout.globalSize())
         .initialSamples(rollout.initialSamples())
         .entropyWindow(rollout.entropyWindow())
-        .entropyWindowMode(switch (rollout.entropyWindowMode()) {
-          case "sum" -> RolloutConfig.EntropyWindowMode.SUM;
-          case "mean" -> RolloutConfig.EntropyWindowMode.MEAN;
-          default -> throw new IllegalArgumentException(
-              "rollout.entropy_window_mode must be sum or mean, got '" + rollout.entropyWindowMode() + "'");
-        })
+        .entropyWindowMode(
+            switch (rollout.entropyWindowMode()) {
+              case "sum" -> RolloutConfig.EntropyWindowMode.SUM;
+              case "mean" -> RolloutConfig.EntropyWindowMode.MEAN;
+              default ->
+                  throw new IllegalArgumentException(
+                      "rollout.entropy_window_mode must be sum or mean, got '"
+                          + rollout.entropyWindowMode()
+                          + "'");
+            })
         .alpha(rollout.alpha())
         .beta(rollout.beta())
         .tau(rollout.tau())
         .branchesPerPoint(rollout.branchesPerPoint())
-        .branchRule(switch (rollout.branchRule()) {
-          case "threshold" -> RolloutConfig.BranchRule.THRESHOLD;
-          case "stochastic" -> RolloutConfig.BranchRule.STOCHASTIC;
-          default -> throw new IllegalArgumentException(
-              "rollout.branch_rule must be threshold or stochastic, got '" + rollout.branchRule() + "'");
-        })
+        .branchRule(
+            switch (rollout.branchRule()) {
+              case "threshold" -> RolloutConfig.BranchRule.THRESHOLD;
+              case "stochastic" -> RolloutConfig.BranchRule.STOCHASTIC;
+              default ->
+                  throw new IllegalArgumentException(
+                      "rollout.branch_rule must be threshold or stochastic, got '"
+                          + rollout.branchRule()
+                          + "'");
+            })
         .toolCallLimit(rollout.toolCallLimit())
         .maxResponseTokens(rollout.maxResponseTokens())
-        .sampling(new SamplingParams((float) rollout.temperature(), (float) rollout.topP(), rollout.topK()))
+        .sampling(
+            new SamplingParams(
+                (float) rollout.temperature(), (float) rollout.topP(), rollout.topK()))
         .seed(seed)
         .build();
   }
 
   public PolicyLossConfig policyLossConfig() {
-    LossAggregation aggregation = lengthNormalizer() > 0 ? LossAggregation.TOKEN_MEAN
-        : LossAggregation.fromConfigName(loss.aggregation());
-    return new PolicyLossConfig((float) loss.epsLow(), (float) loss.epsHigh(), (float) loss.dualClipC(),
-        aggregation, loss.klCoef(), loss.entropyCoef());
+    LossAggregation aggregation =
+        lengthNormalizer() > 0
+            ? LossAggregation.TOKEN_MEAN
+            : LossAggregation.fromConfigName(loss.aggregation());
+    return new PolicyLossConfig(
+        (float) loss.epsLow(),
+        (float) loss.epsHigh(),
+        (float) loss.dualClipC(),
+        aggregation,
+        loss.klCoef(),
+        loss.entropyCoef());
   }
 
   /**
    * Dr.GRPO's constant length normaliser (the response length limit) when the aggregation is
-   * {@value #SEQ_MEAN_TOKEN_SUM_NORM}, else 0: the loss is then sum(token losses) / (sequences x it).
+   * {@value #SEQ_MEAN_TOKEN_SUM_NORM}, else 0: the loss is then sum(token losses) / (sequences x
+   * it).
    */
   public int lengthNormalizer() {
     return SEQ_MEAN_TOKEN_SUM_NORM.equals(loss.aggregation()) ? rollout.maxResponseTokens() : 0;
   }
 
   public OptimizerConfig optimizerConfig() {
-    return new OptimizerConfig(optimizer.lr(), optimizer.weightDecay(), optimizer.beta1(), optimizer.beta2(),
-        optimizer.eps(), optimizer.gradClip(), optimizer.warmupSteps());
+    return new OptimizerConfig(
+        optimizer.lr(),
+        optimizer.weightDecay(),
+        optimizer.beta1(),
+        optimizer.beta2(),
+        optimizer.eps(),
+        optimizer.gradClip(),
+        optimizer.warmupSteps());
   }
 
   public Distributed.Options distributedOptions() {
     positive("distributed.timeout_s", distributed.timeoutS(), false);
     positive("distributed.bucket_mb", distributed.bucketMb(), false);
-    return new Distributed.Options(distributed.backend(), Duration.ofSeconds(distributed.timeoutS()),
+    return new Distributed.Options(
+        distributed.backend(),
+        Duration.ofSeconds(distributed.timeoutS()),
         (long) distributed.bucketMb() << 20);
   }
 
@@ -361,8 +465,8 @@ public record TrainerConfig(
   }
 
   /**
-   * Where and in what precision the policy runs: {@code device}, and {@code precision} with
-   * {@code auto} meaning bf16-mixed on CUDA and fp32 on the CPU.
+   * Where and in what precision the policy runs: {@code device}, and {@code precision} with {@code
+   * auto} meaning bf16-mixed on CUDA and fp32 on the CPU.
    */
   public io.arpo4j.model.RuntimeOptions runtimeOptions() {
     return runtimeOptions(device);
@@ -371,7 +475,8 @@ public record TrainerConfig(
   /** {@link #runtimeOptions()} on {@code device} (a rank's own device in a distributed job). */
   public io.arpo4j.model.RuntimeOptions runtimeOptions(String device) {
     io.arpo4j.model.RuntimeOptions parsed = io.arpo4j.model.RuntimeOptions.parse(device);
-    String resolved = precision.equals("auto") ? (parsed.isCuda() ? "bf16-mixed" : "fp32") : precision;
+    String resolved =
+        precision.equals("auto") ? (parsed.isCuda() ? "bf16-mixed" : "fp32") : precision;
     return parsed.withPrecision(resolved);
   }
 

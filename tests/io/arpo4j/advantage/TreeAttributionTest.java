@@ -7,8 +7,10 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class TreeAttributionTest {
-  // A (root, 6 tokens); B forks from A at 2 (5 tokens); C forks from B at 4 (7 tokens); D forks from A at 5 (6 tokens)
-  static final List<Row> TREE = List.of(new Row(-1, 0, 6), new Row(0, 2, 5), new Row(1, 4, 7), new Row(0, 5, 6));
+  // A (root, 6 tokens); B forks from A at 2 (5 tokens); C forks from B at 4 (7 tokens); D forks
+  // from A at 5 (6 tokens)
+  static final List<Row> TREE =
+      List.of(new Row(-1, 0, 6), new Row(0, 2, 5), new Row(1, 4, 7), new Row(0, 5, 6));
   static final double[] ADV = {1, -1, 2, 0.5};
 
   @Test
@@ -30,9 +32,11 @@ class TreeAttributionTest {
     assertArrayEquals(new double[] {1, 1, 1, 1, 1, 1}, r.ownMask()[0]);
     // B owns tokens 2-4: 2-3 shared with C, 4 alone
     assertArrayEquals(new double[] {0, 0, 1, 1, 1}, r.ownMask()[1]);
-    assertArrayEquals(new double[] {0.5, 0.5, -1.0}, java.util.Arrays.copyOfRange(r.advantage()[1], 2, 5), 1e-12);
+    assertArrayEquals(
+        new double[] {0.5, 0.5, -1.0}, java.util.Arrays.copyOfRange(r.advantage()[1], 2, 5), 1e-12);
     assertArrayEquals(new double[] {0, 0, 0, 0, 1, 1, 1}, r.ownMask()[2]);
-    assertArrayEquals(new double[] {2, 2, 2}, java.util.Arrays.copyOfRange(r.advantage()[2], 4, 7), 1e-12);
+    assertArrayEquals(
+        new double[] {2, 2, 2}, java.util.Arrays.copyOfRange(r.advantage()[2], 4, 7), 1e-12);
     assertArrayEquals(new double[] {0, 0, 0, 0, 0, 1}, r.ownMask()[3]);
     assertEquals(0.5, r.advantage()[3][5], 1e-12);
     // copies carry their owner's value
@@ -51,10 +55,22 @@ class TreeAttributionTest {
 
   @Test
   void rejectsMalformedTrees() {
-    assertThrows(IllegalArgumentException.class, () ->
-        TreeAttribution.attribute(List.of(new Row(1, 0, 3), new Row(-1, 0, 3)), new double[] {0, 0}, TreeAttribution.Mode.HARD));
-    assertThrows(IllegalArgumentException.class, () ->
-        TreeAttribution.attribute(List.of(new Row(-1, 0, 3), new Row(0, 5, 6)), new double[] {0, 0}, TreeAttribution.Mode.HARD));
-    assertThrows(IllegalArgumentException.class, () -> TreeAttribution.attribute(TREE, new double[] {1}, TreeAttribution.Mode.SOFT));
+    assertThrows(
+        IllegalArgumentException.class,
+        () ->
+            TreeAttribution.attribute(
+                List.of(new Row(1, 0, 3), new Row(-1, 0, 3)),
+                new double[] {0, 0},
+                TreeAttribution.Mode.HARD));
+    assertThrows(
+        IllegalArgumentException.class,
+        () ->
+            TreeAttribution.attribute(
+                List.of(new Row(-1, 0, 3), new Row(0, 5, 6)),
+                new double[] {0, 0},
+                TreeAttribution.Mode.HARD));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> TreeAttribution.attribute(TREE, new double[] {1}, TreeAttribution.Mode.SOFT));
   }
 }

@@ -44,7 +44,8 @@ class CliErrorsTest {
   }
 
   private static Path fixture() throws Exception {
-    return Path.of(CliErrorsTest.class.getClassLoader().getResource("fixtures/hf-tiny/llama").toURI());
+    return Path.of(
+        CliErrorsTest.class.getClassLoader().getResource("fixtures/hf-tiny/llama").toURI());
   }
 
   /** A copy of the tiny llama fixture named {@code name}, for one case to break. */
@@ -100,111 +101,226 @@ class CliErrorsTest {
 
     Path truncated = model("truncated");
     byte[] weights = Files.readAllBytes(truncated.resolve("model.safetensors"));
-    Files.write(truncated.resolve("model.safetensors"), java.util.Arrays.copyOf(weights, weights.length / 2));
-    cases.add(Arguments.of("truncated safetensors", new String[] {"logits", "--model", truncated.toString(), "--ids", "1"},
-        List.of("model.safetensors", "truncated")));
+    Files.write(
+        truncated.resolve("model.safetensors"),
+        java.util.Arrays.copyOf(weights, weights.length / 2));
+    cases.add(
+        Arguments.of(
+            "truncated safetensors",
+            new String[] {"logits", "--model", truncated.toString(), "--ids", "1"},
+            List.of("model.safetensors", "truncated")));
 
     Path corrupt = model("corrupt");
     byte[] garbled = Files.readAllBytes(corrupt.resolve("model.safetensors"));
     for (int i = 8; i < 40; i++) garbled[i] = (byte) 0xC3;
     Files.write(corrupt.resolve("model.safetensors"), garbled);
-    cases.add(Arguments.of("corrupt safetensors header", new String[] {"logits", "--model", corrupt.toString(), "--ids", "1"},
-        List.of("model.safetensors", "not valid JSON")));
+    cases.add(
+        Arguments.of(
+            "corrupt safetensors header",
+            new String[] {"logits", "--model", corrupt.toString(), "--ids", "1"},
+            List.of("model.safetensors", "not valid JSON")));
 
     Path huge = model("huge-shape");
     ObjectNode h = header(huge.resolve("model.safetensors"));
     ArrayNode shape = ((ObjectNode) h.get("model.norm.weight")).putArray("shape");
     shape.add(1L << 62).add(2);
     writeHeader(huge.resolve("model.safetensors"), h);
-    cases.add(Arguments.of("2^62 shape", new String[] {"logits", "--model", huge.toString(), "--ids", "1"},
-        List.of("model.safetensors", "model.norm.weight")));
+    cases.add(
+        Arguments.of(
+            "2^62 shape",
+            new String[] {"logits", "--model", huge.toString(), "--ids", "1"},
+            List.of("model.safetensors", "model.norm.weight")));
 
     Path nan = model("nan");
     Path nanFile = nan.resolve("model.safetensors");
-    long offset = dataStart(nanFile) + header(nanFile).get("model.norm.weight").get("data_offsets").get(0).asLong();
+    long offset =
+        dataStart(nanFile)
+            + header(nanFile).get("model.norm.weight").get("data_offsets").get(0).asLong();
     byte[] withNan = Files.readAllBytes(nanFile);
     ByteBuffer.wrap(withNan).order(ByteOrder.LITTLE_ENDIAN).putFloat((int) offset + 4, Float.NaN);
     Files.write(nanFile, withNan);
-    cases.add(Arguments.of("NaN weights", new String[] {"logits", "--model", nan.toString(), "--ids", "1"},
-        List.of("model.safetensors", "model.norm.weight", "NaN")));
+    cases.add(
+        Arguments.of(
+            "NaN weights",
+            new String[] {"logits", "--model", nan.toString(), "--ids", "1"},
+            List.of("model.safetensors", "model.norm.weight", "NaN")));
 
     Path wrongShape = model("wrong-shape");
     setConfig(wrongShape, "hidden_size", 16);
-    cases.add(Arguments.of("config shape unlike the weights",
-        new String[] {"logits", "--model", wrongShape.toString(), "--ids", "1"},
-        List.of("model.embed_tokens.weight", "[11, 16]")));
+    cases.add(
+        Arguments.of(
+            "config shape unlike the weights",
+            new String[] {"logits", "--model", wrongShape.toString(), "--ids", "1"},
+            List.of("model.embed_tokens.weight", "[11, 16]")));
 
     Path layers = model("layers");
     setConfig(layers, "num_hidden_layers", 1_000_000_000);
-    cases.add(Arguments.of("a billion layers", new String[] {"logits", "--model", layers.toString(), "--ids", "1"},
-        List.of("config.json", "num_hidden_layers")));
+    cases.add(
+        Arguments.of(
+            "a billion layers",
+            new String[] {"logits", "--model", layers.toString(), "--ids", "1"},
+            List.of("config.json", "num_hidden_layers")));
 
     Path wide = model("wide");
     setConfig(wide, "intermediate_size", 2_000_000_000);
     setConfig(wide, "hidden_size", 2_000_000_000);
-    cases.add(Arguments.of("trillions of parameters", new String[] {"logits", "--model", wide.toString(), "--ids", "1"},
-        List.of("config.json", "parameters")));
+    cases.add(
+        Arguments.of(
+            "trillions of parameters",
+            new String[] {"logits", "--model", wide.toString(), "--ids", "1"},
+            List.of("config.json", "parameters")));
 
     String llama = fixture().toString();
-    cases.add(Arguments.of("id outside the vocabulary", new String[] {"logits", "--model", llama, "--ids", "1,11"},
-        List.of("--ids", "11", "vocabulary")));
-    cases.add(Arguments.of("more ids than max_position_embeddings",
-        new String[] {"logits", "--model", llama, "--ids", "1,2,3,4,5,6,7,8,9,10,1,2,3,4,5,6,7"},
-        List.of("--ids", "17", "max_position_embeddings")));
-    cases.add(Arguments.of("ids that are no numbers", new String[] {"logits", "--model", llama, "--ids", "1,x"},
-        List.of("--ids", "x")));
-    cases.add(Arguments.of("missing model directory", new String[] {"logits", "--model", dir.resolve("nope").toString(), "--ids", "1"},
-        List.of("nope")));
+    cases.add(
+        Arguments.of(
+            "id outside the vocabulary",
+            new String[] {"logits", "--model", llama, "--ids", "1,11"},
+            List.of("--ids", "11", "vocabulary")));
+    cases.add(
+        Arguments.of(
+            "more ids than max_position_embeddings",
+            new String[] {
+              "logits", "--model", llama, "--ids", "1,2,3,4,5,6,7,8,9,10,1,2,3,4,5,6,7"
+            },
+            List.of("--ids", "17", "max_position_embeddings")));
+    cases.add(
+        Arguments.of(
+            "ids that are no numbers",
+            new String[] {"logits", "--model", llama, "--ids", "1,x"},
+            List.of("--ids", "x")));
+    cases.add(
+        Arguments.of(
+            "missing model directory",
+            new String[] {"logits", "--model", dir.resolve("nope").toString(), "--ids", "1"},
+            List.of("nope")));
 
-    Path malformed = file("malformed.jsonl", "{\"question\": \"a\", \"answers\": [\"1\"]}\n{\"question\": \"b\", \n");
-    cases.add(Arguments.of("malformed JSONL line", new String[] {"train", "--data", malformed.toString()},
-        List.of("malformed.jsonl:2", "not JSON")));
-    Path binary = Files.write(dir.resolve("binary.jsonl"),
-        ("{\"question\": \"a\", \"answers\": [\"1\"]}\n" + "\u00ff\u00fe\u0000\u0001\u0080\n").getBytes(StandardCharsets.ISO_8859_1));
-    cases.add(Arguments.of("binary JSONL", new String[] {"eval", "--data", binary.toString()},
-        List.of("binary.jsonl:2", "UTF-8")));
-    cases.add(Arguments.of("missing data file", new String[] {"rollout", "--data", dir.resolve("absent.jsonl").toString(),
-        "--out", dir.resolve("o").toString()}, List.of("absent.jsonl")));
+    Path malformed =
+        file(
+            "malformed.jsonl",
+            "{\"question\": \"a\", \"answers\": [\"1\"]}\n{\"question\": \"b\", \n");
+    cases.add(
+        Arguments.of(
+            "malformed JSONL line",
+            new String[] {"train", "--data", malformed.toString()},
+            List.of("malformed.jsonl:2", "not JSON")));
+    Path binary =
+        Files.write(
+            dir.resolve("binary.jsonl"),
+            ("{\"question\": \"a\", \"answers\": [\"1\"]}\n" + "\u00ff\u00fe\u0000\u0001\u0080\n")
+                .getBytes(StandardCharsets.ISO_8859_1));
+    cases.add(
+        Arguments.of(
+            "binary JSONL",
+            new String[] {"eval", "--data", binary.toString()},
+            List.of("binary.jsonl:2", "UTF-8")));
+    cases.add(
+        Arguments.of(
+            "missing data file",
+            new String[] {
+              "rollout",
+              "--data",
+              dir.resolve("absent.jsonl").toString(),
+              "--out",
+              dir.resolve("o").toString()
+            },
+            List.of("absent.jsonl")));
 
     Path steps = file("steps.yaml", "steps: abc\n");
-    cases.add(Arguments.of("steps: abc", new String[] {"train", "--config", steps.toString(), "--data", questions.toString()},
-        List.of("'steps'", "abc")));
+    cases.add(
+        Arguments.of(
+            "steps: abc",
+            new String[] {"train", "--config", steps.toString(), "--data", questions.toString()},
+            List.of("'steps'", "abc")));
     Path badYaml = file("bad.yaml", "steps: [1,\n  rollout: {\n");
-    cases.add(Arguments.of("YAML syntax", new String[] {"train", "--config", badYaml.toString(), "--data", questions.toString()},
-        List.of("bad.yaml", "not valid YAML")));
-    cases.add(Arguments.of("unknown key", new String[] {"train", "--data", questions.toString(), "--set", "rollout.tempratur=1"},
-        List.of("tempratur")));
-    cases.add(Arguments.of("ill-typed key", new String[] {"train", "--data", questions.toString(), "--set", "tools.python=maybe"},
-        List.of("'tools.python'", "maybe")));
-    cases.add(Arguments.of("section given a scalar", new String[] {"train", "--data", questions.toString(), "--set", "rollout=5"},
-        List.of("'rollout'")));
-    cases.add(Arguments.of("missing config file", new String[] {"train", "--config", dir.resolve("absent.yaml").toString(),
-        "--data", questions.toString()}, List.of("absent.yaml")));
+    cases.add(
+        Arguments.of(
+            "YAML syntax",
+            new String[] {"train", "--config", badYaml.toString(), "--data", questions.toString()},
+            List.of("bad.yaml", "not valid YAML")));
+    cases.add(
+        Arguments.of(
+            "unknown key",
+            new String[] {"train", "--data", questions.toString(), "--set", "rollout.tempratur=1"},
+            List.of("tempratur")));
+    cases.add(
+        Arguments.of(
+            "ill-typed key",
+            new String[] {"train", "--data", questions.toString(), "--set", "tools.python=maybe"},
+            List.of("'tools.python'", "maybe")));
+    cases.add(
+        Arguments.of(
+            "section given a scalar",
+            new String[] {"train", "--data", questions.toString(), "--set", "rollout=5"},
+            List.of("'rollout'")));
+    cases.add(
+        Arguments.of(
+            "missing config file",
+            new String[] {
+              "train",
+              "--config",
+              dir.resolve("absent.yaml").toString(),
+              "--data",
+              questions.toString()
+            },
+            List.of("absent.yaml")));
 
-    cases.add(Arguments.of("missing index", new String[] {"tool", "search", "--index", dir.resolve("no-index").toString(),
-        "--query", "x"}, List.of("no-index")));
+    cases.add(
+        Arguments.of(
+            "missing index",
+            new String[] {
+              "tool", "search", "--index", dir.resolve("no-index").toString(), "--query", "x"
+            },
+            List.of("no-index")));
     Path emptyIndex = Files.createDirectories(dir.resolve("empty-index"));
-    cases.add(Arguments.of("directory that is no index", new String[] {"tool", "search", "--index", emptyIndex.toString(),
-        "--query", "x"}, List.of("empty-index")));
+    cases.add(
+        Arguments.of(
+            "directory that is no index",
+            new String[] {"tool", "search", "--index", emptyIndex.toString(), "--query", "x"},
+            List.of("empty-index")));
 
     Path blocked = file("runs-blocked", "a file where the runs directory should be");
-    cases.add(Arguments.of("runs dir blocked", new String[] {"train", "--data", questions.toString(), "--set",
-        "tools.python=false", "--set", "runs_dir=" + blocked}, List.of("runs-blocked")));
+    cases.add(
+        Arguments.of(
+            "runs dir blocked",
+            new String[] {
+              "train",
+              "--data",
+              questions.toString(),
+              "--set",
+              "tools.python=false",
+              "--set",
+              "runs_dir=" + blocked
+            },
+            List.of("runs-blocked")));
 
-    Path longLine = file("long.jsonl", "{\"prompt\": \"q\", \"response\": \"" + "x".repeat(20_000) + "\"}\n");
-    cases.add(Arguments.of("over-long SFT example", new String[] {"sft", "--data", longLine.toString(), "--set",
-        "micro_batch_tokens=512", "--set", "runs_dir=" + dir.resolve("runs")}, List.of("long.jsonl:1", "micro_batch_tokens")));
+    Path longLine =
+        file("long.jsonl", "{\"prompt\": \"q\", \"response\": \"" + "x".repeat(20_000) + "\"}\n");
+    cases.add(
+        Arguments.of(
+            "over-long SFT example",
+            new String[] {
+              "sft",
+              "--data",
+              longLine.toString(),
+              "--set",
+              "micro_batch_tokens=512",
+              "--set",
+              "runs_dir=" + dir.resolve("runs")
+            },
+            List.of("long.jsonl:1", "micro_batch_tokens")));
     return cases.stream();
   }
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("badInputs")
-  void badInputIsOneLineNamingTheCulpritWithExitCode2(String what, String[] args, List<String> mentions) {
+  void badInputIsOneLineNamingTheCulpritWithExitCode2(
+      String what, String[] args, List<String> mentions) {
     Run run = arpo4j(args);
     assertEquals(Main.BAD_INPUT, run.status(), what + ": " + run.err());
     assertEquals(1, run.err().lines().count(), what + ": not one line: " + run.err());
     assertTrue(run.err().startsWith("error: "), run.err());
-    for (String m : mentions) assertTrue(run.err().contains(m), what + ": no '" + m + "' in " + run.err());
+    for (String m : mentions)
+      assertTrue(run.err().contains(m), what + ": no '" + m + "' in " + run.err());
   }
 
   @Test
@@ -217,7 +333,8 @@ class CliErrorsTest {
 
   @Test
   void verboseAddsTheStackTrace() {
-    Run run = arpo4j("logits", "--model", dir.resolve("nope").toString(), "--ids", "1", "--verbose");
+    Run run =
+        arpo4j("logits", "--model", dir.resolve("nope").toString(), "--ids", "1", "--verbose");
     assertEquals(Main.BAD_INPUT, run.status());
     assertTrue(run.err().lines().count() > 3, run.err());
     assertTrue(run.err().contains("\tat io.arpo4j."), run.err());

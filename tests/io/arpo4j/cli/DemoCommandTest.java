@@ -15,7 +15,10 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** {@code arpo4j demo --quick} end to end: data, cold start, ARPO and GRPO, evaluation, summary, report. */
+/**
+ * {@code arpo4j demo --quick} end to end: data, cold start, ARPO and GRPO, evaluation, summary,
+ * report.
+ */
 class DemoCommandTest {
   @Test
   void quickDemoRunsThePipelineFromTheShippedCheckpoint(@TempDir Path runs) throws Exception {
@@ -35,30 +38,44 @@ class DemoCommandTest {
       assertEquals(plan.steps(), steps.size(), algo + " metrics lines");
       List<RolloutGroup> groups = RolloutRecorder.read(run.resolve("rollouts.jsonl"));
       assertEquals(plan.steps() * plan.promptsPerStep(), groups.size(), algo + " rollout trees");
-      for (RolloutGroup g : groups) assertEquals(plan.globalSize(), g.trajectories().size(), "M trajectories per prompt");
+      for (RolloutGroup g : groups)
+        assertEquals(plan.globalSize(), g.trajectories().size(), "M trajectories per prompt");
       // several optimizer steps per rollout batch (mini-batches of prompts), so the ratio leaves 1
       for (Map<String, Object> step : steps) {
-        assertEquals((double) plan.promptsPerStep() / plan.miniBatchPrompts(),
-            ((Number) step.get(MetricsLog.OPTIMIZER_STEPS)).doubleValue(), algo + " optimizer steps per RL step");
+        assertEquals(
+            (double) plan.promptsPerStep() / plan.miniBatchPrompts(),
+            ((Number) step.get(MetricsLog.OPTIMIZER_STEPS)).doubleValue(),
+            algo + " optimizer steps per RL step");
       }
-      assertTrue(Files.isDirectory(run.resolve("checkpoints").resolve("step-%06d".formatted(plan.steps()))));
+      assertTrue(
+          Files.isDirectory(
+              run.resolve("checkpoints").resolve("step-%06d".formatted(plan.steps()))));
     }
     JsonNode summary = new ObjectMapper().readTree(runs.resolve("demo/summary.json").toFile());
     assertEquals(r.start().accuracy(), summary.at("/start/accuracy").asDouble(), 0.0);
-    assertEquals(r.start().accuracyByKind().get("LOOKUP"), summary.at("/start/accuracy_by_kind/LOOKUP").asDouble(), 0.0);
+    assertEquals(
+        r.start().accuracyByKind().get("LOOKUP"),
+        summary.at("/start/accuracy_by_kind/LOOKUP").asDouble(),
+        0.0);
     for (ResultRow row : r.rows()) {
       JsonNode a = summary.at("/algos/" + row.algo());
       assertEquals(row.accuracy(), a.get("accuracy").asDouble(), 0.0);
       assertEquals(row.toolCallsPerQuestion(), a.get("tool_calls_per_question").asDouble(), 0.0);
       assertEquals(row.seconds(), a.get("seconds").asDouble(), 0.0);
-      assertEquals(row.trainToolCallsPerPrompt(), a.get("train_tool_calls_per_prompt").asDouble(), 0.0);
+      assertEquals(
+          row.trainToolCallsPerPrompt(), a.get("train_tool_calls_per_prompt").asDouble(), 0.0);
       assertTrue(row.trainToolCallsPerPrompt() > 0, row.algo() + " called tools in training");
       // a third of the questions of each kind, and accuracy is their mean
       Map<String, Double> kinds = row.accuracyByKind();
-      assertEquals(row.accuracy(), kinds.values().stream().mapToDouble(Double::doubleValue).average().orElseThrow(), 1e-12);
+      assertEquals(
+          row.accuracy(),
+          kinds.values().stream().mapToDouble(Double::doubleValue).average().orElseThrow(),
+          1e-12);
     }
     String html = Files.readString(r.report());
-    assertTrue(html.contains("arpo") && html.contains("grpo") && html.contains("start"), "the report shows every policy");
+    assertTrue(
+        html.contains("arpo") && html.contains("grpo") && html.contains("start"),
+        "the report shows every policy");
     assertTrue(r.table().contains("tool calls"));
   }
 
@@ -66,7 +83,8 @@ class DemoCommandTest {
   void fromScratchRedoesTheColdStartSft(@TempDir Path runs) throws Exception {
     DemoCommand.Result r = DemoCommand.run(DemoCommand.plan(true), 3, true, runs, List.of("grpo"));
     assertNotNull(r.sft());
-    assertTrue(r.sft().lastLoss() < r.sft().firstLoss(),
+    assertTrue(
+        r.sft().lastLoss() < r.sft().firstLoss(),
         "SFT must lower the loss: " + r.sft().firstLoss() + " -> " + r.sft().lastLoss());
     assertTrue(Files.isRegularFile(runs.resolve("demo/sft-model/model.safetensors")));
     assertTrue(Files.isRegularFile(runs.resolve("demo/summary.json")));

@@ -29,7 +29,8 @@ class ModelCommandsTest {
   }
 
   private static Path fixture(String relative) throws Exception {
-    return Path.of(ModelCommandsTest.class.getClassLoader().getResource("fixtures/" + relative).toURI());
+    return Path.of(
+        ModelCommandsTest.class.getClassLoader().getResource("fixtures/" + relative).toURI());
   }
 
   @Test
@@ -39,7 +40,13 @@ class ModelCommandsTest {
     JsonNode ids = ref.get("sequences").get(1);
     StringBuilder csv = new StringBuilder();
     ids.forEach(id -> csv.append(csv.length() == 0 ? "" : ",").append(id.asInt()));
-    Object[] result = run("logits", "--model", fixture("hf-tiny/llama-sharded").toString(), "--ids", csv.toString());
+    Object[] result =
+        run(
+            "logits",
+            "--model",
+            fixture("hf-tiny/llama-sharded").toString(),
+            "--ids",
+            csv.toString());
     assertEquals(0, result[0]);
     JsonNode logits = json.readTree((String) result[1]).get("logits");
     JsonNode expected = ref.get("logits").get(1);
@@ -54,8 +61,18 @@ class ModelCommandsTest {
 
   @Test
   void generateRunsTheEmbeddedModelAndBadIdsFail() {
-    Object[] result = run("generate", "--model", "default", "--prompt", "Hi", "--chat", "--max-new-tokens", "3",
-        "--device", "cpu");
+    Object[] result =
+        run(
+            "generate",
+            "--model",
+            "default",
+            "--prompt",
+            "Hi",
+            "--chat",
+            "--max-new-tokens",
+            "3",
+            "--device",
+            "cpu");
     assertEquals(0, result[0]);
     assertTrue(((String) result[1]).endsWith("\n"));
     assertNotEquals(0, run("logits", "--model", "default", "--ids", "1,99999")[0]);

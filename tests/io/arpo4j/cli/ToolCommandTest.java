@@ -33,25 +33,37 @@ class ToolCommandTest {
 
   @Test
   void indexThenSearch(@TempDir Path dir) throws Exception {
-    Path corpus = Files.writeString(dir.resolve("corpus.jsonl"),
-        "{\"id\": \"1\", \"title\": \"Zorblat\", \"text\": \"Zorblat is the capital of Quen.\"}\n"
-            + "{\"id\": \"2\", \"title\": \"Quen\", \"text\": \"Quen is a province.\"}\n");
-    Run index = arpo4j("index", "--corpus", corpus.toString(), "--out", dir.resolve("idx").toString());
+    Path corpus =
+        Files.writeString(
+            dir.resolve("corpus.jsonl"),
+            "{\"id\": \"1\", \"title\": \"Zorblat\", \"text\": \"Zorblat is the capital of Quen.\"}\n"
+                + "{\"id\": \"2\", \"title\": \"Quen\", \"text\": \"Quen is a province.\"}\n");
+    Run index =
+        arpo4j("index", "--corpus", corpus.toString(), "--out", dir.resolve("idx").toString());
     assertEquals(0, index.status(), index.err());
     assertTrue(index.out().contains("indexed 2 documents"), index.out());
-    Run search = arpo4j("tool", "search", "--index", dir.resolve("idx").toString(),
-        "--query", "capital of Zorblat", "--k", "1");
-    assertEquals(" <result>\nPage 1: Zorblat\nZorblat is the capital of Quen.\n</result>\n",
-        search.out());
-    Run browse = arpo4j("tool", "browse", "--index", dir.resolve("idx").toString(),
-        "--target", "2");
+    Run search =
+        arpo4j(
+            "tool",
+            "search",
+            "--index",
+            dir.resolve("idx").toString(),
+            "--query",
+            "capital of Zorblat",
+            "--k",
+            "1");
+    assertEquals(
+        " <result>\nPage 1: Zorblat\nZorblat is the capital of Quen.\n</result>\n", search.out());
+    Run browse =
+        arpo4j("tool", "browse", "--index", dir.resolve("idx").toString(), "--target", "2");
     assertEquals(" <result>\nQuen\n\nQuen is a province.\n</result>\n", browse.out());
   }
 
   @Test
   void badCorpusIsAShortError(@TempDir Path dir) throws Exception {
     Path corpus = Files.writeString(dir.resolve("bad.jsonl"), "{\"title\": \"no id\"}\n");
-    Run index = arpo4j("index", "--corpus", corpus.toString(), "--out", dir.resolve("i").toString());
+    Run index =
+        arpo4j("index", "--corpus", corpus.toString(), "--out", dir.resolve("i").toString());
     assertEquals(Main.BAD_INPUT, index.status());
     assertTrue(index.err().startsWith("error: ") && index.err().contains("line 1"), index.err());
     assertEquals(1, index.err().lines().count(), index.err());

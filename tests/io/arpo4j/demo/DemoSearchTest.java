@@ -13,21 +13,33 @@ import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 class DemoSearchTest {
-  private final DemoSearch search = new DemoSearch(List.of(
-      new DemoCorpus.Doc("zorblat", "Zorblat",
-          "Zorblat is a country. The capital of Zorblat is Quenmar. The population of Zorblat is 912345."),
-      new DemoCorpus.Doc("quenmar", "Quenmar",
-          "Quenmar is a city in Zorblat. The population of Quenmar is 48213. The river of Quenmar is Ossa."),
-      new DemoCorpus.Doc("tilo", "Tilo", "Tilo is a person from Zorblat. The hometown of Tilo is Quenmar.")));
+  private final DemoSearch search =
+      new DemoSearch(
+          List.of(
+              new DemoCorpus.Doc(
+                  "zorblat",
+                  "Zorblat",
+                  "Zorblat is a country. The capital of Zorblat is Quenmar. The population of Zorblat is 912345."),
+              new DemoCorpus.Doc(
+                  "quenmar",
+                  "Quenmar",
+                  "Quenmar is a city in Zorblat. The population of Quenmar is 48213. The river of Quenmar is Ossa."),
+              new DemoCorpus.Doc(
+                  "tilo",
+                  "Tilo",
+                  "Tilo is a person from Zorblat. The hometown of Tilo is Quenmar.")));
 
   @Test
   void titleMatchWinsAndTheMostRelevantSentenceIsShown() {
     // Zorblat's and Tilo's docs also mention Quenmar and population; the titled doc wins
-    assertEquals("Page 1: Quenmar\nThe population of Quenmar is 48213.",
+    assertEquals(
+        "Page 1: Quenmar\nThe population of Quenmar is 48213.",
         search.search("population of Quenmar"));
-    assertEquals("Page 1: Zorblat\nThe capital of Zorblat is Quenmar.",
+    assertEquals(
+        "Page 1: Zorblat\nThe capital of Zorblat is Quenmar.",
         search.search(" capital of  ZORBLAT "));
-    assertEquals("Page 1: Tilo\nThe hometown of Tilo is Quenmar.",
+    assertEquals(
+        "Page 1: Tilo\nThe hometown of Tilo is Quenmar.",
         search.execute("hometown of Tilo", new ToolContext("t0", 0)));
   }
 
@@ -36,7 +48,8 @@ class DemoSearchTest {
     // "river" and "ossa" only in Quenmar's doc
     assertEquals("Page 1: Quenmar\nThe river of Quenmar is Ossa.", search.search("river Ossa"));
     // "population" is in two docs once each: the earlier doc, its first matching sentence
-    assertEquals("Page 1: Zorblat\nThe population of Zorblat is 912345.", search.search("population"));
+    assertEquals(
+        "Page 1: Zorblat\nThe population of Zorblat is 912345.", search.search("population"));
   }
 
   @Test
@@ -49,15 +62,21 @@ class DemoSearchTest {
   @Test
   void manySharedWordsCanOutscoreATitle() {
     String greek = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda";
-    DemoSearch wordy = new DemoSearch(List.of(
-        new DemoCorpus.Doc("x", "Glossary", "Glossary: " + greek + "."),
-        new DemoCorpus.Doc("tilo", "Tilo", "Tilo is a person. The hometown of Tilo is Quenmar.")));
+    DemoSearch wordy =
+        new DemoSearch(
+            List.of(
+                new DemoCorpus.Doc("x", "Glossary", "Glossary: " + greek + "."),
+                new DemoCorpus.Doc(
+                    "tilo", "Tilo", "Tilo is a person. The hometown of Tilo is Quenmar.")));
     // 11 shared words against 10 for the title + 1: the glossary wins
     assertEquals("Page 1: Glossary\nGlossary: " + greek + ".", wordy.search(greek + " zeta Tilo"));
     assertEquals("Page 1: Tilo\nTilo is a person.", wordy.search("alpha Tilo"));
   }
 
-  /** The ranking as documented, by brute force over every document, on queries over a generated world. */
+  /**
+   * The ranking as documented, by brute force over every document, on queries over a generated
+   * world.
+   */
   @Test
   void rankingEqualsABruteForceScanOfTheCorpus() {
     List<DemoCorpus.Doc> docs = DemoCorpus.generate(5).docs();
@@ -87,8 +106,12 @@ class DemoSearchTest {
     return new HashSet<>(List.of(text.toLowerCase(Locale.ROOT).split("[^\\p{L}\\p{N}]+")));
   }
 
-  private static String bruteForce(List<DemoCorpus.Doc> docs, List<Set<String>> docWords, String query) {
-    Set<String> stop = Set.of("the", "of", "is", "a", "an", "in", "from", "what", "who", "when", "which", "was", "and");
+  private static String bruteForce(
+      List<DemoCorpus.Doc> docs, List<Set<String>> docWords, String query) {
+    Set<String> stop =
+        Set.of(
+            "the", "of", "is", "a", "an", "in", "from", "what", "who", "when", "which", "was",
+            "and");
     Set<String> q = new LinkedHashSet<>();
     for (String w : query.toLowerCase(Locale.ROOT).split("[^\\p{L}\\p{N}]+")) {
       if (!w.isEmpty() && !stop.contains(w)) q.add(w);
@@ -122,7 +145,9 @@ class DemoSearchTest {
 
   @Test
   void formatNumbersPagesFromOne() {
-    assertEquals("Page 1: A\none.\nPage 2: B\ntwo.",
-        DemoSearch.format(List.of(new DemoSearch.Page("A", "one."), new DemoSearch.Page("B", "two."))));
+    assertEquals(
+        "Page 1: A\none.\nPage 2: B\ntwo.",
+        DemoSearch.format(
+            List.of(new DemoSearch.Page("A", "one."), new DemoSearch.Page("B", "two."))));
   }
 }

@@ -62,8 +62,8 @@ class DemoTaskTest {
     assertEquals(1500, task.train().size());
     assertEquals(300, task.heldOut().size());
     for (List<DemoQuestion> split : List.of(task.train(), task.heldOut())) {
-      Map<Kind, Long> counts = split.stream()
-          .collect(Collectors.groupingBy(DemoQuestion::kind, Collectors.counting()));
+      Map<Kind, Long> counts =
+          split.stream().collect(Collectors.groupingBy(DemoQuestion::kind, Collectors.counting()));
       for (Kind kind : Kind.values()) {
         assertEquals(split.size() / 3, counts.get(kind), kind.name());
       }
@@ -106,14 +106,16 @@ class DemoTaskTest {
     for (DemoQuestion q : all()) {
       List<String[]> calls = checkFormat(q.referenceTrace(), q.answers().get(0));
       List<String> tags = calls.stream().map(c -> c[0]).toList();
-      List<String> expected = switch (q.kind()) {
-        case ARITHMETIC -> List.of("python");
-        case LOOKUP -> List.of("search");
-        case TWO_HOP -> List.of("search", "search");
-      };
+      List<String> expected =
+          switch (q.kind()) {
+            case ARITHMETIC -> List.of("python");
+            case LOOKUP -> List.of("search");
+            case TWO_HOP -> List.of("search", "search");
+          };
       assertEquals(expected, tags, q.referenceTrace());
       int length = DemoTask.prompt(q.question()).length() + q.referenceTrace().length();
-      assertTrue(length <= DemoTask.CONTEXT_CHARS, "too long (" + length + "): " + q.referenceTrace());
+      assertTrue(
+          length <= DemoTask.CONTEXT_CHARS, "too long (" + length + "): " + q.referenceTrace());
     }
   }
 
@@ -227,7 +229,8 @@ class DemoTaskTest {
       String label = query.substring(0, entity.start());
       String sentence = "The " + label + " of " + doc.title() + " is " + q.answers().get(0) + ".";
       assertTrue(doc.text().contains(sentence), doc.text() + " lacks " + sentence);
-      assertEquals("Page 1: " + doc.title() + "\n" + sentence, last[2], "the last result shows the answer");
+      assertEquals(
+          "Page 1: " + doc.title() + "\n" + sentence, last[2], "the last result shows the answer");
     }
   }
 
@@ -244,9 +247,14 @@ class DemoTaskTest {
       assertEquals(DemoTask.prompt(q.question()), line.get("prompt").asText());
       String response = line.get("response").asText();
       assertEquals(q.demonstration(), response);
-      List<String[]> calls = checkFormat(response, response.equals(q.referenceTrace())
-          ? q.answers().get(0) : checkFormat(q.referenceTrace(), q.answers().get(0)).get(0)[2].replaceAll(
-              "(?s).* is (.*)\\.$", "$1"));
+      List<String[]> calls =
+          checkFormat(
+              response,
+              response.equals(q.referenceTrace())
+                  ? q.answers().get(0)
+                  : checkFormat(q.referenceTrace(), q.answers().get(0))
+                      .get(0)[2]
+                      .replaceAll("(?s).* is (.*)\\.$", "$1"));
       JsonNode spans = line.get("result_spans");
       assertEquals(calls.size(), spans.size());
       StringBuilder modelText = new StringBuilder();
@@ -254,7 +262,8 @@ class DemoTaskTest {
       for (int s = 0; s < spans.size(); s++) {
         int start = spans.get(s).get(0).asInt();
         int end = spans.get(s).get(1).asInt();
-        assertEquals(" <result>\n" + calls.get(s)[2] + "\n</result>", response.substring(start, end));
+        assertEquals(
+            " <result>\n" + calls.get(s)[2] + "\n</result>", response.substring(start, end));
         modelText.append(response, from, start);
         from = end;
       }
@@ -280,13 +289,23 @@ class DemoTaskTest {
         if (q.kind() == Kind.TWO_HOP) twoHop++;
         continue;
       }
-      assertEquals(Kind.TWO_HOP, q.kind(), "only two-hop demonstrations differ: " + q.demonstration());
+      assertEquals(
+          Kind.TWO_HOP, q.kind(), "only two-hop demonstrations differ: " + q.demonstration());
       twoHop++;
       early++;
       int firstResultEnd = q.referenceTrace().indexOf("\n</result>") + "\n</result>".length();
-      assertEquals(q.referenceTrace().substring(0, firstResultEnd), q.demonstration().substring(0, firstResultEnd));
-      assertEquals(1, checkFormat(q.demonstration(), q.demonstration().replaceAll("(?s).*\\\\boxed\\{(.*)\\} </answer>$", "$1")).size());
-      assertNotEquals(q.answers().get(0), q.demonstration().replaceAll("(?s).*\\\\boxed\\{(.*)\\} </answer>$", "$1"));
+      assertEquals(
+          q.referenceTrace().substring(0, firstResultEnd),
+          q.demonstration().substring(0, firstResultEnd));
+      assertEquals(
+          1,
+          checkFormat(
+                  q.demonstration(),
+                  q.demonstration().replaceAll("(?s).*\\\\boxed\\{(.*)\\} </answer>$", "$1"))
+              .size());
+      assertNotEquals(
+          q.answers().get(0),
+          q.demonstration().replaceAll("(?s).*\\\\boxed\\{(.*)\\} </answer>$", "$1"));
     }
     double rate = early / (double) twoHop;
     // 500 two-hop questions: the binomial sd is 0.022, so a rate this far off is a bug, not chance
@@ -315,7 +334,8 @@ class DemoTaskTest {
       checkFormat(q.referenceTrace(), q.answers().get(0));
     }
     assertTrue(rlNames > 100, "RL questions name entities: " + rlNames);
-    // asking for RL questions changes neither the training nor the held-out split (the shipped cold start's data)
+    // asking for RL questions changes neither the training nor the held-out split (the shipped cold
+    // start's data)
     DemoTask withoutRl = DemoTask.generate(SEED, 1500, 0, 300);
     assertEquals(task.train(), withoutRl.train());
     assertEquals(task.heldOut(), withoutRl.heldOut());
@@ -323,35 +343,47 @@ class DemoTaskTest {
 
   @Test
   void promptIsSystemLineQuestionAndAnswerLine() {
-    assertEquals("Use python or search.\nQuestion: What is 2+2?\nAnswer:\n", DemoTask.prompt("What is 2+2?"));
+    assertEquals(
+        "Use python or search.\nQuestion: What is 2+2?\nAnswer:\n",
+        DemoTask.prompt("What is 2+2?"));
   }
 
   @Test
   void badCountsAreRejectedNamingTheArgument() {
-    assertTrue(assertThrows(IllegalArgumentException.class, () -> DemoTask.generate(1, -1, 0, 10))
-        .getMessage().contains("train"));
-    assertTrue(assertThrows(IllegalArgumentException.class, () -> DemoTask.generate(1, 10, 0, -1))
-        .getMessage().contains("heldOut"));
-    assertTrue(assertThrows(IllegalArgumentException.class, () -> DemoTask.generate(1, 10, -3, 10))
-        .getMessage().contains("rl must be >= 0, got -3"));
-    assertTrue(assertThrows(IllegalArgumentException.class, () -> DemoTask.generate(1, 10, 0, 100_000))
-        .getMessage().contains("heldOut"));
+    assertTrue(
+        assertThrows(IllegalArgumentException.class, () -> DemoTask.generate(1, -1, 0, 10))
+            .getMessage()
+            .contains("train"));
+    assertTrue(
+        assertThrows(IllegalArgumentException.class, () -> DemoTask.generate(1, 10, 0, -1))
+            .getMessage()
+            .contains("heldOut"));
+    assertTrue(
+        assertThrows(IllegalArgumentException.class, () -> DemoTask.generate(1, 10, -3, 10))
+            .getMessage()
+            .contains("rl must be >= 0, got -3"));
+    assertTrue(
+        assertThrows(IllegalArgumentException.class, () -> DemoTask.generate(1, 10, 0, 100_000))
+            .getMessage()
+            .contains("heldOut"));
   }
 
   @Test
   void smallAndEmptySplitsWork() {
     DemoTask tiny = DemoTask.generate(3, 0, 0, 2);
     assertEquals(0, tiny.train().size());
-    assertEquals(List.of(Kind.ARITHMETIC, Kind.LOOKUP),
+    assertEquals(
+        List.of(Kind.ARITHMETIC, Kind.LOOKUP),
         tiny.heldOut().stream().map(DemoQuestion::kind).sorted().toList());
   }
 
   // ---- an independent reading of the trajectory format (ARPO.md §1) ----
 
   private static final Pattern THINK = Pattern.compile("<think> [^<>]+ </think>");
-  private static final Pattern CALL = Pattern.compile(
-      "\n<(python|search)> ([^<>]+) </\\1> <result>\n([^<>]+)\n</result>");
-  private static final Pattern ANSWER = Pattern.compile("\n<answer> \\\\boxed\\{([^{}]+)\\} </answer>");
+  private static final Pattern CALL =
+      Pattern.compile("\n<(python|search)> ([^<>]+) </\\1> <result>\n([^<>]+)\n</result>");
+  private static final Pattern ANSWER =
+      Pattern.compile("\n<answer> \\\\boxed\\{([^{}]+)\\} </answer>");
 
   /**
    * Checks {@code trace} is think, then tool calls each followed by a result, then a boxed answer
@@ -372,7 +404,8 @@ class DemoTaskTest {
     assertEquals(answer, end.group(1));
     assertEquals(count(trace, "<"), count(trace, ">"), "angle brackets balance");
     for (String tag : List.of("think", "python", "search", "result", "answer")) {
-      assertEquals(count(trace, "<" + tag + ">"), count(trace, "</" + tag + ">"), tag + " tags balance");
+      assertEquals(
+          count(trace, "<" + tag + ">"), count(trace, "</" + tag + ">"), tag + " tags balance");
     }
     return calls;
   }

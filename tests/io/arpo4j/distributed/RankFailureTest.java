@@ -14,7 +14,10 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** A rank that dies takes the job down: the survivors fail with a clear error, and the launcher stops everything. */
+/**
+ * A rank that dies takes the job down: the survivors fail with a clear error, and the launcher
+ * stops everything.
+ */
 class RankFailureTest {
   static final int TIMEOUT_S = 20;
 
@@ -22,17 +25,24 @@ class RankFailureTest {
   static List<String> longSft(Path dir) throws Exception {
     Path data = DataParallelSftTest.writeTraces(dir);
     List<String> args = new ArrayList<>(DataParallelSftTest.sftArgs(data, dir, "long"));
-    args.addAll(List.of("--set", "sft.epochs=10000", "--set", "distributed.timeout_s=" + TIMEOUT_S));
+    args.addAll(
+        List.of("--set", "sft.epochs=10000", "--set", "distributed.timeout_s=" + TIMEOUT_S));
     return args;
   }
 
-  /** Waits until rank 0 has logged a training step, i.e. both ranks are inside the training loop. */
+  /**
+   * Waits until rank 0 has logged a training step, i.e. both ranks are inside the training loop.
+   */
   static void awaitFirstStep(Path dir, Path log, Process... alive) throws Exception {
     Path metrics = dir.resolve("runs/long/sft_metrics.jsonl");
     long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
     while (!Files.exists(metrics) || Files.size(metrics) == 0) {
-      for (Process p : alive) assertTrue(p.isAlive(), "a process ended before training started: " + RankProcesses.tail(log));
-      assertTrue(System.nanoTime() < deadline, "no training step within 3 minutes: " + RankProcesses.tail(log));
+      for (Process p : alive)
+        assertTrue(
+            p.isAlive(), "a process ended before training started: " + RankProcesses.tail(log));
+      assertTrue(
+          System.nanoTime() < deadline,
+          "no training step within 3 minutes: " + RankProcesses.tail(log));
       Thread.sleep(200);
     }
   }
@@ -47,10 +57,16 @@ class RankFailureTest {
     try {
       awaitFirstStep(dir, log0, rank0, rank1);
       rank1.destroyForcibly().waitFor();
-      assertTrue(rank0.waitFor(TIMEOUT_S + 20, TimeUnit.SECONDS),
-          "rank 0 still runs " + (TIMEOUT_S + 20) + " s after rank 1 died: " + RankProcesses.tail(log0));
+      assertTrue(
+          rank0.waitFor(TIMEOUT_S + 20, TimeUnit.SECONDS),
+          "rank 0 still runs "
+              + (TIMEOUT_S + 20)
+              + " s after rank 1 died: "
+              + RankProcesses.tail(log0));
       assertNotEquals(0, rank0.exitValue(), RankProcesses.tail(log0));
-      assertTrue(Files.readString(log0).contains("rank 0 of 2"), "the error names the rank: " + RankProcesses.tail(log0));
+      assertTrue(
+          Files.readString(log0).contains("rank 0 of 2"),
+          "the error names the rank: " + RankProcesses.tail(log0));
     } finally {
       rank0.destroyForcibly();
       rank1.destroyForcibly();
@@ -68,10 +84,14 @@ class RankFailureTest {
       List<ProcessHandle> ranks = launcher.children().toList();
       assertEquals(2, ranks.size());
       ranks.get(1).destroyForcibly();
-      assertTrue(launcher.waitFor(TIMEOUT_S + 20, TimeUnit.SECONDS), "launch still runs: " + RankProcesses.tail(log));
+      assertTrue(
+          launcher.waitFor(TIMEOUT_S + 20, TimeUnit.SECONDS),
+          "launch still runs: " + RankProcesses.tail(log));
       assertNotEquals(0, launcher.exitValue(), RankProcesses.tail(log));
-      for (ProcessHandle r : ranks) assertFalse(r.isAlive(), "rank " + r.pid() + " outlived the launcher");
-      assertTrue(Files.readString(log).contains("stopping the other ranks"), RankProcesses.tail(log));
+      for (ProcessHandle r : ranks)
+        assertFalse(r.isAlive(), "rank " + r.pid() + " outlived the launcher");
+      assertTrue(
+          Files.readString(log).contains("stopping the other ranks"), RankProcesses.tail(log));
     } finally {
       launcher.descendants().forEach(ProcessHandle::destroyForcibly);
       launcher.destroyForcibly();

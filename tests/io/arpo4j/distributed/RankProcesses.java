@@ -8,17 +8,27 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-/** Starts arpo4j CLI processes (separate JVMs on the test classpath), as ranks of a local job or as a launcher. */
+/**
+ * Starts arpo4j CLI processes (separate JVMs on the test classpath), as ranks of a local job or as
+ * a launcher.
+ */
 final class RankProcesses {
   private RankProcesses() {}
 
   /** {@code java -cp <test classpath> io.arpo4j.cli.Main args...}, output to {@code log}. */
   static Process cli(List<String> args, Map<String, String> env, Path log) throws IOException {
-    List<String> cmd = new ArrayList<>(List.of(
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx1g", "-XX:+UseSerialGC",
-        "-cp", System.getProperty("java.class.path"), "io.arpo4j.cli.Main"));
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx1g",
+                "-XX:+UseSerialGC",
+                "-cp",
+                System.getProperty("java.class.path"),
+                "io.arpo4j.cli.Main"));
     cmd.addAll(args);
-    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+    ProcessBuilder pb =
+        new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
     pb.environment().putAll(env);
     pb.environment().put("OMP_NUM_THREADS", "1"); // two ranks share two cores
     pb.environment().put("OMP_WAIT_POLICY", "PASSIVE");
@@ -26,9 +36,22 @@ final class RankProcesses {
   }
 
   /** Rank {@code rank} of a {@code size}-rank job meeting at 127.0.0.1:{@code port}. */
-  static Process rank(int rank, int size, int port, List<String> args, Path log) throws IOException {
-    return cli(args, Map.of("RANK", "" + rank, "LOCAL_RANK", "" + rank, "WORLD_SIZE", "" + size,
-        "MASTER_ADDR", "127.0.0.1", "MASTER_PORT", "" + port), log);
+  static Process rank(int rank, int size, int port, List<String> args, Path log)
+      throws IOException {
+    return cli(
+        args,
+        Map.of(
+            "RANK",
+            "" + rank,
+            "LOCAL_RANK",
+            "" + rank,
+            "WORLD_SIZE",
+            "" + size,
+            "MASTER_ADDR",
+            "127.0.0.1",
+            "MASTER_PORT",
+            "" + port),
+        log);
   }
 
   static int freePort() throws IOException {

@@ -9,8 +9,18 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class WorldTest {
-  static final Map<String, String> TORCHRUN = Map.of("RANK", "3", "WORLD_SIZE", "4", "LOCAL_RANK", "1",
-      "MASTER_ADDR", "node0", "MASTER_PORT", "29500");
+  static final Map<String, String> TORCHRUN =
+      Map.of(
+          "RANK",
+          "3",
+          "WORLD_SIZE",
+          "4",
+          "LOCAL_RANK",
+          "1",
+          "MASTER_ADDR",
+          "node0",
+          "MASTER_PORT",
+          "29500");
 
   @Test
   void readsTheTorchrunEnvironment() {
@@ -23,19 +33,28 @@ class WorldTest {
   void badEnvironmentIsOneLineNamingTheVariable() {
     var noAddr = new java.util.HashMap<>(TORCHRUN);
     noAddr.remove("MASTER_ADDR");
-    assertEquals("WORLD_SIZE is set but MASTER_ADDR is not",
-        assertThrows(IllegalArgumentException.class, () -> World.fromEnvironment(noAddr)).getMessage());
+    assertEquals(
+        "WORLD_SIZE is set but MASTER_ADDR is not",
+        assertThrows(IllegalArgumentException.class, () -> World.fromEnvironment(noAddr))
+            .getMessage());
     var badRank = new java.util.HashMap<>(TORCHRUN);
     badRank.put("RANK", "4");
-    assertEquals("RANK must be in [0, 4), got 4",
-        assertThrows(IllegalArgumentException.class, () -> World.fromEnvironment(badRank)).getMessage());
+    assertEquals(
+        "RANK must be in [0, 4), got 4",
+        assertThrows(IllegalArgumentException.class, () -> World.fromEnvironment(badRank))
+            .getMessage());
     var badPort = new java.util.HashMap<>(TORCHRUN);
     badPort.put("MASTER_PORT", "x");
-    assertEquals("MASTER_PORT must be an integer, got 'x'",
-        assertThrows(IllegalArgumentException.class, () -> World.fromEnvironment(badPort)).getMessage());
+    assertEquals(
+        "MASTER_PORT must be an integer, got 'x'",
+        assertThrows(IllegalArgumentException.class, () -> World.fromEnvironment(badPort))
+            .getMessage());
   }
 
-  /** Shards of every count over every world size up to 5: contiguous, disjoint, covering, balanced within one. */
+  /**
+   * Shards of every count over every world size up to 5: contiguous, disjoint, covering, balanced
+   * within one.
+   */
   @Test
   void shardsPartitionWholeItems() {
     for (int size = 1; size <= 5; size++) {

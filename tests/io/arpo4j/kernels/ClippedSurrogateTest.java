@@ -18,14 +18,34 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 class ClippedSurrogateTest {
 
-  /** The loss of ARPO.md §6 written with libtorch composite ops in float64; gradient by autograd. */
-  static double[] reference(Tensor lp, Tensor old, Tensor adv, Tensor mask, double epsLow, double epsHigh,
-      double dualClip, LossAggregation agg, double[] gradOut) {
+  /**
+   * The loss of ARPO.md §6 written with libtorch composite ops in float64; gradient by autograd.
+   */
+  static double[] reference(
+      Tensor lp,
+      Tensor old,
+      Tensor adv,
+      Tensor mask,
+      double epsLow,
+      double epsHigh,
+      double dualClip,
+      LossAggregation agg,
+      double[] gradOut) {
     Tensor x = lp.to(ScalarType.Double).detach().requires_grad_(true);
-    Tensor o = old.to(ScalarType.Double), a = adv.to(ScalarType.Double), m = mask.to(ScalarType.Double);
-    Tensor ratio = x.sub(o).clamp(new ScalarOptional(new Scalar(-20.0)), new ScalarOptional(new Scalar(20.0))).exp();
+    Tensor o = old.to(ScalarType.Double),
+        a = adv.to(ScalarType.Double),
+        m = mask.to(ScalarType.Double);
+    Tensor ratio =
+        x.sub(o)
+            .clamp(new ScalarOptional(new Scalar(-20.0)), new ScalarOptional(new Scalar(20.0)))
+            .exp();
     Tensor l1 = a.neg().mul(ratio);
-    Tensor l2 = a.neg().mul(ratio.clamp(new ScalarOptional(new Scalar(1 - epsLow)), new ScalarOptional(new Scalar(1 + epsHigh))));
+    Tensor l2 =
+        a.neg()
+            .mul(
+                ratio.clamp(
+                    new ScalarOptional(new Scalar(1 - epsLow)),
+                    new ScalarOptional(new Scalar(1 + epsHigh))));
     Tensor loss = torch.maximum(l1, l2);
     if (dualClip > 1) {
       Tensor dual = torch.minimum(loss, a.neg().mul(new Scalar(dualClip)));
@@ -37,8 +57,12 @@ class ClippedSurrogateTest {
     switch (agg) {
       case TOKEN_MEAN -> total = masked.sum().div(m.sum());
       default -> {
-        Tensor perSeq = masked.sum(new long[] {1}, false, none).div(m.sum(new long[] {1}, false, none).clamp_min(new Scalar(1e-300)));
-        Tensor nonEmpty = m.sum(new long[] {1}, false, none).gt(new Scalar(0.0)).to(ScalarType.Double);
+        Tensor perSeq =
+            masked
+                .sum(new long[] {1}, false, none)
+                .div(m.sum(new long[] {1}, false, none).clamp_min(new Scalar(1e-300)));
+        Tensor nonEmpty =
+            m.sum(new long[] {1}, false, none).gt(new Scalar(0.0)).to(ScalarType.Double);
         total = perSeq.mul(nonEmpty).sum();
         if (agg == LossAggregation.SEQ_MEAN_TOKEN_MEAN) total = total.div(nonEmpty.sum());
       }
@@ -63,11 +87,14 @@ class ClippedSurrogateTest {
   })
   void matchesFloat64CompositeAndAutograd(int s, int l, LossAggregation agg, float dualClip) {
     SplittableRandom rng = new SplittableRandom(freshSeed("clipped_surrogate"));
-    float[] lp = new float[s * l], old = new float[s * l], adv = new float[s * l], mask = new float[s * l];
+    float[] lp = new float[s * l],
+        old = new float[s * l],
+        adv = new float[s * l],
+        mask = new float[s * l];
     for (int i = 0; i < s; i++) {
-      float a = (float) gaussian(rng);            // one advantage per sequence, as in GRPO
-      int len = 1 + rng.nextInt(l);               // padded tail
-      boolean empty = s > 2 && i == 1;            // an all-padding row must not break the means
+      float a = (float) gaussian(rng); // one advantage per sequence, as in GRPO
+      int len = 1 + rng.nextInt(l); // padded tail
+      boolean empty = s > 2 && i == 1; // an all-padding row must not break the means
       for (int t = 0; t < l; t++) {
         int k = i * l + t;
         old[k] = (float) (-Math.abs(gaussian(rng)) * 3 - 0.01);
@@ -77,8 +104,12 @@ class ClippedSurrogateTest {
       }
       if (!empty) mask[i * l] = 1f;
     }
-    Tensor tLp = tensor(lp, s, l), tOld = tensor(old, s, l), tAdv = tensor(adv, s, l), tMask = tensor(mask, s, l);
-    Kernels.Surrogate out = Kernels.clippedSurrogate(tLp, tOld, tAdv, tMask, 0.2f, 0.28f, dualClip, agg);
+    Tensor tLp = tensor(lp, s, l),
+        tOld = tensor(old, s, l),
+        tAdv = tensor(adv, s, l),
+        tMask = tensor(mask, s, l);
+    Kernels.Surrogate out =
+        Kernels.clippedSurrogate(tLp, tOld, tAdv, tMask, 0.2f, 0.28f, dualClip, agg);
     double[] grad = new double[s * l];
     double[] ref = reference(tLp, tOld, tAdv, tMask, 0.2f, 0.28f, dualClip, agg, grad);
     assertEquals(ref[0], floats(out.loss())[0], 1e-5 * Math.max(1, Math.abs(ref[0])), "loss");

@@ -15,7 +15,10 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
-/** The constants Java passes to the kernels are the header's, read from native/include/arpo4j.h as text. */
+/**
+ * The constants Java passes to the kernels are the header's, read from native/include/arpo4j.h as
+ * text.
+ */
 class HeaderConstantsTest {
   static final Pattern DEFINE = Pattern.compile("#define\\s+(ARPO_[A-Z0-9_]+)\\s+(\\d+)");
   static final Pattern ENUMERATOR = Pattern.compile("\\b(ARPO_[A-Z0-9_]+)\\s*=\\s*(\\d+)");
@@ -36,7 +39,8 @@ class HeaderConstantsTest {
     assertTrue(header.size() >= 12, "parsed " + header);
     Map<String, Integer> java = new TreeMap<>();
     for (Field f : NativeKernels.class.getDeclaredFields()) {
-      if (Modifier.isStatic(f.getModifiers()) && f.getName().startsWith("ARPO_")) java.put(f.getName(), f.getInt(null));
+      if (Modifier.isStatic(f.getModifiers()) && f.getName().startsWith("ARPO_"))
+        java.put(f.getName(), f.getInt(null));
     }
     // ARPO_ERR_* are only ever returned, never passed; everything else must be mirrored
     header.keySet().removeIf(name -> name.startsWith("ARPO_ERR_"));
@@ -47,7 +51,9 @@ class HeaderConstantsTest {
   void everyAggregationMapsToTheHeadersModeOfTheSameName() throws Exception {
     Map<String, Integer> header = headerConstants();
     TreeSet<String> headerModes = new TreeSet<>();
-    header.keySet().stream().filter(n -> n.startsWith("ARPO_AGG_")).forEach(n -> headerModes.add(n.substring(9)));
+    header.keySet().stream()
+        .filter(n -> n.startsWith("ARPO_AGG_"))
+        .forEach(n -> headerModes.add(n.substring(9)));
     TreeSet<String> javaModes = new TreeSet<>();
     Arrays.stream(LossAggregation.values()).forEach(a -> javaModes.add(a.name()));
     assertEquals(headerModes, javaModes);

@@ -63,13 +63,19 @@ class SampleTest {
       cells++;
     }
     if (pooledExpected > 0) {
-      stat += (pooledObserved - pooledExpected) * (pooledObserved - pooledExpected) / Math.max(pooledExpected, 1e-9);
+      stat +=
+          (pooledObserved - pooledExpected)
+              * (pooledObserved - pooledExpected)
+              / Math.max(pooledExpected, 1e-9);
       cells++;
     }
     return new double[] {stat, cells - 1};
   }
 
-  /** Upper critical value of chi-square with df degrees of freedom at z standard deviations (Wilson-Hilferty). */
+  /**
+   * Upper critical value of chi-square with df degrees of freedom at z standard deviations
+   * (Wilson-Hilferty).
+   */
   static double critical(double df, double z) {
     double a = 2.0 / (9 * df);
     return df * Math.pow(1 - a + z * Math.sqrt(a), 3);
@@ -84,7 +90,8 @@ class SampleTest {
     "300, 0.9, 25, 0.9, false",
     "100, 1.0, 0, 0.9, true",
   })
-  void frequenciesMatchTheFilteredSoftmax(int v, float temperature, int topK, float topP, boolean bf16) {
+  void frequenciesMatchTheFilteredSoftmax(
+      int v, float temperature, int topK, float topP, boolean bf16) {
     SplittableRandom rng = new SplittableRandom(freshSeed("sample chi-square"));
     float[] row = logits(rng, 1, v, 1.5, 0.0);
     Tensor one = tensor(row, 1, v);
@@ -114,10 +121,12 @@ class SampleTest {
     float[] data = logits(rng, b, v, 4.0, 0.01);
     Tensor logits = tensor(data, b, v);
     for (int step = 0; step < 3; step++) {
-      long[] tokens = longs(Kernels.sample(logits, 0.8f, topP, topK, rng.nextLong(), step).tokens());
+      long[] tokens =
+          longs(Kernels.sample(logits, 0.8f, topP, topK, rng.nextLong(), step).tokens());
       for (int i = 0; i < b; i++) {
         float[] row = Arrays.copyOfRange(data, i * v, (i + 1) * v);
-        assertTrue(keptSet(row, 0.8, topK, topP)[(int) tokens[i]], "row " + i + " token " + tokens[i]);
+        assertTrue(
+            keptSet(row, 0.8, topK, topP)[(int) tokens[i]], "row " + i + " token " + tokens[i]);
       }
     }
   }

@@ -20,7 +20,10 @@ final class TestTensors {
     return seed;
   }
 
-  /** Gaussian logits times {@code scale}, with about {@code negInfFraction} of entries -inf (never a whole row). */
+  /**
+   * Gaussian logits times {@code scale}, with about {@code negInfFraction} of entries -inf (never a
+   * whole row).
+   */
   static float[] logits(SplittableRandom rng, int n, int v, double scale, double negInfFraction) {
     float[] x = new float[n * v];
     for (int i = 0; i < n; i++) {
@@ -87,7 +90,10 @@ final class TestTensors {
     Tensor p = logp.exp();
     // p * s with p = 0 where s = -inf contributes nothing (0 * -inf would be NaN)
     Tensor sFinite = s.masked_fill(s.isinf(), new Scalar(0.0));
-    Tensor entropy = lse.sub(p.mul(sFinite).sum(new long[] {1}, false, new org.bytedeco.pytorch.ScalarTypeOptional()));
+    Tensor entropy =
+        lse.sub(
+            p.mul(sFinite)
+                .sum(new long[] {1}, false, new org.bytedeco.pytorch.ScalarTypeOptional()));
     double[] lp = new double[targets.length];
     double[] logpArr = doubles(logp);
     int v = (int) logits.size(1);

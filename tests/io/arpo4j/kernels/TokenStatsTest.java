@@ -23,12 +23,14 @@ class TokenStatsTest {
     "9, 1003, 4.0, 1.0, 0.1, true",
     "4, 32000, 10000.0, 0.8, 0.0, true",
   })
-  void matchesFloat64Composite(int n, int v, double scale, float temperature, double negInf, boolean bf16) {
+  void matchesFloat64Composite(
+      int n, int v, double scale, float temperature, double negInf, boolean bf16) {
     SplittableRandom rng = new SplittableRandom(freshSeed("token_stats"));
     float[] data = logits(rng, n, v, scale, negInf);
     Tensor logits = tensor(data, n, v);
     if (bf16) logits = logits.to(ScalarType.BFloat16);
-    float[] rounded = floats(logits); // bf16 inputs: the reference sees exactly what the kernel sees
+    float[] rounded =
+        floats(logits); // bf16 inputs: the reference sees exactly what the kernel sees
     long[] targets = targets(rng, rounded, n, v);
     Kernels.TokenStats stats = Kernels.tokenStats(logits, tensor(targets, n), temperature);
     double[][] ref = referenceTokenStats(logits, targets, temperature);

@@ -27,23 +27,35 @@ class PolicyLossTest {
   void aggregationWeightsMatchHandComputedValues() {
     // two sequences: 3 tokens then 1 token of 4 slots
     Tensor mask = Tensor.create(new float[] {1, 1, 1, 0, 0, 1, 0, 0}, 2, 4);
-    assertArrayEquals(new float[] {0.25f, 0.25f, 0.25f, 0, 0, 0.25f, 0, 0},
-        doubles2floats(PolicyLoss.aggregationWeights(mask, LossAggregation.TOKEN_MEAN)), 1e-7f);
-    assertArrayEquals(new float[] {1 / 6f, 1 / 6f, 1 / 6f, 0, 0, 0.5f, 0, 0},
-        doubles2floats(PolicyLoss.aggregationWeights(mask, LossAggregation.SEQ_MEAN_TOKEN_MEAN)), 1e-7f);
-    assertArrayEquals(new float[] {1 / 3f, 1 / 3f, 1 / 3f, 0, 0, 1, 0, 0},
-        doubles2floats(PolicyLoss.aggregationWeights(mask, LossAggregation.SEQ_SUM_TOKEN_MEAN)), 1e-7f);
+    assertArrayEquals(
+        new float[] {0.25f, 0.25f, 0.25f, 0, 0, 0.25f, 0, 0},
+        doubles2floats(PolicyLoss.aggregationWeights(mask, LossAggregation.TOKEN_MEAN)),
+        1e-7f);
+    assertArrayEquals(
+        new float[] {1 / 6f, 1 / 6f, 1 / 6f, 0, 0, 0.5f, 0, 0},
+        doubles2floats(PolicyLoss.aggregationWeights(mask, LossAggregation.SEQ_MEAN_TOKEN_MEAN)),
+        1e-7f);
+    assertArrayEquals(
+        new float[] {1 / 3f, 1 / 3f, 1 / 3f, 0, 0, 1, 0, 0},
+        doubles2floats(PolicyLoss.aggregationWeights(mask, LossAggregation.SEQ_SUM_TOKEN_MEAN)),
+        1e-7f);
   }
 
-  /** The KL and entropy terms against a float64 autograd composite, on top of the surrogate kernel. */
+  /**
+   * The KL and entropy terms against a float64 autograd composite, on top of the surrogate kernel.
+   */
   @ParameterizedTest
   @EnumSource(LossAggregation.class)
   void klAndEntropyTermsMatchAutograd(LossAggregation agg) {
     long seed = Long.getLong("arpo4j.test.seed", 20251201L);
     SplittableRandom rng = new SplittableRandom(seed);
     int s = 5, l = 23;
-    float[] lp = new float[s * l], old = new float[s * l], ref = new float[s * l], ent = new float[s * l],
-        adv = new float[s * l], mask = new float[s * l];
+    float[] lp = new float[s * l],
+        old = new float[s * l],
+        ref = new float[s * l],
+        ent = new float[s * l],
+        adv = new float[s * l],
+        mask = new float[s * l];
     for (int i = 0; i < s * l; i++) {
       old[i] = (float) -(rng.nextDouble() * 4 + 0.01);
       lp[i] = old[i] + (float) (rng.nextDouble() - 0.5) * 0.5f;
@@ -54,8 +66,12 @@ class PolicyLossTest {
     }
     mask[0] = 1;
     PolicyLossConfig config = new PolicyLossConfig(0.2f, 0.28f, 3f, agg, 0.05, 0.01);
-    Tensor tLp = Tensor.create(lp, s, l), tOld = Tensor.create(old, s, l), tRef = Tensor.create(ref, s, l),
-        tEnt = Tensor.create(ent, s, l), tAdv = Tensor.create(adv, s, l), tMask = Tensor.create(mask, s, l);
+    Tensor tLp = Tensor.create(lp, s, l),
+        tOld = Tensor.create(old, s, l),
+        tRef = Tensor.create(ref, s, l),
+        tEnt = Tensor.create(ent, s, l),
+        tAdv = Tensor.create(adv, s, l),
+        tMask = Tensor.create(mask, s, l);
     PolicyLoss.Result r = PolicyLoss.compute(tLp, tOld, tRef, tEnt, tAdv, tMask, config);
     Kernels.Surrogate pg = Kernels.clippedSurrogate(tLp, tOld, tAdv, tMask, 0.2f, 0.28f, 3f, agg);
 
@@ -79,22 +95,38 @@ class PolicyLossTest {
   void k3IsClampedAsVerlClampsIt() {
     float[] ref = {100, -100, 2.5f, 3, 0.5f};
     Tensor lp = Tensor.create(new float[5], 1, 5), tRef = Tensor.create(ref, 1, 5);
-    Tensor zero = Tensor.create(new float[5], 1, 5), mask = Tensor.create(new float[] {1, 1, 1, 1, 1}, 1, 5);
-    PolicyLoss.Result r = PolicyLoss.compute(lp, lp, tRef, null, zero, mask,
-        new PolicyLossConfig(0.2f, 0.2f, 3f, LossAggregation.TOKEN_MEAN, 1.0, 0));
-    // by hand: k3(20) and k3(-20) exceed 10, k3(2.5) = e^2.5 - 3.5, k3(3) = e^3 - 4 > 10, k3(0.5) = e^0.5 - 1.5
+    Tensor zero = Tensor.create(new float[5], 1, 5),
+        mask = Tensor.create(new float[] {1, 1, 1, 1, 1}, 1, 5);
+    PolicyLoss.Result r =
+        PolicyLoss.compute(
+            lp,
+            lp,
+            tRef,
+            null,
+            zero,
+            mask,
+            new PolicyLossConfig(0.2f, 0.2f, 3f, LossAggregation.TOKEN_MEAN, 1.0, 0));
+    // by hand: k3(20) and k3(-20) exceed 10, k3(2.5) = e^2.5 - 3.5, k3(3) = e^3 - 4 > 10, k3(0.5) =
+    // e^0.5 - 1.5
     double expected = (10 + 10 + (Math.exp(2.5) - 3.5) + 10 + (Math.exp(0.5) - 1.5)) / 5;
     assertEquals(expected, r.klLoss(), 1e-6);
-    assertArrayEquals(new float[] {0, 0, (float) ((1 - Math.exp(2.5)) / 5), 0, (float) ((1 - Math.exp(0.5)) / 5)},
-        doubles2floats(r.gradLogprob()), 1e-6f);
+    assertArrayEquals(
+        new float[] {0, 0, (float) ((1 - Math.exp(2.5)) / 5), 0, (float) ((1 - Math.exp(0.5)) / 5)},
+        doubles2floats(r.gradLogprob()),
+        1e-6f);
   }
 
   @Test
   void missingInputsAreNamed() {
-    Tensor t = Tensor.create(new float[] {-1, -2}, 1, 2), m = Tensor.create(new float[] {1, 1}, 1, 2);
+    Tensor t = Tensor.create(new float[] {-1, -2}, 1, 2),
+        m = Tensor.create(new float[] {1, 1}, 1, 2);
     PolicyLossConfig kl = new PolicyLossConfig(0.2f, 0.2f, 3f, LossAggregation.TOKEN_MEAN, 0.1, 0);
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PolicyLoss.compute(t, t, null, null, t, m, kl));
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class, () -> PolicyLoss.compute(t, t, null, null, t, m, kl));
     assertTrue(e.getMessage().contains("refLogprob"));
-    assertThrows(IllegalArgumentException.class, () -> new PolicyLossConfig(1.2f, 0.2f, 3f, LossAggregation.TOKEN_MEAN, 0, 0));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> new PolicyLossConfig(1.2f, 0.2f, 3f, LossAggregation.TOKEN_MEAN, 0, 0));
   }
 }

@@ -37,11 +37,16 @@ class ChatTemplateTest {
   @MethodSource("cases")
   void rendersLikeJinja2(String template, String name, JsonNode c) throws IOException {
     ChatTemplate chat = new ChatTemplate(templateSource(template));
-    List<Map<String, Object>> messages = Fixtures.JSON.convertValue(c.get("messages"), new TypeReference<>() {});
-    List<Map<String, Object>> tools = c.hasNonNull("tools")
-        ? Fixtures.JSON.convertValue(c.get("tools"), new TypeReference<>() {}) : null;
-    Map<String, Object> variables = c.has("variables")
-        ? Fixtures.JSON.convertValue(c.get("variables"), new TypeReference<>() {}) : new java.util.HashMap<>();
+    List<Map<String, Object>> messages =
+        Fixtures.JSON.convertValue(c.get("messages"), new TypeReference<>() {});
+    List<Map<String, Object>> tools =
+        c.hasNonNull("tools")
+            ? Fixtures.JSON.convertValue(c.get("tools"), new TypeReference<>() {})
+            : null;
+    Map<String, Object> variables =
+        c.has("variables")
+            ? Fixtures.JSON.convertValue(c.get("variables"), new TypeReference<>() {})
+            : new java.util.HashMap<>();
     if (template.equals("llama3_1")) {
       variables.put("bos_token", "<|begin_of_text|>");
       variables.put("eos_token", "<|eot_id|>");
@@ -51,12 +56,16 @@ class ChatTemplateTest {
     }
     boolean generationPrompt = c.get("add_generation_prompt").asBoolean();
     if (c.has("error")) {
-      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-          () -> chat.render(messages, tools, generationPrompt, variables), "Jinja2 raised " + c.get("error").asText());
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> chat.render(messages, tools, generationPrompt, variables),
+              "Jinja2 raised " + c.get("error").asText());
       assertTrue(e.getMessage().startsWith("chat template"), e.getMessage());
       return;
     }
-    assertEquals(c.get("expected").asText(), chat.render(messages, tools, generationPrompt, variables));
+    assertEquals(
+        c.get("expected").asText(), chat.render(messages, tools, generationPrompt, variables));
   }
 
   @Test
@@ -66,25 +75,38 @@ class ChatTemplateTest {
     for (int i = 0; i < 6; i++) {
       many.add(ChatTemplate.message("user", "Hi " + i));
     }
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> chat.render(many, List.of(Map.of("function", Map.of("name", "x"))), false, Map.of()));
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                chat.render(
+                    many, List.of(Map.of("function", Map.of("name", "x"))), false, Map.of()));
     assertTrue(e.getMessage().contains("too many"), e.getMessage());
   }
 
   @Test
   void keywordArgumentsAndReverseSliceAreRewritten() {
-    assertEquals(" namespace(a=(xs|length - 1), b=(true)) ",
+    assertEquals(
+        " namespace(a=(xs|length - 1), b=(true)) ",
         ChatTemplate.adaptExpression(" namespace(a=xs|length - 1, b=true) "));
-    assertEquals(" for m in messages|reverse ", ChatTemplate.adaptExpression(" for m in messages[::-1] "));
-    assertEquals(" x == 1 and f('a=b', k=(1)) ", ChatTemplate.adaptExpression(" x == 1 and f('a=b', k=1) "));
+    assertEquals(
+        " for m in messages|reverse ", ChatTemplate.adaptExpression(" for m in messages[::-1] "));
+    assertEquals(
+        " x == 1 and f('a=b', k=(1)) ", ChatTemplate.adaptExpression(" x == 1 and f('a=b', k=1) "));
   }
 
   static String templateSource(String name) throws IOException {
     return switch (name) {
       case "features" -> Files.readString(Fixtures.path("chat/features.jinja"));
-      case "default" -> Fixtures.JSON.readTree(ChatTemplateTest.class.getResourceAsStream(
-          "/io/arpo4j/model/default/tokenizer_config.json")).get("chat_template").asText();
-      case "qwen2_5", "qwen3", "llama3_1" -> Files.readString(Fixtures.path("chat/templates/" + name + ".jinja"));
+      case "default" ->
+          Fixtures.JSON
+              .readTree(
+                  ChatTemplateTest.class.getResourceAsStream(
+                      "/io/arpo4j/model/default/tokenizer_config.json"))
+              .get("chat_template")
+              .asText();
+      case "qwen2_5", "qwen3", "llama3_1" ->
+          Files.readString(Fixtures.path("chat/templates/" + name + ".jinja"));
       default -> throw new IllegalArgumentException(name);
     };
   }

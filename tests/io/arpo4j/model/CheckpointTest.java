@@ -65,12 +65,21 @@ class CheckpointTest {
             Checkpoint saved = Checkpoint.open(dir)) {
           assertEquals(original.parameters().keySet(), reloaded.parameters().keySet());
           for (String name : original.parameters().keySet()) {
-            assertArrayEquals(bytes(original.parameters().get(name)), bytes(reloaded.parameters().get(name)), name);
-            try (Tensor a = fixture.read(name); Tensor b = saved.read(name)) {
+            assertArrayEquals(
+                bytes(original.parameters().get(name)),
+                bytes(reloaded.parameters().get(name)),
+                name);
+            try (Tensor a = fixture.read(name);
+                Tensor b = saved.read(name)) {
               assertArrayEquals(bytes(a), bytes(b), "stored bytes of " + name);
             }
           }
-          assertEquals("float32", Fixtures.JSON.readTree(dir.resolve("config.json").toFile()).get("torch_dtype").asText());
+          assertEquals(
+              "float32",
+              Fixtures.JSON
+                  .readTree(dir.resolve("config.json").toFile())
+                  .get("torch_dtype")
+                  .asText());
         }
       }
       // saving the sharded layout over the single one leaves one checkpoint
@@ -84,16 +93,26 @@ class CheckpointTest {
     Path dir = tmp.resolve("policy");
     try (PolicyModel pm = PolicyModel.loadDefault()) {
       pm.save(dir, StorageType.F32);
-      for (String file : new String[] {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"}) {
+      for (String file :
+          new String[] {
+            "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"
+          }) {
         assertTrue(Files.isRegularFile(dir.resolve(file)), file);
       }
       try (PolicyModel back = PolicyModel.load(dir, RuntimeOptions.cpu())) {
         for (String name : pm.model().parameters().keySet()) {
-          assertArrayEquals(bytes(pm.model().parameters().get(name)), bytes(back.model().parameters().get(name)), name);
+          assertArrayEquals(
+              bytes(pm.model().parameters().get(name)),
+              bytes(back.model().parameters().get(name)),
+              name);
         }
         assertArrayEquals(pm.eosTokenIds(), back.eosTokenIds());
-        assertArrayEquals(pm.tokenizer().encode("<think>hi</think>"), back.tokenizer().encode("<think>hi</think>"));
-        assertEquals(pm.model().config().toJson().get("hidden_size"), back.model().config().toJson().get("hidden_size"));
+        assertArrayEquals(
+            pm.tokenizer().encode("<think>hi</think>"),
+            back.tokenizer().encode("<think>hi</think>"));
+        assertEquals(
+            pm.model().config().toJson().get("hidden_size"),
+            back.model().config().toJson().get("hidden_size"));
       }
     }
   }
@@ -129,7 +148,8 @@ class CheckpointTest {
       try (TransformerModel reloaded = TransformerModel.load(dir, RuntimeOptions.cpu())) {
         for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
           Tensor rounded = e.getValue().to(torch.ScalarType.BFloat16).to(torch.ScalarType.Float);
-          assertArrayEquals(bytes(rounded), bytes(reloaded.parameters().get(e.getKey())), e.getKey());
+          assertArrayEquals(
+              bytes(rounded), bytes(reloaded.parameters().get(e.getKey())), e.getKey());
         }
       }
     }
@@ -164,9 +184,11 @@ class CheckpointTest {
     assertMessage(dir, "header length");
 
     String header = new String(all, 8, (int) headerLen, StandardCharsets.UTF_8);
-    String wrongOffsets = header.replaceFirst("\"data_offsets\":\\[(\\d+),(\\d+)\\]", "\"data_offsets\":[$1,1$2]");
+    String wrongOffsets =
+        header.replaceFirst("\"data_offsets\":\\[(\\d+),(\\d+)\\]", "\"data_offsets\":[$1,1$2]");
     assertEquals(header.length() + 1, wrongOffsets.length());
-    Files.write(file, withHeader(all, headerLen, wrongOffsets.substring(0, wrongOffsets.length() - 1)));
+    Files.write(
+        file, withHeader(all, headerLen, wrongOffsets.substring(0, wrongOffsets.length() - 1)));
     assertMessage(dir, "data_offsets");
   }
 
@@ -194,7 +216,8 @@ class CheckpointTest {
 
     Map<String, Tensor> extra = new LinkedHashMap<>(tensors);
     extra.put("model.layers.0.self_attn.o_proj.bias", torch.zeros(8));
-    extra.put("model.layers.0.self_attn.rotary_emb.inv_freq", torch.ones(2)); // ignored, not an error
+    extra.put(
+        "model.layers.0.self_attn.rotary_emb.inv_freq", torch.ones(2)); // ignored, not an error
     Checkpoint.write(dir, extra, Long.MAX_VALUE);
     msg = assertMessage(dir, "unexpected tensors");
     assertTrue(msg.contains("o_proj.bias") && !msg.contains("inv_freq"), msg);
@@ -205,7 +228,8 @@ class CheckpointTest {
     Path dir = copyFixture("llama-sharded");
     Path index = dir.resolve("model.safetensors.index.json");
     ObjectNode json = (ObjectNode) Fixtures.JSON.readTree(index.toFile());
-    ((ObjectNode) json.get("weight_map")).put("model.norm.weight", "tiny_llama-00001-of-00002.safetensors");
+    ((ObjectNode) json.get("weight_map"))
+        .put("model.norm.weight", "tiny_llama-00001-of-00002.safetensors");
     Fixtures.JSON.writeValue(index.toFile(), json);
     assertMessage(dir, "does not contain it");
     ((ObjectNode) json.get("weight_map")).put("model.norm.weight", "../elsewhere.safetensors");
@@ -222,9 +246,12 @@ class CheckpointTest {
   }
 
   private static String assertMessage(Path dir, String fragment) {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> TransformerModel.load(dir, RuntimeOptions.cpu()).close());
-    assertTrue(e.getMessage().contains(fragment), "expected '" + fragment + "' in: " + e.getMessage());
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> TransformerModel.load(dir, RuntimeOptions.cpu()).close());
+    assertTrue(
+        e.getMessage().contains(fragment), "expected '" + fragment + "' in: " + e.getMessage());
     return e.getMessage();
   }
 }

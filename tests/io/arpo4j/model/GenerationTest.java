@@ -91,7 +91,8 @@ class GenerationTest {
     }
 
     @Override
-    public List<SampledToken> step(List<Sequence> batch, SamplingParams sampling, long seed, long step) {
+    public List<SampledToken> step(
+        List<Sequence> batch, SamplingParams sampling, long seed, long step) {
       assertEquals(steps++, step, "consecutive step numbers");
       List<SampledToken> out = new ArrayList<>();
       for (Sequence s : batch) {
@@ -125,11 +126,13 @@ class GenerationTest {
     int[] byTagToken = concat(bytes("<search>capital</search>"), bytes("xyz"));
     int[] withEos = concat(bytes("The answer is 4."), new int[] {258, 'x', 'y'});
     int[] endless = bytes("abcdefghijklmnopqrstuvwxyz".repeat(3));
-    List<Sequence> seqs = List.of(
-        policy.add(new int[] {1}, bySpelling), policy.add(new int[] {2}, byTagToken),
-        policy.add(new int[] {3}, withEos), policy.add(new int[] {4}, endless));
+    List<Sequence> seqs =
+        List.of(
+            policy.add(new int[] {1}, bySpelling), policy.add(new int[] {2}, byTagToken),
+            policy.add(new int[] {3}, withEos), policy.add(new int[] {4}, endless));
 
-    Generation.Options options = new Generation.Options(SamplingParams.greedy(), 50, List.of("</python>", "</search>"));
+    Generation.Options options =
+        new Generation.Options(SamplingParams.greedy(), 50, List.of("</python>", "</search>"));
     List<Generation.Result> results = Generation.generate(policy, seqs, options, 5, 0);
 
     Generation.Result a = results.get(0);
@@ -162,15 +165,24 @@ class GenerationTest {
     ScriptedPolicy policy = new ScriptedPolicy();
     int[] script = bytes("é東京 </search> tail");
     Sequence s = policy.add(new int[] {1}, script);
-    Generation.Result r = Generation.generate(policy, List.of(s),
-        new Generation.Options(SamplingParams.greedy(), 100, List.of("</search>")), 0, 0).get(0);
+    Generation.Result r =
+        Generation.generate(
+                policy,
+                List.of(s),
+                new Generation.Options(SamplingParams.greedy(), 100, List.of("</search>")),
+                0,
+                0)
+            .get(0);
     assertEquals("é東京 </search>", r.text());
   }
 
   @Test
   void badOptionsAreRejected() {
-    assertThrows(IllegalArgumentException.class, () -> new Generation.Options(SamplingParams.greedy(), 0, List.of()));
-    assertThrows(IllegalArgumentException.class, () -> new StopStringMatcher(tokenizer, List.of("")));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> new Generation.Options(SamplingParams.greedy(), 0, List.of()));
+    assertThrows(
+        IllegalArgumentException.class, () -> new StopStringMatcher(tokenizer, List.of("")));
   }
 
   private static int[] concat(int[] a, int[] b) {

@@ -18,11 +18,13 @@ class HfParityTest {
     JsonNode ref = Fixtures.json("hf-tiny/" + name + "/reference_logits.json");
     int[][] sequences = Fixtures.JSON.treeToValue(ref.get("sequences"), int[][].class);
     double[][][] expected = Fixtures.JSON.treeToValue(ref.get("logits"), double[][][].class);
-    try (TransformerModel model = TransformerModel.load(Fixtures.path("hf-tiny/" + name), RuntimeOptions.cpu());
+    try (TransformerModel model =
+            TransformerModel.load(Fixtures.path("hf-tiny/" + name), RuntimeOptions.cpu());
         Tensor ids = Fixtures.ids(sequences);
         Tensor logits = model.logits(ids)) {
       int vocab = model.config().vocabSize();
-      assertArrayEquals(new long[] {sequences.length, sequences[0].length, vocab}, logits.sizes().vec().get());
+      assertArrayEquals(
+          new long[] {sequences.length, sequences[0].length, vocab}, logits.sizes().vec().get());
       float[] actual = Fixtures.floats(logits);
       double[] flat = new double[actual.length];
       for (int s = 0; s < sequences.length; s++) {

@@ -43,8 +43,21 @@ class HfTokenizerTest {
         assertEquals(utf8[i] & 0xff, ids[i], "token " + i + " is byte " + i);
       }
       assertEquals(text, tok.decode(ids));
-      for (String tag : List.of("<think>", "</think>", "<python>", "</python>", "<search>", "</search>",
-          "<result>", "</result>", "<answer>", "</answer>", "<|im_start|>", "<|im_end|>", "<|endoftext|>")) {
+      for (String tag :
+          List.of(
+              "<think>",
+              "</think>",
+              "<python>",
+              "</python>",
+              "<search>",
+              "</search>",
+              "<result>",
+              "</result>",
+              "<answer>",
+              "</answer>",
+              "<|im_start|>",
+              "<|im_end|>",
+              "<|endoftext|>")) {
         int id = tok.tokenId(tag).getAsInt();
         assertTrue(id >= 256, tag);
         assertArrayEquals(new int[] {'a', id, 'b'}, tok.encode("a" + tag + "b"), tag);
@@ -60,7 +73,9 @@ class HfTokenizerTest {
   @Test
   void chatTemplateOfTheDefaultTokenizerRendersSpecialTokensAsSingleIds() throws Exception {
     try (HfTokenizer tok = DefaultModel.tokenizer()) {
-      String prompt = tok.applyChatTemplate(List.of(ChatTemplate.message("user", "2+2?")), null, true, Map.of());
+      String prompt =
+          tok.applyChatTemplate(
+              List.of(ChatTemplate.message("user", "2+2?")), null, true, Map.of());
       assertEquals("<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\n", prompt);
       int[] ids = tok.encode(prompt);
       assertEquals(257, ids[0]);
@@ -74,7 +89,8 @@ class HfTokenizerTest {
       assertThrows(IllegalArgumentException.class, () -> tok.decode(new int[] {-1}));
       assertThrows(IllegalArgumentException.class, () -> tok.encode(null));
     }
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(
+        IllegalArgumentException.class,
         () -> HfTokenizer.fromBytes("{not json".getBytes(StandardCharsets.UTF_8), null));
   }
 }

@@ -16,8 +16,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Cached forward passes equal full recomputes: incremental decoding, forked children (with
- * copy-on-write of the shared partial block), and batches of sequences of unequal lengths.
- * A block size of 4 makes block boundaries and partial blocks frequent.
+ * copy-on-write of the shared partial block), and batches of sequences of unequal lengths. A block
+ * size of 4 makes block boundaries and partial blocks frequent.
  */
 class KvCacheTest {
   private static final double TOLERANCE = 2e-5;
@@ -37,7 +37,8 @@ class KvCacheTest {
 
   /** Logits [T][V] of a full forward pass over the whole sequence (no cache). */
   private static float[][] full(int[] tokens) {
-    try (Tensor ids = Fixtures.ids(new int[][] {tokens}); Tensor logits = model.logits(ids)) {
+    try (Tensor ids = Fixtures.ids(new int[][] {tokens});
+        Tensor logits = model.logits(ids)) {
       return rows(Fixtures.floats(logits), tokens.length);
     }
   }
@@ -50,14 +51,19 @@ class KvCacheTest {
     return out;
   }
 
-  /** Runs {@code counts} pending tokens of each sequence with ALL logits; returns each sequence's rows. */
-  private static List<float[][]> forwardAll(KvCache cache, List<CachedSequence> seqs, int[] counts) {
+  /**
+   * Runs {@code counts} pending tokens of each sequence with ALL logits; returns each sequence's
+   * rows.
+   */
+  private static List<float[][]> forwardAll(
+      KvCache cache, List<CachedSequence> seqs, int[] counts) {
     try (Tensor logits = model.forward(cache, seqs, counts, LogitsMode.ALL)) {
       int t = (int) logits.size(1);
       float[] flat = Fixtures.floats(logits);
       List<float[][]> out = new ArrayList<>();
       for (int b = 0; b < seqs.size(); b++) {
-        out.add(rows(Arrays.copyOfRange(flat, b * t * vocab, (b * t + counts[b]) * vocab), counts[b]));
+        out.add(
+            rows(Arrays.copyOfRange(flat, b * t * vocab, (b * t + counts[b]) * vocab), counts[b]));
       }
       return out;
     }
@@ -128,10 +134,12 @@ class KvCacheTest {
       float[][] parentExpected = full(concat(prefix, parentMore));
       float[][] childExpected = full(concat(prefix, childMore));
       for (int i = 0; i < 5; i++) {
-        assertClose("parent position " + (10 + i), parentExpected[10 + i], got.get(0)[i], TOLERANCE, 0);
+        assertClose(
+            "parent position " + (10 + i), parentExpected[10 + i], got.get(0)[i], TOLERANCE, 0);
       }
       for (int i = 0; i < 3; i++) {
-        assertClose("child position " + (10 + i), childExpected[10 + i], got.get(1)[i], TOLERANCE, 0);
+        assertClose(
+            "child position " + (10 + i), childExpected[10 + i], got.get(1)[i], TOLERANCE, 0);
       }
 
       // a grandchild of the child, after the parent is freed, still sees the shared prefix
@@ -142,7 +150,8 @@ class KvCacheTest {
       float[][] grandExpected = full(concat(concat(prefix, childMore), more));
       float[][] grandGot = forwardAll(cache, List.of(grandchild), new int[] {6}).get(0);
       for (int i = 0; i < 6; i++) {
-        assertClose("grandchild position " + (13 + i), grandExpected[13 + i], grandGot[i], TOLERANCE, 0);
+        assertClose(
+            "grandchild position " + (13 + i), grandExpected[13 + i], grandGot[i], TOLERANCE, 0);
       }
       cache.free(child);
       cache.free(grandchild);
@@ -225,11 +234,14 @@ class KvCacheTest {
     try {
       model.save(dir, StorageType.F32);
       RuntimeOptions bf16 = new RuntimeOptions("cpu", StorageType.BF16, 0);
-      try (TransformerModel half = TransformerModel.load(dir, bf16); KvCache cache = new KvCache(half, 4, 4)) {
+      try (TransformerModel half = TransformerModel.load(dir, bf16);
+          KvCache cache = new KvCache(half, 4, 4)) {
         int[] tokens = TestModels.tokens(12, vocab, 40);
         float[] fullHalf;
-        try (Tensor ids = half.ids(tokens); Tensor logits = half.logits(ids)) {
-          assertEquals(org.bytedeco.pytorch.global.torch.ScalarType.BFloat16, logits.scalar_type().intern());
+        try (Tensor ids = half.ids(tokens);
+            Tensor logits = half.logits(ids)) {
+          assertEquals(
+              org.bytedeco.pytorch.global.torch.ScalarType.BFloat16, logits.scalar_type().intern());
           fullHalf = Fixtures.floats(logits);
         }
         float[][] full32 = full(tokens);
@@ -240,7 +252,11 @@ class KvCacheTest {
           float[] cached = Fixtures.floats(logits);
           for (int i = 0; i < 4 * vocab; i++) {
             float reference = fullHalf[8 * vocab + i];
-            assertEquals(reference, cached[i], 0.05 + 0.02 * Math.abs(reference), "cached vs full bf16 at " + i);
+            assertEquals(
+                reference,
+                cached[i],
+                0.05 + 0.02 * Math.abs(reference),
+                "cached vs full bf16 at " + i);
             float exact = full32[8 + i / vocab][i % vocab];
             assertEquals(exact, cached[i], 0.15 + 0.05 * Math.abs(exact), "bf16 vs fp32 at " + i);
           }
@@ -258,16 +274,21 @@ class KvCacheTest {
 
   @Test
   void misuseIsRejected() {
-    try (KvCache cache = new KvCache(model, 4, 4); KvCache other = new KvCache(model, 4, 4)) {
+    try (KvCache cache = new KvCache(model, 4, 4);
+        KvCache other = new KvCache(model, 4, 4)) {
       CachedSequence s = cache.newSequence(new int[] {1, 2});
       assertThrows(IllegalArgumentException.class, () -> cache.newSequence(new int[0]));
       assertThrows(IllegalArgumentException.class, () -> cache.newSequence(new int[] {vocab}));
       assertThrows(IllegalArgumentException.class, () -> cache.append(s, new int[] {-1}));
       assertThrows(IllegalArgumentException.class, () -> other.fork(s));
-      assertThrows(IllegalArgumentException.class,
-          () -> model.forward(cache, List.of(s), new int[] {3}, LogitsMode.NONE), "more than pending");
-      assertThrows(IllegalArgumentException.class,
-          () -> model.forward(cache, List.of(s, s), new int[] {1, 1}, LogitsMode.NONE), "duplicate");
+      assertThrows(
+          IllegalArgumentException.class,
+          () -> model.forward(cache, List.of(s), new int[] {3}, LogitsMode.NONE),
+          "more than pending");
+      assertThrows(
+          IllegalArgumentException.class,
+          () -> model.forward(cache, List.of(s, s), new int[] {1, 1}, LogitsMode.NONE),
+          "duplicate");
       cache.free(s);
       assertThrows(IllegalArgumentException.class, () -> cache.append(s, new int[] {1}));
     }

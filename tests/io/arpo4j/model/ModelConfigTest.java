@@ -13,7 +13,9 @@ class ModelConfigTest {
 
   @Test
   void architectureFlagsFollowTheModelType() {
-    ModelConfig qwen2 = TestModels.config("""
+    ModelConfig qwen2 =
+        TestModels.config(
+            """
         {"model_type": "qwen2", "vocab_size": 10, "hidden_size": 8, "intermediate_size": 4,
          "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1}""");
     assertTrue(qwen2.qkvBias());
@@ -38,7 +40,9 @@ class ModelConfigTest {
 
   @Test
   void transformers5RopeParametersAreRead() {
-    ModelConfig c = TestModels.config("""
+    ModelConfig c =
+        TestModels.config(
+            """
         {"model_type": "llama", "vocab_size": 10, "hidden_size": 8, "intermediate_size": 4,
          "num_hidden_layers": 1, "num_attention_heads": 2,
          "rope_parameters": {"rope_type": "default", "rope_theta": 5000.0}}""");
@@ -47,38 +51,48 @@ class ModelConfigTest {
   }
 
   @ParameterizedTest
-  @CsvSource(delimiter = '|', value = {
-      "\"model_type\": \"mistral\"                                | unsupported model_type 'mistral'",
-      "\"hidden_act\": \"gelu\"                                    | unsupported hidden_act 'gelu'",
-      "\"use_sliding_window\": true                              | use_sliding_window",
-      "\"rope_scaling\": {\"type\": \"yarn\", \"factor\": 4.0}      | unsupported rope_scaling type 'yarn'",
-      "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0} | missing low_freq_factor",
-      "\"num_key_value_heads\": 3                                | multiple of num_key_value_heads",
-      "\"quantization_config\": {\"bits\": 4}                      | quantization_config",
-      "\"vocab_size\": -5                                        | vocab_size must be a positive integer",
-      "\"partial_rotary_factor\": 0.5                            | partial_rotary_factor",
-  })
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "\"model_type\": \"mistral\"                                | unsupported model_type 'mistral'",
+        "\"hidden_act\": \"gelu\"                                    | unsupported hidden_act 'gelu'",
+        "\"use_sliding_window\": true                              | use_sliding_window",
+        "\"rope_scaling\": {\"type\": \"yarn\", \"factor\": 4.0}      | unsupported rope_scaling type 'yarn'",
+        "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0} | missing low_freq_factor",
+        "\"num_key_value_heads\": 3                                | multiple of num_key_value_heads",
+        "\"quantization_config\": {\"bits\": 4}                      | quantization_config",
+        "\"vocab_size\": -5                                        | vocab_size must be a positive integer",
+        "\"partial_rotary_factor\": 0.5                            | partial_rotary_factor",
+      })
   void unsupportedOptionsAreNamed(String override, String expected) {
-    String json = """
+    String json =
+        """
         {"model_type": "llama", "vocab_size": 10, "hidden_size": 8, "intermediate_size": 4,
-         "num_hidden_layers": 1, "num_attention_heads": 2, %s}""".formatted(override);
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TestModels.config(json));
+         "num_hidden_layers": 1, "num_attention_heads": 2, %s}"""
+            .formatted(override);
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> TestModels.config(json));
     assertTrue(e.getMessage().contains(expected), e.getMessage());
   }
 
   @Test
   void missingKeysAreNamed() {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> TestModels.config("{\"model_type\": \"qwen2\", \"vocab_size\": 10}"));
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> TestModels.config("{\"model_type\": \"qwen2\", \"vocab_size\": 10}"));
     assertTrue(e.getMessage().contains("missing hidden_size"), e.getMessage());
-    e = assertThrows(IllegalArgumentException.class, () -> TestModels.config("{\"vocab_size\": 10}"));
+    e =
+        assertThrows(
+            IllegalArgumentException.class, () -> TestModels.config("{\"vocab_size\": 10}"));
     assertTrue(e.getMessage().contains("model_type"), e.getMessage());
   }
 
   @ParameterizedTest
   @CsvSource({"QWEN3", "LLAMA3", "QWEN2_LINEAR"})
   void parameterCountIsTheSumOfTheLayoutsShapes(String which) throws Exception {
-    ModelConfig config = TestModels.config((String) TestModels.class.getDeclaredField(which).get(null));
+    ModelConfig config =
+        TestModels.config((String) TestModels.class.getDeclaredField(which).get(null));
     long sum = 0;
     for (long[] shape : ParameterLayout.shapes(config).values()) {
       long n = 1;
@@ -90,11 +104,16 @@ class ModelConfigTest {
 
   @Test
   void absurdSizesAreRejectedBeforeAnythingIsAllocated() {
-    String layers = TestModels.QWEN2_LINEAR.replace("\"num_hidden_layers\": 3", "\"num_hidden_layers\": 1000000000");
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TestModels.config(layers));
+    String layers =
+        TestModels.QWEN2_LINEAR.replace(
+            "\"num_hidden_layers\": 3", "\"num_hidden_layers\": 1000000000");
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> TestModels.config(layers));
     assertTrue(e.getMessage().contains("num_hidden_layers 1000000000"), e.getMessage());
-    String wide = TestModels.QWEN2_LINEAR.replace("\"hidden_size\": 16", "\"hidden_size\": 2000000000")
-        .replace("\"vocab_size\": 41", "\"vocab_size\": 2000000000");
+    String wide =
+        TestModels.QWEN2_LINEAR
+            .replace("\"hidden_size\": 16", "\"hidden_size\": 2000000000")
+            .replace("\"vocab_size\": 41", "\"vocab_size\": 2000000000");
     e = assertThrows(IllegalArgumentException.class, () -> TestModels.config(wide));
     assertTrue(e.getMessage().contains("parameters, more than"), e.getMessage());
   }

@@ -52,13 +52,14 @@ class Qwen3TokenizerTest {
 
   @Test
   void encodeDecodeRoundTrips() {
-    List<String> texts = List.of(
-        "Hello, world! 你好，世界。 Здравствуй, мир! 😀🚀",
-        "def f(x):\n    return x ** 2  # square\n\n\tprint(f(3))",
-        "  leading spaces, trailing spaces   ",
-        "<think>\nLet me compute 37*91+12.\n</think>\n<python>print(37*91+12)</python>",
-        "café naïve résumé — “quotes” and ‘apostrophes’ … 3.14159e-10",
-        "");
+    List<String> texts =
+        List.of(
+            "Hello, world! 你好，世界。 Здравствуй, мир! 😀🚀",
+            "def f(x):\n    return x ** 2  # square\n\n\tprint(f(3))",
+            "  leading spaces, trailing spaces   ",
+            "<think>\nLet me compute 37*91+12.\n</think>\n<python>print(37*91+12)</python>",
+            "café naïve résumé — “quotes” and ‘apostrophes’ … 3.14159e-10",
+            "");
     for (String text : texts) {
       int[] ids = tok.encode(text);
       assertEquals(text, tok.decode(ids, false), "round trip of " + text);
@@ -71,21 +72,34 @@ class Qwen3TokenizerTest {
 
   @Test
   void chatTemplateWithAndWithoutTools() {
-    List<Map<String, Object>> messages = List.of(
-        ChatTemplate.message("system", "You are helpful."),
-        ChatTemplate.message("user", "What is 37*91+12?"));
+    List<Map<String, Object>> messages =
+        List.of(
+            ChatTemplate.message("system", "You are helpful."),
+            ChatTemplate.message("user", "What is 37*91+12?"));
     String plain = tok.applyChatTemplate(messages, null, true, Map.of());
-    assertEquals("<|im_start|>system\nYou are helpful.<|im_end|>\n<|im_start|>user\nWhat is 37*91+12?<|im_end|>\n"
-        + "<|im_start|>assistant\n", plain);
-    String noThinking = tok.applyChatTemplate(messages, null, true, Map.of("enable_thinking", false));
+    assertEquals(
+        "<|im_start|>system\nYou are helpful.<|im_end|>\n<|im_start|>user\nWhat is 37*91+12?<|im_end|>\n"
+            + "<|im_start|>assistant\n",
+        plain);
+    String noThinking =
+        tok.applyChatTemplate(messages, null, true, Map.of("enable_thinking", false));
     assertTrue(noThinking.endsWith("<|im_start|>assistant\n<think>\n\n</think>\n\n"), noThinking);
 
-    List<Map<String, Object>> tools = List.of(ordered("type", "function", "function",
-        ordered("name", "python", "description", "Run code")));
+    List<Map<String, Object>> tools =
+        List.of(
+            ordered(
+                "type",
+                "function",
+                "function",
+                ordered("name", "python", "description", "Run code")));
     String withTools = tok.applyChatTemplate(messages, tools, true, Map.of());
-    assertTrue(withTools.startsWith("<|im_start|>system\nYou are helpful.\n\n# Tools\n"), withTools);
-    assertTrue(withTools.contains("<tools>\n{\"type\": \"function\", \"function\": {\"name\": \"python\", "
-        + "\"description\": \"Run code\"}}\n</tools>"), withTools);
+    assertTrue(
+        withTools.startsWith("<|im_start|>system\nYou are helpful.\n\n# Tools\n"), withTools);
+    assertTrue(
+        withTools.contains(
+            "<tools>\n{\"type\": \"function\", \"function\": {\"name\": \"python\", "
+                + "\"description\": \"Run code\"}}\n</tools>"),
+        withTools);
     int[] ids = tok.encode(withTools);
     assertEquals(withTools, tok.decode(ids, false));
   }

@@ -21,15 +21,18 @@ class ReferenceParityTest {
       int vocab = model.config().vocabSize();
       int[] ids = TestModels.tokens(40, vocab, 5);
       double[][] expected = new ReferenceTransformer(model).logits(ids);
-      try (Tensor idsTensor = Fixtures.ids(new int[][] {ids}); Tensor logits = model.logits(idsTensor)) {
+      try (Tensor idsTensor = Fixtures.ids(new int[][] {ids});
+          Tensor logits = model.logits(idsTensor)) {
         float[] actual = Fixtures.floats(logits);
         double spread = 0;
         double[] flat = new double[ids.length * vocab];
         for (int t = 0; t < ids.length; t++) {
           System.arraycopy(expected[t], 0, flat, t * vocab, vocab);
-          for (int v = 0; v < vocab; v++) spread = Math.max(spread, Math.abs(expected[t][v] - expected[0][v]));
+          for (int v = 0; v < vocab; v++)
+            spread = Math.max(spread, Math.abs(expected[t][v] - expected[0][v]));
         }
-        assertTrue(spread > 0.5, which + ": logits barely vary (" + spread + "), the test would be weak");
+        assertTrue(
+            spread > 0.5, which + ": logits barely vary (" + spread + "), the test would be weak");
         assertClose(which + " logits against the float64 reference", flat, actual, 1e-4, 0);
       }
     }

@@ -4,9 +4,9 @@ import java.util.Map;
 import org.bytedeco.pytorch.Tensor;
 
 /**
- * An independent float64 forward pass written from the architecture's math (not from the
- * libtorch implementation): plain loops over double arrays, one sequence at a time. Reads the
- * parameters of a TransformerModel by their HF names.
+ * An independent float64 forward pass written from the architecture's math (not from the libtorch
+ * implementation): plain loops over double arrays, one sequence at a time. Reads the parameters of
+ * a TransformerModel by their HF names.
  */
 final class ReferenceTransformer {
   private final ModelConfig c;
@@ -33,12 +33,13 @@ final class ReferenceTransformer {
           if (wavelen > lowWavelen) {
             f = f / rope.factor();
           } else if (wavelen >= highWavelen) {
-            double smooth = (rope.originalMaxPositions() / wavelen - rope.lowFreqFactor())
-                / (rope.highFreqFactor() - rope.lowFreqFactor());
+            double smooth =
+                (rope.originalMaxPositions() / wavelen - rope.lowFreqFactor())
+                    / (rope.highFreqFactor() - rope.lowFreqFactor());
             f = (1 - smooth) * f / rope.factor() + smooth * f;
           }
         }
-        default -> { }
+        default -> {}
       }
       inv[i] = f;
     }

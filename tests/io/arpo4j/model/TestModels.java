@@ -15,14 +15,19 @@ final class TestModels {
   private TestModels() {}
 
   /** Qwen3: per-head q/k norm, head_dim 16 != hidden/heads = 8, attention_bias, GQA, tied. */
-  static final String QWEN3 = """
+  static final String QWEN3 =
+      """
       {"model_type": "qwen3", "vocab_size": 53, "hidden_size": 32, "intermediate_size": 40,
        "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
        "attention_bias": true, "rms_norm_eps": 1e-6, "rope_theta": 1000.0, "tie_word_embeddings": true,
        "max_position_embeddings": 128, "eos_token_id": 2}""";
 
-  /** Llama 3.1-style rope scaling with a short original context so every band is exercised; MLP bias. */
-  static final String LLAMA3 = """
+  /**
+   * Llama 3.1-style rope scaling with a short original context so every band is exercised; MLP
+   * bias.
+   */
+  static final String LLAMA3 =
+      """
       {"model_type": "llama", "vocab_size": 47, "hidden_size": 48, "intermediate_size": 36,
        "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
        "rms_norm_eps": 1e-5, "rope_theta": 500000.0, "tie_word_embeddings": false, "mlp_bias": true,
@@ -30,7 +35,8 @@ final class TestModels {
                         "high_freq_factor": 4.0, "original_max_position_embeddings": 64}}""";
 
   /** Qwen2 with linear rope scaling, untied. */
-  static final String QWEN2_LINEAR = """
+  static final String QWEN2_LINEAR =
+      """
       {"model_type": "qwen2", "vocab_size": 41, "hidden_size": 16, "intermediate_size": 24,
        "num_hidden_layers": 3, "num_attention_heads": 2, "num_key_value_heads": 2,
        "rope_scaling": {"type": "linear", "factor": 2.0}, "tie_word_embeddings": false}""";
@@ -52,11 +58,14 @@ final class TestModels {
 
   static void randomize(Map<String, Tensor> params, long seed) {
     TensorOptions f32 = new TensorOptions().dtype(new ScalarTypeOptional(torch.ScalarType.Float));
-    try (NoGradGuard g = new NoGradGuard(); Generator gen = torch.createCPUGenerator(seed)) {
+    try (NoGradGuard g = new NoGradGuard();
+        Generator gen = torch.createCPUGenerator(seed)) {
       for (Map.Entry<String, Tensor> e : params.entrySet()) {
         long[] shape = e.getValue().sizes().vec().get();
         boolean norm = ParameterLayout.isNorm(e.getKey());
-        try (Tensor r = torch.normal(norm ? 1.0 : 0.0, norm ? 0.1 : 0.3, shape, new GeneratorOptional(gen), f32)) {
+        try (Tensor r =
+            torch.normal(
+                norm ? 1.0 : 0.0, norm ? 0.1 : 0.3, shape, new GeneratorOptional(gen), f32)) {
           e.getValue().copy_(r);
         }
       }

@@ -48,7 +48,8 @@ class TransformerPolicyTest {
   }
 
   private static float[] lastLogits(int[] tokens) {
-    try (Tensor ids = Fixtures.ids(new int[][] {tokens}); Tensor logits = pm.model().logits(ids)) {
+    try (Tensor ids = Fixtures.ids(new int[][] {tokens});
+        Tensor logits = pm.model().logits(ids)) {
       float[] flat = Fixtures.floats(logits);
       int v = pm.model().config().vocabSize();
       return Arrays.copyOfRange(flat, flat.length - v, flat.length);
@@ -58,7 +59,9 @@ class TransformerPolicyTest {
   @Test
   void greedyStepsFollowTheArgmaxWithExactLogprobAndEntropy() {
     try (TransformerPolicy policy = pm.newPolicy()) {
-      int[] prompt = pm.tokenizer().encode("<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n");
+      int[] prompt =
+          pm.tokenizer()
+              .encode("<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n");
       CachedSequence seq = policy.newSequence(prompt);
       for (int step = 0; step < 5; step++) {
         int[] sofar = seq.tokens();
@@ -113,16 +116,19 @@ class TransformerPolicyTest {
       }
     }
     assertArrayEquals(runs.get(0), runs.get(1), "same seed, same tokens");
-    assertNotEquals(Arrays.toString(runs.get(0)), Arrays.toString(runs.get(2)), "another seed, other tokens");
+    assertNotEquals(
+        Arrays.toString(runs.get(0)), Arrays.toString(runs.get(2)), "another seed, other tokens");
   }
 
   @Test
   void forkPrefillsThePromptOnceAndChildrenMatchRecompute() {
     try (TransformerPolicy policy = pm.newPolicy()) {
-      int[] prompt = pm.tokenizer().encode("A prompt long enough to fill several blocks of the cache.");
+      int[] prompt =
+          pm.tokenizer().encode("A prompt long enough to fill several blocks of the cache.");
       CachedSequence parent = policy.newSequence(prompt);
       CachedSequence child = policy.fork(parent);
-      assertEquals(prompt.length - 1, parent.cachedLength(), "fork prefilled all but the last token");
+      assertEquals(
+          prompt.length - 1, parent.cachedLength(), "fork prefilled all but the last token");
       assertEquals(prompt.length - 1, child.cachedLength(), "and the child shares it");
       int used = policy.cache().usedBlocks();
       CachedSequence second = policy.fork(parent);
@@ -146,7 +152,8 @@ class TransformerPolicyTest {
 
   @Test
   void chunkedGroupedPrefillOfUnequalPromptsMatchesRecompute() {
-    try (TransformerPolicy policy = pm.newPolicy(4, 8)) { // 8 tokens per forward: many chunks and groups
+    try (TransformerPolicy policy =
+        pm.newPolicy(4, 8)) { // 8 tokens per forward: many chunks and groups
       List<Sequence> seqs = new ArrayList<>();
       List<int[]> prompts = new ArrayList<>();
       for (int n : new int[] {30, 3, 12, 1, 5, 17}) {
@@ -169,11 +176,15 @@ class TransformerPolicyTest {
 
   @Test
   void foreignSequencesAreRejected() {
-    try (TransformerPolicy a = pm.newPolicy(); TransformerPolicy b = pm.newPolicy()) {
+    try (TransformerPolicy a = pm.newPolicy();
+        TransformerPolicy b = pm.newPolicy()) {
       CachedSequence s = a.newSequence(new int[] {1, 2, 3});
-      assertThrows(IllegalArgumentException.class, () -> b.step(List.of(s), SamplingParams.greedy(), 0, 0));
+      assertThrows(
+          IllegalArgumentException.class, () -> b.step(List.of(s), SamplingParams.greedy(), 0, 0));
       assertThrows(IllegalArgumentException.class, () -> b.fork(s));
-      assertThrows(IllegalArgumentException.class, () -> a.newSequence(new int[] {pm.model().config().vocabSize()}));
+      assertThrows(
+          IllegalArgumentException.class,
+          () -> a.newSequence(new int[] {pm.model().config().vocabSize()}));
     }
   }
 

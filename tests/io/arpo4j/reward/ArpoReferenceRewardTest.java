@@ -17,8 +17,10 @@ import org.junit.jupiter.api.Test;
  */
 class ArpoReferenceRewardTest {
   static JsonNode cases() throws IOException {
-    try (InputStream in = ArpoReferenceRewardTest.class.getClassLoader()
-        .getResourceAsStream("fixtures/arpo-reference/cases.json")) {
+    try (InputStream in =
+        ArpoReferenceRewardTest.class
+            .getClassLoader()
+            .getResourceAsStream("fixtures/arpo-reference/cases.json")) {
       return new ObjectMapper().readTree(in);
     }
   }
@@ -40,8 +42,14 @@ class ArpoReferenceRewardTest {
       double expected = c.get("score").asDouble();
       boolean sameAnswer = expected < 0 || c.get("answer").asText().equals(got.answer());
       if (Math.abs(got.score() - expected) > 1e-12 || !sameAnswer) {
-        mismatches.add(c.get("name").asText() + ": reference " + expected + " '"
-            + c.get("answer").asText() + "', got " + got);
+        mismatches.add(
+            c.get("name").asText()
+                + ": reference "
+                + expected
+                + " '"
+                + c.get("answer").asText()
+                + "', got "
+                + got);
       }
     }
     assertTrue(mismatches.isEmpty(), String.join("\n", mismatches));
@@ -60,11 +68,12 @@ class ArpoReferenceRewardTest {
         case "fbox after a boxed: find box error" -> assertEquals(1.0, score, name);
         case "escaped braces are counted" -> assertEquals(1.0, score, name);
         case "escaped closing brace ends the box" -> assertEquals(1.0, score, name);
-        case "boxed-space form takes up to the next dollar" -> assertEquals(2.0 / 3, score, 1e-12, name);
+        case "boxed-space form takes up to the next dollar" ->
+            assertEquals(2.0 / 3, score, 1e-12, name);
         case "closing tags inside a result count for the bonus" -> assertEquals(1.0, score, name);
         case "browse is not checked", "answer tag inside a tool result breaks the format" ->
             assertEquals(name.startsWith("browse") ? -1.0 : 1.0, score, name);
-        default -> { }
+        default -> {}
       }
     }
   }

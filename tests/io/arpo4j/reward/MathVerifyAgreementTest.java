@@ -28,22 +28,29 @@ import org.junit.jupiter.api.Test;
 class MathVerifyAgreementTest {
   /** The agreement reached when this was written, rounded down; raise it as coverage grows. */
   static final double MIN_AGREEMENT = 0.95;
+
   /**
-   * Longer than the default limit: this measures what the verifier decides, and on a loaded
-   * machine the slowest cases (sets of symbolic elements) can take seconds; a timeout would only
-   * turn an "equal" into "not equal", never the reverse.
+   * Longer than the default limit: this measures what the verifier decides, and on a loaded machine
+   * the slowest cases (sets of symbolic elements) can take seconds; a timeout would only turn an
+   * "equal" into "not equal", never the reverse.
    */
   static final Duration TIME_LIMIT = Duration.ofSeconds(60);
 
-  static boolean verdict(String gold, String prediction, MathVerifier.Policy policy, boolean numbersFromProse) {
+  static boolean verdict(
+      String gold, String prediction, MathVerifier.Policy policy, boolean numbersFromProse) {
     Optional<String> g = MathVerifier.extract(gold, numbersFromProse);
     Optional<String> p = MathVerifier.extract(prediction, numbersFromProse);
     return g.isPresent() && p.isPresent() && MathVerifier.equivalent(p.get(), g.get(), policy);
   }
 
-  /** The case's options of Math-Verify's {@code verify}: float rounding, strict, allow_set_relation_comp. */
+  /**
+   * The case's options of Math-Verify's {@code verify}: float rounding, strict,
+   * allow_set_relation_comp.
+   */
   static MathVerifier.Policy policy(JsonNode c) {
-    return MathVerifier.DEFAULT.withRounding(c.get("precision").asInt()).withTimeout(TIME_LIMIT)
+    return MathVerifier.DEFAULT
+        .withRounding(c.get("precision").asInt())
+        .withTimeout(TIME_LIMIT)
         .withStrictVariables(c.get("strict").asBoolean())
         .withSetRelationBothWays(c.get("allow_set_relation_comp").asBoolean());
   }
@@ -51,7 +58,8 @@ class MathVerifyAgreementTest {
   @Test
   void agreesWithMathVerifyAndNeverSaysEqualWhereItDoesNot() throws IOException {
     JsonNode cases;
-    try (InputStream in = getClass().getClassLoader().getResourceAsStream("fixtures/math-verify/cases.json")) {
+    try (InputStream in =
+        getClass().getClassLoader().getResourceAsStream("fixtures/math-verify/cases.json")) {
       cases = new ObjectMapper().readTree(in);
     }
     assertEquals(270, cases.size());
@@ -74,8 +82,14 @@ class MathVerifyAgreementTest {
         tally[0]++;
         agreed++;
       } else {
-        String line = c.get("test").asText() + " expected " + (expected ? 1 : 0) + ": "
-            + abbreviate(gold) + "  |  " + abbreviate(pred);
+        String line =
+            c.get("test").asText()
+                + " expected "
+                + (expected ? 1 : 0)
+                + ": "
+                + abbreviate(gold)
+                + "  |  "
+                + abbreviate(pred);
         disagreements.add(line);
         if (got) {
           falseEqual.add(line);
@@ -83,10 +97,13 @@ class MathVerifyAgreementTest {
       }
     }
     StringBuilder report = new StringBuilder();
-    report.append(String.format("%-42s %7s %6s%n", "category (Math-Verify test)", "agreed", "cases"));
+    report.append(
+        String.format("%-42s %7s %6s%n", "category (Math-Verify test)", "agreed", "cases"));
     byCategory.forEach((k, v) -> report.append(String.format("%-42s %7d %6d%n", k, v[0], v[1])));
-    report.append(String.format("%-42s %7d %6d  (%.1f%%)%n", "total", agreed, cases.size(),
-        100.0 * agreed / cases.size()));
+    report.append(
+        String.format(
+            "%-42s %7d %6d  (%.1f%%)%n",
+            "total", agreed, cases.size(), 100.0 * agreed / cases.size()));
     report.append("false equal: ").append(falseEqual.size()).append('\n');
     report.append("disagreements:\n");
     disagreements.forEach(d -> report.append("  ").append(d).append('\n'));
@@ -99,6 +116,8 @@ class MathVerifyAgreementTest {
 
   private static String abbreviate(String s) {
     String flat = s.replace("\n", "\\n");
-    return flat.length() <= 90 ? flat : flat.substring(0, 40) + " … " + flat.substring(flat.length() - 45);
+    return flat.length() <= 90
+        ? flat
+        : flat.substring(0, 40) + " … " + flat.substring(flat.length() - 45);
   }
 }

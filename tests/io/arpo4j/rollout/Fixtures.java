@@ -52,8 +52,8 @@ final class Fixtures {
 
   /**
    * A random script for a sequence name: it starts with the marker {@code [name]} (so a
-   * trajectory's text tells which fake sequence wrote it), then 0–3 tool calls each followed by
-   * a few probe letters, then an answer; entropies drawn per piece.
+   * trajectory's text tells which fake sequence wrote it), then 0–3 tool calls each followed by a
+   * few probe letters, then an answer; entropies drawn per piece.
    */
   static List<Piece> randomScript(String name, long seed) {
     Random r = new Random(seed * 31 + name.hashCode());
@@ -62,7 +62,8 @@ final class Fixtures {
     int calls = r.nextInt(4);
     for (int c = 0; c < calls; c++) {
       String tag = r.nextBoolean() ? "python" : "search";
-      script.add(new Piece("<" + tag + ">" + r.nextInt(1000) + "</" + tag + ">", 3 * r.nextFloat()));
+      script.add(
+          new Piece("<" + tag + ">" + r.nextInt(1000) + "</" + tag + ">", 3 * r.nextFloat()));
       script.add(new Piece(letters(r, 2 + r.nextInt(6)), 4 * r.nextFloat()));
       script.add(new Piece(letters(r, r.nextInt(4)), 4 * r.nextFloat()));
     }

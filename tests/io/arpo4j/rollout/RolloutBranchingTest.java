@@ -28,16 +28,21 @@ class RolloutBranchingTest {
     return (probe - initial) / LN_V;
   }
 
-  /** Window entropy by hand: the probe tokens' entropies, summed and scaled to k = 3, or averaged. */
+  /**
+   * Window entropy by hand: the probe tokens' entropies, summed and scaled to k = 3, or averaged.
+   */
   private static double window(RolloutConfig.EntropyWindowMode mode, double... entropies) {
     double sum = 0;
     for (double e : entropies) sum += e;
-    return mode == RolloutConfig.EntropyWindowMode.SUM ? sum * 3 / entropies.length : sum / entropies.length;
+    return mode == RolloutConfig.EntropyWindowMode.SUM
+        ? sum * 3 / entropies.length
+        : sum / entropies.length;
   }
 
   @Test
   void thresholdBranchesExactlyWhereTheHandComputedPExceedsTauWithTheWindowSum() {
-    // sum: H_initial 2.5, probes 9.0 (P = 0.768: branch), 1.5 (P = 0.459) and 9.0 vs 6.0 (P = 0.624 < 0.7)
+    // sum: H_initial 2.5, probes 9.0 (P = 0.768: branch), 1.5 (P = 0.459) and 9.0 vs 6.0 (P = 0.624
+    // < 0.7)
     thresholdScenario(RolloutConfig.EntropyWindowMode.SUM, 0.7);
   }
 
@@ -47,13 +52,35 @@ class RolloutBranchingTest {
   }
 
   private void thresholdScenario(RolloutConfig.EntropyWindowMode mode, double tau) {
-    RolloutConfig config = RolloutConfig.builder()
-        .globalSize(4).initialSamples(2).entropyWindow(3).entropyWindowMode(mode).tau(tau).build();
-    ScriptedPolicy policy = new ScriptedPolicy(Map.of(
-        "Q#0", script("<p", 0.5, "ython>1</python>", 1.5, "abc", 3.0,
-            "<search>s</search>", 1.0, "def", 0.5, "<answer>A</answer>", 1.0),
-        "Q#1", script("<python>2</python>", 2.0, "gh", 2.5, "i", 4.0, "<answer>B</answer>", 1.0)),
-        ANSWER);
+    RolloutConfig config =
+        RolloutConfig.builder()
+            .globalSize(4)
+            .initialSamples(2)
+            .entropyWindow(3)
+            .entropyWindowMode(mode)
+            .tau(tau)
+            .build();
+    ScriptedPolicy policy =
+        new ScriptedPolicy(
+            Map.of(
+                "Q#0",
+                    script(
+                        "<p",
+                        0.5,
+                        "ython>1</python>",
+                        1.5,
+                        "abc",
+                        3.0,
+                        "<search>s</search>",
+                        1.0,
+                        "def",
+                        0.5,
+                        "<answer>A</answer>",
+                        1.0),
+                "Q#1",
+                    script(
+                        "<python>2</python>", 2.0, "gh", 2.5, "i", 4.0, "<answer>B</answer>", 1.0)),
+            ANSWER);
     Fixtures.EchoTools tools = new Fixtures.EchoTools();
     RolloutGroup group =
         new RolloutEngine(policy, tools, config).rollout(List.of(prompt("Q"))).get(0);
@@ -78,19 +105,33 @@ class RolloutBranchingTest {
     double probe2 = window(mode, 0.5, 0.5, 0.5);
     double d2 = deltaH(probe2, h0);
     assertEquals(2, t0.branchPoints().size());
-    assertBranchPoint(t0.branchPoints().get(0), fork, 3, probe1, d1, 0.5 + 0.2 * d1, true, List.of(2));
-    assertBranchPoint(t0.branchPoints().get(1), fork2, 3, probe2, d2, 0.5 + 0.2 * d2, false, List.of());
+    assertBranchPoint(
+        t0.branchPoints().get(0), fork, 3, probe1, d1, 0.5 + 0.2 * d1, true, List.of(2));
+    assertBranchPoint(
+        t0.branchPoints().get(1), fork2, 3, probe2, d2, 0.5 + 0.2 * d2, false, List.of());
 
     // Q#1: H_initial over "<py" at 2.0, probe "ghi" (2.5, 2.5, 4) -> P below tau.
     double probe3 = window(mode, 2.5, 2.5, 4.0);
     double d3 = deltaH(probe3, window(mode, 2.0, 2.0, 2.0));
     assertTrue(0.5 + 0.2 * d3 < tau, "hand check of the scenario");
     assertEquals(1, t1.branchPoints().size());
-    assertBranchPoint(t1.branchPoints().get(0), "<python>2</python>".length() + result("R:2").length(),
-        3, probe3, d3, 0.5 + 0.2 * d3, false, List.of());
+    assertBranchPoint(
+        t1.branchPoints().get(0),
+        "<python>2</python>".length() + result("R:2").length(),
+        3,
+        probe3,
+        d3,
+        0.5 + 0.2 * d3,
+        false,
+        List.of());
 
-    assertEquals("<python>1</python>" + r1 + "abc<search>s</search>" + result("R:s")
-        + "def<answer>A</answer>", t0.text());
+    assertEquals(
+        "<python>1</python>"
+            + r1
+            + "abc<search>s</search>"
+            + result("R:s")
+            + "def<answer>A</answer>",
+        t0.text());
     assertEquals(Origin.BRANCH, child.origin());
     assertEquals(0, child.parentId());
     assertEquals(fork, child.forkOffset());
@@ -109,13 +150,21 @@ class RolloutBranchingTest {
       assertFalse(t.truncated());
       assertEquals(ScriptedPolicy.EOS, t.tokens()[t.length() - 1]);
     }
-    assertEquals(List.of("1", "2", "s"),
+    assertEquals(
+        List.of("1", "2", "s"),
         tools.calls.stream().map(Fixtures.EchoTools.Call::input).sorted().toList());
     assertTrue(policy.live.isEmpty(), "every sequence and fork handle freed");
   }
 
-  private static void assertBranchPoint(BranchPoint bp, int offset, int probeTokens,
-      double probeEntropy, double deltaH, double p, boolean wanted, List<Integer> children) {
+  private static void assertBranchPoint(
+      BranchPoint bp,
+      int offset,
+      int probeTokens,
+      double probeEntropy,
+      double deltaH,
+      double p,
+      boolean wanted,
+      List<Integer> children) {
     assertEquals(offset, bp.offset(), "offset");
     assertEquals(probeTokens, bp.probeTokens(), "probeTokens");
     assertEquals(probeEntropy, bp.probeEntropy(), 1e-12, "probeEntropy");
@@ -128,21 +177,24 @@ class RolloutBranchingTest {
   /** Three simultaneous requests; all want to branch (ΔH > 0, P > 0.5); probe entropies vary. */
   private static ScriptedPolicy threeRequests(float e0, float e1, float e2) {
     float[] probe = {e0, e1, e2};
-    return new ScriptedPolicy(name -> {
-      int i = name.startsWith("Q#") && name.length() == 3 ? name.charAt(2) - '0' : -1;
-      return i >= 0
-          ? script("<python>" + i + "</python>", 1.0, "pq", probe[i], "<answer>a</answer>", 1.0)
-          : ANSWER;
-    });
+    return new ScriptedPolicy(
+        name -> {
+          int i = name.startsWith("Q#") && name.length() == 3 ? name.charAt(2) - '0' : -1;
+          return i >= 0
+              ? script("<python>" + i + "</python>", 1.0, "pq", probe[i], "<answer>a</answer>", 1.0)
+              : ANSWER;
+        });
   }
 
   @Test
   void shortBudgetGoesToTheHighestDeltaHFirstNotToTheLowestIndex() {
-    RolloutConfig config = RolloutConfig.builder()
-        .globalSize(4).initialSamples(3).entropyWindow(2).build();
+    RolloutConfig config =
+        RolloutConfig.builder().globalSize(4).initialSamples(3).entropyWindow(2).build();
     ScriptedPolicy policy = threeRequests(2.0f, 4.0f, 3.0f);
-    RolloutGroup group = new RolloutEngine(policy, new Fixtures.EchoTools(), config)
-        .rollout(List.of(prompt("Q"))).get(0);
+    RolloutGroup group =
+        new RolloutEngine(policy, new Fixtures.EchoTools(), config)
+            .rollout(List.of(prompt("Q")))
+            .get(0);
 
     assertEquals(4, group.trajectories().size());
     for (int i = 0; i < 3; i++) {
@@ -157,11 +209,18 @@ class RolloutBranchingTest {
 
   @Test
   void budgetIsSplitZAtATimeInDeltaHOrderAndEndsAtExactlyM() {
-    RolloutConfig config = RolloutConfig.builder()
-        .globalSize(6).initialSamples(3).entropyWindow(2).branchesPerPoint(2).build();
+    RolloutConfig config =
+        RolloutConfig.builder()
+            .globalSize(6)
+            .initialSamples(3)
+            .entropyWindow(2)
+            .branchesPerPoint(2)
+            .build();
     ScriptedPolicy policy = threeRequests(2.0f, 4.0f, 3.0f);
-    RolloutGroup group = new RolloutEngine(policy, new Fixtures.EchoTools(), config)
-        .rollout(List.of(prompt("Q"))).get(0);
+    RolloutGroup group =
+        new RolloutEngine(policy, new Fixtures.EchoTools(), config)
+            .rollout(List.of(prompt("Q")))
+            .get(0);
 
     assertEquals(6, group.trajectories().size());
     assertEquals(List.of(), group.trajectory(0).branchPoints().get(0).childIds());
@@ -183,17 +242,28 @@ class RolloutBranchingTest {
 
   @Test
   void fillersStartOnlyAfterEveryPathOfThePromptFinished() {
-    RolloutConfig config = RolloutConfig.builder()
-        .globalSize(5).initialSamples(2).entropyWindow(2).alpha(0).build(); // P = 0.2 ΔH < τ
-    ScriptedPolicy policy = new ScriptedPolicy(Map.of(
-        "Q#0", script("<python>1</python>", 1.0, "abcdef", 4.0, "<answer>x</answer>", 1.0),
-        "Q#1", script("<answer>y</answer>", 1.0)), ANSWER);
-    RolloutGroup group = new RolloutEngine(policy, new Fixtures.EchoTools(), config)
-        .rollout(List.of(prompt("Q"))).get(0);
+    RolloutConfig config =
+        RolloutConfig.builder()
+            .globalSize(5)
+            .initialSamples(2)
+            .entropyWindow(2)
+            .alpha(0)
+            .build(); // P = 0.2 ΔH < τ
+    ScriptedPolicy policy =
+        new ScriptedPolicy(
+            Map.of(
+                "Q#0", script("<python>1</python>", 1.0, "abcdef", 4.0, "<answer>x</answer>", 1.0),
+                "Q#1", script("<answer>y</answer>", 1.0)),
+            ANSWER);
+    RolloutGroup group =
+        new RolloutEngine(policy, new Fixtures.EchoTools(), config)
+            .rollout(List.of(prompt("Q")))
+            .get(0);
 
     assertEquals(5, group.trajectories().size());
     assertFalse(group.trajectory(0).branchPoints().get(0).wanted());
-    long lastInitialStep = Math.max(policy.sequence("Q#0").lastStep, policy.sequence("Q#1").lastStep);
+    long lastInitialStep =
+        Math.max(policy.sequence("Q#0").lastStep, policy.sequence("Q#1").lastStep);
     for (int id = 2; id < 5; id++) {
       Trajectory t = group.trajectory(id);
       assertEquals(Origin.FILLER, t.origin());
@@ -212,10 +282,23 @@ class RolloutBranchingTest {
   void grpoNeverForksEvenWhenEveryProbeWantsToBranch() {
     RolloutConfig config = RolloutConfig.grpo(4).toBuilder().entropyWindow(2).build();
     assertTrue(config.isGrpo());
-    ScriptedPolicy policy = new ScriptedPolicy(name -> script(
-        "<python>1</python>", 0.5, "zz", 4.5, "<search>q</search>", 0.5, "yy", 4.5, "<answer>1</answer>", 0.5));
-    List<RolloutGroup> groups = new RolloutEngine(policy, new Fixtures.EchoTools(), config)
-        .rollout(List.of(prompt("Q"), prompt("P")));
+    ScriptedPolicy policy =
+        new ScriptedPolicy(
+            name ->
+                script(
+                    "<python>1</python>",
+                    0.5,
+                    "zz",
+                    4.5,
+                    "<search>q</search>",
+                    0.5,
+                    "yy",
+                    4.5,
+                    "<answer>1</answer>",
+                    0.5));
+    List<RolloutGroup> groups =
+        new RolloutEngine(policy, new Fixtures.EchoTools(), config)
+            .rollout(List.of(prompt("Q"), prompt("P")));
 
     for (RolloutGroup group : groups) {
       assertEquals(4, group.trajectories().size());
@@ -234,7 +317,8 @@ class RolloutBranchingTest {
   @Test
   void everyPathOfEveryPromptDecodesInOneStepCall() {
     RolloutConfig config = RolloutConfig.builder().globalSize(3).initialSamples(3).build();
-    ScriptedPolicy policy = new ScriptedPolicy(name -> script("<answer>" + name + "</answer>", 1.0));
+    ScriptedPolicy policy =
+        new ScriptedPolicy(name -> script("<answer>" + name + "</answer>", 1.0));
     RolloutEngine engine = new RolloutEngine(policy, new Fixtures.EchoTools(), config);
     List<RolloutProgress> reports = new ArrayList<>();
     engine.rollout(List.of(prompt("A"), prompt("B")), reports::add);
@@ -256,16 +340,30 @@ class RolloutBranchingTest {
     List<String> shape = new ArrayList<>();
     for (RolloutGroup group : groups) {
       for (Trajectory t : group.trajectories()) {
-        shape.add(t.name() + "<" + t.parentId() + "@" + t.forkOffset() + ":" + t.text()
-            + t.branchPoints());
+        shape.add(
+            t.name()
+                + "<"
+                + t.parentId()
+                + "@"
+                + t.forkOffset()
+                + ":"
+                + t.text()
+                + t.branchPoints());
       }
     }
     return shape;
   }
 
   private static List<RolloutGroup> stochasticRun(long seed) {
-    RolloutConfig config = RolloutConfig.builder().globalSize(10).initialSamples(3)
-        .entropyWindow(3).branchRule(BranchRule.STOCHASTIC).beta(2.0).seed(seed).build();
+    RolloutConfig config =
+        RolloutConfig.builder()
+            .globalSize(10)
+            .initialSamples(3)
+            .entropyWindow(3)
+            .branchRule(BranchRule.STOCHASTIC)
+            .beta(2.0)
+            .seed(seed)
+            .build();
     ScriptedPolicy policy = new ScriptedPolicy(name -> Fixtures.randomScript(name, 7));
     return new RolloutEngine(policy, new Fixtures.EchoTools(), config)
         .rollout(List.of(prompt("A"), prompt("B"), prompt("C")));
@@ -285,11 +383,19 @@ class RolloutBranchingTest {
   void stochasticRuleClampsP() {
     // α = 2: P > 1 everywhere, so every draw branches; α = -1: P < 0, so none does.
     for (double alpha : new double[] {2.0, -1.0}) {
-      RolloutConfig config = RolloutConfig.builder().globalSize(40).initialSamples(3)
-          .entropyWindow(3).branchRule(BranchRule.STOCHASTIC).alpha(alpha).build();
+      RolloutConfig config =
+          RolloutConfig.builder()
+              .globalSize(40)
+              .initialSamples(3)
+              .entropyWindow(3)
+              .branchRule(BranchRule.STOCHASTIC)
+              .alpha(alpha)
+              .build();
       ScriptedPolicy policy = new ScriptedPolicy(name -> Fixtures.randomScript(name, 3));
-      RolloutGroup group = new RolloutEngine(policy, new Fixtures.EchoTools(), config)
-          .rollout(List.of(prompt("A"))).get(0);
+      RolloutGroup group =
+          new RolloutEngine(policy, new Fixtures.EchoTools(), config)
+              .rollout(List.of(prompt("A")))
+              .get(0);
       int points = 0;
       for (Trajectory t : group.trajectories()) {
         for (BranchPoint bp : t.branchPoints()) {
@@ -303,17 +409,24 @@ class RolloutBranchingTest {
 
   @Test
   void initialEntropyOfAShortFirstSegmentIsItsSumScaledToK() {
-    RolloutConfig config = RolloutConfig.builder().globalSize(1).initialSamples(1).build(); // k = 20
-    ScriptedPolicy policy = new ScriptedPolicy(name -> script(
-        "<python>", 1.0, "12</python>", 2.0, "xy", 3.0, "<answer>1</answer>", 1.0));
-    Trajectory t = new RolloutEngine(policy, new Fixtures.EchoTools(), config)
-        .rollout(List.of(prompt("Q"))).get(0).trajectory(0);
+    RolloutConfig config =
+        RolloutConfig.builder().globalSize(1).initialSamples(1).build(); // k = 20
+    ScriptedPolicy policy =
+        new ScriptedPolicy(
+            name ->
+                script("<python>", 1.0, "12</python>", 2.0, "xy", 3.0, "<answer>1</answer>", 1.0));
+    Trajectory t =
+        new RolloutEngine(policy, new Fixtures.EchoTools(), config)
+            .rollout(List.of(prompt("Q")))
+            .get(0)
+            .trajectory(0);
     assertEquals((8 * 1.0 + 11 * 2.0) * 20 / 19, t.initialEntropy(), 1e-12);
     // and the probe after the result covers k = 20 tokens of the parent
     BranchPoint bp = t.branchPoints().get(0);
     assertEquals(20, bp.probeTokens());
     assertEquals(Fixtures.mean(t.entropies(), bp.offset(), 20) * 20, bp.probeEntropy(), 1e-9);
-    assertArrayEquals(ScriptedPolicy.CODEC.encode("xy<answer>1</answer>"),
+    assertArrayEquals(
+        ScriptedPolicy.CODEC.encode("xy<answer>1</answer>"),
         java.util.Arrays.copyOfRange(t.tokens(), bp.offset(), bp.offset() + 20));
     assertNotEquals(0, t.toolCalls().size());
   }

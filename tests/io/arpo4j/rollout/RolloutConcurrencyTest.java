@@ -20,9 +20,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Tool calls run beside decoding and beside each other. Proven with latches and barriers that
- * only open if the engine really overlaps the work (a generous timeout turns a hang into a
- * failure; no test depends on how fast anything is).
+ * Tool calls run beside decoding and beside each other. Proven with latches and barriers that only
+ * open if the engine really overlaps the work (a generous timeout turns a hang into a failure; no
+ * test depends on how fast anything is).
  */
 class RolloutConcurrencyTest {
   private final ExecutorService threads = Executors.newCachedThreadPool();
@@ -37,31 +37,43 @@ class RolloutConcurrencyTest {
     int stepsWanted = 10;
     CountDownLatch stepsDuringCall = new CountDownLatch(stepsWanted);
     AtomicBoolean slowCallInFlight = new AtomicBoolean();
-    ScriptedPolicy policy = new ScriptedPolicy(name -> name.equals("Q#0")
-        ? script("<python>slow</python>", 1.0, "<answer>1</answer>", 1.0)
-        : script("x".repeat(60), 1.0));
-    policy.afterStep = () -> {
-      if (slowCallInFlight.get()) {
-        stepsDuringCall.countDown();
-      }
-    };
-    ToolCaller slowTool = ToolCaller.of(TrajectoryFormat.BUILT_IN, (String tag, String input, ToolContext context) -> {
-      slowCallInFlight.set(true);
-      return CompletableFuture.supplyAsync(() -> {
-        try {
-          // returns only once the other path made progress: impossible if decoding waited on us
-          boolean progressed = stepsDuringCall.await(30, TimeUnit.SECONDS);
-          slowCallInFlight.set(false);
-          return progressed ? "waited" : "stalled";
-        } catch (InterruptedException e) {
-          return "interrupted";
-        }
-      }, threads);
-    });
+    ScriptedPolicy policy =
+        new ScriptedPolicy(
+            name ->
+                name.equals("Q#0")
+                    ? script("<python>slow</python>", 1.0, "<answer>1</answer>", 1.0)
+                    : script("x".repeat(60), 1.0));
+    policy.afterStep =
+        () -> {
+          if (slowCallInFlight.get()) {
+            stepsDuringCall.countDown();
+          }
+        };
+    ToolCaller slowTool =
+        ToolCaller.of(
+            TrajectoryFormat.BUILT_IN,
+            (String tag, String input, ToolContext context) -> {
+              slowCallInFlight.set(true);
+              return CompletableFuture.supplyAsync(
+                  () -> {
+                    try {
+                      // returns only once the other path made progress: impossible if decoding
+                      // waited on us
+                      boolean progressed = stepsDuringCall.await(30, TimeUnit.SECONDS);
+                      slowCallInFlight.set(false);
+                      return progressed ? "waited" : "stalled";
+                    } catch (InterruptedException e) {
+                      return "interrupted";
+                    }
+                  },
+                  threads);
+            });
     RolloutConfig config = RolloutConfig.builder().globalSize(2).initialSamples(2).build();
 
-    RolloutGroup group = assertTimeoutPreemptively(Duration.ofSeconds(60),
-        () -> new RolloutEngine(policy, slowTool, config).rollout(List.of(prompt("Q"))).get(0));
+    RolloutGroup group =
+        assertTimeoutPreemptively(
+            Duration.ofSeconds(60),
+            () -> new RolloutEngine(policy, slowTool, config).rollout(List.of(prompt("Q"))).get(0));
     Trajectory slow = group.trajectory(0);
     assertEquals("waited", slow.toolCalls().get(0).output());
     assertEquals(StopReason.EOS, slow.stopReason());
@@ -72,23 +84,37 @@ class RolloutConcurrencyTest {
   void toolCallsOfStoppedPathsRunAtTheSameTime() {
     int paths = 3;
     CyclicBarrier allInFlight = new CyclicBarrier(paths);
-    ToolCaller tool = ToolCaller.of(TrajectoryFormat.BUILT_IN, (String tag, String input, ToolContext context) ->
-        CompletableFuture.supplyAsync(() -> {
-          try {
-            // every call waits here for the others: passes only if all are in flight together
-            allInFlight.await(30, TimeUnit.SECONDS);
-            return "together";
-          } catch (Exception e) {
-            return "alone";
-          }
-        }, threads));
+    ToolCaller tool =
+        ToolCaller.of(
+            TrajectoryFormat.BUILT_IN,
+            (String tag, String input, ToolContext context) ->
+                CompletableFuture.supplyAsync(
+                    () -> {
+                      try {
+                        // every call waits here for the others: passes only if all are in flight
+                        // together
+                        allInFlight.await(30, TimeUnit.SECONDS);
+                        return "together";
+                      } catch (Exception e) {
+                        return "alone";
+                      }
+                    },
+                    threads));
     // stops at different steps, so each call starts while the others' are still pending
-    ScriptedPolicy policy = new ScriptedPolicy(name -> script(
-        "<python>" + "1".repeat(1 + name.charAt(2) - '0') + "</python>", 1.0, "<answer>1</answer>", 1.0));
+    ScriptedPolicy policy =
+        new ScriptedPolicy(
+            name ->
+                script(
+                    "<python>" + "1".repeat(1 + name.charAt(2) - '0') + "</python>",
+                    1.0,
+                    "<answer>1</answer>",
+                    1.0));
     RolloutConfig config = RolloutConfig.builder().globalSize(paths).initialSamples(paths).build();
 
-    RolloutGroup group = assertTimeoutPreemptively(Duration.ofSeconds(60),
-        () -> new RolloutEngine(policy, tool, config).rollout(List.of(prompt("Q"))).get(0));
+    RolloutGroup group =
+        assertTimeoutPreemptively(
+            Duration.ofSeconds(60),
+            () -> new RolloutEngine(policy, tool, config).rollout(List.of(prompt("Q"))).get(0));
     for (Trajectory t : group.trajectories()) {
       assertEquals("together", t.toolCalls().get(0).output(), t.name());
     }

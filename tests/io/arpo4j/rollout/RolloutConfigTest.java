@@ -39,22 +39,34 @@ class RolloutConfigTest {
 
   @Test
   void badValuesAreRejectedNamingTheArgument() {
-    List<UnaryOperator<RolloutConfig.Builder>> bad = List.of(
-        b -> b.globalSize(0),
-        b -> b.initialSamples(0),
-        b -> b.initialSamples(17),
-        b -> b.entropyWindow(0),
-        b -> b.alpha(Double.NaN),
-        b -> b.beta(Double.POSITIVE_INFINITY),
-        b -> b.tau(Double.NaN),
-        b -> b.branchesPerPoint(0),
-        b -> b.toolCallLimit(-1),
-        b -> b.branchRule(null),
-        b -> b.maxResponseTokens(0),
-        b -> b.sampling(null));
-    List<String> names = List.of("globalSize", "initialSamples", "initialSamples", "entropyWindow",
-        "alpha", "beta", "tau", "branchesPerPoint", "toolCallLimit", "branchRule",
-        "maxResponseTokens", "sampling");
+    List<UnaryOperator<RolloutConfig.Builder>> bad =
+        List.of(
+            b -> b.globalSize(0),
+            b -> b.initialSamples(0),
+            b -> b.initialSamples(17),
+            b -> b.entropyWindow(0),
+            b -> b.alpha(Double.NaN),
+            b -> b.beta(Double.POSITIVE_INFINITY),
+            b -> b.tau(Double.NaN),
+            b -> b.branchesPerPoint(0),
+            b -> b.toolCallLimit(-1),
+            b -> b.branchRule(null),
+            b -> b.maxResponseTokens(0),
+            b -> b.sampling(null));
+    List<String> names =
+        List.of(
+            "globalSize",
+            "initialSamples",
+            "initialSamples",
+            "entropyWindow",
+            "alpha",
+            "beta",
+            "tau",
+            "branchesPerPoint",
+            "toolCallLimit",
+            "branchRule",
+            "maxResponseTokens",
+            "sampling");
     for (int i = 0; i < bad.size(); i++) {
       RolloutConfig.Builder builder = bad.get(i).apply(RolloutConfig.builder());
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class, builder::build);

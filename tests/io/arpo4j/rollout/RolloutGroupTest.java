@@ -12,15 +12,27 @@ import org.junit.jupiter.api.Test;
 class RolloutGroupTest {
 
   private static Trajectory node(int id, int parent, int fork, int length) {
-    return new Trajectory(0, id, parent, fork, parent < 0 ? Origin.INITIAL : Origin.BRANCH,
-        new int[length], new int[length], new float[length], new float[length], "", 1.0,
-        List.of(), List.of(), StopReason.EOS, null);
+    return new Trajectory(
+        0,
+        id,
+        parent,
+        fork,
+        parent < 0 ? Origin.INITIAL : Origin.BRANCH,
+        new int[length],
+        new int[length],
+        new float[length],
+        new float[length],
+        "",
+        1.0,
+        List.of(),
+        List.of(),
+        StopReason.EOS,
+        null);
   }
 
   /**
-   * Shared prefix against a brute-force reference: give every sampled token a unique id (a
-   * child copies its parent's ids up to the fork, then draws new ones) and count the common
-   * leading ids.
+   * Shared prefix against a brute-force reference: give every sampled token a unique id (a child
+   * copies its parent's ids up to the fork, then draws new ones) and count the common leading ids.
    */
   @Test
   void sharedPrefixLengthMatchesTokenIdentity() {
@@ -51,18 +63,21 @@ class RolloutGroupTest {
         assertEquals(common, group.sharedPrefixLength(a, b), a + " vs " + b);
       }
     }
-    assertEquals(nodes.stream().filter(t -> t.parentId() == 0).map(Trajectory::id).toList(),
+    assertEquals(
+        nodes.stream().filter(t -> t.parentId() == 0).map(Trajectory::id).toList(),
         group.children(0));
   }
 
   @Test
   void inconsistentTreesAreRejected() {
     Prompt p = Fixtures.prompt("Q");
-    assertThrows(IllegalArgumentException.class,
-        () -> new RolloutGroup(0, p, List.of(node(1, -1, -1, 3))));
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(
+        IllegalArgumentException.class, () -> new RolloutGroup(0, p, List.of(node(1, -1, -1, 3))));
+    assertThrows(
+        IllegalArgumentException.class,
         () -> new RolloutGroup(0, p, List.of(node(0, -1, -1, 3), node(1, 1, 2, 3))));
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(
+        IllegalArgumentException.class,
         () -> new RolloutGroup(0, p, List.of(node(0, -1, -1, 3), node(1, 0, 4, 6))));
   }
 }

@@ -17,20 +17,26 @@ import org.junit.jupiter.api.io.TempDir;
 class RolloutRecorderTest {
 
   private static List<RolloutGroup> scoredRollout() {
-    RolloutConfig config = RolloutConfig.builder().globalSize(8).initialSamples(3)
-        .entropyWindow(3).beta(1.0).build();
+    RolloutConfig config =
+        RolloutConfig.builder().globalSize(8).initialSamples(3).entropyWindow(3).beta(1.0).build();
     ScriptedPolicy policy = new ScriptedPolicy(name -> Fixtures.randomScript(name, 5));
     // a reward with a value per trajectory that is not round: the text length scaled
     return new RolloutEngine(policy, new Fixtures.EchoTools(), config)
-        .rollout(List.of(prompt("A"), prompt("B")))
-        .stream().map(g -> g.withRewards(t -> t.text().length() / 7.0 - g.prompt().references().size())).toList();
+        .rollout(List.of(prompt("A"), prompt("B"))).stream()
+            .map(g -> g.withRewards(t -> t.text().length() / 7.0 - g.prompt().references().size()))
+            .toList();
   }
 
   @Test
   void jsonlRoundTripGivesEqualGroups(@TempDir Path dir) throws IOException {
     List<RolloutGroup> groups = scoredRollout();
-    assertTrue(groups.stream().anyMatch(g -> g.trajectories().stream()
-        .anyMatch(t -> t.origin() == Trajectory.Origin.BRANCH)), "scenario has branches");
+    assertTrue(
+        groups.stream()
+            .anyMatch(
+                g ->
+                    g.trajectories().stream()
+                        .anyMatch(t -> t.origin() == Trajectory.Origin.BRANCH)),
+        "scenario has branches");
     Path file = dir.resolve("runs/rollouts.jsonl");
     try (RolloutRecorder recorder = new RolloutRecorder(file)) {
       recorder.write(groups.get(0));
@@ -44,8 +50,19 @@ class RolloutRecorderTest {
     JsonNode line = new ObjectMapper().readTree(lines.get(0));
     assertEquals("A", line.at("/prompt/text").asText());
     JsonNode first = line.at("/trajectories/0");
-    for (String field : List.of("tokens", "text", "logprobs", "entropies", "lossMask", "parentId",
-        "forkOffset", "toolCalls", "branchPoints", "reward", "stopReason")) {
+    for (String field :
+        List.of(
+            "tokens",
+            "text",
+            "logprobs",
+            "entropies",
+            "lossMask",
+            "parentId",
+            "forkOffset",
+            "toolCalls",
+            "branchPoints",
+            "reward",
+            "stopReason")) {
       assertTrue(first.has(field), field);
     }
     assertEquals(groups.get(0).trajectory(0).reward(), first.get("reward").asDouble());
@@ -67,7 +84,8 @@ class RolloutRecorderTest {
   @Test
   void malformedLinesAreNamed(@TempDir Path dir) throws IOException {
     Path file = dir.resolve("bad.jsonl");
-    Files.writeString(file, RolloutRecorder.toJson(scoredRollout().get(0)) + "\n{\"promptIndex\": 1}\n");
+    Files.writeString(
+        file, RolloutRecorder.toJson(scoredRollout().get(0)) + "\n{\"promptIndex\": 1}\n");
     IOException e = assertThrows(IOException.class, () -> RolloutRecorder.read(file));
     assertTrue(e.getMessage().contains("line 2"), e.getMessage());
   }
@@ -83,8 +101,12 @@ class RolloutRecorderTest {
     }
     // a crash in the middle of a line of step 3
     String cut = RolloutRecorder.toJson(groups.get(1));
-    Files.writeString(file, "{\"step\":3," + cut.substring(1, cut.length() / 2), java.nio.file.StandardOpenOption.APPEND);
-    assertEquals(1, new ObjectMapper().readTree(Files.readAllLines(file).get(0)).get("step").asInt());
+    Files.writeString(
+        file,
+        "{\"step\":3," + cut.substring(1, cut.length() / 2),
+        java.nio.file.StandardOpenOption.APPEND);
+    assertEquals(
+        1, new ObjectMapper().readTree(Files.readAllLines(file).get(0)).get("step").asInt());
 
     RolloutRecorder.truncateAfterStep(file, 2); // resumed from the checkpoint of step 2
     List<String> lines = Files.readAllLines(file);
@@ -92,6 +114,8 @@ class RolloutRecorderTest {
     for (int i = 0; i < 4; i++) {
       assertEquals(i < 2 ? 1 : 2, new ObjectMapper().readTree(lines.get(i)).get("step").asInt());
     }
-    assertEquals(List.of(groups.get(0), groups.get(1), groups.get(0), groups.get(1)), RolloutRecorder.read(file));
+    assertEquals(
+        List.of(groups.get(0), groups.get(1), groups.get(0), groups.get(1)),
+        RolloutRecorder.read(file));
   }
 }

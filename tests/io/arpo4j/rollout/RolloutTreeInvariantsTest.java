@@ -17,9 +17,9 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * Tree invariants on random scenarios (seeded scripts and entropies): children share their
- * parent's prefix tokens and KV cells, fork right after a tool result, and never see the
- * parent's probe tokens; every decision matches the formulas; the budget ends at exactly M.
+ * Tree invariants on random scenarios (seeded scripts and entropies): children share their parent's
+ * prefix tokens and KV cells, fork right after a tool result, and never see the parent's probe
+ * tokens; every decision matches the formulas; the budget ends at exactly M.
  */
 class RolloutTreeInvariantsTest {
 
@@ -27,12 +27,20 @@ class RolloutTreeInvariantsTest {
   void randomTreesKeepTheirInvariants() {
     int branches = 0;
     for (long seed = 1; seed <= 8; seed++) {
-      RolloutConfig config = RolloutConfig.builder().globalSize(12).initialSamples(4)
-          .entropyWindow(4).branchesPerPoint(1 + (int) (seed % 2)).beta(1.0).seed(seed).build();
+      RolloutConfig config =
+          RolloutConfig.builder()
+              .globalSize(12)
+              .initialSamples(4)
+              .entropyWindow(4)
+              .branchesPerPoint(1 + (int) (seed % 2))
+              .beta(1.0)
+              .seed(seed)
+              .build();
       long scriptSeed = seed;
       ScriptedPolicy policy = new ScriptedPolicy(name -> Fixtures.randomScript(name, scriptSeed));
-      List<RolloutGroup> groups = new RolloutEngine(policy, new Fixtures.EchoTools(), config)
-          .rollout(List.of(prompt("A"), prompt("B")));
+      List<RolloutGroup> groups =
+          new RolloutEngine(policy, new Fixtures.EchoTools(), config)
+              .rollout(List.of(prompt("A"), prompt("B")));
       for (RolloutGroup group : groups) {
         branches += check(config, policy, group);
       }
@@ -53,7 +61,8 @@ class RolloutTreeInvariantsTest {
       assertArrayEquals(Arrays.copyOfRange(held, own.promptLength, held.length), t.tokens());
 
       for (ToolCall call : t.toolCalls()) {
-        assertEquals(Fixtures.result(call.output()),
+        assertEquals(
+            Fixtures.result(call.output()),
             text(t.tokens(), call.offset(), call.offset() + call.resultTokens()));
         for (int i = call.offset(); i < call.offset() + call.resultTokens(); i++) {
           assertEquals(0, t.lossMask()[i]);
@@ -70,13 +79,16 @@ class RolloutTreeInvariantsTest {
         // the probe: the parent's own tokens right after a tool result
         assertTrue(text(t.tokens(), 0, bp.offset()).endsWith("\n</result>"));
         assertTrue(bp.offset() > t.forkOffset());
-        assertTrue(bp.probeTokens() == config.entropyWindow()
-            || bp.offset() + bp.probeTokens() == t.length()
-            || text(t.tokens(), 0, bp.offset() + bp.probeTokens()).endsWith("</python>")
-            || text(t.tokens(), 0, bp.offset() + bp.probeTokens()).endsWith("</search>"));
+        assertTrue(
+            bp.probeTokens() == config.entropyWindow()
+                || bp.offset() + bp.probeTokens() == t.length()
+                || text(t.tokens(), 0, bp.offset() + bp.probeTokens()).endsWith("</python>")
+                || text(t.tokens(), 0, bp.offset() + bp.probeTokens()).endsWith("</search>"));
         // the window sum, scaled to k when the probe was cut short
-        assertEquals(Fixtures.mean(t.entropies(), bp.offset(), bp.probeTokens()) * config.entropyWindow(),
-            bp.probeEntropy(), 1e-9);
+        assertEquals(
+            Fixtures.mean(t.entropies(), bp.offset(), bp.probeTokens()) * config.entropyWindow(),
+            bp.probeEntropy(),
+            1e-9);
         double deltaH = (bp.probeEntropy() - t.initialEntropy()) / lnV;
         assertEquals(deltaH, bp.deltaH(), 1e-12);
         assertEquals(config.alpha() + config.beta() * deltaH, bp.probability(), 1e-12);
@@ -91,20 +103,26 @@ class RolloutTreeInvariantsTest {
       }
 
       if (t.origin() != Origin.BRANCH) {
-        assertEquals(t.initialEntropy(), config.entropyWindow() * Fixtures.mean(t.entropies(), 0,
-            Math.min(config.entropyWindow(), firstSegmentLength(t))), 1e-9);
+        assertEquals(
+            t.initialEntropy(),
+            config.entropyWindow()
+                * Fixtures.mean(
+                    t.entropies(), 0, Math.min(config.entropyWindow(), firstSegmentLength(t))),
+            1e-9);
         continue;
       }
       branches++;
       Trajectory parent = group.trajectory(t.parentId());
       int fork = t.forkOffset();
-      assertTrue(parent.branchPoints().stream()
-          .anyMatch(bp -> bp.offset() == fork && bp.childIds().contains(t.id())));
+      assertTrue(
+          parent.branchPoints().stream()
+              .anyMatch(bp -> bp.offset() == fork && bp.childIds().contains(t.id())));
       // the shared prefix: same tokens, mask, logprobs and entropies as the parent
       assertArrayEquals(Arrays.copyOf(parent.tokens(), fork), Arrays.copyOf(t.tokens(), fork));
       assertArrayEquals(Arrays.copyOf(parent.lossMask(), fork), Arrays.copyOf(t.lossMask(), fork));
       assertArrayEquals(Arrays.copyOf(parent.logprobs(), fork), Arrays.copyOf(t.logprobs(), fork));
-      assertArrayEquals(Arrays.copyOf(parent.entropies(), fork), Arrays.copyOf(t.entropies(), fork));
+      assertArrayEquals(
+          Arrays.copyOf(parent.entropies(), fork), Arrays.copyOf(t.entropies(), fork));
       assertEquals(parent.initialEntropy(), t.initialEntropy());
       assertEquals(fork, group.sharedPrefixLength(t.id(), parent.id()));
       // after the fork the child plays its own script (its marker), never the parent's probe
@@ -117,8 +135,11 @@ class RolloutTreeInvariantsTest {
       // the child prefills itself. It never recomputes the prefix.
       FakeSequence parentSeq = policy.sequence(sequenceName(parent));
       FakeSequence childSeq = policy.sequence(childName);
-      ToolCall forkCall = t.toolCalls().stream()
-          .filter(call -> call.offset() + call.resultTokens() == fork).findFirst().orElseThrow();
+      ToolCall forkCall =
+          t.toolCalls().stream()
+              .filter(call -> call.offset() + call.resultTokens() == fork)
+              .findFirst()
+              .orElseThrow();
       int shared = childSeq.promptLength + fork - forkCall.resultTokens() - 1;
       for (int pos = 0; pos < shared; pos++) {
         assertSame(parentSeq.kv.get(pos), childSeq.kv.get(pos));

@@ -15,14 +15,14 @@ import java.util.Set;
 import java.util.function.Function;
 
 /**
- * A {@link Policy} that plays scripts: one ASCII character per token (token id = character code,
- * 0 is EOS), with the entropy and logprob of each token set by the script. Every sequence has a
- * name — {@code <prompt text>#<n>} for the n-th new sequence of a prompt, {@code <parent>.<k>}
- * for the k-th fork of a sequence — and plays the script of its name from its creation on;
- * appended tokens (tool results) do not move the script. When a script runs out it emits EOS.
+ * A {@link Policy} that plays scripts: one ASCII character per token (token id = character code, 0
+ * is EOS), with the entropy and logprob of each token set by the script. Every sequence has a name
+ * — {@code <prompt text>#<n>} for the n-th new sequence of a prompt, {@code <parent>.<k>} for the
+ * k-th fork of a sequence — and plays the script of its name from its creation on; appended tokens
+ * (tool results) do not move the script. When a script runs out it emits EOS.
  *
- * <p>It also plays a KV cache: prefilling a position creates a new {@link Cell}; a fork copies
- * the parent's cells by reference. Tests check sharing by identity and count prefilled tokens.
+ * <p>It also plays a KV cache: prefilling a position creates a new {@link Cell}; a fork copies the
+ * parent's cells by reference. Tests check sharing by identity and count prefilled tokens.
  */
 final class ScriptedPolicy implements Policy {
   static final int VOCAB = 128;
@@ -37,7 +37,8 @@ final class ScriptedPolicy implements Policy {
   static List<Piece> script(Object... textEntropyPairs) {
     List<Piece> pieces = new ArrayList<>();
     for (int i = 0; i < textEntropyPairs.length; i += 2) {
-      pieces.add(new Piece((String) textEntropyPairs[i], ((Number) textEntropyPairs[i + 1]).floatValue()));
+      pieces.add(
+          new Piece((String) textEntropyPairs[i], ((Number) textEntropyPairs[i + 1]).floatValue()));
     }
     return pieces;
   }
@@ -101,6 +102,7 @@ final class ScriptedPolicy implements Policy {
   final List<Long> stepNumbers = new ArrayList<>();
   int forkCalls;
   long steps;
+
   /** Runs after every step, on the rollout thread (a hook for concurrency tests). */
   Runnable afterStep = () -> {};
 
@@ -152,8 +154,12 @@ final class ScriptedPolicy implements Policy {
     FakeSequence p = live(parent);
     forkCalls++;
     p.forks++;
-    return register(new FakeSequence(
-        p.name + "." + p.forks, new ArrayList<>(p.tokens), new ArrayList<>(p.kv), p.promptLength));
+    return register(
+        new FakeSequence(
+            p.name + "." + p.forks,
+            new ArrayList<>(p.tokens),
+            new ArrayList<>(p.kv),
+            p.promptLength));
   }
 
   @Override

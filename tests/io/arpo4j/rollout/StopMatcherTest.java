@@ -10,24 +10,36 @@ import org.junit.jupiter.api.Test;
 
 class StopMatcherTest {
   /** A codec whose tokens are multi-character pieces, the way a BPE vocabulary splits tags. */
-  private static final List<String> PIECES = List.of(
-      "<", "/", "python", ">", "</", "search", "></python>\n", "x = 1", "</result>", ">\n\n", "ab");
+  private static final List<String> PIECES =
+      List.of(
+          "<",
+          "/",
+          "python",
+          ">",
+          "</",
+          "search",
+          "></python>\n",
+          "x = 1",
+          "</result>",
+          ">\n\n",
+          "ab");
 
-  private static final TextCodec CODEC = new TextCodec() {
-    @Override
-    public int[] encode(String text) {
-      throw new UnsupportedOperationException();
-    }
+  private static final TextCodec CODEC =
+      new TextCodec() {
+        @Override
+        public int[] encode(String text) {
+          throw new UnsupportedOperationException();
+        }
 
-    @Override
-    public String decode(int[] ids) {
-      StringBuilder s = new StringBuilder();
-      for (int id : ids) {
-        s.append(PIECES.get(id));
-      }
-      return s.toString();
-    }
-  };
+        @Override
+        public String decode(int[] ids) {
+          StringBuilder s = new StringBuilder();
+          for (int id : ids) {
+            s.append(PIECES.get(id));
+          }
+          return s.toString();
+        }
+      };
 
   private static String feedAll(StopMatcher matcher, String... pieces) {
     StringBuilder tail = new StringBuilder();

@@ -9,12 +9,14 @@ public final class NumericAsserts {
   private NumericAsserts() {}
 
   /**
-   * Asserts {@code |actual[i] - expected[i]| <= atol + rtol * |expected[i]|} for every i; NaN matches
-   * only NaN and an infinity only the same infinity.
+   * Asserts {@code |actual[i] - expected[i]| <= atol + rtol * |expected[i]|} for every i; NaN
+   * matches only NaN and an infinity only the same infinity.
    */
-  public static void assertClose(String what, double[] expected, double[] actual, double atol, double rtol) {
+  public static void assertClose(
+      String what, double[] expected, double[] actual, double atol, double rtol) {
     if (expected.length != actual.length) {
-      throw new AssertionError(what + ": " + actual.length + " values, expected " + expected.length);
+      throw new AssertionError(
+          what + ": " + actual.length + " values, expected " + expected.length);
     }
     int mismatches = 0, worstAt = -1;
     double worst = 0;
@@ -31,17 +33,28 @@ public final class NumericAsserts {
       }
     }
     if (mismatches > 0) {
-      throw new AssertionError(String.format(
-          "%s: %d of %d values differ by more than %.3g + %.3g*|expected|; max error %.4g at [%d] (expected %s, got %s)",
-          what, mismatches, expected.length, atol, rtol, worst, worstAt, expected[worstAt], actual[worstAt]));
+      throw new AssertionError(
+          String.format(
+              "%s: %d of %d values differ by more than %.3g + %.3g*|expected|; max error %.4g at [%d] (expected %s, got %s)",
+              what,
+              mismatches,
+              expected.length,
+              atol,
+              rtol,
+              worst,
+              worstAt,
+              expected[worstAt],
+              actual[worstAt]));
     }
   }
 
-  public static void assertClose(String what, double[] expected, float[] actual, double atol, double rtol) {
+  public static void assertClose(
+      String what, double[] expected, float[] actual, double atol, double rtol) {
     assertClose(what, expected, widen(actual), atol, rtol);
   }
 
-  public static void assertClose(String what, float[] expected, float[] actual, double atol, double rtol) {
+  public static void assertClose(
+      String what, float[] expected, float[] actual, double atol, double rtol) {
     assertClose(what, widen(expected), widen(actual), atol, rtol);
   }
 

@@ -107,8 +107,9 @@ class ToolExecutorTest {
     assertFalse(result.ok());
     assertEquals("Error: Tool(calc) failed: IllegalStateException: disk on fire", result.output());
     ToolResult parse = call("calc", "not a number");
-    assertEquals("Error: Tool(calc) failed: NumberFormatException: For input string: "
-        + "\"not a number\"", parse.output());
+    assertEquals(
+        "Error: Tool(calc) failed: NumberFormatException: For input string: " + "\"not a number\"",
+        parse.output());
   }
 
   @Test
@@ -165,8 +166,8 @@ class ToolExecutorTest {
     ToolResult queued = calls.get(2).get(10, TimeUnit.SECONDS);
     assertFalse(queued.ok());
     assertEquals("Error: Tool(calc) was cancelled.", queued.output());
-    assertThrows(IllegalStateException.class,
-        () -> executor.submit(new ToolCall("calc", "1"), CONTEXT));
+    assertThrows(
+        IllegalStateException.class, () -> executor.submit(new ToolCall("calc", "1"), CONTEXT));
   }
 
   static boolean waitFor(BooleanSupplier condition) throws InterruptedException {

@@ -49,9 +49,8 @@ class ToolRegistryTest {
   @Test
   void registersByTagAndClosesItsTools() {
     AtomicInteger closed = new AtomicInteger();
-    ToolRegistry registry = new ToolRegistry()
-        .register(tool("python", closed))
-        .register(tool("search", closed));
+    ToolRegistry registry =
+        new ToolRegistry().register(tool("python", closed)).register(tool("search", closed));
     assertEquals(List.of("python", "search"), registry.tags());
     assertEquals("search", registry.get("search").orElseThrow().tag());
     assertTrue(registry.get("browse").isEmpty());
@@ -65,13 +64,15 @@ class ToolRegistryTest {
   void rejectsDuplicateAndInvalidTags() {
     AtomicInteger closed = new AtomicInteger();
     ToolRegistry registry = new ToolRegistry().register(tool("python", closed));
-    IllegalArgumentException duplicate = assertThrows(IllegalArgumentException.class,
-        () -> registry.register(tool("python", closed)));
+    IllegalArgumentException duplicate =
+        assertThrows(
+            IllegalArgumentException.class, () -> registry.register(tool("python", closed)));
     assertTrue(duplicate.getMessage().contains("already"), duplicate.getMessage());
     assertThrows(IllegalArgumentException.class, () -> registry.register(tool("Py thon", closed)));
     assertThrows(IllegalArgumentException.class, () -> registry.register(tool(null, closed)));
-    IllegalArgumentException reserved = assertThrows(IllegalArgumentException.class,
-        () -> registry.register(tool("answer", closed)));
+    IllegalArgumentException reserved =
+        assertThrows(
+            IllegalArgumentException.class, () -> registry.register(tool("answer", closed)));
     assertTrue(reserved.getMessage().contains("reserved"), reserved.getMessage());
   }
 
@@ -79,8 +80,8 @@ class ToolRegistryTest {
   void loadsToolsListedAsServices(@TempDir Path dir) throws Exception {
     Path services = Files.createDirectories(dir.resolve("META-INF/services"));
     Files.writeString(services.resolve(Tool.class.getName()), EchoTool.class.getName() + "\n");
-    try (URLClassLoader loader = new URLClassLoader(new URL[] {dir.toUri().toURL()},
-        getClass().getClassLoader())) {
+    try (URLClassLoader loader =
+        new URLClassLoader(new URL[] {dir.toUri().toURL()}, getClass().getClassLoader())) {
       ToolRegistry registry = new ToolRegistry();
       assertEquals(1, registry.registerServices(loader));
       assertEquals("hi", registry.get("echo").orElseThrow().execute("hi", new ToolContext("t", 0)));

@@ -19,7 +19,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class CheckpointsTest {
-  private static final OptimizerConfig ADAM = new OptimizerConfig(1e-3, 0.01, 0.9, 0.999, 1e-8, 1.0, 0);
+  private static final OptimizerConfig ADAM =
+      new OptimizerConfig(1e-3, 0.01, 0.9, 0.999, 1e-8, 1.0, 0);
 
   /** A stream that fails as a full disk does once {@code capacity} bytes have been written. */
   static final class DiskFull extends FilterOutputStream {
@@ -46,7 +47,8 @@ class CheckpointsTest {
   /** One optimizer step over a single row, so the AdamW moments exist and are non-zero. */
   private static void takeAStep(PolicyModel model, PolicyOptimizer optimizer) {
     TokenBackprop backprop = new TokenBackprop(model.model(), 1f, 64);
-    List<TrainingRow> rows = List.of(TrainingRow.supervised(new int[] {5, 6, 7, 8, 9}, 2, new float[] {1, 1, 1}));
+    List<TrainingRow> rows =
+        List.of(TrainingRow.supervised(new int[] {5, 6, 7, 8, 9}, 2, new float[] {1, 1, 1}));
     optimizer.zeroGrad();
     backprop.backward(rows, new int[] {0}, new SupervisedLoss(3));
     optimizer.step();
@@ -64,11 +66,17 @@ class CheckpointsTest {
         PolicyOptimizer optimizer = new PolicyOptimizer(model.model(), ADAM)) {
       takeAStep(model, optimizer);
       Checkpoints checkpoints = new Checkpoints(run);
-      Path first = checkpoints.save(new Checkpoints.State(1, 4, "arpo", 1), model, optimizer, "steps: 2\n");
+      Path first =
+          checkpoints.save(new Checkpoints.State(1, 4, "arpo", 1), model, optimizer, "steps: 2\n");
 
-      Checkpoints full = new Checkpoints(run, file -> new DiskFull(Files.newOutputStream(file), 4096));
-      IOException e = assertThrows(IOException.class,
-          () -> full.save(new Checkpoints.State(2, 8, "arpo", 1), model, optimizer, "steps: 2\n"));
+      Checkpoints full =
+          new Checkpoints(run, file -> new DiskFull(Files.newOutputStream(file), 4096));
+      IOException e =
+          assertThrows(
+              IOException.class,
+              () ->
+                  full.save(
+                      new Checkpoints.State(2, 8, "arpo", 1), model, optimizer, "steps: 2\n"));
       assertEquals("No space left on device", e.getMessage());
       // the JVM is alive, the partial checkpoint is gone and latest still names the complete one
       assertEquals(List.of("latest", "step-000001"), entries(run.resolve("checkpoints")));

@@ -21,16 +21,19 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A library user's reward, registered on the builder, sees what verl's {@code compute_score} sees
- * and the trajectory's tool calls: here it pays {@code extra_info.weight} per successful call of the
- * tool named in {@code extra_info.tool}, so the two rows of a verl-layout parquet file (weights 2
- * and 0.5) score the same behaviour differently. The embedded model is first taught by SFT to open
- * every answer with a calendar call ({@link CustomToolTest}).
+ * and the trajectory's tool calls: here it pays {@code extra_info.weight} per successful call of
+ * the tool named in {@code extra_info.tool}, so the two rows of a verl-layout parquet file (weights
+ * 2 and 0.5) score the same behaviour differently. The embedded model is first taught by SFT to
+ * open every answer with a calendar call ({@link CustomToolTest}).
  */
 class CustomRewardTest {
   /** The rows' weights, written by hand: the reference the rewards are checked against. */
   static final Map<String, Double> WEIGHT_BY_ID = Map.of("0", 2.0, "1", 0.5);
 
-  /** {@code extra_info.weight} per ok call of {@code extra_info.tool}; records every input it scores. */
+  /**
+   * {@code extra_info.weight} per ok call of {@code extra_info.tool}; records every input it
+   * scores.
+   */
   static final class ToolUseReward implements Reward {
     final List<ScoringInput> seen = Collections.synchronizedList(new ArrayList<>());
 
@@ -43,7 +46,9 @@ class CustomRewardTest {
     }
   }
 
-  /** The reward worked out from the trajectory alone, with the hand-written weight of its question. */
+  /**
+   * The reward worked out from the trajectory alone, with the hand-written weight of its question.
+   */
   static double expected(String questionId, Trajectory t) {
     long calls = 0;
     for (ToolCall c : t.toolCalls()) calls += c.ok() && c.tag().equals("calendar") ? 1 : 0;
@@ -52,14 +57,15 @@ class CustomRewardTest {
 
   static Path verlParquet(Path dir) throws Exception {
     Path file = dir.resolve("calendar.parquet");
-    DatasetsTest.sql("""
+    DatasetsTest.sql(
+        """
         COPY (SELECT * FROM (VALUES
           ('calendar_qa', [{'role': 'user', 'content': '%1$s'}], {'ground_truth': 'Monday'},
            {'index': 0, 'weight': 2.0::DOUBLE, 'tool': 'calendar'}),
           ('calendar_qa', [{'role': 'user', 'content': '%1$s'}], {'ground_truth': 'Monday'},
            {'index': 1, 'weight': 0.5::DOUBLE, 'tool': 'calendar'})
         ) t(data_source, prompt, reward_model, extra_info)) TO %2$s (FORMAT PARQUET)"""
-        .formatted(CustomToolTest.QUESTION, DatasetsTest.quoted(file)));
+            .formatted(CustomToolTest.QUESTION, DatasetsTest.quoted(file)));
     return file;
   }
 
@@ -67,18 +73,38 @@ class CustomRewardTest {
   void aUserRewardReadsExtraInfoAndToolCallsInsideTrain(@TempDir Path runs) throws Exception {
     Path sftData = runs.resolve("sft.jsonl");
     String prompt = "Question: " + CustomToolTest.QUESTION + "\nAnswer:";
-    String response = "<think>day</think>" + CustomToolTest.CALL + TrajectoryFormat.wrapResult("Monday")
-        + "<answer>\\boxed{Monday}</answer>";
+    String response =
+        "<think>day</think>"
+            + CustomToolTest.CALL
+            + TrajectoryFormat.wrapResult("Monday")
+            + "<answer>\\boxed{Monday}</answer>";
     String line = "{\"prompt\": " + json(prompt) + ", \"response\": " + json(response) + "}\n";
     Files.writeString(sftData, line.repeat(16));
-    TrainerConfig config = TrainerConfig.load(null, List.of("runs_dir=" + runs, "run_name=reward", "steps=1",
-        "algo=grpo", "prompts_per_step=2", "ppo_mini_batch_prompts=2", "rollout.global_size=4",
-        "rollout.max_response_tokens=64", "rollout.temperature=0.5", "tools.python=false", "seed=3",
-        "sft.epochs=30", "sft.batch_size=8", "sft.lr=3e-3", "sft.warmup_steps=10", "reward.kind=exact",
-        "data.prompt_format=template"));
+    TrainerConfig config =
+        TrainerConfig.load(
+            null,
+            List.of(
+                "runs_dir=" + runs,
+                "run_name=reward",
+                "steps=1",
+                "algo=grpo",
+                "prompts_per_step=2",
+                "ppo_mini_batch_prompts=2",
+                "rollout.global_size=4",
+                "rollout.max_response_tokens=64",
+                "rollout.temperature=0.5",
+                "tools.python=false",
+                "seed=3",
+                "sft.epochs=30",
+                "sft.batch_size=8",
+                "sft.lr=3e-3",
+                "sft.warmup_steps=10",
+                "reward.kind=exact",
+                "data.prompt_format=template"));
     List<Question> questions = Question.load(verlParquet(runs));
     ToolUseReward reward = new ToolUseReward();
-    try (Trainer trainer = Trainer.builder(config).tool(new CustomToolTest.CalendarTool()).reward(reward).build()) {
+    try (Trainer trainer =
+        Trainer.builder(config).tool(new CustomToolTest.CalendarTool()).reward(reward).build()) {
       trainer.sft(sftData);
       trainer.train(questions);
 
@@ -92,7 +118,8 @@ class CustomRewardTest {
         assertEquals(CustomToolTest.QUESTION, in.question());
         assertEquals(prompt, in.prompt());
         int index = Integer.parseInt(in.questionId());
-        assertEquals(Map.of("index", index, "weight", WEIGHT_BY_ID.get(in.questionId()), "tool", "calendar"),
+        assertEquals(
+            Map.of("index", index, "weight", WEIGHT_BY_ID.get(in.questionId()), "tool", "calendar"),
             in.extraInfo());
         assertEquals(in.trajectory().text(), in.response());
         calls += in.toolCalls().size();
@@ -101,7 +128,8 @@ class CustomRewardTest {
       assertEquals(2, reward.seen.stream().map(ScoringInput::questionId).distinct().count());
       assertTrue(calls >= 4, "calendar calls seen by the reward: " + calls);
       List<Map<String, Object>> steps = MetricsLog.read(runs.resolve("reward/metrics.jsonl"));
-      assertEquals(sum / 8, ((Number) steps.get(0).get(MetricsLog.REWARD_MEAN)).doubleValue(), 1e-12);
+      assertEquals(
+          sum / 8, ((Number) steps.get(0).get(MetricsLog.REWARD_MEAN)).doubleValue(), 1e-12);
 
       // a rollout carries the same rewards on its trajectories: group i is question i
       List<RolloutGroup> groups = trainer.rollout(questions);
@@ -119,13 +147,25 @@ class CustomRewardTest {
 
   @Test
   void aNonFiniteRewardIsOneLineNamingTheQuestion(@TempDir Path runs) throws Exception {
-    TrainerConfig config = TrainerConfig.load(null, List.of("runs_dir=" + runs, "run_name=nan", "prompts_per_step=1",
-        "rollout.global_size=2", "rollout.initial_samples=2", "rollout.max_response_tokens=4", "tools.python=false"));
+    TrainerConfig config =
+        TrainerConfig.load(
+            null,
+            List.of(
+                "runs_dir=" + runs,
+                "run_name=nan",
+                "prompts_per_step=1",
+                "rollout.global_size=2",
+                "rollout.initial_samples=2",
+                "rollout.max_response_tokens=4",
+                "tools.python=false"));
     Reward nan = in -> Double.NaN;
     try (Trainer trainer = Trainer.builder(config).reward(nan).build()) {
-      IllegalStateException e = assertThrows(IllegalStateException.class,
-          () -> trainer.rollout(List.of(new Question("q7", "2+2?", List.of("4")))));
-      assertTrue(e.getMessage().contains("returned NaN for question q7 (trajectory p0-t"), e.getMessage());
+      IllegalStateException e =
+          assertThrows(
+              IllegalStateException.class,
+              () -> trainer.rollout(List.of(new Question("q7", "2+2?", List.of("4")))));
+      assertTrue(
+          e.getMessage().contains("returned NaN for question q7 (trajectory p0-t"), e.getMessage());
       assertEquals(1, e.getMessage().lines().count());
     }
   }

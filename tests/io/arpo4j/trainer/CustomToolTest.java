@@ -49,27 +49,56 @@ class CustomToolTest {
   void aCalendarToolFiresInsideTrain(@TempDir Path runs) throws Exception {
     Path sftData = runs.resolve("sft.jsonl");
     String prompt = "Question: " + QUESTION + "\nAnswer:";
-    String response = "<think>day</think>" + CALL + TrajectoryFormat.wrapResult("Monday")
-        + "<answer>\\boxed{Monday}</answer>";
+    String response =
+        "<think>day</think>"
+            + CALL
+            + TrajectoryFormat.wrapResult("Monday")
+            + "<answer>\\boxed{Monday}</answer>";
     StringBuilder lines = new StringBuilder();
     for (int i = 0; i < 16; i++) {
-      lines.append("{\"prompt\": ").append(json(prompt)).append(", \"response\": ").append(json(response)).append("}\n");
+      lines
+          .append("{\"prompt\": ")
+          .append(json(prompt))
+          .append(", \"response\": ")
+          .append(json(response))
+          .append("}\n");
     }
     Files.writeString(sftData, lines);
-    TrainerConfig config = TrainerConfig.load(null, List.of("runs_dir=" + runs, "run_name=calendar", "steps=1",
-        "algo=grpo", "prompts_per_step=2", "ppo_mini_batch_prompts=2", "rollout.global_size=4",
-        "rollout.max_response_tokens=64", "rollout.temperature=0.5", "tools.python=false", "seed=3",
-        "sft.epochs=30", "sft.batch_size=8", "sft.lr=3e-3", "sft.warmup_steps=10", "reward.kind=exact", "data.prompt_format=template"));
+    TrainerConfig config =
+        TrainerConfig.load(
+            null,
+            List.of(
+                "runs_dir=" + runs,
+                "run_name=calendar",
+                "steps=1",
+                "algo=grpo",
+                "prompts_per_step=2",
+                "ppo_mini_batch_prompts=2",
+                "rollout.global_size=4",
+                "rollout.max_response_tokens=64",
+                "rollout.temperature=0.5",
+                "tools.python=false",
+                "seed=3",
+                "sft.epochs=30",
+                "sft.batch_size=8",
+                "sft.lr=3e-3",
+                "sft.warmup_steps=10",
+                "reward.kind=exact",
+                "data.prompt_format=template"));
     CalendarTool calendar = new CalendarTool();
-    List<Question> questions = List.of(new Question("q0", QUESTION, List.of("Monday")),
-        new Question("q1", QUESTION, List.of("Monday")));
+    List<Question> questions =
+        List.of(
+            new Question("q0", QUESTION, List.of("Monday")),
+            new Question("q1", QUESTION, List.of("Monday")));
     try (Trainer trainer = Trainer.builder(config).tool(calendar).build()) {
       assertEquals(List.of("</calendar>"), trainer.toolCaller().format().stopStrings());
       trainer.sft(sftData);
 
       trainer.train(questions);
       // 2 prompts x 4 trajectories; the tuned policy calls the calendar in (nearly) all of them
-      assertTrue(calendar.executions.get() >= 4, "calendar executions in train: " + calendar.executions.get());
+      assertTrue(
+          calendar.executions.get() >= 4,
+          "calendar executions in train: " + calendar.executions.get());
       assertTrue(calendar.inputs.stream().allMatch("today"::equals), calendar.inputs.toString());
 
       // the same in a rollout: the tool's output is in the trajectory, and a well-formed calendar

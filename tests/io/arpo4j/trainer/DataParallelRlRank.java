@@ -16,9 +16,9 @@ import java.util.SplittableRandom;
 
 /**
  * One rank of the data-parallel RL update check: fixed, seeded rollout groups (a deterministic
- * stand-in for rollouts, which sample per rank) trained with {@link RlUpdate} for a few steps.
- * Each rank takes its contiguous share of whole groups. Run as a separate JVM per rank
- * ({@code main}), or in-process as the single-process reference ({@link #train}).
+ * stand-in for rollouts, which sample per rank) trained with {@link RlUpdate} for a few steps. Each
+ * rank takes its contiguous share of whole groups. Run as a separate JVM per rank ({@code main}),
+ * or in-process as the single-process reference ({@link #train}).
  */
 public final class DataParallelRlRank {
   static final int GROUPS = 5, STEPS = 1;
@@ -28,27 +28,47 @@ public final class DataParallelRlRank {
   /** args: the directory rank 0 saves the trained model to. World from the environment. */
   public static void main(String[] args) throws Exception {
     World world = World.fromEnvironment();
-    try (Distributed dist = Distributed.start(world, "cpu",
-        new Distributed.Options("gloo", Duration.ofSeconds(60), 64 << 10))) { // small buckets: several per step
+    try (Distributed dist =
+        Distributed.start(
+            world,
+            "cpu",
+            new Distributed.Options(
+                "gloo", Duration.ofSeconds(60), 64 << 10))) { // small buckets: several per step
       train(dist, Path.of(args[0]));
     }
     System.exit(0);
   }
 
   /**
-   * REINFORCE++ advantages (batch std: needs every rank's rewards), a KL term to a local
-   * reference, mini-batches of 3 groups (the first split across ranks, the second on rank 1 only),
-   * two PPO epochs.
+   * REINFORCE++ advantages (batch std: needs every rank's rewards), a KL term to a local reference,
+   * mini-batches of 3 groups (the first split across ranks, the second on rank 1 only), two PPO
+   * epochs.
    */
   public static void train(Distributed dist, Path out) throws Exception {
-    TrainerConfig config = TrainerConfig.load(null, List.of("algo=reinforce++", "ppo_mini_batch_prompts=3",
-        "ppo_epochs=2", "loss.kl_coef=0.05", "loss.entropy_coef=0.01", "optimizer.lr=2.0e-4",
-        "micro_batch_tokens=96", "advantage.attribution=soft"));
-    try (PolicyModel policy = PolicyModel.loadDefault(); PolicyModel reference = PolicyModel.loadDefault();
+    TrainerConfig config =
+        TrainerConfig.load(
+            null,
+            List.of(
+                "algo=reinforce++",
+                "ppo_mini_batch_prompts=3",
+                "ppo_epochs=2",
+                "loss.kl_coef=0.05",
+                "loss.entropy_coef=0.01",
+                "optimizer.lr=2.0e-4",
+                "micro_batch_tokens=96",
+                "advantage.attribution=soft"));
+    try (PolicyModel policy = PolicyModel.loadDefault();
+        PolicyModel reference = PolicyModel.loadDefault();
         PolicyOptimizer optimizer = new PolicyOptimizer(policy.model(), config.optimizerConfig())) {
       TokenBackprop backprop = new TokenBackprop(policy.model(), 1f, config.logitChunkTokens());
-      RlUpdate update = new RlUpdate(backprop, new TokenBackprop(reference.model(), 1f, config.logitChunkTokens()),
-          optimizer, config, dist, policy.model().parameters().values());
+      RlUpdate update =
+          new RlUpdate(
+              backprop,
+              new TokenBackprop(reference.model(), 1f, config.logitChunkTokens()),
+              optimizer,
+              config,
+              dist,
+              policy.model().parameters().values());
       for (int step = 0; step < STEPS; step++) {
         List<RolloutGroup> all = groups(new SplittableRandom(1000 + step));
         int[] share = dist.world().shard(all.size());
@@ -59,7 +79,10 @@ public final class DataParallelRlRank {
     }
   }
 
-  /** Groups of 3 trajectories: two independent samples and a branch forked from the first, with rewards. */
+  /**
+   * Groups of 3 trajectories: two independent samples and a branch forked from the first, with
+   * rewards.
+   */
   static List<RolloutGroup> groups(SplittableRandom rng) {
     List<RolloutGroup> groups = new ArrayList<>();
     for (int p = 0; p < GROUPS; p++) {
@@ -77,13 +100,27 @@ public final class DataParallelRlRank {
     return groups;
   }
 
-  private static Trajectory trajectory(int prompt, int id, int parent, int fork, int[] tokens, SplittableRandom rng) {
+  private static Trajectory trajectory(
+      int prompt, int id, int parent, int fork, int[] tokens, SplittableRandom rng) {
     int n = tokens.length;
     int[] mask = new int[n];
     for (int i = 0; i < n; i++) mask[i] = rng.nextInt(5) == 0 ? 0 : 1; // some tool-result tokens
-    return new Trajectory(prompt, id, parent, fork,
-        parent < 0 ? Trajectory.Origin.INITIAL : Trajectory.Origin.BRANCH, tokens, mask, new float[n], new float[n],
-        "", 0, List.of(), List.of(), StopReason.EOS, (double) rng.nextInt(3) / 2);
+    return new Trajectory(
+        prompt,
+        id,
+        parent,
+        fork,
+        parent < 0 ? Trajectory.Origin.INITIAL : Trajectory.Origin.BRANCH,
+        tokens,
+        mask,
+        new float[n],
+        new float[n],
+        "",
+        0,
+        List.of(),
+        List.of(),
+        StopReason.EOS,
+        (double) rng.nextInt(3) / 2);
   }
 
   private static int[] tokens(SplittableRandom rng, int n) {

@@ -18,7 +18,10 @@ import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The RL update on two Gloo ranks (separate JVMs, whole groups per rank) equals one process on all groups. */
+/**
+ * The RL update on two Gloo ranks (separate JVMs, whole groups per rank) equals one process on all
+ * groups.
+ */
 class DataParallelRlTest {
   @Test
   void twoRanksTakeTheUpdatesOfOneProcess(@TempDir Path dir) throws Exception {
@@ -30,19 +33,41 @@ class DataParallelRlTest {
     }
     List<Process> ranks = new ArrayList<>();
     for (int rank = 0; rank < 2; rank++) {
-      ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-          "-Xmx1g", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
-          DataParallelRlRank.class.getName(), dir.resolve("two").toString())
-          .redirectErrorStream(true).redirectOutput(dir.resolve("rank" + rank + ".log").toFile());
-      pb.environment().putAll(Map.of("RANK", "" + rank, "LOCAL_RANK", "" + rank, "WORLD_SIZE", "2",
-          "MASTER_ADDR", "127.0.0.1", "MASTER_PORT", "" + port, "OMP_NUM_THREADS", "1"));
+      ProcessBuilder pb =
+          new ProcessBuilder(
+                  Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                  "-Xmx1g",
+                  "-XX:+UseSerialGC",
+                  "-cp",
+                  System.getProperty("java.class.path"),
+                  DataParallelRlRank.class.getName(),
+                  dir.resolve("two").toString())
+              .redirectErrorStream(true)
+              .redirectOutput(dir.resolve("rank" + rank + ".log").toFile());
+      pb.environment()
+          .putAll(
+              Map.of(
+                  "RANK",
+                  "" + rank,
+                  "LOCAL_RANK",
+                  "" + rank,
+                  "WORLD_SIZE",
+                  "2",
+                  "MASTER_ADDR",
+                  "127.0.0.1",
+                  "MASTER_PORT",
+                  "" + port,
+                  "OMP_NUM_THREADS",
+                  "1"));
       ranks.add(pb.start());
     }
     try {
       for (int rank = 0; rank < 2; rank++) {
         Process p = ranks.get(rank);
         String log = "rank " + rank + ": " + dir.resolve("rank" + rank + ".log");
-        assertTrue(p.waitFor(3, TimeUnit.MINUTES), log + " did not finish: " + tail(dir.resolve("rank" + rank + ".log")));
+        assertTrue(
+            p.waitFor(3, TimeUnit.MINUTES),
+            log + " did not finish: " + tail(dir.resolve("rank" + rank + ".log")));
         assertEquals(0, p.exitValue(), tail(dir.resolve("rank" + rank + ".log")));
       }
     } finally {
@@ -53,16 +78,21 @@ class DataParallelRlTest {
     try (PolicyModel one = PolicyModel.load(dir.resolve("one"), RuntimeOptions.cpu());
         PolicyModel two = PolicyModel.load(dir.resolve("two"), RuntimeOptions.cpu());
         PolicyModel start = PolicyModel.loadDefault()) {
-      Map<String, Tensor> a = one.model().parameters(), b = two.model().parameters(), s = start.model().parameters();
+      Map<String, Tensor> a = one.model().parameters(),
+          b = two.model().parameters(),
+          s = start.model().parameters();
       assertEquals(a.keySet(), b.keySet());
       for (String name : a.keySet()) {
         maxDelta = Math.max(maxDelta, a.get(name).sub(b.get(name)).abs().max().item_double());
         maxMoved = Math.max(maxMoved, a.get(name).sub(s.get(name)).abs().max().item_double());
       }
     }
-    System.out.printf("2-rank vs 1-process RL update, %d steps: max |delta| = %.3g (parameters moved up to %.3g)%n",
+    System.out.printf(
+        "2-rank vs 1-process RL update, %d steps: max |delta| = %.3g (parameters moved up to %.3g)%n",
         DataParallelRlRank.STEPS, maxDelta, maxMoved);
-    assertTrue(maxMoved > 30 * 1e-5, "the updates must move the parameters well past the tolerance: " + maxMoved);
+    assertTrue(
+        maxMoved > 30 * 1e-5,
+        "the updates must move the parameters well past the tolerance: " + maxMoved);
     assertTrue(maxDelta <= 1e-5, "max |delta| = " + maxDelta);
   }
 

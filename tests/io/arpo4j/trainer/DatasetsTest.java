@@ -25,7 +25,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class DatasetsTest {
   static void sql(String statement) throws Exception {
-    try (Connection db = DriverManager.getConnection("jdbc:duckdb:"); Statement s = db.createStatement()) {
+    try (Connection db = DriverManager.getConnection("jdbc:duckdb:");
+        Statement s = db.createStatement()) {
       s.execute(statement);
     }
   }
@@ -35,7 +36,8 @@ class DatasetsTest {
   }
 
   /** Two math rows with a string ground truth, as verl's gsm8k preprocessing writes them. */
-  static final String MATH_ROWS = """
+  static final String MATH_ROWS =
+      """
       SELECT * FROM (VALUES
         ('gsm8k', [{'role': 'system', 'content': 'Reason, then answer.'}, {'role': 'user', 'content': 'What is 2+3?'}],
          'math', {'style': 'rule', 'ground_truth': '5'}, {'index': 7, 'split': 'train'}),
@@ -62,17 +64,21 @@ class DatasetsTest {
   @Test
   void groundTruthMayBeAListAndJsonMayBeAnArray(@TempDir Path dir) throws Exception {
     Path parquet = dir.resolve("qa.parquet");
-    sql("""
+    sql(
+        """
         COPY (SELECT * FROM (VALUES
           ('hotpotqa', [{'role': 'user', 'content': 'Capital of France?'}], {'ground_truth': ['Paris', 'paris, france']})
-        ) t(data_source, prompt, reward_model)) TO %s (FORMAT PARQUET)""".formatted(quoted(parquet)));
+        ) t(data_source, prompt, reward_model)) TO %s (FORMAT PARQUET)"""
+            .formatted(quoted(parquet)));
     Question q = Question.load(parquet).get(0);
     assertEquals(List.of("Paris", "paris, france"), q.answers());
     assertEquals("q1", q.id());
     assertEquals(Map.of(), q.extraInfo());
 
     Path json = dir.resolve("rows.json");
-    Files.writeString(json, """
+    Files.writeString(
+        json,
+        """
         [{"data_source": "musique", "prompt": [{"role": "user", "content": "Who?"}],
           "reward_model": {"ground_truth": "Ada"}, "extra_info": {"index": 3}}]""");
     Question fromJson = Question.load(json).get(0);
@@ -84,7 +90,9 @@ class DatasetsTest {
   @Test
   void jsonlTakesBothLayouts(@TempDir Path dir) throws Exception {
     Path file = dir.resolve("mixed.jsonl");
-    Files.writeString(file, """
+    Files.writeString(
+        file,
+        """
         {"question": "2+2?", "answers": ["4"]}
         {"id": "x", "question": "3+3?", "answer": "6", "data_source": "math"}
         {"prompt": [{"role": "user", "content": "4+4?"}], "reward_model": {"ground_truth": ["8"]}, "data_source": "gsm8k"}
@@ -101,16 +109,20 @@ class DatasetsTest {
   @Test
   void badRowsAreOneLineNamingTheFileAndRow(@TempDir Path dir) throws Exception {
     Path file = dir.resolve("bad.parquet");
-    sql("COPY (SELECT [{'role': 'user', 'content': 'Q?'}] AS prompt, 'gsm8k' AS data_source) TO "
-        + quoted(file) + " (FORMAT PARQUET)");
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Question.load(file));
+    sql(
+        "COPY (SELECT [{'role': 'user', 'content': 'Q?'}] AS prompt, 'gsm8k' AS data_source) TO "
+            + quoted(file)
+            + " (FORMAT PARQUET)");
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> Question.load(file));
     assertTrue(e.getMessage().startsWith(file + ": row 1: needs \"reward_model\""), e.getMessage());
     assertEquals(1, e.getMessage().lines().count());
 
     Path notParquet = dir.resolve("junk.parquet");
     Files.writeString(notParquet, "not parquet");
     e = assertThrows(IllegalArgumentException.class, () -> Question.load(notParquet));
-    assertTrue(e.getMessage().startsWith("cannot read question file " + notParquet), e.getMessage());
+    assertTrue(
+        e.getMessage().startsWith("cannot read question file " + notParquet), e.getMessage());
     assertEquals(1, e.getMessage().lines().count());
   }
 
@@ -125,7 +137,8 @@ class DatasetsTest {
     assertEquals(1.0, reward.score(ScoringInputs.of(half, List.of("1/2"), "aime24")), 1e-12);
     assertEquals(0.0, reward.score(ScoringInputs.of(half, List.of("1/2"), "hotpotqa")), 1e-12);
     // F1 of {paris, france} against {paris}: precision 1/2, recall 1 -> 2/3; math: not equal
-    assertEquals(2.0 / 3, reward.score(ScoringInputs.of(paris, List.of("Paris"), "hotpotqa")), 1e-12);
+    assertEquals(
+        2.0 / 3, reward.score(ScoringInputs.of(paris, List.of("Paris"), "hotpotqa")), 1e-12);
     assertEquals(2.0 / 3, reward.score(ScoringInputs.of(paris, List.of("Paris"), null)), 1e-12);
     assertEquals(0.0, reward.score(ScoringInputs.of(paris, List.of("Paris"), "math")), 1e-12);
   }

@@ -17,8 +17,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * SIGTERM while a thread is inside libtorch (hs_err_pid28380.log: the JVM ran libtorch's static
- * destructors while the main thread was in {@code Tensor.backward}, and died with SIGSEGV). The
- * JVM must wait for the native work in progress and exit cleanly (status 143) with no crash log.
+ * destructors while the main thread was in {@code Tensor.backward}, and died with SIGSEGV). The JVM
+ * must wait for the native work in progress and exit cleanly (status 143) with no crash log.
  */
 class ExitDuringTrainingTest {
   /** SIGTERM's exit status: 128 + 15. */
@@ -46,12 +46,15 @@ class ExitDuringTrainingTest {
       try (BufferedReader out = reader(p)) {
         for (String line; (line = out.readLine()) != null; ) {
           lines.add(line);
-          if (line.equals("step " + (2 + trial))) p.toHandle().destroy(); // SIGTERM in the middle of the next step
+          if (line.equals("step " + (2 + trial)))
+            p.toHandle().destroy(); // SIGTERM in the middle of the next step
         }
       }
       assertTrue(p.waitFor(60, TimeUnit.SECONDS));
       try (Stream<Path> files = Files.list(dir)) {
-        assertEquals(List.of(), files.filter(f -> f.getFileName().toString().startsWith("hs_err")).toList(),
+        assertEquals(
+            List.of(),
+            files.filter(f -> f.getFileName().toString().startsWith("hs_err")).toList(),
             "the JVM crashed on exit");
       }
       assertEquals(TERMINATED, p.exitValue(), "trial " + trial + " output: " + lines);
@@ -60,7 +63,8 @@ class ExitDuringTrainingTest {
 
   private static Process child(Class<?> main, Path dir) throws IOException {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    return new ProcessBuilder(java, "-Xmx512m", "-cp", System.getProperty("java.class.path"), main.getName())
+    return new ProcessBuilder(
+            java, "-Xmx512m", "-cp", System.getProperty("java.class.path"), main.getName())
         .directory(dir.toFile())
         .redirectErrorStream(true)
         .start();

@@ -49,7 +49,8 @@ class MetricsLogTest {
     }
     List<String> lines = Files.readAllLines(file);
     assertEquals(25, lines.size());
-    assertTrue(lines.get(0).startsWith("{\"step\":1,\"algo\":"), "keys keep their order: " + lines.get(0));
+    assertTrue(
+        lines.get(0).startsWith("{\"step\":1,\"algo\":"), "keys keep their order: " + lines.get(0));
   }
 
   @Test
@@ -78,7 +79,10 @@ class MetricsLogTest {
         log.append(s);
       }
     }
-    Files.writeString(file, "{\"step\":4,\"reward_me", StandardCharsets.UTF_8,
+    Files.writeString(
+        file,
+        "{\"step\":4,\"reward_me",
+        StandardCharsets.UTF_8,
         java.nio.file.StandardOpenOption.APPEND);
     assertEquals(steps.subList(0, 3), MetricsLog.read(file));
     try (MetricsLog log = MetricsLog.open(file)) {

@@ -25,7 +25,11 @@ class MixedPrecisionTest {
   static final int VOCAB = 61;
 
   static TransformerModel tiny(RuntimeOptions runtime) throws Exception {
-    ModelConfig config = ModelConfig.fromJson(new ObjectMapper().readTree("""
+    ModelConfig config =
+        ModelConfig.fromJson(
+            new ObjectMapper()
+                .readTree(
+                    """
         {"model_type": "llama", "vocab_size": 61, "hidden_size": 32, "intermediate_size": 64,
          "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
          "rms_norm_eps": 1e-6, "max_position_embeddings": 256, "rope_theta": 10000.0,
@@ -35,12 +39,13 @@ class MixedPrecisionTest {
 
   static Map<String, float[]> values(Map<String, Tensor> tensors) {
     Map<String, float[]> out = new java.util.LinkedHashMap<>();
-    tensors.forEach((name, t) -> {
-      Tensor c = t.detach().to(ScalarType.Float).contiguous();
-      float[] v = new float[(int) c.numel()];
-      c.data_ptr_float().get(v);
-      out.put(name, v);
-    });
+    tensors.forEach(
+        (name, t) -> {
+          Tensor c = t.detach().to(ScalarType.Float).contiguous();
+          float[] v = new float[(int) c.numel()];
+          c.data_ptr_float().get(v);
+          out.put(name, v);
+        });
     return out;
   }
 
@@ -55,10 +60,12 @@ class MixedPrecisionTest {
     List<TrainingRow> rows = TinyModels.rows(new SplittableRandom(5), 6, VOCAB, false);
     double tokens = rows.stream().mapToDouble(r -> TokenBackpropTest.sum(r.mask())).sum();
     Map<String, float[]> before = values(model.parameters());
-    try (PolicyOptimizer opt = new PolicyOptimizer(model, new OptimizerConfig(1e-6, 0, 0.9, 0.999, 1e-8, 0, 0))) {
+    try (PolicyOptimizer opt =
+        new PolicyOptimizer(model, new OptimizerConfig(1e-6, 0, 0.9, 0.999, 1e-8, 0, 0))) {
       opt.zeroGrad();
       TokenBackprop backprop = new TokenBackprop(model, 1f, 16);
-      for (int[] mb : TokenBackprop.microBatches(rows, 40)) backprop.backward(rows, mb, new SupervisedLoss(tokens));
+      for (int[] mb : TokenBackprop.microBatches(rows, 40))
+        backprop.backward(rows, mb, new SupervisedLoss(tokens));
       opt.step();
       return List.of(before, values(model.parameters()), grads(model));
     }
@@ -76,15 +83,22 @@ class MixedPrecisionTest {
           if (Math.abs(g[i]) < 1e-4) continue;
           double expected = -1e-6 * Math.signum(g[i]);
           double ulp = Math.ulp(Math.abs(w0[i]) + 1e-6f);
-          assertEquals(expected, (double) w1[i] - w0[i], 1e-9 + ulp, name + "[" + i + "] w=" + w0[i] + " g=" + g[i]);
+          assertEquals(
+              expected,
+              (double) w1[i] - w0[i],
+              1e-9 + ulp,
+              name + "[" + i + "] w=" + w0[i] + " g=" + g[i]);
           checked++;
         }
       }
       assertTrue(checked > 5000, "too few weights with a clear gradient: " + checked);
-      assertEquals(ScalarType.Float.value, mixed.parameters().values().iterator().next().scalar_type().value,
+      assertEquals(
+          ScalarType.Float.value,
+          mixed.parameters().values().iterator().next().scalar_type().value,
           "master weights are fp32");
     }
-    // the same step on weights stored in bf16 (the old CUDA behaviour) leaves almost all of them where they were
+    // the same step on weights stored in bf16 (the old CUDA behaviour) leaves almost all of them
+    // where they were
     try (TransformerModel pure = tiny(new RuntimeOptions("cpu", StorageType.BF16, 0))) {
       List<Map<String, float[]>> r = oneTinyStep(pure);
       long moved = 0, total = 0;
@@ -100,10 +114,15 @@ class MixedPrecisionTest {
   /** Short question/answer pairs in the embedded tokenizer, the answer trained. */
   static List<TrainingRow> qaRows(HfTokenizer tokenizer) {
     String[][] pairs = {
-        {"Question: 2 + 3 =", " <answer>5</answer>"}, {"Question: capital of France?", " <answer>Paris</answer>"},
-        {"Question: 7 * 6 =", " <answer>42</answer>"}, {"Question: opposite of hot?", " <answer>cold</answer>"},
-        {"Question: 10 - 4 =", " <answer>6</answer>"}, {"Question: colour of the sky?", " <answer>blue</answer>"},
-        {"Question: 9 / 3 =", " <answer>3</answer>"}, {"Question: first letter?", " <answer>a</answer>"}};
+      {"Question: 2 + 3 =", " <answer>5</answer>"},
+      {"Question: capital of France?", " <answer>Paris</answer>"},
+      {"Question: 7 * 6 =", " <answer>42</answer>"},
+      {"Question: opposite of hot?", " <answer>cold</answer>"},
+      {"Question: 10 - 4 =", " <answer>6</answer>"},
+      {"Question: colour of the sky?", " <answer>blue</answer>"},
+      {"Question: 9 / 3 =", " <answer>3</answer>"},
+      {"Question: first letter?", " <answer>a</answer>"}
+    };
     List<TrainingRow> rows = new ArrayList<>();
     for (String[] p : pairs) {
       int[] prompt = tokenizer.encode(p[0]), response = tokenizer.encode(p[1]);
@@ -118,42 +137,66 @@ class MixedPrecisionTest {
   }
 
   static SftTrainer.Result sft(String precision, Path dir) throws Exception {
-    TrainerConfig config = TrainerConfig.load(null, List.of("precision=" + precision, "sft.lr=3e-3", "sft.epochs=25",
-        "sft.batch_size=8", "runs_dir=" + dir));
+    TrainerConfig config =
+        TrainerConfig.load(
+            null,
+            List.of(
+                "precision=" + precision,
+                "sft.lr=3e-3",
+                "sft.epochs=25",
+                "sft.batch_size=8",
+                "runs_dir=" + dir));
     RuntimeOptions runtime = config.runtimeOptions();
     assertEquals(precision.equals("bf16-mixed"), runtime.mixed());
-    try (PolicyModel pm = PolicyModel.create(DefaultModel.config(), DefaultModel.tokenizer(), DefaultModel.SEED, runtime)) {
-      return SftTrainer.train(pm, qaRows(pm.tokenizer()), config, dir.resolve(precision + ".jsonl"));
+    try (PolicyModel pm =
+        PolicyModel.create(
+            DefaultModel.config(), DefaultModel.tokenizer(), DefaultModel.SEED, runtime)) {
+      return SftTrainer.train(
+          pm, qaRows(pm.tokenizer()), config, dir.resolve(precision + ".jsonl"));
     }
   }
 
   @Test
   void bf16MixedSftOfTheEmbeddedModelLowersTheLossLikeFp32(@TempDir Path dir) throws Exception {
     SftTrainer.Result fp32 = sft("fp32", dir), mixed = sft("bf16-mixed", dir);
-    System.out.printf("SFT loss over %d steps: fp32 %.4f -> %.4f, bf16-mixed %.4f -> %.4f%n", fp32.steps(),
-        fp32.firstLoss(), fp32.lastLoss(), mixed.firstLoss(), mixed.lastLoss());
-    assertEquals(fp32.firstLoss(), mixed.firstLoss(), 0.02 * fp32.firstLoss(), "same start up to bf16 rounding");
+    System.out.printf(
+        "SFT loss over %d steps: fp32 %.4f -> %.4f, bf16-mixed %.4f -> %.4f%n",
+        fp32.steps(), fp32.firstLoss(), fp32.lastLoss(), mixed.firstLoss(), mixed.lastLoss());
+    assertEquals(
+        fp32.firstLoss(),
+        mixed.firstLoss(),
+        0.02 * fp32.firstLoss(),
+        "same start up to bf16 rounding");
     assertTrue(fp32.lastLoss() < 0.5 * fp32.firstLoss(), "fp32 should at least halve the loss");
-    assertEquals(fp32.lastLoss(), mixed.lastLoss(), 0.10 * fp32.lastLoss(), "bf16-mixed ends within 10% of fp32");
+    assertEquals(
+        fp32.lastLoss(),
+        mixed.lastLoss(),
+        0.10 * fp32.lastLoss(),
+        "bf16-mixed ends within 10% of fp32");
   }
 
   @Test
   void precisionIsFp32OnTheCpuByDefaultAndRejectsUnknownValues() throws Exception {
     assertFalse(TrainerConfig.defaultConfig().runtimeOptions().mixed());
     assertEquals(StorageType.F32, TrainerConfig.defaultConfig().runtimeOptions().dtype());
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> TrainerConfig.load(null, List.of("precision=fp16")));
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> TrainerConfig.load(null, List.of("precision=fp16")));
     assertTrue(e.getMessage().contains("precision"), e.getMessage());
   }
 
   @Test
   void checkpointsHoldTheFp32MasterWeights(@TempDir Path dir) throws Exception {
     RuntimeOptions runtime = new RuntimeOptions("cpu", StorageType.BF16, 0, true);
-    try (PolicyModel pm = PolicyModel.create(DefaultModel.config(), DefaultModel.tokenizer(), DefaultModel.SEED, runtime);
+    try (PolicyModel pm =
+            PolicyModel.create(
+                DefaultModel.config(), DefaultModel.tokenizer(), DefaultModel.SEED, runtime);
         PolicyOptimizer opt = new PolicyOptimizer(pm.model(), OptimizerConfig.defaults())) {
       Path saved = new Checkpoints(dir).save(new Checkpoints.State(1, 0, "arpo", 1), pm, opt, "");
       try (PolicyModel back = PolicyModel.load(saved.resolve(Checkpoints.MODEL_DIR), runtime)) {
-        Map<String, float[]> a = values(pm.model().parameters()), b = values(back.model().parameters());
+        Map<String, float[]> a = values(pm.model().parameters()),
+            b = values(back.model().parameters());
         for (String name : a.keySet()) assertArrayEquals(a.get(name), b.get(name), name);
       }
     }

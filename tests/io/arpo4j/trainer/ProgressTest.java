@@ -43,7 +43,8 @@ class ProgressTest {
     assertFalse(text.contains("\n"));
     String last = text.substring(text.lastIndexOf('\r') + 1);
     // 10 steps in 5 s: 2 it/s, 90 left -> 45 s
-    assertEquals("sft  10/100 [##------------------]  10%  2 it/s  ETA 0:00:45  loss=0.2 n=9", last.strip());
+    assertEquals(
+        "sft  10/100 [##------------------]  10%  2 it/s  ETA 0:00:45  loss=0.2 n=9", last.strip());
 
     advanceSeconds(1);
     p.close();
@@ -99,7 +100,8 @@ class ProgressTest {
 
   @Test
   void badUseIsRefused() {
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(
+        IllegalArgumentException.class,
         () -> new Progress("x", -1, out, false, Duration.ofSeconds(1), now::get));
     Progress p = new Progress("x", 2, out, false, Duration.ofSeconds(1), now::get);
     assertThrows(IllegalArgumentException.class, () -> p.advance(-1, Map.of()));

@@ -22,24 +22,31 @@ import org.junit.jupiter.api.Test;
  * Llama 3.1 prompt formats.
  */
 class PromptsTest {
-  static final TrajectoryFormat CALENDAR = new TrajectoryFormat(List.of("calendar", "python"),
-      Map.of("calendar", "tells the date; input: a city"));
-  static final String INSTRUCTIONS = "Think step by step inside <think> </think>. You can call a tool by writing its"
-      + " input between its tags and then stopping; the tool's output comes back inside <result> </result>. Tools:\n"
-      + "- calendar: <calendar> input </calendar> \u2014 tells the date; input: a city\n"
-      + "- python: <python> input </python>\n"
-      + "Give the final answer as <answer> \\boxed{...} </answer>.";
+  static final TrajectoryFormat CALENDAR =
+      new TrajectoryFormat(
+          List.of("calendar", "python"), Map.of("calendar", "tells the date; input: a city"));
+  static final String INSTRUCTIONS =
+      "Think step by step inside <think> </think>. You can call a tool by writing its"
+          + " input between its tags and then stopping; the tool's output comes back inside <result> </result>. Tools:\n"
+          + "- calendar: <calendar> input </calendar> \u2014 tells the date; input: a city\n"
+          + "- python: <python> input </python>\n"
+          + "Give the final answer as <answer> \\boxed{...} </answer>.";
   static final Question QUESTION = new Question("q", "What day is it?", List.of("Monday"));
 
-  /** The embedded byte-level tokenizer with the chat template and special tokens of {@code model}. */
+  /**
+   * The embedded byte-level tokenizer with the chat template and special tokens of {@code model}.
+   */
   static HfTokenizer tokenizer(String template, Map<String, String> special) throws Exception {
     ObjectMapper json = new ObjectMapper();
     ObjectNode config = json.createObjectNode();
     if (template != null) {
-      config.put("chat_template", Files.readString(Path.of("tests/fixtures/chat/templates/" + template + ".jinja")));
+      config.put(
+          "chat_template",
+          Files.readString(Path.of("tests/fixtures/chat/templates/" + template + ".jinja")));
     }
     special.forEach(config::put);
-    try (InputStream tok = PromptsTest.class.getResourceAsStream("/io/arpo4j/model/default/tokenizer.json")) {
+    try (InputStream tok =
+        PromptsTest.class.getResourceAsStream("/io/arpo4j/model/default/tokenizer.json")) {
       return HfTokenizer.fromBytes(tok.readAllBytes(), json.writeValueAsBytes(config));
     }
   }
@@ -51,34 +58,49 @@ class PromptsTest {
   @Test
   void instructionsDescribeTheRegisteredTools() {
     assertEquals(INSTRUCTIONS, CALENDAR.instructions());
-    assertEquals("Think step by step inside <think> </think>. Give the final answer as <answer> \\boxed{...} </answer>.",
+    assertEquals(
+        "Think step by step inside <think> </think>. Give the final answer as <answer> \\boxed{...} </answer>.",
         TrajectoryFormat.of().instructions());
   }
 
   @Test
   void qwenChatPrompt() throws Exception {
-    try (HfTokenizer tok = tokenizer("qwen2_5", Map.of("eos_token", "<|im_end|>", "pad_token", "<|endoftext|>"))) {
+    try (HfTokenizer tok =
+        tokenizer("qwen2_5", Map.of("eos_token", "<|im_end|>", "pad_token", "<|endoftext|>"))) {
       Prompts prompts = Prompts.of(data(null, "auto"), tok, CALENDAR);
       assertEquals(Prompts.Format.CHAT, prompts.format());
-      String expected = "<|im_start|>system\n" + INSTRUCTIONS + "<|im_end|>\n"
-          + "<|im_start|>user\nWhat day is it?<|im_end|>\n<|im_start|>assistant\n";
+      String expected =
+          "<|im_start|>system\n"
+              + INSTRUCTIONS
+              + "<|im_end|>\n"
+              + "<|im_start|>user\nWhat day is it?<|im_end|>\n<|im_start|>assistant\n";
       assertEquals(expected, prompts.text(QUESTION));
       assertArrayEquals(tok.encode(expected), prompts.prompt(QUESTION).tokens());
       assertEquals(List.of("Monday"), prompts.prompt(QUESTION).references());
       // a dataset's own system message replaces the generated one
-      assertEquals("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n",
-          prompts.text(List.of(Map.of("role", "system", "content", "Be brief."), Map.of("role", "user", "content", "Hi"))));
+      assertEquals(
+          "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n",
+          prompts.text(
+              List.of(
+                  Map.of("role", "system", "content", "Be brief."),
+                  Map.of("role", "user", "content", "Hi"))));
     }
   }
 
   @Test
   void llamaChatPromptStartsWithBos() throws Exception {
-    try (HfTokenizer tok = tokenizer("llama3_1", Map.of("bos_token", "<|begin_of_text|>", "eos_token", "<|eot_id|>"))) {
+    try (HfTokenizer tok =
+        tokenizer(
+            "llama3_1", Map.of("bos_token", "<|begin_of_text|>", "eos_token", "<|eot_id|>"))) {
       Prompts prompts = Prompts.of(data(null, "chat"), tok, CALENDAR);
-      assertEquals("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
-          + "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n" + INSTRUCTIONS + "<|eot_id|>"
-          + "<|start_header_id|>user<|end_header_id|>\n\nWhat day is it?<|eot_id|>"
-          + "<|start_header_id|>assistant<|end_header_id|>\n\n", prompts.text(QUESTION));
+      assertEquals(
+          "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
+              + "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n"
+              + INSTRUCTIONS
+              + "<|eot_id|>"
+              + "<|start_header_id|>user<|end_header_id|>\n\nWhat day is it?<|eot_id|>"
+              + "<|start_header_id|>assistant<|end_header_id|>\n\n",
+          prompts.text(QUESTION));
     }
   }
 
@@ -92,9 +114,12 @@ class PromptsTest {
       Prompts none = Prompts.of(data(null, "auto"), plain, CALENDAR);
       assertEquals(Prompts.Format.TEMPLATE, none.format());
       assertEquals("Question: What day is it?\nAnswer:", none.text(QUESTION));
-      assertArrayEquals(plain.encode("Question: What day is it?\nAnswer:"), none.prompt(QUESTION).tokens());
-      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-          () -> Prompts.of(data(null, "chat"), plain, CALENDAR));
+      assertArrayEquals(
+          plain.encode("Question: What day is it?\nAnswer:"), none.prompt(QUESTION).tokens());
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> Prompts.of(data(null, "chat"), plain, CALENDAR));
       assertTrue(e.getMessage().startsWith("data.prompt_format is chat"), e.getMessage());
     }
   }
@@ -102,14 +127,21 @@ class PromptsTest {
   @Test
   void theEmbeddedDemoConfigKeepsItsPlainPrompt() throws Exception {
     // the demo sets data.prompt_template; the embedded tokenizer has a chat template
-    TrainerConfig demo = TrainerConfig.load(null, List.of("data.prompt_template=\"Use tools.\\nQuestion: {question}\\nAnswer:\\n\""));
+    TrainerConfig demo =
+        TrainerConfig.load(
+            null,
+            List.of("data.prompt_template=\"Use tools.\\nQuestion: {question}\\nAnswer:\\n\""));
     try (HfTokenizer tok = io.arpo4j.model.DefaultModel.tokenizer()) {
       assertTrue(tok.chatTemplate().isPresent());
       assertEquals(Prompts.Format.TEMPLATE, Prompts.of(demo.data(), tok, CALENDAR).format());
-      assertEquals(Prompts.Format.CHAT, Prompts.of(TrainerConfig.defaultConfig().data(), tok, CALENDAR).format());
+      assertEquals(
+          Prompts.Format.CHAT,
+          Prompts.of(TrainerConfig.defaultConfig().data(), tok, CALENDAR).format());
     }
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> TrainerConfig.load(null, List.of("data.prompt_format=jinja")));
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> TrainerConfig.load(null, List.of("data.prompt_format=jinja")));
     assertTrue(e.getMessage().startsWith("data.prompt_format must be one of"), e.getMessage());
   }
 }

@@ -16,13 +16,25 @@ class RewardKindTest {
   @Test
   void arpoReferenceIsAConfigurableRewardKind() throws Exception {
     TrainerConfig config = TrainerConfig.load(null, List.of("reward.kind=arpo_reference"));
-    assertInstanceOf(ArpoReferenceReward.class, Trainer.configuredReward(config, TrajectoryFormat.BUILT_IN, false));
-    assertInstanceOf(F1Reward.class, Trainer.configuredReward(TrainerConfig.load(null, List.of()), TrajectoryFormat.BUILT_IN, false));
+    assertInstanceOf(
+        ArpoReferenceReward.class,
+        Trainer.configuredReward(config, TrajectoryFormat.BUILT_IN, false));
+    assertInstanceOf(
+        F1Reward.class,
+        Trainer.configuredReward(
+            TrainerConfig.load(null, List.of()), TrajectoryFormat.BUILT_IN, false));
     // the reference's quirk: \fbox fails its format check
     String fbox = "<think>t</think><answer>\\fbox{Paris}</answer>";
-    assertEquals(-1.0, Trainer.configuredReward(config, TrajectoryFormat.BUILT_IN, false).score(ScoringInputs.of(fbox, List.of("Paris"), null)));
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> TrainerConfig.load(null, List.of("reward.kind=sympy")));
-    assertTrue(e.getMessage().contains("reward.kind must be f1, exact, math, arpo_reference or auto"), e.getMessage());
+    assertEquals(
+        -1.0,
+        Trainer.configuredReward(config, TrajectoryFormat.BUILT_IN, false)
+            .score(ScoringInputs.of(fbox, List.of("Paris"), null)));
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> TrainerConfig.load(null, List.of("reward.kind=sympy")));
+    assertTrue(
+        e.getMessage().contains("reward.kind must be f1, exact, math, arpo_reference or auto"),
+        e.getMessage());
   }
 }

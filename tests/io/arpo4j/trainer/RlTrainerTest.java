@@ -17,12 +17,13 @@ import org.junit.jupiter.api.io.TempDir;
 /** The RL loop end to end on the embedded model, with rewards a policy can learn in a few steps. */
 class RlTrainerTest {
   /** Fraction of the response that is decimal digits: about 4% for the random initial policy. */
-  static final Reward DIGITS = in -> {
-    String response = in.response();
-    if (response.isEmpty()) return 0.0;
-    long digits = response.chars().filter(Character::isDigit).count();
-    return digits / (double) response.length();
-  };
+  static final Reward DIGITS =
+      in -> {
+        String response = in.response();
+        if (response.isEmpty()) return 0.0;
+        long digits = response.chars().filter(Character::isDigit).count();
+        return digits / (double) response.length();
+      };
 
   static List<Question> questions(int n) {
     List<Question> qs = new ArrayList<>();
@@ -31,9 +32,20 @@ class RlTrainerTest {
   }
 
   static TrainerConfig config(Path runs, String name, int steps, String... extra) throws Exception {
-    List<String> o = new ArrayList<>(List.of("runs_dir=" + runs, "run_name=" + name, "steps=" + steps,
-        "algo=grpo", "prompts_per_step=4", "ppo_mini_batch_prompts=2", "rollout.global_size=6",
-        "rollout.max_response_tokens=12", "optimizer.lr=3e-3", "tools.python=false", "seed=7"));
+    List<String> o =
+        new ArrayList<>(
+            List.of(
+                "runs_dir=" + runs,
+                "run_name=" + name,
+                "steps=" + steps,
+                "algo=grpo",
+                "prompts_per_step=4",
+                "ppo_mini_batch_prompts=2",
+                "rollout.global_size=6",
+                "rollout.max_response_tokens=12",
+                "optimizer.lr=3e-3",
+                "tools.python=false",
+                "seed=7"));
     o.addAll(List.of(extra));
     return TrainerConfig.load(null, o);
   }
@@ -63,18 +75,29 @@ class RlTrainerTest {
     Path state = runs.resolve("world/checkpoints/step-000001").resolve(Checkpoints.STATE_FILE);
     assertEquals(1, Checkpoints.readState(state.getParent()).worldSize());
     // as if two ranks had written it
-    Files.writeString(state, Files.readString(state).replaceAll("\"worldSize\"\\s*:\\s*1", "\"worldSize\":2"));
+    Files.writeString(
+        state, Files.readString(state).replaceAll("\"worldSize\"\\s*:\\s*1", "\"worldSize\":2"));
     try (Trainer trainer = Trainer.builder(config(runs, "world", 2)).reward(DIGITS).build()) {
-      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> trainer.train(questions(4)));
-      assertTrue(e.getMessage().contains("written by 2 data-parallel ranks, this run has 1"), e.getMessage());
+      IllegalArgumentException e =
+          assertThrows(IllegalArgumentException.class, () -> trainer.train(questions(4)));
+      assertTrue(
+          e.getMessage().contains("written by 2 data-parallel ranks, this run has 1"),
+          e.getMessage());
     }
   }
 
   @Test
   void killAndResumeEqualsAnUninterruptedRun(@TempDir Path runs) throws Exception {
     // ARPO with branching and the hard attribution, so resuming covers the whole update path
-    String[] arpo = {"algo=arpo", "rollout.initial_samples=3", "rollout.entropy_window=2", "rollout.tau=0.0",
-        "advantage.attribution=hard", "tools.python=false", "optimizer.lr=1e-3"};
+    String[] arpo = {
+      "algo=arpo",
+      "rollout.initial_samples=3",
+      "rollout.entropy_window=2",
+      "rollout.tau=0.0",
+      "advantage.attribution=hard",
+      "tools.python=false",
+      "optimizer.lr=1e-3"
+    };
     TrainerConfig straight = config(runs, "straight", 4, arpo);
     try (Trainer trainer = Trainer.builder(straight).reward(DIGITS).build()) {
       trainer.train(questions(10));
@@ -87,14 +110,18 @@ class RlTrainerTest {
     try (Trainer trainer = Trainer.builder(secondHalf).reward(DIGITS).build()) {
       RlTrainer rl = trainer.train(questions(10));
       assertEquals(4, rl.completedSteps());
-      try (PolicyModel reference = PolicyModel.load(runs.resolve("straight/checkpoints/step-000004/model"),
-          trainer.model().model().runtime())) {
+      try (PolicyModel reference =
+          PolicyModel.load(
+              runs.resolve("straight/checkpoints/step-000004/model"),
+              trainer.model().model().runtime())) {
         assertSameParameters(reference.model(), trainer.model().model());
       }
     }
-    assertEquals(MetricsLog.read(runs.resolve("straight/metrics.jsonl")).size(),
+    assertEquals(
+        MetricsLog.read(runs.resolve("straight/metrics.jsonl")).size(),
         MetricsLog.read(runs.resolve("resumed/metrics.jsonl")).size());
-    assertTrue(Files.readString(runs.resolve("resumed/checkpoints/latest")).startsWith("step-000004"));
+    assertTrue(
+        Files.readString(runs.resolve("resumed/checkpoints/latest")).startsWith("step-000004"));
   }
 
   static void assertSameParameters(TransformerModel expected, TransformerModel actual) {

@@ -2,7 +2,10 @@ package io.arpo4j.trainer;
 
 import io.arpo4j.model.NativeSection;
 
-/** A child process for {@link ExitDuringTrainingTest}: stays 3 s in a native section, then enters sections forever. */
+/**
+ * A child process for {@link ExitDuringTrainingTest}: stays 3 s in a native section, then enters
+ * sections forever.
+ */
 public final class SectionHolder {
   public static void main(String[] args) throws InterruptedException {
     try (NativeSection section = NativeSection.enter()) {

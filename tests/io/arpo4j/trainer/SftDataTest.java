@@ -12,22 +12,24 @@ import org.junit.jupiter.api.io.TempDir;
 
 class SftDataTest {
   /** One token per character: positions in the text are positions in the tokens. */
-  static final TextCodec CHARS = new TextCodec() {
-    @Override
-    public int[] encode(String text) {
-      return text.chars().toArray();
-    }
+  static final TextCodec CHARS =
+      new TextCodec() {
+        @Override
+        public int[] encode(String text) {
+          return text.chars().toArray();
+        }
 
-    @Override
-    public String decode(int[] ids) {
-      return new String(ids, 0, ids.length);
-    }
-  };
+        @Override
+        public String decode(int[] ids) {
+          return new String(ids, 0, ids.length);
+        }
+      };
 
   @Test
   void toolResultsAreMaskedAndEosTrains() {
     String prompt = "Q: 2+3?\n";
-    String response = "<python> print(2+3) </python> <result>\n5\n</result>\n<answer> \\boxed{5} </answer>";
+    String response =
+        "<python> print(2+3) </python> <result>\n5\n</result>\n<answer> \\boxed{5} </answer>";
     TrainingRow row = SftData.row(prompt, response, CHARS, 7);
     assertEquals(prompt.length(), row.responseStart());
     assertEquals(response.length() + 1, row.responseLength());
@@ -35,58 +37,84 @@ class SftDataTest {
     int start = response.indexOf(result);
     for (int i = 0; i < response.length(); i++) {
       boolean inResult = i >= start && i < start + result.length();
-      assertEquals(inResult ? 0f : 1f, row.mask()[i], "char " + i + " '" + response.charAt(i) + "'");
+      assertEquals(
+          inResult ? 0f : 1f, row.mask()[i], "char " + i + " '" + response.charAt(i) + "'");
     }
     assertEquals(7, row.tokens()[row.tokens().length - 1]);
     assertEquals(1f, row.mask()[row.responseLength() - 1], "EOS is trained");
-    assertEquals(prompt + response, CHARS.decode(java.util.Arrays.copyOf(row.tokens(), row.tokens().length - 1)));
+    assertEquals(
+        prompt + response,
+        CHARS.decode(java.util.Arrays.copyOf(row.tokens(), row.tokens().length - 1)));
   }
 
-  static final java.util.function.Function<List<java.util.Map<String, Object>>, String> NO_CHAT = m -> {
-    throw new AssertionError("no chat records here");
-  };
+  static final java.util.function.Function<List<java.util.Map<String, Object>>, String> NO_CHAT =
+      m -> {
+        throw new AssertionError("no chat records here");
+      };
 
   @Test
   void chatMessagesBecomeAPromptAndATraceWithMaskedToolTurns(@TempDir Path dir) throws Exception {
-    String messages = "{\"messages\": [{\"role\": \"system\", \"content\": \"S\"}, {\"role\": \"user\", \"content\": \"2+2?\"},"
-        + " {\"role\": \"assistant\", \"content\": \"<python>print(2+2)</python>\"}, {\"role\": \"tool\", \"content\": \"4\"},"
-        + " {\"role\": \"assistant\", \"content\": \"<answer>\\\\boxed{4}</answer>\"}]}";
-    String expectedResponse = "<python>print(2+2)</python> <result>\n4\n</result><answer>\\boxed{4}</answer>";
+    String messages =
+        "{\"messages\": [{\"role\": \"system\", \"content\": \"S\"}, {\"role\": \"user\", \"content\": \"2+2?\"},"
+            + " {\"role\": \"assistant\", \"content\": \"<python>print(2+2)</python>\"}, {\"role\": \"tool\", \"content\": \"4\"},"
+            + " {\"role\": \"assistant\", \"content\": \"<answer>\\\\boxed{4}</answer>\"}]}";
+    String expectedResponse =
+        "<python>print(2+2)</python> <result>\n4\n</result><answer>\\boxed{4}</answer>";
     List<List<java.util.Map<String, Object>>> prompts = new java.util.ArrayList<>();
-    java.util.function.Function<List<java.util.Map<String, Object>>, String> render = m -> {
-      prompts.add(m);
-      return "P|" + m.get(m.size() - 1).get("content") + "|";
-    };
+    java.util.function.Function<List<java.util.Map<String, Object>>, String> render =
+        m -> {
+          prompts.add(m);
+          return "P|" + m.get(m.size() - 1).get("content") + "|";
+        };
     for (String name : List.of("chat.jsonl", "chat.json")) {
       Path file = dir.resolve(name);
       Files.writeString(file, name.endsWith(".json") ? "[" + messages + "]" : messages + "\n");
       TrainingRow row = SftData.load(file, CHARS, 7, render).get(0);
-      assertEquals(SftData.row("P|2+2?|", expectedResponse, CHARS, 7).tokens().length, row.tokens().length, name);
-      assertEquals("P|2+2?|" + expectedResponse, CHARS.decode(java.util.Arrays.copyOf(row.tokens(), row.tokens().length - 1)));
-      int start = expectedResponse.indexOf(" <result>"), end = expectedResponse.indexOf("</result>") + 9;
+      assertEquals(
+          SftData.row("P|2+2?|", expectedResponse, CHARS, 7).tokens().length,
+          row.tokens().length,
+          name);
+      assertEquals(
+          "P|2+2?|" + expectedResponse,
+          CHARS.decode(java.util.Arrays.copyOf(row.tokens(), row.tokens().length - 1)));
+      int start = expectedResponse.indexOf(" <result>"),
+          end = expectedResponse.indexOf("</result>") + 9;
       for (int i = 0; i < expectedResponse.length(); i++) {
         assertEquals(i >= start && i < end ? 0f : 1f, row.mask()[i], name + " char " + i);
       }
     }
-    assertEquals(List.of("system", "user"), prompts.get(0).stream().map(m -> m.get("role")).toList());
+    assertEquals(
+        List.of("system", "user"), prompts.get(0).stream().map(m -> m.get("role")).toList());
 
     Path bad = dir.resolve("bad.jsonl");
-    Files.writeString(bad, "{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}, {\"role\": \"tool\", \"content\": \"x\"}]}\n");
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SftData.load(bad, CHARS, 7, render));
-    assertTrue(e.getMessage().contains("bad.jsonl:1") && e.getMessage().contains("tool message before"), e.getMessage());
+    Files.writeString(
+        bad,
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}, {\"role\": \"tool\", \"content\": \"x\"}]}\n");
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> SftData.load(bad, CHARS, 7, render));
+    assertTrue(
+        e.getMessage().contains("bad.jsonl:1") && e.getMessage().contains("tool message before"),
+        e.getMessage());
   }
 
   @Test
   void filesLoadAndErrorsNameTheLine(@TempDir Path dir) throws Exception {
     Path sft = dir.resolve("sft.jsonl");
-    Files.writeString(sft, "{\"prompt\": \"a\", \"response\": \"b\"}\n\n{\"prompt\": \"c\", \"response\": \"d\"}\n");
+    Files.writeString(
+        sft,
+        "{\"prompt\": \"a\", \"response\": \"b\"}\n\n{\"prompt\": \"c\", \"response\": \"d\"}\n");
     assertEquals(2, SftData.load(sft, CHARS, 0, NO_CHAT).size());
     Path bad = dir.resolve("bad.jsonl");
     Files.writeString(bad, "{\"prompt\": \"a\", \"response\": \"b\"}\n{\"prompt\": 3}\n");
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SftData.load(bad, CHARS, 0, NO_CHAT));
-    assertTrue(e.getMessage().contains("bad.jsonl:2") && e.getMessage().contains("\"response\""), e.getMessage());
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> SftData.load(bad, CHARS, 0, NO_CHAT));
+    assertTrue(
+        e.getMessage().contains("bad.jsonl:2") && e.getMessage().contains("\"response\""),
+        e.getMessage());
     Path qs = dir.resolve("q.jsonl");
-    Files.writeString(qs, "{\"question\": \"x?\", \"answers\": [\"1\", \"one\"]}\n{\"id\": \"k\", \"question\": \"y?\", \"answer\": 2}\n",
+    Files.writeString(
+        qs,
+        "{\"question\": \"x?\", \"answers\": [\"1\", \"one\"]}\n{\"id\": \"k\", \"question\": \"y?\", \"answer\": 2}\n",
         StandardCharsets.UTF_8);
     List<Question> loaded = Question.load(qs);
     assertEquals(List.of("1", "one"), loaded.get(0).answers());
@@ -94,7 +122,9 @@ class SftDataTest {
     assertEquals(List.of("2"), loaded.get(1).answers());
     Files.writeString(qs, "{\"question\": \"x?\"}\n");
     e = assertThrows(IllegalArgumentException.class, () -> Question.load(qs));
-    assertTrue(e.getMessage().contains("q.jsonl:1") && e.getMessage().contains("no answers"), e.getMessage());
+    assertTrue(
+        e.getMessage().contains("q.jsonl:1") && e.getMessage().contains("no answers"),
+        e.getMessage());
     Files.writeString(qs, "not json\n");
     e = assertThrows(IllegalArgumentException.class, () -> Question.load(qs));
     assertTrue(e.getMessage().contains("not JSON"), e.getMessage());
@@ -103,35 +133,46 @@ class SftDataTest {
   @Test
   void anOverLongExampleIsRejectedByLineBeforeItIsEncoded(@TempDir Path dir) throws Exception {
     int[] encoded = {0};
-    TextCodec counting = new TextCodec() {
-      @Override
-      public int[] encode(String text) {
-        encoded[0] += text.length();
-        return CHARS.encode(text);
-      }
+    TextCodec counting =
+        new TextCodec() {
+          @Override
+          public int[] encode(String text) {
+            encoded[0] += text.length();
+            return CHARS.encode(text);
+          }
 
-      @Override
-      public String decode(int[] ids) {
-        return CHARS.decode(ids);
-      }
+          @Override
+          public String decode(int[] ids) {
+            return CHARS.decode(ids);
+          }
 
-      @Override
-      public int maxTokenChars() {
-        return 1;
-      }
-    };
+          @Override
+          public int maxTokenChars() {
+            return 1;
+          }
+        };
     String ok = "{\"prompt\": \"q\", \"response\": \"" + "a".repeat(90) + "\"}\n";
-    Path file = Files.writeString(dir.resolve("long.jsonl"), ok + "{\"prompt\": \"q\", \"response\": \""
-        + "x".repeat(1_000_000) + "\"}\n");
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SftData.load(file, counting, 0, NO_CHAT, 100));
-    assertTrue(e.getMessage().contains("long.jsonl:2: ") && e.getMessage().contains("micro_batch_tokens = 100"),
+    Path file =
+        Files.writeString(
+            dir.resolve("long.jsonl"),
+            ok + "{\"prompt\": \"q\", \"response\": \"" + "x".repeat(1_000_000) + "\"}\n");
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class, () -> SftData.load(file, counting, 0, NO_CHAT, 100));
+    assertTrue(
+        e.getMessage().contains("long.jsonl:2: ")
+            && e.getMessage().contains("micro_batch_tokens = 100"),
         e.getMessage());
     assertEquals(91, encoded[0], "only the first line was encoded");
 
     // between the character bound and the token budget: encoded, then rejected by its token count
-    Path tight = Files.writeString(dir.resolve("tight.jsonl"), "{\"prompt\": \"q\", \"response\": \""
-        + "y".repeat(300) + "\"}\n");
-    e = assertThrows(IllegalArgumentException.class, () -> SftData.load(tight, counting, 0, NO_CHAT, 100));
+    Path tight =
+        Files.writeString(
+            dir.resolve("tight.jsonl"),
+            "{\"prompt\": \"q\", \"response\": \"" + "y".repeat(300) + "\"}\n");
+    e =
+        assertThrows(
+            IllegalArgumentException.class, () -> SftData.load(tight, counting, 0, NO_CHAT, 100));
     assertTrue(e.getMessage().contains("302 tokens"), e.getMessage());
   }
 }

@@ -4,7 +4,9 @@ import io.arpo4j.model.TransformerModel;
 import java.util.List;
 import java.util.SplittableRandom;
 
-/** A child process for {@link ExitDuringTrainingTest}: SFT steps until killed, "step N" after each. */
+/**
+ * A child process for {@link ExitDuringTrainingTest}: SFT steps until killed, "step N" after each.
+ */
 public final class SftLoop {
   public static void main(String[] args) {
     SplittableRandom rng = new SplittableRandom(7);
@@ -15,7 +17,8 @@ public final class SftLoop {
       TokenBackprop backprop = new TokenBackprop(model, 1f, 16);
       for (int step = 0; ; step++) {
         opt.zeroGrad();
-        for (int[] mb : TokenBackprop.microBatches(rows, 64)) backprop.backward(rows, mb, new SupervisedLoss(tokens));
+        for (int[] mb : TokenBackprop.microBatches(rows, 64))
+          backprop.backward(rows, mb, new SupervisedLoss(tokens));
         opt.step();
         System.out.println("step " + step);
       }

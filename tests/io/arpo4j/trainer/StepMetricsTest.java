@@ -21,8 +21,11 @@ import org.junit.jupiter.api.io.TempDir;
 /** Each step metric against values worked out by hand on one small rollout tree. */
 class StepMetricsTest {
   /** The evaluator's rule in miniature: correct when the boxed answer is a reference. */
-  private static final Reward CORRECT = in ->
-      in.references().stream().anyMatch(r -> in.response().contains("\\boxed{" + r + "}")) ? 1.0 : 0.0;
+  private static final Reward CORRECT =
+      in ->
+          in.references().stream().anyMatch(r -> in.response().contains("\\boxed{" + r + "}"))
+              ? 1.0
+              : 0.0;
 
   private static int[] mask(int length, int... zeroFromTo) {
     int[] m = new int[length];
@@ -33,11 +36,33 @@ class StepMetricsTest {
     return m;
   }
 
-  private static Trajectory trajectory(int id, int parent, int fork, Origin origin, int[] mask, String text,
-      List<ToolCall> calls, List<BranchPoint> points, double reward) {
+  private static Trajectory trajectory(
+      int id,
+      int parent,
+      int fork,
+      Origin origin,
+      int[] mask,
+      String text,
+      List<ToolCall> calls,
+      List<BranchPoint> points,
+      double reward) {
     int n = mask.length;
-    return new Trajectory(0, id, parent, fork, origin, new int[n], mask, new float[n], new float[n], text, 0.0,
-        calls, points, StopReason.EOS, reward);
+    return new Trajectory(
+        0,
+        id,
+        parent,
+        fork,
+        origin,
+        new int[n],
+        mask,
+        new float[n],
+        new float[n],
+        text,
+        0.0,
+        calls,
+        points,
+        StopReason.EOS,
+        reward);
   }
 
   private static ToolCall call(int offset, int resultTokens) {
@@ -50,20 +75,43 @@ class StepMetricsTest {
    * of t0 at 7): inherits t0's first call, runs its own at 12..14. t3 (filler, correct): 4 tokens.
    */
   static RolloutGroup tree() {
-    Trajectory t0 = trajectory(0, -1, -1, Origin.INITIAL, mask(20, 3, 7, 10, 14), "<answer> \\boxed{42} </answer>",
-        List.of(call(3, 4), call(10, 4)),
-        List.of(new BranchPoint(7, 4, 9.0, 0.3, 0.56, true, List.of(2)),
-            new BranchPoint(14, 4, 5.0, -0.1, 0.48, false, List.of())), 1.1);
-    Trajectory t1 = trajectory(1, -1, -1, Origin.INITIAL, mask(5), "\\boxed{41}", List.of(), List.of(), 0.0);
-    Trajectory t2 = trajectory(2, 0, 7, Origin.BRANCH, mask(16, 3, 7, 12, 14), "\\boxed{42}",
-        List.of(call(3, 4), call(12, 2)), List.of(), 1.0);
-    Trajectory t3 = trajectory(3, -1, -1, Origin.FILLER, mask(4), "\\boxed{42}", List.of(), List.of(), 1.0);
-    return new RolloutGroup(0, new Prompt(new int[] {1, 2}, "Q", List.of("42")), List.of(t0, t1, t2, t3));
+    Trajectory t0 =
+        trajectory(
+            0,
+            -1,
+            -1,
+            Origin.INITIAL,
+            mask(20, 3, 7, 10, 14),
+            "<answer> \\boxed{42} </answer>",
+            List.of(call(3, 4), call(10, 4)),
+            List.of(
+                new BranchPoint(7, 4, 9.0, 0.3, 0.56, true, List.of(2)),
+                new BranchPoint(14, 4, 5.0, -0.1, 0.48, false, List.of())),
+            1.1);
+    Trajectory t1 =
+        trajectory(1, -1, -1, Origin.INITIAL, mask(5), "\\boxed{41}", List.of(), List.of(), 0.0);
+    Trajectory t2 =
+        trajectory(
+            2,
+            0,
+            7,
+            Origin.BRANCH,
+            mask(16, 3, 7, 12, 14),
+            "\\boxed{42}",
+            List.of(call(3, 4), call(12, 2)),
+            List.of(),
+            1.0);
+    Trajectory t3 =
+        trajectory(3, -1, -1, Origin.FILLER, mask(4), "\\boxed{42}", List.of(), List.of(), 1.0);
+    return new RolloutGroup(
+        0, new Prompt(new int[] {1, 2}, "Q", List.of("42")), List.of(t0, t1, t2, t3));
   }
 
   @Test
   void everyMetricMatchesItsHandComputedValue() {
-    Map<String, Object> m = StepMetrics.of(List.of(tree()), List.of(new Question("q0", "Q", List.of("42"))), CORRECT, 2.0);
+    Map<String, Object> m =
+        StepMetrics.of(
+            List.of(tree()), List.of(new Question("q0", "Q", List.of("42"))), CORRECT, 2.0);
     assertEquals(1, m.get(MetricsLog.PROMPTS));
     assertEquals((1.1 + 0 + 1 + 1) / 4, (double) m.get(MetricsLog.REWARD_MEAN), 1e-12);
     // the evaluator's rule over the initial samples only: t0 right, t1 wrong (t2, t3 not counted)
@@ -85,9 +133,11 @@ class StepMetricsTest {
 
   @Test
   void aStepWithoutEntropyChecksLogsNullNotNaN(@TempDir Path dir) throws IOException {
-    Trajectory t = trajectory(0, -1, -1, Origin.INITIAL, mask(3), "\\boxed{1}", List.of(), List.of(), 1.0);
+    Trajectory t =
+        trajectory(0, -1, -1, Origin.INITIAL, mask(3), "\\boxed{1}", List.of(), List.of(), 1.0);
     RolloutGroup g = new RolloutGroup(0, new Prompt(new int[] {1}, "Q", List.of("1")), List.of(t));
-    Map<String, Object> m = StepMetrics.of(List.of(g), List.of(new Question("q0", "Q", List.of("1"))), CORRECT, 1.0);
+    Map<String, Object> m =
+        StepMetrics.of(List.of(g), List.of(new Question("q0", "Q", List.of("1"))), CORRECT, 1.0);
     assertEquals(Double.NaN, (double) m.get(MetricsLog.BRANCH_RATE));
     Path file = dir.resolve("metrics.jsonl");
     try (MetricsLog log = MetricsLog.open(file)) {
@@ -105,14 +155,33 @@ class StepMetricsTest {
    */
   @Test
   void accuracyJudgesEachQuestionByItsDataSource() throws Exception {
-    Reward correctness = Trainer.configuredReward(TrainerConfig.load(null, List.of("reward.kind=auto")),
-        io.arpo4j.tools.TrajectoryFormat.BUILT_IN, true);
-    Trajectory t = trajectory(0, -1, -1, Origin.INITIAL, mask(3), "<think>x</think><answer>\\boxed{0.5}</answer>",
-        List.of(), List.of(), 0.0);
-    RolloutGroup g = new RolloutGroup(0, new Prompt(new int[] {1}, "Q", List.of("1/2")), List.of(t));
+    Reward correctness =
+        Trainer.configuredReward(
+            TrainerConfig.load(null, List.of("reward.kind=auto")),
+            io.arpo4j.tools.TrajectoryFormat.BUILT_IN,
+            true);
+    Trajectory t =
+        trajectory(
+            0,
+            -1,
+            -1,
+            Origin.INITIAL,
+            mask(3),
+            "<think>x</think><answer>\\boxed{0.5}</answer>",
+            List.of(),
+            List.of(),
+            0.0);
+    RolloutGroup g =
+        new RolloutGroup(0, new Prompt(new int[] {1}, "Q", List.of("1/2")), List.of(t));
     Question math = new Question("m", "Half?", List.of("1/2"), "gsm8k", Map.of());
     Question qa = new Question("h", "Half?", List.of("1/2"), "hotpotqa", Map.of());
-    assertEquals(1.0, (double) StepMetrics.of(List.of(g), List.of(math), correctness, 1.0).get(MetricsLog.ACCURACY));
-    assertEquals(0.0, (double) StepMetrics.of(List.of(g), List.of(qa), correctness, 1.0).get(MetricsLog.ACCURACY));
+    assertEquals(
+        1.0,
+        (double)
+            StepMetrics.of(List.of(g), List.of(math), correctness, 1.0).get(MetricsLog.ACCURACY));
+    assertEquals(
+        0.0,
+        (double)
+            StepMetrics.of(List.of(g), List.of(qa), correctness, 1.0).get(MetricsLog.ACCURACY));
   }
 }

@@ -12,18 +12,25 @@ final class TinyModels {
 
   static TransformerModel llama(int vocab, long seed) {
     try {
-      ModelConfig config = ModelConfig.fromJson(new ObjectMapper().readTree("""
+      ModelConfig config =
+          ModelConfig.fromJson(
+              new ObjectMapper()
+                  .readTree(
+                      """
           {"model_type": "llama", "vocab_size": %d, "hidden_size": 32, "intermediate_size": 64,
            "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
            "rms_norm_eps": 1e-6, "max_position_embeddings": 256, "rope_theta": 10000.0,
-           "tie_word_embeddings": false}""".formatted(vocab)));
+           "tie_word_embeddings": false}"""
+                          .formatted(vocab)));
       return TransformerModel.randomInit(config, seed, RuntimeOptions.cpu());
     } catch (java.io.IOException e) {
       throw new java.io.UncheckedIOException(e);
     }
   }
 
-  /** Random rows of prompt + response tokens, with some response tokens masked out (tool output). */
+  /**
+   * Random rows of prompt + response tokens, with some response tokens masked out (tool output).
+   */
   static java.util.List<TrainingRow> rows(SplittableRandom rng, int count, int vocab, boolean rl) {
     java.util.List<TrainingRow> rows = new java.util.ArrayList<>();
     for (int i = 0; i < count; i++) {
@@ -38,7 +45,10 @@ final class TinyModels {
         old[t] = (float) (-Math.log(vocab) + (rng.nextDouble() - 0.5) * 0.4);
       }
       mask[0] = 1f;
-      rows.add(rl ? new TrainingRow(tokens, prompt, mask, adv, old) : TrainingRow.supervised(tokens, prompt, mask));
+      rows.add(
+          rl
+              ? new TrainingRow(tokens, prompt, mask, adv, old)
+              : TrainingRow.supervised(tokens, prompt, mask));
     }
     return rows;
   }

@@ -16,12 +16,11 @@ import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorArrayRefOptional;
 import org.bytedeco.pytorch.global.torch;
-import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.Test;
 
 /**
- * Chunked, micro-batched backward through the fused kernels against plain libtorch autograd of
- * the whole batch's logits.
+ * Chunked, micro-batched backward through the fused kernels against plain libtorch autograd of the
+ * whole batch's logits.
  */
 class TokenBackpropTest {
   static final int VOCAB = 61;
@@ -29,26 +28,33 @@ class TokenBackpropTest {
 
   static Map<String, float[]> grads(TransformerModel model) {
     Map<String, float[]> out = new java.util.LinkedHashMap<>();
-    model.parameters().forEach((name, p) -> {
-      Tensor g = p.grad().contiguous();
-      float[] v = new float[(int) g.numel()];
-      g.data_ptr_float().get(v);
-      out.put(name, v);
-    });
+    model
+        .parameters()
+        .forEach(
+            (name, p) -> {
+              Tensor g = p.grad().contiguous();
+              float[] v = new float[(int) g.numel()];
+              g.data_ptr_float().get(v);
+              out.put(name, v);
+            });
     return out;
   }
 
-  /** logprob and entropy [S, L] of the response tokens from full logits, inside the autograd graph. */
+  /**
+   * logprob and entropy [S, L] of the response tokens from full logits, inside the autograd graph.
+   */
   static Tensor[] referenceStats(TransformerModel model, List<TrainingRow> rows) {
     int width = rows.stream().mapToInt(r -> r.tokens().length).max().orElseThrow();
     int maxResp = rows.stream().mapToInt(TrainingRow::responseLength).max().orElseThrow();
     long[] ids = new long[rows.size() * width];
     for (int b = 0; b < rows.size(); b++) {
-      for (int p = 0; p < rows.get(b).tokens().length; p++) ids[b * width + p] = rows.get(b).tokens()[p];
+      for (int p = 0; p < rows.get(b).tokens().length; p++)
+        ids[b * width + p] = rows.get(b).tokens()[p];
     }
     Tensor logits = model.logits(torch.tensor(ids).view(rows.size(), width));
     Tensor logp = torch.log_softmax(logits.div(new Scalar(TEMPERATURE)), 2);
-    Tensor entropy = logp.exp().mul(logp).sum(new long[] {2}, false, new ScalarTypeOptional()).neg();
+    Tensor entropy =
+        logp.exp().mul(logp).sum(new long[] {2}, false, new ScalarTypeOptional()).neg();
     List<Tensor> lpRows = new ArrayList<>(), hRows = new ArrayList<>();
     for (int b = 0; b < rows.size(); b++) {
       TrainingRow row = rows.get(b);
@@ -58,15 +64,26 @@ class TokenBackpropTest {
         pos[t] = p - 1;
         tgt[t] = row.tokens()[p];
       }
-      Tensor lpB = logp.select(0, b).index_select(0, torch.tensor(pos)).gather(1, torch.tensor(tgt).unsqueeze(1)).squeeze(1);
+      Tensor lpB =
+          logp.select(0, b)
+              .index_select(0, torch.tensor(pos))
+              .gather(1, torch.tensor(tgt).unsqueeze(1))
+              .squeeze(1);
       lpRows.add(lpB);
       hRows.add(entropy.select(0, b).index_select(0, torch.tensor(pos)));
     }
-    return new Tensor[] {torch.stack(new org.bytedeco.pytorch.TensorArrayRef(new org.bytedeco.pytorch.TensorVector(lpRows.toArray(new Tensor[0])))),
-        torch.stack(new org.bytedeco.pytorch.TensorArrayRef(new org.bytedeco.pytorch.TensorVector(hRows.toArray(new Tensor[0]))))};
+    return new Tensor[] {
+      torch.stack(
+          new org.bytedeco.pytorch.TensorArrayRef(
+              new org.bytedeco.pytorch.TensorVector(lpRows.toArray(new Tensor[0])))),
+      torch.stack(
+          new org.bytedeco.pytorch.TensorArrayRef(
+              new org.bytedeco.pytorch.TensorVector(hRows.toArray(new Tensor[0]))))
+    };
   }
 
-  static Tensor paddedMask(List<TrainingRow> rows, java.util.function.Function<TrainingRow, float[]> field) {
+  static Tensor paddedMask(
+      List<TrainingRow> rows, java.util.function.Function<TrainingRow, float[]> field) {
     int maxResp = rows.stream().mapToInt(TrainingRow::responseLength).max().orElseThrow();
     float[] m = new float[rows.size() * maxResp];
     for (int b = 0; b < rows.size(); b++) {
@@ -83,7 +100,8 @@ class TokenBackpropTest {
     SplittableRandom rng = new SplittableRandom(seed);
     TransformerModel model = TinyModels.llama(VOCAB, rng.nextLong());
     List<TrainingRow> rows = TinyModels.rows(rng, 7, VOCAB, true);
-    PolicyLossConfig config = new PolicyLossConfig(0.2f, 0.28f, 3f, LossAggregation.TOKEN_MEAN, 0, 0.01);
+    PolicyLossConfig config =
+        new PolicyLossConfig(0.2f, 0.28f, 3f, LossAggregation.TOKEN_MEAN, 0, 0.01);
     try (PolicyOptimizer opt = new PolicyOptimizer(model, OptimizerConfig.defaults())) {
       // ours: micro-batches of ~30 padded tokens, LM-head chunks of 5 tokens
       TokenBackprop backprop = new TokenBackprop(model, TEMPERATURE, 5);
@@ -93,15 +111,32 @@ class TokenBackpropTest {
       List<int[]> micro = TokenBackprop.microBatches(rows, 30);
       assertTrue(micro.size() > 1, "the test should span several micro-batches");
       for (int[] mb : micro) {
-        loss += backprop.backward(rows, mb, (idx, lp, h, mask) -> {
-          List<TrainingRow> sub = new ArrayList<>();
-          for (int i : idx) sub.add(rows.get(i));
-          PolicyLoss.Result r = PolicyLoss.compute(lp, paddedMask(sub, TrainingRow::oldLogprob), null, h,
-              paddedMask(sub, TrainingRow::advantage), mask, config);
-          double scale = mask.sum().item_double() / total; // token-mean over the whole mini-batch
-          return new TokenLoss.Value(r.loss() * scale, r.gradLogprob().mul(new Scalar(scale)),
-              r.gradEntropy().mul(new Scalar(scale)), Map.of());
-        }).loss();
+        loss +=
+            backprop
+                .backward(
+                    rows,
+                    mb,
+                    (idx, lp, h, mask) -> {
+                      List<TrainingRow> sub = new ArrayList<>();
+                      for (int i : idx) sub.add(rows.get(i));
+                      PolicyLoss.Result r =
+                          PolicyLoss.compute(
+                              lp,
+                              paddedMask(sub, TrainingRow::oldLogprob),
+                              null,
+                              h,
+                              paddedMask(sub, TrainingRow::advantage),
+                              mask,
+                              config);
+                      double scale =
+                          mask.sum().item_double() / total; // token-mean over the whole mini-batch
+                      return new TokenLoss.Value(
+                          r.loss() * scale,
+                          r.gradLogprob().mul(new Scalar(scale)),
+                          r.gradEntropy().mul(new Scalar(scale)),
+                          Map.of());
+                    })
+                .loss();
       }
       Map<String, float[]> ours = grads(model);
 
@@ -109,15 +144,27 @@ class TokenBackpropTest {
       opt.zeroGrad();
       Tensor[] stats = referenceStats(model, rows);
       Tensor mask = paddedMask(rows, TrainingRow::mask);
-      Tensor old = paddedMask(rows, TrainingRow::oldLogprob), adv = paddedMask(rows, TrainingRow::advantage);
+      Tensor old = paddedMask(rows, TrainingRow::oldLogprob),
+          adv = paddedMask(rows, TrainingRow::advantage);
       Tensor ratio = stats[0].sub(old).exp();
       Tensor l1 = adv.neg().mul(ratio);
-      Tensor l2 = adv.neg().mul(ratio.clamp(new org.bytedeco.pytorch.ScalarOptional(new Scalar(0.8)),
-          new org.bytedeco.pytorch.ScalarOptional(new Scalar(1.28))));
+      Tensor l2 =
+          adv.neg()
+              .mul(
+                  ratio.clamp(
+                      new org.bytedeco.pytorch.ScalarOptional(new Scalar(0.8)),
+                      new org.bytedeco.pytorch.ScalarOptional(new Scalar(1.28))));
       Tensor pg = torch.maximum(l1, l2);
-      pg = torch.where(adv.lt(new Scalar(0.0)), torch.minimum(pg, adv.neg().mul(new Scalar(3.0))), pg);
-      Tensor objective = pg.mul(mask).sum().div(mask.sum()).sub(stats[1].mul(mask).sum().div(mask.sum()).mul(new Scalar(0.01)));
-      objective.backward(torch.ones_like(objective), new BoolOptional(), false, new TensorArrayRefOptional());
+      pg =
+          torch.where(
+              adv.lt(new Scalar(0.0)), torch.minimum(pg, adv.neg().mul(new Scalar(3.0))), pg);
+      Tensor objective =
+          pg.mul(mask)
+              .sum()
+              .div(mask.sum())
+              .sub(stats[1].mul(mask).sum().div(mask.sum()).mul(new Scalar(0.01)));
+      objective.backward(
+          torch.ones_like(objective), new BoolOptional(), false, new TensorArrayRefOptional());
       assertEquals(objective.item_double(), loss, 1e-5);
       Map<String, float[]> expected = grads(model);
       for (String name : expected.keySet()) {
@@ -153,7 +200,8 @@ class TokenBackpropTest {
     List<TrainingRow> rows = TinyModels.rows(rng, 6, VOCAB, false);
     double tokens = rows.stream().mapToDouble(r -> sum(r.mask())).sum();
     TokenBackprop backprop = new TokenBackprop(model, 1f, 64);
-    try (PolicyOptimizer opt = new PolicyOptimizer(model, OptimizerConfig.defaults().withLr(3e-3))) {
+    try (PolicyOptimizer opt =
+        new PolicyOptimizer(model, OptimizerConfig.defaults().withLr(3e-3))) {
       double first = 0, last = 0;
       for (int step = 0; step < 40; step++) {
         opt.zeroGrad();

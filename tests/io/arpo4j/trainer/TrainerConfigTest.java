@@ -37,7 +37,8 @@ class TrainerConfigTest {
   void presetsApplyAndExplicitValuesWin() throws Exception {
     TrainerConfig grpo = TrainerConfig.load(null, List.of("algo=grpo"));
     assertTrue(grpo.rolloutConfig().isGrpo());
-    TrainerConfig smallGrpo = TrainerConfig.load(null, List.of("algo=grpo", "rollout.global_size=6"));
+    TrainerConfig smallGrpo =
+        TrainerConfig.load(null, List.of("algo=grpo", "rollout.global_size=6"));
     assertEquals(6, smallGrpo.rolloutConfig().initialSamples(), "N follows an overridden M");
     TrainerConfig dapo = TrainerConfig.load(null, List.of("algo=dapo"));
     assertEquals(0.28f, dapo.policyLossConfig().epsHigh());
@@ -51,8 +52,11 @@ class TrainerConfigTest {
   @Test
   void fileThenOverrides(@TempDir Path dir) throws Exception {
     Path file = dir.resolve("run.yaml");
-    Files.writeString(file, "run_name: exp1\nrollout:\n  global_size: 4\n  initial_samples: 2\nloss:\n  kl_coef: 0.05\n");
-    TrainerConfig c = TrainerConfig.load(file, List.of("rollout.global_size=6", "optimizer.lr=3e-4"));
+    Files.writeString(
+        file,
+        "run_name: exp1\nrollout:\n  global_size: 4\n  initial_samples: 2\nloss:\n  kl_coef: 0.05\n");
+    TrainerConfig c =
+        TrainerConfig.load(file, List.of("rollout.global_size=6", "optimizer.lr=3e-4"));
     assertEquals("exp1", c.runName());
     assertEquals(6, c.rolloutConfig().globalSize());
     assertEquals(2, c.rolloutConfig().initialSamples());
@@ -63,17 +67,28 @@ class TrainerConfigTest {
 
   @Test
   void errorsAreClear(@TempDir Path dir) throws Exception {
-    assertMessage("unknown config key 'loss.klcoef'", () -> TrainerConfig.load(null, List.of("loss.klcoef=1")));
+    assertMessage(
+        "unknown config key 'loss.klcoef'",
+        () -> TrainerConfig.load(null, List.of("loss.klcoef=1")));
     assertMessage("unknown algo 'ppo'", () -> TrainerConfig.load(null, List.of("algo=ppo")));
     assertMessage("must look like key=value", () -> TrainerConfig.load(null, List.of("steps")));
-    assertMessage("initialSamples (N) must be in [1, globalSize=4]", () ->
-        TrainerConfig.load(null, List.of("rollout.global_size=4", "rollout.initial_samples=9")));
-    assertMessage("rollout.branch_rule must be threshold or stochastic", () ->
-        TrainerConfig.load(null, List.of("rollout.branch_rule=sometimes")));
-    assertMessage("unknown loss aggregation 'sum'", () -> TrainerConfig.load(null, List.of("loss.aggregation=sum")));
-    assertMessage("prompts_per_step must be > 0", () -> TrainerConfig.load(null, List.of("prompts_per_step=0")));
+    assertMessage(
+        "initialSamples (N) must be in [1, globalSize=4]",
+        () ->
+            TrainerConfig.load(
+                null, List.of("rollout.global_size=4", "rollout.initial_samples=9")));
+    assertMessage(
+        "rollout.branch_rule must be threshold or stochastic",
+        () -> TrainerConfig.load(null, List.of("rollout.branch_rule=sometimes")));
+    assertMessage(
+        "unknown loss aggregation 'sum'",
+        () -> TrainerConfig.load(null, List.of("loss.aggregation=sum")));
+    assertMessage(
+        "prompts_per_step must be > 0",
+        () -> TrainerConfig.load(null, List.of("prompts_per_step=0")));
     assertMessage("bad config value", () -> TrainerConfig.load(null, List.of("steps=many")));
-    assertMessage("config file not found", () -> TrainerConfig.load(dir.resolve("missing.yaml"), List.of()));
+    assertMessage(
+        "config file not found", () -> TrainerConfig.load(dir.resolve("missing.yaml"), List.of()));
   }
 
   interface Call {
@@ -82,12 +97,15 @@ class TrainerConfigTest {
 
   static void assertMessage(String expected, Call call) {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call::run);
-    assertTrue(e.getMessage().contains(expected), "'" + e.getMessage() + "' should contain '" + expected + "'");
+    assertTrue(
+        e.getMessage().contains(expected),
+        "'" + e.getMessage() + "' should contain '" + expected + "'");
   }
 
   @Test
   void drGrpoPresetDropsTheStdAndNormalisesByTheLengthLimit() throws Exception {
-    TrainerConfig c = TrainerConfig.load(null, List.of("algo=dr-grpo", "rollout.max_response_tokens=512"));
+    TrainerConfig c =
+        TrainerConfig.load(null, List.of("algo=dr-grpo", "rollout.max_response_tokens=512"));
     assertEquals(AdvantageEstimator.DR_GRPO, c.advantageEstimator());
     assertEquals(512, c.lengthNormalizer());
     assertEquals(io.arpo4j.kernels.LossAggregation.TOKEN_MEAN, c.policyLossConfig().aggregation());

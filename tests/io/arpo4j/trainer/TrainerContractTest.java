@@ -26,23 +26,29 @@ class TrainerContractTest {
   }
 
   private static long pythonWorkers() {
-    return ProcessHandle.current().descendants()
-        .filter(p -> p.info().commandLine().orElse("").contains("arpo4j-python-worker")).count();
+    return ProcessHandle.current()
+        .descendants()
+        .filter(p -> p.info().commandLine().orElse("").contains("arpo4j-python-worker"))
+        .count();
   }
 
   @Test
-  void aResumeRedoesLostStepsOnceAndKeepsTheStartingPolicyAsKlReference(@TempDir Path runs) throws Exception {
+  void aResumeRedoesLostStepsOnceAndKeepsTheStartingPolicyAsKlReference(@TempDir Path runs)
+      throws Exception {
     String[] kl = {"loss.kl_coef=0.1", "save_every=2"};
     TrainerConfig three = RlTrainerTest.config(runs, "kl", 3, kl);
-    try (Trainer trainer = Trainer.builder(three).reward(RlTrainerTest.DIGITS).progress(false).build()) {
+    try (Trainer trainer =
+        Trainer.builder(three).reward(RlTrainerTest.DIGITS).progress(false).build()) {
       trainer.train(RlTrainerTest.questions(10));
     }
     Path run = runs.resolve("kl");
-    byte[] reference = Files.readAllBytes(run.resolve(RlTrainer.REFERENCE_DIR + "/model.safetensors"));
+    byte[] reference =
+        Files.readAllBytes(run.resolve(RlTrainer.REFERENCE_DIR + "/model.safetensors"));
     try (PolicyModel start = PolicyModel.loadDefault()) {
       Path fresh = run.resolve("start");
       start.save(fresh, io.arpo4j.model.StorageType.F32);
-      assertArrayEquals(Files.readAllBytes(fresh.resolve("model.safetensors")), reference, "the starting policy");
+      assertArrayEquals(
+          Files.readAllBytes(fresh.resolve("model.safetensors")), reference, "the starting policy");
     }
     // the process "died" after step 3, before its checkpoint was written
     Checkpoints.deleteTree(run.resolve("checkpoints/step-000003"));
@@ -50,19 +56,29 @@ class TrainerContractTest {
 
     List<Map<String, Object>> seen = new ArrayList<>();
     TrainerConfig four = RlTrainerTest.config(runs, "kl", 4, kl);
-    try (Trainer trainer = Trainer.builder(four).reward(RlTrainerTest.DIGITS).listener(seen::add).progress(false)
-        .build()) {
+    try (Trainer trainer =
+        Trainer.builder(four)
+            .reward(RlTrainerTest.DIGITS)
+            .listener(seen::add)
+            .progress(false)
+            .build()) {
       trainer.train(RlTrainerTest.questions(10));
     }
-    assertEquals(List.of(3, 4), seen.stream().map(m -> ((Number) m.get(MetricsLog.STEP)).intValue()).toList());
-    assertArrayEquals(reference, Files.readAllBytes(run.resolve(RlTrainer.REFERENCE_DIR + "/model.safetensors")),
+    assertEquals(
+        List.of(3, 4),
+        seen.stream().map(m -> ((Number) m.get(MetricsLog.STEP)).intValue()).toList());
+    assertArrayEquals(
+        reference,
+        Files.readAllBytes(run.resolve(RlTrainer.REFERENCE_DIR + "/model.safetensors")),
         "a resumed run keeps the starting policy as its KL reference, not the checkpoint");
 
     List<Integer> steps = new ArrayList<>();
     ObjectMapper json = new ObjectMapper();
-    for (String line : Files.readAllLines(run.resolve("rollouts.jsonl"))) steps.add(json.readTree(line).get("step").asInt());
+    for (String line : Files.readAllLines(run.resolve("rollouts.jsonl")))
+      steps.add(json.readTree(line).get("step").asInt());
     List<Integer> expected = new ArrayList<>();
-    for (int s = 1; s <= 4; s++) for (int g = 0; g < 4; g++) expected.add(s); // prompts_per_step = 4
+    for (int s = 1; s <= 4; s++)
+      for (int g = 0; g < 4; g++) expected.add(s); // prompts_per_step = 4
     assertEquals(expected, steps, "each step's rollouts once, in order");
 
     // warm-up resumes from the optimizer's step: 2 mini-batches (4 prompts / 2) per RL step
@@ -74,12 +90,14 @@ class TrainerContractTest {
   @Test
   void aModelPassedInIsNeverSilentlyReplacedNorClosed(@TempDir Path runs) throws Exception {
     TrainerConfig config = RlTrainerTest.config(runs, "mine", 1);
-    try (Trainer trainer = Trainer.builder(config).reward(RlTrainerTest.DIGITS).progress(false).build()) {
+    try (Trainer trainer =
+        Trainer.builder(config).reward(RlTrainerTest.DIGITS).progress(false).build()) {
       trainer.train(RlTrainerTest.questions(4)); // leaves checkpoints/latest
     }
     try (PolicyModel mine = PolicyModel.loadDefault()) {
-      IllegalStateException e = assertThrows(IllegalStateException.class,
-          () -> Trainer.builder(config).model(mine).build());
+      IllegalStateException e =
+          assertThrows(
+              IllegalStateException.class, () -> Trainer.builder(config).model(mine).build());
       assertTrue(e.getMessage().contains("resume(false)"), e.getMessage());
       Trainer trainer = Trainer.builder(config).model(mine).resume(false).build();
       assertTrue(trainer.model() == mine);
@@ -110,8 +128,10 @@ class TrainerContractTest {
     }
     Echo first = new Echo(), second = new Echo();
     TrainerConfig config = RlTrainerTest.config(runs, "tools", 1);
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> Trainer.builder(config).tool(first).tool(second).build());
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> Trainer.builder(config).tool(first).tool(second).build());
     assertTrue(e.getMessage().contains("'echo' is already registered"), e.getMessage());
     try (Trainer trainer = Trainer.builder(config).tool(first).build()) {
       assertEquals(1, trainer.model().eosTokenIds().length);
@@ -122,9 +142,13 @@ class TrainerContractTest {
   @Test
   void sftStartsNoPythonWorkersAndTheLibraryDefaultIsOff(@TempDir Path runs) throws Exception {
     assertFalse(TrainerConfig.defaultConfig().tools().python(), "library users opt in to python");
-    TrainerConfig config = RlTrainerTest.config(runs, "sft", 1, "tools.python=true", "sft.epochs=1", "sft.batch_size=2");
-    Path data = Files.writeString(runs.resolve("sft.jsonl"),
-        "{\"prompt\": \"2+3=\", \"response\": \"<python>print(2+3)</python> <result>\\n5\\n</result>\\n5\"}\n");
+    TrainerConfig config =
+        RlTrainerTest.config(
+            runs, "sft", 1, "tools.python=true", "sft.epochs=1", "sft.batch_size=2");
+    Path data =
+        Files.writeString(
+            runs.resolve("sft.jsonl"),
+            "{\"prompt\": \"2+3=\", \"response\": \"<python>print(2+3)</python> <result>\\n5\\n</result>\\n5\"}\n");
     try (Trainer trainer = Trainer.builder(config).resume(false).progress(false).build()) {
       trainer.sft(data);
       assertEquals(0, pythonWorkers(), "SFT calls no tool, so no python worker runs");
@@ -135,8 +159,9 @@ class TrainerContractTest {
   void trainingAtTemperatureZeroIsRefused(@TempDir Path runs) throws Exception {
     TrainerConfig config = RlTrainerTest.config(runs, "greedy", 1, "rollout.temperature=0");
     try (Trainer trainer = Trainer.builder(config).progress(false).build()) {
-      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-          () -> trainer.train(RlTrainerTest.questions(4)));
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class, () -> trainer.train(RlTrainerTest.questions(4)));
       assertTrue(e.getMessage().startsWith("rollout.temperature must be > 0"), e.getMessage());
     }
   }

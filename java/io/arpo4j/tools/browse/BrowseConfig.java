@@ -14,8 +14,13 @@ import java.util.Objects;
  *     fetched; off by default so model-written URLs cannot reach local services or cloud metadata
  * @param userAgent the User-Agent header sent
  */
-public record BrowseConfig(int maxChars, int maxBytes, Duration timeout, int maxRedirects,
-    boolean allowPrivateAddresses, String userAgent) {
+public record BrowseConfig(
+    int maxChars,
+    int maxBytes,
+    Duration timeout,
+    int maxRedirects,
+    boolean allowPrivateAddresses,
+    String userAgent) {
 
   public BrowseConfig {
     Objects.requireNonNull(timeout, "timeout");
@@ -39,8 +44,8 @@ public record BrowseConfig(int maxChars, int maxBytes, Duration timeout, int max
   }
 
   public BrowseConfig withMaxChars(int chars) {
-    return new BrowseConfig(chars, maxBytes, timeout, maxRedirects, allowPrivateAddresses,
-        userAgent);
+    return new BrowseConfig(
+        chars, maxBytes, timeout, maxRedirects, allowPrivateAddresses, userAgent);
   }
 
   public BrowseConfig withAllowPrivateAddresses(boolean allow) {

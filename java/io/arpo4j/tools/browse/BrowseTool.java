@@ -43,17 +43,18 @@ public final class BrowseTool implements Tool {
   private final HttpClient client;
 
   /**
-   * @param corpus documents reachable by id, or null for URLs only; the tool does not close it
-   *     (it usually belongs to the search tool too)
+   * @param corpus documents reachable by id, or null for URLs only; the tool does not close it (it
+   *     usually belongs to the search tool too)
    */
   public BrowseTool(BrowseConfig config, SearchIndex corpus) {
     this.config = Objects.requireNonNull(config, "config");
     this.corpus = corpus;
     // redirects are followed by hand so that every hop passes the address check
-    this.client = HttpClient.newBuilder()
-        .connectTimeout(config.timeout())
-        .followRedirects(HttpClient.Redirect.NEVER)
-        .build();
+    this.client =
+        HttpClient.newBuilder()
+            .connectTimeout(config.timeout())
+            .followRedirects(HttpClient.Redirect.NEVER)
+            .build();
   }
 
   @Override
@@ -96,11 +97,14 @@ public final class BrowseTool implements Tool {
     for (int hop = 0; hop <= config.maxRedirects(); hop++) {
       requireAllowedAddress(uri);
       Duration left = Duration.ofNanos(Math.max(deadline - System.nanoTime(), 1_000_000));
-      HttpRequest request = HttpRequest.newBuilder(uri).timeout(left)
-          .header("User-Agent", config.userAgent())
-          .header("Accept", "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.5")
-          .header("Accept-Encoding", "gzip, deflate")
-          .GET().build();
+      HttpRequest request =
+          HttpRequest.newBuilder(uri)
+              .timeout(left)
+              .header("User-Agent", config.userAgent())
+              .header("Accept", "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.5")
+              .header("Accept-Encoding", "gzip, deflate")
+              .GET()
+              .build();
       HttpResponse<InputStream> response;
       try {
         response = client.send(request, HttpResponse.BodyHandlers.ofInputStream());
@@ -121,7 +125,8 @@ public final class BrowseTool implements Tool {
         String encoding = response.headers().firstValue("Content-Encoding").orElse("identity");
         byte[] bytes = readDecoded(body, encoding, config.maxBytes());
         String contentType = response.headers().firstValue("Content-Type").orElse("text/html");
-        if (isGzipFileType(contentType) && textTypeOf(bytes) != null) contentType = textTypeOf(bytes);
+        if (isGzipFileType(contentType) && textTypeOf(bytes) != null)
+          contentType = textTypeOf(bytes);
         return toText(bytes, contentType, uri.toString());
       }
     }
@@ -131,20 +136,23 @@ public final class BrowseTool implements Tool {
   /**
    * The body with its Content-Encoding undone (gzip, deflate; several are applied in the order
    * listed), then a gzip stream inside it unwrapped too: servers send .gz files and pre-compressed
-   * pages without saying so. At most {@code maxBytes} decoded bytes are read, so a compression
-   * bomb costs no more than a plain page.
+   * pages without saying so. At most {@code maxBytes} decoded bytes are read, so a compression bomb
+   * costs no more than a plain page.
    */
-  static byte[] readDecoded(InputStream body, String contentEncoding, int maxBytes) throws IOException, ToolException {
+  static byte[] readDecoded(InputStream body, String contentEncoding, int maxBytes)
+      throws IOException, ToolException {
     InputStream in = body;
     String[] codings = contentEncoding.toLowerCase(Locale.ROOT).split(",");
     for (int i = codings.length - 1; i >= 0; i--) {
       String coding = codings[i].strip();
       switch (coding) {
-        case "", "identity" -> { }
+        case "", "identity" -> {}
         case "gzip", "x-gzip" -> in = gunzip(in);
-        // RFC 9110 deflate is zlib-wrapped; some servers send the raw stream, which the zlib header check tells apart
+        // RFC 9110 deflate is zlib-wrapped; some servers send the raw stream, which the zlib header
+        // check tells apart
         case "deflate" -> in = inflate(in);
-        default -> throw new ToolException("Error: cannot decode content encoding " + clip(coding) + ".");
+        default ->
+            throw new ToolException("Error: cannot decode content encoding " + clip(coding) + ".");
       }
     }
     in = new BufferedInputStream(in);
@@ -164,12 +172,16 @@ public final class BrowseTool implements Tool {
     return type.equals("application/gzip") || type.equals("application/x-gzip");
   }
 
-  /** The type of an unwrapped .gz file: markup or other text, or null when it holds NUL bytes (not text). */
+  /**
+   * The type of an unwrapped .gz file: markup or other text, or null when it holds NUL bytes (not
+   * text).
+   */
   private static String textTypeOf(byte[] bytes) {
     for (byte b : bytes) {
       if (b == 0) return null;
     }
-    String head = new String(bytes, 0, Math.min(bytes.length, 512), StandardCharsets.UTF_8).stripLeading();
+    String head =
+        new String(bytes, 0, Math.min(bytes.length, 512), StandardCharsets.UTF_8).stripLeading();
     if (head.startsWith("\uFEFF")) head = head.substring(1).stripLeading();
     return head.startsWith("<") ? "text/html" : "text/plain";
   }
@@ -262,8 +274,10 @@ public final class BrowseTool implements Tool {
 
   /** Loopback, unspecified, link-local, private (RFC 1918, ULA), shared (CGNAT) or multicast. */
   static boolean isPrivate(InetAddress address) {
-    if (address.isLoopbackAddress() || address.isAnyLocalAddress()
-        || address.isLinkLocalAddress() || address.isSiteLocalAddress()
+    if (address.isLoopbackAddress()
+        || address.isAnyLocalAddress()
+        || address.isLinkLocalAddress()
+        || address.isSiteLocalAddress()
         || address.isMulticastAddress()) {
       return true;
     }
@@ -292,7 +306,8 @@ public final class BrowseTool implements Tool {
   /** Models often wrap a URL in quotes or angle brackets. */
   private static String unwrap(String input) {
     String s = input.strip();
-    while (s.length() >= 2 && "\"'<`".indexOf(s.charAt(0)) >= 0
+    while (s.length() >= 2
+        && "\"'<`".indexOf(s.charAt(0)) >= 0
         && s.charAt(s.length() - 1) == closing(s.charAt(0))) {
       s = s.substring(1, s.length() - 1).strip();
     }

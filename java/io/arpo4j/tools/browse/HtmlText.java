@@ -18,24 +18,26 @@ final class HtmlText {
   static String extract(Document page) {
     page.select(INVISIBLE).remove();
     StringBuilder out = new StringBuilder();
-    NodeTraversor.traverse(new NodeVisitor() {
-      @Override
-      public void head(Node node, int depth) {
-        if (node instanceof TextNode text) {
-          out.append(text.text());
-        } else if (node instanceof Element element
-            && (element.isBlock() || element.normalName().equals("br"))) {
-          out.append('\n');
-        }
-      }
+    NodeTraversor.traverse(
+        new NodeVisitor() {
+          @Override
+          public void head(Node node, int depth) {
+            if (node instanceof TextNode text) {
+              out.append(text.text());
+            } else if (node instanceof Element element
+                && (element.isBlock() || element.normalName().equals("br"))) {
+              out.append('\n');
+            }
+          }
 
-      @Override
-      public void tail(Node node, int depth) {
-        if (node instanceof Element element && element.isBlock()) {
-          out.append('\n');
-        }
-      }
-    }, page.body());
+          @Override
+          public void tail(Node node, int depth) {
+            if (node instanceof Element element && element.isBlock()) {
+              out.append('\n');
+            }
+          }
+        },
+        page.body());
     String body = tidy(out.toString(), false);
     String title = page.title().strip();
     return title.isEmpty() ? body : title + "\n\n" + body;

@@ -22,8 +22,8 @@ import java.util.Objects;
  * @param isolation whether workers run in Linux namespaces (see {@link Isolation})
  * @param sandboxUidBase when the JVM runs as real root, calls run as uid {@code base + n}, a fresh
  *     n per worker; ignored otherwise
- * @param preload modules imported once by each worker so calls get them for free (a missing
- *     module is skipped)
+ * @param preload modules imported once by each worker so calls get them for free (a missing module
+ *     is skipped)
  * @param environment extra environment variables of the workers (the JVM's are not passed on,
  *     except PATH)
  * @param startupTimeout limit for a worker to start and import {@code preload}
@@ -82,8 +82,8 @@ public record PythonSandboxConfig(
       throw new IllegalArgumentException("startupTimeout must be >= 100 ms, got " + startupTimeout);
     }
     if (addressSpaceBytes < 64 * MIB) {
-      throw new IllegalArgumentException("addressSpaceBytes must be >= 64 MiB, got "
-          + addressSpaceBytes);
+      throw new IllegalArgumentException(
+          "addressSpaceBytes must be >= 64 MiB, got " + addressSpaceBytes);
     }
     if (maxFileBytes < 1) {
       throw new IllegalArgumentException("maxFileBytes must be >= 1, got " + maxFileBytes);
@@ -164,26 +164,98 @@ public record PythonSandboxConfig(
       startupTimeout = c.startupTimeout;
     }
 
-    public Builder pythonExecutable(String v) { pythonExecutable = v; return this; }
-    public Builder workers(int v) { workers = v; return this; }
-    public Builder timeout(Duration v) { timeout = v; return this; }
-    public Builder cpuSeconds(int v) { cpuSeconds = v; return this; }
-    public Builder addressSpaceBytes(long v) { addressSpaceBytes = v; return this; }
-    public Builder maxProcesses(int v) { maxProcesses = v; return this; }
-    public Builder maxFileBytes(long v) { maxFileBytes = v; return this; }
-    public Builder outputLimitBytes(int v) { outputLimitBytes = v; return this; }
-    public Builder maxCodeBytes(int v) { maxCodeBytes = v; return this; }
-    public Builder tmpfsBytes(long v) { tmpfsBytes = v; return this; }
-    public Builder isolation(Isolation v) { isolation = v; return this; }
-    public Builder sandboxUidBase(int v) { sandboxUidBase = v; return this; }
-    public Builder preload(List<String> v) { preload = v; return this; }
-    public Builder environment(Map<String, String> v) { environment = v; return this; }
-    public Builder startupTimeout(Duration v) { startupTimeout = v; return this; }
+    public Builder pythonExecutable(String v) {
+      pythonExecutable = v;
+      return this;
+    }
+
+    public Builder workers(int v) {
+      workers = v;
+      return this;
+    }
+
+    public Builder timeout(Duration v) {
+      timeout = v;
+      return this;
+    }
+
+    public Builder cpuSeconds(int v) {
+      cpuSeconds = v;
+      return this;
+    }
+
+    public Builder addressSpaceBytes(long v) {
+      addressSpaceBytes = v;
+      return this;
+    }
+
+    public Builder maxProcesses(int v) {
+      maxProcesses = v;
+      return this;
+    }
+
+    public Builder maxFileBytes(long v) {
+      maxFileBytes = v;
+      return this;
+    }
+
+    public Builder outputLimitBytes(int v) {
+      outputLimitBytes = v;
+      return this;
+    }
+
+    public Builder maxCodeBytes(int v) {
+      maxCodeBytes = v;
+      return this;
+    }
+
+    public Builder tmpfsBytes(long v) {
+      tmpfsBytes = v;
+      return this;
+    }
+
+    public Builder isolation(Isolation v) {
+      isolation = v;
+      return this;
+    }
+
+    public Builder sandboxUidBase(int v) {
+      sandboxUidBase = v;
+      return this;
+    }
+
+    public Builder preload(List<String> v) {
+      preload = v;
+      return this;
+    }
+
+    public Builder environment(Map<String, String> v) {
+      environment = v;
+      return this;
+    }
+
+    public Builder startupTimeout(Duration v) {
+      startupTimeout = v;
+      return this;
+    }
 
     public PythonSandboxConfig build() {
-      return new PythonSandboxConfig(pythonExecutable, workers, timeout, cpuSeconds,
-          addressSpaceBytes, maxProcesses, maxFileBytes, outputLimitBytes, maxCodeBytes,
-          tmpfsBytes, isolation, sandboxUidBase, preload, environment, startupTimeout);
+      return new PythonSandboxConfig(
+          pythonExecutable,
+          workers,
+          timeout,
+          cpuSeconds,
+          addressSpaceBytes,
+          maxProcesses,
+          maxFileBytes,
+          outputLimitBytes,
+          maxCodeBytes,
+          tmpfsBytes,
+          isolation,
+          sandboxUidBase,
+          preload,
+          environment,
+          startupTimeout);
     }
   }
 }

@@ -9,9 +9,9 @@ import java.time.Duration;
 /**
  * The {@code <python>} tool: runs the model's code in a {@link PythonWorkerPool} and answers with
  * what it printed. As in the ARPO reference, the value of a final bare expression is printed;
- * unlike it, stdout and stderr are shown together (in the order written) and a value of None is
- * not printed. A run that did not finish normally is reported through {@link ToolException}
- * (the call is then not ok) with its partial output and a one-line reason.
+ * unlike it, stdout and stderr are shown together (in the order written) and a value of None is not
+ * printed. A run that did not finish normally is reported through {@link ToolException} (the call
+ * is then not ok) with its partial output and a one-line reason.
  */
 public final class PythonTool implements Tool {
   private final PythonWorkerPool pool;
@@ -41,26 +41,44 @@ public final class PythonTool implements Tool {
   public String execute(String input, ToolContext context) throws Exception {
     int bytes = input.getBytes(StandardCharsets.UTF_8).length;
     if (bytes > pool.config().maxCodeBytes()) {
-      throw new ToolException("Error: the code is too long (" + bytes + " bytes; the limit is "
-          + pool.config().maxCodeBytes() + ").");
+      throw new ToolException(
+          "Error: the code is too long ("
+              + bytes
+              + " bytes; the limit is "
+              + pool.config().maxCodeBytes()
+              + ").");
     }
     PythonRun run = pool.run(input);
     String output = run.output().strip();
     return switch (run.status()) {
       case OK -> output;
-      case ERROR -> throw new ToolException(output.isEmpty()
-          ? "Error: the program exited with status " + run.exitCode() + "." : output);
-      case TIMEOUT -> throw new ToolException(withReason(output,
-          "Error: execution timed out after " + seconds(pool.config().timeout()) + "."));
-      case CPU_LIMIT -> throw new ToolException(withReason(output,
-          "Error: CPU time limit of " + pool.config().cpuSeconds() + " s exceeded."));
-      case OUTPUT_LIMIT -> throw new ToolException(withReason(output,
-          "... [output truncated: more than " + pool.config().outputLimitBytes()
-              + " bytes; the program was stopped]"));
-      case SIGNAL -> throw new ToolException(withReason(output,
-          "Error: the program was killed by signal " + run.signal() + "."));
-      case WORKER_FAILURE -> throw new ToolException(
-          "Error: the python interpreter failed; please try again.");
+      case ERROR ->
+          throw new ToolException(
+              output.isEmpty()
+                  ? "Error: the program exited with status " + run.exitCode() + "."
+                  : output);
+      case TIMEOUT ->
+          throw new ToolException(
+              withReason(
+                  output,
+                  "Error: execution timed out after " + seconds(pool.config().timeout()) + "."));
+      case CPU_LIMIT ->
+          throw new ToolException(
+              withReason(
+                  output,
+                  "Error: CPU time limit of " + pool.config().cpuSeconds() + " s exceeded."));
+      case OUTPUT_LIMIT ->
+          throw new ToolException(
+              withReason(
+                  output,
+                  "... [output truncated: more than "
+                      + pool.config().outputLimitBytes()
+                      + " bytes; the program was stopped]"));
+      case SIGNAL ->
+          throw new ToolException(
+              withReason(output, "Error: the program was killed by signal " + run.signal() + "."));
+      case WORKER_FAILURE ->
+          throw new ToolException("Error: the python interpreter failed; please try again.");
     };
   }
 

@@ -4,8 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.BufferedInputStream;
-import java.io.Closeable;
 import java.io.ByteArrayOutputStream;
+import java.io.Closeable;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -26,12 +26,14 @@ import java.util.concurrent.TimeUnit;
  */
 final class PythonWorker implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
+
   /**
    * Time the worker gets beyond a call's own timeout to kill, reap and clean up: this plus the
    * timeout again, since removing what a call wrote takes time of the order of writing it (a
    * 3,000-deep tree takes ~10 s to remove from a VM's ext4 disk).
    */
   private static final Duration GRACE = Duration.ofSeconds(5);
+
   private static final int STDERR_TAIL_CHARS = 2000;
 
   private final Process process;
@@ -62,8 +64,9 @@ final class PythonWorker implements AutoCloseable {
    * @param scratch the host directory the worker uses without namespaces (deleted on close), or
    *     null
    */
-  static PythonWorker launch(List<String> command, Map<String, String> environment, Path scratch,
-      int outputLimitBytes) throws IOException {
+  static PythonWorker launch(
+      List<String> command, Map<String, String> environment, Path scratch, int outputLimitBytes)
+      throws IOException {
     ProcessBuilder builder = new ProcessBuilder(command);
     builder.environment().clear();
     builder.environment().putAll(environment);
@@ -77,8 +80,8 @@ final class PythonWorker implements AutoCloseable {
     JsonNode ready = exchange(null, timeout, watchdog);
     if (!ready.path("ready").asBoolean(false)) {
       close();
-      throw new IOException("python worker failed to start: "
-          + ready.path("error").asText("no reason given"));
+      throw new IOException(
+          "python worker failed to start: " + ready.path("error").asText("no reason given"));
     }
     protections = strings(ready.path("protections"));
     notes = strings(ready.path("notes"));
@@ -108,13 +111,19 @@ final class PythonWorker implements AutoCloseable {
         Duration.ofNanos((long) (response.path("wall_s").asDouble(0) * 1e9)));
   }
 
-  /** Sends {@code request} (none for the ready line) and reads one response line, bounded in time. */
+  /**
+   * Sends {@code request} (none for the ready line) and reads one response line, bounded in time.
+   */
   private JsonNode exchange(ObjectNode request, Duration timeout, ScheduledExecutorService watchdog)
       throws IOException {
-    ScheduledFuture<?> alarm = watchdog.schedule(() -> {
-      killedByWatchdog = true;
-      close();
-    }, timeout.toMillis(), TimeUnit.MILLISECONDS);
+    ScheduledFuture<?> alarm =
+        watchdog.schedule(
+            () -> {
+              killedByWatchdog = true;
+              close();
+            },
+            timeout.toMillis(),
+            TimeUnit.MILLISECONDS);
     try {
       if (request != null) {
         requests.write(JSON.writeValueAsBytes(request));

@@ -29,8 +29,8 @@ import java.util.concurrent.TimeUnit;
  * A fixed number of persistent, sandboxed {@code python3} workers (see docs/tools.md for what the
  * sandbox does and does not guarantee). The interpreter start and the {@code preload} imports are
  * paid once per worker; each call is a fork of the worker. A worker that crashes or hangs is killed
- * and replaced when its slot is next used; a call never throws because of what its code did.
- * Linux only.
+ * and replaced when its slot is next used; a call never throws because of what its code did. Linux
+ * only.
  */
 public final class PythonWorkerPool implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(PythonWorkerPool.class.getName());
@@ -40,11 +40,15 @@ public final class PythonWorkerPool implements AutoCloseable {
   private final PythonSandboxConfig config;
   private final String python;
   private final boolean runningAsRoot;
+
   /** The worker's source, run with {@code python3 -c} (no file to leave behind). */
   private final String workerSource;
+
   private final boolean namespaces;
+
   /** One uid per slot when root, unique on the host; null otherwise. */
   private final SandboxUidLease uids;
+
   private final BlockingQueue<Slot> idle;
   private final Set<PythonWorker> live = ConcurrentHashMap.newKeySet();
   private final ScheduledExecutorService watchdog;
@@ -52,8 +56,8 @@ public final class PythonWorkerPool implements AutoCloseable {
   private volatile boolean closed;
 
   /**
-   * A place for one worker; empty after a failure until the next call starts a new one. The
-   * slot's sandbox uid (or -1) stays for the pool's life: a replacement worker's calls use it too.
+   * A place for one worker; empty after a failure until the next call starts a new one. The slot's
+   * sandbox uid (or -1) stays for the pool's life: a replacement worker's calls use it too.
    */
   private static final class Slot {
     final int uid;
@@ -78,13 +82,15 @@ public final class PythonWorkerPool implements AutoCloseable {
     this.runningAsRoot = currentUid() == 0;
     this.workerSource = workerSource();
     StaleWorkerFiles.reap(Path.of(System.getProperty("java.io.tmpdir")));
-    this.uids = runningAsRoot
-        ? SandboxUidLease.acquire(config.sandboxUidBase(), config.workers()) : null;
-    this.watchdog = Executors.newSingleThreadScheduledExecutor(runnable -> {
-      Thread thread = new Thread(runnable, "arpo4j-python-watchdog");
-      thread.setDaemon(true);
-      return thread;
-    });
+    this.uids =
+        runningAsRoot ? SandboxUidLease.acquire(config.sandboxUidBase(), config.workers()) : null;
+    this.watchdog =
+        Executors.newSingleThreadScheduledExecutor(
+            runnable -> {
+              Thread thread = new Thread(runnable, "arpo4j-python-watchdog");
+              thread.setDaemon(true);
+              return thread;
+            });
     try {
       Started first = startFirstWorker(uidOf(0));
       this.namespaces = first.namespaces();
@@ -112,8 +118,11 @@ public final class PythonWorkerPool implements AutoCloseable {
         if (config.isolation() == Isolation.NAMESPACES) {
           throw new IllegalStateException("isolation NAMESPACES unavailable: " + e.getMessage(), e);
         }
-        LOG.log(Level.WARNING, "python sandbox: Linux namespaces unavailable ({0}); running "
-            + "workers without them (weaker isolation, see docs/tools.md)", e.getMessage());
+        LOG.log(
+            Level.WARNING,
+            "python sandbox: Linux namespaces unavailable ({0}); running "
+                + "workers without them (weaker isolation, see docs/tools.md)",
+            e.getMessage());
       }
     }
     try {
@@ -241,7 +250,8 @@ public final class PythonWorkerPool implements AutoCloseable {
   }
 
   private PythonWorker launch(boolean inNamespaces, int uid) throws IOException {
-    Path scratch = inNamespaces ? null : Files.createTempDirectory(StaleWorkerFiles.scratchPrefix());
+    Path scratch =
+        inNamespaces ? null : Files.createTempDirectory(StaleWorkerFiles.scratchPrefix());
     ObjectNode settings = JSON.createObjectNode();
     settings.put("namespaces", inNamespaces);
     settings.put("scratch", scratch == null ? null : scratch.toString());
@@ -256,8 +266,16 @@ public final class PythonWorkerPool implements AutoCloseable {
 
     List<String> command = new ArrayList<>();
     if (inNamespaces) {
-      command.addAll(List.of("unshare", "--net", "--ipc", "--mount", "--pid", "--fork",
-          "--kill-child", "--mount-proc"));
+      command.addAll(
+          List.of(
+              "unshare",
+              "--net",
+              "--ipc",
+              "--mount",
+              "--pid",
+              "--fork",
+              "--kill-child",
+              "--mount-proc"));
       if (!runningAsRoot) {
         command.addAll(List.of("--user", "--map-root-user"));
       }
@@ -285,8 +303,9 @@ public final class PythonWorkerPool implements AutoCloseable {
     env.put("PYTHONIOENCODING", "utf-8");
     // one BLAS/OpenMP thread per call: calls run in parallel, and threads count against
     // the process limit
-    for (String name : List.of("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-        "NUMEXPR_NUM_THREADS")) {
+    for (String name :
+        List.of(
+            "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")) {
       env.put(name, "1");
     }
     env.putAll(config.environment());
@@ -296,8 +315,10 @@ public final class PythonWorkerPool implements AutoCloseable {
   /** The interpreter's real path (skipping launcher shims such as pyenv's on every start). */
   private static String resolveInterpreter(String executable) {
     try {
-      Process probe = new ProcessBuilder(executable, "-c", "import sys; print(sys.executable)")
-          .redirectErrorStream(true).start();
+      Process probe =
+          new ProcessBuilder(executable, "-c", "import sys; print(sys.executable)")
+              .redirectErrorStream(true)
+              .start();
       byte[] out;
       try (InputStream in = probe.getInputStream()) {
         out = in.readNBytes(4096);
@@ -359,8 +380,11 @@ public final class PythonWorkerPool implements AutoCloseable {
 
   /** Runs a command to its end; returns the start of what it printed. */
   private static String runQuietly(String... command) throws IOException {
-    Process process = new ProcessBuilder(command).redirectErrorStream(true)
-        .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+    Process process =
+        new ProcessBuilder(command)
+            .redirectErrorStream(true)
+            .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+            .start();
     try (InputStream out = process.getInputStream()) {
       String text = new String(out.readNBytes(1000), StandardCharsets.UTF_8).strip();
       out.transferTo(OutputStream.nullOutputStream());

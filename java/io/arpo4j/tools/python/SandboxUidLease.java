@@ -26,9 +26,10 @@ import java.util.stream.Stream;
 final class SandboxUidLease implements AutoCloseable {
   /** Uids {@code base .. base + RANGE - 1} are tried in order. */
   static final int RANGE = 1 << 20;
+
   /**
-   * Uids this JVM holds. Within one process POSIX locks do not exclude each other, and closing
-   * any channel of a locked file drops the lock, so a held file is never opened again here.
+   * Uids this JVM holds. Within one process POSIX locks do not exclude each other, and closing any
+   * channel of a locked file drops the lock, so a held file is never opened again here.
    */
   private static final Set<Integer> HELD_HERE = new HashSet<>();
 
@@ -43,8 +44,10 @@ final class SandboxUidLease implements AutoCloseable {
   /** The lock files' directory: under /run when writable (root-only), else the temp dir. */
   static Path lockDirectory() {
     Path run = Path.of("/run");
-    Path parent = Files.isDirectory(run) && Files.isWritable(run)
-        ? run : Path.of(System.getProperty("java.io.tmpdir"));
+    Path parent =
+        Files.isDirectory(run) && Files.isWritable(run)
+            ? run
+            : Path.of(System.getProperty("java.io.tmpdir"));
     return parent.resolve("arpo4j-uids");
   }
 
@@ -65,8 +68,9 @@ final class SandboxUidLease implements AutoCloseable {
           if (HELD_HERE.contains((int) uid)) {
             continue;
           }
-          FileChannel channel = FileChannel.open(dir.resolve(uid + ".lock"),
-              StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+          FileChannel channel =
+              FileChannel.open(
+                  dir.resolve(uid + ".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
           FileLock lock = channel.tryLock();
           if (lock == null) {
             channel.close(); // held by another process
@@ -79,13 +83,19 @@ final class SandboxUidLease implements AutoCloseable {
         }
       } catch (IOException e) {
         release(uids, found, channels);
-        throw new IllegalStateException("cannot lock a sandbox uid in " + dir + ": "
-            + e.getMessage(), e);
+        throw new IllegalStateException(
+            "cannot lock a sandbox uid in " + dir + ": " + e.getMessage(), e);
       }
       if (found < count) {
         release(uids, found, channels);
-        throw new IllegalStateException("no free sandbox uid in " + base + ".." + (base + RANGE)
-            + " (lock files in " + dir + ")");
+        throw new IllegalStateException(
+            "no free sandbox uid in "
+                + base
+                + ".."
+                + (base + RANGE)
+                + " (lock files in "
+                + dir
+                + ")");
       }
       return new SandboxUidLease(uids, channels);
     }
@@ -121,7 +131,8 @@ final class SandboxUidLease implements AutoCloseable {
     try {
       if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
         try {
-          Files.createDirectory(dir,
+          Files.createDirectory(
+              dir,
               PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         } catch (FileAlreadyExistsException e) {
           // created by another JVM just now; checked below
@@ -129,17 +140,22 @@ final class SandboxUidLease implements AutoCloseable {
       }
       Object owner = Files.getAttribute(dir, "unix:uid", LinkOption.NOFOLLOW_LINKS);
       Object self = Files.getAttribute(Path.of("/proc/self"), "unix:uid");
-      Set<PosixFilePermission> mode =
-          Files.getPosixFilePermissions(dir, LinkOption.NOFOLLOW_LINKS);
-      if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS) || !owner.equals(self)
+      Set<PosixFilePermission> mode = Files.getPosixFilePermissions(dir, LinkOption.NOFOLLOW_LINKS);
+      if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)
+          || !owner.equals(self)
           || mode.contains(PosixFilePermission.GROUP_WRITE)
           || mode.contains(PosixFilePermission.OTHERS_WRITE)) {
-        throw new IllegalStateException("sandbox uid lock directory " + dir + " is not a "
-            + "directory owned by uid " + self + " and writable only by it; remove it");
+        throw new IllegalStateException(
+            "sandbox uid lock directory "
+                + dir
+                + " is not a "
+                + "directory owned by uid "
+                + self
+                + " and writable only by it; remove it");
       }
     } catch (IOException e) {
-      throw new IllegalStateException("sandbox uid lock directory " + dir + ": " + e.getMessage(),
-          e);
+      throw new IllegalStateException(
+          "sandbox uid lock directory " + dir + ": " + e.getMessage(), e);
     }
   }
 

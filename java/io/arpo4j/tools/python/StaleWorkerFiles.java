@@ -18,13 +18,13 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
- * What pools leave in the temp directory when their JVM is killed, and its removal at the next
- * pool start. The worker script is passed with {@code python3 -c}, so only the scratch
- * directories of workers without namespaces remain; their names carry the owning JVM's pid and
- * start time ({@code arpo4j-python-<pid>-<startMillis>-<random>}), and one whose JVM is gone is
- * removed. Earlier versions wrote the worker script to {@code arpo4j-python-worker-<random>.py};
- * such a file is removed when no running process names it on its command line (no worker of a
- * live JVM runs it) and it is older than a minute (not one just written before its launch).
+ * What pools leave in the temp directory when their JVM is killed, and its removal at the next pool
+ * start. The worker script is passed with {@code python3 -c}, so only the scratch directories of
+ * workers without namespaces remain; their names carry the owning JVM's pid and start time ({@code
+ * arpo4j-python-<pid>-<startMillis>-<random>}), and one whose JVM is gone is removed. Earlier
+ * versions wrote the worker script to {@code arpo4j-python-worker-<random>.py}; such a file is
+ * removed when no running process names it on its command line (no worker of a live JVM runs it)
+ * and it is older than a minute (not one just written before its launch).
  */
 final class StaleWorkerFiles {
   private static final System.Logger LOG = System.getLogger(StaleWorkerFiles.class.getName());
@@ -52,12 +52,13 @@ final class StaleWorkerFiles {
         }
         String name = entry.getFileName().toString();
         Matcher scratch = SCRATCH.matcher(name);
-        if (scratch.matches() && !alive(Long.parseLong(scratch.group(1)),
-            Long.parseLong(scratch.group(2)))) {
+        if (scratch.matches()
+            && !alive(Long.parseLong(scratch.group(1)), Long.parseLong(scratch.group(2)))) {
           stale.add(entry);
-        } else if (OLD_SCRIPT.matcher(name).matches() && Files.getLastModifiedTime(entry,
-            LinkOption.NOFOLLOW_LINKS).compareTo(FileTime.from(
-                Instant.now().minus(OLD_SCRIPT_MIN_AGE))) < 0) {
+        } else if (OLD_SCRIPT.matcher(name).matches()
+            && Files.getLastModifiedTime(entry, LinkOption.NOFOLLOW_LINKS)
+                    .compareTo(FileTime.from(Instant.now().minus(OLD_SCRIPT_MIN_AGE)))
+                < 0) {
           oldScripts.add(entry);
         }
       }
@@ -67,7 +68,10 @@ final class StaleWorkerFiles {
         stale.addAll(oldScripts);
       }
     } catch (IOException | RuntimeException e) {
-      LOG.log(Level.WARNING, "python sandbox: cannot look for stale files in {0}: {1}", tempDir,
+      LOG.log(
+          Level.WARNING,
+          "python sandbox: cannot look for stale files in {0}: {1}",
+          tempDir,
           e.toString());
       return;
     }
@@ -75,15 +79,17 @@ final class StaleWorkerFiles {
       try {
         PythonWorkerPool.deleteTree(path);
       } catch (IOException e) {
-        LOG.log(Level.WARNING, "python sandbox: cannot remove stale {0}: {1}", path,
-            e.getMessage());
+        LOG.log(
+            Level.WARNING, "python sandbox: cannot remove stale {0}: {1}", path, e.getMessage());
       }
     }
   }
 
   private static boolean alive(long pid, long startMillis) {
-    return ProcessHandle.of(pid).flatMap(StaleWorkerFiles::startMillis)
-        .map(start -> start == startMillis).orElse(false);
+    return ProcessHandle.of(pid)
+        .flatMap(StaleWorkerFiles::startMillis)
+        .map(start -> start == startMillis)
+        .orElse(false);
   }
 
   private static Optional<Long> startMillis(ProcessHandle process) {
@@ -97,8 +103,10 @@ final class StaleWorkerFiles {
       for (Path entry : (Iterable<Path>) entries::iterator) {
         if (entry.getFileName().toString().chars().allMatch(Character::isDigit)) {
           try {
-            all.append(new String(Files.readAllBytes(entry.resolve("cmdline")),
-                StandardCharsets.UTF_8).replace('\0', '\n')).append('\n');
+            all.append(
+                    new String(Files.readAllBytes(entry.resolve("cmdline")), StandardCharsets.UTF_8)
+                        .replace('\0', '\n'))
+                .append('\n');
           } catch (IOException e) {
             // the process ended while we looked
           }

@@ -31,8 +31,8 @@ import java.util.regex.Pattern;
 /**
  * Search through a web search API described by an {@link HttpSearchConfig}: one request per query,
  * results read from the response's JSON by pointers, duplicate snippets dropped (as the ARPO
- * reference does), and raw responses optionally cached on disk so repeated queries (frequent in
- * RL rollouts) cost nothing. Thread-safe.
+ * reference does), and raw responses optionally cached on disk so repeated queries (frequent in RL
+ * rollouts) cost nothing. Thread-safe.
  */
 public final class HttpSearchBackend implements SearchBackend {
   /** Larger responses are refused. */
@@ -49,33 +49,37 @@ public final class HttpSearchBackend implements SearchBackend {
     this(config, System::getenv);
   }
 
-  /** @param environment looks up the {@code ${NAME}} references in header values */
+  /**
+   * @param environment looks up the {@code ${NAME}} references in header values
+   */
   HttpSearchBackend(HttpSearchConfig config, Function<String, String> environment) {
     this.config = config;
     this.headers = expandHeaders(config.headers(), environment);
-    this.client = HttpClient.newBuilder()
-        .connectTimeout(config.timeout())
-        .followRedirects(HttpClient.Redirect.NORMAL)
-        .build();
+    this.client =
+        HttpClient.newBuilder()
+            .connectTimeout(config.timeout())
+            .followRedirects(HttpClient.Redirect.NORMAL)
+            .build();
   }
 
-  private static Map<String, String> expandHeaders(Map<String, String> raw,
-      Function<String, String> environment) {
+  private static Map<String, String> expandHeaders(
+      Map<String, String> raw, Function<String, String> environment) {
     Map<String, String> expanded = new LinkedHashMap<>();
-    raw.forEach((name, value) -> {
-      Matcher m = ENV_REFERENCE.matcher(value);
-      StringBuilder out = new StringBuilder();
-      while (m.find()) {
-        String resolved = environment.apply(m.group(1));
-        if (resolved == null) {
-          throw new IllegalArgumentException(
-              "headers: " + name + " refers to unset environment variable " + m.group(1));
-        }
-        m.appendReplacement(out, Matcher.quoteReplacement(resolved));
-      }
-      m.appendTail(out);
-      expanded.put(name, out.toString());
-    });
+    raw.forEach(
+        (name, value) -> {
+          Matcher m = ENV_REFERENCE.matcher(value);
+          StringBuilder out = new StringBuilder();
+          while (m.find()) {
+            String resolved = environment.apply(m.group(1));
+            if (resolved == null) {
+              throw new IllegalArgumentException(
+                  "headers: " + name + " refers to unset environment variable " + m.group(1));
+            }
+            m.appendReplacement(out, Matcher.quoteReplacement(resolved));
+          }
+          m.appendTail(out);
+          expanded.put(name, out.toString());
+        });
     return Map.copyOf(expanded);
   }
 
@@ -84,16 +88,26 @@ public final class HttpSearchBackend implements SearchBackend {
     if (k < 1) {
       throw new IllegalArgumentException("k must be >= 1, got " + k);
     }
-    String url = config.urlTemplate()
-        .replace("{query}", URLEncoder.encode(query, StandardCharsets.UTF_8))
-        .replace("{k}", Integer.toString(k));
-    String body = config.bodyTemplate()
-        .replace("{query}", new String(JsonStringEncoder.getInstance().quoteAsString(query)))
-        .replace("{k}", Integer.toString(k));
-    Path cacheFile = config.cacheDir() == null ? null
-        : config.cacheDir().resolve(sha256(config.method() + "\n" + url + "\n" + body) + ".json");
-    Optional<byte[]> cached = cacheFile != null && Files.isRegularFile(cacheFile)
-        ? Optional.of(Files.readAllBytes(cacheFile)) : Optional.empty();
+    String url =
+        config
+            .urlTemplate()
+            .replace("{query}", URLEncoder.encode(query, StandardCharsets.UTF_8))
+            .replace("{k}", Integer.toString(k));
+    String body =
+        config
+            .bodyTemplate()
+            .replace("{query}", new String(JsonStringEncoder.getInstance().quoteAsString(query)))
+            .replace("{k}", Integer.toString(k));
+    Path cacheFile =
+        config.cacheDir() == null
+            ? null
+            : config
+                .cacheDir()
+                .resolve(sha256(config.method() + "\n" + url + "\n" + body) + ".json");
+    Optional<byte[]> cached =
+        cacheFile != null && Files.isRegularFile(cacheFile)
+            ? Optional.of(Files.readAllBytes(cacheFile))
+            : Optional.empty();
     byte[] response = cached.isPresent() ? cached.get() : fetch(url, body);
     List<SearchHit> hits = parse(response, k);
     if (cacheFile != null && cached.isEmpty()) {
@@ -103,9 +117,10 @@ public final class HttpSearchBackend implements SearchBackend {
   }
 
   private byte[] fetch(String url, String body) throws IOException {
-    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(url))
-        .timeout(config.timeout())
-        .header("Accept", "application/json");
+    HttpRequest.Builder request =
+        HttpRequest.newBuilder(URI.create(url))
+            .timeout(config.timeout())
+            .header("Accept", "application/json");
     headers.forEach(request::header);
     if (config.method().equals("POST")) {
       request.header("Content-Type", "application/json");
@@ -168,8 +183,8 @@ public final class HttpSearchBackend implements SearchBackend {
     Path partial = Files.createTempFile(file.getParent(), ".partial-", ".json");
     try {
       Files.write(partial, response);
-      Files.move(partial, file, StandardCopyOption.ATOMIC_MOVE,
-          StandardCopyOption.REPLACE_EXISTING);
+      Files.move(
+          partial, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     } finally {
       Files.deleteIfExists(partial);
     }
@@ -177,7 +192,8 @@ public final class HttpSearchBackend implements SearchBackend {
 
   private static String sha256(String s) {
     try {
-      byte[] digest = MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
+      byte[] digest =
+          MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
       StringBuilder hex = new StringBuilder();
       for (byte b : digest) {
         hex.append(String.format("%02x", b));

@@ -59,34 +59,88 @@ public record HttpSearchConfig(
   }
 
   /** A GET endpoint without headers or cache, with a 30 s timeout and no id field. */
-  public static HttpSearchConfig get(String urlTemplate, String resultsPointer, String titlePointer,
-      String snippetPointer) {
-    return new HttpSearchConfig(urlTemplate, "GET", "", Map.of(), resultsPointer, titlePointer,
-        snippetPointer, "", Duration.ofSeconds(30), null);
+  public static HttpSearchConfig get(
+      String urlTemplate, String resultsPointer, String titlePointer, String snippetPointer) {
+    return new HttpSearchConfig(
+        urlTemplate,
+        "GET",
+        "",
+        Map.of(),
+        resultsPointer,
+        titlePointer,
+        snippetPointer,
+        "",
+        Duration.ofSeconds(30),
+        null);
   }
 
   public HttpSearchConfig withPost(String body) {
-    return new HttpSearchConfig(urlTemplate, "POST", body, headers, resultsPointer, titlePointer,
-        snippetPointer, idPointer, timeout, cacheDir);
+    return new HttpSearchConfig(
+        urlTemplate,
+        "POST",
+        body,
+        headers,
+        resultsPointer,
+        titlePointer,
+        snippetPointer,
+        idPointer,
+        timeout,
+        cacheDir);
   }
 
   public HttpSearchConfig withHeaders(Map<String, String> newHeaders) {
-    return new HttpSearchConfig(urlTemplate, method, bodyTemplate, newHeaders, resultsPointer,
-        titlePointer, snippetPointer, idPointer, timeout, cacheDir);
+    return new HttpSearchConfig(
+        urlTemplate,
+        method,
+        bodyTemplate,
+        newHeaders,
+        resultsPointer,
+        titlePointer,
+        snippetPointer,
+        idPointer,
+        timeout,
+        cacheDir);
   }
 
   public HttpSearchConfig withIdPointer(String pointer) {
-    return new HttpSearchConfig(urlTemplate, method, bodyTemplate, headers, resultsPointer,
-        titlePointer, snippetPointer, pointer, timeout, cacheDir);
+    return new HttpSearchConfig(
+        urlTemplate,
+        method,
+        bodyTemplate,
+        headers,
+        resultsPointer,
+        titlePointer,
+        snippetPointer,
+        pointer,
+        timeout,
+        cacheDir);
   }
 
   public HttpSearchConfig withCache(Path dir) {
-    return new HttpSearchConfig(urlTemplate, method, bodyTemplate, headers, resultsPointer,
-        titlePointer, snippetPointer, idPointer, timeout, dir);
+    return new HttpSearchConfig(
+        urlTemplate,
+        method,
+        bodyTemplate,
+        headers,
+        resultsPointer,
+        titlePointer,
+        snippetPointer,
+        idPointer,
+        timeout,
+        dir);
   }
 
   public HttpSearchConfig withTimeout(Duration limit) {
-    return new HttpSearchConfig(urlTemplate, method, bodyTemplate, headers, resultsPointer,
-        titlePointer, snippetPointer, idPointer, limit, cacheDir);
+    return new HttpSearchConfig(
+        urlTemplate,
+        method,
+        bodyTemplate,
+        headers,
+        resultsPointer,
+        titlePointer,
+        snippetPointer,
+        idPointer,
+        limit,
+        cacheDir);
   }
 }

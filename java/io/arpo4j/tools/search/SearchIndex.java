@@ -82,12 +82,14 @@ public final class SearchIndex implements SearchBackend {
   /** Opens an index written by {@link #build}. */
   public static SearchIndex open(Path indexDir) throws IOException {
     if (!Files.isDirectory(indexDir)) {
-      throw new IllegalArgumentException("search index not found: " + indexDir + " is not a directory");
+      throw new IllegalArgumentException(
+          "search index not found: " + indexDir + " is not a directory");
     }
     try {
       return new SearchIndex(indexDir);
     } catch (org.apache.lucene.index.IndexNotFoundException e) {
-      throw new IllegalArgumentException(indexDir + " holds no search index (build one with 'arpo4j index')", e);
+      throw new IllegalArgumentException(
+          indexDir + " holds no search index (build one with 'arpo4j index')", e);
     }
   }
 
@@ -109,10 +111,11 @@ public final class SearchIndex implements SearchBackend {
     }
     long start = System.nanoTime();
     Files.createDirectories(indexDir);
-    IndexWriterConfig settings = new IndexWriterConfig(new EnglishAnalyzer())
-        .setOpenMode(OpenMode.CREATE)
-        .setSimilarity(new BM25Similarity())
-        .setRAMBufferSizeMB(256);
+    IndexWriterConfig settings =
+        new IndexWriterConfig(new EnglishAnalyzer())
+            .setOpenMode(OpenMode.CREATE)
+            .setSimilarity(new BM25Similarity())
+            .setRAMBufferSizeMB(256);
     long documents = 0;
     try (Directory directory = FSDirectory.open(indexDir);
         IndexWriter writer = new IndexWriter(directory, settings);
@@ -139,8 +142,8 @@ public final class SearchIndex implements SearchBackend {
     try {
       node = JSON.readTree(line);
     } catch (JsonProcessingException e) {
-      throw new IllegalArgumentException(corpus + " line " + lineNumber + ": not JSON: "
-          + e.getOriginalMessage(), e);
+      throw new IllegalArgumentException(
+          corpus + " line " + lineNumber + ": not JSON: " + e.getOriginalMessage(), e);
     }
     if (!node.isObject()) {
       throw new IllegalArgumentException(corpus + " line " + lineNumber + ": not a JSON object");
@@ -174,7 +177,8 @@ public final class SearchIndex implements SearchBackend {
 
   private static String unquote(String s) {
     return s.length() >= 2 && s.startsWith("\"") && s.endsWith("\"")
-        ? s.substring(1, s.length() - 1) : s;
+        ? s.substring(1, s.length() - 1)
+        : s;
   }
 
   /** Number of documents in the index. */
@@ -197,8 +201,8 @@ public final class SearchIndex implements SearchBackend {
     List<SearchHit> hits = new ArrayList<>();
     for (ScoreDoc scoreDoc : top.scoreDocs) {
       Document document = stored.document(scoreDoc.doc);
-      hits.add(new SearchHit(document.get(ID), document.get(TITLE), document.get(TEXT),
-          scoreDoc.score));
+      hits.add(
+          new SearchHit(document.get(ID), document.get(TITLE), document.get(TEXT), scoreDoc.score));
     }
     return hits;
   }

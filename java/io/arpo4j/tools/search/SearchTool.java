@@ -7,8 +7,8 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * The {@code <search>} tool. Results are shown as in the ARPO reference, one numbered page per
- * hit, with the title (when there is one) on the page's first line:
+ * The {@code <search>} tool. Results are shown as in the ARPO reference, one numbered page per hit,
+ * with the title (when there is one) on the page's first line:
  *
  * <pre>
  * Page 1: {title}

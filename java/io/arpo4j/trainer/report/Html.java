@@ -25,11 +25,15 @@ final class Html {
 
   /** {@code value} with {@code decimals} decimals, or an en dash when it is not a number. */
   static String fixed(double value, int decimals) {
-    return Double.isFinite(value) ? String.format(Locale.ROOT, "%." + decimals + "f", value) : "\u2013";
+    return Double.isFinite(value)
+        ? String.format(Locale.ROOT, "%." + decimals + "f", value)
+        : "\u2013";
   }
 
   /** {@code value} with an explicit sign, e.g. "+0.120". */
   static String signed(double value, int decimals) {
-    return Double.isFinite(value) ? String.format(Locale.ROOT, "%+." + decimals + "f", value) : "\u2013";
+    return Double.isFinite(value)
+        ? String.format(Locale.ROOT, "%+." + decimals + "f", value)
+        : "\u2013";
   }
 }

@@ -41,28 +41,52 @@ public final class HtmlReport {
   public static final String FILE_NAME = "report.html";
 
   /** The curves shown first, with their titles. */
-  private static final Map<String, String> MAIN_CURVES = ordered(
-      MetricsLog.REWARD_MEAN, "Reward (mean per step)",
-      MetricsLog.ACCURACY, "Accuracy (initial samples)",
-      MetricsLog.TOOL_CALLS_PER_PROMPT, "Tool calls executed per prompt",
-      MetricsLog.BRANCH_RATE, "Branch rate (forks per entropy check)",
-      MetricsLog.DELTA_H + "_p50", "\u0394H, median (p10 and p90 below)",
-      MetricsLog.BRANCH_P + "_p50", "P = \u03b1 + \u03b2\u00b7\u0394H, median",
-      MetricsLog.CLIP_FRACTION, "Clip fraction");
+  private static final Map<String, String> MAIN_CURVES =
+      ordered(
+          MetricsLog.REWARD_MEAN,
+          "Reward (mean per step)",
+          MetricsLog.ACCURACY,
+          "Accuracy (initial samples)",
+          MetricsLog.TOOL_CALLS_PER_PROMPT,
+          "Tool calls executed per prompt",
+          MetricsLog.BRANCH_RATE,
+          "Branch rate (forks per entropy check)",
+          MetricsLog.DELTA_H + "_p50",
+          "\u0394H, median (p10 and p90 below)",
+          MetricsLog.BRANCH_P + "_p50",
+          "P = \u03b1 + \u03b2\u00b7\u0394H, median",
+          MetricsLog.CLIP_FRACTION,
+          "Clip fraction");
+
   /** Titles of the other standard keys; other numeric keys are titled by their name. */
-  private static final Map<String, String> MORE_CURVES = ordered(
-      MetricsLog.LOSS, "Policy loss",
-      MetricsLog.DELTA_H + "_p10", "\u0394H, 10th percentile",
-      MetricsLog.DELTA_H + "_p90", "\u0394H, 90th percentile",
-      MetricsLog.ENTROPY_AFTER_TOOL_MEAN, "Window entropy after tool results",
-      MetricsLog.ENTROPY_MEAN, "Mean token entropy (nats)",
-      MetricsLog.BRANCHES, "Branches per step",
-      MetricsLog.PPO_KL, "KL to the sampling policy (PPO)",
-      MetricsLog.KL_REF, "KL to reference (k3)",
-      MetricsLog.GRAD_NORM, "Gradient norm",
-      MetricsLog.GENERATED_TOKENS_PER_S, "Generated tokens per second",
-      MetricsLog.STEP_TIME_S, "Step time (s)");
-  private static final String[] COLORS = {"#d9480f", "#1c7ed6", "#2b8a3e", "#7048e8", "#c2255c", "#495057"};
+  private static final Map<String, String> MORE_CURVES =
+      ordered(
+          MetricsLog.LOSS,
+          "Policy loss",
+          MetricsLog.DELTA_H + "_p10",
+          "\u0394H, 10th percentile",
+          MetricsLog.DELTA_H + "_p90",
+          "\u0394H, 90th percentile",
+          MetricsLog.ENTROPY_AFTER_TOOL_MEAN,
+          "Window entropy after tool results",
+          MetricsLog.ENTROPY_MEAN,
+          "Mean token entropy (nats)",
+          MetricsLog.BRANCHES,
+          "Branches per step",
+          MetricsLog.PPO_KL,
+          "KL to the sampling policy (PPO)",
+          MetricsLog.KL_REF,
+          "KL to reference (k3)",
+          MetricsLog.GRAD_NORM,
+          "Gradient norm",
+          MetricsLog.GENERATED_TOKENS_PER_S,
+          "Generated tokens per second",
+          MetricsLog.STEP_TIME_S,
+          "Step time (s)");
+
+  private static final String[] COLORS = {
+    "#d9480f", "#1c7ed6", "#2b8a3e", "#7048e8", "#c2255c", "#495057"
+  };
 
   private final String title;
   private final Map<String, List<Map<String, Object>>> runs;
@@ -132,7 +156,10 @@ public final class HtmlReport {
     }
   }
 
-  /** Writes {@code runDir/report.html} (atomically: a reader never sees half a file) and returns its path. */
+  /**
+   * Writes {@code runDir/report.html} (atomically: a reader never sees half a file) and returns its
+   * path.
+   */
   public Path write(Path runDir) throws IOException {
     Files.createDirectories(runDir);
     Path file = runDir.resolve(FILE_NAME);
@@ -146,16 +173,26 @@ public final class HtmlReport {
   public String render() {
     StringBuilder html = new StringBuilder();
     html.append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>")
-        .append(Html.escape(title)).append("</title>\n<style>\n").append(CSS).append("</style>\n</head>\n<body>\n")
-        .append("<h1>").append(Html.escape(title)).append("</h1>\n");
+        .append(Html.escape(title))
+        .append("</title>\n<style>\n")
+        .append(CSS)
+        .append("</style>\n</head>\n<body>\n")
+        .append("<h1>")
+        .append(Html.escape(title))
+        .append("</h1>\n");
     html.append("<p class=\"runs\">");
     if (runs.isEmpty()) {
       html.append("No metrics logged.");
     }
     int index = 0;
     for (Map.Entry<String, List<Map<String, Object>>> run : runs.entrySet()) {
-      html.append("<span class=\"swatch\" style=\"background:").append(color(index++)).append("\"></span>")
-          .append(Html.escape(run.getKey())).append(" \u2013 ").append(run.getValue().size()).append(" steps &nbsp; ");
+      html.append("<span class=\"swatch\" style=\"background:")
+          .append(color(index++))
+          .append("\"></span>")
+          .append(Html.escape(run.getKey()))
+          .append(" \u2013 ")
+          .append(run.getValue().size())
+          .append(" steps &nbsp; ");
     }
     html.append("</p>\n");
     settings(html);
@@ -165,10 +202,11 @@ public final class HtmlReport {
     if (trees.isEmpty()) {
       html.append("<p class=\"muted\">No rollout trees recorded.</p>\n");
     } else {
-      html.append("<p class=\"muted\">Each box is one trajectory; forked trajectories sit under their parent."
-          + " Shaded text is a tool result (masked from the loss). \u25c6 marks an entropy check after a tool"
-          + " result: \u0394H is the entropy change of the next tokens (normalised by ln|V|), P = \u03b1 + \u03b2\u00b7\u0394H;"
-          + " orange chips branched.</p>\n");
+      html.append(
+          "<p class=\"muted\">Each box is one trajectory; forked trajectories sit under their parent."
+              + " Shaded text is a tool result (masked from the loss). \u25c6 marks an entropy check after a tool"
+              + " result: \u0394H is the entropy change of the next tokens (normalised by ln|V|), P = \u03b1 + \u03b2\u00b7\u0394H;"
+              + " orange chips branched.</p>\n");
       for (int i = 0; i < trees.size(); i++) {
         html.append(TreeView.render(trees.get(i), i + 1));
       }
@@ -181,8 +219,13 @@ public final class HtmlReport {
       return;
     }
     html.append("<h2 id=\"settings\">Settings</h2>\n<table class=\"settings\">\n");
-    settings.forEach((key, value) -> html.append("<tr><th>").append(Html.escape(key))
-        .append("</th><td>").append(Html.escape(value)).append("</td></tr>\n"));
+    settings.forEach(
+        (key, value) ->
+            html.append("<tr><th>")
+                .append(Html.escape(key))
+                .append("</th><td>")
+                .append(Html.escape(value))
+                .append("</td></tr>\n"));
     html.append("</table>\n");
   }
 
@@ -190,27 +233,51 @@ public final class HtmlReport {
     if (results.isEmpty()) {
       return;
     }
-    double bestAccuracy = results.stream().mapToDouble(ResultRow::accuracy).max().orElse(Double.NaN);
-    double fewestCalls = results.stream().mapToDouble(ResultRow::toolCallsPerQuestion).min().orElse(Double.NaN);
+    double bestAccuracy =
+        results.stream().mapToDouble(ResultRow::accuracy).max().orElse(Double.NaN);
+    double fewestCalls =
+        results.stream().mapToDouble(ResultRow::toolCallsPerQuestion).min().orElse(Double.NaN);
     Set<String> kinds = new TreeSet<>();
     results.forEach(row -> kinds.addAll(row.accuracyByKind().keySet()));
-    html.append("<h2 id=\"results\">Results (held-out)</h2>\n<table class=\"results\">\n<tr><th>Policy</th>"
-        + "<th>Accuracy</th>");
-    kinds.forEach(kind -> html.append("<th>").append(Html.escape(kind.toLowerCase(Locale.ROOT).replace('_', '-')))
-        .append("</th>"));
-    html.append("<th>Tool calls / question</th><th>Training tool calls / prompt</th><th>Time</th></tr>\n");
+    html.append(
+        "<h2 id=\"results\">Results (held-out)</h2>\n<table class=\"results\">\n<tr><th>Policy</th>"
+            + "<th>Accuracy</th>");
+    kinds.forEach(
+        kind ->
+            html.append("<th>")
+                .append(Html.escape(kind.toLowerCase(Locale.ROOT).replace('_', '-')))
+                .append("</th>"));
+    html.append(
+        "<th>Tool calls / question</th><th>Training tool calls / prompt</th><th>Time</th></tr>\n");
     for (ResultRow row : results) {
-      html.append("<tr><td>").append(Html.escape(row.algo())).append("</td><td")
-          .append(row.accuracy() == bestAccuracy && results.size() > 1 ? " class=\"best\"" : "").append('>')
-          .append(Html.fixed(100 * row.accuracy(), 1)).append(" %</td>");
+      html.append("<tr><td>")
+          .append(Html.escape(row.algo()))
+          .append("</td><td")
+          .append(row.accuracy() == bestAccuracy && results.size() > 1 ? " class=\"best\"" : "")
+          .append('>')
+          .append(Html.fixed(100 * row.accuracy(), 1))
+          .append(" %</td>");
       for (String kind : kinds) {
         Double accuracy = row.accuracyByKind().get(kind);
-        html.append("<td>").append(accuracy == null ? "\u2013" : Html.fixed(100 * accuracy, 1) + " %").append("</td>");
+        html.append("<td>")
+            .append(accuracy == null ? "\u2013" : Html.fixed(100 * accuracy, 1) + " %")
+            .append("</td>");
       }
-      html.append("<td").append(row.toolCallsPerQuestion() == fewestCalls && results.size() > 1 ? " class=\"best\"" : "")
-          .append('>').append(Html.fixed(row.toolCallsPerQuestion(), 2)).append("</td><td>")
-          .append(Double.isFinite(row.trainToolCallsPerPrompt()) ? Html.fixed(row.trainToolCallsPerPrompt(), 2) : "\u2013")
-          .append("</td><td>").append(duration(row.seconds())).append("</td></tr>\n");
+      html.append("<td")
+          .append(
+              row.toolCallsPerQuestion() == fewestCalls && results.size() > 1
+                  ? " class=\"best\""
+                  : "")
+          .append('>')
+          .append(Html.fixed(row.toolCallsPerQuestion(), 2))
+          .append("</td><td>")
+          .append(
+              Double.isFinite(row.trainToolCallsPerPrompt())
+                  ? Html.fixed(row.trainToolCallsPerPrompt(), 2)
+                  : "\u2013")
+          .append("</td><td>")
+          .append(duration(row.seconds()))
+          .append("</td></tr>\n");
     }
     html.append("</table>\n");
   }
@@ -224,31 +291,40 @@ public final class HtmlReport {
     Set<String> others = new LinkedHashSet<>(MORE_CURVES.keySet());
     for (List<Map<String, Object>> steps : runs.values()) {
       for (Map<String, Object> step : steps) {
-        step.forEach((key, value) -> {
-          if (value instanceof Number && !key.equals(MetricsLog.STEP) && !MAIN_CURVES.containsKey(key)) {
-            others.add(key);
-          }
-        });
+        step.forEach(
+            (key, value) -> {
+              if (value instanceof Number
+                  && !key.equals(MetricsLog.STEP)
+                  && !MAIN_CURVES.containsKey(key)) {
+                others.add(key);
+              }
+            });
       }
     }
-    html.append("<p class=\"muted\">All algorithms on the same axes. With 20 steps or more, the faint line is"
-        + " the per-step value and the bold line its moving average.</p>\n<div class=\"grid\">\n");
+    html.append(
+        "<p class=\"muted\">All algorithms on the same axes. With 20 steps or more, the faint line is"
+            + " the per-step value and the bold line its moving average.</p>\n<div class=\"grid\">\n");
     List<String> missing = new ArrayList<>();
-    MAIN_CURVES.forEach((key, caption) -> {
-      if (!chart(key, caption, html)) {
-        missing.add(key);
-      }
-    });
+    MAIN_CURVES.forEach(
+        (key, caption) -> {
+          if (!chart(key, caption, html)) {
+            missing.add(key);
+          }
+        });
     html.append("</div>\n");
     if (!missing.isEmpty()) {
-      html.append("<p class=\"muted\">Not logged: ").append(Html.escape(String.join(", ", missing))).append("</p>\n");
+      html.append("<p class=\"muted\">Not logged: ")
+          .append(Html.escape(String.join(", ", missing)))
+          .append("</p>\n");
     }
     StringBuilder more = new StringBuilder();
     for (String key : others) {
       chart(key, MORE_CURVES.getOrDefault(key, key), more);
     }
     if (more.length() > 0) {
-      html.append("<h3>More metrics</h3>\n<div class=\"grid small\">\n").append(more).append("</div>\n");
+      html.append("<h3>More metrics</h3>\n<div class=\"grid small\">\n")
+          .append(more)
+          .append("</div>\n");
     }
   }
 
@@ -264,21 +340,26 @@ public final class HtmlReport {
       for (int i = 0; i < steps.size(); i++) {
         Object value = steps.get(i).get(key);
         if (value instanceof Number number && Double.isFinite(number.doubleValue())) {
-          x[n] = steps.get(i).get(MetricsLog.STEP) instanceof Number step ? step.doubleValue() : i + 1;
+          x[n] =
+              steps.get(i).get(MetricsLog.STEP) instanceof Number step ? step.doubleValue() : i + 1;
           y[n++] = number.doubleValue();
         }
       }
       if (n > 0) {
-        series.add(new LineChart.Series(run.getKey(), color(index),
-            Arrays.copyOf(x, n), Arrays.copyOf(y, n)));
+        series.add(
+            new LineChart.Series(
+                run.getKey(), color(index), Arrays.copyOf(x, n), Arrays.copyOf(y, n)));
       }
       index++;
     }
     if (series.isEmpty()) {
       return false;
     }
-    html.append("<figure>\n<figcaption>").append(Html.escape(caption)).append("</figcaption>\n")
-        .append(LineChart.render(key, "step", series)).append("</figure>\n");
+    html.append("<figure>\n<figcaption>")
+        .append(Html.escape(caption))
+        .append("</figcaption>\n")
+        .append(LineChart.render(key, "step", series))
+        .append("</figure>\n");
     return true;
   }
 
@@ -304,7 +385,8 @@ public final class HtmlReport {
     return map;
   }
 
-  private static final String CSS = """
+  private static final String CSS =
+      """
       body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #212529;
              max-width: 1180px; margin: 24px auto; padding: 0 16px; }
       h1 { font-size: 24px; margin: 0 0 4px; }

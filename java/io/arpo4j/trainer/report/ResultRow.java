@@ -10,11 +10,17 @@ import java.util.Objects;
  * @param accuracy fraction of questions answered correctly, in [0, 1]
  * @param accuracyByKind accuracy per question kind, in table order (empty when there are no kinds)
  * @param toolCallsPerQuestion mean tool calls per held-out question
- * @param trainToolCallsPerPrompt tool calls executed during training per prompt; NaN when not trained
+ * @param trainToolCallsPerPrompt tool calls executed during training per prompt; NaN when not
+ *     trained
  * @param seconds wall time of training and evaluation; NaN when not trained
  */
-public record ResultRow(String algo, double accuracy, Map<String, Double> accuracyByKind, double toolCallsPerQuestion,
-    double trainToolCallsPerPrompt, double seconds) {
+public record ResultRow(
+    String algo,
+    double accuracy,
+    Map<String, Double> accuracyByKind,
+    double toolCallsPerQuestion,
+    double trainToolCallsPerPrompt,
+    double seconds) {
   public ResultRow {
     Objects.requireNonNull(algo, "algo");
     accuracyByKind = Map.copyOf(Objects.requireNonNull(accuracyByKind, "accuracyByKind"));

@@ -13,8 +13,8 @@ import java.util.Set;
  * @param title a caption, e.g. "step 40 · arpo · heldout-00012"
  * @param prompt the prompt text
  * @param nodes every trajectory; each parent must be in the list
- * @throws IllegalArgumentException on a duplicate id, a missing parent, a cycle, or a fork
- *     offset past the end of its parent's text
+ * @throws IllegalArgumentException on a duplicate id, a missing parent, a cycle, or a fork offset
+ *     past the end of its parent's text
  */
 public record RolloutTree(String title, String prompt, List<TreeNode> nodes) {
   public RolloutTree {
@@ -33,11 +33,20 @@ public record RolloutTree(String title, String prompt, List<TreeNode> nodes) {
       }
       TreeNode parent = byId.get(node.parentId());
       if (parent == null) {
-        throw new IllegalArgumentException("nodes: parent " + node.parentId() + " of " + node.id() + " is missing");
+        throw new IllegalArgumentException(
+            "nodes: parent " + node.parentId() + " of " + node.id() + " is missing");
       }
       if (node.forkOffset() > parent.text().length()) {
-        throw new IllegalArgumentException("nodes: " + node.id() + " forks at " + node.forkOffset()
-            + ", past the end of " + parent.id() + " (" + parent.text().length() + " chars)");
+        throw new IllegalArgumentException(
+            "nodes: "
+                + node.id()
+                + " forks at "
+                + node.forkOffset()
+                + ", past the end of "
+                + parent.id()
+                + " ("
+                + parent.text().length()
+                + " chars)");
       }
       Set<String> seen = new HashSet<>();
       for (TreeNode up = node; up.parentId() != null; up = byId.get(up.parentId())) {

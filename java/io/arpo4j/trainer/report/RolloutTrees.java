@@ -10,8 +10,8 @@ import java.util.Objects;
 
 /**
  * Turns a recorded rollout ({@link RolloutGroup}, token offsets over whole responses) into the
- * report's {@link RolloutTree} (char offsets, each trajectory holding only what it added after
- * its fork).
+ * report's {@link RolloutTree} (char offsets, each trajectory holding only what it added after its
+ * fork).
  */
 public final class RolloutTrees {
   private RolloutTrees() {}
@@ -39,8 +39,14 @@ public final class RolloutTrees {
       }
       String parent = t.parentId() < 0 ? null : id(t.parentId());
       int fork = t.parentId() < 0 ? 0 : Math.max(0, start - ownStart[t.parentId()]);
-      nodes.add(new TreeNode(id(t.id()), parent, fork, text, points,
-          t.reward() == null ? Double.NaN : t.reward()));
+      nodes.add(
+          new TreeNode(
+              id(t.id()),
+              parent,
+              fork,
+              text,
+              points,
+              t.reward() == null ? Double.NaN : t.reward()));
     }
     return new RolloutTree(title, group.prompt().text(), nodes);
   }

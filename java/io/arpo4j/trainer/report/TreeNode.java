@@ -14,19 +14,31 @@ import java.util.Objects;
  * @param branchPoints the entropy checks along {@link #text()}, by increasing offset
  * @param reward the trajectory's reward (NaN if unknown)
  */
-public record TreeNode(String id, String parentId, int forkOffset, String text,
-    List<BranchPoint> branchPoints, double reward) {
+public record TreeNode(
+    String id,
+    String parentId,
+    int forkOffset,
+    String text,
+    List<BranchPoint> branchPoints,
+    double reward) {
   public TreeNode {
     Objects.requireNonNull(id, "id");
     Objects.requireNonNull(text, "text");
     branchPoints = List.copyOf(branchPoints);
     if (forkOffset < 0) {
-      throw new IllegalArgumentException("forkOffset of " + id + " must be >= 0, got " + forkOffset);
+      throw new IllegalArgumentException(
+          "forkOffset of " + id + " must be >= 0, got " + forkOffset);
     }
     for (BranchPoint point : branchPoints) {
       if (point.offset() > text.length()) {
-        throw new IllegalArgumentException("branchPoints of " + id + ": offset " + point.offset()
-            + " is past the end of its text (" + text.length() + " chars)");
+        throw new IllegalArgumentException(
+            "branchPoints of "
+                + id
+                + ": offset "
+                + point.offset()
+                + " is past the end of its text ("
+                + text.length()
+                + " chars)");
       }
     }
   }

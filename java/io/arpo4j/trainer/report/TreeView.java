@@ -10,11 +10,12 @@ import java.util.TreeSet;
 
 /**
  * HTML for one {@link RolloutTree}: nested boxes, one per trajectory, children under their parent.
- * In each text, tool results are shaded and every entropy check is an inline chip showing ΔH, P
- * and the decision; a forked child says at which chip it left its parent.
+ * In each text, tool results are shaded and every entropy check is an inline chip showing ΔH, P and
+ * the decision; a forked child says at which chip it left its parent.
  */
 final class TreeView {
-  // "<pre>\n": an HTML parser drops one newline right after <pre>, so texts starting with one keep it
+  // "<pre>\n": an HTML parser drops one newline right after <pre>, so texts starting with one keep
+  // it
 
   private final RolloutTree tree;
   private final String anchor;
@@ -28,8 +29,12 @@ final class TreeView {
         children.computeIfAbsent(node.parentId(), k -> new ArrayList<>()).add(node);
       }
     }
-    children.values().forEach(list ->
-        list.sort(Comparator.comparingInt(TreeNode::forkOffset).thenComparing(TreeNode::id)));
+    children
+        .values()
+        .forEach(
+            list ->
+                list.sort(
+                    Comparator.comparingInt(TreeNode::forkOffset).thenComparing(TreeNode::id)));
   }
 
   static String render(RolloutTree tree, int index) {
@@ -37,23 +42,42 @@ final class TreeView {
   }
 
   private String render() {
-    long branchedPoints = tree.nodes().stream()
-        .flatMap(n -> n.branchPoints().stream()).filter(BranchPoint::branched).count();
+    long branchedPoints =
+        tree.nodes().stream()
+            .flatMap(n -> n.branchPoints().stream())
+            .filter(BranchPoint::branched)
+            .count();
     long checks = tree.nodes().stream().mapToLong(n -> n.branchPoints().size()).sum();
     long roots = tree.nodes().stream().filter(n -> n.parentId() == null).count();
-    double meanReward = tree.nodes().stream().mapToDouble(TreeNode::reward)
-        .filter(Double::isFinite).average().orElse(Double.NaN);
+    double meanReward =
+        tree.nodes().stream()
+            .mapToDouble(TreeNode::reward)
+            .filter(Double::isFinite)
+            .average()
+            .orElse(Double.NaN);
 
     StringBuilder html = new StringBuilder();
-    html.append("<details class=\"tree\" open id=\"").append(anchor).append("\">\n<summary>")
-        .append(Html.escape(tree.title())).append("</summary>\n")
-        .append("<p class=\"stats\">").append(tree.nodes().size()).append(" paths (")
-        .append(roots).append(" from the prompt, ").append(tree.nodes().size() - roots)
-        .append(" forked) \u00b7 ").append(checks).append(" entropy checks, ")
-        .append(branchedPoints).append(" branched \u00b7 mean reward ")
-        .append(Html.fixed(meanReward, 2)).append("</p>\n")
+    html.append("<details class=\"tree\" open id=\"")
+        .append(anchor)
+        .append("\">\n<summary>")
+        .append(Html.escape(tree.title()))
+        .append("</summary>\n")
+        .append("<p class=\"stats\">")
+        .append(tree.nodes().size())
+        .append(" paths (")
+        .append(roots)
+        .append(" from the prompt, ")
+        .append(tree.nodes().size() - roots)
+        .append(" forked) \u00b7 ")
+        .append(checks)
+        .append(" entropy checks, ")
+        .append(branchedPoints)
+        .append(" branched \u00b7 mean reward ")
+        .append(Html.fixed(meanReward, 2))
+        .append("</p>\n")
         .append("<div class=\"prompt\"><span class=\"tag\">prompt</span><pre>\n")
-        .append(Html.escape(tree.prompt())).append("</pre></div>\n<ul class=\"nodes\">\n");
+        .append(Html.escape(tree.prompt()))
+        .append("</pre></div>\n<ul class=\"nodes\">\n");
     for (TreeNode node : tree.nodes()) {
       if (node.parentId() == null) {
         node(node, null, html);
@@ -63,18 +87,28 @@ final class TreeView {
   }
 
   private void node(TreeNode node, TreeNode parent, StringBuilder html) {
-    html.append("<li><div class=\"node\" id=\"").append(anchor).append('-').append(Html.escape(node.id()))
-        .append("\">\n<div class=\"head\"><span class=\"nid\">").append(Html.escape(node.id()))
+    html.append("<li><div class=\"node\" id=\"")
+        .append(anchor)
+        .append('-')
+        .append(Html.escape(node.id()))
+        .append("\">\n<div class=\"head\"><span class=\"nid\">")
+        .append(Html.escape(node.id()))
         .append("</span>");
     if (parent == null) {
       html.append("<span class=\"from\">sampled from the prompt</span>");
     } else {
-      html.append("<span class=\"from\">forked from ").append(Html.escape(parent.id()))
-          .append(forkLabel(parent, node.forkOffset())).append("</span>");
+      html.append("<span class=\"from\">forked from ")
+          .append(Html.escape(parent.id()))
+          .append(forkLabel(parent, node.forkOffset()))
+          .append("</span>");
     }
-    html.append("<span class=\"reward ").append(rewardClass(node.reward())).append("\">reward ")
-        .append(Html.fixed(node.reward(), 2)).append("</span></div>\n<pre class=\"text\">\n")
-        .append(text(node)).append("</pre>\n</div>\n");
+    html.append("<span class=\"reward ")
+        .append(rewardClass(node.reward()))
+        .append("\">reward ")
+        .append(Html.fixed(node.reward(), 2))
+        .append("</span></div>\n<pre class=\"text\">\n")
+        .append(text(node))
+        .append("</pre>\n</div>\n");
     List<TreeNode> kids = children.getOrDefault(node.id(), List.of());
     if (!kids.isEmpty()) {
       html.append("<ul>\n");
@@ -101,10 +135,11 @@ final class TreeView {
     String text = node.text();
     List<TrajectoryFormat.Span> results = TrajectoryFormat.resultSpans(text);
     TreeSet<Integer> cuts = new TreeSet<>(List.of(0, text.length()));
-    results.forEach(span -> {
-      cuts.add(span.start());
-      cuts.add(span.end());
-    });
+    results.forEach(
+        span -> {
+          cuts.add(span.start());
+          cuts.add(span.end());
+        });
     node.branchPoints().forEach(p -> cuts.add(p.offset()));
 
     StringBuilder html = new StringBuilder();
@@ -134,10 +169,18 @@ final class TreeView {
       }
       String decision = p.branched() ? "branched" : "no branch";
       String note = p.note().isEmpty() ? "" : " (" + p.note() + ")";
-      html.append("<span class=\"bp ").append(p.branched() ? "yes" : "no").append("\">\u25c6")
-          .append(i + 1).append(" \u0394H ").append(Html.signed(p.deltaEntropy(), 3))
-          .append(" \u00b7 P ").append(Html.fixed(p.probability(), 3)).append(" \u00b7 ")
-          .append(decision).append(Html.escape(note)).append("</span>");
+      html.append("<span class=\"bp ")
+          .append(p.branched() ? "yes" : "no")
+          .append("\">\u25c6")
+          .append(i + 1)
+          .append(" \u0394H ")
+          .append(Html.signed(p.deltaEntropy(), 3))
+          .append(" \u00b7 P ")
+          .append(Html.fixed(p.probability(), 3))
+          .append(" \u00b7 ")
+          .append(decision)
+          .append(Html.escape(note))
+          .append("</span>");
     }
   }
 

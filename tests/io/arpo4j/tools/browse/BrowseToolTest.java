@@ -29,15 +29,17 @@ import org.junit.jupiter.api.io.TempDir;
 
 class BrowseToolTest {
   static final ToolContext CONTEXT = new ToolContext("t", 0);
-  static final String PAGE = "<!doctype html><html><head><title>Zorblat - Wiki</title>"
-      + "<style>body { color: red }</style><script>var secret = 1;</script></head><body>"
-      + "<nav><a href='/'>Home</a> | <a href='/x'>Menu</a></nav>"
-      + "<h1>Zorblat</h1><p>Zorblat is the <b>capital</b>   of the province.</p>"
-      + "<ul><li>Founded: 1204</li><li>Population: 3379</li></ul>"
-      + "<div>Line one<br>Line two</div><footer>Copyright</footer></body></html>";
+  static final String PAGE =
+      "<!doctype html><html><head><title>Zorblat - Wiki</title>"
+          + "<style>body { color: red }</style><script>var secret = 1;</script></head><body>"
+          + "<nav><a href='/'>Home</a> | <a href='/x'>Menu</a></nav>"
+          + "<h1>Zorblat</h1><p>Zorblat is the <b>capital</b>   of the province.</p>"
+          + "<ul><li>Founded: 1204</li><li>Population: 3379</li></ul>"
+          + "<div>Line one<br>Line two</div><footer>Copyright</footer></body></html>";
 
-  static final String EXPECTED_PAGE_TEXT = "Zorblat - Wiki\n\nZorblat\nZorblat is the capital of the province.\n"
-      + "Founded: 1204\nPopulation: 3379\nLine one\nLine two";
+  static final String EXPECTED_PAGE_TEXT =
+      "Zorblat - Wiki\n\nZorblat\nZorblat is the capital of the province.\n"
+          + "Founded: 1204\nPopulation: 3379\nLine one\nLine two";
 
   HttpServer server;
   String base;
@@ -47,38 +49,52 @@ class BrowseToolTest {
   void startServer() throws IOException {
     server = HttpServer.create(new InetSocketAddress(InetAddress.getByName("127.0.0.1"), 0), 0);
     server.createContext("/page", e -> reply(e, 200, "text/html; charset=utf-8", PAGE));
-    server.createContext("/moved", e -> {
-      e.getResponseHeaders().add("Location", "/page");
-      reply(e, 302, "text/plain", "");
-    });
-    server.createContext("/loop", e -> {
-      e.getResponseHeaders().add("Location", "/loop");
-      reply(e, 301, "text/plain", "");
-    });
+    server.createContext(
+        "/moved",
+        e -> {
+          e.getResponseHeaders().add("Location", "/page");
+          reply(e, 302, "text/plain", "");
+        });
+    server.createContext(
+        "/loop",
+        e -> {
+          e.getResponseHeaders().add("Location", "/loop");
+          reply(e, 301, "text/plain", "");
+        });
     server.createContext("/missing", e -> reply(e, 404, "text/html", "<p>nope</p>"));
     server.createContext("/plain", e -> reply(e, 200, "text/plain", "  just\n\n\n\ntext  "));
     server.createContext("/pdf", e -> reply(e, 200, "application/pdf", "%PDF-1.4"));
-    server.createContext("/long", e -> reply(e, 200, "text/html",
-        "<p>" + "word ".repeat(5000) + "</p>"));
+    server.createContext(
+        "/long", e -> reply(e, 200, "text/html", "<p>" + "word ".repeat(5000) + "</p>"));
     byte[] page = PAGE.getBytes(StandardCharsets.UTF_8);
-    server.createContext("/gzip", e -> {
-      lastAcceptEncoding = e.getRequestHeaders().getFirst("Accept-Encoding");
-      replyBytes(e, "text/html; charset=utf-8", "gzip", gzip(page));
-    });
-    server.createContext("/deflate-zlib", e -> replyBytes(e, "text/html", "deflate", deflate(page, false)));
-    server.createContext("/deflate-raw", e -> replyBytes(e, "text/html", "deflate", deflate(page, true)));
-    server.createContext("/gzip-twice", e -> replyBytes(e, "text/html", "gzip, gzip", gzip(gzip(page))));
+    server.createContext(
+        "/gzip",
+        e -> {
+          lastAcceptEncoding = e.getRequestHeaders().getFirst("Accept-Encoding");
+          replyBytes(e, "text/html; charset=utf-8", "gzip", gzip(page));
+        });
+    server.createContext(
+        "/deflate-zlib", e -> replyBytes(e, "text/html", "deflate", deflate(page, false)));
+    server.createContext(
+        "/deflate-raw", e -> replyBytes(e, "text/html", "deflate", deflate(page, true)));
+    server.createContext(
+        "/gzip-twice", e -> replyBytes(e, "text/html", "gzip, gzip", gzip(gzip(page))));
     server.createContext("/gz-file", e -> replyBytes(e, "application/gzip", null, gzip(page)));
-    server.createContext("/gz-unlabelled", e -> replyBytes(e, "text/plain", null, gzip("plain words".getBytes())));
-    server.createContext("/gz-binary", e -> replyBytes(e, "application/x-gzip", null, gzip(new byte[] {1, 0, 2})));
+    server.createContext(
+        "/gz-unlabelled", e -> replyBytes(e, "text/plain", null, gzip("plain words".getBytes())));
+    server.createContext(
+        "/gz-binary", e -> replyBytes(e, "application/x-gzip", null, gzip(new byte[] {1, 0, 2})));
     server.createContext("/brotli", e -> replyBytes(e, "text/html", "br", page));
-    server.createContext("/gzip-corrupt", e -> replyBytes(e, "text/html", "gzip",
-        Arrays.copyOf(gzip(page), gzip(page).length / 2)));
-    server.createContext("/gzip-bomb", e -> {
-      byte[] zeros = new byte[64 << 20];
-      Arrays.fill(zeros, (byte) 'a');
-      replyBytes(e, "text/plain", "gzip", gzip(zeros));
-    });
+    server.createContext(
+        "/gzip-corrupt",
+        e -> replyBytes(e, "text/html", "gzip", Arrays.copyOf(gzip(page), gzip(page).length / 2)));
+    server.createContext(
+        "/gzip-bomb",
+        e -> {
+          byte[] zeros = new byte[64 << 20];
+          Arrays.fill(zeros, (byte) 'a');
+          replyBytes(e, "text/plain", "gzip", gzip(zeros));
+        });
     server.start();
     base = "http://127.0.0.1:" + server.getAddress().getPort();
   }
@@ -118,7 +134,8 @@ class BrowseToolTest {
 
   private static byte[] deflate(byte[] data, boolean raw) throws IOException {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
-    try (DeflaterOutputStream d = new DeflaterOutputStream(out, new Deflater(Deflater.DEFAULT_COMPRESSION, raw))) {
+    try (DeflaterOutputStream d =
+        new DeflaterOutputStream(out, new Deflater(Deflater.DEFAULT_COMPRESSION, raw))) {
       d.write(data);
     }
     return out.toByteArray();
@@ -136,7 +153,8 @@ class BrowseToolTest {
 
   @Test
   void compressedPagesAreDecoded() throws Exception {
-    for (String path : new String[] {"/gzip", "/deflate-zlib", "/deflate-raw", "/gzip-twice", "/gz-file"}) {
+    for (String path :
+        new String[] {"/gzip", "/deflate-zlib", "/deflate-raw", "/gzip-twice", "/gz-file"}) {
       assertEquals(EXPECTED_PAGE_TEXT, localTool().execute(base + path, CONTEXT), path);
     }
     assertEquals("gzip, deflate", lastAcceptEncoding);
@@ -145,21 +163,31 @@ class BrowseToolTest {
 
   @Test
   void undecodableBodiesAreShortErrors() {
-    assertEquals("Error: cannot decode content encoding br.", assertThrows(ToolException.class,
-        () -> localTool().execute(base + "/brotli", CONTEXT)).getMessage());
-    assertEquals("Error: the page's compressed body is corrupt.", assertThrows(ToolException.class,
-        () -> localTool().execute(base + "/gzip-corrupt", CONTEXT)).getMessage());
-    assertEquals("Error: cannot read content of type application/x-gzip.", assertThrows(ToolException.class,
-        () -> localTool().execute(base + "/gz-binary", CONTEXT)).getMessage());
+    assertEquals(
+        "Error: cannot decode content encoding br.",
+        assertThrows(ToolException.class, () -> localTool().execute(base + "/brotli", CONTEXT))
+            .getMessage());
+    assertEquals(
+        "Error: the page's compressed body is corrupt.",
+        assertThrows(
+                ToolException.class, () -> localTool().execute(base + "/gzip-corrupt", CONTEXT))
+            .getMessage());
+    assertEquals(
+        "Error: cannot read content of type application/x-gzip.",
+        assertThrows(ToolException.class, () -> localTool().execute(base + "/gz-binary", CONTEXT))
+            .getMessage());
   }
 
   @Test
   void decodedBytesAreCappedAtMaxBytes() throws Exception {
-    BrowseTool small = new BrowseTool(
-        BrowseConfig.defaults().withAllowPrivateAddresses(true).withMaxChars(100), null);
-    assertEquals("a".repeat(100) + "\n... [page truncated]", small.execute(base + "/gzip-bomb", CONTEXT));
+    BrowseTool small =
+        new BrowseTool(
+            BrowseConfig.defaults().withAllowPrivateAddresses(true).withMaxChars(100), null);
+    assertEquals(
+        "a".repeat(100) + "\n... [page truncated]", small.execute(base + "/gzip-bomb", CONTEXT));
     // 8 MiB of zeros compress to 8 KiB: only maxBytes of what they decode to are read
-    byte[] decoded = BrowseTool.readDecoded(new ByteArrayInputStream(gzip(new byte[8 << 20])), "gzip", 4096);
+    byte[] decoded =
+        BrowseTool.readDecoded(new ByteArrayInputStream(gzip(new byte[8 << 20])), "gzip", 4096);
     assertEquals(4096, decoded.length);
   }
 
@@ -167,27 +195,33 @@ class BrowseToolTest {
   void followsRedirectsAndAcceptsWrappedUrls() throws Exception {
     assertTrue(localTool().execute("<" + base + "/moved>", CONTEXT).startsWith("Zorblat - Wiki"));
     assertTrue(localTool().execute("\"" + base + "/page\"", CONTEXT).startsWith("Zorblat"));
-    ToolException loop = assertThrows(ToolException.class,
-        () -> localTool().execute(base + "/loop", CONTEXT));
+    ToolException loop =
+        assertThrows(ToolException.class, () -> localTool().execute(base + "/loop", CONTEXT));
     assertEquals("Error: too many redirects.", loop.getMessage());
   }
 
   @Test
   void failuresAreShortErrors() {
-    assertEquals("Error: HTTP 404 from 127.0.0.1.", assertThrows(ToolException.class,
-        () -> localTool().execute(base + "/missing", CONTEXT)).getMessage());
-    assertEquals("Error: cannot read content of type application/pdf.",
-        assertThrows(ToolException.class,
-            () -> localTool().execute(base + "/pdf", CONTEXT)).getMessage());
-    assertEquals("Error: browse expects an http(s) URL.", assertThrows(ToolException.class,
-        () -> localTool().execute("file:///etc/passwd", CONTEXT)).getMessage());
+    assertEquals(
+        "Error: HTTP 404 from 127.0.0.1.",
+        assertThrows(ToolException.class, () -> localTool().execute(base + "/missing", CONTEXT))
+            .getMessage());
+    assertEquals(
+        "Error: cannot read content of type application/pdf.",
+        assertThrows(ToolException.class, () -> localTool().execute(base + "/pdf", CONTEXT))
+            .getMessage());
+    assertEquals(
+        "Error: browse expects an http(s) URL.",
+        assertThrows(ToolException.class, () -> localTool().execute("file:///etc/passwd", CONTEXT))
+            .getMessage());
   }
 
   @Test
   void plainTextIsTidiedAndLongPagesAreCut() throws Exception {
     assertEquals("just\n\ntext", localTool().execute(base + "/plain", CONTEXT));
-    BrowseTool small = new BrowseTool(
-        BrowseConfig.defaults().withAllowPrivateAddresses(true).withMaxChars(100), null);
+    BrowseTool small =
+        new BrowseTool(
+            BrowseConfig.defaults().withAllowPrivateAddresses(true).withMaxChars(100), null);
     String text = small.execute(base + "/long", CONTEXT);
     assertEquals("word ".repeat(20) + "\n... [page truncated]", text);
   }
@@ -195,8 +229,10 @@ class BrowseToolTest {
   @Test
   void localAddressesAreRefusedByDefault() {
     BrowseTool guarded = new BrowseTool(BrowseConfig.defaults(), null);
-    for (String url : new String[] {base + "/page",
-        "http://localhost:" + server.getAddress().getPort() + "/page"}) {
+    for (String url :
+        new String[] {
+          base + "/page", "http://localhost:" + server.getAddress().getPort() + "/page"
+        }) {
       ToolException e = assertThrows(ToolException.class, () -> guarded.execute(url, CONTEXT));
       assertEquals("Error: refusing to browse a local or private address.", e.getMessage());
     }
@@ -204,26 +240,41 @@ class BrowseToolTest {
 
   @Test
   void classifiesPrivateAddresses() throws Exception {
-    for (String address : new String[] {"127.0.0.1", "10.1.2.3", "172.16.0.9", "192.168.1.1",
-        "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1", "::1", "fc00::1", "fd12::1",
-        "fe80::1"}) {
+    for (String address :
+        new String[] {
+          "127.0.0.1",
+          "10.1.2.3",
+          "172.16.0.9",
+          "192.168.1.1",
+          "169.254.169.254",
+          "100.64.0.1",
+          "0.0.0.0",
+          "224.0.0.1",
+          "::1",
+          "fc00::1",
+          "fd12::1",
+          "fe80::1"
+        }) {
       assertTrue(BrowseTool.isPrivate(InetAddress.getByName(address)), address);
     }
-    for (String address : new String[] {"8.8.8.8", "100.128.0.1", "172.32.0.1", "1.1.1.1",
-        "2001:4860:4860::8888"}) {
+    for (String address :
+        new String[] {"8.8.8.8", "100.128.0.1", "172.32.0.1", "1.1.1.1", "2001:4860:4860::8888"}) {
       assertFalse(BrowseTool.isPrivate(InetAddress.getByName(address)), address);
     }
   }
 
   @Test
   void opensCorpusDocumentsById(@TempDir Path dir) throws Exception {
-    Path corpus = Files.writeString(dir.resolve("c.jsonl"),
-        "{\"id\": \"z1\", \"title\": \"Zorblat\", \"text\": \"Zorblat is a city.\"}\n");
+    Path corpus =
+        Files.writeString(
+            dir.resolve("c.jsonl"),
+            "{\"id\": \"z1\", \"title\": \"Zorblat\", \"text\": \"Zorblat is a city.\"}\n");
     SearchIndex.build(corpus, dir.resolve("idx"));
     try (SearchIndex index = SearchIndex.open(dir.resolve("idx"))) {
       BrowseTool tool = new BrowseTool(BrowseConfig.defaults(), index);
       assertEquals("Zorblat\n\nZorblat is a city.", tool.execute("z1", CONTEXT));
-      assertEquals("Error: no document with id 'z9'.",
+      assertEquals(
+          "Error: no document with id 'z9'.",
           assertThrows(ToolException.class, () -> tool.execute("z9", CONTEXT)).getMessage());
     }
   }

@@ -106,7 +106,8 @@ class PythonSandboxTest {
   @Test
   void hugeOutputIsCutAtTheLimit() throws Exception {
     long start = System.nanoTime();
-    PythonRun run = pool.run("import sys\nfor _ in range(200):\n    sys.stdout.write('y' * 1_000_000)");
+    PythonRun run =
+        pool.run("import sys\nfor _ in range(200):\n    sys.stdout.write('y' * 1_000_000)");
     assertEquals(Status.OUTPUT_LIMIT, run.status());
     assertEquals("y".repeat(4096), run.output());
     assertBoundedTime(start);
@@ -121,27 +122,33 @@ class PythonSandboxTest {
   static void assertNoConnection(PythonWorkerPool target) throws Exception {
     try (ServerSocket listener = new ServerSocket(0, 50, InetAddress.getByName("127.0.0.1"))) {
       int port = listener.getLocalPort();
-      String code = String.join("\n",
-          "import ctypes, socket, subprocess, sys",
-          "results = []",
-          "try:",
-          "    socket.create_connection(('127.0.0.1', " + port + "), timeout=2)",
-          "    results.append('python:connected')",
-          "except OSError as e:",
-          "    results.append('python:' + type(e).__name__)",
-          "libc = ctypes.CDLL(None, use_errno=True)",
-          "fd = libc.socket(2, 1, 0)",
-          "results.append('libc:' + ('refused' if fd < 0 else 'socket'))",
-          "child = subprocess.run([sys.executable, '-c', 'import socket; "
-              + "socket.create_connection((\"127.0.0.1\", " + port + "), timeout=2)'], "
-              + "capture_output=True, text=True)",
-          "results.append('subprocess:' + ('failed' if child.returncode else 'connected'))",
-          "' '.join(results)");
+      String code =
+          String.join(
+              "\n",
+              "import ctypes, socket, subprocess, sys",
+              "results = []",
+              "try:",
+              "    socket.create_connection(('127.0.0.1', " + port + "), timeout=2)",
+              "    results.append('python:connected')",
+              "except OSError as e:",
+              "    results.append('python:' + type(e).__name__)",
+              "libc = ctypes.CDLL(None, use_errno=True)",
+              "fd = libc.socket(2, 1, 0)",
+              "results.append('libc:' + ('refused' if fd < 0 else 'socket'))",
+              "child = subprocess.run([sys.executable, '-c', 'import socket; "
+                  + "socket.create_connection((\"127.0.0.1\", "
+                  + port
+                  + "), timeout=2)'], "
+                  + "capture_output=True, text=True)",
+              "results.append('subprocess:' + ('failed' if child.returncode else 'connected'))",
+              "' '.join(results)");
       PythonRun run = target.run(code);
       assertEquals(Status.OK, run.status(), run.output());
       assertEquals("python:PermissionError libc:refused subprocess:failed", run.output().strip());
       listener.setSoTimeout(300);
-      assertThrows(SocketTimeoutException.class, listener::accept,
+      assertThrows(
+          SocketTimeoutException.class,
+          listener::accept,
           "the listener received a connection from the sandbox");
     }
   }
@@ -153,11 +160,14 @@ class PythonSandboxTest {
 
   @Test
   void asyncioAndPipesStillWork() throws Exception {
-    PythonRun run = pool.run(String.join("\n",
-        "import asyncio, multiprocessing",
-        "a, b = multiprocessing.Pipe()",
-        "a.send(asyncio.run(asyncio.sleep(0, 'ok')))",
-        "b.recv()"));
+    PythonRun run =
+        pool.run(
+            String.join(
+                "\n",
+                "import asyncio, multiprocessing",
+                "a, b = multiprocessing.Pipe()",
+                "a.send(asyncio.run(asyncio.sleep(0, 'ok')))",
+                "b.recv()"));
     assertEquals(Status.OK, run.status(), run.output());
     assertEquals("ok", run.output().strip());
   }
@@ -166,84 +176,98 @@ class PythonSandboxTest {
    * A host process (not sandboxed) listens on a pathname stream socket and a pathname datagram
    * socket, both 0777 in a 0777 directory outside /tmp (so visible in the mount namespace), and on
    * an abstract stream socket; the code tries each directly, through {@code ctypes}, from a
-   * subprocess, and via socketpair() (a datagram pair could sendto() any path). Nothing may
-   * arrive.
+   * subprocess, and via socketpair() (a datagram pair could sendto() any path). Nothing may arrive.
    */
   static void assertNoHostUnixSocketReached(PythonWorkerPool target) throws Exception {
     Path dir = Files.createTempDirectory(Path.of("/var/tmp"), "arpo4j-sock-");
     Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxrwxrwx"));
     String abstractName = "arpo4j-test-" + ProcessHandle.current().pid() + "-" + System.nanoTime();
-    Process listener = new ProcessBuilder("python3", "-c", String.join("\n",
-        "import os, select, socket, sys",
-        "d, name = sys.argv[1], sys.argv[2]",
-        "stream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)",
-        "stream.bind(d + '/stream.sock')",
-        "stream.listen(8)",
-        "dgram = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)",
-        "dgram.bind(d + '/dgram.sock')",
-        "hidden = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)",
-        "hidden.bind('\\0' + name)",
-        "hidden.listen(8)",
-        "for f in ('stream.sock', 'dgram.sock'):",
-        "    os.chmod(d + '/' + f, 0o777)",
-        "print('ready', flush=True)",
-        "reached = []",
-        "watch = {stream: 'stream', dgram: 'dgram', hidden: 'abstract', sys.stdin: 'stdin'}",
-        "while True:",
-        "    for s in select.select(list(watch), [], [])[0]:",
-        "        if watch[s] == 'stdin':",
-        "            sys.stdin.read()",
-        "            print(' '.join(reached) or 'nothing', flush=True)",
-        "            sys.exit(0)",
-        "        elif watch[s] == 'dgram':",
-        "            s.recv(100)",
-        "            reached.append('dgram')",
-        "        else:",
-        "            s.accept()[0].close()",
-        "            reached.append(watch[s])"),
-        dir.toString(), abstractName).redirectErrorStream(true).start();
-    try (BufferedReader out = new BufferedReader(
-        new InputStreamReader(listener.getInputStream(), StandardCharsets.UTF_8))) {
+    Process listener =
+        new ProcessBuilder(
+                "python3",
+                "-c",
+                String.join(
+                    "\n",
+                    "import os, select, socket, sys",
+                    "d, name = sys.argv[1], sys.argv[2]",
+                    "stream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)",
+                    "stream.bind(d + '/stream.sock')",
+                    "stream.listen(8)",
+                    "dgram = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)",
+                    "dgram.bind(d + '/dgram.sock')",
+                    "hidden = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)",
+                    "hidden.bind('\\0' + name)",
+                    "hidden.listen(8)",
+                    "for f in ('stream.sock', 'dgram.sock'):",
+                    "    os.chmod(d + '/' + f, 0o777)",
+                    "print('ready', flush=True)",
+                    "reached = []",
+                    "watch = {stream: 'stream', dgram: 'dgram', hidden: 'abstract', sys.stdin: 'stdin'}",
+                    "while True:",
+                    "    for s in select.select(list(watch), [], [])[0]:",
+                    "        if watch[s] == 'stdin':",
+                    "            sys.stdin.read()",
+                    "            print(' '.join(reached) or 'nothing', flush=True)",
+                    "            sys.exit(0)",
+                    "        elif watch[s] == 'dgram':",
+                    "            s.recv(100)",
+                    "            reached.append('dgram')",
+                    "        else:",
+                    "            s.accept()[0].close()",
+                    "            reached.append(watch[s])"),
+                dir.toString(),
+                abstractName)
+            .redirectErrorStream(true)
+            .start();
+    try (BufferedReader out =
+        new BufferedReader(
+            new InputStreamReader(listener.getInputStream(), StandardCharsets.UTF_8))) {
       assertEquals("ready", out.readLine());
       String stream = dir.resolve("stream.sock").toString();
       String dgram = dir.resolve("dgram.sock").toString();
-      String code = String.join("\n",
-          "import ctypes, socket, subprocess, sys",
-          "results = []",
-          "def attempt(label, action):",
-          "    try:",
-          "        action()",
-          "        results.append(label + ':reached')",
-          "    except OSError as e:",
-          "        results.append(label + ':' + type(e).__name__)",
-          "def connect(address):",
-          "    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)",
-          "    s.settimeout(2)",
-          "    s.connect(address)",
-          "def dgram_pair():",
-          "    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)",
-          "    a.sendto(b'x', '" + dgram + "')",
-          "def stream_pair():",
-          "    a, b = socket.socketpair()",
-          "    a.connect('" + stream + "')",
-          "def libc_socket():",
-          "    if ctypes.CDLL(None, use_errno=True).socket(1, 1, 0) < 0:",
-          "        raise PermissionError()",
-          "attempt('pathname', lambda: connect('" + stream + "'))",
-          "attempt('abstract', lambda: connect('\\0" + abstractName + "'))",
-          "attempt('dgram-pair', dgram_pair)",
-          "attempt('stream-pair', stream_pair)",
-          "attempt('libc', libc_socket)",
-          "child = subprocess.run([sys.executable, '-c', 'import socket; "
-              + "socket.socket(socket.AF_UNIX).connect(\"" + stream + "\")'], "
-              + "capture_output=True)",
-          "results.append('subprocess:' + ('failed' if child.returncode else 'reached'))",
-          "' '.join(results)");
+      String code =
+          String.join(
+              "\n",
+              "import ctypes, socket, subprocess, sys",
+              "results = []",
+              "def attempt(label, action):",
+              "    try:",
+              "        action()",
+              "        results.append(label + ':reached')",
+              "    except OSError as e:",
+              "        results.append(label + ':' + type(e).__name__)",
+              "def connect(address):",
+              "    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)",
+              "    s.settimeout(2)",
+              "    s.connect(address)",
+              "def dgram_pair():",
+              "    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)",
+              "    a.sendto(b'x', '" + dgram + "')",
+              "def stream_pair():",
+              "    a, b = socket.socketpair()",
+              "    a.connect('" + stream + "')",
+              "def libc_socket():",
+              "    if ctypes.CDLL(None, use_errno=True).socket(1, 1, 0) < 0:",
+              "        raise PermissionError()",
+              "attempt('pathname', lambda: connect('" + stream + "'))",
+              "attempt('abstract', lambda: connect('\\0" + abstractName + "'))",
+              "attempt('dgram-pair', dgram_pair)",
+              "attempt('stream-pair', stream_pair)",
+              "attempt('libc', libc_socket)",
+              "child = subprocess.run([sys.executable, '-c', 'import socket; "
+                  + "socket.socket(socket.AF_UNIX).connect(\""
+                  + stream
+                  + "\")'], "
+                  + "capture_output=True)",
+              "results.append('subprocess:' + ('failed' if child.returncode else 'reached'))",
+              "' '.join(results)");
       PythonRun run = target.run(code);
       assertEquals(Status.OK, run.status(), run.output());
-      assertEquals("pathname:PermissionError abstract:PermissionError "
-          + "dgram-pair:PermissionError stream-pair:PermissionError libc:PermissionError "
-          + "subprocess:failed", run.output().strip());
+      assertEquals(
+          "pathname:PermissionError abstract:PermissionError "
+              + "dgram-pair:PermissionError stream-pair:PermissionError libc:PermissionError "
+              + "subprocess:failed",
+          run.output().strip());
       listener.getOutputStream().close();
       assertEquals("nothing", out.readLine(), "host sockets reached from the sandbox");
     } finally {
@@ -266,39 +290,47 @@ class PythonSandboxTest {
   static void assertNothingOutlivesTheCall(PythonWorkerPool target) throws Exception {
     int key = (int) (0x41000000L | (ProcessHandle.current().pid() & 0xFFFFFF));
     String description = "arpo4j-test-" + key;
-    String prelude = String.join("\n",
-        "import ctypes, errno, platform",
-        "libc = ctypes.CDLL(None, use_errno=True)",
-        "ADD_KEY, KEYCTL = {'x86_64': (248, 250), 'aarch64': (217, 219)}[platform.machine()]",
-        "key, desc = " + key + ", b'" + description + "'",
-        "def outcome(label, result):",
-        "    return label + ':' + ('ok' if result >= 0 else errno.errorcode[ctypes.get_errno()])",
-        "");
-    String make = prelude + String.join("\n",
-        "out = [outcome('shm', libc.shmget(key, 1 << 20, 0o1666)),",
-        "       outcome('msg', libc.msgget(key, 0o1666)),",
-        "       outcome('sem', libc.semget(key, 1, 0o1666))]",
-        "for keyring in (-4, -3):  # user, session",
-        "    serial = libc.syscall(ADD_KEY, b'user', desc, b'secret', 6, keyring)",
-        "    out.append(outcome('key', serial))",
-        "    if serial >= 0:",
-        "        libc.syscall(KEYCTL, 15, serial, 120)  # expires even if the test fails",
-        "big = libc.shmget(0, 1 << 30, 0o1600)",
-        "out.append(outcome('big-shm', big))",
-        "if big >= 0:",
-        "    libc.shmctl(big, 0, None)  # removed even where the sandbox would not remove it",
-        "' '.join(out)");
-    String find = prelude + String.join("\n",
-        "out = [outcome('shm', libc.shmget(key, 0, 0)), outcome('msg', libc.msgget(key, 0)),",
-        "       outcome('sem', libc.semget(key, 0, 0))]",
-        "for keyring in (-4, -3):",
-        "    out.append(outcome('key', libc.syscall(KEYCTL, 10, keyring, b'user', desc, 0)))",
-        "' '.join(out)");
+    String prelude =
+        String.join(
+            "\n",
+            "import ctypes, errno, platform",
+            "libc = ctypes.CDLL(None, use_errno=True)",
+            "ADD_KEY, KEYCTL = {'x86_64': (248, 250), 'aarch64': (217, 219)}[platform.machine()]",
+            "key, desc = " + key + ", b'" + description + "'",
+            "def outcome(label, result):",
+            "    return label + ':' + ('ok' if result >= 0 else errno.errorcode[ctypes.get_errno()])",
+            "");
+    String make =
+        prelude
+            + String.join(
+                "\n",
+                "out = [outcome('shm', libc.shmget(key, 1 << 20, 0o1666)),",
+                "       outcome('msg', libc.msgget(key, 0o1666)),",
+                "       outcome('sem', libc.semget(key, 1, 0o1666))]",
+                "for keyring in (-4, -3):  # user, session",
+                "    serial = libc.syscall(ADD_KEY, b'user', desc, b'secret', 6, keyring)",
+                "    out.append(outcome('key', serial))",
+                "    if serial >= 0:",
+                "        libc.syscall(KEYCTL, 15, serial, 120)  # expires even if the test fails",
+                "big = libc.shmget(0, 1 << 30, 0o1600)",
+                "out.append(outcome('big-shm', big))",
+                "if big >= 0:",
+                "    libc.shmctl(big, 0, None)  # removed even where the sandbox would not remove it",
+                "' '.join(out)");
+    String find =
+        prelude
+            + String.join(
+                "\n",
+                "out = [outcome('shm', libc.shmget(key, 0, 0)), outcome('msg', libc.msgget(key, 0)),",
+                "       outcome('sem', libc.semget(key, 0, 0))]",
+                "for keyring in (-4, -3):",
+                "    out.append(outcome('key', libc.syscall(KEYCTL, 10, keyring, b'user', desc, 0)))",
+                "' '.join(out)");
     try {
       PythonRun made = target.run(make);
       assertEquals(Status.OK, made.status(), made.output());
-      String sysv = target.usesNamespaces()
-          ? "shm:ok msg:ok sem:ok" : "shm:EPERM msg:EPERM sem:EPERM";
+      String sysv =
+          target.usesNamespaces() ? "shm:ok msg:ok sem:ok" : "shm:EPERM msg:EPERM sem:EPERM";
       String big = target.usesNamespaces() ? "EINVAL" : "EPERM";
       assertEquals(sysv + " key:EPERM key:EPERM big-shm:" + big, made.output().strip());
       assertEquals(List.of(), hostSysvObjects(key), "SysV objects of the call on the host");
@@ -306,8 +338,8 @@ class PythonSandboxTest {
         PythonRun found = target.run(find);
         assertEquals(Status.OK, found.status(), found.output());
         String absent = target.usesNamespaces() ? "ENOENT" : "EPERM";
-        assertEquals(("shm:A msg:A sem:A key:EPERM key:EPERM").replace("A", absent),
-            found.output().strip());
+        assertEquals(
+            ("shm:A msg:A sem:A key:EPERM key:EPERM").replace("A", absent), found.output().strip());
       }
     } finally {
       for (String kind : hostSysvObjects(key)) { // only after a failure: leave nothing behind
@@ -337,28 +369,36 @@ class PythonSandboxTest {
   }
 
   /**
-   * A 3,000-deep tree (paths longer than PATH_MAX) in the working directory: the call succeeds,
-   * the worker survives its clean-up, and the working directory is gone afterwards (checked on the
-   * host when it lives there, i.e. without namespaces).
+   * A 3,000-deep tree (paths longer than PATH_MAX) in the working directory: the call succeeds, the
+   * worker survives its clean-up, and the working directory is gone afterwards (checked on the host
+   * when it lives there, i.e. without namespaces).
    */
   static void assertDeepTreeRemoved(PythonWorkerPool target) throws Exception {
-    PythonRun run = target.run(String.join("\n",
-        "import os",
-        "top = os.getcwd()",
-        "for _ in range(3000):",
-        "    os.mkdir('d')",
-        "    os.chdir('d')",
-        "open('leaf', 'w').write('x')",
-        "os.chmod('.', 0o500)  # a read-only directory deep down",
-        "top"), Duration.ofSeconds(30)); // creating and removing it takes seconds on a busy disk
+    PythonRun run =
+        target.run(
+            String.join(
+                "\n",
+                "import os",
+                "top = os.getcwd()",
+                "for _ in range(3000):",
+                "    os.mkdir('d')",
+                "    os.chdir('d')",
+                "open('leaf', 'w').write('x')",
+                "os.chmod('.', 0o500)  # a read-only directory deep down",
+                "top"),
+            Duration.ofSeconds(30)); // creating and removing it takes seconds on a busy disk
     assertEquals(Status.OK, run.status(), run.output());
     Path workdir = Path.of(run.output().strip());
     if (!target.usesNamespaces()) {
       assertFalse(Files.exists(workdir), "left on the host: " + workdir);
     }
     for (int i = 0; i < target.config().workers(); i++) { // the same worker answers again
-      PythonRun next = target.run("import os\nparent = '" + workdir.getParent() + "'\n"
-          + "[e for e in os.listdir(parent) if os.path.join(parent, e) != os.getcwd()]");
+      PythonRun next =
+          target.run(
+              "import os\nparent = '"
+                  + workdir.getParent()
+                  + "'\n"
+                  + "[e for e in os.listdir(parent) if os.path.join(parent, e) != os.getcwd()]");
       assertEquals(Status.OK, next.status(), next.output());
       assertEquals("[]", next.output().strip(), "left in the scratch area");
     }
@@ -376,11 +416,14 @@ class PythonSandboxTest {
 
   /** The code tries to create a file in each (world-writable) directory; none may appear. */
   static void assertNoWritesOutside(PythonWorkerPool target, List<Path> dirs) throws Exception {
-    StringBuilder code = new StringBuilder("import os\nopen('inside.txt', 'w').write('ok')\n"
-        + "results = [open('inside.txt').read()]\n");
+    StringBuilder code =
+        new StringBuilder(
+            "import os\nopen('inside.txt', 'w').write('ok')\n"
+                + "results = [open('inside.txt').read()]\n");
     for (Path dir : dirs) {
       Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxrwxrwx"));
-      code.append("try:\n    open('").append(dir.resolve("escaped.txt"))
+      code.append("try:\n    open('")
+          .append(dir.resolve("escaped.txt"))
           .append("', 'w').write('x')\n    results.append('written')\n")
           .append("except OSError as e:\n    results.append(type(e).__name__)\n");
     }
@@ -423,13 +466,15 @@ class PythonSandboxTest {
     long start = System.nanoTime();
     List<CompletableFuture<PythonRun>> calls = new ArrayList<>();
     for (int i = 0; i < 2; i++) {
-      calls.add(CompletableFuture.supplyAsync(() -> {
-        try {
-          return pool.run("1 + 1");
-        } catch (InterruptedException e) {
-          throw new IllegalStateException(e);
-        }
-      }));
+      calls.add(
+          CompletableFuture.supplyAsync(
+              () -> {
+                try {
+                  return pool.run("1 + 1");
+                } catch (InterruptedException e) {
+                  throw new IllegalStateException(e);
+                }
+              }));
     }
     for (CompletableFuture<PythonRun> call : calls) {
       assertEquals(Status.TIMEOUT, call.get().status());

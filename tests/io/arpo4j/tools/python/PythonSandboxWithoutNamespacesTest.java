@@ -77,12 +77,16 @@ class PythonSandboxWithoutNamespacesTest {
   void noWorkerScriptFileOnDisk() throws Exception {
     Path tempDir = Path.of(System.getProperty("java.io.tmpdir")).toRealPath();
     for (ProcessHandle process : pool.processes()) {
-      String[] args = new String(Files.readAllBytes(Path.of("/proc/" + process.pid(), "cmdline")),
-          StandardCharsets.UTF_8).split("\0");
+      String[] args =
+          new String(
+                  Files.readAllBytes(Path.of("/proc/" + process.pid(), "cmdline")),
+                  StandardCharsets.UTF_8)
+              .split("\0");
       for (String arg : args) {
         if (arg.startsWith("/") && arg.length() < 4096) {
           Path path = Path.of(arg);
-          assertFalse(path.startsWith(tempDir) && Files.exists(path),
+          assertFalse(
+              path.startsWith(tempDir) && Files.exists(path),
               "worker runs a file in the temp dir: " + arg);
         }
       }
@@ -99,11 +103,17 @@ class PythonSandboxWithoutNamespacesTest {
     Path tempDir = Path.of(System.getProperty("java.io.tmpdir"));
     Process exited = new ProcessBuilder("true").start();
     exited.waitFor();
-    Path deadScratch = Files.createDirectory(
-        tempDir.resolve("arpo4j-python-" + exited.pid() + "-1700000000000-1"));
-    Process deep = new ProcessBuilder("python3", "-c", "import os, sys\nos.chdir(sys.argv[1])\n"
-        + "for _ in range(3000):\n    os.mkdir('d')\n    os.chdir('d')",
-        deadScratch.toString()).start();
+    Path deadScratch =
+        Files.createDirectory(
+            tempDir.resolve("arpo4j-python-" + exited.pid() + "-1700000000000-1"));
+    Process deep =
+        new ProcessBuilder(
+                "python3",
+                "-c",
+                "import os, sys\nos.chdir(sys.argv[1])\n"
+                    + "for _ in range(3000):\n    os.mkdir('d')\n    os.chdir('d')",
+                deadScratch.toString())
+            .start();
     assertEquals(0, deep.waitFor());
     Path liveScratch = Files.createTempDirectory(StaleWorkerFiles.scratchPrefix());
     Path oldScript =
@@ -115,8 +125,12 @@ class PythonSandboxWithoutNamespacesTest {
     Files.setLastModifiedTime(runningScript, longAgo);
     Process runner = new ProcessBuilder("tail", "-f", runningScript.toString()).start();
     try {
-      new PythonWorkerPool(PythonSandboxTest.testConfig(Isolation.NONE).toBuilder()
-          .workers(1).preload(List.of()).build()).close();
+      new PythonWorkerPool(
+              PythonSandboxTest.testConfig(Isolation.NONE).toBuilder()
+                  .workers(1)
+                  .preload(List.of())
+                  .build())
+          .close();
       assertFalse(Files.exists(deadScratch), "scratch directory of a dead JVM left");
       assertFalse(Files.exists(oldScript), "script file of a dead JVM left");
       assertTrue(Files.exists(liveScratch), "scratch directory of a live JVM removed");
@@ -144,7 +158,8 @@ class PythonSandboxWithoutNamespacesTest {
 
   @Test
   void workingDirectoryIsFreshForEachCall() throws Exception {
-    PythonRun first = pool.run("import os\nopen('note.txt', 'w').write('x')\nsorted(os.listdir('.'))");
+    PythonRun first =
+        pool.run("import os\nopen('note.txt', 'w').write('x')\nsorted(os.listdir('.'))");
     assertEquals("['note.txt']", first.output().strip(), first.output());
     for (int i = 0; i < 2; i++) { // whichever worker takes the call
       PythonRun next = pool.run("import os\nlen(os.listdir('.'))");

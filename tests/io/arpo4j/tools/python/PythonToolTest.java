@@ -27,9 +27,8 @@ class PythonToolTest {
 
   @BeforeAll
   static void start() {
-    PythonSandboxConfig config = PythonSandboxTest.testConfig(Isolation.AUTO).toBuilder()
-        .maxCodeBytes(2000)
-        .build();
+    PythonSandboxConfig config =
+        PythonSandboxTest.testConfig(Isolation.AUTO).toBuilder().maxCodeBytes(2000).build();
     registry = new ToolRegistry().register(new PythonTool(config));
     executor = new ToolExecutor(registry, 4);
   }
@@ -41,7 +40,8 @@ class PythonToolTest {
   }
 
   static ToolResult run(String code) throws Exception {
-    return executor.submit(new ToolCall("python", code), new ToolContext("t", 0))
+    return executor
+        .submit(new ToolCall("python", code), new ToolContext("t", 0))
         .get(60, TimeUnit.SECONDS);
   }
 
@@ -75,15 +75,17 @@ class PythonToolTest {
   void exceptionShowsOutputSoFarAndTheTraceback() throws Exception {
     ToolResult result = run("print('start')\ndef f(n):\n    return 10 // n\nf(0)");
     assertFalse(result.ok());
-    String expected = String.join("\n",
-        "start",
-        "Traceback (most recent call last):",
-        "  File \"<code>\", line 4, in <module>",
-        "    f(0)",
-        "  File \"<code>\", line 3, in f",
-        "    return 10 // n",
-        "           ~~~^^~~",
-        "ZeroDivisionError: integer division or modulo by zero");
+    String expected =
+        String.join(
+            "\n",
+            "start",
+            "Traceback (most recent call last):",
+            "  File \"<code>\", line 4, in <module>",
+            "    f(0)",
+            "  File \"<code>\", line 3, in f",
+            "    return 10 // n",
+            "           ~~~^^~~",
+            "ZeroDivisionError: integer division or modulo by zero");
     // the caret lines depend on the Python version; compare the rest
     assertEquals(withoutCaretLines(expected), withoutCaretLines(result.output()));
   }
@@ -105,8 +107,11 @@ class PythonToolTest {
     assertEquals("Error: CPU time limit of 1 s exceeded.", busy.output());
     ToolResult loud = run("while True:\n    print('spam')");
     // the first 4096 bytes: 819 lines and the "s" of the next
-    assertEquals("spam\n".repeat(819) + "s\n"
-        + "... [output truncated: more than 4096 bytes; the program was stopped]", loud.output());
+    assertEquals(
+        "spam\n".repeat(819)
+            + "s\n"
+            + "... [output truncated: more than 4096 bytes; the program was stopped]",
+        loud.output());
     ToolResult exit = run("import sys\nsys.exit(3)");
     assertEquals("Error: the program exited with status 3.", exit.output());
   }
@@ -127,8 +132,10 @@ class PythonToolTest {
       long n = 1_000_000 + random.nextInt(1_000_000);
       inputs.add(n);
       // a little CPU work so that calls overlap
-      calls.add(executor.submit(new ToolCall("python",
-          "import time\ntime.sleep(0.05)\nn = " + n + "\nn * n * n"), new ToolContext("t", i)));
+      calls.add(
+          executor.submit(
+              new ToolCall("python", "import time\ntime.sleep(0.05)\nn = " + n + "\nn * n * n"),
+              new ToolContext("t", i)));
     }
     for (int i = 0; i < calls.size(); i++) {
       BigInteger n = BigInteger.valueOf(inputs.get(i));
@@ -139,7 +146,10 @@ class PythonToolTest {
   }
 
   private static String withoutCaretLines(String traceback) {
-    return traceback.lines().filter(line -> !line.strip().matches("[~^]+"))
-        .reduce((a, b) -> a + "\n" + b).orElse("");
+    return traceback
+        .lines()
+        .filter(line -> !line.strip().matches("[~^]+"))
+        .reduce((a, b) -> a + "\n" + b)
+        .orElse("");
   }
 }

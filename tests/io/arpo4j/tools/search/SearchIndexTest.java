@@ -26,16 +26,26 @@ import org.junit.jupiter.api.io.TempDir;
 class SearchIndexTest {
   record Doc(String id, String title, String text) {}
 
-  static final List<Doc> CORPUS = List.of(
-      new Doc("z1", "Zorblat", "Zorblat is the capital of the Zorblat province, founded by Quenby."),
-      new Doc("z2", "Zorblat province", "The province has a river and a capital city."),
-      new Doc("q1", "Quenby", "Quenby was an explorer who mapped rivers and founded a city."),
-      new Doc("m1", "Marmot", "The marmot is a large ground squirrel living in mountains."),
-      new Doc("m2", "Mountains of Zorblat", "High mountains surround the capital; marmot colonies "
-          + "live on every slope, and the river starts there."),
-      new Doc("r1", "River Ulm", "A long river crossing three provinces before the sea."),
-      new Doc("c1", "Capital cities", "A capital is the seat of government of a country or "
-          + "province; every capital has a palace."));
+  static final List<Doc> CORPUS =
+      List.of(
+          new Doc(
+              "z1",
+              "Zorblat",
+              "Zorblat is the capital of the Zorblat province, founded by Quenby."),
+          new Doc("z2", "Zorblat province", "The province has a river and a capital city."),
+          new Doc("q1", "Quenby", "Quenby was an explorer who mapped rivers and founded a city."),
+          new Doc("m1", "Marmot", "The marmot is a large ground squirrel living in mountains."),
+          new Doc(
+              "m2",
+              "Mountains of Zorblat",
+              "High mountains surround the capital; marmot colonies "
+                  + "live on every slope, and the river starts there."),
+          new Doc("r1", "River Ulm", "A long river crossing three provinces before the sea."),
+          new Doc(
+              "c1",
+              "Capital cities",
+              "A capital is the seat of government of a country or "
+                  + "province; every capital has a palace."));
 
   @TempDir static Path dir;
   static SearchIndex index;
@@ -44,8 +54,10 @@ class SearchIndexTest {
   static void build() throws IOException {
     StringBuilder jsonl = new StringBuilder();
     for (Doc d : CORPUS) {
-      jsonl.append(String.format("{\"id\": \"%s\", \"title\": \"%s\", \"text\": \"%s\"}%n",
-          d.id(), d.title(), d.text()));
+      jsonl.append(
+          String.format(
+              "{\"id\": \"%s\", \"title\": \"%s\", \"text\": \"%s\"}%n",
+              d.id(), d.title(), d.text()));
     }
     jsonl.append("\n"); // blank lines are skipped
     Path corpus = Files.writeString(dir.resolve("corpus.jsonl"), jsonl);
@@ -77,7 +89,9 @@ class SearchIndexTest {
     }
     return scores.entrySet().stream()
         .sorted(Map.Entry.<String, Double>comparingByValue(Comparator.reverseOrder()))
-        .limit(k).map(Map.Entry::getKey).collect(Collectors.toList());
+        .limit(k)
+        .map(Map.Entry::getKey)
+        .collect(Collectors.toList());
   }
 
   static List<String> analyze(String text) throws IOException {
@@ -96,8 +110,13 @@ class SearchIndexTest {
 
   @Test
   void ranksLikeBm25() throws IOException {
-    for (String query : List.of("capital of Zorblat", "marmot mountains", "river province",
-        "who founded the city", "Quenby")) {
+    for (String query :
+        List.of(
+            "capital of Zorblat",
+            "marmot mountains",
+            "river province",
+            "who founded the city",
+            "Quenby")) {
       List<String> expected = bm25Ranking(query, 3);
       assertTrue(expected.size() >= 2, "a query that tells documents apart: " + query);
       List<String> got = index.search(query, 3).stream().map(SearchHit::id).toList();
@@ -133,9 +152,11 @@ class SearchIndexTest {
 
   @Test
   void acceptsThePyseriniContentsLayout(@TempDir Path tmp) throws IOException {
-    Path corpus = Files.writeString(tmp.resolve("wiki.jsonl"),
-        "{\"id\": 0, \"contents\": \"\\\"Aaron\\\"\\nAaron is a prophet.\"}\n"
-            + "{\"id\": 1, \"contents\": \"Moses led the people.\"}\n");
+    Path corpus =
+        Files.writeString(
+            tmp.resolve("wiki.jsonl"),
+            "{\"id\": 0, \"contents\": \"\\\"Aaron\\\"\\nAaron is a prophet.\"}\n"
+                + "{\"id\": 1, \"contents\": \"Moses led the people.\"}\n");
     SearchIndex.build(corpus, tmp.resolve("idx"));
     try (SearchIndex wiki = SearchIndex.open(tmp.resolve("idx"))) {
       SearchHit aaron = wiki.search("prophet", 1).get(0);
@@ -148,16 +169,21 @@ class SearchIndexTest {
 
   @Test
   void malformedLinesAreReportedWithTheirNumber(@TempDir Path tmp) throws IOException {
-    Path corpus = Files.writeString(tmp.resolve("bad.jsonl"),
-        "{\"id\": \"a\", \"text\": \"fine\"}\n{\"id\": \"b\", \"title\": \"no text\"}\n");
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> SearchIndex.build(corpus, tmp.resolve("idx")));
+    Path corpus =
+        Files.writeString(
+            tmp.resolve("bad.jsonl"),
+            "{\"id\": \"a\", \"text\": \"fine\"}\n{\"id\": \"b\", \"title\": \"no text\"}\n");
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class, () -> SearchIndex.build(corpus, tmp.resolve("idx")));
     assertTrue(e.getMessage().contains("line 2"), e.getMessage());
     Path notJson = Files.writeString(tmp.resolve("nojson.jsonl"), "{\"id\": \"a\",\n");
-    IllegalArgumentException e2 = assertThrows(IllegalArgumentException.class,
-        () -> SearchIndex.build(notJson, tmp.resolve("idx2")));
+    IllegalArgumentException e2 =
+        assertThrows(
+            IllegalArgumentException.class, () -> SearchIndex.build(notJson, tmp.resolve("idx2")));
     assertTrue(e2.getMessage().contains("line 1"), e2.getMessage());
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(
+        IllegalArgumentException.class,
         () -> SearchIndex.build(tmp.resolve("missing.jsonl"), tmp.resolve("idx3")));
   }
 
@@ -167,9 +193,13 @@ class SearchIndexTest {
     String text = tool.execute("zorblat capital", new io.arpo4j.tools.ToolContext("t", 0));
     Set<String> ids = Set.copyOf(bm25Ranking("zorblat capital", 2));
     assertTrue(ids.contains("z1"));
-    assertEquals("Page 1: Zorblat\nZorblat is the capital of the Zorblat\n"
-        + "Page 2: " + titleOf(bm25Ranking("zorblat capital", 2).get(1)) + "\n"
-        + SearchTool.snippet(textOf(bm25Ranking("zorblat capital", 2).get(1)), 40), text);
+    assertEquals(
+        "Page 1: Zorblat\nZorblat is the capital of the Zorblat\n"
+            + "Page 2: "
+            + titleOf(bm25Ranking("zorblat capital", 2).get(1))
+            + "\n"
+            + SearchTool.snippet(textOf(bm25Ranking("zorblat capital", 2).get(1)), 40),
+        text);
     assertEquals("No search results found.", tool.execute("unicorn", null));
   }
 

@@ -9,10 +9,12 @@ import org.junit.jupiter.api.Test;
 class SearchToolTest {
   @Test
   void formatsNumberedPagesWithTitleLines() {
-    List<SearchHit> hits = List.of(
-        new SearchHit("a", "First  title", "Some\n text   here.", 2.0),
-        new SearchHit("b", "", "Untitled snippet.", 1.0));
-    assertEquals("Page 1: First title\nSome text here.\nPage 2: Untitled snippet.",
+    List<SearchHit> hits =
+        List.of(
+            new SearchHit("a", "First  title", "Some\n text   here.", 2.0),
+            new SearchHit("b", "", "Untitled snippet.", 1.0));
+    assertEquals(
+        "Page 1: First title\nSome text here.\nPage 2: Untitled snippet.",
         SearchTool.format(hits, 100));
   }
 
@@ -32,9 +34,11 @@ class SearchToolTest {
   @Test
   void rejectsBadSettings() {
     SearchBackend none = (query, k) -> List.of();
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(
+        IllegalArgumentException.class,
         () -> new SearchTool(none, 0, 100, java.time.Duration.ofSeconds(1)));
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(
+        IllegalArgumentException.class,
         () -> new SearchTool(none, 3, 5, java.time.Duration.ofSeconds(1)));
   }
 }

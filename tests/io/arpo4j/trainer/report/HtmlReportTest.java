@@ -25,7 +25,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class HtmlReportTest {
-  private static final String NASTY = "<script>alert(\"x\")</script> & <b>bold</b> 'q' <img src=x onerror=y>";
+  private static final String NASTY =
+      "<script>alert(\"x\")</script> & <b>bold</b> 'q' <img src=x onerror=y>";
 
   @TempDir Path dir;
 
@@ -55,16 +56,31 @@ class HtmlReportTest {
   }
 
   private static RolloutTree sampleTree() {
-    String t0 = "<think> two lookups </think>\n<search> capital of Zorblat </search> <result>\n"
-        + "Page 1: Zorblat\nThe capital of Zorblat is Quenmar.\n</result>\n<answer> \\boxed{Quenmar} </answer>";
+    String t0 =
+        "<think> two lookups </think>\n<search> capital of Zorblat </search> <result>\n"
+            + "Page 1: Zorblat\nThe capital of Zorblat is Quenmar.\n</result>\n<answer> \\boxed{Quenmar} </answer>";
     int fork = t0.indexOf("</result>") + "</result>".length();
     String t1 = "\n<answer> " + NASTY + " </answer>";
     String t2 = "<think> calc </think>\n<python> print(1) </python> <result>\n1\n</result>";
-    return new RolloutTree("step 3 <arpo>", "Question: " + NASTY + "\nAnswer:\n", List.of(
-        new TreeNode("t0", null, 0, t0, List.of(new BranchPoint(fork, 0.125, 0.525, true, "P > \u03c4")), 1.0),
-        new TreeNode("t1", "t0", fork, t1, List.of(), 0.0),
-        new TreeNode("t2", null, 0, t2,
-            List.of(new BranchPoint(t2.length(), -0.25, 0.45, false, NASTY)), -1.0)));
+    return new RolloutTree(
+        "step 3 <arpo>",
+        "Question: " + NASTY + "\nAnswer:\n",
+        List.of(
+            new TreeNode(
+                "t0",
+                null,
+                0,
+                t0,
+                List.of(new BranchPoint(fork, 0.125, 0.525, true, "P > \u03c4")),
+                1.0),
+            new TreeNode("t1", "t0", fork, t1, List.of(), 0.0),
+            new TreeNode(
+                "t2",
+                null,
+                0,
+                t2,
+                List.of(new BranchPoint(t2.length(), -0.25, 0.45, false, NASTY)),
+                -1.0)));
   }
 
   private HtmlReport sampleReport(Map<String, List<Map<String, Object>>> logs) throws IOException {
@@ -76,8 +92,10 @@ class HtmlReportTest {
         .run("arpo", dir.resolve("arpo.jsonl"))
         .run("grpo", dir.resolve("grpo.jsonl"))
         .result(new ResultRow("start", 0.25, Map.of("LOOKUP", 0.5), 1.0, Double.NaN, Double.NaN))
-        .result(new ResultRow("arpo", 0.625, Map.of("LOOKUP", 0.75, "TWO_HOP", 0.5), 1.375, 6.25, 271))
-        .result(new ResultRow("grpo", 0.5, Map.of("LOOKUP", 0.5, "TWO_HOP", 0.5), 1.875, 10.5, 3725))
+        .result(
+            new ResultRow("arpo", 0.625, Map.of("LOOKUP", 0.75, "TWO_HOP", 0.5), 1.375, 6.25, 271))
+        .result(
+            new ResultRow("grpo", 0.5, Map.of("LOOKUP", 0.5, "TWO_HOP", 0.5), 1.875, 10.5, 3725))
         .tree(sampleTree())
         .build();
   }
@@ -86,8 +104,14 @@ class HtmlReportTest {
   void chartsHoldEverySeriesAtTheRightCoordinates() throws IOException {
     Map<String, List<Map<String, Object>>> logs = new LinkedHashMap<>();
     Document doc = Jsoup.parse(sampleReport(logs).render());
-    for (String key : List.of(MetricsLog.REWARD_MEAN, MetricsLog.ACCURACY, MetricsLog.TOOL_CALLS_PER_PROMPT,
-        MetricsLog.ENTROPY_AFTER_TOOL_MEAN, MetricsLog.LOSS, "custom_metric")) {
+    for (String key :
+        List.of(
+            MetricsLog.REWARD_MEAN,
+            MetricsLog.ACCURACY,
+            MetricsLog.TOOL_CALLS_PER_PROMPT,
+            MetricsLog.ENTROPY_AFTER_TOOL_MEAN,
+            MetricsLog.LOSS,
+            "custom_metric")) {
       Element svg = doc.selectFirst("svg[data-key=" + key + "]");
       assertNotNull(svg, "chart of " + key);
       double[] plot = numbers(svg.attr("data-plot"));
@@ -109,15 +133,21 @@ class HtmlReportTest {
           double[] xy = numbers(points[i].replace(',', ' '));
           double[] v = expected.get(i);
           assertTrue(v[1] >= yRange[0] && v[1] <= yRange[1], "y axis covers the data");
-          assertEquals(plot[0] + (v[0] - xRange[0]) / (xRange[1] - xRange[0]) * plot[2], xy[0], 0.006);
-          assertEquals(plot[1] + (yRange[1] - v[1]) / (yRange[1] - yRange[0]) * plot[3], xy[1], 0.006);
+          assertEquals(
+              plot[0] + (v[0] - xRange[0]) / (xRange[1] - xRange[0]) * plot[2], xy[0], 0.006);
+          assertEquals(
+              plot[1] + (yRange[1] - v[1]) / (yRange[1] - yRange[0]) * plot[3], xy[1], 0.006);
         }
         // 30 arpo steps are smoothed too; 12 grpo steps are not
         int smooth = svg.select("polyline.smooth[data-series=" + log.getKey() + "]").size();
         assertEquals(expected.size() >= 20 ? 1 : 0, smooth, key + " " + log.getKey());
       }
     }
-    assertEquals(List.of("Reward (mean per step)", "Accuracy (initial samples)", "Tool calls executed per prompt"),
+    assertEquals(
+        List.of(
+            "Reward (mean per step)",
+            "Accuracy (initial samples)",
+            "Tool calls executed per prompt"),
         doc.select("h2#curves ~ div.grid").first().select("figcaption").eachText());
   }
 
@@ -125,13 +155,25 @@ class HtmlReportTest {
   void resultsTableShowsRowsAndMarksTheBest() throws IOException {
     Document doc = Jsoup.parse(sampleReport(new LinkedHashMap<>()).render());
     Elements rows = doc.select("table.results tr");
-    assertEquals(List.of("Policy", "Accuracy", "lookup", "two-hop", "Tool calls / question",
-        "Training tool calls / prompt", "Time"), rows.get(0).select("th").eachText());
+    assertEquals(
+        List.of(
+            "Policy",
+            "Accuracy",
+            "lookup",
+            "two-hop",
+            "Tool calls / question",
+            "Training tool calls / prompt",
+            "Time"),
+        rows.get(0).select("th").eachText());
     // the starting policy was not trained: no training calls, no time; a kind it lacks is a dash
-    assertEquals(List.of("start", "25.0 %", "50.0 %", "\u2013", "1.00", "\u2013", "\u2013"),
+    assertEquals(
+        List.of("start", "25.0 %", "50.0 %", "\u2013", "1.00", "\u2013", "\u2013"),
         rows.get(1).select("td").eachText());
-    assertEquals(List.of("arpo", "62.5 %", "75.0 %", "50.0 %", "1.38", "6.25", "4:31"), rows.get(2).select("td").eachText());
-    assertEquals(List.of("grpo", "50.0 %", "50.0 %", "50.0 %", "1.88", "10.50", "1:02:05"),
+    assertEquals(
+        List.of("arpo", "62.5 %", "75.0 %", "50.0 %", "1.38", "6.25", "4:31"),
+        rows.get(2).select("td").eachText());
+    assertEquals(
+        List.of("grpo", "50.0 %", "50.0 %", "50.0 %", "1.88", "10.50", "1:02:05"),
         rows.get(3).select("td").eachText());
     assertEquals(List.of("1.00", "62.5 %"), doc.select("td.best").eachText());
   }
@@ -147,11 +189,13 @@ class HtmlReportTest {
     assertTrue(t1.selectFirst(".from").text().contains("forked from t0 at \u25c61"));
     assertEquals("reward 1.00", t0.selectFirst(".reward.good").text());
     assertEquals("reward -1.00", t2.selectFirst(".reward.bad").text());
-    assertEquals("\u25c61 \u0394H +0.125 \u00b7 P 0.525 \u00b7 branched (P > \u03c4)",
+    assertEquals(
+        "\u25c61 \u0394H +0.125 \u00b7 P 0.525 \u00b7 branched (P > \u03c4)",
         t0.selectFirst(".bp.yes").text());
     assertEquals(1, doc.select(".bp.no").size());
     // the shaded text is exactly the tool-result insert the losses mask, its leading space included
-    assertEquals(" <result>\nPage 1: Zorblat\nThe capital of Zorblat is Quenmar.\n</result>",
+    assertEquals(
+        " <result>\nPage 1: Zorblat\nThe capital of Zorblat is Quenmar.\n</result>",
         t0.selectFirst(".res").wholeText());
   }
 
@@ -186,7 +230,9 @@ class HtmlReportTest {
       String url = e.hasAttr("src") ? e.attr("src") : e.attr("href");
       assertTrue(url.startsWith("#"), "only in-page links: " + url);
     }
-    assertFalse(Pattern.compile("(?i)https?://|url\\(|@import").matcher(html).find(), "no external resource");
+    assertFalse(
+        Pattern.compile("(?i)https?://|url\\(|@import").matcher(html).find(),
+        "no external resource");
     assertTrue(doc.select("svg.chart").size() >= 5);
   }
 
@@ -201,15 +247,31 @@ class HtmlReportTest {
   @Test
   void badTreesAndDuplicateRunsAreRejected() {
     TreeNode root = new TreeNode("a", null, 0, "abc", List.of(), 1);
-    assertThrows(IllegalArgumentException.class, () -> new RolloutTree("t", "p",
-        List.of(root, new TreeNode("a", null, 0, "x", List.of(), 0))));
-    assertThrows(IllegalArgumentException.class, () -> new RolloutTree("t", "p",
-        List.of(root, new TreeNode("b", "missing", 0, "x", List.of(), 0))));
-    assertThrows(IllegalArgumentException.class, () -> new RolloutTree("t", "p",
-        List.of(root, new TreeNode("b", "a", 4, "x", List.of(), 0))));
-    assertThrows(IllegalArgumentException.class, () -> new RolloutTree("t", "p", List.of(
-        new TreeNode("b", "c", 0, "x", List.of(), 0), new TreeNode("c", "b", 0, "y", List.of(), 0))));
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(
+        IllegalArgumentException.class,
+        () ->
+            new RolloutTree(
+                "t", "p", List.of(root, new TreeNode("a", null, 0, "x", List.of(), 0))));
+    assertThrows(
+        IllegalArgumentException.class,
+        () ->
+            new RolloutTree(
+                "t", "p", List.of(root, new TreeNode("b", "missing", 0, "x", List.of(), 0))));
+    assertThrows(
+        IllegalArgumentException.class,
+        () ->
+            new RolloutTree("t", "p", List.of(root, new TreeNode("b", "a", 4, "x", List.of(), 0))));
+    assertThrows(
+        IllegalArgumentException.class,
+        () ->
+            new RolloutTree(
+                "t",
+                "p",
+                List.of(
+                    new TreeNode("b", "c", 0, "x", List.of(), 0),
+                    new TreeNode("c", "b", 0, "y", List.of(), 0))));
+    assertThrows(
+        IllegalArgumentException.class,
         () -> new TreeNode("a", null, 0, "ab", List.of(new BranchPoint(3, 0, 0.5, false, "")), 0));
     HtmlReport.Builder builder = HtmlReport.builder("x").run("arpo", List.of());
     assertThrows(IllegalArgumentException.class, () -> builder.run("arpo", List.of()));

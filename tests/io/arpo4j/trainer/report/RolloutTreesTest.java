@@ -15,51 +15,91 @@ import org.junit.jupiter.api.Test;
 
 class RolloutTreesTest {
   /** One token per char, as the demo's character-level tokenizer. */
-  private static final TextCodec CHARS = new TextCodec() {
-    @Override
-    public int[] encode(String text) {
-      return text.chars().toArray();
-    }
+  private static final TextCodec CHARS =
+      new TextCodec() {
+        @Override
+        public int[] encode(String text) {
+          return text.chars().toArray();
+        }
 
-    @Override
-    public String decode(int[] ids) {
-      StringBuilder s = new StringBuilder();
-      for (int id : ids) {
-        s.append((char) id);
-      }
-      return s.toString();
-    }
-  };
+        @Override
+        public String decode(int[] ids) {
+          StringBuilder s = new StringBuilder();
+          for (int id : ids) {
+            s.append((char) id);
+          }
+          return s.toString();
+        }
+      };
 
-  private static Trajectory path(int id, int parent, int fork, Origin origin, String text,
-      List<io.arpo4j.rollout.BranchPoint> points, Double reward) {
+  private static Trajectory path(
+      int id,
+      int parent,
+      int fork,
+      Origin origin,
+      String text,
+      List<io.arpo4j.rollout.BranchPoint> points,
+      Double reward) {
     int n = text.length();
-    return new Trajectory(0, id, parent, fork, origin, CHARS.encode(text), new int[n], new float[n],
-        new float[n], text, 0.4, List.of(), points, StopReason.EOS, reward);
+    return new Trajectory(
+        0,
+        id,
+        parent,
+        fork,
+        origin,
+        CHARS.encode(text),
+        new int[n],
+        new float[n],
+        new float[n],
+        text,
+        0.4,
+        List.of(),
+        points,
+        StopReason.EOS,
+        reward);
   }
 
-  private static io.arpo4j.rollout.BranchPoint point(int offset, double deltaH, boolean wanted,
-      List<Integer> children) {
-    return new io.arpo4j.rollout.BranchPoint(offset, 20, 1.0, deltaH, 0.5 + 0.2 * deltaH, wanted, children);
+  private static io.arpo4j.rollout.BranchPoint point(
+      int offset, double deltaH, boolean wanted, List<Integer> children) {
+    return new io.arpo4j.rollout.BranchPoint(
+        offset, 20, 1.0, deltaH, 0.5 + 0.2 * deltaH, wanted, children);
   }
 
   @Test
   void tokenOffsetsBecomeCharOffsetsIntoEachNodesOwnText() {
-    String first = "<think> a </think>\n<search> q </search> <result>\nPage 1: Q\nQ is R.\n</result>";
+    String first =
+        "<think> a </think>\n<search> q </search> <result>\nPage 1: Q\nQ is R.\n</result>";
     String second = "\n<search> r </search> <result>\nR is S.\n</result>";
     String answerR = "\n<answer> \\boxed{R} </answer>";
     String answerS = "\n<answer> \\boxed{S} </answer>";
     int a = first.length();
     int b = a + second.length();
-    String t3 = "<think> guess </think>\n<python> print(1) </python> <result>\n1\n</result>" + answerR;
+    String t3 =
+        "<think> guess </think>\n<python> print(1) </python> <result>\n1\n</result>" + answerR;
     int c = t3.indexOf(answerR);
-    RolloutGroup group = new RolloutGroup(0, new Prompt(CHARS.encode("Q?"), "Question: Q?\nAnswer:\n", List.of("S")),
-        List.of(
-            path(0, -1, -1, Origin.INITIAL, first + answerR, List.of(point(a, 0.25, true, List.of(1))), 0.0),
-            path(1, 0, a, Origin.BRANCH, first + second + answerS,
-                List.of(point(b, 0.5, true, List.of(2))), 1.0),
-            path(2, 1, b, Origin.BRANCH, first + second + " oops" + answerS, List.of(), null),
-            path(3, -1, -1, Origin.FILLER, t3, List.of(point(c, 0.1, true, List.of())), -1.0)));
+    RolloutGroup group =
+        new RolloutGroup(
+            0,
+            new Prompt(CHARS.encode("Q?"), "Question: Q?\nAnswer:\n", List.of("S")),
+            List.of(
+                path(
+                    0,
+                    -1,
+                    -1,
+                    Origin.INITIAL,
+                    first + answerR,
+                    List.of(point(a, 0.25, true, List.of(1))),
+                    0.0),
+                path(
+                    1,
+                    0,
+                    a,
+                    Origin.BRANCH,
+                    first + second + answerS,
+                    List.of(point(b, 0.5, true, List.of(2))),
+                    1.0),
+                path(2, 1, b, Origin.BRANCH, first + second + " oops" + answerS, List.of(), null),
+                path(3, -1, -1, Origin.FILLER, t3, List.of(point(c, 0.1, true, List.of())), -1.0)));
 
     RolloutTree tree = RolloutTrees.of(group, CHARS, "step 1");
     assertEquals("Question: Q?\nAnswer:\n", tree.prompt());

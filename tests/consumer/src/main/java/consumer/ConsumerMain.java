@@ -16,9 +16,11 @@ import org.bytedeco.pytorch.Tensor;
  */
 public final class ConsumerMain {
   public static void main(String[] args) throws Exception {
-    // this program makes tensors before it touches an arpo4j class: the bundled libtorch first, as README says
+    // this program makes tensors before it touches an arpo4j class: the bundled libtorch first, as
+    // README says
     NativeLibraries.load();
-    // logits [0, ln 3]: softmax = [1/4, 3/4], so log p(1) = ln 0.75 and H = -(1/4 ln 1/4 + 3/4 ln 3/4)
+    // logits [0, ln 3]: softmax = [1/4, 3/4], so log p(1) = ln 0.75 and H = -(1/4 ln 1/4 + 3/4 ln
+    // 3/4)
     try (Tensor logits = Tensor.create(new float[] {0f, (float) Math.log(3)}, 1, 2);
         Tensor target = Tensor.create(new long[] {1}, 1)) {
       Kernels.TokenStats stats = Kernels.tokenStats(logits, target, 1f);
@@ -28,7 +30,8 @@ public final class ConsumerMain {
       check(Math.abs(logprob - Math.log(0.75)) < 1e-6, "tokenStats logprob " + logprob);
       check(Math.abs(entropy - expectedEntropy) < 1e-6, "tokenStats entropy " + entropy);
     }
-    try (PolicyModel model = PolicyModel.loadDefault(); TransformerPolicy policy = model.newPolicy()) {
+    try (PolicyModel model = PolicyModel.loadDefault();
+        TransformerPolicy policy = model.newPolicy()) {
       Sequence s = policy.newSequence(model.tokenizer().encode("Question: 2+2?"));
       List<SampledToken> next = policy.step(List.of(s), SamplingParams.greedy(), 1L, 0);
       check(next.size() == 1, "one token per sequence");
