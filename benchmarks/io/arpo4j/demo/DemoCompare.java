@@ -18,9 +18,11 @@ public final class DemoCompare {
   public static void main(String[] args) throws Exception {
     int seeds = 3;
     boolean quick = false;
+    boolean development = false;
     for (int i = 0; i < args.length; i++) {
       if (args[i].equals("--seeds")) seeds = Integer.parseInt(args[++i]);
       if (args[i].equals("--quick")) quick = true;
+      if (args[i].equals("--dev")) development = true;
     }
     Map<String, List<double[]>> byAlgo = new LinkedHashMap<>();
     for (int seed = 1; seed <= seeds; seed++) {
@@ -30,7 +32,8 @@ public final class DemoCompare {
               seed,
               false,
               Path.of("runs/demo-compare/seed-" + seed),
-              List.of("arpo", "grpo"));
+              List.of("arpo", "grpo"),
+              development);
       System.out.println("seed " + seed + "\n" + r.table());
       List<ResultRow> rows = new ArrayList<>(List.of(r.start()));
       rows.addAll(r.rows());
@@ -54,7 +57,7 @@ public final class DemoCompare {
     System.out.printf(
         "%-6s %20s %22s %24s %14s %14s %14s %14s%n",
         "policy",
-        "held-out accuracy",
+        development ? "dev accuracy" : "held-out accuracy",
         "tool calls / question",
         "train calls / prompt",
         "time (s)",

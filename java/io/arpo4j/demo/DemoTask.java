@@ -61,8 +61,10 @@ import java.util.stream.IntStream;
  * corpus holds every entity, so held-out questions are answerable with search only. Training
  * knowledge questions are unique up to the size of their pool (24 lookups and about 26 two-hop
  * questions per training country); asking for more repeats them. Held-out questions never repeat.
- * RL questions are about a third group of countries (the last {@code COUNTRIES - SFT_COUNTRIES}),
- * whose names no demonstration holds, as held-out names are; their expressions are new too.
+ * RL questions are about a third group of countries (those after the first {@code SFT_COUNTRIES +
+ * DEVELOPMENT_COUNTRIES}), whose names no demonstration holds, as held-out names are; the
+ * development split is about the {@code DEVELOPMENT_COUNTRIES} in between. Their expressions are
+ * new too.
  */
 public final class DemoTask {
   /** The system line of every prompt. */
@@ -90,6 +92,14 @@ public final class DemoTask {
    */
   public static final int SFT_COUNTRIES = 400;
 
+  /**
+   * The countries after {@link #SFT_COUNTRIES} that the development split is about, and its size:
+   * questions to choose settings on (RL steps, learning rate) without looking at the held-out ones.
+   */
+  public static final int DEVELOPMENT_COUNTRIES = 10;
+
+  public static final int DEVELOPMENT_QUESTIONS = 300;
+
   /** The context length, in chars, the data is sized for: every prompt plus trace fits. */
   public static final int CONTEXT_CHARS = 512;
 
@@ -98,18 +108,21 @@ public final class DemoTask {
   private final List<DemoQuestion> train;
   private final List<DemoQuestion> rl;
   private final List<DemoQuestion> heldOut;
+  private final List<DemoQuestion> development;
 
   private DemoTask(
       DemoCorpus corpus,
       DemoSearch search,
       List<DemoQuestion> train,
       List<DemoQuestion> rl,
-      List<DemoQuestion> heldOut) {
+      List<DemoQuestion> heldOut,
+      List<DemoQuestion> development) {
     this.corpus = corpus;
     this.search = search;
     this.train = List.copyOf(train);
     this.rl = List.copyOf(rl);
     this.heldOut = List.copyOf(heldOut);
+    this.development = List.copyOf(development);
   }
 
   /**
@@ -169,9 +182,19 @@ public final class DemoTask {
         generator.split(
             "rl",
             kindCounts(rl),
-            IntStream.range(SFT_COUNTRIES, DemoCorpus.COUNTRIES).boxed().toList(),
+            IntStream.range(SFT_COUNTRIES + DEVELOPMENT_COUNTRIES, DemoCorpus.COUNTRIES)
+                .boxed()
+                .toList(),
             true);
-    return new DemoTask(corpus, search, trainQuestions, rlQuestions, heldOutQuestions);
+    // last, so that the other splits do not depend on it
+    List<DemoQuestion> developmentQuestions =
+        generator.split(
+            "dev",
+            kindCounts(DEVELOPMENT_QUESTIONS),
+            IntStream.range(SFT_COUNTRIES, SFT_COUNTRIES + DEVELOPMENT_COUNTRIES).boxed().toList(),
+            false);
+    return new DemoTask(
+        corpus, search, trainQuestions, rlQuestions, heldOutQuestions, developmentQuestions);
   }
 
   /** The text the model is given for {@code question}; its response follows directly. */
@@ -204,15 +227,25 @@ public final class DemoTask {
   }
 
   /**
+   * {@value #DEVELOPMENT_QUESTIONS} questions about {@value #DEVELOPMENT_COUNTRIES} countries that
+   * no other split mentions: held-out-like, for choosing settings.
+   */
+  public List<DemoQuestion> development() {
+    return development;
+  }
+
+  /**
    * Writes the task's files into {@code dir}: {@code corpus.jsonl} ({@link DemoCorpus#write}),
    * {@code sft.jsonl} (training traces, {@link DemoFiles#writeSft}), {@code train.jsonl} and {@code
-   * rl.jsonl} and {@code heldout.jsonl} (questions, {@link DemoFiles#writeQuestions}).
+   * rl.jsonl}, {@code heldout.jsonl} and {@code dev.jsonl} (questions, {@link
+   * DemoFiles#writeQuestions}).
    */
   public void writeTo(Path dir) throws IOException {
     corpus.write(dir.resolve("corpus.jsonl"));
     DemoFiles.writeSft(dir.resolve("sft.jsonl"), train);
     DemoFiles.writeQuestions(dir.resolve("train.jsonl"), train);
     DemoFiles.writeQuestions(dir.resolve("rl.jsonl"), rl);
+    DemoFiles.writeQuestions(dir.resolve("dev.jsonl"), development);
     DemoFiles.writeQuestions(dir.resolve("heldout.jsonl"), heldOut);
   }
 

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.arpo4j.demo.DemoTask;
 import io.arpo4j.rollout.RolloutGroup;
 import io.arpo4j.rollout.RolloutRecorder;
 import io.arpo4j.trainer.MetricsLog;
@@ -23,7 +24,7 @@ class DemoCommandTest {
   @Test
   void quickDemoRunsThePipelineFromTheShippedCheckpoint(@TempDir Path runs) throws Exception {
     DemoCommand.Plan plan = DemoCommand.plan(true);
-    DemoCommand.Result r = DemoCommand.run(plan, 3, false, runs, List.of("arpo", "grpo"));
+    DemoCommand.Result r = DemoCommand.run(plan, 3, false, runs, List.of("arpo", "grpo"), false);
 
     assertEquals(List.of("arpo", "grpo"), r.rows().stream().map(ResultRow::algo).toList());
     for (String file : List.of("corpus.jsonl", "sft.jsonl", "train.jsonl", "heldout.jsonl")) {
@@ -81,12 +82,20 @@ class DemoCommandTest {
 
   @Test
   void fromScratchRedoesTheColdStartSft(@TempDir Path runs) throws Exception {
-    DemoCommand.Result r = DemoCommand.run(DemoCommand.plan(true), 3, true, runs, List.of("grpo"));
+    DemoCommand.Result r =
+        DemoCommand.run(DemoCommand.plan(true), 3, true, runs, List.of("grpo"), true);
     assertNotNull(r.sft());
     assertTrue(
         r.sft().lastLoss() < r.sft().firstLoss(),
         "SFT must lower the loss: " + r.sft().firstLoss() + " -> " + r.sft().lastLoss());
     assertTrue(Files.isRegularFile(runs.resolve("demo/sft-model/model.safetensors")));
     assertTrue(Files.isRegularFile(runs.resolve("demo/summary.json")));
+    // evaluated on the development split: its size, and the report says which questions
+    assertEquals(
+        DemoTask.DEVELOPMENT_QUESTIONS,
+        Files.readAllLines(runs.resolve("demo/data/dev.jsonl")).size());
+    String html = Files.readString(r.report());
+    assertTrue(
+        html.contains("development questions") && html.contains("300 (greedy decoding)"), html);
   }
 }

@@ -313,29 +313,42 @@ class DemoTaskTest {
   }
 
   @Test
-  void rlQuestionsAreAboutCountriesNoOtherSplitMentions() {
+  void rlAndDevelopmentQuestionsAreAboutCountriesNoOtherSplitMentions() {
     assertEquals(120, task.rl().size());
-    Set<String> otherNames = new HashSet<>();
-    Set<String> otherExpressions = new HashSet<>();
-    for (DemoQuestion q : all()) {
-      otherNames.addAll(names(q.question() + "\n" + q.referenceTrace()));
-      if (q.kind() == Kind.ARITHMETIC) otherExpressions.add(expression(q));
-    }
-    int rlNames = 0;
-    for (DemoQuestion q : task.rl()) {
-      if (q.kind() == Kind.ARITHMETIC) {
-        assertFalse(otherExpressions.contains(expression(q)), q.question());
-      } else {
-        for (String name : names(q.question() + "\n" + q.referenceTrace())) {
-          rlNames++;
-          assertFalse(otherNames.contains(name), name + " is in the RL split and another");
+    assertEquals(DemoTask.DEVELOPMENT_QUESTIONS, task.development().size());
+    List<List<DemoQuestion>> splits = List.of(all(), task.rl(), task.development());
+    List<Set<String>> names = new ArrayList<>();
+    List<Set<String>> expressions = new ArrayList<>();
+    for (List<DemoQuestion> split : splits) {
+      Set<String> n = new HashSet<>();
+      Set<String> e = new HashSet<>();
+      for (DemoQuestion q : split) {
+        if (q.kind() == Kind.ARITHMETIC) {
+          e.add(expression(q));
+        } else {
+          n.addAll(names(q.question() + "\n" + q.referenceTrace()));
         }
+        checkFormat(q.referenceTrace(), q.answers().get(0));
       }
-      checkFormat(q.referenceTrace(), q.answers().get(0));
+      names.add(n);
+      expressions.add(e);
     }
-    assertTrue(rlNames > 100, "RL questions name entities: " + rlNames);
-    // asking for RL questions changes neither the training nor the held-out split (the shipped cold
-    // start's data)
+    for (int a = 0; a < splits.size(); a++) {
+      assertTrue(
+          names.get(a).size() > 50, "split " + a + " names entities: " + names.get(a).size());
+      for (int b = a + 1; b < splits.size(); b++) {
+        Set<String> shared = new HashSet<>(names.get(a));
+        shared.retainAll(names.get(b));
+        assertEquals(Set.of(), shared, "names in splits " + a + " and " + b);
+        Set<String> sharedExpressions = new HashSet<>(expressions.get(a));
+        sharedExpressions.retainAll(expressions.get(b));
+        assertEquals(Set.of(), sharedExpressions, "expressions in splits " + a + " and " + b);
+      }
+    }
+    Set<String> developmentTexts = new HashSet<>();
+    task.development().forEach(q -> assertTrue(developmentTexts.add(q.question()), q.question()));
+    // asking for RL questions changes neither the training nor the held-out split (the shipped
+    // cold start's data)
     DemoTask withoutRl = DemoTask.generate(SEED, 1500, 0, 300);
     assertEquals(task.train(), withoutRl.train());
     assertEquals(task.heldOut(), withoutRl.heldOut());

@@ -240,7 +240,7 @@ public final class HtmlReport {
     Set<String> kinds = new TreeSet<>();
     results.forEach(row -> kinds.addAll(row.accuracyByKind().keySet()));
     html.append(
-        "<h2 id=\"results\">Results (held-out)</h2>\n<table class=\"results\">\n<tr><th>Policy</th>"
+        "<h2 id=\"results\">Results</h2>\n<table class=\"results\">\n<tr><th>Policy</th>"
             + "<th>Accuracy</th>");
     kinds.forEach(
         kind ->
