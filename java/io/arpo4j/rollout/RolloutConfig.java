@@ -1,5 +1,6 @@
 package io.arpo4j.rollout;
 
+import io.arpo4j.config.Registry;
 import io.arpo4j.model.SamplingParams;
 
 /**
@@ -47,7 +48,14 @@ public record RolloutConfig(
     /** Branch iff P > τ: deterministic, this project's default. */
     THRESHOLD,
     /** Branch iff U < clamp(P, 0, 1) with U uniform from a seeded generator (the reference). */
-    STOCHASTIC
+    STOCHASTIC;
+
+    /** The rules {@code rollout.branch_rule} may name: each one's name in lower case. */
+    public static final Registry<BranchRule> REGISTRY = new Registry<>("rollout.branch_rule");
+
+    static {
+      for (BranchRule rule : values()) REGISTRY.register(rule.name(), rule);
+    }
   }
 
   /** How the entropies of a window's tokens become its entropy H (ARPO.md §2). */
