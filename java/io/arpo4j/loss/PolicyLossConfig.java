@@ -1,5 +1,6 @@
 package io.arpo4j.loss;
 
+import io.arpo4j.config.Defaults;
 import io.arpo4j.kernels.LossAggregation;
 
 /**
@@ -34,6 +35,12 @@ public record PolicyLossConfig(
   }
 
   public static PolicyLossConfig defaults() {
-    return new PolicyLossConfig(0.2f, 0.2f, 3.0f, LossAggregation.TOKEN_MEAN, 0.0, 0.0);
+    return new PolicyLossConfig(
+        (float) Defaults.number("loss.eps_low"),
+        (float) Defaults.number("loss.eps_high"),
+        (float) Defaults.number("loss.dual_clip_c"),
+        LossAggregation.REGISTRY.get(Defaults.text("loss.aggregation")),
+        Defaults.number("loss.kl_coef"),
+        Defaults.number("loss.entropy_coef"));
   }
 }

@@ -1,7 +1,9 @@
 package io.arpo4j.rollout;
 
+import io.arpo4j.config.Defaults;
 import io.arpo4j.config.Registry;
 import io.arpo4j.model.SamplingParams;
+import java.util.Locale;
 
 /**
  * Every knob of the entropy-based adaptive rollout (ARPO.md §1–§3), with the spec's defaults. Build
@@ -157,18 +159,25 @@ public record RolloutConfig(
 
   /** Starts from the spec's defaults; {@link #build()} validates. */
   public static final class Builder {
-    private int globalSize = 16;
-    private int initialSamples = 8;
-    private int entropyWindow = 20;
-    private EntropyWindowMode entropyWindowMode = EntropyWindowMode.SUM;
-    private double alpha = 0.5;
-    private double beta = 0.2;
-    private double tau = 0.5;
-    private int branchesPerPoint = 1;
-    private int toolCallLimit = 5;
-    private BranchRule branchRule = BranchRule.THRESHOLD;
-    private int maxResponseTokens = 4096;
-    private SamplingParams sampling = new SamplingParams(1f, 1f, 0);
+    private int globalSize = Defaults.integer("rollout.global_size");
+    private int initialSamples = Defaults.integer("rollout.initial_samples");
+    private int entropyWindow = Defaults.integer("rollout.entropy_window");
+    private EntropyWindowMode entropyWindowMode =
+        EntropyWindowMode.valueOf(
+            Defaults.text("rollout.entropy_window_mode").toUpperCase(Locale.ROOT));
+    private double alpha = Defaults.number("rollout.alpha");
+    private double beta = Defaults.number("rollout.beta");
+    private double tau = Defaults.number("rollout.tau");
+    private int branchesPerPoint = Defaults.integer("rollout.branches_per_point");
+    private int toolCallLimit = Defaults.integer("rollout.tool_call_limit");
+    private BranchRule branchRule = BranchRule.REGISTRY.get(Defaults.text("rollout.branch_rule"));
+    private int maxResponseTokens = Defaults.integer("rollout.max_response_tokens");
+    private SamplingParams sampling =
+        new SamplingParams(
+            (float) Defaults.number("rollout.temperature"),
+            (float) Defaults.number("rollout.top_p"),
+            Defaults.integer("rollout.top_k"));
+    // not the trainer's seed: library users get reproducible rollouts without choosing one
     private long seed = 0;
 
     private Builder() {}

@@ -1,5 +1,7 @@
 package io.arpo4j.trainer;
 
+import io.arpo4j.config.Defaults;
+
 /**
  * AdamW and gradient clipping, with the reference's defaults (ARPO.md §6).
  *
@@ -33,7 +35,14 @@ public record OptimizerConfig(
   }
 
   public static OptimizerConfig defaults() {
-    return new OptimizerConfig(1e-6, 0.01, 0.9, 0.999, 1e-8, 1.0, 0);
+    return new OptimizerConfig(
+        Defaults.number("optimizer.lr"),
+        Defaults.number("optimizer.weight_decay"),
+        Defaults.number("optimizer.beta1"),
+        Defaults.number("optimizer.beta2"),
+        Defaults.number("optimizer.eps"),
+        Defaults.number("optimizer.grad_clip"),
+        Defaults.integer("optimizer.warmup_steps"));
   }
 
   public OptimizerConfig withLr(double newLr) {

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.arpo4j.advantage.AdvantageEstimator;
 import io.arpo4j.advantage.TreeAttribution;
+import io.arpo4j.config.Defaults;
 import io.arpo4j.distributed.Distributed;
 import io.arpo4j.kernels.LossAggregation;
 import io.arpo4j.loss.PolicyLossConfig;
@@ -16,7 +17,6 @@ import io.arpo4j.model.SamplingParams;
 import io.arpo4j.reward.RewardKind;
 import io.arpo4j.rollout.RolloutConfig;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -258,10 +258,8 @@ public record TrainerConfig(
     return nl < 0 ? message : message.substring(0, nl);
   }
 
-  private static ObjectNode defaults() throws IOException {
-    try (InputStream in = TrainerConfig.class.getResourceAsStream("defaults.yaml")) {
-      return (ObjectNode) YAML.readTree(in);
-    }
+  private static ObjectNode defaults() {
+    return Defaults.tree();
   }
 
   /**
