@@ -6,28 +6,28 @@ import io.arpo4j.model.SamplingParams;
 import java.util.Locale;
 
 /**
- * Every knob of the entropy-based adaptive rollout (ARPO.md §1–§3), with the spec's defaults. Build
- * one with {@link #builder()}, {@link #defaults()} or {@link #grpo(int)}.
+ * Every knob of the entropy-based adaptive rollout (ARPO.md §1–§3). Build one with {@link
+ * #builder()}, {@link #defaults()} or {@link #grpo(int)}; the defaults are defaults.yaml's {@code
+ * rollout} section (the spec's) and seed 0.
  *
- * @param globalSize M, trajectories per prompt (initial + branches + fillers); default 16
- * @param initialSamples N, independent samples started from the prompt; default 8. N == M is plain
- *     GRPO: the budget is spent before any branch point, so nothing ever branches
+ * @param globalSize M, trajectories per prompt (initial + branches + fillers)
+ * @param initialSamples N, independent samples started from the prompt. N == M is plain GRPO: the
+ *     budget is spent before any branch point, so nothing ever branches
  * @param entropyWindow k, tokens whose entropy is measured: the first k of a trajectory (H_initial)
- *     and the k after each tool result (H_t); default 20
+ *     and the k after each tool result (H_t)
  * @param entropyWindowMode how a window's token entropies become H: their sum (the reference's
- *     scale, the default) or their mean (k times smaller, so β·ΔH barely moves P)
- * @param alpha α, base branch probability; default 0.5
- * @param beta β, weight of the normalised entropy change ΔH; default 0.2
+ *     scale) or their mean (k times smaller, so β·ΔH barely moves P)
+ * @param alpha α, base branch probability
+ * @param beta β, weight of the normalised entropy change ΔH
  * @param tau τ, threshold on P = α + β·ΔH under {@link BranchRule#THRESHOLD}; unused by {@link
- *     BranchRule#STOCHASTIC}; default 0.5
- * @param branchesPerPoint Z, children forked at a branch point; default 1
+ *     BranchRule#STOCHASTIC}
+ * @param branchesPerPoint Z, children forked at a branch point
  * @param toolCallLimit tool calls a trajectory may make; a path asking for one more is stopped
- *     there (no fabricated EOS) and marked truncated; default 5
- * @param branchRule how P becomes a decision; default {@link BranchRule#THRESHOLD}
- * @param maxResponseTokens response length limit, counting generated and tool-result tokens;
- *     default 4096
- * @param sampling decoding knobs; default temperature 1, top-p 1, top-k off (the entropy is that of
- *     the temperature distribution, so ΔH is meaningful only at T > 0)
+ *     there (no fabricated EOS) and marked truncated
+ * @param branchRule how P becomes a decision
+ * @param maxResponseTokens response length limit, counting generated and tool-result tokens
+ * @param sampling decoding knobs (the entropy is that of the temperature distribution, so ΔH is
+ *     meaningful only at T > 0)
  * @param seed seeds the policy's sampling and the stochastic branch draws
  */
 public record RolloutConfig(
