@@ -21,6 +21,8 @@ public final class GroupAdvantages {
    * @param validTokens for each trajectory, how many tokens it trains (its loss-mask tokens), in
    *     the shape of {@code groupRewards}: REINFORCE++ whitens over the batch's tokens, so a
    *     trajectory weighs as many times as it has tokens; GRPO ignores them
+   * @throws IllegalArgumentException on shapes that do not match or a non-finite reward, before the
+   *     estimator sees them
    */
   public static double[][] compute(
       List<double[]> groupRewards, List<double[]> validTokens, AdvantageEstimator estimator) {
@@ -28,8 +30,7 @@ public final class GroupAdvantages {
     if (validTokens == null || validTokens.size() != groupRewards.size()) {
       throw new IllegalArgumentException("validTokens must have one entry per group");
     }
-    double[][] out = new double[groupRewards.size()][];
-    for (int g = 0; g < out.length; g++) {
+    for (int g = 0; g < groupRewards.size(); g++) {
       double[] r = groupRewards.get(g);
       if (r == null || r.length == 0)
         throw new IllegalArgumentException("group " + g + " has no rewards");
@@ -41,15 +42,36 @@ public final class GroupAdvantages {
         if (!Double.isFinite(x))
           throw new IllegalArgumentException("group " + g + " has a non-finite reward " + x);
       }
+    }
+    double[][] out = estimator.advantages(groupRewards, validTokens);
+    if (out == null || out.length != groupRewards.size()) {
+      throw new IllegalArgumentException("the advantage estimator must return one row per group");
+    }
+    for (int g = 0; g < out.length; g++) {
+      if (out[g] == null || out[g].length != groupRewards.get(g).length) {
+        throw new IllegalArgumentException(
+            "the advantage estimator must return one advantage per trajectory (group " + g + ")");
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Each reward minus its group's mean, divided by the group's unbiased std (+ {@link #EPS}) when
+   * {@code scaled}.
+   */
+  static double[][] centered(List<double[]> groupRewards, boolean scaled) {
+    double[][] out = new double[groupRewards.size()][];
+    for (int g = 0; g < out.length; g++) {
+      double[] r = groupRewards.get(g);
       out[g] = new double[r.length];
       double mean = r.length == 1 ? 0.0 : mean(r); // a lone sample has no baseline (as verl)
       for (int i = 0; i < r.length; i++) out[g][i] = r[i] - mean;
-      if (estimator == AdvantageEstimator.GRPO) {
+      if (scaled) {
         double std = r.length == 1 ? 1.0 : unbiasedStd(r);
         for (int i = 0; i < r.length; i++) out[g][i] /= std + EPS;
       }
     }
-    if (estimator == AdvantageEstimator.REINFORCE_PLUS_PLUS) whitenOverTokens(out, validTokens);
     return out;
   }
 
@@ -58,7 +80,7 @@ public final class GroupAdvantages {
    * valid tokens of the batch (a trajectory's value repeated over its tokens), then {@code (a -
    * mean) / sqrt(var + 1e-8)}.
    */
-  private static void whitenOverTokens(double[][] advantages, List<double[]> validTokens) {
+  static double[][] whitenOverTokens(double[][] advantages, List<double[]> validTokens) {
     double n = 0, sum = 0;
     for (int g = 0; g < advantages.length; g++) {
       for (int i = 0; i < advantages[g].length; i++) {
@@ -66,7 +88,7 @@ public final class GroupAdvantages {
         sum += validTokens.get(g)[i] * advantages[g][i];
       }
     }
-    if (n == 0) return;
+    if (n == 0) return advantages;
     double mean = sum / n, sq = 0;
     for (int g = 0; g < advantages.length; g++) {
       for (int i = 0; i < advantages[g].length; i++) {
@@ -76,6 +98,7 @@ public final class GroupAdvantages {
     double var = n > 1 ? sq / (n - 1) : sq / n;
     double scale = 1 / Math.sqrt(var + WHITEN_EPS);
     for (double[] a : advantages) for (int i = 0; i < a.length; i++) a[i] = (a[i] - mean) * scale;
+    return advantages;
   }
 
   /**

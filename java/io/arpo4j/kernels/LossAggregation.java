@@ -1,5 +1,7 @@
 package io.arpo4j.kernels;
 
+import io.arpo4j.config.Registry;
+
 /** How masked per-token losses of a padded [S, L] batch become one scalar (ARPO.md §6). */
 public enum LossAggregation {
   /**
@@ -14,18 +16,20 @@ public enum LossAggregation {
   /** Per-sequence token mean, summed over non-empty sequences. */
   SEQ_SUM_TOKEN_MEAN;
 
+  /**
+   * The aggregations {@code loss.aggregation} may name: each one's {@link #configName}, and
+   * Dr.GRPO's {@code seq-mean-token-sum-norm}, which the kernel computes as token-mean and the
+   * trainer rescales by a constant (TrainerConfig.lengthNormalizer).
+   */
+  public static final Registry<LossAggregation> REGISTRY = new Registry<>("loss.aggregation");
+
+  static {
+    for (LossAggregation a : values()) REGISTRY.register(a.configName(), a);
+    REGISTRY.register("seq-mean-token-sum-norm", TOKEN_MEAN);
+  }
+
   /** The name used in configs and on the command line, e.g. {@code token-mean}. */
   public String configName() {
     return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
-  }
-
-  public static LossAggregation fromConfigName(String name) {
-    for (LossAggregation a : values()) {
-      if (a.configName().equals(name)) return a;
-    }
-    throw new IllegalArgumentException(
-        "unknown loss aggregation '"
-            + name
-            + "' (expected token-mean, seq-mean-token-mean or seq-sum-token-mean)");
   }
 }

@@ -1,16 +1,18 @@
 package io.arpo4j.loss;
 
+import io.arpo4j.config.Defaults;
 import io.arpo4j.kernels.LossAggregation;
 
 /**
- * Knobs of the policy loss (ARPO.md §6), with the reference's defaults.
+ * Knobs of the policy loss (ARPO.md §6); {@link #defaults()} are defaults.yaml's {@code loss}
+ * section, the reference's.
  *
- * @param epsLow lower clip range of the ratio (0.2)
- * @param epsHigh upper clip range of the ratio (0.2; DAPO's clip-higher uses 0.28)
- * @param dualClipC dual-clip bound for negative advantages (3.0; <= 1 disables)
- * @param aggregation how token losses become one number (token-mean)
+ * @param epsLow lower clip range of the ratio
+ * @param epsHigh upper clip range of the ratio (DAPO's clip-higher uses 0.28)
+ * @param dualClipC dual-clip bound for negative advantages (<= 1 disables)
+ * @param aggregation how token losses become one number
  * @param klCoef weight of the k3 KL estimate to the reference policy (0: no reference model)
- * @param entropyCoef weight of the entropy bonus (0)
+ * @param entropyCoef weight of the entropy bonus
  */
 public record PolicyLossConfig(
     float epsLow,
@@ -34,6 +36,12 @@ public record PolicyLossConfig(
   }
 
   public static PolicyLossConfig defaults() {
-    return new PolicyLossConfig(0.2f, 0.2f, 3.0f, LossAggregation.TOKEN_MEAN, 0.0, 0.0);
+    return new PolicyLossConfig(
+        (float) Defaults.number("loss.eps_low"),
+        (float) Defaults.number("loss.eps_high"),
+        (float) Defaults.number("loss.dual_clip_c"),
+        LossAggregation.REGISTRY.get(Defaults.text("loss.aggregation")),
+        Defaults.number("loss.kl_coef"),
+        Defaults.number("loss.entropy_coef"));
   }
 }

@@ -1,30 +1,33 @@
 package io.arpo4j.rollout;
 
+import io.arpo4j.config.Defaults;
+import io.arpo4j.config.Registry;
 import io.arpo4j.model.SamplingParams;
+import java.util.Locale;
 
 /**
- * Every knob of the entropy-based adaptive rollout (ARPO.md §1–§3), with the spec's defaults. Build
- * one with {@link #builder()}, {@link #defaults()} or {@link #grpo(int)}.
+ * Every knob of the entropy-based adaptive rollout (ARPO.md §1–§3). Build one with {@link
+ * #builder()}, {@link #defaults()} or {@link #grpo(int)}; the defaults are defaults.yaml's {@code
+ * rollout} section (the spec's) and seed 0.
  *
- * @param globalSize M, trajectories per prompt (initial + branches + fillers); default 16
- * @param initialSamples N, independent samples started from the prompt; default 8. N == M is plain
- *     GRPO: the budget is spent before any branch point, so nothing ever branches
+ * @param globalSize M, trajectories per prompt (initial + branches + fillers)
+ * @param initialSamples N, independent samples started from the prompt. N == M is plain GRPO: the
+ *     budget is spent before any branch point, so nothing ever branches
  * @param entropyWindow k, tokens whose entropy is measured: the first k of a trajectory (H_initial)
- *     and the k after each tool result (H_t); default 20
+ *     and the k after each tool result (H_t)
  * @param entropyWindowMode how a window's token entropies become H: their sum (the reference's
- *     scale, the default) or their mean (k times smaller, so β·ΔH barely moves P)
- * @param alpha α, base branch probability; default 0.5
- * @param beta β, weight of the normalised entropy change ΔH; default 0.2
+ *     scale) or their mean (k times smaller, so β·ΔH barely moves P)
+ * @param alpha α, base branch probability
+ * @param beta β, weight of the normalised entropy change ΔH
  * @param tau τ, threshold on P = α + β·ΔH under {@link BranchRule#THRESHOLD}; unused by {@link
- *     BranchRule#STOCHASTIC}; default 0.5
- * @param branchesPerPoint Z, children forked at a branch point; default 1
+ *     BranchRule#STOCHASTIC}
+ * @param branchesPerPoint Z, children forked at a branch point
  * @param toolCallLimit tool calls a trajectory may make; a path asking for one more is stopped
- *     there (no fabricated EOS) and marked truncated; default 5
- * @param branchRule how P becomes a decision; default {@link BranchRule#THRESHOLD}
- * @param maxResponseTokens response length limit, counting generated and tool-result tokens;
- *     default 4096
- * @param sampling decoding knobs; default temperature 1, top-p 1, top-k off (the entropy is that of
- *     the temperature distribution, so ΔH is meaningful only at T > 0)
+ *     there (no fabricated EOS) and marked truncated
+ * @param branchRule how P becomes a decision
+ * @param maxResponseTokens response length limit, counting generated and tool-result tokens
+ * @param sampling decoding knobs (the entropy is that of the temperature distribution, so ΔH is
+ *     meaningful only at T > 0)
  * @param seed seeds the policy's sampling and the stochastic branch draws
  */
 public record RolloutConfig(
@@ -47,7 +50,14 @@ public record RolloutConfig(
     /** Branch iff P > τ: deterministic, this project's default. */
     THRESHOLD,
     /** Branch iff U < clamp(P, 0, 1) with U uniform from a seeded generator (the reference). */
-    STOCHASTIC
+    STOCHASTIC;
+
+    /** The rules {@code rollout.branch_rule} may name: each one's name in lower case. */
+    public static final Registry<BranchRule> REGISTRY = new Registry<>("rollout.branch_rule");
+
+    static {
+      for (BranchRule rule : values()) REGISTRY.register(rule.name(), rule);
+    }
   }
 
   /** How the entropies of a window's tokens become its entropy H (ARPO.md §2). */
@@ -149,18 +159,25 @@ public record RolloutConfig(
 
   /** Starts from the spec's defaults; {@link #build()} validates. */
   public static final class Builder {
-    private int globalSize = 16;
-    private int initialSamples = 8;
-    private int entropyWindow = 20;
-    private EntropyWindowMode entropyWindowMode = EntropyWindowMode.SUM;
-    private double alpha = 0.5;
-    private double beta = 0.2;
-    private double tau = 0.5;
-    private int branchesPerPoint = 1;
-    private int toolCallLimit = 5;
-    private BranchRule branchRule = BranchRule.THRESHOLD;
-    private int maxResponseTokens = 4096;
-    private SamplingParams sampling = new SamplingParams(1f, 1f, 0);
+    private int globalSize = Defaults.integer("rollout.global_size");
+    private int initialSamples = Defaults.integer("rollout.initial_samples");
+    private int entropyWindow = Defaults.integer("rollout.entropy_window");
+    private EntropyWindowMode entropyWindowMode =
+        EntropyWindowMode.valueOf(
+            Defaults.text("rollout.entropy_window_mode").toUpperCase(Locale.ROOT));
+    private double alpha = Defaults.number("rollout.alpha");
+    private double beta = Defaults.number("rollout.beta");
+    private double tau = Defaults.number("rollout.tau");
+    private int branchesPerPoint = Defaults.integer("rollout.branches_per_point");
+    private int toolCallLimit = Defaults.integer("rollout.tool_call_limit");
+    private BranchRule branchRule = BranchRule.REGISTRY.get(Defaults.text("rollout.branch_rule"));
+    private int maxResponseTokens = Defaults.integer("rollout.max_response_tokens");
+    private SamplingParams sampling =
+        new SamplingParams(
+            (float) Defaults.number("rollout.temperature"),
+            (float) Defaults.number("rollout.top_p"),
+            Defaults.integer("rollout.top_k"));
+    // not the trainer's seed: library users get reproducible rollouts without choosing one
     private long seed = 0;
 
     private Builder() {}

@@ -1,15 +1,18 @@
 package io.arpo4j.trainer;
 
+import io.arpo4j.config.Defaults;
+
 /**
- * AdamW and gradient clipping, with the reference's defaults (ARPO.md §6).
+ * AdamW and gradient clipping (ARPO.md §6); {@link #defaults()} are defaults.yaml's {@code
+ * optimizer} section, the reference's.
  *
- * @param lr learning rate (1e-6; constant after warm-up)
- * @param weightDecay decoupled weight decay (0.01)
- * @param beta1 Adam beta1 (0.9)
- * @param beta2 Adam beta2 (0.999)
- * @param eps Adam epsilon (1e-8)
- * @param gradClip max global gradient norm (1.0; <= 0 disables)
- * @param warmupSteps linear warm-up of the learning rate over this many optimizer steps (0)
+ * @param lr learning rate (constant after warm-up)
+ * @param weightDecay decoupled weight decay
+ * @param beta1 Adam beta1
+ * @param beta2 Adam beta2
+ * @param eps Adam epsilon
+ * @param gradClip max global gradient norm (<= 0 disables)
+ * @param warmupSteps linear warm-up of the learning rate over this many optimizer steps
  */
 public record OptimizerConfig(
     double lr,
@@ -33,7 +36,14 @@ public record OptimizerConfig(
   }
 
   public static OptimizerConfig defaults() {
-    return new OptimizerConfig(1e-6, 0.01, 0.9, 0.999, 1e-8, 1.0, 0);
+    return new OptimizerConfig(
+        Defaults.number("optimizer.lr"),
+        Defaults.number("optimizer.weight_decay"),
+        Defaults.number("optimizer.beta1"),
+        Defaults.number("optimizer.beta2"),
+        Defaults.number("optimizer.eps"),
+        Defaults.number("optimizer.grad_clip"),
+        Defaults.integer("optimizer.warmup_steps"));
   }
 
   public OptimizerConfig withLr(double newLr) {

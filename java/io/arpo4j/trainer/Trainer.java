@@ -4,14 +4,8 @@ import io.arpo4j.distributed.Distributed;
 import io.arpo4j.kernels.NativeLibraries;
 import io.arpo4j.model.PolicyModel;
 import io.arpo4j.model.RuntimeOptions;
-import io.arpo4j.reward.AnswerReward;
-import io.arpo4j.reward.ArpoReferenceReward;
-import io.arpo4j.reward.DataSourceReward;
-import io.arpo4j.reward.ExactMatchReward;
-import io.arpo4j.reward.F1Reward;
-import io.arpo4j.reward.FormatCheck;
-import io.arpo4j.reward.MathEquivalenceReward;
 import io.arpo4j.reward.Reward;
+import io.arpo4j.reward.RewardKind;
 import io.arpo4j.rollout.RolloutGroup;
 import io.arpo4j.rollout.ToolCaller;
 import io.arpo4j.tools.Tool;
@@ -309,29 +303,9 @@ public final class Trainer implements AutoCloseable {
    * correctness rule ({@code correct}) it scores 1 when the answer matches fully, else 0.
    */
   static Reward configuredReward(TrainerConfig config, TrajectoryFormat tools, boolean correct) {
-    if (config.reward().kind().equals("auto")) {
-      return new DataSourceReward(
-          configuredReward(config, "math", tools, correct),
-          configuredReward(config, "f1", tools, correct));
-    }
-    return configuredReward(config, config.reward().kind(), tools, correct);
-  }
-
-  private static Reward configuredReward(
-      TrainerConfig config, String kind, TrajectoryFormat tools, boolean correct) {
-    FormatCheck format = new FormatCheck(tools);
-    double bonus = config.reward().multiToolBonus();
-    AnswerReward reward =
-        switch (kind) {
-          case "f1" -> new F1Reward(format, bonus);
-          case "exact" -> new ExactMatchReward(format, bonus);
-          case "math" -> new MathEquivalenceReward(format, bonus);
-          case "arpo_reference" -> new ArpoReferenceReward(bonus);
-          default -> throw new IllegalArgumentException("unknown reward.kind " + kind);
-        };
-    return correct
-        ? in -> reward.evaluate(in.response(), in.references()).match() >= 1.0 ? 1.0 : 0.0
-        : reward;
+    return RewardKind.REGISTRY
+        .get(config.reward().kind())
+        .create(tools, config.reward().multiToolBonus(), correct);
   }
 
   public TrainerConfig config() {

@@ -9,13 +9,14 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.arpo4j.advantage.AdvantageEstimator;
 import io.arpo4j.advantage.TreeAttribution;
+import io.arpo4j.config.Defaults;
 import io.arpo4j.distributed.Distributed;
 import io.arpo4j.kernels.LossAggregation;
 import io.arpo4j.loss.PolicyLossConfig;
 import io.arpo4j.model.SamplingParams;
+import io.arpo4j.reward.RewardKind;
 import io.arpo4j.rollout.RolloutConfig;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -257,10 +258,8 @@ public record TrainerConfig(
     return nl < 0 ? message : message.substring(0, nl);
   }
 
-  private static ObjectNode defaults() throws IOException {
-    try (InputStream in = TrainerConfig.class.getResourceAsStream("defaults.yaml")) {
-      return (ObjectNode) YAML.readTree(in);
-    }
+  private static ObjectNode defaults() {
+    return Defaults.tree();
   }
 
   /**
@@ -353,12 +352,7 @@ public record TrainerConfig(
               + data.promptFormat()
               + "'");
     }
-    if (!List.of("f1", "exact", "math", "arpo_reference", "auto").contains(reward.kind())) {
-      throw new IllegalArgumentException(
-          "reward.kind must be f1, exact, math, arpo_reference or auto, got '"
-              + reward.kind()
-              + "'");
-    }
+    RewardKind.REGISTRY.get(reward.kind());
     // the typed views check the rest
     rolloutConfig();
     policyLossConfig();
@@ -394,16 +388,7 @@ public record TrainerConfig(
         .beta(rollout.beta())
         .tau(rollout.tau())
         .branchesPerPoint(rollout.branchesPerPoint())
-        .branchRule(
-            switch (rollout.branchRule()) {
-              case "threshold" -> RolloutConfig.BranchRule.THRESHOLD;
-              case "stochastic" -> RolloutConfig.BranchRule.STOCHASTIC;
-              default ->
-                  throw new IllegalArgumentException(
-                      "rollout.branch_rule must be threshold or stochastic, got '"
-                          + rollout.branchRule()
-                          + "'");
-            })
+        .branchRule(RolloutConfig.BranchRule.REGISTRY.get(rollout.branchRule()))
         .toolCallLimit(rollout.toolCallLimit())
         .maxResponseTokens(rollout.maxResponseTokens())
         .sampling(
@@ -414,10 +399,7 @@ public record TrainerConfig(
   }
 
   public PolicyLossConfig policyLossConfig() {
-    LossAggregation aggregation =
-        lengthNormalizer() > 0
-            ? LossAggregation.TOKEN_MEAN
-            : LossAggregation.fromConfigName(loss.aggregation());
+    LossAggregation aggregation = LossAggregation.REGISTRY.get(loss.aggregation());
     return new PolicyLossConfig(
         (float) loss.epsLow(),
         (float) loss.epsHigh(),
@@ -433,7 +415,9 @@ public record TrainerConfig(
    * it).
    */
   public int lengthNormalizer() {
-    return SEQ_MEAN_TOKEN_SUM_NORM.equals(loss.aggregation()) ? rollout.maxResponseTokens() : 0;
+    return SEQ_MEAN_TOKEN_SUM_NORM.equalsIgnoreCase(loss.aggregation())
+        ? rollout.maxResponseTokens()
+        : 0;
   }
 
   public OptimizerConfig optimizerConfig() {
@@ -457,7 +441,7 @@ public record TrainerConfig(
   }
 
   public AdvantageEstimator advantageEstimator() {
-    return AdvantageEstimator.fromConfigName(advantage.estimator());
+    return AdvantageEstimator.REGISTRY.get(advantage.estimator());
   }
 
   public TreeAttribution.Mode attribution() {

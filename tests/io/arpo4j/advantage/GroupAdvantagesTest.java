@@ -75,7 +75,7 @@ class GroupAdvantagesTest {
             AdvantageEstimator.DR_GRPO);
     assertArrayEquals(new double[] {0.5, -0.5, -0.5, 0.5}, a[0], 1e-15);
     assertArrayEquals(new double[] {-0.3, 0.3, 0.0}, a[1], 1e-15);
-    assertEquals(AdvantageEstimator.DR_GRPO, AdvantageEstimator.fromConfigName("dr-grpo"));
+    assertEquals(AdvantageEstimator.DR_GRPO, AdvantageEstimator.REGISTRY.get("dr-grpo"));
   }
 
   @Test
@@ -99,8 +99,14 @@ class GroupAdvantagesTest {
                     List.of(new double[] {1, 1}),
                     AdvantageEstimator.GRPO));
     assertTrue(e.getMessage().contains("non-finite reward"));
-    assertThrows(IllegalArgumentException.class, () -> AdvantageEstimator.fromConfigName("ppo"));
+    assertTrue(
+        assertThrows(IllegalArgumentException.class, () -> AdvantageEstimator.REGISTRY.get("ppo"))
+            .getMessage()
+            .startsWith(
+                "advantage.estimator must be one of [dr-grpo, dr_grpo, grpo, reinforce++,"
+                    + " reinforce_plus_plus"));
+    assertEquals(AdvantageEstimator.GRPO, AdvantageEstimator.REGISTRY.get("GRPO"));
     assertEquals(
-        AdvantageEstimator.REINFORCE_PLUS_PLUS, AdvantageEstimator.fromConfigName("reinforce++"));
+        AdvantageEstimator.REINFORCE_PLUS_PLUS, AdvantageEstimator.REGISTRY.get("reinforce++"));
   }
 }

@@ -167,7 +167,7 @@ class KernelArgumentsTest {
         () ->
             Kernels.logprobBackwardInPlace(
                 logits, tensor(new long[] {0, 1, 2, 99}, n), stats, grad, null, 1f));
-    rejects("loss mask", () -> LossAggregation.fromConfigName("loss mask"));
+    rejects("loss.aggregation must be one of", () -> LossAggregation.REGISTRY.get("loss mask"));
   }
 
   @Test

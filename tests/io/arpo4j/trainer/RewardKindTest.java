@@ -34,7 +34,8 @@ class RewardKindTest {
             IllegalArgumentException.class,
             () -> TrainerConfig.load(null, List.of("reward.kind=sympy")));
     assertTrue(
-        e.getMessage().contains("reward.kind must be f1, exact, math, arpo_reference or auto"),
+        e.getMessage()
+            .contains("reward.kind must be one of [arpo_reference, auto, exact, f1, math"),
         e.getMessage());
   }
 }

@@ -78,10 +78,10 @@ class TrainerConfigTest {
             TrainerConfig.load(
                 null, List.of("rollout.global_size=4", "rollout.initial_samples=9")));
     assertMessage(
-        "rollout.branch_rule must be threshold or stochastic",
+        "rollout.branch_rule must be one of [stochastic, threshold], got 'sometimes'",
         () -> TrainerConfig.load(null, List.of("rollout.branch_rule=sometimes")));
     assertMessage(
-        "unknown loss aggregation 'sum'",
+        "loss.aggregation must be one of [seq-mean-token-mean, seq-mean-token-sum-norm, seq-sum-token-mean, token-mean], got 'sum'",
         () -> TrainerConfig.load(null, List.of("loss.aggregation=sum")));
     assertMessage(
         "prompts_per_step must be > 0",

@@ -1,0 +1,79 @@
+package io.arpo4j.trainer;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.arpo4j.advantage.AdvantageEstimator;
+import io.arpo4j.advantage.GroupAdvantages;
+import io.arpo4j.reward.Reward;
+import io.arpo4j.reward.RewardKind;
+import io.arpo4j.reward.ScoringInputs;
+import io.arpo4j.tools.TrajectoryFormat;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A library user's own advantage estimator and reward kind, named in a config, are the ones used.
+ */
+class UserRegisteredEntriesTest {
+  /** Each reward unchanged: no baseline at all. */
+  static final AdvantageEstimator RAW_REWARD =
+      (rewards, validTokens) -> rewards.stream().map(double[]::clone).toArray(double[][]::new);
+
+  /** The multi-tool bonus as the training reward, 1 as the correctness rule. */
+  static final RewardKind BONUS_ONLY =
+      (tools, bonus, correctness) -> in -> correctness ? 1.0 : bonus;
+
+  static {
+    // registered once per JVM: the registries are global and reject a second registration
+    AdvantageEstimator.REGISTRY.register("user-raw-reward", RAW_REWARD);
+    RewardKind.REGISTRY.register("user_bonus_only", BONUS_ONLY);
+  }
+
+  @Test
+  void aRegisteredAdvantageEstimatorIsTheConfiguredOne() throws Exception {
+    TrainerConfig config = TrainerConfig.load(null, List.of("advantage.estimator=User-Raw-Reward"));
+    assertSame(RAW_REWARD, config.advantageEstimator());
+    double[][] advantages =
+        GroupAdvantages.compute(
+            List.of(new double[] {1, 0, 0.5}),
+            List.of(new double[] {3, 3, 3}),
+            config.advantageEstimator());
+    assertArrayEquals(new double[] {1, 0, 0.5}, advantages[0]);
+  }
+
+  @Test
+  void anEstimatorOfTheWrongShapeIsRejected() {
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                GroupAdvantages.compute(
+                    List.of(new double[] {1, 0}),
+                    List.of(new double[] {3, 3}),
+                    (rewards, validTokens) -> new double[][] {{1}}));
+    assertEquals(
+        "the advantage estimator must return one advantage per trajectory (group 0)",
+        e.getMessage());
+  }
+
+  @Test
+  void aRegisteredRewardKindIsTheConfiguredReward() throws Exception {
+    TrainerConfig config =
+        TrainerConfig.load(
+            null, List.of("reward.kind=user_bonus_only", "reward.multi_tool_bonus=0.25"));
+    var input = ScoringInputs.of("<answer>\\boxed{x}</answer>", List.of("y"), null);
+    Reward reward = Trainer.configuredReward(config, TrajectoryFormat.BUILT_IN, false);
+    Reward correctness = Trainer.configuredReward(config, TrajectoryFormat.BUILT_IN, true);
+    assertEquals(0.25, reward.score(input));
+    assertEquals(1.0, correctness.score(input));
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> TrainerConfig.load(null, List.of("reward.kind=sympy")));
+    assertTrue(e.getMessage().contains("user_bonus_only"), e.getMessage());
+  }
+}
