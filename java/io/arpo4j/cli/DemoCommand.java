@@ -363,9 +363,8 @@ public final class DemoCommand implements Callable<Integer> {
             // lr and steps chosen on the development split (demo --dev), never on the held-out one
             "optimizer.lr=5e-5",
             // Adam's second moment over ~20 steps, as nanoGPT: with 0.999 the tied embedding's
-            // growing
-            // gradients outrun the running variance and the embedding blows up (|E| ~ 600 after 750
-            // SFT steps)
+            // growing gradients outrun the running variance and the embedding blows up
+            // (|E| ~ 600 after 750 SFT steps)
             "optimizer.beta2=0.95",
             "rollout.temperature=1.0",
             "rollout.global_size=" + plan.globalSize(),
