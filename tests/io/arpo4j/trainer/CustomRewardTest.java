@@ -80,27 +80,7 @@ class CustomRewardTest {
             + "<answer>\\boxed{Monday}</answer>";
     String line = "{\"prompt\": " + json(prompt) + ", \"response\": " + json(response) + "}\n";
     Files.writeString(sftData, line.repeat(16));
-    TrainerConfig config =
-        TrainerConfig.load(
-            null,
-            List.of(
-                "runs_dir=" + runs,
-                "run_name=reward",
-                "steps=1",
-                "algo=grpo",
-                "prompts_per_step=2",
-                "ppo_mini_batch_prompts=2",
-                "rollout.global_size=4",
-                "rollout.max_response_tokens=64",
-                "rollout.temperature=0.5",
-                "tools.python=false",
-                "seed=3",
-                "sft.epochs=30",
-                "sft.batch_size=8",
-                "sft.lr=3e-3",
-                "sft.warmup_steps=10",
-                "reward.kind=exact",
-                "data.prompt_format=template"));
+    TrainerConfig config = CustomToolTest.tinyRun(runs, "reward");
     List<Question> questions = Question.load(verlParquet(runs));
     ToolUseReward reward = new ToolUseReward();
     try (Trainer trainer =

@@ -9,6 +9,7 @@ import io.arpo4j.rollout.Trajectory;
 import io.arpo4j.tools.Tool;
 import io.arpo4j.tools.ToolContext;
 import io.arpo4j.tools.TrajectoryFormat;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -64,27 +65,7 @@ class CustomToolTest {
           .append("}\n");
     }
     Files.writeString(sftData, lines);
-    TrainerConfig config =
-        TrainerConfig.load(
-            null,
-            List.of(
-                "runs_dir=" + runs,
-                "run_name=calendar",
-                "steps=1",
-                "algo=grpo",
-                "prompts_per_step=2",
-                "ppo_mini_batch_prompts=2",
-                "rollout.global_size=4",
-                "rollout.max_response_tokens=64",
-                "rollout.temperature=0.5",
-                "tools.python=false",
-                "seed=3",
-                "sft.epochs=30",
-                "sft.batch_size=8",
-                "sft.lr=3e-3",
-                "sft.warmup_steps=10",
-                "reward.kind=exact",
-                "data.prompt_format=template"));
+    TrainerConfig config = tinyRun(runs, "calendar");
     CalendarTool calendar = new CalendarTool();
     List<Question> questions =
         List.of(
@@ -121,6 +102,33 @@ class CustomToolTest {
     }
     List<Map<String, Object>> steps = MetricsLog.read(runs.resolve("calendar/metrics.jsonl"));
     assertEquals(1, steps.size());
+  }
+
+  /**
+   * One RL step of the embedded model on two prompts, after an SFT that teaches it the calendar
+   * call; shared by the tests that train with a user's tool or reward.
+   */
+  static TrainerConfig tinyRun(Path runs, String runName) throws IOException {
+    return TrainerConfig.load(
+        null,
+        List.of(
+            "runs_dir=" + runs,
+            "run_name=" + runName,
+            "steps=1",
+            "algo=grpo",
+            "prompts_per_step=2",
+            "ppo_mini_batch_prompts=2",
+            "rollout.global_size=4",
+            "rollout.max_response_tokens=64",
+            "rollout.temperature=0.5",
+            "tools.python=false",
+            "seed=3",
+            "sft.epochs=30",
+            "sft.batch_size=8",
+            "sft.lr=3e-3",
+            "sft.warmup_steps=10",
+            "reward.kind=exact",
+            "data.prompt_format=template"));
   }
 
   private static String json(String s) throws Exception {
