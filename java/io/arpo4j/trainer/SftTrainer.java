@@ -39,6 +39,21 @@ public final class SftTrainer {
       Path metricsFile,
       Distributed dist)
       throws IOException {
+    return train(model, rows, config, metricsFile, dist, true);
+  }
+
+  /**
+   * As {@link #train(PolicyModel, List, TrainerConfig, Path, Distributed)}; {@code showProgress}
+   * false draws no progress line (the master rank draws it otherwise).
+   */
+  public static Result train(
+      PolicyModel model,
+      List<TrainingRow> rows,
+      TrainerConfig config,
+      Path metricsFile,
+      Distributed dist,
+      boolean showProgress)
+      throws IOException {
     TrainerConfig.Sft sft = config.sft();
     OptimizerConfig base = config.optimizerConfig();
     OptimizerConfig opt =
@@ -60,7 +75,10 @@ public final class SftTrainer {
     dist.broadcastParameters(parameters);
     try (PolicyOptimizer optimizer = new PolicyOptimizer(model.model(), opt);
         MetricsLog metrics = dist.isMaster() ? MetricsLog.open(metricsFile) : null;
-        Progress progress = Progress.start("sft", total)) {
+        Progress progress =
+            showProgress && dist.isMaster()
+                ? Progress.start("sft", total)
+                : Progress.silent(total)) {
       for (int epoch = 0; epoch < sft.epochs(); epoch++) {
         int[] order = RlTrainer.permutation(rows.size(), RlTrainer.mix(config.seed(), -1 - epoch));
         for (int b = 0; b < batches; b++) {

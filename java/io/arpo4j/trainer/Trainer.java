@@ -124,6 +124,7 @@ public final class Trainer implements AutoCloseable {
     private Consumer<Map<String, Object>> listener;
     private boolean progress = true;
     private Distributed distributed = Distributed.single();
+    private ModelLoader modelLoader = PolicyModel::load;
 
     private Builder(TrainerConfig config) {
       this.config = config;
@@ -181,7 +182,7 @@ public final class Trainer implements AutoCloseable {
       return this;
     }
 
-    /** Whether to draw a progress line on stderr while training (default true). */
+    /** Whether {@link #sft} and {@link #train} draw a progress line on stderr (default true). */
     public Builder progress(boolean progress) {
       this.progress = progress;
       return this;
@@ -190,6 +191,18 @@ public final class Trainer implements AutoCloseable {
     /** The data-parallel job this process is a rank of (default: a world of one). */
     public Builder distributed(Distributed distributed) {
       this.distributed = distributed;
+      return this;
+    }
+
+    /** How {@link #build()} loads the model it owns (a checkpoint's, or {@code config.model()}). */
+    @FunctionalInterface
+    interface ModelLoader {
+      PolicyModel load(String dirOrDefault, RuntimeOptions runtime) throws IOException;
+    }
+
+    /** Replaces {@link PolicyModel#load(String, RuntimeOptions)}: tests watch what build() owns. */
+    Builder modelLoader(ModelLoader modelLoader) {
+      this.modelLoader = modelLoader;
       return this;
     }
 
@@ -208,8 +221,9 @@ public final class Trainer implements AutoCloseable {
       boolean ownsModel = model == null;
       PolicyModel policy =
           checkpoint.isPresent()
-              ? PolicyModel.load(checkpoint.get().resolve(Checkpoints.MODEL_DIR), runtime)
-              : model != null ? model : PolicyModel.load(config.model(), runtime);
+              ? modelLoader.load(
+                  checkpoint.get().resolve(Checkpoints.MODEL_DIR).toString(), runtime)
+              : model != null ? model : modelLoader.load(config.model(), runtime);
       policy.model().setGradientCheckpointing(config.gradientCheckpointing());
       ToolRegistry registry = new ToolRegistry();
       List<Tool> owned = new ArrayList<>();
@@ -345,7 +359,7 @@ public final class Trainer implements AutoCloseable {
             prompts::text,
             config.microBatchTokens());
     return SftTrainer.train(
-        model, rows, config, config.runDir().resolve("sft_metrics.jsonl"), distributed);
+        model, rows, config, config.runDir().resolve("sft_metrics.jsonl"), distributed, progress);
   }
 
   /** RL until {@code config.steps()} (continuing a resumed run). */

@@ -10,6 +10,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.arpo4j.model.PolicyModel;
 import io.arpo4j.tools.Tool;
 import io.arpo4j.tools.ToolContext;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -30,6 +33,26 @@ class TrainerContractTest {
         .descendants()
         .filter(p -> p.info().commandLine().orElse("").contains("arpo4j-python-worker"))
         .count();
+  }
+
+  /** A tool of the caller's, which records whether anyone closed it. */
+  private static final class Echo implements Tool {
+    boolean closed;
+
+    @Override
+    public String tag() {
+      return "echo";
+    }
+
+    @Override
+    public String execute(String input, ToolContext context) {
+      return input;
+    }
+
+    @Override
+    public void close() {
+      closed = true;
+    }
   }
 
   @Test
@@ -108,24 +131,6 @@ class TrainerContractTest {
 
   @Test
   void aToolWithATakenTagFailsTheBuildAndIsNotClosed(@TempDir Path runs) throws Exception {
-    final class Echo implements Tool {
-      boolean closed;
-
-      @Override
-      public String tag() {
-        return "echo";
-      }
-
-      @Override
-      public String execute(String input, ToolContext context) {
-        return input;
-      }
-
-      @Override
-      public void close() {
-        closed = true;
-      }
-    }
     Echo first = new Echo(), second = new Echo();
     TrainerConfig config = RlTrainerTest.config(runs, "tools", 1);
     IllegalArgumentException e =
@@ -137,6 +142,80 @@ class TrainerContractTest {
       assertEquals(1, trainer.model().eosTokenIds().length);
     }
     assertFalse(first.closed || second.closed, "tools passed in stay the caller's");
+  }
+
+  @Test
+  void aFailingBuildClosesTheModelItLoaded(@TempDir Path runs) throws Exception {
+    TrainerConfig config = RlTrainerTest.config(runs, "failing", 1);
+    assertEquals(PolicyModel.DEFAULT_NAME, failingBuildLoadsAndCloses(config));
+
+    try (Trainer trainer =
+        Trainer.builder(config).reward(RlTrainerTest.DIGITS).progress(false).build()) {
+      trainer.train(RlTrainerTest.questions(4)); // leaves checkpoints/latest
+    }
+    String resumed = failingBuildLoadsAndCloses(config);
+    assertTrue(resumed.contains("checkpoints"), "the checkpoint's model: " + resumed);
+  }
+
+  /**
+   * Builds with two tools of one tag, which fails after the model is loaded, and asserts that
+   * build() loaded exactly one model and closed it before throwing; returns what it loaded.
+   */
+  private static String failingBuildLoadsAndCloses(TrainerConfig config) {
+    List<PolicyModel> loaded = new ArrayList<>();
+    List<String> dirs = new ArrayList<>();
+    Trainer.Builder builder =
+        Trainer.builder(config)
+            .tool(new Echo())
+            .tool(new Echo())
+            .progress(false)
+            .modelLoader(
+                (dir, runtime) -> {
+                  PolicyModel model = PolicyModel.load(dir, runtime);
+                  loaded.add(model);
+                  dirs.add(dir);
+                  return model;
+                });
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, builder::build);
+    assertTrue(e.getMessage().contains("'echo' is already registered"), e.getMessage());
+    assertEquals(1, loaded.size(), "models build() loaded");
+    boolean open = isOpen(loaded.get(0));
+    if (open) loaded.get(0).close();
+    assertFalse(open, "a failing build() closes the model it loaded (" + dirs.get(0) + ")");
+    return dirs.get(0);
+  }
+
+  @Test
+  void progressFalseKeepsTheConsoleSilent(@TempDir Path runs) throws Exception {
+    Path data =
+        Files.writeString(
+            runs.resolve("sft.jsonl"), "{\"prompt\": \"2+3=\", \"response\": \"5\"}\n");
+    String silent = consoleOfSftAndTraining(runs, "silent", false, data);
+    assertEquals("", silent, "progress(false) prints nothing on stdout or stderr");
+    String shown = consoleOfSftAndTraining(runs, "shown", true, data);
+    assertTrue(shown.contains("sft  1/1"), "the SFT progress line: " + shown);
+    assertTrue(shown.contains("grpo shown  1/1"), "the RL progress line: " + shown);
+  }
+
+  /** What one SFT step and one RL step print on System.out and System.err together. */
+  private static String consoleOfSftAndTraining(
+      Path runs, String name, boolean progress, Path sftData) throws Exception {
+    TrainerConfig config = RlTrainerTest.config(runs, name, 1, "sft.epochs=1", "sft.batch_size=1");
+    ByteArrayOutputStream console = new ByteArrayOutputStream();
+    PrintStream out = System.out, err = System.err;
+    try (PrintStream capture = new PrintStream(console, true, StandardCharsets.UTF_8)) {
+      System.setOut(capture);
+      System.setErr(capture);
+      try (Trainer trainer =
+          Trainer.builder(config).reward(RlTrainerTest.DIGITS).progress(progress).build()) {
+        trainer.sft(sftData);
+        trainer.train(RlTrainerTest.questions(4));
+      }
+    } finally {
+      System.setOut(out);
+      System.setErr(err);
+    }
+    return console.toString(StandardCharsets.UTF_8);
   }
 
   @Test
