@@ -3,16 +3,27 @@ package consumer;
 import io.arpo4j.kernels.Kernels;
 import io.arpo4j.kernels.NativeLibraries;
 import io.arpo4j.model.PolicyModel;
-import io.arpo4j.model.SampledToken;
-import io.arpo4j.model.SamplingParams;
-import io.arpo4j.model.Sequence;
 import io.arpo4j.model.TransformerPolicy;
+import io.arpo4j.rollout.Prompt;
+import io.arpo4j.rollout.RolloutConfig;
+import io.arpo4j.rollout.RolloutEngine;
+import io.arpo4j.rollout.RolloutGroup;
+import io.arpo4j.rollout.ToolCaller;
+import io.arpo4j.rollout.Trajectory;
+import io.arpo4j.tools.Tool;
+import io.arpo4j.tools.ToolCall;
+import io.arpo4j.tools.ToolContext;
+import io.arpo4j.tools.ToolExecutor;
+import io.arpo4j.tools.ToolRegistry;
+import io.arpo4j.tools.ToolResult;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.bytedeco.pytorch.Tensor;
 
 /**
  * Uses arpo4j the way a service would: one kernel call checked against a hand-computed value, one
- * decoding step of the embedded model, and no command-line dependency on the class path.
+ * rollout of the embedded model with a tool of its own, and no command-line dependency on the class
+ * path.
  */
 public final class ConsumerMain {
   public static void main(String[] args) throws Exception {
@@ -30,12 +41,7 @@ public final class ConsumerMain {
       check(Math.abs(logprob - Math.log(0.75)) < 1e-6, "tokenStats logprob " + logprob);
       check(Math.abs(entropy - expectedEntropy) < 1e-6, "tokenStats entropy " + entropy);
     }
-    try (PolicyModel model = PolicyModel.loadDefault();
-        TransformerPolicy policy = model.newPolicy()) {
-      Sequence s = policy.newSequence(model.tokenizer().encode("Question: 2+2?"));
-      List<SampledToken> next = policy.step(List.of(s), SamplingParams.greedy(), 1L, 0);
-      check(next.size() == 1, "one token per sequence");
-    }
+    String rollout = rolloutWithOwnTool();
     for (String cliOnly : List.of("picocli.CommandLine", "org.slf4j.nop.NOPServiceProvider")) {
       boolean present;
       try {
@@ -46,7 +52,86 @@ public final class ConsumerMain {
       }
       check(!present, cliOnly + " reached a library user's class path");
     }
-    System.out.println("consumer: OK");
+    System.out.println("consumer: OK (" + rollout + ")");
+  }
+
+  /** The service's own tool: what a user plugs in next to (or instead of) python and search. */
+  static final class Clock implements Tool {
+    final AtomicInteger calls = new AtomicInteger();
+
+    @Override
+    public String tag() {
+      return "clock";
+    }
+
+    @Override
+    public String execute(String input, ToolContext context) {
+      calls.incrementAndGet();
+      return "12:00";
+    }
+  }
+
+  /**
+   * One ARPO rollout of the embedded model (random weights) through the public RolloutEngine, its
+   * tool calls answered by the service's own tool on a ToolExecutor: M trajectories of at most the
+   * token budget, each with its log-probs, and the rollout stops at exactly the registered tag.
+   */
+  private static String rolloutWithOwnTool() {
+    int globalSize = 4, initialSamples = 2, maxTokens = 8;
+    Clock clock = new Clock();
+    try (PolicyModel model = PolicyModel.loadDefault();
+        TransformerPolicy policy = model.newPolicy();
+        ToolRegistry registry = new ToolRegistry().register(clock);
+        ToolExecutor executor = new ToolExecutor(registry, 2)) {
+      ToolCaller tools =
+          ToolCaller.of(
+              registry.format(),
+              (tag, input, context) ->
+                  executor.submit(new ToolCall(tag, input), context).thenApply(ToolResult::output));
+      check(
+          tools.format().stopStrings().equals(List.of("</clock>")),
+          "the rollout stops at the registered tool's tag: " + tools.format().stopStrings());
+      RolloutConfig config =
+          RolloutConfig.builder()
+              .globalSize(globalSize)
+              .initialSamples(initialSamples)
+              .maxResponseTokens(maxTokens)
+              .seed(1)
+              .build();
+      String question = "What time is it? Ask the <clock>now</clock>.";
+      Prompt prompt = new Prompt(model.tokenizer().encode(question), question, List.of("12:00"));
+      List<RolloutGroup> groups = new RolloutEngine(policy, tools, config).rollout(List.of(prompt));
+
+      check(groups.size() == 1, "one group per prompt, got " + groups.size());
+      List<Trajectory> trajectories = groups.get(0).trajectories();
+      check(trajectories.size() == globalSize, "M trajectories, got " + trajectories.size());
+      int toolCalls = 0;
+      for (Trajectory t : trajectories) {
+        int n = t.tokens().length;
+        check(n >= 1 && n <= maxTokens, t.name() + ": " + n + " tokens, budget " + maxTokens);
+        check(
+            t.logprobs().length == n && t.lossMask().length == n,
+            t.name() + ": one log-prob per token");
+        for (float lp : t.logprobs()) {
+          check(Float.isFinite(lp) && lp <= 0, t.name() + ": log-prob " + lp);
+        }
+        for (var call : t.toolCalls()) {
+          check(
+              call.tag().equals("clock") && call.output().equals("12:00"), t.name() + ": " + call);
+          toolCalls++;
+        }
+      }
+      check(
+          clock.calls.get() == toolCalls,
+          clock.calls.get() + " clock calls, " + toolCalls + " recorded");
+      int tokens = trajectories.stream().mapToInt(Trajectory::length).sum();
+      return trajectories.size()
+          + " trajectories, "
+          + tokens
+          + " tokens, "
+          + toolCalls
+          + " clock calls";
+    }
   }
 
   private static void check(boolean ok, String what) {
