@@ -375,15 +375,7 @@ public record TrainerConfig(
         .initialSamples(rollout.initialSamples())
         .entropyWindow(rollout.entropyWindow())
         .entropyWindowMode(
-            switch (rollout.entropyWindowMode()) {
-              case "sum" -> RolloutConfig.EntropyWindowMode.SUM;
-              case "mean" -> RolloutConfig.EntropyWindowMode.MEAN;
-              default ->
-                  throw new IllegalArgumentException(
-                      "rollout.entropy_window_mode must be sum or mean, got '"
-                          + rollout.entropyWindowMode()
-                          + "'");
-            })
+            RolloutConfig.EntropyWindowMode.REGISTRY.get(rollout.entropyWindowMode()))
         .alpha(rollout.alpha())
         .beta(rollout.beta())
         .tau(rollout.tau())
@@ -445,7 +437,7 @@ public record TrainerConfig(
   }
 
   public TreeAttribution.Mode attribution() {
-    return TreeAttribution.Mode.fromConfigName(advantage.attribution());
+    return TreeAttribution.Mode.REGISTRY.get(advantage.attribution());
   }
 
   /**

@@ -81,6 +81,12 @@ class TrainerConfigTest {
         "rollout.branch_rule must be one of [stochastic, threshold], got 'sometimes'",
         () -> TrainerConfig.load(null, List.of("rollout.branch_rule=sometimes")));
     assertMessage(
+        "rollout.entropy_window_mode must be one of [mean, sum], got 'max'",
+        () -> TrainerConfig.load(null, List.of("rollout.entropy_window_mode=max")));
+    assertMessage(
+        "advantage.attribution must be one of [hard, soft], got 'mixed'",
+        () -> TrainerConfig.load(null, List.of("advantage.attribution=mixed")));
+    assertMessage(
         "loss.aggregation must be one of [seq-mean-token-mean, seq-mean-token-sum-norm, seq-sum-token-mean, token-mean], got 'sum'",
         () -> TrainerConfig.load(null, List.of("loss.aggregation=sum")));
     assertMessage(
