@@ -16,12 +16,14 @@ import io.arpo4j.loss.PolicyLossConfig;
 import io.arpo4j.model.SamplingParams;
 import io.arpo4j.reward.RewardKind;
 import io.arpo4j.rollout.RolloutConfig;
+import io.arpo4j.tools.python.PythonSandboxConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * Every knob of a training run. The defaults and their documentation live in {@code
@@ -103,7 +105,25 @@ public record TrainerConfig(
   public record RewardSection(String kind, double multiToolBonus) {}
 
   public record Tools(
-      boolean python, int pythonWorkers, int pythonTimeoutS, String searchIndex, int searchTopK) {}
+      boolean python, PythonSandbox pythonSandbox, String searchIndex, int searchTopK) {}
+
+  /** {@code tools.python_sandbox}: see {@link PythonSandboxConfig} and defaults.yaml. */
+  public record PythonSandbox(
+      String executable,
+      int workers,
+      int timeoutS,
+      int cpuSeconds,
+      int addressSpaceMib,
+      int maxProcesses,
+      int maxFileMib,
+      int outputLimitBytes,
+      int maxCodeBytes,
+      int tmpfsMib,
+      String isolation,
+      int uidBase,
+      List<String> preload,
+      Map<String, String> environment,
+      int startupTimeoutS) {}
 
   public record Sft(String data, int epochs, double lr, int warmupSteps, int batchSize) {}
 
@@ -120,6 +140,8 @@ public record TrainerConfig(
    * trainer rescales it (see {@link #lengthNormalizer}).
    */
   static final String SEQ_MEAN_TOKEN_SUM_NORM = "seq-mean-token-sum-norm";
+
+  private static final long MIB = 1L << 20;
 
   private static final ObjectMapper YAML =
       new ObjectMapper(new YAMLFactory())
@@ -331,7 +353,6 @@ public record TrainerConfig(
     positive("sft.batch_size", sft.batchSize(), false);
     positive("sft.warmup_steps", sft.warmupSteps(), true);
     positive("eval.samples", eval.samples(), false);
-    positive("tools.python_workers", tools.pythonWorkers(), false);
     positive("tools.search_top_k", tools.searchTopK(), false);
     if (runName == null || runName.isBlank() || runName.contains("/")) {
       throw new IllegalArgumentException(
@@ -360,6 +381,7 @@ public record TrainerConfig(
     advantageEstimator();
     attribution();
     distributedOptions();
+    pythonSandboxConfig();
   }
 
   private static void positive(String name, int value, boolean zeroAllowed) {
@@ -421,6 +443,45 @@ public record TrainerConfig(
         optimizer.eps(),
         optimizer.gradClip(),
         optimizer.warmupSteps());
+  }
+
+  /** The python tool's sandbox: {@code tools.python_sandbox}. */
+  public PythonSandboxConfig pythonSandboxConfig() {
+    PythonSandbox sandbox = tools.pythonSandbox();
+    String section = "tools.python_sandbox.";
+    positive(section + "workers", sandbox.workers(), false);
+    positive(section + "timeout_s", sandbox.timeoutS(), false);
+    positive(section + "cpu_seconds", sandbox.cpuSeconds(), false);
+    positive(section + "max_processes", sandbox.maxProcesses(), false);
+    positive(section + "max_code_bytes", sandbox.maxCodeBytes(), false);
+    positive(section + "startup_timeout_s", sandbox.startupTimeoutS(), false);
+    PythonSandboxConfig.Isolation isolation =
+        PythonSandboxConfig.Isolation.REGISTRY.get(sandbox.isolation());
+    if (sandbox.preload() == null || sandbox.environment() == null) {
+      throw new IllegalArgumentException(
+          section + "preload and " + section + "environment must not be null");
+    }
+    try {
+      return new PythonSandboxConfig(
+          sandbox.executable(),
+          sandbox.workers(),
+          Duration.ofSeconds(sandbox.timeoutS()),
+          sandbox.cpuSeconds(),
+          sandbox.addressSpaceMib() * MIB,
+          sandbox.maxProcesses(),
+          sandbox.maxFileMib() * MIB,
+          sandbox.outputLimitBytes(),
+          sandbox.maxCodeBytes(),
+          sandbox.tmpfsMib() * MIB,
+          isolation,
+          sandbox.uidBase(),
+          sandbox.preload(),
+          sandbox.environment(),
+          Duration.ofSeconds(sandbox.startupTimeoutS()));
+    } catch (IllegalArgumentException | NullPointerException e) {
+      // the record names its own fields (addressSpaceBytes for address_space_mib)
+      throw new IllegalArgumentException("bad tools.python_sandbox: " + e.getMessage(), e);
+    }
   }
 
   public Distributed.Options distributedOptions() {
