@@ -10,6 +10,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.arpo4j.advantage.AdvantageEstimator;
 import io.arpo4j.advantage.TreeAttribution;
 import io.arpo4j.config.Defaults;
+import io.arpo4j.config.Registry;
 import io.arpo4j.distributed.Distributed;
 import io.arpo4j.kernels.LossAggregation;
 import io.arpo4j.loss.PolicyLossConfig;
@@ -131,15 +132,49 @@ public record TrainerConfig(
 
   public record DistributedSection(String backend, int timeoutS, int bucketMb) {}
 
-  public static final List<String> ALGORITHMS =
-      List.of("arpo", "grpo", "dapo", "reinforce++", "dr-grpo");
-
   /**
    * Dr.GRPO's aggregation (verl's name): each sequence's token-loss sum over a constant, the
    * response length limit, then the mean over sequences. The kernel computes token-mean; the
    * trainer rescales it (see {@link #lengthNormalizer}).
    */
   static final String SEQ_MEAN_TOKEN_SUM_NORM = "seq-mean-token-sum-norm";
+
+  /**
+   * An algorithm {@code algo} may name: a preset of settings applied over the defaults, which the
+   * user's file and overrides still win over.
+   *
+   * @param branches whether it branches at tool calls (ARPO); the others sample {@code
+   *     rollout.global_size} independent paths (N = M) unless {@code rollout.initial_samples} is
+   *     set explicitly
+   * @param settings {@code key=value} settings, written as overrides are
+   */
+  public record Algorithm(boolean branches, List<String> settings) {
+    public Algorithm {
+      settings = List.copyOf(settings);
+    }
+  }
+
+  /** The algorithms {@code algo} may name, with the presets of ARPO.md §6 besides N = M. */
+  public static final Registry<Algorithm> ALGORITHMS =
+      new Registry<Algorithm>("algo")
+          .register("arpo", new Algorithm(true, List.of()))
+          .register("grpo", new Algorithm(false, List.of()))
+          .register(
+              "dapo",
+              new Algorithm(
+                  false,
+                  List.of(
+                      "loss.eps_high=0.28", // clip-higher
+                      "loss.aggregation=token-mean",
+                      "dapo.dynamic_sampling=true")))
+          .register("reinforce++", new Algorithm(false, List.of("advantage.estimator=reinforce++")))
+          .register(
+              "dr-grpo",
+              new Algorithm(
+                  false,
+                  List.of(
+                      "advantage.estimator=dr-grpo",
+                      "loss.aggregation=" + SEQ_MEAN_TOKEN_SUM_NORM)));
 
   private static final long MIB = 1L << 20;
 
@@ -189,11 +224,8 @@ public record TrainerConfig(
     ObjectNode merged = defaults();
     for (String o : underFile) applyOverride(merged, o);
     String algo = user.path("algo").asText(merged.path("algo").asText()).toLowerCase(Locale.ROOT);
-    if (!ALGORITHMS.contains(algo)) {
-      throw new IllegalArgumentException(
-          "unknown algo '" + algo + "' (expected one of " + ALGORITHMS + ")");
-    }
-    applyPreset(merged, algo);
+    Algorithm algorithm = ALGORITHMS.get(algo);
+    for (String setting : algorithm.settings()) applyOverride(merged, setting);
     deepMerge(merged, user);
     merged.put("algo", algo);
     defaults()
@@ -209,9 +241,8 @@ public record TrainerConfig(
                         + " (a section of keys, see defaults.yaml)");
               }
             });
-    // GRPO, DAPO and REINFORCE++ sample M independent paths (N = M) unless N is given explicitly
     ObjectNode rollout = (ObjectNode) merged.get("rollout");
-    if (!algo.equals("arpo") && !user.path("rollout").has("initial_samples")) {
+    if (!algorithm.branches() && !user.path("rollout").has("initial_samples")) {
       rollout.put("initial_samples", rollout.get("global_size").asInt());
     }
     try {
@@ -282,25 +313,6 @@ public record TrainerConfig(
 
   private static ObjectNode defaults() {
     return Defaults.tree();
-  }
-
-  /**
-   * The presets of ARPO.md §6 besides N = M: DAPO's clip-higher and dynamic sampling, REINFORCE++'s
-   * baseline.
-   */
-  private static void applyPreset(ObjectNode config, String algo) {
-    switch (algo) {
-      case "dapo" -> {
-        ((ObjectNode) config.get("loss")).put("eps_high", 0.28).put("aggregation", "token-mean");
-        ((ObjectNode) config.get("dapo")).put("dynamic_sampling", true);
-      }
-      case "reinforce++" -> ((ObjectNode) config.get("advantage")).put("estimator", "reinforce++");
-      case "dr-grpo" -> {
-        ((ObjectNode) config.get("advantage")).put("estimator", "dr-grpo");
-        ((ObjectNode) config.get("loss")).put("aggregation", SEQ_MEAN_TOKEN_SUM_NORM);
-      }
-      default -> {}
-    }
   }
 
   /** {@code a.b.c=value}: value parsed as YAML (numbers, booleans, null, strings). */

@@ -106,7 +106,9 @@ class TrainerConfigTest {
     assertMessage(
         "unknown config key 'loss.klcoef'",
         () -> TrainerConfig.load(null, List.of("loss.klcoef=1")));
-    assertMessage("unknown algo 'ppo'", () -> TrainerConfig.load(null, List.of("algo=ppo")));
+    assertMessage(
+        "algo must be one of [arpo, dapo, dr-grpo, grpo, reinforce++",
+        () -> TrainerConfig.load(null, List.of("algo=ppo")));
     assertMessage("must look like key=value", () -> TrainerConfig.load(null, List.of("steps")));
     assertMessage(
         "initialSamples (N) must be in [1, globalSize=4]",
