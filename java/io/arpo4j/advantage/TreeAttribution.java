@@ -1,5 +1,6 @@
 package io.arpo4j.advantage;
 
+import io.arpo4j.config.Registry;
 import java.util.List;
 
 /**
@@ -31,18 +32,18 @@ public final class TreeAttribution {
   /** Per-row token advantages and the 0/1 factor each row's loss mask is multiplied by. */
   public record Result(double[][] advantage, double[][] ownMask) {}
 
+  /** How the tree's trajectory advantages become token advantages (see the class comment). */
   public enum Mode {
+    /** Every token of a row gets that row's advantage; shared prefixes are trained per row. */
     SOFT,
+    /** Each token of the tree gets the mean over its sharers and is trained once. */
     HARD;
 
-    public static Mode fromConfigName(String name) {
-      return switch (name) {
-        case "soft" -> SOFT;
-        case "hard" -> HARD;
-        default ->
-            throw new IllegalArgumentException(
-                "unknown advantage attribution '" + name + "' (expected soft or hard)");
-      };
+    /** The modes {@code advantage.attribution} may name: each one's name in lower case. */
+    public static final Registry<Mode> REGISTRY = new Registry<>("advantage.attribution");
+
+    static {
+      for (Mode mode : values()) REGISTRY.register(mode.name(), mode);
     }
   }
 

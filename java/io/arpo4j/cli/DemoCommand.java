@@ -374,7 +374,7 @@ public final class DemoCommand implements Callable<Integer> {
             "rollout.max_response_tokens=192",
             "rollout.tool_call_limit=3",
             "reward.kind=exact",
-            "tools.python_workers=2",
+            "tools.python_sandbox.workers=2",
             "tools.python="
                 + !algo.equals("sft"), // SFT calls no tool: start no python workers for it
             "sft.epochs=" + plan.sftEpochs(),

@@ -7,12 +7,16 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
  * The one owner of every default: {@code io/arpo4j/trainer/defaults.yaml} on the classpath. The
  * trainer's config merges over it, and the library's configs ({@code RolloutConfig}, {@code
- * PolicyLossConfig}, {@code OptimizerConfig}) take their no-argument defaults from it, so a default
- * is written down once.
+ * PolicyLossConfig}, {@code OptimizerConfig}, {@code PythonSandboxConfig}) take their no-argument
+ * defaults from it, so a default is written down once.
  */
 public final class Defaults {
   private static final String RESOURCE = "/io/arpo4j/trainer/defaults.yaml";
@@ -44,6 +48,37 @@ public final class Defaults {
     JsonNode node = node(key);
     if (!node.isTextual()) throw new IllegalStateException(RESOURCE + ": " + key + " is no text");
     return node.textValue();
+  }
+
+  /** The list of texts at a dotted key such as {@code tools.python_sandbox.preload}. */
+  public static List<String> texts(String key) {
+    JsonNode node = node(key);
+    List<String> texts = new ArrayList<>();
+    for (JsonNode element : node) {
+      if (!element.isTextual()) break;
+      texts.add(element.textValue());
+    }
+    if (!node.isArray() || texts.size() != node.size()) {
+      throw new IllegalStateException(RESOURCE + ": " + key + " is no list of texts");
+    }
+    return List.copyOf(texts);
+  }
+
+  /**
+   * The mapping of names to texts at a dotted key such as {@code tools.python_sandbox.environment}.
+   */
+  public static Map<String, String> textMap(String key) {
+    JsonNode node = node(key);
+    Map<String, String> map = new LinkedHashMap<>();
+    node.fields()
+        .forEachRemaining(
+            e -> {
+              if (e.getValue().isTextual()) map.put(e.getKey(), e.getValue().textValue());
+            });
+    if (!node.isObject() || map.size() != node.size()) {
+      throw new IllegalStateException(RESOURCE + ": " + key + " is no mapping of names to texts");
+    }
+    return Map.copyOf(map);
   }
 
   private static JsonNode node(String key) {

@@ -3,7 +3,6 @@ package io.arpo4j.rollout;
 import io.arpo4j.config.Defaults;
 import io.arpo4j.config.Registry;
 import io.arpo4j.model.SamplingParams;
-import java.util.Locale;
 
 /**
  * Every knob of the entropy-based adaptive rollout (ARPO.md §1–§3). Build one with {@link
@@ -65,7 +64,15 @@ public record RolloutConfig(
     /** The sum over the k tokens; a window cut short at n tokens is scaled by k/n. */
     SUM,
     /** The mean over the window's tokens. */
-    MEAN
+    MEAN;
+
+    /** The modes {@code rollout.entropy_window_mode} may name: each one's name in lower case. */
+    public static final Registry<EntropyWindowMode> REGISTRY =
+        new Registry<>("rollout.entropy_window_mode");
+
+    static {
+      for (EntropyWindowMode mode : values()) REGISTRY.register(mode.name(), mode);
+    }
   }
 
   /**
@@ -92,6 +99,9 @@ public record RolloutConfig(
     }
     if (entropyWindow < 1) {
       throw new IllegalArgumentException("entropyWindow (k) must be >= 1, got " + entropyWindow);
+    }
+    if (entropyWindowMode == null) {
+      throw new IllegalArgumentException("entropyWindowMode must not be null");
     }
     requireFinite("alpha", alpha);
     requireFinite("beta", beta);
@@ -163,8 +173,7 @@ public record RolloutConfig(
     private int initialSamples = Defaults.integer("rollout.initial_samples");
     private int entropyWindow = Defaults.integer("rollout.entropy_window");
     private EntropyWindowMode entropyWindowMode =
-        EntropyWindowMode.valueOf(
-            Defaults.text("rollout.entropy_window_mode").toUpperCase(Locale.ROOT));
+        EntropyWindowMode.REGISTRY.get(Defaults.text("rollout.entropy_window_mode"));
     private double alpha = Defaults.number("rollout.alpha");
     private double beta = Defaults.number("rollout.beta");
     private double tau = Defaults.number("rollout.tau");

@@ -15,7 +15,6 @@ import io.arpo4j.tools.ToolExecutor;
 import io.arpo4j.tools.ToolRegistry;
 import io.arpo4j.tools.ToolResult;
 import io.arpo4j.tools.TrajectoryFormat;
-import io.arpo4j.tools.python.PythonSandboxConfig;
 import io.arpo4j.tools.python.PythonTool;
 import io.arpo4j.tools.search.SearchIndex;
 import io.arpo4j.tools.search.SearchTool;
@@ -101,7 +100,8 @@ public final class Trainer implements AutoCloseable {
     this.ownsModel = ownsModel;
     this.ownedTools = ownedTools;
     this.registry = registry;
-    this.executor = new ToolExecutor(registry, Math.max(2, config.tools().pythonWorkers() * 2));
+    this.executor =
+        new ToolExecutor(registry, Math.max(2, config.tools().pythonSandbox().workers() * 2));
     this.reward = reward;
     this.correctness = correctness;
     this.resumeFrom = resumeFrom;
@@ -230,15 +230,7 @@ public final class Trainer implements AutoCloseable {
       try {
         List<String> customTags = tools.stream().map(Tool::tag).toList();
         if (config.tools().python() && !customTags.contains("python")) {
-          owned.add(
-              new LazyTool(
-                  "python",
-                  () ->
-                      new PythonTool(
-                          PythonSandboxConfig.defaults().toBuilder()
-                              .workers(config.tools().pythonWorkers())
-                              .timeout(Duration.ofSeconds(config.tools().pythonTimeoutS()))
-                              .build())));
+          owned.add(new LazyTool("python", () -> new PythonTool(config.pythonSandboxConfig())));
         }
         if (config.tools().searchIndex() != null && !customTags.contains("search")) {
           owned.add(

@@ -10,18 +10,21 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.arpo4j.advantage.AdvantageEstimator;
 import io.arpo4j.advantage.TreeAttribution;
 import io.arpo4j.config.Defaults;
+import io.arpo4j.config.Registry;
 import io.arpo4j.distributed.Distributed;
 import io.arpo4j.kernels.LossAggregation;
 import io.arpo4j.loss.PolicyLossConfig;
 import io.arpo4j.model.SamplingParams;
 import io.arpo4j.reward.RewardKind;
 import io.arpo4j.rollout.RolloutConfig;
+import io.arpo4j.tools.python.PythonSandboxConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * Every knob of a training run. The defaults and their documentation live in {@code
@@ -103,7 +106,25 @@ public record TrainerConfig(
   public record RewardSection(String kind, double multiToolBonus) {}
 
   public record Tools(
-      boolean python, int pythonWorkers, int pythonTimeoutS, String searchIndex, int searchTopK) {}
+      boolean python, PythonSandbox pythonSandbox, String searchIndex, int searchTopK) {}
+
+  /** {@code tools.python_sandbox}: see {@link PythonSandboxConfig} and defaults.yaml. */
+  public record PythonSandbox(
+      String executable,
+      int workers,
+      int timeoutS,
+      int cpuSeconds,
+      int addressSpaceMib,
+      int maxProcesses,
+      int maxFileMib,
+      int outputLimitBytes,
+      int maxCodeBytes,
+      int tmpfsMib,
+      String isolation,
+      int uidBase,
+      List<String> preload,
+      Map<String, String> environment,
+      int startupTimeoutS) {}
 
   public record Sft(String data, int epochs, double lr, int warmupSteps, int batchSize) {}
 
@@ -111,15 +132,51 @@ public record TrainerConfig(
 
   public record DistributedSection(String backend, int timeoutS, int bucketMb) {}
 
-  public static final List<String> ALGORITHMS =
-      List.of("arpo", "grpo", "dapo", "reinforce++", "dr-grpo");
-
   /**
    * Dr.GRPO's aggregation (verl's name): each sequence's token-loss sum over a constant, the
    * response length limit, then the mean over sequences. The kernel computes token-mean; the
    * trainer rescales it (see {@link #lengthNormalizer}).
    */
   static final String SEQ_MEAN_TOKEN_SUM_NORM = "seq-mean-token-sum-norm";
+
+  /**
+   * An algorithm {@code algo} may name: a preset of settings applied over the defaults, which the
+   * user's file and overrides still win over.
+   *
+   * @param branches whether it branches at tool calls (ARPO); the others sample {@code
+   *     rollout.global_size} independent paths (N = M) unless {@code rollout.initial_samples} is
+   *     set explicitly
+   * @param settings {@code key=value} settings, written as overrides are
+   */
+  public record Algorithm(boolean branches, List<String> settings) {
+    public Algorithm {
+      settings = List.copyOf(settings);
+    }
+  }
+
+  /** The algorithms {@code algo} may name, with the presets of ARPO.md §6 besides N = M. */
+  public static final Registry<Algorithm> ALGORITHMS =
+      new Registry<Algorithm>("algo")
+          .register("arpo", new Algorithm(true, List.of()))
+          .register("grpo", new Algorithm(false, List.of()))
+          .register(
+              "dapo",
+              new Algorithm(
+                  false,
+                  List.of(
+                      "loss.eps_high=0.28", // clip-higher
+                      "loss.aggregation=token-mean",
+                      "dapo.dynamic_sampling=true")))
+          .register("reinforce++", new Algorithm(false, List.of("advantage.estimator=reinforce++")))
+          .register(
+              "dr-grpo",
+              new Algorithm(
+                  false,
+                  List.of(
+                      "advantage.estimator=dr-grpo",
+                      "loss.aggregation=" + SEQ_MEAN_TOKEN_SUM_NORM)));
+
+  private static final long MIB = 1L << 20;
 
   private static final ObjectMapper YAML =
       new ObjectMapper(new YAMLFactory())
@@ -167,11 +224,8 @@ public record TrainerConfig(
     ObjectNode merged = defaults();
     for (String o : underFile) applyOverride(merged, o);
     String algo = user.path("algo").asText(merged.path("algo").asText()).toLowerCase(Locale.ROOT);
-    if (!ALGORITHMS.contains(algo)) {
-      throw new IllegalArgumentException(
-          "unknown algo '" + algo + "' (expected one of " + ALGORITHMS + ")");
-    }
-    applyPreset(merged, algo);
+    Algorithm algorithm = ALGORITHMS.get(algo);
+    for (String setting : algorithm.settings()) applyOverride(merged, setting);
     deepMerge(merged, user);
     merged.put("algo", algo);
     defaults()
@@ -187,9 +241,8 @@ public record TrainerConfig(
                         + " (a section of keys, see defaults.yaml)");
               }
             });
-    // GRPO, DAPO and REINFORCE++ sample M independent paths (N = M) unless N is given explicitly
     ObjectNode rollout = (ObjectNode) merged.get("rollout");
-    if (!algo.equals("arpo") && !user.path("rollout").has("initial_samples")) {
+    if (!algorithm.branches() && !user.path("rollout").has("initial_samples")) {
       rollout.put("initial_samples", rollout.get("global_size").asInt());
     }
     try {
@@ -262,25 +315,6 @@ public record TrainerConfig(
     return Defaults.tree();
   }
 
-  /**
-   * The presets of ARPO.md §6 besides N = M: DAPO's clip-higher and dynamic sampling, REINFORCE++'s
-   * baseline.
-   */
-  private static void applyPreset(ObjectNode config, String algo) {
-    switch (algo) {
-      case "dapo" -> {
-        ((ObjectNode) config.get("loss")).put("eps_high", 0.28).put("aggregation", "token-mean");
-        ((ObjectNode) config.get("dapo")).put("dynamic_sampling", true);
-      }
-      case "reinforce++" -> ((ObjectNode) config.get("advantage")).put("estimator", "reinforce++");
-      case "dr-grpo" -> {
-        ((ObjectNode) config.get("advantage")).put("estimator", "dr-grpo");
-        ((ObjectNode) config.get("loss")).put("aggregation", SEQ_MEAN_TOKEN_SUM_NORM);
-      }
-      default -> {}
-    }
-  }
-
   /** {@code a.b.c=value}: value parsed as YAML (numbers, booleans, null, strings). */
   static void applyOverride(ObjectNode root, String override) throws IOException {
     int eq = override.indexOf('=');
@@ -331,7 +365,6 @@ public record TrainerConfig(
     positive("sft.batch_size", sft.batchSize(), false);
     positive("sft.warmup_steps", sft.warmupSteps(), true);
     positive("eval.samples", eval.samples(), false);
-    positive("tools.python_workers", tools.pythonWorkers(), false);
     positive("tools.search_top_k", tools.searchTopK(), false);
     if (runName == null || runName.isBlank() || runName.contains("/")) {
       throw new IllegalArgumentException(
@@ -360,6 +393,7 @@ public record TrainerConfig(
     advantageEstimator();
     attribution();
     distributedOptions();
+    pythonSandboxConfig();
   }
 
   private static void positive(String name, int value, boolean zeroAllowed) {
@@ -375,15 +409,7 @@ public record TrainerConfig(
         .initialSamples(rollout.initialSamples())
         .entropyWindow(rollout.entropyWindow())
         .entropyWindowMode(
-            switch (rollout.entropyWindowMode()) {
-              case "sum" -> RolloutConfig.EntropyWindowMode.SUM;
-              case "mean" -> RolloutConfig.EntropyWindowMode.MEAN;
-              default ->
-                  throw new IllegalArgumentException(
-                      "rollout.entropy_window_mode must be sum or mean, got '"
-                          + rollout.entropyWindowMode()
-                          + "'");
-            })
+            RolloutConfig.EntropyWindowMode.REGISTRY.get(rollout.entropyWindowMode()))
         .alpha(rollout.alpha())
         .beta(rollout.beta())
         .tau(rollout.tau())
@@ -431,6 +457,45 @@ public record TrainerConfig(
         optimizer.warmupSteps());
   }
 
+  /** The python tool's sandbox: {@code tools.python_sandbox}. */
+  public PythonSandboxConfig pythonSandboxConfig() {
+    PythonSandbox sandbox = tools.pythonSandbox();
+    String section = "tools.python_sandbox.";
+    positive(section + "workers", sandbox.workers(), false);
+    positive(section + "timeout_s", sandbox.timeoutS(), false);
+    positive(section + "cpu_seconds", sandbox.cpuSeconds(), false);
+    positive(section + "max_processes", sandbox.maxProcesses(), false);
+    positive(section + "max_code_bytes", sandbox.maxCodeBytes(), false);
+    positive(section + "startup_timeout_s", sandbox.startupTimeoutS(), false);
+    PythonSandboxConfig.Isolation isolation =
+        PythonSandboxConfig.Isolation.REGISTRY.get(sandbox.isolation());
+    if (sandbox.preload() == null || sandbox.environment() == null) {
+      throw new IllegalArgumentException(
+          section + "preload and " + section + "environment must not be null");
+    }
+    try {
+      return new PythonSandboxConfig(
+          sandbox.executable(),
+          sandbox.workers(),
+          Duration.ofSeconds(sandbox.timeoutS()),
+          sandbox.cpuSeconds(),
+          sandbox.addressSpaceMib() * MIB,
+          sandbox.maxProcesses(),
+          sandbox.maxFileMib() * MIB,
+          sandbox.outputLimitBytes(),
+          sandbox.maxCodeBytes(),
+          sandbox.tmpfsMib() * MIB,
+          isolation,
+          sandbox.uidBase(),
+          sandbox.preload(),
+          sandbox.environment(),
+          Duration.ofSeconds(sandbox.startupTimeoutS()));
+    } catch (IllegalArgumentException | NullPointerException e) {
+      // the record names its own fields (addressSpaceBytes for address_space_mib)
+      throw new IllegalArgumentException("bad tools.python_sandbox: " + e.getMessage(), e);
+    }
+  }
+
   public Distributed.Options distributedOptions() {
     positive("distributed.timeout_s", distributed.timeoutS(), false);
     positive("distributed.bucket_mb", distributed.bucketMb(), false);
@@ -445,7 +510,7 @@ public record TrainerConfig(
   }
 
   public TreeAttribution.Mode attribution() {
-    return TreeAttribution.Mode.fromConfigName(advantage.attribution());
+    return TreeAttribution.Mode.REGISTRY.get(advantage.attribution());
   }
 
   /**

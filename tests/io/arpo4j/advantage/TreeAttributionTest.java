@@ -73,4 +73,15 @@ class TreeAttributionTest {
         IllegalArgumentException.class,
         () -> TreeAttribution.attribute(TREE, new double[] {1}, TreeAttribution.Mode.SOFT));
   }
+
+  @Test
+  void modesAreNamedInTheRegistryWhateverTheirCase() {
+    assertSame(TreeAttribution.Mode.HARD, TreeAttribution.Mode.REGISTRY.get("Hard"));
+    assertSame(TreeAttribution.Mode.SOFT, TreeAttribution.Mode.REGISTRY.get("soft"));
+    assertEquals(
+        "advantage.attribution must be one of [hard, soft], got 'mixed'",
+        assertThrows(
+                IllegalArgumentException.class, () -> TreeAttribution.Mode.REGISTRY.get("mixed"))
+            .getMessage());
+  }
 }

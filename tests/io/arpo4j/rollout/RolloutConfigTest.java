@@ -45,6 +45,7 @@ class RolloutConfigTest {
             b -> b.initialSamples(0),
             b -> b.initialSamples(17),
             b -> b.entropyWindow(0),
+            b -> b.entropyWindowMode(null),
             b -> b.alpha(Double.NaN),
             b -> b.beta(Double.POSITIVE_INFINITY),
             b -> b.tau(Double.NaN),
@@ -59,6 +60,7 @@ class RolloutConfigTest {
             "initialSamples",
             "initialSamples",
             "entropyWindow",
+            "entropyWindowMode",
             "alpha",
             "beta",
             "tau",
@@ -72,5 +74,15 @@ class RolloutConfigTest {
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class, builder::build);
       assertTrue(e.getMessage().startsWith(names.get(i)), e.getMessage());
     }
+  }
+
+  @Test
+  void entropyWindowModesAreNamedInTheRegistryWhateverTheirCase() {
+    var modes = RolloutConfig.EntropyWindowMode.REGISTRY;
+    assertEquals(RolloutConfig.EntropyWindowMode.MEAN, modes.get("MEAN"));
+    assertEquals(RolloutConfig.EntropyWindowMode.SUM, modes.get("sum"));
+    assertEquals(
+        "rollout.entropy_window_mode must be one of [mean, sum], got 'max'",
+        assertThrows(IllegalArgumentException.class, () -> modes.get("max")).getMessage());
   }
 }

@@ -2,9 +2,13 @@ package io.arpo4j.trainer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.arpo4j.config.Defaults;
 import io.arpo4j.kernels.LossAggregation;
 import io.arpo4j.loss.PolicyLossConfig;
 import io.arpo4j.rollout.RolloutConfig;
+import io.arpo4j.tools.python.PythonSandboxConfig;
+import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** The library configs' no-argument defaults are defaults.yaml's, which the trainer merges over. */
@@ -31,5 +35,20 @@ class JavaDefaultsTest {
     assertEquals(16, defaults.globalSize()); // ARPO.md: M = 16, N = 8
     assertEquals(8, defaults.initialSamples());
     assertEquals(RolloutConfig.BranchRule.THRESHOLD, defaults.branchRule());
+  }
+
+  @Test
+  void pythonSandboxDefaultsAreTheYamlOnes() {
+    PythonSandboxConfig defaults = PythonSandboxConfig.defaults();
+    assertEquals(yaml.pythonSandboxConfig(), defaults);
+    assertEquals(2, defaults.workers()); // the trainer's value before the library read the YAML
+    assertEquals(Duration.ofSeconds(10), defaults.timeout());
+    assertEquals(2048L << 20, defaults.addressSpaceBytes());
+    assertEquals(PythonSandboxConfig.Isolation.AUTO, defaults.isolation());
+    assertEquals(List.of("numpy", "sympy"), defaults.preload());
+    assertEquals(
+        PythonSandboxConfig.class.getRecordComponents().length,
+        Defaults.tree().at("/tools/python_sandbox").size(),
+        "every sandbox setting has its key in defaults.yaml");
   }
 }

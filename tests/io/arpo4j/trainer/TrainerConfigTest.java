@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import io.arpo4j.advantage.AdvantageEstimator;
 import io.arpo4j.kernels.LossAggregation;
+import io.arpo4j.tools.python.PythonSandboxConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -66,11 +67,48 @@ class TrainerConfigTest {
   }
 
   @Test
+  void pythonSandboxKeysReachTheSandboxConfig() throws Exception {
+    TrainerConfig c =
+        TrainerConfig.load(
+            null,
+            List.of(
+                "tools.python_sandbox.workers=3",
+                "tools.python_sandbox.timeout_s=7",
+                "tools.python_sandbox.address_space_mib=512",
+                "tools.python_sandbox.tmpfs_mib=32",
+                "tools.python_sandbox.isolation=NONE",
+                "tools.python_sandbox.preload=[math]",
+                "tools.python_sandbox.environment={LANG: C.UTF-8}"));
+    PythonSandboxConfig sandbox = c.pythonSandboxConfig();
+    assertEquals(3, sandbox.workers());
+    assertEquals(java.time.Duration.ofSeconds(7), sandbox.timeout());
+    assertEquals(512L * 1024 * 1024, sandbox.addressSpaceBytes());
+    assertEquals(32L * 1024 * 1024, sandbox.tmpfsBytes());
+    assertEquals(PythonSandboxConfig.Isolation.NONE, sandbox.isolation());
+    assertEquals(List.of("math"), sandbox.preload());
+    assertEquals(java.util.Map.of("LANG", "C.UTF-8"), sandbox.environment());
+    assertEquals(
+        PythonSandboxConfig.defaults().toBuilder()
+            .workers(3)
+            .timeout(java.time.Duration.ofSeconds(7))
+            .addressSpaceBytes(512L << 20)
+            .tmpfsBytes(32L << 20)
+            .isolation(PythonSandboxConfig.Isolation.NONE)
+            .preload(List.of("math"))
+            .environment(java.util.Map.of("LANG", "C.UTF-8"))
+            .build(),
+        sandbox,
+        "the keys not set keep their defaults");
+  }
+
+  @Test
   void errorsAreClear(@TempDir Path dir) throws Exception {
     assertMessage(
         "unknown config key 'loss.klcoef'",
         () -> TrainerConfig.load(null, List.of("loss.klcoef=1")));
-    assertMessage("unknown algo 'ppo'", () -> TrainerConfig.load(null, List.of("algo=ppo")));
+    assertMessage(
+        "algo must be one of [arpo, dapo, dr-grpo, grpo, reinforce++",
+        () -> TrainerConfig.load(null, List.of("algo=ppo")));
     assertMessage("must look like key=value", () -> TrainerConfig.load(null, List.of("steps")));
     assertMessage(
         "initialSamples (N) must be in [1, globalSize=4]",
@@ -81,8 +119,23 @@ class TrainerConfigTest {
         "rollout.branch_rule must be one of [stochastic, threshold], got 'sometimes'",
         () -> TrainerConfig.load(null, List.of("rollout.branch_rule=sometimes")));
     assertMessage(
+        "rollout.entropy_window_mode must be one of [mean, sum], got 'max'",
+        () -> TrainerConfig.load(null, List.of("rollout.entropy_window_mode=max")));
+    assertMessage(
+        "advantage.attribution must be one of [hard, soft], got 'mixed'",
+        () -> TrainerConfig.load(null, List.of("advantage.attribution=mixed")));
+    assertMessage(
         "loss.aggregation must be one of [seq-mean-token-mean, seq-mean-token-sum-norm, seq-sum-token-mean, token-mean], got 'sum'",
         () -> TrainerConfig.load(null, List.of("loss.aggregation=sum")));
+    assertMessage(
+        "tools.python_sandbox.workers must be > 0, got 0",
+        () -> TrainerConfig.load(null, List.of("tools.python_sandbox.workers=0")));
+    assertMessage(
+        "tools.python_sandbox.isolation must be one of [auto, namespaces, none], got 'vm'",
+        () -> TrainerConfig.load(null, List.of("tools.python_sandbox.isolation=vm")));
+    assertMessage(
+        "bad tools.python_sandbox: addressSpaceBytes must be >= 64 MiB",
+        () -> TrainerConfig.load(null, List.of("tools.python_sandbox.address_space_mib=1")));
     assertMessage(
         "prompts_per_step must be > 0",
         () -> TrainerConfig.load(null, List.of("prompts_per_step=0")));

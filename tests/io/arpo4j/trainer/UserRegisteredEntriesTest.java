@@ -31,6 +31,10 @@ class UserRegisteredEntriesTest {
     // registered once per JVM: the registries are global and reject a second registration
     AdvantageEstimator.REGISTRY.register("user-raw-reward", RAW_REWARD);
     RewardKind.REGISTRY.register("user_bonus_only", BONUS_ONLY);
+    TrainerConfig.ALGORITHMS.register(
+        "user-grpo-clip-higher",
+        new TrainerConfig.Algorithm(
+            false, List.of("loss.eps_high=0.3", "dapo.max_resample_rounds=1")));
   }
 
   @Test
@@ -75,5 +79,24 @@ class UserRegisteredEntriesTest {
             IllegalArgumentException.class,
             () -> TrainerConfig.load(null, List.of("reward.kind=sympy")));
     assertTrue(e.getMessage().contains("user_bonus_only"), e.getMessage());
+  }
+
+  @Test
+  void aRegisteredAlgorithmIsAPresetTheUserStillOverrides() throws Exception {
+    TrainerConfig config =
+        TrainerConfig.load(
+            null,
+            List.of(
+                "algo=User-GRPO-Clip-Higher",
+                "rollout.global_size=6",
+                "dapo.max_resample_rounds=2"));
+    assertEquals("user-grpo-clip-higher", config.algo());
+    assertEquals(0.3f, config.policyLossConfig().epsHigh(), "the preset's setting");
+    assertEquals(2, config.dapo().maxResampleRounds(), "the user's override wins over the preset");
+    assertEquals(6, config.rolloutConfig().initialSamples(), "no branching: N = M");
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class, () -> TrainerConfig.load(null, List.of("algo=ppo")));
+    assertTrue(e.getMessage().contains("user-grpo-clip-higher"), e.getMessage());
   }
 }

@@ -1,13 +1,16 @@
 package io.arpo4j.tools.python;
 
+import io.arpo4j.config.Defaults;
+import io.arpo4j.config.Registry;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 
 /**
- * Settings of the python tool's sandbox. {@link #defaults()} gives the values documented in
- * docs/tools.md; {@link #toBuilder()} changes some of them.
+ * Settings of the python tool's sandbox. {@link #defaults()} gives the values of defaults.yaml's
+ * {@code tools.python_sandbox} section (documented in docs/tools.md), the ones the trainer uses
+ * unless its config says otherwise; {@link #toBuilder()} changes some of them.
  *
  * @param pythonExecutable interpreter to run (resolved once to its real path), {@code python3}
  * @param workers worker processes kept running; calls beyond that wait for a free one
@@ -56,7 +59,15 @@ public record PythonSandboxConfig(
      */
     NAMESPACES,
     /** No namespaces; the per-call protections (rlimits, seccomp, Landlock, uid) still apply. */
-    NONE
+    NONE;
+
+    /** The modes {@code tools.python_sandbox.isolation} may name: each one's name in lower case. */
+    public static final Registry<Isolation> REGISTRY =
+        new Registry<>("tools.python_sandbox.isolation");
+
+    static {
+      for (Isolation isolation : values()) REGISTRY.register(isolation.name(), isolation);
+    }
   }
 
   private static final long MIB = 1L << 20;
@@ -99,23 +110,25 @@ public record PythonSandboxConfig(
     }
   }
 
+  /** The settings of defaults.yaml's {@code tools.python_sandbox} section. */
   public static PythonSandboxConfig defaults() {
+    String section = "tools.python_sandbox.";
     return new PythonSandboxConfig(
-        "python3",
-        Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors())),
-        Duration.ofSeconds(15),
-        10,
-        2048 * MIB,
-        16,
-        64 * MIB,
-        4096,
-        64 * 1024,
-        256 * MIB,
-        Isolation.AUTO,
-        1_900_000_000,
-        List.of("numpy", "sympy"),
-        Map.of(),
-        Duration.ofSeconds(60));
+        Defaults.text(section + "executable"),
+        Defaults.integer(section + "workers"),
+        Duration.ofSeconds(Defaults.integer(section + "timeout_s")),
+        Defaults.integer(section + "cpu_seconds"),
+        Defaults.integer(section + "address_space_mib") * MIB,
+        Defaults.integer(section + "max_processes"),
+        Defaults.integer(section + "max_file_mib") * MIB,
+        Defaults.integer(section + "output_limit_bytes"),
+        Defaults.integer(section + "max_code_bytes"),
+        Defaults.integer(section + "tmpfs_mib") * MIB,
+        Isolation.REGISTRY.get(Defaults.text(section + "isolation")),
+        Defaults.integer(section + "uid_base"),
+        Defaults.texts(section + "preload"),
+        Defaults.textMap(section + "environment"),
+        Duration.ofSeconds(Defaults.integer(section + "startup_timeout_s")));
   }
 
   public Builder toBuilder() {
