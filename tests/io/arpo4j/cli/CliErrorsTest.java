@@ -3,6 +3,7 @@ package io.arpo4j.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -10,11 +11,14 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
@@ -85,6 +89,18 @@ class CliErrorsTest {
     Files.write(file, out.array());
   }
 
+  /** A copy of the fixture whose tensor {@code tensor} holds {@code value} as its second float. */
+  private static Path modelWithOneWeight(String name, String tensor, float value) throws Exception {
+    Path model = model(name);
+    Path weights = model.resolve("model.safetensors");
+    long offset =
+        dataStart(weights) + header(weights).get(tensor).get("data_offsets").get(0).asLong();
+    byte[] bytes = Files.readAllBytes(weights);
+    ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).putFloat((int) offset + 4, value);
+    Files.write(weights, bytes);
+    return model;
+  }
+
   private static Path file(String name, String text) throws IOException {
     return Files.writeString(dir.resolve(name), text);
   }
@@ -131,19 +147,14 @@ class CliErrorsTest {
             new String[] {"logits", "--model", huge.toString(), "--ids", "1"},
             List.of("model.safetensors", "model.norm.weight")));
 
-    Path nan = model("nan");
-    Path nanFile = nan.resolve("model.safetensors");
-    long offset =
-        dataStart(nanFile)
-            + header(nanFile).get("model.norm.weight").get("data_offsets").get(0).asLong();
-    byte[] withNan = Files.readAllBytes(nanFile);
-    ByteBuffer.wrap(withNan).order(ByteOrder.LITTLE_ENDIAN).putFloat((int) offset + 4, Float.NaN);
-    Files.write(nanFile, withNan);
-    cases.add(
-        Arguments.of(
-            "NaN weights",
-            new String[] {"logits", "--model", nan.toString(), "--ids", "1"},
-            List.of("model.safetensors", "model.norm.weight", "NaN")));
+    for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY}) {
+      Path model = modelWithOneWeight("non-finite-" + bad, "model.norm.weight", bad);
+      cases.add(
+          Arguments.of(
+              bad + " weights",
+              new String[] {"logits", "--model", model.toString(), "--ids", "1"},
+              List.of("model.safetensors", "model.norm.weight", "NaN or infinite")));
+    }
 
     Path wrongShape = model("wrong-shape");
     setConfig(wrongShape, "hidden_size", 16);
@@ -281,17 +292,38 @@ class CliErrorsTest {
     Path blocked = file("runs-blocked", "a file where the runs directory should be");
     cases.add(
         Arguments.of(
-            "runs dir blocked",
-            new String[] {
-              "train",
-              "--data",
-              questions.toString(),
-              "--set",
-              "tools.python=false",
-              "--set",
-              "runs_dir=" + blocked
-            },
-            List.of("runs-blocked")));
+            "runs dir blocked", trainInto(blocked), List.of("run directory", "runs-blocked")));
+
+    // root writes where permission bits forbid it; sysfs refuses new entries even to root (EPERM,
+    // or EROFS where it is mounted read-only, as in containers)
+    Path refusing = Path.of("/sys/arpo4j-runs");
+    cases.add(
+        Arguments.of(
+            "runs dir where even root cannot write",
+            trainInto(refusing),
+            List.of("run directory", refusing.toString())));
+
+    int closedPort;
+    try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      closedPort = socket.getLocalPort();
+    }
+    String nobodyListens = "http://127.0.0.1:" + closedPort + "/page";
+    cases.add(
+        Arguments.of(
+            "URL nothing listens on",
+            new String[] {"tool", "browse", "--allow-private", "--target", nobodyListens},
+            List.of(nobodyListens, "refused")));
+    String unresolvable = "http://no-such-host.invalid/";
+    cases.add(
+        Arguments.of(
+            "URL of an unresolvable host",
+            new String[] {"tool", "browse", "--target", unresolvable},
+            List.of(unresolvable, "unknown host")));
+    cases.add(
+        Arguments.of(
+            "URL of an unresolvable host, private addresses allowed",
+            new String[] {"tool", "browse", "--allow-private", "--target", unresolvable},
+            List.of(unresolvable, "unknown host")));
 
     Path longLine =
         file("long.jsonl", "{\"prompt\": \"q\", \"response\": \"" + "x".repeat(20_000) + "\"}\n");
@@ -321,6 +353,39 @@ class CliErrorsTest {
     assertTrue(run.err().startsWith("error: "), run.err());
     for (String m : mentions)
       assertTrue(run.err().contains(m), what + ": no '" + m + "' in " + run.err());
+  }
+
+  private static String[] trainInto(Path runsDir) {
+    return new String[] {
+      "train",
+      "--data",
+      questions.toString(),
+      "--set",
+      "tools.python=false",
+      "--set",
+      "runs_dir=" + runsDir
+    };
+  }
+
+  @Test
+  void aRunsDirWithoutWritePermissionIsNamed() throws Exception {
+    assumeFalse(
+        isRoot(), "root ignores permission bits: see the row 'runs dir where even root...'");
+    Path readOnly = Files.createDirectories(dir.resolve("read-only"));
+    Files.setPosixFilePermissions(readOnly, PosixFilePermissions.fromString("r-xr-xr-x"));
+    try {
+      Run run = arpo4j(trainInto(readOnly.resolve("runs")));
+      assertEquals(Main.BAD_INPUT, run.status(), run.err());
+      assertEquals(1, run.err().lines().count(), run.err());
+      assertTrue(run.err().contains(readOnly.resolve("runs").toString()), run.err());
+      assertTrue(run.err().contains("permission denied"), run.err());
+    } finally {
+      Files.setPosixFilePermissions(readOnly, PosixFilePermissions.fromString("rwxr-xr-x"));
+    }
+  }
+
+  static boolean isRoot() throws IOException {
+    return ((Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid")) == 0;
   }
 
   @Test
