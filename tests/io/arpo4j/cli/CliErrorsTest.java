@@ -5,16 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,7 +30,6 @@ import org.junit.jupiter.params.provider.MethodSource;
  * message must contain.
  */
 class CliErrorsTest {
-  private static final ObjectMapper JSON = new ObjectMapper();
   @TempDir static Path dir;
 
   record Run(int status, String err) {}
@@ -45,60 +39,6 @@ class CliErrorsTest {
     StringWriter err = new StringWriter();
     int status = Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
     return new Run(status, err.toString());
-  }
-
-  private static Path fixture() throws Exception {
-    return Path.of(
-        CliErrorsTest.class.getClassLoader().getResource("fixtures/hf-tiny/llama").toURI());
-  }
-
-  /** A copy of the tiny llama fixture named {@code name}, for one case to break. */
-  private static Path model(String name) throws Exception {
-    Path copy = Files.createDirectories(dir.resolve(name));
-    for (String f : List.of("config.json", "model.safetensors")) {
-      Files.copy(fixture().resolve(f), copy.resolve(f));
-    }
-    return copy;
-  }
-
-  private static void setConfig(Path model, String key, long value) throws IOException {
-    ObjectNode config = (ObjectNode) JSON.readTree(model.resolve("config.json").toFile());
-    config.put(key, value);
-    JSON.writeValue(model.resolve("config.json").toFile(), config);
-  }
-
-  /** The safetensors header and where its data section starts. */
-  private static ObjectNode header(Path file) throws IOException {
-    byte[] bytes = Files.readAllBytes(file);
-    long n = ByteBuffer.wrap(bytes, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
-    return (ObjectNode) JSON.readTree(new String(bytes, 8, (int) n, StandardCharsets.UTF_8));
-  }
-
-  private static long dataStart(Path file) throws IOException {
-    byte[] bytes = Files.readAllBytes(file);
-    return 8 + ByteBuffer.wrap(bytes, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
-  }
-
-  /** Rewrites a safetensors file with {@code header} over the same data bytes. */
-  private static void writeHeader(Path file, ObjectNode header) throws IOException {
-    byte[] old = Files.readAllBytes(file);
-    byte[] data = java.util.Arrays.copyOfRange(old, (int) dataStart(file), old.length);
-    byte[] h = JSON.writeValueAsBytes(header);
-    ByteBuffer out = ByteBuffer.allocate(8 + h.length + data.length).order(ByteOrder.LITTLE_ENDIAN);
-    out.putLong(h.length).put(h).put(data);
-    Files.write(file, out.array());
-  }
-
-  /** A copy of the fixture whose tensor {@code tensor} holds {@code value} as its second float. */
-  private static Path modelWithOneWeight(String name, String tensor, float value) throws Exception {
-    Path model = model(name);
-    Path weights = model.resolve("model.safetensors");
-    long offset =
-        dataStart(weights) + header(weights).get(tensor).get("data_offsets").get(0).asLong();
-    byte[] bytes = Files.readAllBytes(weights);
-    ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).putFloat((int) offset + 4, value);
-    Files.write(weights, bytes);
-    return model;
   }
 
   private static Path file(String name, String text) throws IOException {
@@ -115,32 +55,21 @@ class CliErrorsTest {
   static Stream<Arguments> badInputs() throws Exception {
     List<Arguments> cases = new ArrayList<>();
 
-    Path truncated = model("truncated");
-    byte[] weights = Files.readAllBytes(truncated.resolve("model.safetensors"));
-    Files.write(
-        truncated.resolve("model.safetensors"),
-        java.util.Arrays.copyOf(weights, weights.length / 2));
+    Path truncated = BrokenModels.truncated(dir, "truncated");
     cases.add(
         Arguments.of(
             "truncated safetensors",
             new String[] {"logits", "--model", truncated.toString(), "--ids", "1"},
             List.of("model.safetensors", "truncated")));
 
-    Path corrupt = model("corrupt");
-    byte[] garbled = Files.readAllBytes(corrupt.resolve("model.safetensors"));
-    for (int i = 8; i < 40; i++) garbled[i] = (byte) 0xC3;
-    Files.write(corrupt.resolve("model.safetensors"), garbled);
+    Path corrupt = BrokenModels.corruptHeader(dir, "corrupt");
     cases.add(
         Arguments.of(
             "corrupt safetensors header",
             new String[] {"logits", "--model", corrupt.toString(), "--ids", "1"},
             List.of("model.safetensors", "not valid JSON")));
 
-    Path huge = model("huge-shape");
-    ObjectNode h = header(huge.resolve("model.safetensors"));
-    ArrayNode shape = ((ObjectNode) h.get("model.norm.weight")).putArray("shape");
-    shape.add(1L << 62).add(2);
-    writeHeader(huge.resolve("model.safetensors"), h);
+    Path huge = BrokenModels.hugeShape(dir, "huge-shape", "model.norm.weight");
     cases.add(
         Arguments.of(
             "2^62 shape",
@@ -148,7 +77,7 @@ class CliErrorsTest {
             List.of("model.safetensors", "model.norm.weight")));
 
     for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY}) {
-      Path model = modelWithOneWeight("non-finite-" + bad, "model.norm.weight", bad);
+      Path model = BrokenModels.withOneWeight(dir, "non-finite-" + bad, "model.norm.weight", bad);
       cases.add(
           Arguments.of(
               bad + " weights",
@@ -156,32 +85,29 @@ class CliErrorsTest {
               List.of("model.safetensors", "model.norm.weight", "NaN or infinite")));
     }
 
-    Path wrongShape = model("wrong-shape");
-    setConfig(wrongShape, "hidden_size", 16);
+    Path wrongShape = BrokenModels.withConfig(dir, "wrong-shape", "hidden_size", 16);
     cases.add(
         Arguments.of(
             "config shape unlike the weights",
             new String[] {"logits", "--model", wrongShape.toString(), "--ids", "1"},
             List.of("model.embed_tokens.weight", "[11, 16]")));
 
-    Path layers = model("layers");
-    setConfig(layers, "num_hidden_layers", 1_000_000_000);
+    Path layers = BrokenModels.withConfig(dir, "layers", "num_hidden_layers", 1_000_000_000);
     cases.add(
         Arguments.of(
             "a billion layers",
             new String[] {"logits", "--model", layers.toString(), "--ids", "1"},
             List.of("config.json", "num_hidden_layers")));
 
-    Path wide = model("wide");
-    setConfig(wide, "intermediate_size", 2_000_000_000);
-    setConfig(wide, "hidden_size", 2_000_000_000);
+    Path wide = BrokenModels.withConfig(dir, "wide", "intermediate_size", 2_000_000_000);
+    BrokenModels.setConfig(wide, "hidden_size", 2_000_000_000);
     cases.add(
         Arguments.of(
             "trillions of parameters",
             new String[] {"logits", "--model", wide.toString(), "--ids", "1"},
             List.of("config.json", "parameters")));
 
-    String llama = fixture().toString();
+    String llama = BrokenModels.fixture().toString();
     cases.add(
         Arguments.of(
             "id outside the vocabulary",
