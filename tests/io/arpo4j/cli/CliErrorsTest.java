@@ -47,9 +47,13 @@ class CliErrorsTest {
 
   static Path questions;
 
+  private static String questionsText() {
+    return "{\"question\": \"1+1?\", \"answers\": [\"2\"]}\n";
+  }
+
   @BeforeAll
   static void shared() throws IOException {
-    questions = file("questions.jsonl", "{\"question\": \"1+1?\", \"answers\": [\"2\"]}\n");
+    questions = file("questions.jsonl", questionsText());
   }
 
   static Stream<Arguments> badInputs() throws Exception {
@@ -250,6 +254,23 @@ class CliErrorsTest {
             "URL of an unresolvable host, private addresses allowed",
             new String[] {"tool", "browse", "--allow-private", "--target", unresolvable},
             List.of(unresolvable, "unknown host")));
+
+    StringBuilder longQuestion = new StringBuilder("{\"question\": \"");
+    longQuestion.append("x".repeat(1_000_000)).append("\", \"answers\": [\"1\"]}\n");
+    Path longQuestions = file("long-question.jsonl", longQuestion + questionsText());
+    cases.add(
+        Arguments.of(
+            "question longer than the model's context",
+            new String[] {
+              "train",
+              "--data",
+              longQuestions.toString(),
+              "--set",
+              "tools.python=false",
+              "--set",
+              "runs_dir=" + dir.resolve("runs")
+            },
+            List.of("question 'q1'", "max_position_embeddings")));
 
     Path longLine =
         file("long.jsonl", "{\"prompt\": \"q\", \"response\": \"" + "x".repeat(20_000) + "\"}\n");
