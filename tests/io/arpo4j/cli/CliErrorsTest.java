@@ -328,8 +328,7 @@ class CliErrorsTest {
 
   @Test
   void aRunsDirWithoutWritePermissionIsNamed() throws Exception {
-    assumeFalse(
-        isRoot(), "root ignores permission bits: see the row 'runs dir where even root...'");
+    assumeFalse(isRoot(), "root ignores permission bits: see aRunsDirWhereEvenRootCannotWrite...");
     Path readOnly = Files.createDirectories(dir.resolve("read-only"));
     Files.setPosixFilePermissions(readOnly, PosixFilePermissions.fromString("r-xr-xr-x"));
     try {
