@@ -46,10 +46,6 @@ public final class BrowseTool implements Tool {
   private final HttpClient client;
 
   /**
-   * @param corpus documents reachable by id, or null for URLs only; the tool does not close it (it
-   *     usually belongs to the search tool too)
-   */
-  /**
    * The host of a URL could not be reached: its name does not resolve, it refuses the connection,
    * or it does not answer within the timeout. The model sees the message; a caller that fetched a
    * URL for a user (the CLI) reports {@link #url()} and {@link #reason()} instead.
@@ -76,6 +72,10 @@ public final class BrowseTool implements Tool {
     }
   }
 
+  /**
+   * @param corpus documents reachable by id, or null for URLs only; the tool does not close it (it
+   *     usually belongs to the search tool too)
+   */
   public BrowseTool(BrowseConfig config, SearchIndex corpus) {
     this.config = Objects.requireNonNull(config, "config");
     this.corpus = corpus;
