@@ -2,6 +2,7 @@ package io.arpo4j.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -48,7 +49,10 @@ class CliErrorsInChildJvmTest {
             "logits",
             List.of("-Xmx512m", "-XX:TieredStopAtLevel=1"),
             List.of("logits", "--model", model.toString(), "--ids", ids));
-    assertTrue(p.waitFor(180, TimeUnit.SECONDS), what + ": no exit within 180 s");
+    if (!p.waitFor(180, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      fail(what + ": no exit within 180 s: " + CliProcess.stderr(cwd, "logits"));
+    }
     String err = CliProcess.stderr(cwd, "logits");
     assertEquals(List.of(), CliProcess.crashLogs(cwd, p), what + ": the JVM crashed; " + err);
     assertEquals(Main.BAD_INPUT, p.exitValue(), what + ": " + err);

@@ -29,6 +29,7 @@ import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -51,6 +52,14 @@ class KillDuringTrainTest {
   static final long DEADLINE_NANOS = TimeUnit.MINUTES.toNanos(5);
 
   private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** Every training JVM started, so that a failed assertion leaves none running. */
+  private final List<Process> children = new ArrayList<>();
+
+  @AfterEach
+  void killWhatIsLeft() {
+    children.forEach(Process::destroyForcibly);
+  }
 
   @Test
   void killedRunsLeaveALoadableCheckpointAndTheResumeRecordsEachStepOnce(@TempDir Path cwd)
@@ -122,41 +131,44 @@ class KillDuringTrainTest {
       assertEquals(List.of(), CliProcess.crashLogs(cwd, p), "a JVM crashed");
   }
 
-  private static Process train(Path cwd, String log, Path data) throws IOException {
+  private Process train(Path cwd, String log, Path data) throws IOException {
     return train(cwd, log, data, "killed");
   }
 
-  private static Process train(Path cwd, String log, Path data, String runName) throws IOException {
-    return CliProcess.start(
-        cwd,
-        log,
-        List.of("-Xmx512m"),
-        List.of(
-            "train",
-            "--data",
-            data.toString(),
-            "--set",
-            "runs_dir=" + cwd.resolve("runs"),
-            "--set",
-            "run_name=" + runName,
-            "--set",
-            "steps=" + STEPS,
-            "--set",
-            "save_every=1",
-            "--set",
-            "algo=grpo",
-            "--set",
-            "prompts_per_step=" + PROMPTS_PER_STEP,
-            "--set",
-            "ppo_mini_batch_prompts=" + PROMPTS_PER_STEP,
-            "--set",
-            "rollout.global_size=2",
-            "--set",
-            "rollout.max_response_tokens=8",
-            "--set",
-            "tools.python=false",
-            "--set",
-            "seed=5"));
+  private Process train(Path cwd, String log, Path data, String runName) throws IOException {
+    Process p =
+        CliProcess.start(
+            cwd,
+            log,
+            List.of("-Xmx512m"),
+            List.of(
+                "train",
+                "--data",
+                data.toString(),
+                "--set",
+                "runs_dir=" + cwd.resolve("runs"),
+                "--set",
+                "run_name=" + runName,
+                "--set",
+                "steps=" + STEPS,
+                "--set",
+                "save_every=1",
+                "--set",
+                "algo=grpo",
+                "--set",
+                "prompts_per_step=" + PROMPTS_PER_STEP,
+                "--set",
+                "ppo_mini_batch_prompts=" + PROMPTS_PER_STEP,
+                "--set",
+                "rollout.global_size=2",
+                "--set",
+                "rollout.max_response_tokens=8",
+                "--set",
+                "tools.python=false",
+                "--set",
+                "seed=5"));
+    children.add(p);
+    return p;
   }
 
   /** The step {@code checkpoints/latest} names, or 0 while there is none. */
