@@ -54,8 +54,14 @@ final class RunOptions {
    */
   static void prepareRunDir(TrainerConfig config) throws IOException {
     Path dir = config.runDir();
-    Files.createDirectories(dir);
-    Files.delete(Files.createTempFile(dir, ".write-probe-", ""));
+    try {
+      Files.createDirectories(dir);
+      Files.delete(Files.createTempFile(dir, ".write-probe-", ""));
+    } catch (IOException e) {
+      // the failing path may be a parent (the runs_dir itself): name both
+      throw new IOException(
+          "cannot write the run directory " + dir + ": " + CliErrors.describe(e).message(), e);
+    }
   }
 
   TrainerConfig load(String... extra) throws IOException {

@@ -26,7 +26,8 @@ import picocli.CommandLine.Spec;
 /**
  * {@code arpo4j tool python|search|browse}: runs one tool call the way a rollout does and prints
  * exactly what is appended to the trajectory ({@code " <result>\n...\n</result>"}). Exit status 0
- * when the call succeeded, 1 when the model would see an error.
+ * when the call succeeded, 1 when the model would see an error, 2 for bad input: a URL whose host
+ * cannot be reached is answered with one line naming it.
  */
 @Command(
     name = "tool",
@@ -43,13 +44,57 @@ public final class ToolCommand implements Runnable {
 
   /** Runs {@code input} through {@code tool} with the rollout's executor and prints the result. */
   static int runOnce(CommandSpec spec, Tool tool, String input) {
+    return print(spec, callOnce(tool, input));
+  }
+
+  private static int print(CommandSpec spec, ToolResult result) {
+    spec.commandLine().getOut().println(TrajectoryFormat.wrapResult(result.output()));
+    spec.commandLine().getOut().flush();
+    return result.ok() ? 0 : 1;
+  }
+
+  private static ToolResult callOnce(Tool tool, String input) {
     try (ToolRegistry registry = new ToolRegistry().register(tool);
         ToolExecutor executor = new ToolExecutor(registry, 1)) {
-      ToolResult result =
-          executor.submit(new ToolCall(tool.tag(), input), new ToolContext("cli", 0)).join();
-      spec.commandLine().getOut().println(TrajectoryFormat.wrapResult(result.output()));
-      spec.commandLine().getOut().flush();
-      return result.ok() ? 0 : 1;
+      return executor.submit(new ToolCall(tool.tag(), input), new ToolContext("cli", 0)).join();
+    }
+  }
+
+  /**
+   * The browse tool, remembering whether its last call found the host unreachable: the executor
+   * turns that into text for the model, but for the user who typed the URL it is bad input.
+   */
+  private static final class UnreachableWatch implements Tool {
+    private final BrowseTool browse;
+    private volatile BrowseTool.UnreachableException unreachable;
+
+    UnreachableWatch(BrowseTool browse) {
+      this.browse = browse;
+    }
+
+    @Override
+    public String tag() {
+      return browse.tag();
+    }
+
+    @Override
+    public Duration timeout() {
+      return browse.timeout();
+    }
+
+    @Override
+    public String execute(String input, ToolContext context) throws Exception {
+      try {
+        return browse.execute(input, context);
+      } catch (BrowseTool.UnreachableException e) {
+        unreachable = e;
+        throw e;
+      }
+    }
+
+    @Override
+    public void close() {
+      browse.close();
     }
   }
 
@@ -151,11 +196,22 @@ public final class ToolCommand implements Runnable {
       BrowseConfig config =
           BrowseConfig.defaults().withMaxChars(maxChars).withAllowPrivateAddresses(allowPrivate);
       if (index == null) {
-        return runOnce(spec, new BrowseTool(config, null), target);
+        return fetch(new BrowseTool(config, null));
       }
       try (SearchIndex corpus = SearchIndex.open(index)) {
-        return runOnce(spec, new BrowseTool(config, corpus), target);
+        return fetch(new BrowseTool(config, corpus));
       }
+    }
+
+    private int fetch(BrowseTool tool) {
+      UnreachableWatch watch = new UnreachableWatch(tool);
+      ToolResult result = callOnce(watch, target);
+      BrowseTool.UnreachableException unreachable = watch.unreachable;
+      if (unreachable != null) {
+        throw new IllegalArgumentException(
+            "cannot reach " + unreachable.url() + ": " + unreachable.reason());
+      }
+      return print(spec, result);
     }
   }
 }

@@ -104,13 +104,47 @@ public final class Prompts {
     return tokenizer.applyChatTemplate(conversation, null, true, Map.of());
   }
 
-  /** The rollout prompt of {@code question}: its tokens, text and reference answers. */
-  public Prompt prompt(Question question) {
+  /**
+   * The rollout prompt of {@code question}: its tokens, text and reference answers.
+   *
+   * @param contextTokens the model's context (max_position_embeddings): a longer prompt is refused
+   *     by the question's id, and one too long even for the longest tokens before it is encoded
+   *     (tokenizing and prefilling millions of tokens takes memory and time without bound)
+   */
+  public Prompt prompt(Question question, int contextTokens) {
+    requireFits(question, tokenizer, contextTokens);
     String text = text(question);
+    if (text.length() / (4L * tokenizer.maxTokenChars()) > contextTokens)
+      throw tooLong(question, text.length() + " characters, more than fit in", contextTokens);
     int[] tokens =
         format == Format.TEMPLATE
             ? tokenizer.encodeWithSpecialTokens(text)
             : tokenizer.encode(text);
+    if (tokens.length > contextTokens)
+      throw tooLong(question, tokens.length + " tokens, more than", contextTokens);
     return new Prompt(tokens, text, question.answers());
+  }
+
+  /**
+   * Refuses {@code question} if its text alone cannot fit in {@code contextTokens} even in the
+   * longest tokens of {@code tokenizer} (Unicode normalisation may merge up to a few characters,
+   * hence 4x): a check by length, before anything is encoded, for all of a run's questions at once.
+   */
+  public static void requireFits(Question question, HfTokenizer tokenizer, int contextTokens) {
+    long chars = question.question().length();
+    if (chars / (4L * tokenizer.maxTokenChars()) > contextTokens)
+      throw tooLong(question, chars + " characters, more than fit in", contextTokens);
+  }
+
+  private static IllegalArgumentException tooLong(
+      Question question, String size, int contextTokens) {
+    return new IllegalArgumentException(
+        "question '"
+            + question.id()
+            + "' is too long for the model: "
+            + size
+            + " max_position_embeddings = "
+            + contextTokens
+            + " tokens");
   }
 }

@@ -35,8 +35,9 @@ public final class Rollouts {
       int batch) {
     Prompts format = Prompts.of(data, model.tokenizer(), tools.format());
     List<Prompt> prompts = new ArrayList<>();
+    int context = model.model().config().maxPositionEmbeddings();
     for (Question q : questions) {
-      prompts.add(format.prompt(q));
+      prompts.add(format.prompt(q, context));
     }
     List<RolloutGroup> scored = new ArrayList<>();
     // a fresh cache: the weights may have changed since the last rollout

@@ -356,6 +356,9 @@ public final class Trainer implements AutoCloseable {
 
   /** RL until {@code config.steps()} (continuing a resumed run). */
   public RlTrainer train(List<Question> questions) throws IOException {
+    int context = model.model().config().maxPositionEmbeddings();
+    for (Question q : questions)
+      Prompts.requireFits(q, model.tokenizer(), context); // not at step n
     RlTrainer rl =
         new RlTrainer(
             config, model, toolCaller(), reward, correctness, questions, resumeFrom, distributed);

@@ -3,18 +3,18 @@ package io.arpo4j.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
@@ -31,7 +31,6 @@ import org.junit.jupiter.params.provider.MethodSource;
  * message must contain.
  */
 class CliErrorsTest {
-  private static final ObjectMapper JSON = new ObjectMapper();
   @TempDir static Path dir;
 
   record Run(int status, String err) {}
@@ -43,134 +42,77 @@ class CliErrorsTest {
     return new Run(status, err.toString());
   }
 
-  private static Path fixture() throws Exception {
-    return Path.of(
-        CliErrorsTest.class.getClassLoader().getResource("fixtures/hf-tiny/llama").toURI());
-  }
-
-  /** A copy of the tiny llama fixture named {@code name}, for one case to break. */
-  private static Path model(String name) throws Exception {
-    Path copy = Files.createDirectories(dir.resolve(name));
-    for (String f : List.of("config.json", "model.safetensors")) {
-      Files.copy(fixture().resolve(f), copy.resolve(f));
-    }
-    return copy;
-  }
-
-  private static void setConfig(Path model, String key, long value) throws IOException {
-    ObjectNode config = (ObjectNode) JSON.readTree(model.resolve("config.json").toFile());
-    config.put(key, value);
-    JSON.writeValue(model.resolve("config.json").toFile(), config);
-  }
-
-  /** The safetensors header and where its data section starts. */
-  private static ObjectNode header(Path file) throws IOException {
-    byte[] bytes = Files.readAllBytes(file);
-    long n = ByteBuffer.wrap(bytes, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
-    return (ObjectNode) JSON.readTree(new String(bytes, 8, (int) n, StandardCharsets.UTF_8));
-  }
-
-  private static long dataStart(Path file) throws IOException {
-    byte[] bytes = Files.readAllBytes(file);
-    return 8 + ByteBuffer.wrap(bytes, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
-  }
-
-  /** Rewrites a safetensors file with {@code header} over the same data bytes. */
-  private static void writeHeader(Path file, ObjectNode header) throws IOException {
-    byte[] old = Files.readAllBytes(file);
-    byte[] data = java.util.Arrays.copyOfRange(old, (int) dataStart(file), old.length);
-    byte[] h = JSON.writeValueAsBytes(header);
-    ByteBuffer out = ByteBuffer.allocate(8 + h.length + data.length).order(ByteOrder.LITTLE_ENDIAN);
-    out.putLong(h.length).put(h).put(data);
-    Files.write(file, out.array());
-  }
-
   private static Path file(String name, String text) throws IOException {
     return Files.writeString(dir.resolve(name), text);
   }
 
   static Path questions;
 
+  private static String questionsText() {
+    return "{\"question\": \"1+1?\", \"answers\": [\"2\"]}\n";
+  }
+
   @BeforeAll
   static void shared() throws IOException {
-    questions = file("questions.jsonl", "{\"question\": \"1+1?\", \"answers\": [\"2\"]}\n");
+    questions = file("questions.jsonl", questionsText());
   }
 
   static Stream<Arguments> badInputs() throws Exception {
     List<Arguments> cases = new ArrayList<>();
 
-    Path truncated = model("truncated");
-    byte[] weights = Files.readAllBytes(truncated.resolve("model.safetensors"));
-    Files.write(
-        truncated.resolve("model.safetensors"),
-        java.util.Arrays.copyOf(weights, weights.length / 2));
+    Path truncated = BrokenModels.truncated(dir, "truncated");
     cases.add(
         Arguments.of(
             "truncated safetensors",
             new String[] {"logits", "--model", truncated.toString(), "--ids", "1"},
             List.of("model.safetensors", "truncated")));
 
-    Path corrupt = model("corrupt");
-    byte[] garbled = Files.readAllBytes(corrupt.resolve("model.safetensors"));
-    for (int i = 8; i < 40; i++) garbled[i] = (byte) 0xC3;
-    Files.write(corrupt.resolve("model.safetensors"), garbled);
+    Path corrupt = BrokenModels.corruptHeader(dir, "corrupt");
     cases.add(
         Arguments.of(
             "corrupt safetensors header",
             new String[] {"logits", "--model", corrupt.toString(), "--ids", "1"},
             List.of("model.safetensors", "not valid JSON")));
 
-    Path huge = model("huge-shape");
-    ObjectNode h = header(huge.resolve("model.safetensors"));
-    ArrayNode shape = ((ObjectNode) h.get("model.norm.weight")).putArray("shape");
-    shape.add(1L << 62).add(2);
-    writeHeader(huge.resolve("model.safetensors"), h);
+    Path huge = BrokenModels.hugeShape(dir, "huge-shape", "model.norm.weight");
     cases.add(
         Arguments.of(
             "2^62 shape",
             new String[] {"logits", "--model", huge.toString(), "--ids", "1"},
             List.of("model.safetensors", "model.norm.weight")));
 
-    Path nan = model("nan");
-    Path nanFile = nan.resolve("model.safetensors");
-    long offset =
-        dataStart(nanFile)
-            + header(nanFile).get("model.norm.weight").get("data_offsets").get(0).asLong();
-    byte[] withNan = Files.readAllBytes(nanFile);
-    ByteBuffer.wrap(withNan).order(ByteOrder.LITTLE_ENDIAN).putFloat((int) offset + 4, Float.NaN);
-    Files.write(nanFile, withNan);
-    cases.add(
-        Arguments.of(
-            "NaN weights",
-            new String[] {"logits", "--model", nan.toString(), "--ids", "1"},
-            List.of("model.safetensors", "model.norm.weight", "NaN")));
+    for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY}) {
+      Path model = BrokenModels.withOneWeight(dir, "non-finite-" + bad, "model.norm.weight", bad);
+      cases.add(
+          Arguments.of(
+              bad + " weights",
+              new String[] {"logits", "--model", model.toString(), "--ids", "1"},
+              List.of("model.safetensors", "model.norm.weight", "NaN or infinite")));
+    }
 
-    Path wrongShape = model("wrong-shape");
-    setConfig(wrongShape, "hidden_size", 16);
+    Path wrongShape = BrokenModels.withConfig(dir, "wrong-shape", "hidden_size", 16);
     cases.add(
         Arguments.of(
             "config shape unlike the weights",
             new String[] {"logits", "--model", wrongShape.toString(), "--ids", "1"},
             List.of("model.embed_tokens.weight", "[11, 16]")));
 
-    Path layers = model("layers");
-    setConfig(layers, "num_hidden_layers", 1_000_000_000);
+    Path layers = BrokenModels.withConfig(dir, "layers", "num_hidden_layers", 1_000_000_000);
     cases.add(
         Arguments.of(
             "a billion layers",
             new String[] {"logits", "--model", layers.toString(), "--ids", "1"},
             List.of("config.json", "num_hidden_layers")));
 
-    Path wide = model("wide");
-    setConfig(wide, "intermediate_size", 2_000_000_000);
-    setConfig(wide, "hidden_size", 2_000_000_000);
+    Path wide = BrokenModels.withConfig(dir, "wide", "intermediate_size", 2_000_000_000);
+    BrokenModels.setConfig(wide, "hidden_size", 2_000_000_000);
     cases.add(
         Arguments.of(
             "trillions of parameters",
             new String[] {"logits", "--model", wide.toString(), "--ids", "1"},
             List.of("config.json", "parameters")));
 
-    String llama = fixture().toString();
+    String llama = BrokenModels.fixture().toString();
     cases.add(
         Arguments.of(
             "id outside the vocabulary",
@@ -281,17 +223,46 @@ class CliErrorsTest {
     Path blocked = file("runs-blocked", "a file where the runs directory should be");
     cases.add(
         Arguments.of(
-            "runs dir blocked",
+            "runs dir blocked", trainInto(blocked), List.of("run directory", "runs-blocked")));
+
+    int closedPort;
+    try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      closedPort = socket.getLocalPort();
+    }
+    String nobodyListens = "http://127.0.0.1:" + closedPort + "/page";
+    cases.add(
+        Arguments.of(
+            "URL nothing listens on",
+            new String[] {"tool", "browse", "--allow-private", "--target", nobodyListens},
+            List.of(nobodyListens, "refused")));
+    String unresolvable = "http://no-such-host.invalid/";
+    cases.add(
+        Arguments.of(
+            "URL of an unresolvable host",
+            new String[] {"tool", "browse", "--target", unresolvable},
+            List.of(unresolvable, "unknown host")));
+    cases.add(
+        Arguments.of(
+            "URL of an unresolvable host, private addresses allowed",
+            new String[] {"tool", "browse", "--allow-private", "--target", unresolvable},
+            List.of(unresolvable, "unknown host")));
+
+    StringBuilder longQuestion = new StringBuilder("{\"question\": \"");
+    longQuestion.append("x".repeat(1_000_000)).append("\", \"answers\": [\"1\"]}\n");
+    Path longQuestions = file("long-question.jsonl", longQuestion + questionsText());
+    cases.add(
+        Arguments.of(
+            "question longer than the model's context",
             new String[] {
               "train",
               "--data",
-              questions.toString(),
+              longQuestions.toString(),
               "--set",
               "tools.python=false",
               "--set",
-              "runs_dir=" + blocked
+              "runs_dir=" + dir.resolve("runs")
             },
-            List.of("runs-blocked")));
+            List.of("question 'q1'", "max_position_embeddings")));
 
     Path longLine =
         file("long.jsonl", "{\"prompt\": \"q\", \"response\": \"" + "x".repeat(20_000) + "\"}\n");
@@ -321,6 +292,58 @@ class CliErrorsTest {
     assertTrue(run.err().startsWith("error: "), run.err());
     for (String m : mentions)
       assertTrue(run.err().contains(m), what + ": no '" + m + "' in " + run.err());
+  }
+
+  private static String[] trainInto(Path runsDir) {
+    return new String[] {
+      "train",
+      "--data",
+      questions.toString(),
+      "--set",
+      "tools.python=false",
+      "--set",
+      "runs_dir=" + runsDir
+    };
+  }
+
+  @Test
+  void aRunsDirWhereEvenRootCannotWriteIsNamed() throws Exception {
+    // root ignores permission bits; sysfs refuses new entries even to root (EPERM, or EROFS where
+    // it is mounted read-only, as in containers)
+    Path refusing = Path.of("/sys/arpo4j-runs");
+    boolean refused;
+    try {
+      Files.delete(Files.createDirectory(refusing));
+      refused = false;
+    } catch (IOException e) {
+      refused = true;
+    }
+    assumeTrue(refused, "/sys accepts new directories here: no sysfs");
+    Run run = arpo4j(trainInto(refusing));
+    assertEquals(Main.BAD_INPUT, run.status(), run.err());
+    assertEquals(1, run.err().lines().count(), run.err());
+    assertTrue(
+        run.err().startsWith("error: cannot write the run directory " + refusing), run.err());
+  }
+
+  @Test
+  void aRunsDirWithoutWritePermissionIsNamed() throws Exception {
+    assumeFalse(isRoot(), "root ignores permission bits: see aRunsDirWhereEvenRootCannotWrite...");
+    Path readOnly = Files.createDirectories(dir.resolve("read-only"));
+    Files.setPosixFilePermissions(readOnly, PosixFilePermissions.fromString("r-xr-xr-x"));
+    try {
+      Run run = arpo4j(trainInto(readOnly.resolve("runs")));
+      assertEquals(Main.BAD_INPUT, run.status(), run.err());
+      assertEquals(1, run.err().lines().count(), run.err());
+      assertTrue(run.err().contains(readOnly.resolve("runs").toString()), run.err());
+      assertTrue(run.err().contains("permission denied"), run.err());
+    } finally {
+      Files.setPosixFilePermissions(readOnly, PosixFilePermissions.fromString("rwxr-xr-x"));
+    }
+  }
+
+  static boolean isRoot() throws IOException {
+    return ((Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid")) == 0;
   }
 
   @Test

@@ -75,8 +75,8 @@ class PromptsTest {
               + "<|im_end|>\n"
               + "<|im_start|>user\nWhat day is it?<|im_end|>\n<|im_start|>assistant\n";
       assertEquals(expected, prompts.text(QUESTION));
-      assertArrayEquals(tok.encode(expected), prompts.prompt(QUESTION).tokens());
-      assertEquals(List.of("Monday"), prompts.prompt(QUESTION).references());
+      assertArrayEquals(tok.encode(expected), prompts.prompt(QUESTION, Integer.MAX_VALUE).tokens());
+      assertEquals(List.of("Monday"), prompts.prompt(QUESTION, Integer.MAX_VALUE).references());
       // a dataset's own system message replaces the generated one
       assertEquals(
           "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n",
@@ -115,12 +115,52 @@ class PromptsTest {
       assertEquals(Prompts.Format.TEMPLATE, none.format());
       assertEquals("Question: What day is it?\nAnswer:", none.text(QUESTION));
       assertArrayEquals(
-          plain.encode("Question: What day is it?\nAnswer:"), none.prompt(QUESTION).tokens());
+          plain.encode("Question: What day is it?\nAnswer:"),
+          none.prompt(QUESTION, Integer.MAX_VALUE).tokens());
       IllegalArgumentException e =
           assertThrows(
               IllegalArgumentException.class,
               () -> Prompts.of(data(null, "chat"), plain, CALENDAR));
       assertTrue(e.getMessage().startsWith("data.prompt_format is chat"), e.getMessage());
+    }
+  }
+
+  @Test
+  void aPromptLongerThanTheModelsContextIsRefusedByTheQuestionsId() throws Exception {
+    try (HfTokenizer tok = tokenizer(null, Map.of())) {
+      Prompts prompts = Prompts.of(data(null, "auto"), tok, CALENDAR);
+      int tokens = prompts.prompt(QUESTION, Integer.MAX_VALUE).tokens().length;
+      assertEquals(tokens, prompts.prompt(QUESTION, tokens).tokens().length, "exactly fits");
+      IllegalArgumentException over =
+          assertThrows(IllegalArgumentException.class, () -> prompts.prompt(QUESTION, tokens - 1));
+      assertEquals(
+          "question 'q' is too long for the model: "
+              + tokens
+              + " tokens, more than max_position_embeddings = "
+              + (tokens - 1)
+              + " tokens",
+          over.getMessage());
+
+      // not even in the longest tokens: refused by its length, before it is encoded
+      int context = 100;
+      long fitsNot = 4L * tok.maxTokenChars() * (context + 1);
+      Question huge = new Question("q7", "x".repeat((int) fitsNot), List.of("1"));
+      String expected =
+          "question 'q7' is too long for the model: "
+              + fitsNot
+              + " characters, more than fit in max_position_embeddings = 100 tokens";
+      assertEquals(
+          expected,
+          assertThrows(
+                  IllegalArgumentException.class, () -> Prompts.requireFits(huge, tok, context))
+              .getMessage());
+      assertEquals(
+          expected,
+          assertThrows(IllegalArgumentException.class, () -> prompts.prompt(huge, context))
+              .getMessage());
+      Question fits =
+          new Question("q8", "x".repeat(4 * tok.maxTokenChars() * context), List.of("1"));
+      Prompts.requireFits(fits, tok, context); // a lower bound: this one may still be too long
     }
   }
 

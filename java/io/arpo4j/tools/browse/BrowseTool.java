@@ -11,6 +11,7 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
+import java.net.ConnectException;
 import java.net.Inet4Address;
 import java.net.Inet6Address;
 import java.net.InetAddress;
@@ -18,8 +19,10 @@ import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.UnknownHostException;
 import java.net.http.HttpClient;
+import java.net.http.HttpConnectTimeoutException;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.channels.UnresolvedAddressException;
 import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -41,6 +44,33 @@ public final class BrowseTool implements Tool {
   private final BrowseConfig config;
   private final SearchIndex corpus;
   private final HttpClient client;
+
+  /**
+   * The host of a URL could not be reached: its name does not resolve, it refuses the connection,
+   * or it does not answer within the timeout. The model sees the message; a caller that fetched a
+   * URL for a user (the CLI) reports {@link #url()} and {@link #reason()} instead.
+   */
+  public static final class UnreachableException extends ToolException {
+    private static final long serialVersionUID = 1L;
+    private final String url;
+    private final String reason;
+
+    UnreachableException(String modelText, URI url, String reason) {
+      super(modelText);
+      this.url = url.toString();
+      this.reason = reason;
+    }
+
+    /** The URL whose host could not be reached (after redirects, the hop that failed). */
+    public String url() {
+      return url;
+    }
+
+    /** Why, in a few words: {@code unknown host ...}, {@code connection refused}, ... */
+    public String reason() {
+      return reason;
+    }
+  }
 
   /**
    * @param corpus documents reachable by id, or null for URLs only; the tool does not close it (it
@@ -111,6 +141,8 @@ public final class BrowseTool implements Tool {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new InterruptedIOException("browse interrupted");
+      } catch (ConnectException | HttpConnectTimeoutException e) {
+        throw unreachable(uri, e);
       }
       try (InputStream body = response.body()) {
         int status = response.statusCode();
@@ -268,8 +300,31 @@ public final class BrowseTool implements Tool {
         }
       }
     } catch (UnknownHostException e) {
-      throw new ToolException("Error: unknown host " + clip(uri.getHost()) + ".");
+      throw unknownHost(uri);
     }
+  }
+
+  private static UnreachableException unknownHost(URI uri) {
+    return new UnreachableException(
+        "Error: unknown host " + clip(uri.getHost()) + ".", uri, "unknown host " + uri.getHost());
+  }
+
+  /** Why a connection failed, taken from the first cause that says. */
+  private UnreachableException unreachable(URI uri, IOException e) {
+    String reason = null;
+    for (Throwable t = e; t != null && reason == null; t = t.getCause()) {
+      if (t instanceof UnresolvedAddressException) return unknownHost(uri);
+      if (t instanceof HttpConnectTimeoutException) {
+        reason = "no answer within " + config.timeout().toSeconds() + " s";
+      } else if (t.getMessage() != null && !t.getMessage().isBlank()) {
+        reason = t.getMessage().strip().toLowerCase(Locale.ROOT);
+      }
+    }
+    // JDK 17's client says nothing else when a connect() fails: refused, or no route to the host
+    if (reason == null) reason = "connection refused or no route to the host";
+    String hostPort = uri.getPort() < 0 ? uri.getHost() : uri.getHost() + ":" + uri.getPort();
+    return new UnreachableException(
+        "Error: cannot reach " + clip(hostPort) + " (" + clip(reason) + ").", uri, reason);
   }
 
   /** Loopback, unspecified, link-local, private (RFC 1918, ULA), shared (CGNAT) or multicast. */

@@ -15,10 +15,12 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.zip.Deflater;
 import java.util.zip.DeflaterOutputStream;
 import java.util.zip.GZIPOutputStream;
@@ -214,6 +216,34 @@ class BrowseToolTest {
         "Error: browse expects an http(s) URL.",
         assertThrows(ToolException.class, () -> localTool().execute("file:///etc/passwd", CONTEXT))
             .getMessage());
+  }
+
+  @Test
+  void unreachableHostsAreNamedForTheModelAndTheCaller() throws Exception {
+    int closedPort;
+    try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      closedPort = socket.getLocalPort();
+    }
+    String refused = "http://127.0.0.1:" + closedPort + "/page";
+    BrowseTool.UnreachableException e =
+        assertThrows(
+            BrowseTool.UnreachableException.class, () -> localTool().execute(refused, CONTEXT));
+    assertTrue(
+        e.getMessage().startsWith("Error: cannot reach 127.0.0.1:" + closedPort + " ("),
+        e.getMessage());
+    assertEquals(refused, e.url());
+    assertTrue(e.reason().contains("refused"), e.reason());
+
+    // both paths to the resolver: the private-address check and the HTTP client itself
+    for (BrowseTool tool : List.of(new BrowseTool(BrowseConfig.defaults(), null), localTool())) {
+      BrowseTool.UnreachableException unknown =
+          assertThrows(
+              BrowseTool.UnreachableException.class,
+              () -> tool.execute("http://no-such-host.invalid/x", CONTEXT));
+      assertEquals("Error: unknown host no-such-host.invalid.", unknown.getMessage());
+      assertEquals("http://no-such-host.invalid/x", unknown.url());
+      assertEquals("unknown host no-such-host.invalid", unknown.reason());
+    }
   }
 
   @Test
