@@ -110,29 +110,30 @@ public final class ToolCommand implements Runnable {
 
     @Option(
         names = "--timeout",
-        defaultValue = "15",
-        description = "Wall-clock limit in seconds " + "(default: ${DEFAULT-VALUE}).")
-    int timeoutSeconds;
+        description =
+            "Wall-clock and CPU limit in seconds (default: tools.python_sandbox.timeout_s and"
+                + " cpu_seconds of defaults.yaml).")
+    Integer timeoutSeconds;
 
     @Option(
         names = "--isolation",
-        defaultValue = "AUTO",
-        description = "AUTO, NAMESPACES or NONE (default: ${DEFAULT-VALUE}).")
+        description =
+            "AUTO, NAMESPACES or NONE (default: tools.python_sandbox.isolation of defaults.yaml).")
     Isolation isolation;
 
     @Override
     public Integer call() {
-      if (timeoutSeconds < 1) {
-        throw new CommandLine.ParameterException(spec.commandLine(), "--timeout must be >= 1");
+      PythonSandboxConfig.Builder config = PythonSandboxConfig.defaults().toBuilder().workers(1);
+      if (timeoutSeconds != null) {
+        if (timeoutSeconds < 1) {
+          throw new CommandLine.ParameterException(spec.commandLine(), "--timeout must be >= 1");
+        }
+        config.timeout(Duration.ofSeconds(timeoutSeconds)).cpuSeconds(timeoutSeconds);
       }
-      PythonSandboxConfig config =
-          PythonSandboxConfig.defaults().toBuilder()
-              .workers(1)
-              .timeout(Duration.ofSeconds(timeoutSeconds))
-              .cpuSeconds(timeoutSeconds)
-              .isolation(isolation)
-              .build();
-      return runOnce(spec, new PythonTool(config), code);
+      if (isolation != null) {
+        config.isolation(isolation);
+      }
+      return runOnce(spec, new PythonTool(config.build()), code);
     }
   }
 

@@ -32,6 +32,18 @@ class ToolCommandTest {
   }
 
   @Test
+  void pythonLimitsComeFromTheSandboxDefaultsUnlessGiven() {
+    // tools.python_sandbox.timeout_s is 10 in defaults.yaml (JavaDefaultsTest pins it)
+    Run sleeping = arpo4j("tool", "python", "--code", "import time\ntime.sleep(60)");
+    assertEquals(" <result>\nError: execution timed out after 10 s.\n</result>\n", sleeping.out());
+    Run given = arpo4j("tool", "python", "--timeout", "1", "--code", "import time\ntime.sleep(60)");
+    assertEquals(" <result>\nError: execution timed out after 1 s.\n</result>\n", given.out());
+    Run bad = arpo4j("tool", "python", "--timeout", "0", "--code", "1");
+    assertEquals(2, bad.status());
+    assertTrue(bad.err().contains("--timeout must be >= 1"), bad.err());
+  }
+
+  @Test
   void indexThenSearch(@TempDir Path dir) throws Exception {
     Path corpus =
         Files.writeString(
