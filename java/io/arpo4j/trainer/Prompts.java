@@ -127,8 +127,8 @@ public final class Prompts {
 
   /**
    * Refuses {@code question} if its text alone cannot fit in {@code contextTokens} even in the
-   * longest tokens of {@code tokenizer} ({@link HfTokenizer#fewestTokens}): a check by length,
-   * before anything is encoded, for all of a run's questions at once.
+   * longest tokens of {@code tokenizer} ({@link io.arpo4j.model.TextCodec#fewestTokens}): a check
+   * by length, before anything is encoded, for all of a run's questions at once.
    */
   public static void requireFits(Question question, HfTokenizer tokenizer, int contextTokens) {
     long chars = question.question().length();
