@@ -114,7 +114,7 @@ public final class Prompts {
   public Prompt prompt(Question question, int contextTokens) {
     requireFits(question, tokenizer, contextTokens);
     String text = text(question);
-    if (text.length() / (4L * tokenizer.maxTokenChars()) > contextTokens)
+    if (tokenizer.fewestTokens(text.length()) > contextTokens)
       throw tooLong(question, text.length() + " characters, more than fit in", contextTokens);
     int[] tokens =
         format == Format.TEMPLATE
@@ -127,12 +127,12 @@ public final class Prompts {
 
   /**
    * Refuses {@code question} if its text alone cannot fit in {@code contextTokens} even in the
-   * longest tokens of {@code tokenizer} (Unicode normalisation may merge up to a few characters,
-   * hence 4x): a check by length, before anything is encoded, for all of a run's questions at once.
+   * longest tokens of {@code tokenizer} ({@link io.arpo4j.model.TextCodec#fewestTokens}): a check
+   * by length, before anything is encoded, for all of a run's questions at once.
    */
   public static void requireFits(Question question, HfTokenizer tokenizer, int contextTokens) {
     long chars = question.question().length();
-    if (chars / (4L * tokenizer.maxTokenChars()) > contextTokens)
+    if (tokenizer.fewestTokens(chars) > contextTokens)
       throw tooLong(question, chars + " characters, more than fit in", contextTokens);
   }
 

@@ -42,45 +42,39 @@ public final class SftData {
       int eosTokenId,
       Function<List<Map<String, Object>>, String> promptOf)
       throws IOException {
-    return load(file, codec, eosTokenId, promptOf, Integer.MAX_VALUE);
+    return load(file, codec, eosTokenId, promptOf, Integer.MAX_VALUE, Integer.MAX_VALUE);
   }
 
   /**
    * As {@link #load(Path, TextCodec, int, Function)}, rejecting (with its line number) an example
-   * of more than {@code maxTokens} tokens: one forward pass must hold it, so it bounds the memory a
-   * step needs.
+   * of more tokens than the model's context ({@code contextTokens}, max_position_embeddings) or
+   * than one forward pass holds ({@code microBatchTokens}), whichever is smaller: the message names
+   * that limit. An example too long even for the codec's longest tokens ({@link
+   * TextCodec#fewestTokens}) is rejected before it is encoded, so that memory stays bounded by the
+   * limit, not by the line.
    */
   public static List<TrainingRow> load(
       Path file,
       TextCodec codec,
       int eosTokenId,
       Function<List<Map<String, Object>>, String> promptOf,
-      int maxTokens)
+      int microBatchTokens,
+      int contextTokens)
       throws IOException {
+    TokenLimit limit =
+        contextTokens <= microBatchTokens
+            ? new TokenLimit("max_position_embeddings", contextTokens, "the model's context")
+            : new TokenLimit(
+                "micro_batch_tokens", microBatchTokens, "the most one forward pass holds");
     JsonLines.Parser<TrainingRow> parser =
         (node, lineNo) -> {
-          // rejected before encoding when even the longest tokens cannot fit it: memory stays
-          // bounded by the
-          // token budget, not the line (Unicode normalisation may merge up to a few characters,
-          // hence 4x)
-          long chars = node.toString().length();
-          if (chars / (4L * codec.maxTokenChars()) > maxTokens) {
-            throw new IllegalArgumentException(
-                "the example has "
-                    + chars
-                    + " characters, more than fit in micro_batch_tokens = "
-                    + maxTokens
-                    + " tokens (the most one forward pass holds)");
-          }
-          TrainingRow row = parse(node, codec, eosTokenId, promptOf);
-          if (row.tokens().length > maxTokens) {
-            throw new IllegalArgumentException(
-                "the example has "
-                    + row.tokens().length
-                    + " tokens, more than micro_batch_tokens = "
-                    + maxTokens
-                    + " (the most one forward pass holds)");
-          }
+          Trace trace = parse(node, promptOf);
+          long chars = (long) trace.prompt().length() + trace.response().length();
+          if (codec.fewestTokens(chars) > limit.tokens())
+            throw limit.exceeded(chars + " characters, more than fit in");
+          TrainingRow row = row(trace.prompt(), trace.response(), codec, eosTokenId);
+          if (row.tokens().length > limit.tokens())
+            throw limit.exceeded(row.tokens().length + " tokens, more than");
           return row;
         };
     String name = file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
@@ -89,26 +83,30 @@ public final class SftData {
         : Datasets.read(file, "SFT data", parser);
   }
 
-  private static TrainingRow parse(
-      JsonNode node,
-      TextCodec codec,
-      int eosTokenId,
-      Function<List<Map<String, Object>>, String> promptOf) {
+  /** The smaller of the limits on an example's tokens: its config key, value and meaning. */
+  private record TokenLimit(String key, int tokens, String meaning) {
+    IllegalArgumentException exceeded(String size) {
+      return new IllegalArgumentException(
+          "the example has " + size + " " + key + " = " + tokens + " tokens (" + meaning + ")");
+    }
+  }
+
+  /** An example's text before encoding: its rendered prompt and the response the model learns. */
+  private record Trace(String prompt, String response) {}
+
+  private static Trace parse(JsonNode node, Function<List<Map<String, Object>>, String> promptOf) {
     if (node.path("messages").isArray()) {
-      return fromMessages(node.get("messages"), codec, eosTokenId, promptOf);
+      return fromMessages(node.get("messages"), promptOf);
     }
     if (!node.path("prompt").isTextual() || !node.path("response").isTextual()) {
       throw new IllegalArgumentException(
           "needs string fields \"prompt\" and \"response\", or a \"messages\" list");
     }
-    return row(node.get("prompt").asText(), node.get("response").asText(), codec, eosTokenId);
+    return new Trace(node.get("prompt").asText(), node.get("response").asText());
   }
 
-  private static TrainingRow fromMessages(
-      JsonNode messages,
-      TextCodec codec,
-      int eosTokenId,
-      Function<List<Map<String, Object>>, String> promptOf) {
+  private static Trace fromMessages(
+      JsonNode messages, Function<List<Map<String, Object>>, String> promptOf) {
     List<Map<String, Object>> prompt = new ArrayList<>();
     StringBuilder response = new StringBuilder();
     boolean answering = false;
@@ -139,7 +137,7 @@ public final class SftData {
       }
     }
     if (!answering) throw new IllegalArgumentException("\"messages\" has no assistant turn");
-    return row(promptOf.apply(prompt), response.toString(), codec, eosTokenId);
+    return new Trace(promptOf.apply(prompt), response.toString());
   }
 
   /**

@@ -349,7 +349,8 @@ public final class Trainer implements AutoCloseable {
             model.tokenizer(),
             model.eosTokenIds()[0],
             prompts::text,
-            config.microBatchTokens());
+            config.microBatchTokens(),
+            model.model().config().maxPositionEmbeddings());
     return SftTrainer.train(
         model, rows, config, config.runDir().resolve("sft_metrics.jsonl"), distributed, progress);
   }

@@ -279,6 +279,25 @@ class CliErrorsTest {
               "runs_dir=" + dir.resolve("runs")
             },
             List.of("long.jsonl:1", "micro_batch_tokens")));
+    // 60,000 characters: at most 13 per token of the default model, so more than its 4096
+    // positions, yet too few to be refused before encoding (4 x 13 x 4096 characters)
+    Path overContext =
+        file(
+            "over-context.jsonl",
+            "{\"prompt\": \"q\", \"response\": \"" + "x".repeat(60_000) + "\"}\n");
+    cases.add(
+        Arguments.of(
+            "SFT example longer than the model's context",
+            new String[] {
+              "sft",
+              "--data",
+              overContext.toString(),
+              "--set",
+              "micro_batch_tokens=1000000",
+              "--set",
+              "runs_dir=" + dir.resolve("runs")
+            },
+            List.of("over-context.jsonl:1", "tokens, more than max_position_embeddings = 4096")));
     return cases.stream();
   }
 

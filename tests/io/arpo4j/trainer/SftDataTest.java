@@ -158,7 +158,8 @@ class SftDataTest {
             ok + "{\"prompt\": \"q\", \"response\": \"" + "x".repeat(1_000_000) + "\"}\n");
     IllegalArgumentException e =
         assertThrows(
-            IllegalArgumentException.class, () -> SftData.load(file, counting, 0, NO_CHAT, 100));
+            IllegalArgumentException.class,
+            () -> SftData.load(file, counting, 0, NO_CHAT, 100, 4096));
     assertTrue(
         e.getMessage().contains("long.jsonl:2: ")
             && e.getMessage().contains("micro_batch_tokens = 100"),
@@ -172,7 +173,84 @@ class SftDataTest {
             "{\"prompt\": \"q\", \"response\": \"" + "y".repeat(300) + "\"}\n");
     e =
         assertThrows(
-            IllegalArgumentException.class, () -> SftData.load(tight, counting, 0, NO_CHAT, 100));
+            IllegalArgumentException.class,
+            () -> SftData.load(tight, counting, 0, NO_CHAT, 100, 4096));
     assertTrue(e.getMessage().contains("302 tokens"), e.getMessage());
+  }
+
+  @Test
+  void anExampleOverTheModelsContextByTokensIsRejectedAfterEncodingNamingTheContext(
+      @TempDir Path dir) throws Exception {
+    int[] encoded = {0};
+    TextCodec counting =
+        new TextCodec() {
+          @Override
+          public int[] encode(String text) {
+            encoded[0] += text.length();
+            return CHARS.encode(text);
+          }
+
+          @Override
+          public String decode(int[] ids) {
+            return CHARS.decode(ids);
+          }
+
+          @Override
+          public int maxTokenChars() {
+            return 1;
+          }
+        };
+    // prompt "q", a response of n characters and EOS: n + 2 tokens, one per character; by its
+    // characters alone (n + 1 of them, at 4 per token at most) any of these could fit in 100
+    String fits = "{\"prompt\": \"q\", \"response\": \"" + "a".repeat(98) + "\"}\n";
+    String overByOne = "{\"prompt\": \"q\", \"response\": \"" + "b".repeat(99) + "\"}\n";
+    Path exactly = Files.writeString(dir.resolve("exactly.jsonl"), fits);
+    assertEquals(
+        100, SftData.load(exactly, counting, 0, NO_CHAT, 4096, 100).get(0).tokens().length);
+
+    Path file = Files.writeString(dir.resolve("context.jsonl"), fits + overByOne);
+    encoded[0] = 0;
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> SftData.load(file, counting, 0, NO_CHAT, 4096, 100));
+    assertTrue(e.getMessage().contains("context.jsonl:2: "), e.getMessage());
+    assertTrue(
+        e.getMessage()
+            .endsWith(
+                "the example has 101 tokens, more than max_position_embeddings = 100 tokens"
+                    + " (the model's context)"),
+        e.getMessage());
+    assertEquals(99 + 100, encoded[0], "both lines were encoded: the second only by its tokens");
+
+    // the smaller limit binds and is the one named
+    e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> SftData.load(file, counting, 0, NO_CHAT, 100, 4096));
+    assertTrue(
+        e.getMessage()
+            .endsWith(
+                "101 tokens, more than micro_batch_tokens = 100 tokens"
+                    + " (the most one forward pass holds)"),
+        e.getMessage());
+
+    // over the context even by its characters: rejected before it is encoded
+    Path huge =
+        Files.writeString(
+            dir.resolve("huge.jsonl"),
+            "{\"prompt\": \"q\", \"response\": \"" + "x".repeat(1_000) + "\"}\n");
+    encoded[0] = 0;
+    e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> SftData.load(huge, counting, 0, NO_CHAT, 1_000_000, 100));
+    assertTrue(
+        e.getMessage()
+            .endsWith(
+                "huge.jsonl:1: the example has 1001 characters, more than fit in"
+                    + " max_position_embeddings = 100 tokens (the model's context)"),
+        e.getMessage());
+    assertEquals(0, encoded[0], "nothing was encoded");
   }
 }
