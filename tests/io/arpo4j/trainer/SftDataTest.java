@@ -133,24 +133,7 @@ class SftDataTest {
   @Test
   void anOverLongExampleIsRejectedByLineBeforeItIsEncoded(@TempDir Path dir) throws Exception {
     int[] encoded = {0};
-    TextCodec counting =
-        new TextCodec() {
-          @Override
-          public int[] encode(String text) {
-            encoded[0] += text.length();
-            return CHARS.encode(text);
-          }
-
-          @Override
-          public String decode(int[] ids) {
-            return CHARS.decode(ids);
-          }
-
-          @Override
-          public int maxTokenChars() {
-            return 1;
-          }
-        };
+    TextCodec counting = countingCharCodec(encoded);
     String ok = "{\"prompt\": \"q\", \"response\": \"" + "a".repeat(90) + "\"}\n";
     Path file =
         Files.writeString(
@@ -182,24 +165,7 @@ class SftDataTest {
   void anExampleOverTheModelsContextByTokensIsRejectedAfterEncodingNamingTheContext(
       @TempDir Path dir) throws Exception {
     int[] encoded = {0};
-    TextCodec counting =
-        new TextCodec() {
-          @Override
-          public int[] encode(String text) {
-            encoded[0] += text.length();
-            return CHARS.encode(text);
-          }
-
-          @Override
-          public String decode(int[] ids) {
-            return CHARS.decode(ids);
-          }
-
-          @Override
-          public int maxTokenChars() {
-            return 1;
-          }
-        };
+    TextCodec counting = countingCharCodec(encoded);
     // prompt "q", a response of n characters and EOS: n + 2 tokens, one per character; by its
     // characters alone (n + 1 of them, at 4 per token at most) any of these could fit in 100
     String fits = "{\"prompt\": \"q\", \"response\": \"" + "a".repeat(98) + "\"}\n";
@@ -252,5 +218,26 @@ class SftDataTest {
                     + " max_position_embeddings = 100 tokens (the model's context)"),
         e.getMessage());
     assertEquals(0, encoded[0], "nothing was encoded");
+  }
+
+  /** The one-token-per-character codec, adding the characters it encodes to {@code encoded[0]}. */
+  private static TextCodec countingCharCodec(int[] encoded) {
+    return new TextCodec() {
+      @Override
+      public int[] encode(String text) {
+        encoded[0] += text.length();
+        return CHARS.encode(text);
+      }
+
+      @Override
+      public String decode(int[] ids) {
+        return CHARS.decode(ids);
+      }
+
+      @Override
+      public int maxTokenChars() {
+        return 1;
+      }
+    };
   }
 }
