@@ -224,10 +224,10 @@ public final class Trainer implements AutoCloseable {
               ? modelLoader.load(
                   checkpoint.get().resolve(Checkpoints.MODEL_DIR).toString(), runtime)
               : model != null ? model : modelLoader.load(config.model(), runtime);
-      policy.model().setGradientCheckpointing(config.gradientCheckpointing());
       ToolRegistry registry = new ToolRegistry();
       List<Tool> owned = new ArrayList<>();
       try {
+        policy.model().setGradientCheckpointing(config.gradientCheckpointing());
         List<String> customTags = tools.stream().map(Tool::tag).toList();
         if (config.tools().python() && !customTags.contains("python")) {
           owned.add(new LazyTool("python", () -> new PythonTool(config.pythonSandboxConfig())));
