@@ -1,8 +1,11 @@
 package consumer;
 
+import io.arpo4j.demo.DemoModel;
+import io.arpo4j.demo.DemoTask;
 import io.arpo4j.kernels.Kernels;
 import io.arpo4j.kernels.NativeLibraries;
 import io.arpo4j.model.PolicyModel;
+import io.arpo4j.model.RuntimeOptions;
 import io.arpo4j.model.TransformerPolicy;
 import io.arpo4j.rollout.Prompt;
 import io.arpo4j.rollout.RolloutConfig;
@@ -16,14 +19,17 @@ import io.arpo4j.tools.ToolContext;
 import io.arpo4j.tools.ToolExecutor;
 import io.arpo4j.tools.ToolRegistry;
 import io.arpo4j.tools.ToolResult;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.bytedeco.pytorch.Tensor;
 
 /**
  * Uses arpo4j the way a service would: one kernel call checked against a hand-computed value, one
- * rollout of the embedded model with a tool of its own, and no command-line dependency on the class
- * path.
+ * rollout of the shipped demo model with a tool of its own, and no command-line dependency on the
+ * class path.
  */
 public final class ConsumerMain {
   public static void main(String[] args) throws Exception {
@@ -55,33 +61,38 @@ public final class ConsumerMain {
     System.out.println("consumer: OK (" + rollout + ")");
   }
 
-  /** The service's own tool: what a user plugs in next to (or instead of) python and search. */
-  static final class Clock implements Tool {
-    final AtomicInteger calls = new AtomicInteger();
+  /**
+   * The service's own tool, answering the tag the demo model calls ({@code python}) with its own
+   * Java arithmetic instead of a python process: what a user plugs in instead of a built-in tool.
+   */
+  static final class Calculator implements Tool {
+    final List<String> inputs = new CopyOnWriteArrayList<>();
 
     @Override
     public String tag() {
-      return "clock";
+      return "python";
     }
 
     @Override
     public String execute(String input, ToolContext context) {
-      calls.incrementAndGet();
-      return "12:00";
+      inputs.add(input);
+      return "3379"; // 37*91+12, the one question this service asks
     }
   }
 
   /**
-   * One ARPO rollout of the embedded model (random weights) through the public RolloutEngine, its
-   * tool calls answered by the service's own tool on a ToolExecutor: M trajectories of at most the
-   * token budget, each with its log-probs, and the rollout stops at exactly the registered tag.
+   * One ARPO rollout of the shipped demo model (the cold start that learned to call python for
+   * arithmetic) through the public RolloutEngine, its tool calls answered by the service's own tool
+   * on a ToolExecutor: M trajectories within the token budget, each with its log-probs; the model
+   * calls the tool, every call is recorded, and the tool's answer comes back into the text.
    */
-  private static String rolloutWithOwnTool() {
-    int globalSize = 4, initialSamples = 2, maxTokens = 8;
-    Clock clock = new Clock();
-    try (PolicyModel model = PolicyModel.loadDefault();
+  private static String rolloutWithOwnTool() throws Exception {
+    int globalSize = 4, initialSamples = 2, maxTokens = 96;
+    Calculator calculator = new Calculator();
+    Path modelDir = DemoModel.writeColdStart(Files.createTempDirectory("consumer-model"));
+    try (PolicyModel model = PolicyModel.load(modelDir, RuntimeOptions.auto());
         TransformerPolicy policy = model.newPolicy();
-        ToolRegistry registry = new ToolRegistry().register(clock);
+        ToolRegistry registry = new ToolRegistry().register(calculator);
         ToolExecutor executor = new ToolExecutor(registry, 2)) {
       ToolCaller tools =
           ToolCaller.of(
@@ -89,7 +100,7 @@ public final class ConsumerMain {
               (tag, input, context) ->
                   executor.submit(new ToolCall(tag, input), context).thenApply(ToolResult::output));
       check(
-          tools.format().stopStrings().equals(List.of("</clock>")),
+          tools.format().stopStrings().equals(List.of("</python>")),
           "the rollout stops at the registered tool's tag: " + tools.format().stopStrings());
       RolloutConfig config =
           RolloutConfig.builder()
@@ -98,14 +109,14 @@ public final class ConsumerMain {
               .maxResponseTokens(maxTokens)
               .seed(1)
               .build();
-      String question = "What time is it? Ask the <clock>now</clock>.";
-      Prompt prompt = new Prompt(model.tokenizer().encode(question), question, List.of("12:00"));
+      String text = DemoTask.prompt("What is 37*91+12?");
+      Prompt prompt = new Prompt(model.tokenizer().encode(text), text, List.of("3379"));
       List<RolloutGroup> groups = new RolloutEngine(policy, tools, config).rollout(List.of(prompt));
 
       check(groups.size() == 1, "one group per prompt, got " + groups.size());
       List<Trajectory> trajectories = groups.get(0).trajectories();
       check(trajectories.size() == globalSize, "M trajectories, got " + trajectories.size());
-      int toolCalls = 0;
+      int recorded = 0;
       for (Trajectory t : trajectories) {
         int n = t.tokens().length;
         check(n >= 1 && n <= maxTokens, t.name() + ": " + n + " tokens, budget " + maxTokens);
@@ -117,20 +128,27 @@ public final class ConsumerMain {
         }
         for (var call : t.toolCalls()) {
           check(
-              call.tag().equals("clock") && call.output().equals("12:00"), t.name() + ": " + call);
-          toolCalls++;
+              call.tag().equals("python") && call.output().equals("3379"), t.name() + ": " + call);
+          check(t.text().contains("3379"), t.name() + ": the tool's answer is not in " + t.text());
+          recorded++;
         }
       }
-      check(
-          clock.calls.get() == toolCalls,
-          clock.calls.get() + " clock calls, " + toolCalls + " recorded");
+      // branches share their parent's calls, so the tool ran at most as often as calls are recorded
+      int executed = calculator.inputs.size();
+      check(executed >= 1, "the model never called the service's tool");
+      check(executed <= recorded, executed + " calls executed, " + recorded + " recorded");
       int tokens = trajectories.stream().mapToInt(Trajectory::length).sum();
       return trajectories.size()
           + " trajectories, "
           + tokens
           + " tokens, "
-          + toolCalls
-          + " clock calls";
+          + executed
+          + " calls of the service's tool, e.g. "
+          + calculator.inputs.get(0).strip();
+    } finally {
+      try (var files = Files.walk(modelDir)) {
+        for (Path f : files.sorted(Comparator.reverseOrder()).toList()) Files.delete(f);
+      }
     }
   }
 
