@@ -93,26 +93,13 @@ public final class DdpBench {
         "| 2 ranks (Gloo, launch) | %.1f | %.0f |%n", twoRanks, tokensPerEpoch / twoRanks);
 
     // all-reduce of a gradient-sized fp32 buffer between two ranks, against copying it once
-    int port;
-    try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
-      port = socket.getLocalPort();
-    }
+    int port = RankProcesses.freePort();
     List<Process> ranks = new ArrayList<>();
     for (int rank = 0; rank < 2; rank++) {
       ranks.add(
           start(
               List.of(DdpBench.class.getName(), "allreduce", "50"),
-              Map.of(
-                  "RANK",
-                  "" + rank,
-                  "LOCAL_RANK",
-                  "" + rank,
-                  "WORLD_SIZE",
-                  "2",
-                  "MASTER_ADDR",
-                  "127.0.0.1",
-                  "MASTER_PORT",
-                  "" + port)));
+              RankProcesses.rankEnvironment(rank, 2, port)));
     }
     String out = output(ranks.get(0));
     output(ranks.get(1));

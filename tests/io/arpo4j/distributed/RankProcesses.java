@@ -9,14 +9,21 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Starts arpo4j CLI processes (separate JVMs on the test classpath), as ranks of a local job or as
- * a launcher.
+ * Starts JVMs on the test classpath (the arpo4j CLI or a test's own main class), as ranks of a
+ * local job or as a launcher.
  */
-final class RankProcesses {
+public final class RankProcesses {
   private RankProcesses() {}
 
   /** {@code java -cp <test classpath> io.arpo4j.cli.Main args...}, output to {@code log}. */
-  static Process cli(List<String> args, Map<String, String> env, Path log) throws IOException {
+  public static Process cli(List<String> args, Map<String, String> env, Path log)
+      throws IOException {
+    return java("io.arpo4j.cli.Main", args, env, log);
+  }
+
+  /** {@code java -cp <test classpath> mainClass args...}, output to {@code log}. */
+  public static Process java(String mainClass, List<String> args, Map<String, String> env, Path log)
+      throws IOException {
     List<String> cmd =
         new ArrayList<>(
             List.of(
@@ -25,7 +32,7 @@ final class RankProcesses {
                 "-XX:+UseSerialGC",
                 "-cp",
                 System.getProperty("java.class.path"),
-                "io.arpo4j.cli.Main"));
+                mainClass));
     cmd.addAll(args);
     ProcessBuilder pb =
         new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
@@ -38,29 +45,31 @@ final class RankProcesses {
   /** Rank {@code rank} of a {@code size}-rank job meeting at 127.0.0.1:{@code port}. */
   static Process rank(int rank, int size, int port, List<String> args, Path log)
       throws IOException {
-    return cli(
-        args,
-        Map.of(
-            "RANK",
-            "" + rank,
-            "LOCAL_RANK",
-            "" + rank,
-            "WORLD_SIZE",
-            "" + size,
-            "MASTER_ADDR",
-            "127.0.0.1",
-            "MASTER_PORT",
-            "" + port),
-        log);
+    return cli(args, rankEnvironment(rank, size, port), log);
   }
 
-  static int freePort() throws IOException {
+  /** The torchrun variables of rank {@code rank} of a {@code size}-rank job at 127.0.0.1. */
+  public static Map<String, String> rankEnvironment(int rank, int size, int port) {
+    return Map.of(
+        "RANK",
+        "" + rank,
+        "LOCAL_RANK",
+        "" + rank,
+        "WORLD_SIZE",
+        "" + size,
+        "MASTER_ADDR",
+        "127.0.0.1",
+        "MASTER_PORT",
+        "" + port);
+  }
+
+  public static int freePort() throws IOException {
     try (ServerSocket s = new ServerSocket(0)) {
       return s.getLocalPort();
     }
   }
 
-  static String tail(Path log) {
+  public static String tail(Path log) {
     try {
       String s = Files.readString(log);
       return s.length() > 4000 ? s.substring(s.length() - 4000) : s;

@@ -4,11 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.arpo4j.distributed.Distributed;
+import io.arpo4j.distributed.RankProcesses;
 import io.arpo4j.model.PolicyModel;
 import io.arpo4j.model.RuntimeOptions;
-import java.io.IOException;
-import java.net.ServerSocket;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,39 +25,15 @@ class DataParallelRlTest {
   void twoRanksTakeTheUpdatesOfOneProcess(@TempDir Path dir) throws Exception {
     DataParallelRlRank.train(Distributed.single(), dir.resolve("one"));
 
-    int port;
-    try (ServerSocket s = new ServerSocket(0)) {
-      port = s.getLocalPort();
-    }
+    int port = RankProcesses.freePort();
     List<Process> ranks = new ArrayList<>();
     for (int rank = 0; rank < 2; rank++) {
-      ProcessBuilder pb =
-          new ProcessBuilder(
-                  Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                  "-Xmx1g",
-                  "-XX:+UseSerialGC",
-                  "-cp",
-                  System.getProperty("java.class.path"),
-                  DataParallelRlRank.class.getName(),
-                  dir.resolve("two").toString())
-              .redirectErrorStream(true)
-              .redirectOutput(dir.resolve("rank" + rank + ".log").toFile());
-      pb.environment()
-          .putAll(
-              Map.of(
-                  "RANK",
-                  "" + rank,
-                  "LOCAL_RANK",
-                  "" + rank,
-                  "WORLD_SIZE",
-                  "2",
-                  "MASTER_ADDR",
-                  "127.0.0.1",
-                  "MASTER_PORT",
-                  "" + port,
-                  "OMP_NUM_THREADS",
-                  "1"));
-      ranks.add(pb.start());
+      ranks.add(
+          RankProcesses.java(
+              DataParallelRlRank.class.getName(),
+              List.of(dir.resolve("two").toString()),
+              RankProcesses.rankEnvironment(rank, 2, port),
+              dir.resolve("rank" + rank + ".log")));
     }
     try {
       for (int rank = 0; rank < 2; rank++) {
@@ -67,8 +41,8 @@ class DataParallelRlTest {
         String log = "rank " + rank + ": " + dir.resolve("rank" + rank + ".log");
         assertTrue(
             p.waitFor(3, TimeUnit.MINUTES),
-            log + " did not finish: " + tail(dir.resolve("rank" + rank + ".log")));
-        assertEquals(0, p.exitValue(), tail(dir.resolve("rank" + rank + ".log")));
+            log + " did not finish: " + RankProcesses.tail(dir.resolve("rank" + rank + ".log")));
+        assertEquals(0, p.exitValue(), RankProcesses.tail(dir.resolve("rank" + rank + ".log")));
       }
     } finally {
       ranks.forEach(Process::destroyForcibly);
@@ -94,14 +68,5 @@ class DataParallelRlTest {
         maxMoved > 30 * 1e-5,
         "the updates must move the parameters well past the tolerance: " + maxMoved);
     assertTrue(maxDelta <= 1e-5, "max |delta| = " + maxDelta);
-  }
-
-  private static String tail(Path log) {
-    try {
-      String s = Files.readString(log);
-      return s.length() > 3000 ? s.substring(s.length() - 3000) : s;
-    } catch (IOException e) {
-      return e.toString();
-    }
   }
 }
