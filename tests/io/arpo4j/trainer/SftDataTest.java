@@ -3,6 +3,7 @@ package io.arpo4j.trainer;
 import static org.junit.jupiter.api.Assertions.*;
 
 import io.arpo4j.model.TextCodec;
+import io.arpo4j.testing.CharCodec;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -11,19 +12,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class SftDataTest {
-  /** One token per character: positions in the text are positions in the tokens. */
-  static final TextCodec CHARS =
-      new TextCodec() {
-        @Override
-        public int[] encode(String text) {
-          return text.chars().toArray();
-        }
-
-        @Override
-        public String decode(int[] ids) {
-          return new String(ids, 0, ids.length);
-        }
-      };
+  static final TextCodec CHARS = CharCodec.INSTANCE;
 
   @Test
   void toolResultsAreMaskedAndEosTrains() {

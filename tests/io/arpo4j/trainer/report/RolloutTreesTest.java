@@ -10,27 +10,13 @@ import io.arpo4j.rollout.RolloutGroup;
 import io.arpo4j.rollout.StopReason;
 import io.arpo4j.rollout.Trajectory;
 import io.arpo4j.rollout.Trajectory.Origin;
+import io.arpo4j.testing.CharCodec;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class RolloutTreesTest {
-  /** One token per char, as the demo's character-level tokenizer. */
-  private static final TextCodec CHARS =
-      new TextCodec() {
-        @Override
-        public int[] encode(String text) {
-          return text.chars().toArray();
-        }
-
-        @Override
-        public String decode(int[] ids) {
-          StringBuilder s = new StringBuilder();
-          for (int id : ids) {
-            s.append((char) id);
-          }
-          return s.toString();
-        }
-      };
+  /** One token per character, as the demo's character-level tokenizer. */
+  private static final TextCodec CHARS = CharCodec.INSTANCE;
 
   private static Trajectory path(
       int id,
