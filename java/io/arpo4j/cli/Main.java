@@ -2,6 +2,7 @@ package io.arpo4j.cli;
 
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -95,7 +96,16 @@ public final class Main implements Runnable {
           err.flush();
           return report.badInput() ? BAD_INPUT : INTERNAL_ERROR;
         });
-    return cli.execute(args);
+    try {
+      return cli.execute(args);
+    } catch (LinkageError e) {
+      // a native library that would not load (picocli passes Errors through): the fix is the
+      // user's (a cache, a class path, a library path), so one line and exit 2, like bad input
+      err.println("error: " + CliErrors.describe(e).message());
+      if (Arrays.asList(args).contains("--verbose")) e.printStackTrace(err);
+      err.flush();
+      return BAD_INPUT;
+    }
   }
 
   /** Whether --verbose was given at any level of the command line. */

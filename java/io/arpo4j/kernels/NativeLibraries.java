@@ -89,6 +89,7 @@ public final class NativeLibraries {
   private static List<String> preloadBundled() {
     Class<?> torch = torchGlobalClass();
     ClassProperties properties = Loader.loadProperties(torch, Loader.loadProperties(), true);
+    loadInheritedPresets(properties);
     List<String> declared = new ArrayList<>(properties.get("platform.preload"));
     declared.addAll(properties.get("platform.link"));
     List<String> loadedFiles = new ArrayList<>();
@@ -125,12 +126,63 @@ public final class NativeLibraries {
       } catch (UnsatisfiedLinkError e) {
         if (isTorchLibrary(name)) {
           throw new IllegalStateException(
-              "cannot load the bundled lib" + name + ".so: " + e.getMessage() + conflictNote(), e);
+              "cannot load the bundled lib"
+                  + name
+                  + ".so: "
+                  + rootLinkError(e)
+                  + conflictNote()
+                  + CACHE_HINT,
+              e);
         }
         // an optional preload (a CUDA library on a CPU machine): JavaCPP skips it the same way
       }
     }
     return bundledFiles;
+  }
+
+  /**
+   * Loads, through JavaCPP, the presets libtorch's inherit (OpenBLAS): their libraries live in
+   * their own jars, which {@link Loader#findLibrary} for the torch class does not search, and on an
+   * empty cache nothing has extracted them yet, so {@code libtorch_cpu.so}'s {@code NEEDED
+   * libopenblas.so.0} would find nothing. JavaCPP's own {@code Loader.load} initialises inherited
+   * presets first for the same reason.
+   */
+  private static void loadInheritedPresets(ClassProperties properties) {
+    List<Class> inherited = properties.getInheritedClasses();
+    if (inherited == null) return;
+    for (Class<?> presets : inherited) {
+      if (presets.getName().startsWith("org.bytedeco.pytorch.")) continue;
+      try {
+        Loader.load(presets);
+      } catch (UnsatisfiedLinkError e) {
+        throw new IllegalStateException(
+            "cannot load "
+                + presets.getName()
+                + ", which the bundled libtorch needs: "
+                + rootLinkError(e)
+                + "; check that its platform jar ("
+                + Loader.getPlatform()
+                + ") is on the class path"
+                + CACHE_HINT,
+            e);
+      }
+    }
+  }
+
+  private static final String CACHE_HINT =
+      "; if a JavaCPP cache was left half-written, delete it (~/.javacpp/cache, or the directory"
+          + " of -Dorg.bytedeco.javacpp.cachedir) and run again";
+
+  /**
+   * The message of the innermost link error: JavaCPP wraps the linker's own words ("libX.so.0:
+   * cannot open shared object file") in a "no X in java.library.path" that names nothing useful.
+   */
+  static String rootLinkError(Throwable e) {
+    String message = e.getMessage();
+    for (Throwable t = e; t != null && t.getCause() != t; t = t.getCause()) {
+      if (t instanceof UnsatisfiedLinkError && t.getMessage() != null) message = t.getMessage();
+    }
+    return message;
   }
 
   private static void loadTorch() {

@@ -1,5 +1,6 @@
 package io.arpo4j.cli;
 
+import io.arpo4j.testing.ChildJvm;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,9 +22,7 @@ final class CliProcess {
    */
   static Process start(Path cwd, String log, List<String> jvmOptions, List<String> args)
       throws IOException {
-    List<String> cmd = new ArrayList<>();
-    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    cmd.add("-XX:+UseSerialGC");
+    List<String> cmd = ChildJvm.java("-XX:+UseSerialGC");
     cmd.add("-XX:ErrorFile=" + cwd.resolve("hs_err_%p.log"));
     cmd.addAll(jvmOptions);
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));

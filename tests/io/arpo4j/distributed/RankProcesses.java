@@ -1,10 +1,10 @@
 package io.arpo4j.distributed;
 
+import io.arpo4j.testing.ChildJvm;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -25,14 +25,8 @@ public final class RankProcesses {
   public static Process java(String mainClass, List<String> args, Map<String, String> env, Path log)
       throws IOException {
     List<String> cmd =
-        new ArrayList<>(
-            List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx1g",
-                "-XX:+UseSerialGC",
-                "-cp",
-                System.getProperty("java.class.path"),
-                mainClass));
+        ChildJvm.java("-Xmx1g", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"));
+    cmd.add(mainClass);
     cmd.addAll(args);
     ProcessBuilder pb =
         new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());

@@ -19,6 +19,17 @@ import org.junit.jupiter.api.io.TempDir;
 class NativeLibrariesTest {
 
   @Test
+  void aLinkFailureIsReportedInTheLinkersOwnWords() {
+    UnsatisfiedLinkError linker =
+        new UnsatisfiedLinkError(
+            "/c/libtorch_cpu.so: libopenblas.so.0: cannot open shared object file");
+    UnsatisfiedLinkError javacpp = new UnsatisfiedLinkError("no torch_cpu in java.library.path");
+    javacpp.initCause(linker);
+    assertEquals(linker.getMessage(), NativeLibraries.rootLinkError(javacpp));
+    assertEquals("plain", NativeLibraries.rootLinkError(new UnsatisfiedLinkError("plain")));
+  }
+
+  @Test
   void libtorchLoadsAfterWhatItNeeds() throws Exception {
     // the order JavaCPP's pytorch presets declare (preloads, then link: c10, torch, torch_cpu)
     Class<?> torch =

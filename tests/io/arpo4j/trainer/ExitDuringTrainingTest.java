@@ -2,6 +2,7 @@ package io.arpo4j.trainer;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import io.arpo4j.testing.ChildJvm;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -62,12 +63,9 @@ class ExitDuringTrainingTest {
   }
 
   private static Process child(Class<?> main, Path dir) throws IOException {
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    return new ProcessBuilder(
-            java, "-Xmx512m", "-cp", System.getProperty("java.class.path"), main.getName())
-        .directory(dir.toFile())
-        .redirectErrorStream(true)
-        .start();
+    List<String> cmd = ChildJvm.java("-Xmx512m", "-cp", System.getProperty("java.class.path"));
+    cmd.add(main.getName());
+    return new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
   }
 
   private static BufferedReader reader(Process p) {
