@@ -65,7 +65,7 @@ class PolicyLossTest {
       mask[i] = rng.nextInt(5) == 0 ? 0 : 1;
     }
     mask[0] = 1;
-    PolicyLossConfig config = new PolicyLossConfig(0.2f, 0.28f, 3f, agg, 0.05, 0.01);
+    PolicyLossConfig config = PolicyLossConfig.ppo(0.2f, 0.28f, 3f, agg, 0.05, 0.01);
     Tensor tLp = Tensor.create(lp, s, l),
         tOld = Tensor.create(old, s, l),
         tRef = Tensor.create(ref, s, l),
@@ -73,7 +73,8 @@ class PolicyLossTest {
         tAdv = Tensor.create(adv, s, l),
         tMask = Tensor.create(mask, s, l);
     PolicyLoss.Result r = PolicyLoss.compute(tLp, tOld, tRef, tEnt, tAdv, tMask, config);
-    Kernels.Surrogate pg = Kernels.clippedSurrogate(tLp, tOld, tAdv, tMask, 0.2f, 0.28f, 3f, agg);
+    Kernels.Surrogate pg =
+        Kernels.clippedSurrogate(tLp, tOld, tAdv, tMask, 0.2f, 0.28f, 3f, 0f, 0f, agg);
 
     Tensor x = tLp.to(ScalarType.Double).detach().requires_grad_(true);
     Tensor h = tEnt.to(ScalarType.Double).detach().requires_grad_(true);
@@ -105,7 +106,7 @@ class PolicyLossTest {
             null,
             zero,
             mask,
-            new PolicyLossConfig(0.2f, 0.2f, 3f, LossAggregation.TOKEN_MEAN, 1.0, 0));
+            PolicyLossConfig.ppo(0.2f, 0.2f, 3f, LossAggregation.TOKEN_MEAN, 1.0, 0));
     // by hand: k3(20) and k3(-20) exceed 10, k3(2.5) = e^2.5 - 3.5, k3(3) = e^3 - 4 > 10, k3(0.5) =
     // e^0.5 - 1.5
     double expected = (10 + 10 + (Math.exp(2.5) - 3.5) + 10 + (Math.exp(0.5) - 1.5)) / 5;
@@ -120,13 +121,13 @@ class PolicyLossTest {
   void missingInputsAreNamed() {
     Tensor t = Tensor.create(new float[] {-1, -2}, 1, 2),
         m = Tensor.create(new float[] {1, 1}, 1, 2);
-    PolicyLossConfig kl = new PolicyLossConfig(0.2f, 0.2f, 3f, LossAggregation.TOKEN_MEAN, 0.1, 0);
+    PolicyLossConfig kl = PolicyLossConfig.ppo(0.2f, 0.2f, 3f, LossAggregation.TOKEN_MEAN, 0.1, 0);
     IllegalArgumentException e =
         assertThrows(
             IllegalArgumentException.class, () -> PolicyLoss.compute(t, t, null, null, t, m, kl));
     assertTrue(e.getMessage().contains("refLogprob"));
     assertThrows(
         IllegalArgumentException.class,
-        () -> new PolicyLossConfig(1.2f, 0.2f, 3f, LossAggregation.TOKEN_MEAN, 0, 0));
+        () -> PolicyLossConfig.ppo(1.2f, 0.2f, 3f, LossAggregation.TOKEN_MEAN, 0, 0));
   }
 }
