@@ -157,7 +157,9 @@ public final class RlUpdate {
     }
     EntropyAwareAdvantage.Moments batchMoments = null;
     if (entropyAdvantageCoef > 0 && entropyNormScope == EntropyAwareAdvantage.Scope.BATCH) {
-      double[] sums = entropySumsOf(all, entropySums);
+      List<TrainingRow> trained = new ArrayList<>(); // in row order: a deterministic sum
+      perGroup.forEach(trained::addAll);
+      double[] sums = entropySumsOf(trained, entropySums);
       batchMoments =
           EntropyAwareAdvantage.Moments.of(dist.isDistributed() ? dist.allReduceSum(sums) : sums);
     }

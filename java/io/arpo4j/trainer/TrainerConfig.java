@@ -437,16 +437,21 @@ public record TrainerConfig(
 
   public PolicyLossConfig policyLossConfig() {
     LossAggregation aggregation = LossAggregation.REGISTRY.get(loss.aggregation());
-    return new PolicyLossConfig(
-        (float) loss.epsLow(),
-        (float) loss.epsHigh(),
-        (float) loss.dualClipC(),
-        ClipMode.REGISTRY.get(loss.clipMode()),
-        (float) loss.clipGradLow(),
-        (float) loss.clipGradHigh(),
-        aggregation,
-        loss.klCoef(),
-        loss.entropyCoef());
+    ClipMode clipMode = ClipMode.REGISTRY.get(loss.clipMode());
+    try {
+      return new PolicyLossConfig(
+          (float) loss.epsLow(),
+          (float) loss.epsHigh(),
+          (float) loss.dualClipC(),
+          clipMode,
+          (float) loss.clipGradLow(),
+          (float) loss.clipGradHigh(),
+          aggregation,
+          loss.klCoef(),
+          loss.entropyCoef());
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("bad loss: " + e.getMessage(), e);
+    }
   }
 
   /** a of AEPO's entropy-aware advantage (AEPO.md §4); 0 = off. */

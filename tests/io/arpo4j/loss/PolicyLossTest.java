@@ -91,6 +91,31 @@ class PolicyLossTest {
     assertArrayEquals(doubles2floats(h.grad()), doubles2floats(r.gradEntropy()), 1e-7f);
   }
 
+  /** loss.clip_mode reaches the kernel: stop_gradient passes its coefficients, ppo passes zeros. */
+  @Test
+  void clipModeReachesTheKernel() {
+    // ratios 1.6 (A > 0: clipped above) and 0.5 (A < 0: clipped below), then an unclipped one
+    Tensor old = Tensor.create(new float[] {-2, -2, -2}, 1, 3);
+    Tensor lp =
+        Tensor.create(
+            new float[] {(float) (-2 + Math.log(1.6)), (float) (-2 + Math.log(0.5)), -2f}, 1, 3);
+    Tensor adv = Tensor.create(new float[] {1, -1, 1}, 1, 3);
+    Tensor mask = Tensor.create(new float[] {1, 1, 1}, 1, 3);
+    PolicyLossConfig aepo =
+        new PolicyLossConfig(
+            0.2f, 0.2f, 3f, ClipMode.STOP_GRADIENT, 0.5f, 1f, LossAggregation.TOKEN_MEAN, 0, 0);
+    PolicyLossConfig ppo = PolicyLossConfig.ppo(0.2f, 0.2f, 3f, LossAggregation.TOKEN_MEAN, 0, 0);
+    PolicyLoss.Result sg = PolicyLoss.compute(lp, old, null, null, adv, mask, aepo);
+    PolicyLoss.Result pg = PolicyLoss.compute(lp, old, null, null, adv, mask, ppo);
+    // by hand, token mean over 3: -A * w / 3 with w = 1.2 * 1, 0.8 * 0.5, ratio 1
+    assertArrayEquals(
+        new float[] {-1.2f / 3, 0.4f / 3, -1f / 3}, doubles2floats(sg.gradLogprob()), 1e-6f);
+    assertArrayEquals(new float[] {0, 0, -1f / 3}, doubles2floats(pg.gradLogprob()), 1e-6f);
+    assertEquals(pg.loss(), sg.loss(), 0, "the value is PPO's");
+    assertEquals(2 / 3f, sg.clipGradKeptFraction(), 1e-6f);
+    assertEquals(0f, pg.clipGradKeptFraction());
+  }
+
   /** verl's clamps: ref - lp to ±20 before the exp, k3 to <= 10; clamped tokens get no gradient. */
   @Test
   void k3IsClampedAsVerlClampsIt() {
