@@ -28,6 +28,10 @@ import org.bytedeco.pytorch.Tensor;
  * batch), mini-batches are cut from the global group order, their loss normalisers are global, and
  * gradients are summed over ranks before each optimizer step: N ranks take the steps one process
  * takes on all groups.
+ *
+ * <p>With {@code aepo.entropy_advantage_coef} > 0 each micro-batch's advantages are reshaped by its
+ * tokens' entropies before the loss ({@link EntropyAwareAdvantage}); μ and σ are the mini-batch's
+ * (or batch's) over every rank, from the entropies of the old-log-prob scoring pass.
  */
 public final class RlUpdate {
   private final TokenBackprop backprop;
@@ -201,9 +205,8 @@ public final class RlUpdate {
                 moments,
                 entropyAdvantageCoef);
         optimizer.zeroGrad();
-        // this mini-batch's loss, kl_ref, entropy, clip fraction and ppo_kl, each weighted by its
-        // share
-        // then the stop-gradient clip's kept fraction, mean |z| and the clamped fraction
+        // this mini-batch's loss, kl_ref, entropy, clip fraction, ppo_kl, stop-gradient kept
+        // fraction, mean |z| and clamped fraction (AEPO.md §3-4), each weighted by its share
         double[] terms = new double[8];
         for (int[] micro : TokenBackprop.microBatches(mini, microBatchTokens)) {
           Map<String, Double> vm = backprop.backward(mini, micro, loss).metrics();
