@@ -395,12 +395,15 @@ class PythonSandboxTest {
     List<Path> scratchAreas = new ArrayList<>();
     if (target.usesNamespaces()) {
       Path ownMounts = Files.readSymbolicLink(Path.of("/proc/self/ns/mnt"));
-      for (ProcessHandle process : target.processes()) {
+      java.util.Map<Path, Path> tmpOfNamespace = new java.util.HashMap<>();
+      for (ProcessHandle process : target.processes()) { // unshare and its worker share one
         Path proc = Path.of("/proc/" + process.pid());
-        if (!Files.readSymbolicLink(proc.resolve("ns/mnt")).equals(ownMounts)) {
-          scratchAreas.add(proc.resolve("root/tmp"));
+        Path mounts = Files.readSymbolicLink(proc.resolve("ns/mnt"));
+        if (!mounts.equals(ownMounts)) {
+          tmpOfNamespace.put(mounts, proc.resolve("root/tmp"));
         }
       }
+      scratchAreas.addAll(tmpOfNamespace.values());
       assertEquals(target.config().workers(), scratchAreas.size(), "workers' mount namespaces");
     } else {
       assertFalse(Files.exists(workdir), "left on the host: " + workdir);
