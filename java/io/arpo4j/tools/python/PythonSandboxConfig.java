@@ -57,11 +57,14 @@ public record PythonSandboxConfig(
     AUTO,
     /**
      * New network, mount and pid namespaces (plus a user namespace when not root): no network
-     * devices, a read-only filesystem except private tmpfs, and every process of a call killed
-     * afterwards. Fails to start if unavailable.
+     * devices, a root of its own holding only what the interpreter reads (read-only) and private
+     * tmpfs mounts, and every process of a call killed afterwards. Fails to start if unavailable.
      */
     NAMESPACES,
-    /** No namespaces; the per-call protections (rlimits, seccomp, Landlock, uid) still apply. */
+    /**
+     * No namespaces; the per-call protections (rlimits, seccomp, the Landlock allow-list, uid)
+     * still apply.
+     */
     NONE;
 
     /** The modes {@code tools.python_sandbox.isolation} may name: each one's name in lower case. */

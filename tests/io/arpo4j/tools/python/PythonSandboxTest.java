@@ -591,6 +591,93 @@ class PythonSandboxTest {
   }
 
   /**
+   * As a non-root user (uid 65534, through {@code setpriv}; the machine must allow it: root here,
+   * /usr/bin/python3 readable by others) the worker runs in a user namespace and calls keep its
+   * root-in-namespace uid: the view still hides the host's files and no capability is left. The
+   * worker is driven by its protocol directly, since a pool runs as the JVM's own user.
+   */
+  @Test
+  void nonRootWorkerHidesHostFilesToo() throws Exception {
+    Path setpriv = Path.of("/usr/bin/setpriv");
+    Path python = Path.of("/usr/bin/python3");
+    Assumptions.assumeTrue(isRoot() && Files.isExecutable(setpriv), "needs root and setpriv");
+    Assumptions.assumeTrue(
+        Files.isExecutable(python) && searchableByOthers(python), "needs /usr/bin/python3");
+    String source;
+    try (var in =
+        PythonSandboxTest.class.getResourceAsStream("/io/arpo4j/tools/python_worker.py")) {
+      source = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    }
+    var json = new com.fasterxml.jackson.databind.ObjectMapper();
+    var settings = json.createObjectNode();
+    settings.put("namespaces", true).putNull("scratch").put("tmpfs_bytes", 16 << 20);
+    settings.putNull("sandbox_uid").put("cpu_seconds", 5).put("address_space_bytes", 1L << 30);
+    settings.put("max_processes", 16).put("max_file_bytes", 1 << 20);
+    settings.put("output_limit_bytes", 4096).putArray("preload");
+    Process worker =
+        new ProcessBuilder(
+                setpriv.toString(),
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "unshare",
+                "--user",
+                "--map-root-user",
+                "--net",
+                "--ipc",
+                "--mount",
+                "--pid",
+                "--fork",
+                "--kill-child",
+                "--mount-proc",
+                "--",
+                python.toString(),
+                "-c",
+                source,
+                settings.toString())
+            .directory(new java.io.File("/"))
+            .redirectError(ProcessBuilder.Redirect.DISCARD)
+            .start();
+    try (BufferedReader out =
+        new BufferedReader(
+            new InputStreamReader(worker.getInputStream(), StandardCharsets.UTF_8))) {
+      var ready = json.readTree(out.readLine());
+      Assumptions.assumeTrue(
+          ready.path("ready").asBoolean(), "user namespaces refused here: " + ready);
+      String code =
+          String.join(
+              "\n",
+              "import os",
+              "for path in ('/etc/shadow', '/etc/passwd', '"
+                  + Path.of("pom.xml").toAbsolutePath()
+                  + "', '/root'):",
+              "    try:",
+              "        print(path, open(path).read()[:20] if os.path.isfile(path) else os.listdir(path))",
+              "    except OSError as e:",
+              "        print(path, type(e).__name__)",
+              "print(''.join(l for l in open('/proc/self/status') if l.startswith(('CapEff', 'CapPrm'))))");
+      var request = json.createObjectNode().put("id", 1).put("code", code).put("timeout", 10);
+      worker.getOutputStream().write((request + "\n").getBytes(StandardCharsets.UTF_8));
+      worker.getOutputStream().flush();
+      var response = json.readTree(out.readLine());
+      String output = response.path("output").asText();
+      assertEquals("ok", response.path("status").asText(), output);
+      assertEquals(
+          String.join(
+              "\n",
+              "/etc/shadow FileNotFoundError",
+              "/etc/passwd FileNotFoundError",
+              Path.of("pom.xml").toAbsolutePath() + " FileNotFoundError",
+              "/root FileNotFoundError",
+              "CapPrm:\t0000000000000000",
+              "CapEff:\t0000000000000000"),
+          output.strip());
+    } finally {
+      worker.destroyForcibly().waitFor();
+    }
+  }
+
+  /**
    * Call A (on one worker) writes a file named after a nonce in its working directory and waits;
    * while it waits, call B (on the other worker) tries A's working directory by every name it has:
    * its path on the host (without namespaces), its path inside A's namespace and A's worker's
