@@ -133,7 +133,8 @@ public record TrainerConfig(
       int uidBase,
       List<String> preload,
       Map<String, String> environment,
-      int startupTimeoutS) {}
+      int startupTimeoutS,
+      boolean allowUnconfinedReads) {}
 
   public record Sft(String data, int epochs, double lr, int warmupSteps, int batchSize) {}
 
@@ -523,7 +524,8 @@ public record TrainerConfig(
           sandbox.uidBase(),
           sandbox.preload(),
           sandbox.environment(),
-          Duration.ofSeconds(sandbox.startupTimeoutS()));
+          Duration.ofSeconds(sandbox.startupTimeoutS()),
+          sandbox.allowUnconfinedReads());
     } catch (IllegalArgumentException | NullPointerException e) {
       // the record names its own fields (addressSpaceBytes for address_space_mib)
       throw new IllegalArgumentException("bad tools.python_sandbox: " + e.getMessage(), e);

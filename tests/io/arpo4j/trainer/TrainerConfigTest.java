@@ -83,7 +83,8 @@ class TrainerConfigTest {
                 "tools.python_sandbox.tmpfs_mib=32",
                 "tools.python_sandbox.isolation=NONE",
                 "tools.python_sandbox.preload=[math]",
-                "tools.python_sandbox.environment={LANG: C.UTF-8}"));
+                "tools.python_sandbox.environment={LANG: C.UTF-8}",
+                "tools.python_sandbox.allow_unconfined_reads=true"));
     PythonSandboxConfig sandbox = c.pythonSandboxConfig();
     assertEquals(3, sandbox.workers());
     assertEquals(java.time.Duration.ofSeconds(7), sandbox.timeout());
@@ -101,6 +102,7 @@ class TrainerConfigTest {
             .isolation(PythonSandboxConfig.Isolation.NONE)
             .preload(List.of("math"))
             .environment(java.util.Map.of("LANG", "C.UTF-8"))
+            .allowUnconfinedReads(true)
             .build(),
         sandbox,
         "the keys not set keep their defaults");
