@@ -19,7 +19,11 @@ import java.util.function.Function;
  *       read with DuckDB): the system and user messages before the first assistant turn are the
  *       prompt, rendered like a rollout's prompt ({@code data.prompt_format}); the assistant turns
  *       are the model's text and each {@code tool} turn is the tool result the rollout would have
- *       appended ({@link TrajectoryFormat#wrapResult}).
+ *       appended ({@link TrajectoryFormat#wrapResult}). An assistant turn's {@code tool_calls}
+ *       (OpenAI style: {@code {"function": {"name", "arguments"}}}) become calls in the trajectory
+ *       format after its content, {@code <name>input</name>}, as the policy writes them: the input
+ *       is the arguments when they are a plain string, or their one field when they are an object
+ *       of one string field; anything else is refused with its line.
  * </ul>
  *
  * Tool results ({@link TrajectoryFormat#resultSpans}) are tokenized as separate pieces, exactly as
@@ -125,6 +129,12 @@ public final class SftData {
         case "assistant" -> {
           answering = true;
           response.append(content);
+          JsonNode calls = m.path("tool_calls");
+          if (calls.isArray()) {
+            for (JsonNode call : calls) response.append(toolCall(call));
+          } else if (!calls.isMissingNode() && !calls.isNull()) {
+            throw new IllegalArgumentException("assistant \"tool_calls\" must be a list");
+          }
         }
         case "tool" -> {
           if (!answering)
@@ -138,6 +148,50 @@ public final class SftData {
     }
     if (!answering) throw new IllegalArgumentException("\"messages\" has no assistant turn");
     return new Trace(promptOf.apply(prompt), response.toString());
+  }
+
+  /**
+   * One OpenAI-style tool call, {@code {"function": {"name", "arguments"}}}, in the trajectory
+   * format: {@code <name>input</name>}.
+   */
+  private static String toolCall(JsonNode call) {
+    JsonNode function = call.has("function") ? call.get("function") : call;
+    String name = function.path("name").asText("");
+    try {
+      TrajectoryFormat.checkTag(name);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("assistant tool_calls: " + e.getMessage());
+    }
+    JsonNode arguments = function.path("arguments");
+    if (arguments.isTextual()) {
+      try {
+        JsonNode parsed = JSON.readTree(arguments.asText());
+        if (parsed != null && parsed.isObject()) arguments = parsed;
+      } catch (com.fasterxml.jackson.core.JsonProcessingException notJson) {
+        // a plain string is the input itself
+      }
+    }
+    String input;
+    if (arguments.isTextual()) {
+      input = arguments.asText();
+    } else if (arguments.isObject()
+        && arguments.size() == 1
+        && arguments.elements().next().isTextual()) {
+      input = arguments.elements().next().asText();
+    } else {
+      throw new IllegalArgumentException(
+          "assistant tool_calls: the call to '"
+              + name
+              + "' has arguments "
+              + arguments
+              + "; a call in the trajectory format has one input (<"
+              + name
+              + ">input</"
+              + name
+              + ">): give a string or an object of one string field, or write the call into the"
+              + " content");
+    }
+    return TrajectoryFormat.openTag(name) + input + TrajectoryFormat.closeTag(name);
   }
 
   /**
