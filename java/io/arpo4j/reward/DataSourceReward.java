@@ -114,7 +114,7 @@ public final class DataSourceReward implements Reward {
         Level.WARNING,
         "reward.kind auto: "
             + which
-            + " no dedicated scorer; they are scored by token F1 of the boxed answer"
+            + " no dedicated scorer: scored by token F1 of the boxed answer"
             + " (set reward.kind, or a data_source such as gsm8k, math, hotpotqa, gaia)");
   }
 }
