@@ -74,10 +74,6 @@ public record Question(
     this(id, question, answers, null, Map.of());
   }
 
-  public String prompt(String template) {
-    return template.replace("{question}", question);
-  }
-
   /** The characters of all message contents: what bounds the prompt's length before encoding. */
   long messagesChars() {
     long chars = 0;
