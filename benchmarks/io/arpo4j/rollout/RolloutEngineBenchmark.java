@@ -5,7 +5,9 @@ import io.arpo4j.model.SampledToken;
 import io.arpo4j.model.SamplingParams;
 import io.arpo4j.model.Sequence;
 import io.arpo4j.model.TextCodec;
+import io.arpo4j.tools.ToolResult;
 import io.arpo4j.tools.TrajectoryFormat;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -59,7 +61,9 @@ public class RolloutEngineBenchmark {
     ToolCaller tools =
         ToolCaller.of(
             TrajectoryFormat.BUILT_IN,
-            (tag, input, context) -> CompletableFuture.completedFuture("42"));
+            (tag, input, context) ->
+                CompletableFuture.completedFuture(
+                    new ToolResult(tag, input, "42", true, Duration.ZERO)));
     List<RolloutGroup> groups = new RolloutEngine(policy, tools, config).rollout(prompts);
     tokens = 0;
     for (RolloutGroup group : groups) {

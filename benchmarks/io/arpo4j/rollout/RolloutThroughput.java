@@ -4,10 +4,8 @@ import io.arpo4j.demo.DemoTask;
 import io.arpo4j.model.PolicyModel;
 import io.arpo4j.model.RuntimeOptions;
 import io.arpo4j.reward.ExactMatchReward;
-import io.arpo4j.tools.ToolCall;
 import io.arpo4j.tools.ToolExecutor;
 import io.arpo4j.tools.ToolRegistry;
-import io.arpo4j.tools.ToolResult;
 import io.arpo4j.tools.python.PythonSandboxConfig;
 import io.arpo4j.tools.python.PythonTool;
 import io.arpo4j.trainer.Question;
@@ -50,11 +48,7 @@ public final class RolloutThroughput {
                     new PythonTool(PythonSandboxConfig.defaults().toBuilder().workers(2).build()))
                 .register(task.search());
         ToolExecutor executor = new ToolExecutor(registry, 4)) {
-      ToolCaller tools =
-          ToolCaller.of(
-              registry.format(),
-              (tag, input, ctx) ->
-                  executor.submit(new ToolCall(tag, input), ctx).thenApply(ToolResult::output));
+      ToolCaller tools = ToolCaller.of(registry, executor);
       for (int rep = 0; rep <= repeats; rep++) {
         for (boolean arpo : new boolean[] {true, false}) {
           RolloutConfig config =

@@ -38,6 +38,8 @@ public final class Main implements Runnable {
   /** The exit code of bad input: picocli's own code for a usage error. */
   public static final int BAD_INPUT = CommandLine.ExitCode.USAGE;
 
+  private static final String LOG_FORMAT = "java.util.logging.SimpleFormatter.format";
+
   /** The exit code of a failure that is no fault of the input. */
   public static final int INTERNAL_ERROR = CommandLine.ExitCode.SOFTWARE;
 
@@ -53,6 +55,9 @@ public final class Main implements Runnable {
   }
 
   public static void main(String[] args) {
+    // warnings (a model without a chat template, a data_source without a scorer) are one line
+    // each, "WARNING: ...", not java.util.logging's two (a timestamp line first); -D overrides
+    if (System.getProperty(LOG_FORMAT) == null) System.setProperty(LOG_FORMAT, "%4$s: %5$s%6$s%n");
     System.exit(run(args, new PrintWriter(System.err, true, StandardCharsets.UTF_8)));
   }
 

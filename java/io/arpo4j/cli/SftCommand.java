@@ -35,8 +35,9 @@ final class SftCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    TrainerConfig config =
-        run.load("tools.python=false"); // SFT calls no tool: start no python workers
+    // the tools of train and eval, so that SFT shows the model the same system prompt (the python
+    // tool starts no worker until it is called, and SFT calls none)
+    TrainerConfig config = run.load();
     RunOptions.prepareRunDir(config);
     World world = World.fromEnvironment();
     try (Distributed dist = Distributed.start(world, config.device(), config.distributedOptions());

@@ -45,7 +45,10 @@ public interface RewardKind {
   /** The ARPO reference's {@code compute_score}, its own format check included. */
   RewardKind ARPO_REFERENCE = ofAnswer((tools, bonus) -> new ArpoReferenceReward(bonus));
 
-  /** {@link #MATH} for a math data source, {@link #F1} for any other (see DataSourceReward). */
+  /**
+   * The default: {@link #MATH} for a math data source, {@link #F1} for any other (see {@link
+   * DataSourceReward}, which warns once about a source it does not know).
+   */
   RewardKind AUTO =
       (tools, bonus, correctness) ->
           new DataSourceReward(

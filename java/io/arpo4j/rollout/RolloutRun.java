@@ -4,6 +4,7 @@ import io.arpo4j.model.Policy;
 import io.arpo4j.model.SampledToken;
 import io.arpo4j.model.Sequence;
 import io.arpo4j.tools.ToolContext;
+import io.arpo4j.tools.ToolResult;
 import io.arpo4j.tools.TrajectoryFormat;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -281,7 +282,7 @@ final class RolloutRun {
           new ToolOutcome(path, tag, "", TrajectoryFormat.noOpeningTagError(tag), false, 0));
       return;
     }
-    CompletableFuture<String> call;
+    CompletableFuture<ToolResult> call;
     try {
       call = tools.call(tag, input, new ToolContext(path.name(), path.toolCalls.size()));
       if (call == null) {
@@ -291,12 +292,15 @@ final class RolloutRun {
       call = CompletableFuture.failedFuture(e);
     }
     call.whenComplete(
-        (output, error) -> toolOutcomes.add(outcome(path, tag, input, output, error, start)));
+        (result, error) -> toolOutcomes.add(outcome(path, tag, input, result, error, start)));
   }
 
-  /** Turns a call's result or failure into the text the model sees (never empty). */
+  /**
+   * Turns a call's result or failure into the text the model sees (never empty); the call is ok
+   * only when the caller's result says so and has an output.
+   */
   private static ToolOutcome outcome(
-      PathState path, String tag, String input, String output, Throwable error, long start) {
+      PathState path, String tag, String input, ToolResult result, Throwable error, long start) {
     double latencyMs = (System.nanoTime() - start) / 1e6;
     if (error != null) {
       Throwable cause =
@@ -306,11 +310,22 @@ final class RolloutRun {
       return new ToolOutcome(
           path, tag, input, TrajectoryFormat.failedError(tag, cause), false, latencyMs);
     }
+    if (result == null) {
+      return new ToolOutcome(
+          path,
+          tag,
+          input,
+          TrajectoryFormat.failedError(
+              tag, new IllegalStateException("the tool caller completed with no result")),
+          false,
+          latencyMs);
+    }
+    String output = result.output();
     if (output == null || output.isBlank()) {
       return new ToolOutcome(
           path, tag, input, TrajectoryFormat.emptyOutputError(tag), false, latencyMs);
     }
-    return new ToolOutcome(path, tag, input, output, true, latencyMs);
+    return new ToolOutcome(path, tag, input, output, result.ok(), latencyMs);
   }
 
   /** Applies the results that arrived; waits for one first when nothing else can run. */

@@ -7,6 +7,7 @@ import io.arpo4j.tools.TrajectoryFormat;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * How a question becomes the prompt the policy continues ({@code data.prompt_format}):
@@ -20,8 +21,15 @@ import java.util.Map;
  *       writes its own special tokens (BOS for Llama);
  *   <li>{@code auto} (the default): {@code chat} when the tokenizer has a chat template and {@code
  *       data.prompt_template} is not set, else {@code template}. The embedded demo model sets its
- *       plain template, so it keeps its plain prompt.
+ *       plain template, so it keeps its plain prompt. A model without a chat template and no {@code
+ *       data.prompt_template} falls back to {@link #DEFAULT_TEMPLATE}, which lists no tools: {@link
+ *       #fallbackNote()} says so, and the trainer logs it once.
  * </ul>
+ *
+ * A question's prompt is its whole message list ({@link Question#messages()}: a verl row's system,
+ * few-shot and user turns); in chat format it goes through the chat template as it is, after this
+ * run's system message unless it brings its own; the template format can hold only one question,
+ * the last user message.
  */
 public final class Prompts {
   /** The plain prompt when {@code data.prompt_template} is not set. */
@@ -38,12 +46,15 @@ public final class Prompts {
   private final String template;
   private final HfTokenizer tokenizer;
   private final String system;
+  private final String fallbackNote;
 
-  private Prompts(Format format, String template, HfTokenizer tokenizer, String system) {
+  private Prompts(
+      Format format, String template, HfTokenizer tokenizer, String system, String fallbackNote) {
     this.format = format;
     this.template = template;
     this.tokenizer = tokenizer;
     this.system = system;
+    this.fallbackNote = fallbackNote;
   }
 
   /**
@@ -68,16 +79,37 @@ public final class Prompts {
                   "data.prompt_format must be one of " + FORMATS + ", got '" + chosen + "'");
         };
     String template = data.promptTemplate() != null ? data.promptTemplate() : DEFAULT_TEMPLATE;
-    return new Prompts(format, template, tokenizer, tools.instructions());
+    String note =
+        chosen.equals("auto") && !hasChat && data.promptTemplate() == null
+            ? "the model's tokenizer has no chat template (no chat_template in "
+                + HfTokenizer.CONFIG_FILE
+                + "): prompts use the plain template "
+                + quoted(DEFAULT_TEMPLATE)
+                + ", with no system message and no tool list; set data.prompt_template to choose"
+                + " another"
+            : null;
+    return new Prompts(format, template, tokenizer, tools.instructions(), note);
+  }
+
+  private static String quoted(String text) {
+    return '"' + text.replace("\n", "\\n") + '"';
   }
 
   public Format format() {
     return format;
   }
 
-  /** The prompt text of {@code question}. */
+  /**
+   * One line saying that the model has no chat template and what is used instead ({@link
+   * #DEFAULT_TEMPLATE}, no tool list); empty when the format was chosen, not fallen back to.
+   */
+  public Optional<String> fallbackNote() {
+    return Optional.ofNullable(fallbackNote);
+  }
+
+  /** The prompt text of {@code question}: its whole message list ({@link #text(List)}). */
   public String text(Question question) {
-    return text(List.of(ChatTemplate.message("user", question.question())));
+    return text(question.messages());
   }
 
   /**
@@ -131,7 +163,7 @@ public final class Prompts {
    * by length, before anything is encoded, for all of a run's questions at once.
    */
   public static void requireFits(Question question, HfTokenizer tokenizer, int contextTokens) {
-    long chars = question.question().length();
+    long chars = question.messagesChars();
     if (tokenizer.fewestTokens(chars) > contextTokens)
       throw tooLong(question, chars + " characters, more than fit in", contextTokens);
   }

@@ -1,5 +1,6 @@
 package io.arpo4j.trainer;
 
+import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.arpo4j.model.TextCodec;
 import io.arpo4j.tools.TrajectoryFormat;
@@ -16,10 +17,14 @@ import java.util.function.Function;
  * <ul>
  *   <li>{@code {"prompt": ..., "response": ...}} (JSONL): the prompt text as given;
  *   <li>{@code {"messages": [{"role", "content"}, ...]}} (JSONL, or {@code .json}/{@code .parquet}
- *       read with DuckDB): the system and user messages before the first assistant turn are the
- *       prompt, rendered like a rollout's prompt ({@code data.prompt_format}); the assistant turns
- *       are the model's text and each {@code tool} turn is the tool result the rollout would have
- *       appended ({@link TrajectoryFormat#wrapResult}).
+ *       read with DuckDB): the messages up to the last system or user message (few-shot turns
+ *       included) are the prompt, rendered like a rollout's prompt ({@code data.prompt_format});
+ *       the assistant turns after it are the model's text and each {@code tool} turn is the tool
+ *       result the rollout would have appended ({@link TrajectoryFormat#wrapResult}). An assistant
+ *       turn's {@code tool_calls} (OpenAI style: {@code {"function": {"name", "arguments"}}})
+ *       become calls in the trajectory format after its content, {@code <name>input</name>}, as the
+ *       policy writes them: the input is the arguments when they are a plain string, or their one
+ *       field when they are an object of one string field; anything else is refused with its line.
  * </ul>
  *
  * Tool results ({@link TrajectoryFormat#resultSpans}) are tokenized as separate pieces, exactly as
@@ -33,8 +38,8 @@ public final class SftData {
   private SftData() {}
 
   /**
-   * @param promptOf renders a record's prompt messages (system/user, before the first assistant
-   *     turn) as prompt text
+   * @param promptOf renders a record's prompt messages (up to its last system or user message) as
+   *     prompt text
    */
   public static List<TrainingRow> load(
       Path file,
@@ -107,37 +112,88 @@ public final class SftData {
 
   private static Trace fromMessages(
       JsonNode messages, Function<List<Map<String, Object>>, String> promptOf) {
+    int lastAsked = -1; // the last system or user message: the prompt ends there
+    for (int i = 0; i < messages.size(); i++) {
+      String role = messages.get(i).path("role").asText();
+      if (role.equals("system") || role.equals("user")) lastAsked = i;
+    }
     List<Map<String, Object>> prompt = new ArrayList<>();
     StringBuilder response = new StringBuilder();
     boolean answering = false;
-    for (JsonNode m : messages) {
+    for (int i = 0; i < messages.size(); i++) {
+      JsonNode m = messages.get(i);
       String role = m.path("role").asText();
+      if (!List.of("system", "user", "assistant", "tool").contains(role))
+        throw new IllegalArgumentException(
+            "unknown role '" + role + "' (system, user, assistant, tool)");
+      if (i <= lastAsked) { // earlier turns (few-shot examples, history) belong to the prompt
+        prompt.add(JSON.convertValue(m, new TypeReference<Map<String, Object>>() {}));
+        continue;
+      }
       String content = m.path("content").isNull() ? "" : m.path("content").asText();
-      switch (role) {
-        case "system", "user" -> {
-          if (answering)
-            throw new IllegalArgumentException(
-                "a " + role + " message after the first assistant turn");
-          prompt.add(
-              JSON.convertValue(
-                  m, new com.fasterxml.jackson.core.type.TypeReference<Map<String, Object>>() {}));
+      if (role.equals("assistant")) {
+        answering = true;
+        response.append(content);
+        JsonNode calls = m.path("tool_calls");
+        if (calls.isArray()) {
+          for (JsonNode call : calls) response.append(toolCall(call));
+        } else if (!calls.isMissingNode() && !calls.isNull()) {
+          throw new IllegalArgumentException("assistant \"tool_calls\" must be a list");
         }
-        case "assistant" -> {
-          answering = true;
-          response.append(content);
-        }
-        case "tool" -> {
-          if (!answering)
-            throw new IllegalArgumentException("a tool message before the first assistant turn");
-          response.append(TrajectoryFormat.wrapResult(content));
-        }
-        default ->
-            throw new IllegalArgumentException(
-                "unknown role '" + role + "' (system, user, assistant, tool)");
+      } else if (!answering) {
+        throw new IllegalArgumentException("a tool message before the first assistant turn");
+      } else {
+        response.append(TrajectoryFormat.wrapResult(content));
       }
     }
-    if (!answering) throw new IllegalArgumentException("\"messages\" has no assistant turn");
+    if (!answering)
+      throw new IllegalArgumentException(
+          "\"messages\" has no assistant turn after its last system or user message");
     return new Trace(promptOf.apply(prompt), response.toString());
+  }
+
+  /**
+   * One OpenAI-style tool call, {@code {"function": {"name", "arguments"}}}, in the trajectory
+   * format: {@code <name>input</name>}.
+   */
+  private static String toolCall(JsonNode call) {
+    JsonNode function = call.has("function") ? call.get("function") : call;
+    String name = function.path("name").asText("");
+    try {
+      TrajectoryFormat.checkTag(name);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("assistant tool_calls: " + e.getMessage());
+    }
+    JsonNode arguments = function.path("arguments");
+    if (arguments.isTextual()) {
+      try {
+        JsonNode parsed = JSON.readTree(arguments.asText());
+        if (parsed != null && parsed.isObject()) arguments = parsed;
+      } catch (com.fasterxml.jackson.core.JsonProcessingException notJson) {
+        // a plain string is the input itself
+      }
+    }
+    String input;
+    if (arguments.isTextual()) {
+      input = arguments.asText();
+    } else if (arguments.isObject()
+        && arguments.size() == 1
+        && arguments.elements().next().isTextual()) {
+      input = arguments.elements().next().asText();
+    } else {
+      throw new IllegalArgumentException(
+          "assistant tool_calls: the call to '"
+              + name
+              + "' has arguments "
+              + arguments
+              + "; a call in the trajectory format has one input (<"
+              + name
+              + ">input</"
+              + name
+              + ">): give a string or an object of one string field, or write the call into the"
+              + " content");
+    }
+    return TrajectoryFormat.openTag(name) + input + TrajectoryFormat.closeTag(name);
   }
 
   /**

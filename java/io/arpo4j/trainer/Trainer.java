@@ -9,11 +9,9 @@ import io.arpo4j.reward.RewardKind;
 import io.arpo4j.rollout.RolloutGroup;
 import io.arpo4j.rollout.ToolCaller;
 import io.arpo4j.tools.Tool;
-import io.arpo4j.tools.ToolCall;
 import io.arpo4j.tools.ToolContext;
 import io.arpo4j.tools.ToolExecutor;
 import io.arpo4j.tools.ToolRegistry;
-import io.arpo4j.tools.ToolResult;
 import io.arpo4j.tools.TrajectoryFormat;
 import io.arpo4j.tools.python.PythonTool;
 import io.arpo4j.tools.search.SearchIndex;
@@ -73,6 +71,8 @@ public final class Trainer implements AutoCloseable {
     NativeLibraries.load(); // the bundled libtorch, before anything here touches a tensor
   }
 
+  private static final System.Logger LOG = System.getLogger(Trainer.class.getName());
+
   private final TrainerConfig config;
   private final PolicyModel model;
   private final ToolRegistry registry;
@@ -85,6 +85,7 @@ public final class Trainer implements AutoCloseable {
   private final Consumer<Map<String, Object>> listener;
   private final boolean progress;
   private final Distributed distributed;
+  private final Prompts prompts;
 
   private Trainer(
       Builder b,
@@ -108,6 +109,8 @@ public final class Trainer implements AutoCloseable {
     this.listener = b.listener;
     this.progress = b.progress;
     this.distributed = b.distributed;
+    this.prompts = Prompts.of(config.data(), model.tokenizer(), registry.format());
+    prompts.fallbackNote().ifPresent(note -> LOG.log(System.Logger.Level.WARNING, note));
   }
 
   public static Builder builder(TrainerConfig config) {
@@ -230,7 +233,11 @@ public final class Trainer implements AutoCloseable {
         policy.model().setGradientCheckpointing(config.gradientCheckpointing());
         List<String> customTags = tools.stream().map(Tool::tag).toList();
         if (config.tools().python() && !customTags.contains("python")) {
-          owned.add(new LazyTool("python", () -> new PythonTool(config.pythonSandboxConfig())));
+          owned.add(
+              new LazyTool(
+                  "python",
+                  PythonTool.DESCRIPTION,
+                  () -> new PythonTool(config.pythonSandboxConfig())));
         }
         if (config.tools().searchIndex() != null && !customTags.contains("search")) {
           owned.add(
@@ -254,15 +261,20 @@ public final class Trainer implements AutoCloseable {
     }
   }
 
-  /** A tool made at its first use, so that a trainer that never calls it starts no process. */
+  /**
+   * A tool made at its first use, so that a trainer that never calls it starts no process. Its tag
+   * and description are known before: the prompts list it whether or not it ever runs.
+   */
   private static final class LazyTool implements Tool {
     private final String tag;
+    private final String description;
     private final Supplier<Tool> factory;
     private Tool tool;
     private boolean closed;
 
-    LazyTool(String tag, Supplier<Tool> factory) {
+    LazyTool(String tag, String description, Supplier<Tool> factory) {
       this.tag = tag;
+      this.description = description;
       this.factory = factory;
     }
 
@@ -275,6 +287,11 @@ public final class Trainer implements AutoCloseable {
     @Override
     public String tag() {
       return tag;
+    }
+
+    @Override
+    public String description() {
+      return description;
     }
 
     @Override
@@ -331,10 +348,7 @@ public final class Trainer implements AutoCloseable {
    * timeout; the rollout stops at the closing tag of each registered tool.
    */
   public ToolCaller toolCaller() {
-    return ToolCaller.of(
-        registry.format(),
-        (tag, input, context) ->
-            executor.submit(new ToolCall(tag, input), context).thenApply(ToolResult::output));
+    return ToolCaller.of(registry, executor);
   }
 
   /**
@@ -342,17 +356,20 @@ public final class Trainer implements AutoCloseable {
    * SftData}).
    */
   public SftTrainer.Result sft(Path data) throws IOException {
-    Prompts prompts = Prompts.of(config.data(), model.tokenizer(), registry.format());
-    List<TrainingRow> rows =
-        SftData.load(
-            data,
-            model.tokenizer(),
-            model.eosTokenIds()[0],
-            prompts::text,
-            config.microBatchTokens(),
-            model.model().config().maxPositionEmbeddings());
+    List<TrainingRow> rows = sftRows(data);
     return SftTrainer.train(
         model, rows, config, config.runDir().resolve("sft_metrics.jsonl"), distributed, progress);
+  }
+
+  /** {@code data} as SFT examples: prompts rendered as the rollout renders them. */
+  List<TrainingRow> sftRows(Path data) throws IOException {
+    return SftData.load(
+        data,
+        model.tokenizer(),
+        model.eosTokenIds()[0],
+        prompts::text,
+        config.microBatchTokens(),
+        model.model().config().maxPositionEmbeddings());
   }
 
   /** RL until {@code config.steps()} (continuing a resumed run). */

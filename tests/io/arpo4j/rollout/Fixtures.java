@@ -2,7 +2,9 @@ package io.arpo4j.rollout;
 
 import io.arpo4j.rollout.ScriptedPolicy.Piece;
 import io.arpo4j.tools.ToolContext;
+import io.arpo4j.tools.ToolResult;
 import io.arpo4j.tools.TrajectoryFormat;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -44,10 +46,15 @@ final class Fixtures {
     }
 
     @Override
-    public CompletableFuture<String> call(String tag, String input, ToolContext context) {
+    public CompletableFuture<ToolResult> call(String tag, String input, ToolContext context) {
       calls.add(new Call(tag, input, context));
-      return CompletableFuture.completedFuture("R:" + input);
+      return CompletableFuture.completedFuture(success(tag, input, "R:" + input));
     }
+  }
+
+  /** A successful call's result with {@code output}. */
+  static ToolResult success(String tag, String input, String output) {
+    return new ToolResult(tag, input, output, true, Duration.ZERO);
   }
 
   /**

@@ -55,18 +55,19 @@ class RolloutConcurrencyTest {
             (String tag, String input, ToolContext context) -> {
               slowCallInFlight.set(true);
               return CompletableFuture.supplyAsync(
-                  () -> {
-                    try {
-                      // returns only once the other path made progress: impossible if decoding
-                      // waited on us
-                      boolean progressed = stepsDuringCall.await(30, TimeUnit.SECONDS);
-                      slowCallInFlight.set(false);
-                      return progressed ? "waited" : "stalled";
-                    } catch (InterruptedException e) {
-                      return "interrupted";
-                    }
-                  },
-                  threads);
+                      () -> {
+                        try {
+                          // returns only once the other path made progress: impossible if decoding
+                          // waited on us
+                          boolean progressed = stepsDuringCall.await(30, TimeUnit.SECONDS);
+                          slowCallInFlight.set(false);
+                          return progressed ? "waited" : "stalled";
+                        } catch (InterruptedException e) {
+                          return "interrupted";
+                        }
+                      },
+                      threads)
+                  .thenApply(output -> Fixtures.success(tag, input, output));
             });
     RolloutConfig config = RolloutConfig.builder().globalSize(2).initialSamples(2).build();
 
@@ -89,17 +90,19 @@ class RolloutConcurrencyTest {
             TrajectoryFormat.BUILT_IN,
             (String tag, String input, ToolContext context) ->
                 CompletableFuture.supplyAsync(
-                    () -> {
-                      try {
-                        // every call waits here for the others: passes only if all are in flight
-                        // together
-                        allInFlight.await(30, TimeUnit.SECONDS);
-                        return "together";
-                      } catch (Exception e) {
-                        return "alone";
-                      }
-                    },
-                    threads));
+                        () -> {
+                          try {
+                            // every call waits here for the others: passes only if all are in
+                            // flight
+                            // together
+                            allInFlight.await(30, TimeUnit.SECONDS);
+                            return "together";
+                          } catch (Exception e) {
+                            return "alone";
+                          }
+                        },
+                        threads)
+                    .thenApply(output -> Fixtures.success(tag, input, output)));
     // stops at different steps, so each call starts while the others' are still pending
     ScriptedPolicy policy =
         new ScriptedPolicy(

@@ -191,7 +191,8 @@ class RolloutLimitsTest {
             (String tag, String input, ToolContext context) ->
                 switch (input) {
                   case "boom" -> CompletableFuture.failedFuture(new IllegalStateException("kaput"));
-                  case "empty" -> CompletableFuture.completedFuture("  ");
+                  case "empty" ->
+                      CompletableFuture.completedFuture(Fixtures.success(tag, input, "  "));
                   case "throw" -> throw new IllegalArgumentException("rejected");
                   default -> throw new AssertionError("called with " + input);
                 });

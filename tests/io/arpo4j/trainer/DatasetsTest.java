@@ -142,4 +142,63 @@ class DatasetsTest {
     assertEquals(2.0 / 3, reward.score(ScoringInputs.of(paris, List.of("Paris"), null)), 1e-12);
     assertEquals(0.0, reward.score(ScoringInputs.of(paris, List.of("Paris"), "math")), 1e-12);
   }
+
+  /**
+   * The defaults score by data_source: a gsm8k answer "74.0" is right for 74 (math equivalence),
+   * where the former default, token F1, gave 0; a QA source still gets F1.
+   */
+  @Test
+  void theDefaultRewardScoresByDataSource() throws Exception {
+    TrainerConfig config = TrainerConfig.defaultConfig();
+    assertEquals("auto", config.reward().kind());
+    Reward reward = Trainer.configuredReward(config, TrajectoryFormat.BUILT_IN, false);
+    String seventyFour = "<think>x</think><answer>\\boxed{74.0}</answer>";
+    assertEquals(1.0, reward.score(ScoringInputs.of(seventyFour, List.of("74"), "gsm8k")), 1e-12);
+    assertEquals(
+        0.0, reward.score(ScoringInputs.of(seventyFour, List.of("74"), "hotpotqa")), 1e-12);
+  }
+
+  /**
+   * A verl row's whole prompt is kept: the system message and few-shot turns as well as the
+   * question (before, only the last user message reached the model in RL).
+   */
+  @Test
+  void theWholePromptOfAVerlRowIsKept(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("math.parquet");
+    sql("COPY (" + MATH_ROWS + ") TO " + quoted(file) + " (FORMAT PARQUET)");
+    Question q = Question.load(file).get(0);
+    assertEquals("What is 2+3?", q.question());
+    assertEquals(
+        List.of("system: Reason, then answer.", "user: What is 2+3?"),
+        q.messages().stream().map(m -> m.get("role") + ": " + m.get("content")).toList());
+    Question plain = new Question("p", "2+2?", List.of("4"));
+    assertEquals(List.of(Map.of("role", "user", "content", "2+2?")), plain.messages());
+  }
+
+  /**
+   * A row with both a question column and a prompt message list is a verl row: its
+   * reward_model.ground_truth is its answer (before, it was read as the plain layout and its
+   * reward_model ignored), and the ambiguity is said once per file, in one line.
+   */
+  @Test
+  void aRowWithQuestionAndPromptIsReadInTheVerlLayout(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("both.jsonl");
+    Files.writeString(
+        file,
+        """
+        {"question": "2+3?", "prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2+3?"}], "reward_model": {"ground_truth": "5"}, "data_source": "gsm8k"}
+        {"question": "3+3?", "prompt": [{"role": "user", "content": "What is 3+3?"}], "reward_model": {"ground_truth": ["6"]}}
+        """);
+    try (io.arpo4j.testing.LogLines log = io.arpo4j.testing.LogLines.of(Question.class)) {
+      List<Question> qs = Question.load(file);
+      assertEquals(List.of("5"), qs.get(0).answers());
+      assertEquals("What is 2+3?", qs.get(0).question());
+      assertEquals(2, qs.get(0).messages().size());
+      assertEquals(List.of("6"), qs.get(1).answers());
+      assertEquals(1, log.messages().size(), log.messages().toString());
+      String line = log.messages().get(0);
+      assertTrue(line.startsWith(file + ": rows have both \"question\" and a \"prompt\""), line);
+      assertEquals(1, line.lines().count());
+    }
+  }
 }

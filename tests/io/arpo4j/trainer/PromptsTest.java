@@ -122,6 +122,15 @@ class PromptsTest {
               IllegalArgumentException.class,
               () -> Prompts.of(data(null, "chat"), plain, CALENDAR));
       assertTrue(e.getMessage().startsWith("data.prompt_format is chat"), e.getMessage());
+      // falling back (no chat template, no template set) is said in one line; choosing is not
+      assertEquals(
+          "the model's tokenizer has no chat template (no chat_template in tokenizer_config.json):"
+              + " prompts use the plain template \"Question: {question}\\nAnswer:\", with no system"
+              + " message and no tool list; set data.prompt_template to choose another",
+          none.fallbackNote().orElseThrow());
+      assertTrue(set.fallbackNote().isEmpty());
+      assertTrue(Prompts.of(data(null, "template"), plain, CALENDAR).fallbackNote().isEmpty());
+      assertTrue(Prompts.of(data(null, "auto"), chat, CALENDAR).fallbackNote().isEmpty());
     }
   }
 

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.arpo4j.reward.ArpoReferenceReward;
+import io.arpo4j.reward.DataSourceReward;
 import io.arpo4j.reward.F1Reward;
 import io.arpo4j.reward.ScoringInputs;
 import io.arpo4j.tools.TrajectoryFormat;
@@ -21,6 +22,10 @@ class RewardKindTest {
         Trainer.configuredReward(config, TrajectoryFormat.BUILT_IN, false));
     assertInstanceOf(
         F1Reward.class,
+        Trainer.configuredReward(
+            TrainerConfig.load(null, List.of("reward.kind=f1")), TrajectoryFormat.BUILT_IN, false));
+    assertInstanceOf( // the default routes by data_source
+        DataSourceReward.class,
         Trainer.configuredReward(
             TrainerConfig.load(null, List.of()), TrajectoryFormat.BUILT_IN, false));
     // the reference's quirk: \fbox fails its format check

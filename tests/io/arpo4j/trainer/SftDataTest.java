@@ -229,4 +229,81 @@ class SftDataTest {
       }
     };
   }
+
+  /**
+   * An assistant turn's OpenAI-style {@code tool_calls} become calls in the trajectory format after
+   * its content, exactly as the policy writes them, so the trace trains the call and masks its
+   * result; before, they were dropped without a word (the model learned the result, not the call).
+   */
+  @Test
+  void assistantToolCallsBecomeTrajectoryFormatCalls(@TempDir Path dir) throws Exception {
+    String messages =
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"2+2?\"},"
+            + " {\"role\": \"assistant\", \"content\": \"<think>add</think>\", \"tool_calls\": [{\"type\":"
+            + " \"function\", \"function\": {\"name\": \"python\", \"arguments\": \"{\\\"code\\\":"
+            + " \\\"print(2+2)\\\"}\"}}]},"
+            + " {\"role\": \"tool\", \"content\": \"4\"},"
+            + " {\"role\": \"assistant\", \"content\": \"\", \"tool_calls\": [{\"function\": {\"name\":"
+            + " \"search\", \"arguments\": {\"query\": \"four\"}}}]},"
+            + " {\"role\": \"tool\", \"content\": \"4 is four\"},"
+            + " {\"role\": \"assistant\", \"content\": \"<answer>\\\\boxed{4}</answer>\"}]}";
+    Path file = dir.resolve("calls.jsonl");
+    Files.writeString(file, messages + "\n");
+    TrainingRow row = SftData.load(file, CHARS, 7, m -> "P|").get(0);
+    String expectedResponse =
+        "<think>add</think><python>print(2+2)</python> <result>\n4\n</result>"
+            + "<search>four</search> <result>\n4 is four\n</result><answer>\\boxed{4}</answer>";
+    TrainingRow expected = SftData.row("P|", expectedResponse, CHARS, 7);
+    assertArrayEquals(expected.tokens(), row.tokens(), CHARS.decode(row.tokens()));
+    assertArrayEquals(expected.mask(), row.mask());
+  }
+
+  /** A call that one input cannot hold is refused in one line naming the file and line. */
+  @Test
+  void toolCallsWithSeveralArgumentsAreRefusedWithTheirLine(@TempDir Path dir) throws Exception {
+    String ok =
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}, {\"role\": \"assistant\","
+            + " \"content\": \"a\"}]}";
+    String bad =
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}, {\"role\": \"assistant\","
+            + " \"content\": \"\", \"tool_calls\": [{\"function\": {\"name\": \"search\","
+            + " \"arguments\": {\"query\": \"x\", \"top_k\": 3}}}]}]}";
+    Path file = dir.resolve("bad.jsonl");
+    Files.writeString(file, ok + "\n" + bad + "\n");
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> SftData.load(file, CHARS, 7, m -> "P|"));
+    assertTrue(
+        e.getMessage().startsWith(file + ":2: assistant tool_calls: the call to 'search'"),
+        e.getMessage());
+    assertFalse(e.getMessage().contains("\n"), e.getMessage());
+  }
+
+  /**
+   * Few-shot turns before the last user message belong to the prompt, as in a rollout's prompt; the
+   * response is what follows the last user message.
+   */
+  @Test
+  void turnsBeforeTheLastUserMessageAreThePrompt(@TempDir Path dir) throws Exception {
+    String messages =
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"1+1?\"}, {\"role\": \"assistant\","
+            + " \"content\": \"2\"}, {\"role\": \"user\", \"content\": \"2+2?\"},"
+            + " {\"role\": \"assistant\", \"content\": \"4\"}]}";
+    Path file = dir.resolve("fewshot.jsonl");
+    Files.writeString(file, messages + "\n");
+    List<List<java.util.Map<String, Object>>> prompts = new java.util.ArrayList<>();
+    TrainingRow row =
+        SftData.load(
+                file,
+                CHARS,
+                7,
+                m -> {
+                  prompts.add(m);
+                  return "P|";
+                })
+            .get(0);
+    assertEquals(
+        List.of("user:1+1?", "assistant:2", "user:2+2?"),
+        prompts.get(0).stream().map(m -> m.get("role") + ":" + m.get("content")).toList());
+    assertArrayEquals(SftData.row("P|", "4", CHARS, 7).tokens(), row.tokens());
+  }
 }

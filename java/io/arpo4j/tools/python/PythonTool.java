@@ -14,6 +14,10 @@ import java.time.Duration;
  * is then not ok) with its partial output and a one-line reason.
  */
 public final class PythonTool implements Tool {
+  /** {@link #description()}: known before a pool starts, for prompts of runs that start none. */
+  public static final String DESCRIPTION =
+      "runs a Python program in a sandbox and returns what it prints; input: the program";
+
   private final PythonWorkerPool pool;
 
   /** Starts a pool with {@code config}; the tool owns it and closes it. */
@@ -28,7 +32,7 @@ public final class PythonTool implements Tool {
 
   @Override
   public String description() {
-    return "runs a Python program in a sandbox and returns what it prints; input: the program";
+    return DESCRIPTION;
   }
 
   /** The pool's own limit plus room to replace a failed worker; the pool enforces the real one. */

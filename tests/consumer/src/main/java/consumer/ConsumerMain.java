@@ -14,11 +14,9 @@ import io.arpo4j.rollout.RolloutGroup;
 import io.arpo4j.rollout.ToolCaller;
 import io.arpo4j.rollout.Trajectory;
 import io.arpo4j.tools.Tool;
-import io.arpo4j.tools.ToolCall;
 import io.arpo4j.tools.ToolContext;
 import io.arpo4j.tools.ToolExecutor;
 import io.arpo4j.tools.ToolRegistry;
-import io.arpo4j.tools.ToolResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
@@ -94,11 +92,7 @@ public final class ConsumerMain {
         TransformerPolicy policy = model.newPolicy();
         ToolRegistry registry = new ToolRegistry().register(calculator);
         ToolExecutor executor = new ToolExecutor(registry, 2)) {
-      ToolCaller tools =
-          ToolCaller.of(
-              registry.format(),
-              (tag, input, context) ->
-                  executor.submit(new ToolCall(tag, input), context).thenApply(ToolResult::output));
+      ToolCaller tools = ToolCaller.of(registry, executor);
       check(
           tools.format().stopStrings().equals(List.of("</python>")),
           "the rollout stops at the registered tool's tag: " + tools.format().stopStrings());
