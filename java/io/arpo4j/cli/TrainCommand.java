@@ -54,11 +54,14 @@ final class TrainCommand implements Callable<Integer> {
             Distributed.start(
                 World.fromEnvironment(), config.device(), config.distributedOptions());
         Trainer trainer = Trainer.builder(config).resume(!fresh).distributed(dist).build()) {
-      trainer.train(questions);
+      trainer.train(questions, heldOut == null ? List.of() : heldOut);
       if (!dist.isMaster()) return 0; // rank 0 evaluates and reports
       if (heldOut != null) {
         Evaluator.Result r = trainer.evaluate(heldOut);
         System.out.println("eval: " + r.toMap());
+        r.save(
+            config.runDir().resolve(Evaluator.FILE_NAME),
+            java.util.Map.of("model", config.runDir().toString(), "data", eval.toString()));
       }
       System.out.println("run directory: " + config.runDir());
     }

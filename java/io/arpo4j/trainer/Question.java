@@ -71,6 +71,12 @@ public record Question(
 
   /** One record in either layout; {@code row} numbers it (from 1) for the default id. */
   static Question fromRecord(JsonNode n, int row) {
+    if (!n.has("question") && (n.has("response") || n.has("messages"))) {
+      throw new IllegalArgumentException(
+          "this is SFT data (\"prompt\"/\"response\" or \"messages\"), not questions: use it with"
+              + " 'arpo4j sft --data'; train, eval and rollout take {\"question\", \"answers\"} or"
+              + " verl rows");
+    }
     String id = n.path("id").isValueNode() ? n.get("id").asText() : null;
     if (n.has("question") || !n.has("prompt")) {
       List<String> answers = new ArrayList<>();
