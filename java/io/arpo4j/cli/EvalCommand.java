@@ -56,7 +56,11 @@ final class EvalCommand implements Callable<Integer> {
             "--run " + runToEvaluate + " and --run-name " + run.runName + " name different runs");
       run.runName = runToEvaluate;
       if (run.config == null) {
-        Path runConfig = run.load(extra).runDir().resolve(Checkpoints.CONFIG_FILE);
+        // runs_dir as the defaults and --set have it: the run's own settings are not read yet
+        String runsDir = io.arpo4j.config.Defaults.tree().path("runs_dir").asText();
+        for (String o : run.overrides)
+          if (o.startsWith("runs_dir=")) runsDir = o.substring("runs_dir=".length()).trim();
+        Path runConfig = Path.of(runsDir, runToEvaluate, Checkpoints.CONFIG_FILE);
         if (!Files.isRegularFile(runConfig))
           throw new IllegalArgumentException(
               "no run '" + runToEvaluate + "': " + runConfig + " does not exist");

@@ -565,7 +565,7 @@ public record TrainerConfig(
     return keysNamed(
         "optimizer",
         Optimizer.class,
-        Map.of("betas", "beta1/beta2"),
+        Map.of("betas", "beta1/optimizer.beta2"),
         () ->
             new OptimizerConfig(
                 optimizer.lr(),
