@@ -2,6 +2,7 @@ package io.arpo4j.cli;
 
 import io.arpo4j.distributed.Distributed;
 import io.arpo4j.distributed.World;
+import io.arpo4j.trainer.Checkpoints;
 import io.arpo4j.trainer.Evaluator;
 import io.arpo4j.trainer.Question;
 import io.arpo4j.trainer.Trainer;
@@ -61,7 +62,14 @@ final class TrainCommand implements Callable<Integer> {
         System.out.println("eval: " + r.toMap());
         r.save(
             config.runDir().resolve(Evaluator.FILE_NAME),
-            java.util.Map.of("model", config.runDir().toString(), "data", eval.toString()));
+            java.util.Map.of(
+                "model",
+                new Checkpoints(config.runDir())
+                    .latest()
+                    .map(Path::toString)
+                    .orElse(config.model()),
+                "data",
+                eval.toString()));
       }
       System.out.println("run directory: " + config.runDir());
     }

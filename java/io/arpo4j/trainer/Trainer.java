@@ -372,9 +372,13 @@ public final class Trainer implements AutoCloseable {
         model, rows, config, config.runDir().resolve("sft_metrics.jsonl"), distributed, progress);
   }
 
-  /** RL until {@code config.steps()} (continuing a resumed run). */
+  /**
+   * RL until {@code config.steps()} (continuing a resumed run), evaluating {@code data.eval} every
+   * {@code eval_every} steps when both are set.
+   */
   public RlTrainer train(List<Question> questions) throws IOException {
-    return train(questions, List.of());
+    String heldOut = config.data().eval();
+    return train(questions, heldOut == null ? List.of() : Question.load(Path.of(heldOut)));
   }
 
   /**
@@ -391,7 +395,10 @@ public final class Trainer implements AutoCloseable {
     int context = model.model().config().maxPositionEmbeddings();
     for (Question q : questions)
       Prompts.requireFits(q, model.tokenizer(), context); // not at step n
-    if (resumeFrom == null && ownsModel && PolicyModel.DEFAULT_NAME.equals(config.model())) {
+    if (resumeFrom == null
+        && ownsModel
+        && distributed.isMaster()
+        && PolicyModel.DEFAULT_NAME.equals(config.model())) {
       System.err.println(RANDOM_WEIGHTS_WARNING);
     }
     RlTrainer rl =
