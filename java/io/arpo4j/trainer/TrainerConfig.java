@@ -13,6 +13,8 @@ import io.arpo4j.config.Defaults;
 import io.arpo4j.config.Registry;
 import io.arpo4j.distributed.Distributed;
 import io.arpo4j.kernels.LossAggregation;
+import io.arpo4j.loss.ClipMode;
+import io.arpo4j.loss.EntropyAwareAdvantage;
 import io.arpo4j.loss.PolicyLossConfig;
 import io.arpo4j.model.SamplingParams;
 import io.arpo4j.reward.RewardKind;
@@ -51,6 +53,7 @@ public record TrainerConfig(
     Loss loss,
     Advantage advantage,
     Dapo dapo,
+    Aepo aepo,
     Rollout rollout,
     RewardSection reward,
     Tools tools,
@@ -79,6 +82,9 @@ public record TrainerConfig(
       double epsLow,
       double epsHigh,
       double dualClipC,
+      String clipMode,
+      double clipGradLow,
+      double clipGradHigh,
       String aggregation,
       double klCoef,
       double entropyCoef) {}
@@ -86,6 +92,9 @@ public record TrainerConfig(
   public record Advantage(String estimator, String attribution) {}
 
   public record Dapo(boolean dynamicSampling, int maxResampleRounds) {}
+
+  /** AEPO's pieces (AEPO.md), each usable alone with any algorithm. */
+  public record Aepo(double entropyAdvantageCoef, String entropyNormScope) {}
 
   public record Rollout(
       int globalSize,
@@ -124,7 +133,8 @@ public record TrainerConfig(
       int uidBase,
       List<String> preload,
       Map<String, String> environment,
-      int startupTimeoutS) {}
+      int startupTimeoutS,
+      boolean allowUnconfinedReads) {}
 
   public record Sft(String data, int epochs, double lr, int warmupSteps, int batchSize) {}
 
@@ -491,6 +501,8 @@ public record TrainerConfig(
     // the typed views check the rest
     rolloutConfig();
     policyLossConfig();
+    entropyAdvantageCoef();
+    entropyNormScope();
     optimizerConfig();
     advantageEstimator();
     attribution();
@@ -541,13 +553,36 @@ public record TrainerConfig(
 
   private PolicyLossConfig policyLossView() {
     LossAggregation aggregation = LossAggregation.REGISTRY.get(loss.aggregation());
-    return new PolicyLossConfig(
-        (float) loss.epsLow(),
-        (float) loss.epsHigh(),
-        (float) loss.dualClipC(),
-        aggregation,
-        loss.klCoef(),
-        loss.entropyCoef());
+    ClipMode clipMode = ClipMode.REGISTRY.get(loss.clipMode());
+    try {
+      return new PolicyLossConfig(
+          (float) loss.epsLow(),
+          (float) loss.epsHigh(),
+          (float) loss.dualClipC(),
+          clipMode,
+          (float) loss.clipGradLow(),
+          (float) loss.clipGradHigh(),
+          aggregation,
+          loss.klCoef(),
+          loss.entropyCoef());
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("bad loss: " + e.getMessage(), e);
+    }
+  }
+
+  /** a of AEPO's entropy-aware advantage (AEPO.md §4); 0 = off. */
+  public double entropyAdvantageCoef() {
+    double a = aepo.entropyAdvantageCoef();
+    if (!(a >= 0) || !Double.isFinite(a)) {
+      throw new IllegalArgumentException(
+          "aepo.entropy_advantage_coef must be finite and >= 0, got " + a);
+    }
+    return a;
+  }
+
+  /** Over which tokens the entropy-aware advantage normalises the entropies. */
+  public EntropyAwareAdvantage.Scope entropyNormScope() {
+    return EntropyAwareAdvantage.Scope.REGISTRY.get(aepo.entropyNormScope());
   }
 
   /**
@@ -617,7 +652,8 @@ public record TrainerConfig(
           sandbox.uidBase(),
           sandbox.preload(),
           sandbox.environment(),
-          Duration.ofSeconds(sandbox.startupTimeoutS()));
+          Duration.ofSeconds(sandbox.startupTimeoutS()),
+          sandbox.allowUnconfinedReads());
     } catch (IllegalArgumentException | NullPointerException e) {
       // the record names its own fields (addressSpaceBytes for address_space_mib)
       throw new IllegalArgumentException("bad tools.python_sandbox: " + e.getMessage(), e);
