@@ -554,20 +554,16 @@ public record TrainerConfig(
   private PolicyLossConfig policyLossView() {
     LossAggregation aggregation = LossAggregation.REGISTRY.get(loss.aggregation());
     ClipMode clipMode = ClipMode.REGISTRY.get(loss.clipMode());
-    try {
-      return new PolicyLossConfig(
-          (float) loss.epsLow(),
-          (float) loss.epsHigh(),
-          (float) loss.dualClipC(),
-          clipMode,
-          (float) loss.clipGradLow(),
-          (float) loss.clipGradHigh(),
-          aggregation,
-          loss.klCoef(),
-          loss.entropyCoef());
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("bad loss: " + e.getMessage(), e);
-    }
+    return new PolicyLossConfig(
+        (float) loss.epsLow(),
+        (float) loss.epsHigh(),
+        (float) loss.dualClipC(),
+        clipMode,
+        (float) loss.clipGradLow(),
+        (float) loss.clipGradHigh(),
+        aggregation,
+        loss.klCoef(),
+        loss.entropyCoef());
   }
 
   /** a of AEPO's entropy-aware advantage (AEPO.md §4); 0 = off. */
