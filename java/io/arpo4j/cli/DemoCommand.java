@@ -4,10 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.arpo4j.demo.DemoModel;
 import io.arpo4j.demo.DemoQuestion;
 import io.arpo4j.demo.DemoTask;
-import io.arpo4j.model.PolicyModel;
 import io.arpo4j.model.StorageType;
-import io.arpo4j.rollout.RolloutGroup;
-import io.arpo4j.rollout.RolloutRecorder;
 import io.arpo4j.rollout.Trajectory;
 import io.arpo4j.trainer.Evaluator;
 import io.arpo4j.trainer.MetricsLog;
@@ -17,12 +14,11 @@ import io.arpo4j.trainer.Trainer;
 import io.arpo4j.trainer.TrainerConfig;
 import io.arpo4j.trainer.report.HtmlReport;
 import io.arpo4j.trainer.report.ResultRow;
-import io.arpo4j.trainer.report.RolloutTrees;
+import io.arpo4j.trainer.report.RunReport;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -266,13 +262,14 @@ public final class DemoCommand implements Callable<Integer> {
                 eval.passAt1(),
                 accuracyByKind(evaluated, eval),
                 eval.toolCallsPerAnswer(),
-                toolCallsPerPrompt(config.runDir().resolve("metrics.jsonl")),
+                RunReport.toolCallsPerPrompt(config.runDir().resolve(MetricsLog.FILE_NAME)),
                 seconds);
         rows.add(row);
         report.result(row);
-        report.run(algo, config.runDir().resolve("metrics.jsonl"));
-        if (algo.equals("arpo"))
-          addTrees(report, config.runDir().resolve("rollouts.jsonl"), trainer.model());
+        eval.save(
+            config.runDir().resolve(Evaluator.FILE_NAME),
+            Map.of("model", config.runDir().toString(), "data", "demo held-out questions"));
+        RunReport.addRun(report, algo, config.runDir(), trainer.model().tokenizer());
       }
       System.out.printf(
           "%s: held-out accuracy %.3f, %.2f tool calls per question%n",
@@ -326,17 +323,6 @@ public final class DemoCommand implements Callable<Integer> {
     Files.writeString(
         file,
         new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(summary) + "\n");
-  }
-
-  /** Tool calls executed during training per prompt rolled out, over all steps of a run. */
-  static double toolCallsPerPrompt(Path metrics) throws IOException {
-    double calls = 0, prompts = 0;
-    for (Map<String, Object> step : MetricsLog.read(metrics)) {
-      double n = ((Number) step.get(MetricsLog.PROMPTS)).doubleValue();
-      calls += ((Number) step.get(MetricsLog.TOOL_CALLS_PER_PROMPT)).doubleValue() * n;
-      prompts += n;
-    }
-    return prompts == 0 ? 0 : calls / prompts;
   }
 
   /**
@@ -394,28 +380,5 @@ public final class DemoCommand implements Callable<Integer> {
     List<Question> out = new ArrayList<>();
     for (DemoQuestion q : qs) out.add(new Question(q.id(), q.question(), q.answers()));
     return out;
-  }
-
-  /** A few trees of the last step, those with the most branches first. */
-  private static void addTrees(HtmlReport.Builder report, Path rollouts, PolicyModel model)
-      throws IOException {
-    if (!Files.isRegularFile(rollouts)) return;
-    List<RolloutGroup> groups = RolloutRecorder.read(rollouts);
-    List<RolloutGroup> last = groups.subList(Math.max(0, groups.size() - 8), groups.size());
-    List<RolloutGroup> sorted = new ArrayList<>(last);
-    sorted.sort(Comparator.comparingInt(DemoCommand::branches).reversed());
-    for (RolloutGroup g : sorted.subList(0, Math.min(3, sorted.size()))) {
-      report.tree(
-          RolloutTrees.of(
-              g,
-              model.tokenizer(),
-              "prompt " + g.promptIndex() + " (" + branches(g) + " branches)"));
-    }
-  }
-
-  private static int branches(RolloutGroup g) {
-    int n = 0;
-    for (Trajectory t : g.trajectories()) n += t.origin() == Trajectory.Origin.BRANCH ? 1 : 0;
-    return n;
   }
 }

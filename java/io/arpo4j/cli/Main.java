@@ -32,6 +32,7 @@ import picocli.CommandLine.ScopeType;
       LaunchCommand.class,
       TrainCommand.class,
       EvalCommand.class,
+      ReportCommand.class,
       DemoCommand.class,
     })
 public final class Main implements Runnable {

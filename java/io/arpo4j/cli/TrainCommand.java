@@ -2,6 +2,7 @@ package io.arpo4j.cli;
 
 import io.arpo4j.distributed.Distributed;
 import io.arpo4j.distributed.World;
+import io.arpo4j.trainer.Checkpoints;
 import io.arpo4j.trainer.Evaluator;
 import io.arpo4j.trainer.Question;
 import io.arpo4j.trainer.Trainer;
@@ -54,11 +55,21 @@ final class TrainCommand implements Callable<Integer> {
             Distributed.start(
                 World.fromEnvironment(), config.device(), config.distributedOptions());
         Trainer trainer = Trainer.builder(config).resume(!fresh).distributed(dist).build()) {
-      trainer.train(questions);
+      trainer.train(questions, heldOut == null ? List.of() : heldOut);
       if (!dist.isMaster()) return 0; // rank 0 evaluates and reports
       if (heldOut != null) {
         Evaluator.Result r = trainer.evaluate(heldOut);
         System.out.println("eval: " + r.toMap());
+        r.save(
+            config.runDir().resolve(Evaluator.FILE_NAME),
+            java.util.Map.of(
+                "model",
+                new Checkpoints(config.runDir())
+                    .latest()
+                    .map(Path::toString)
+                    .orElse(config.model()),
+                "data",
+                eval.toString()));
       }
       System.out.println("run directory: " + config.runDir());
     }

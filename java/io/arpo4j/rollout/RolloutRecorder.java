@@ -34,6 +34,9 @@ public final class RolloutRecorder implements Closeable {
   /** The key of the training step in lines written by {@link #writeAll(int, List)}. */
   public static final String STEP = "step";
 
+  /** The key of the question's id in lines written by {@link #writeAll(int, List, List)}. */
+  public static final String QUESTION_ID = "question_id";
+
   private static final Pattern STEP_PREFIX = Pattern.compile("\\{\"step\":(\\d+),");
 
   private final BufferedWriter out;
@@ -64,8 +67,26 @@ public final class RolloutRecorder implements Closeable {
 
   /** Writes the groups of training step {@code step}, each line led by {@code "step": step}. */
   public void writeAll(int step, List<RolloutGroup> groups) throws IOException {
-    for (RolloutGroup group : groups) {
-      out.write("{\"" + STEP + "\":" + step + "," + toJson(group).substring(1));
+    writeAll(step, null, groups);
+  }
+
+  /**
+   * Writes the groups of training step {@code step}, each line led by {@code "step": step} and
+   * {@code "question_id"}: the id of group i's question, {@code questionIds.get(i)} (none when
+   * {@code questionIds} is null).
+   */
+  public void writeAll(int step, List<String> questionIds, List<RolloutGroup> groups)
+      throws IOException {
+    if (questionIds != null && questionIds.size() != groups.size()) {
+      throw new IllegalArgumentException(
+          questionIds.size() + " question ids for " + groups.size() + " groups");
+    }
+    for (int i = 0; i < groups.size(); i++) {
+      String id =
+          questionIds == null
+              ? ""
+              : "\"" + QUESTION_ID + "\":" + JSON.writeValueAsString(questionIds.get(i)) + ",";
+      out.write("{\"" + STEP + "\":" + step + "," + id + toJson(groups.get(i)).substring(1));
       out.newLine();
       out.flush();
     }
@@ -130,6 +151,7 @@ public final class RolloutRecorder implements Closeable {
       JsonNode node = JSON.readTree(line);
       if (node instanceof ObjectNode object) {
         object.remove(STEP);
+        object.remove(QUESTION_ID);
       }
       return JSON.treeToValue(node, RolloutGroup.class);
     } catch (JsonProcessingException e) {

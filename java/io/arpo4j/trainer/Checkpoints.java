@@ -113,6 +113,28 @@ public final class Checkpoints {
     return Optional.of(dir);
   }
 
+  /**
+   * The model a {@code model} setting names, where it may name a checkpoint: a checkpoint directory
+   * stands for its {@value #MODEL_DIR}/, a {@code latest} pointer file for the checkpoint it names;
+   * anything else ({@code default}, an HF model directory) is returned as it is.
+   */
+  public static String modelOf(String model) throws IOException {
+    if (model == null) return null;
+    Path path = Path.of(model);
+    if (path.getFileName() != null
+        && path.getFileName().toString().equals("latest")
+        && Files.isRegularFile(path)) {
+      Path dir = path.resolveSibling(Files.readString(path, StandardCharsets.UTF_8).trim());
+      if (!Files.isRegularFile(dir.resolve(STATE_FILE)))
+        throw new IllegalArgumentException(
+            "checkpoint " + dir + " named by " + path + " is missing or incomplete");
+      path = dir;
+    }
+    if (Files.isRegularFile(path.resolve(STATE_FILE)) && Files.isDirectory(path.resolve(MODEL_DIR)))
+      return path.resolve(MODEL_DIR).toString();
+    return model;
+  }
+
   public static State readState(Path checkpoint) throws IOException {
     return JSON.readValue(checkpoint.resolve(STATE_FILE).toFile(), State.class);
   }

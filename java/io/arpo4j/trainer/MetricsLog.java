@@ -59,6 +59,8 @@ import java.util.Objects;
  *   <tr><td>{@value #GRAD_NORM}</td><td>gradient norm before clipping</td></tr>
  *   <tr><td>{@value #OPTIMIZER_STEPS}</td><td>optimizer steps taken in the RL step</td></tr>
  *   <tr><td>{@value #STEP_TIME_S}</td><td>wall time of the step, seconds</td></tr>
+ *   <tr><td>{@value #EVAL_PREFIX}{@code pass_at_k, tool_calls_per_answer, response_tokens}</td>
+ *       <td>the held-out evaluation after the step (every {@code eval_every} steps)</td></tr>
  * </table>
  *
  * Non-finite doubles (a metric with nothing to measure, such as the branch rate of a step without
@@ -90,6 +92,12 @@ public final class MetricsLog implements AutoCloseable {
   public static final String GRAD_NORM = "grad_norm";
   public static final String OPTIMIZER_STEPS = "optimizer_steps";
   public static final String STEP_TIME_S = "step_time_s";
+
+  /** The metrics log's name in a run directory. */
+  public static final String FILE_NAME = "metrics.jsonl";
+
+  public static final String EVAL_PREFIX = "eval_";
+  public static final String EVAL_PASS_AT_1 = EVAL_PREFIX + "pass_at_1";
 
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final TypeReference<Map<String, Object>> LINE = new TypeReference<>() {};

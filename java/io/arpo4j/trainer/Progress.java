@@ -31,6 +31,9 @@ public final class Progress implements AutoCloseable {
 
   private static final int BAR_WIDTH = 20;
 
+  /** Shortest time between two redraws of a step's {@link #detail} on a terminal. */
+  private static final long REDRAW_NANOS = 200_000_000L;
+
   private final String label;
   private final long total;
   private final PrintStream out;
@@ -40,6 +43,8 @@ public final class Progress implements AutoCloseable {
   private final long startNanos;
 
   private long done;
+  private long resumed; // steps done before this process started: they count for no rate
+  private String detail = "";
   private Map<String, ?> metrics = Map.of();
   private long lastPrintNanos;
   private boolean printed;
@@ -98,6 +103,35 @@ public final class Progress implements AutoCloseable {
     advance(1, metrics);
   }
 
+  /**
+   * Starts the count at {@code steps} done by an earlier process (a resumed run): the bar starts
+   * there, but the rate and ETA count only the steps done since.
+   */
+  public synchronized void resumeAt(long steps) {
+    if (steps < 0 || done > 0) {
+      throw new IllegalStateException("resumeAt(" + steps + ") after " + done + " steps");
+    }
+    done = steps;
+    resumed = steps;
+    long now = nanoClock.getAsLong();
+    print(line(now, false), now);
+  }
+
+  /**
+   * What the current step is doing ("rollout 37/128 trajectories"), shown after the bar until the
+   * next step; drawn on a terminal at once, otherwise no more often than plain lines are.
+   */
+  public synchronized void detail(String text) {
+    if (closed) return;
+    detail = text == null ? "" : text;
+    long now = nanoClock.getAsLong();
+    if ((redraw && now - lastPrintNanos >= REDRAW_NANOS)
+        || !printed
+        || now - lastPrintNanos >= intervalNanos) {
+      print(line(now, false), now);
+    }
+  }
+
   /** {@code steps} steps done at once. */
   public synchronized void advance(long steps, Map<String, ?> metrics) {
     if (steps < 0) {
@@ -107,6 +141,7 @@ public final class Progress implements AutoCloseable {
       throw new IllegalStateException("progress '" + label + "' is closed");
     }
     done += steps;
+    detail = "";
     this.metrics = new LinkedHashMap<>(metrics); // keeps the caller's order
     long now = nanoClock.getAsLong();
     if (redraw || !printed || now - lastPrintNanos >= intervalNanos) {
@@ -158,13 +193,17 @@ public final class Progress implements AutoCloseable {
             .append("-".repeat(BAR_WIDTH - filled))
             .append("] ")
             .append(String.format(Locale.ROOT, "%3d%%", Math.round(fraction * 100)));
-    if (elapsed > 0 && done > 0) {
-      s.append("  ").append(number(done / elapsed)).append(" it/s");
+    long doneHere = done - resumed;
+    if (elapsed > 0 && doneHere > 0) {
+      s.append("  ").append(number(doneHere / elapsed)).append(" it/s");
     }
     if (finished) {
       s.append("  done in ").append(clock(elapsed));
-    } else if (done > 0 && elapsed > 0) {
-      s.append("  ETA ").append(clock(elapsed / done * Math.max(0, total - done)));
+    } else if (doneHere > 0 && elapsed > 0) {
+      s.append("  ETA ").append(clock(elapsed / doneHere * Math.max(0, total - done)));
+    }
+    if (!detail.isEmpty() && !finished) {
+      s.append("  ").append(detail);
     }
     if (!metrics.isEmpty()) {
       s.append(' ');

@@ -122,6 +122,12 @@ public record Question(
    * prompt} that is a list of messages makes it a verl row.
    */
   static Question fromRecord(JsonNode n, int row) {
+    if (!n.has("question") && (n.has("response") || n.has("messages"))) {
+      throw new IllegalArgumentException(
+          "this is SFT data (\"prompt\"/\"response\" or \"messages\"), not questions: use it with"
+              + " 'arpo4j sft --data'; train, eval and rollout take {\"question\", \"answers\"} or"
+              + " verl rows");
+    }
     String id = n.path("id").isValueNode() ? n.get("id").asText() : null;
     if (!n.has("prompt") || (n.has("question") && !n.path("prompt").isArray())) {
       List<String> answers = new ArrayList<>();

@@ -51,8 +51,12 @@ public final class RlTrainer {
   private final Distributed dist;
   private int step;
   private long consumed;
+  private final Path resumeFrom;
   private Consumer<Map<String, Object>> listener;
   private boolean showProgress = true;
+  private Progress progress = Progress.silent(0);
+  private List<Question> heldOut = List.of();
+  private java.util.function.Function<List<Question>, Evaluator.Result> evaluator;
 
   /** The run's subdirectory holding the frozen starting policy (the KL reference). */
   public static final String REFERENCE_DIR = "reference-model";
@@ -101,6 +105,7 @@ public final class RlTrainer {
     this.train = List.copyOf(train);
     this.runDir = config.runDir();
     this.checkpoints = new Checkpoints(runDir);
+    this.resumeFrom = resumeFrom;
     if (!(config.rollout().temperature() > 0)) {
       throw new IllegalArgumentException(
           "rollout.temperature must be > 0 for training (the policy's log-probs are"
@@ -198,6 +203,18 @@ public final class RlTrainer {
     return this;
   }
 
+  /**
+   * Evaluates {@code heldOut} with {@code evaluator} after every {@code eval_every}-th step (rank 0
+   * only); the results join that step's metrics as {@code eval_*}.
+   */
+  public RlTrainer evaluateEvery(
+      List<Question> heldOut,
+      java.util.function.Function<List<Question>, Evaluator.Result> evaluator) {
+    this.heldOut = List.copyOf(heldOut);
+    this.evaluator = evaluator;
+    return this;
+  }
+
   public int completedSteps() {
     return step;
   }
@@ -218,9 +235,19 @@ public final class RlTrainer {
             showProgress && dist.isMaster()
                 ? Progress.start(config.algo() + " " + config.runName(), config.steps())
                 : Progress.silent(config.steps())) {
-      progress.advance(step, Map.of());
+      this.progress = progress;
+      if (step > 0 && showProgress && dist.isMaster()) {
+        System.err.println(
+            "resumed from step " + step + " of " + config.steps() + " (" + resumeFrom + ")");
+      }
+      progress.resumeAt(step);
       while (step < config.steps()) {
         Map<String, Object> m = step(recorder);
+        if (config.evalEvery() > 0 && step % config.evalEvery() == 0 && !heldOut.isEmpty()) {
+          progress.detail("evaluating " + heldOut.size() + " held-out questions");
+          if (dist.isMaster()) m.putAll(evalMetrics(evaluator.apply(heldOut)));
+          dist.barrier();
+        }
         if (metrics != null) metrics.append(m);
         if (listener != null) listener.accept(Collections.unmodifiableMap(m));
         progress.step(
@@ -235,6 +262,15 @@ public final class RlTrainer {
         if (last || (config.saveEvery() > 0 && step % config.saveEvery() == 0)) save();
       }
     }
+  }
+
+  /** An evaluation's numbers as metrics: {@code eval_pass_at_1}, {@code eval_pass_at_<k>}, ... */
+  static Map<String, Object> evalMetrics(Evaluator.Result r) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    r.passAtK().forEach((k, v) -> m.put(MetricsLog.EVAL_PREFIX + "pass_at_" + k, v));
+    m.put(MetricsLog.EVAL_PREFIX + "tool_calls_per_answer", r.toolCallsPerAnswer());
+    m.put(MetricsLog.EVAL_PREFIX + "response_tokens", r.responseTokens());
+    return m;
   }
 
   /** One RL step; returns its metrics. */
@@ -267,7 +303,8 @@ public final class RlTrainer {
       globalKept = (int) dist.allReduceSum(kept.size())[0];
       if (!config.dapo().dynamicSampling() || rounds > config.dapo().maxResampleRounds()) break;
     }
-    recorder.writeAll(step + 1, all);
+    progress.detail("update");
+    recorder.writeAll(step + 1, allQuestions.stream().map(Question::id).toList(), all);
     Map<String, Object> m = new LinkedHashMap<>();
     m.put(MetricsLog.STEP, step + 1);
     m.put(MetricsLog.ALGO, config.algo());
@@ -319,7 +356,23 @@ public final class RlTrainer {
     // each rank samples its own stream, derived from (seed, step, rank)
     if (dist.isDistributed()) seed = mix(seed, dist.rank());
     RolloutConfig rc = config.rolloutConfig().toBuilder().seed(seed).build();
-    return Rollouts.run(model, tools, rc, reward, questions, config.data(), questions.size());
+    return Rollouts.run(
+        model,
+        tools,
+        rc,
+        reward,
+        questions,
+        config.data(),
+        questions.size(),
+        p ->
+            progress.detail(
+                "rollout "
+                    + p.finishedTrajectories()
+                    + "/"
+                    + p.totalTrajectories()
+                    + " trajectories, "
+                    + p.generatedTokens()
+                    + " tokens"));
   }
 
   /** The next questions in a shuffled order fixed by (seed, epoch). */

@@ -7,10 +7,12 @@ import io.arpo4j.rollout.Prompt;
 import io.arpo4j.rollout.RolloutConfig;
 import io.arpo4j.rollout.RolloutEngine;
 import io.arpo4j.rollout.RolloutGroup;
+import io.arpo4j.rollout.RolloutProgress;
 import io.arpo4j.rollout.ToolCaller;
 import io.arpo4j.rollout.Trajectory;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
  * Questions to scored rollout trees: prompts per {@code data.prompt_format}, batches of prompts, a
@@ -33,6 +35,23 @@ public final class Rollouts {
       List<Question> questions,
       TrainerConfig.Data data,
       int batch) {
+    return run(model, tools, config, reward, questions, data, batch, progress -> {});
+  }
+
+  /**
+   * As {@link #run(PolicyModel, ToolCaller, RolloutConfig, Reward, List, TrainerConfig.Data, int)},
+   * reporting after every decode step to {@code progress}, with trajectories counted over all
+   * batches.
+   */
+  public static List<RolloutGroup> run(
+      PolicyModel model,
+      ToolCaller tools,
+      RolloutConfig config,
+      Reward reward,
+      List<Question> questions,
+      TrainerConfig.Data data,
+      int batch,
+      Consumer<RolloutProgress> progress) {
     Prompts format = Prompts.of(data, model.tokenizer(), tools.format());
     List<Prompt> prompts = new ArrayList<>();
     int context = model.model().config().maxPositionEmbeddings();
@@ -43,9 +62,21 @@ public final class Rollouts {
     // a fresh cache: the weights may have changed since the last rollout
     try (TransformerPolicy policy = model.newPolicy()) {
       RolloutEngine engine = new RolloutEngine(policy, tools, config);
+      int total = prompts.size() * config.globalSize();
       for (int i = 0; i < prompts.size(); i += batch) {
+        int before = i * config.globalSize();
         List<RolloutGroup> groups =
-            engine.rollout(prompts.subList(i, Math.min(prompts.size(), i + batch)));
+            engine.rollout(
+                prompts.subList(i, Math.min(prompts.size(), i + batch)),
+                p ->
+                    progress.accept(
+                        new RolloutProgress(
+                            p.step(),
+                            p.batchSize(),
+                            p.pendingToolCalls(),
+                            before + p.finishedTrajectories(),
+                            total,
+                            p.generatedTokens())));
         for (int j = 0; j < groups.size(); j++) {
           Question q = questions.get(i + j);
           RolloutGroup g = groups.get(j);

@@ -17,6 +17,7 @@ import io.arpo4j.tools.python.PythonTool;
 import io.arpo4j.tools.search.SearchIndex;
 import io.arpo4j.tools.search.SearchTool;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -226,7 +227,9 @@ public final class Trainer implements AutoCloseable {
           checkpoint.isPresent()
               ? modelLoader.load(
                   checkpoint.get().resolve(Checkpoints.MODEL_DIR).toString(), runtime)
-              : model != null ? model : modelLoader.load(config.model(), runtime);
+              : model != null
+                  ? model
+                  : modelLoader.load(Checkpoints.modelOf(config.model()), runtime);
       ToolRegistry registry = new ToolRegistry();
       List<Tool> owned = new ArrayList<>();
       try {
@@ -331,8 +334,19 @@ public final class Trainer implements AutoCloseable {
         .create(tools, config.reward().multiToolBonus(), correct);
   }
 
+  /** Printed when RL starts from the embedded model's random weights. */
+  static final String RANDOM_WEIGHTS_WARNING =
+      "warning: model 'default' is the embedded model with random weights: RL from it scores no"
+          + " reward (no tool call, no answer) and learns nothing; start from an SFT model"
+          + " (arpo4j sft, then --model runs/<run>/sft-model) or an HF checkpoint";
+
   public TrainerConfig config() {
     return config;
+  }
+
+  /** The checkpoint whose weights the model was loaded from ({@code resume(true)}), if any. */
+  public Optional<Path> resumedFrom() {
+    return Optional.ofNullable(resumeFrom);
   }
 
   public PolicyModel model() {
@@ -356,6 +370,10 @@ public final class Trainer implements AutoCloseable {
    * SftData}).
    */
   public SftTrainer.Result sft(Path data) throws IOException {
+    if (distributed.isMaster()) {
+      Files.createDirectories(config.runDir());
+      Files.writeString(config.runDir().resolve("config.yaml"), config.toYaml());
+    }
     List<TrainingRow> rows = sftRows(data);
     return SftTrainer.train(
         model, rows, config, config.runDir().resolve("sft_metrics.jsonl"), distributed, progress);
@@ -372,15 +390,39 @@ public final class Trainer implements AutoCloseable {
         model.model().config().maxPositionEmbeddings());
   }
 
-  /** RL until {@code config.steps()} (continuing a resumed run). */
+  /**
+   * RL until {@code config.steps()} (continuing a resumed run), evaluating {@code data.eval} every
+   * {@code eval_every} steps when both are set.
+   */
   public RlTrainer train(List<Question> questions) throws IOException {
+    String heldOut = config.data().eval();
+    return train(questions, heldOut == null ? List.of() : Question.load(Path.of(heldOut)));
+  }
+
+  /**
+   * RL until {@code config.steps()}, evaluating {@code heldOut} every {@code eval_every} steps (its
+   * {@code eval_*} metrics join that step's line); {@code eval_every > 0} needs held-out questions.
+   */
+  public RlTrainer train(List<Question> questions, List<Question> heldOut) throws IOException {
+    if (config.evalEvery() > 0 && heldOut.isEmpty()) {
+      throw new IllegalArgumentException(
+          "eval_every = "
+              + config.evalEvery()
+              + " but there are no held-out questions: set data.eval (or --eval-data), or eval_every=0");
+    }
     int context = model.model().config().maxPositionEmbeddings();
     for (Question q : questions)
       Prompts.requireFits(q, model.tokenizer(), context); // not at step n
+    if (resumeFrom == null
+        && ownsModel
+        && distributed.isMaster()
+        && PolicyModel.DEFAULT_NAME.equals(config.model())) {
+      System.err.println(RANDOM_WEIGHTS_WARNING);
+    }
     RlTrainer rl =
         new RlTrainer(
             config, model, toolCaller(), reward, correctness, questions, resumeFrom, distributed);
-    rl.onStep(listener).showProgress(progress);
+    rl.onStep(listener).showProgress(progress).evaluateEvery(heldOut, this::evaluate);
     rl.run();
     return rl;
   }

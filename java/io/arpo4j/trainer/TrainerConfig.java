@@ -138,7 +138,11 @@ public record TrainerConfig(
 
   public record Sft(String data, int epochs, double lr, int warmupSteps, int batchSize) {}
 
-  public record Eval(int samples, double temperature) {}
+  /**
+   * @param temperature null: greedy for one sample, {@code rollout.temperature} for several ({@link
+   *     Evaluator#temperature})
+   */
+  public record Eval(int samples, Double temperature) {}
 
   public record DistributedSection(String backend, int timeoutS, int bucketMb) {}
 
@@ -236,6 +240,9 @@ public record TrainerConfig(
     String algo = user.path("algo").asText(merged.path("algo").asText()).toLowerCase(Locale.ROOT);
     Algorithm algorithm = ALGORITHMS.get(algo);
     for (String setting : algorithm.settings()) applyOverride(merged, setting);
+    List<String> unknown = new java.util.ArrayList<>();
+    unknownKeys(user, defaults(), "", unknown);
+    if (!unknown.isEmpty()) throw unknownKeysError(unknown);
     deepMerge(merged, user);
     merged.put("algo", algo);
     defaults()
@@ -252,8 +259,21 @@ public record TrainerConfig(
               }
             });
     ObjectNode rollout = (ObjectNode) merged.get("rollout");
-    if (!algorithm.branches() && !user.path("rollout").has("initial_samples")) {
-      rollout.put("initial_samples", rollout.get("global_size").asInt());
+    if (!algorithm.branches()) {
+      // N = M is what makes it GRPO (or DAPO, ...): a branching N would train ARPO under its name
+      JsonNode n = user.path("rollout").get("initial_samples");
+      JsonNode m = rollout.get("global_size");
+      if (n != null && !n.equals(m)) {
+        throw new IllegalArgumentException(
+            "algo "
+                + algo
+                + " samples N = M = rollout.global_size ("
+                + m
+                + ") paths per prompt, but rollout.initial_samples is set to "
+                + n
+                + ": remove rollout.initial_samples, or use algo arpo to branch");
+      }
+      rollout.set("initial_samples", m);
     }
     try {
       TrainerConfig config = YAML.treeToValue(merged, TrainerConfig.class);
@@ -282,6 +302,77 @@ public record TrainerConfig(
               + ")",
           e);
     }
+  }
+
+  /**
+   * Adds to {@code out} every key of {@code given} that {@code known} (the defaults) lacks, as a
+   * dotted path; an empty section of the defaults ({@code environment: {}}) takes any key.
+   */
+  private static void unknownKeys(JsonNode given, JsonNode known, String prefix, List<String> out) {
+    given
+        .fields()
+        .forEachRemaining(
+            e -> {
+              JsonNode k = known.get(e.getKey());
+              String path = prefix + e.getKey();
+              if (k == null) out.add(path);
+              else if (k.isObject() && k.size() > 0 && e.getValue().isObject())
+                unknownKeys(e.getValue(), k, path + ".", out);
+            });
+  }
+
+  /** One line naming every unknown key, with the known keys of each section they are in. */
+  private static IllegalArgumentException unknownKeysError(List<String> unknown) {
+    StringBuilder s =
+        new StringBuilder(unknown.size() == 1 ? "unknown config key " : "unknown config keys ");
+    s.append(String.join(", ", unknown.stream().map(k -> "'" + k + "'").toList()));
+    java.util.Set<String> sections = new java.util.LinkedHashSet<>();
+    for (String k : unknown)
+      sections.add(k.contains(".") ? k.substring(0, k.lastIndexOf('.')) : "");
+    for (String section : sections) {
+      JsonNode node = defaults();
+      if (!section.isEmpty()) for (String part : section.split("\\.")) node = node.path(part);
+      s.append("; known keys")
+          .append(section.isEmpty() ? " at the top level" : " in " + section)
+          .append(": ")
+          .append(new java.util.TreeSet<>(iterable(node.fieldNames())));
+    }
+    return new IllegalArgumentException(s.toString());
+  }
+
+  private static List<String> iterable(java.util.Iterator<String> names) {
+    List<String> out = new java.util.ArrayList<>();
+    names.forEachRemaining(out::add);
+    return out;
+  }
+
+  /**
+   * Runs {@code view} (a typed view's constructor checks) and rewrites the Java names in its error
+   * to the config keys of {@code section}: "initialSamples" becomes "rollout.initial_samples".
+   */
+  private static <T> T keysNamed(
+      String section,
+      Class<? extends Record> keys,
+      Map<String, String> aliases,
+      java.util.function.Supplier<T> view) {
+    try {
+      return view.get();
+    } catch (IllegalArgumentException e) {
+      String message = e.getMessage();
+      Map<String, String> names = new java.util.LinkedHashMap<>(aliases);
+      for (java.lang.reflect.RecordComponent c : keys.getRecordComponents())
+        names.putIfAbsent(c.getName(), snakeCase(c.getName()));
+      for (Map.Entry<String, String> n : names.entrySet())
+        message =
+            message.replaceAll(
+                "(?<![.\\w])" + n.getKey() + "\\b",
+                java.util.regex.Matcher.quoteReplacement(section + "." + n.getValue()));
+      throw new IllegalArgumentException(message, e);
+    }
+  }
+
+  private static String snakeCase(String camel) {
+    return camel.replaceAll("([a-z0-9])([A-Z])", "$1_$2").toLowerCase(Locale.ROOT);
   }
 
   /** {@code rollout.temperature} from the path Jackson reports. */
@@ -375,6 +466,17 @@ public record TrainerConfig(
     positive("sft.batch_size", sft.batchSize(), false);
     positive("sft.warmup_steps", sft.warmupSteps(), true);
     positive("eval.samples", eval.samples(), false);
+    if (eval.temperature() != null && eval.samples() > 1 && !(eval.temperature() > 0)) {
+      throw new IllegalArgumentException(
+          "eval.samples = "
+              + eval.samples()
+              + " with eval.temperature = "
+              + eval.temperature()
+              + " would draw "
+              + eval.samples()
+              + " identical greedy samples: set eval.temperature > 0, or leave it null (the"
+              + " training temperature, rollout.temperature)");
+    }
     positive("tools.search_top_k", tools.searchTopK(), false);
     if (runName == null || runName.isBlank() || runName.contains("/")) {
       throw new IllegalArgumentException(
@@ -408,6 +510,11 @@ public record TrainerConfig(
     pythonSandboxConfig();
   }
 
+  private static void atLeast(String name, int value, int min) {
+    if (value < min)
+      throw new IllegalArgumentException(name + " must be >= " + min + ", got " + value);
+  }
+
   private static void positive(String name, int value, boolean zeroAllowed) {
     if (value < 0 || (!zeroAllowed && value == 0)) {
       throw new IllegalArgumentException(
@@ -416,6 +523,10 @@ public record TrainerConfig(
   }
 
   public RolloutConfig rolloutConfig() {
+    return keysNamed("rollout", Rollout.class, Map.of(), this::rolloutView);
+  }
+
+  private RolloutConfig rolloutView() {
     return RolloutConfig.builder()
         .globalSize(rollout.globalSize())
         .initialSamples(rollout.initialSamples())
@@ -437,22 +548,22 @@ public record TrainerConfig(
   }
 
   public PolicyLossConfig policyLossConfig() {
+    return keysNamed("loss", Loss.class, Map.of(), this::policyLossView);
+  }
+
+  private PolicyLossConfig policyLossView() {
     LossAggregation aggregation = LossAggregation.REGISTRY.get(loss.aggregation());
     ClipMode clipMode = ClipMode.REGISTRY.get(loss.clipMode());
-    try {
-      return new PolicyLossConfig(
-          (float) loss.epsLow(),
-          (float) loss.epsHigh(),
-          (float) loss.dualClipC(),
-          clipMode,
-          (float) loss.clipGradLow(),
-          (float) loss.clipGradHigh(),
-          aggregation,
-          loss.klCoef(),
-          loss.entropyCoef());
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("bad loss: " + e.getMessage(), e);
-    }
+    return new PolicyLossConfig(
+        (float) loss.epsLow(),
+        (float) loss.epsHigh(),
+        (float) loss.dualClipC(),
+        clipMode,
+        (float) loss.clipGradLow(),
+        (float) loss.clipGradHigh(),
+        aggregation,
+        loss.klCoef(),
+        loss.entropyCoef());
   }
 
   /** a of AEPO's entropy-aware advantage (AEPO.md §4); 0 = off. */
@@ -482,14 +593,19 @@ public record TrainerConfig(
   }
 
   public OptimizerConfig optimizerConfig() {
-    return new OptimizerConfig(
-        optimizer.lr(),
-        optimizer.weightDecay(),
-        optimizer.beta1(),
-        optimizer.beta2(),
-        optimizer.eps(),
-        optimizer.gradClip(),
-        optimizer.warmupSteps());
+    return keysNamed(
+        "optimizer",
+        Optimizer.class,
+        Map.of("betas", "beta1/optimizer.beta2"),
+        () ->
+            new OptimizerConfig(
+                optimizer.lr(),
+                optimizer.weightDecay(),
+                optimizer.beta1(),
+                optimizer.beta2(),
+                optimizer.eps(),
+                optimizer.gradClip(),
+                optimizer.warmupSteps()));
   }
 
   /** The python tool's sandbox: {@code tools.python_sandbox}. */
@@ -502,6 +618,14 @@ public record TrainerConfig(
     positive(section + "max_processes", sandbox.maxProcesses(), false);
     positive(section + "max_code_bytes", sandbox.maxCodeBytes(), false);
     positive(section + "startup_timeout_s", sandbox.startupTimeoutS(), false);
+    // the sandbox's own checks speak in bytes and Java names: check the keys as written first
+    atLeast(section + "address_space_mib", sandbox.addressSpaceMib(), 64);
+    atLeast(section + "max_file_mib", sandbox.maxFileMib(), 1);
+    atLeast(section + "tmpfs_mib", sandbox.tmpfsMib(), 1);
+    atLeast(section + "output_limit_bytes", sandbox.outputLimitBytes(), 16);
+    atLeast(section + "uid_base", sandbox.uidBase(), 1000);
+    if (sandbox.executable() == null || sandbox.executable().isBlank())
+      throw new IllegalArgumentException(section + "executable must not be blank");
     PythonSandboxConfig.Isolation isolation =
         PythonSandboxConfig.Isolation.REGISTRY.get(sandbox.isolation());
     if (sandbox.preload() == null || sandbox.environment() == null) {

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.arpo4j.demo.DemoTask;
 import io.arpo4j.rollout.RolloutGroup;
 import io.arpo4j.rollout.RolloutRecorder;
+import io.arpo4j.trainer.Evaluator;
 import io.arpo4j.trainer.MetricsLog;
 import io.arpo4j.trainer.report.ResultRow;
 import java.nio.file.Files;
@@ -77,6 +78,17 @@ class DemoCommandTest {
     assertTrue(
         html.contains("arpo") && html.contains("grpo") && html.contains("start"),
         "the report shows every policy");
+    // the demo's report is RunReport's: each run's curves and trees, each run's eval.json
+    assertTrue(html.contains("arpo, prompt ") && html.contains("grpo, prompt "), "trees per run");
+    for (String algo : List.of("arpo", "grpo")) {
+      JsonNode eval =
+          new ObjectMapper()
+              .readTree(runs.resolve("demo-" + algo).resolve(Evaluator.FILE_NAME).toFile());
+      assertEquals(
+          summary.at("/algos/" + algo + "/accuracy").asDouble(),
+          eval.get("pass_at_1").asDouble(),
+          1e-12);
+    }
     assertTrue(r.table().contains("tool calls"));
   }
 

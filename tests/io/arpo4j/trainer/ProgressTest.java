@@ -110,4 +110,47 @@ class ProgressTest {
     assertThrows(IllegalStateException.class, p::step);
     assertEquals(1, output().lines().count(), "closing twice prints once");
   }
+
+  /**
+   * Issue 17: after a resume the bar printed 7.643e+05 it/s (resumed steps counted as done now).
+   */
+  @Test
+  void aResumedRunsRateAndEtaCountOnlyTheStepsDoneSince() {
+    Progress p = new Progress("grpo run", 20, out, false, Duration.ofSeconds(10), now::get);
+    p.resumeAt(10);
+    advanceSeconds(20);
+    p.step();
+    String last = output().strip().lines().reduce((a, b) -> b).orElseThrow();
+    // 1 step in 20 s: 0.05 it/s; 9 left -> 180 s
+    assertEquals("grpo run  11/20 [###########---------]  55%  0.05 it/s  ETA 0:03:00", last);
+    assertTrue(output().startsWith("grpo run  10/20 [##########----------]  50%\n"), output());
+  }
+
+  /** Issue 17: a first train at paper defaults showed "0/20" for minutes. */
+  @Test
+  void aLongStepShowsWhatItIsDoing() {
+    Progress plain = new Progress("arpo", 20, out, false, Duration.ofSeconds(10), now::get);
+    plain.resumeAt(0);
+    advanceSeconds(3);
+    plain.detail("rollout 10/2048 trajectories");
+    assertFalse(output().contains("rollout"), "plain lines keep their interval");
+    advanceSeconds(8);
+    plain.detail("rollout 700/2048 trajectories");
+    assertTrue(
+        output()
+            .strip()
+            .endsWith("arpo  0/20 [--------------------]   0%  rollout 700/2048 trajectories"),
+        output());
+    advanceSeconds(20);
+    plain.step();
+    assertFalse(
+        output().strip().lines().reduce((a, b) -> b).orElseThrow().contains("rollout"),
+        "a finished step drops its detail");
+
+    bytes.reset();
+    Progress terminal = new Progress("arpo", 20, out, true, Duration.ofSeconds(10), now::get);
+    advanceSeconds(1);
+    terminal.detail("rollout 5/64 trajectories, 120 tokens");
+    assertTrue(output().endsWith("rollout 5/64 trajectories, 120 tokens"), output());
+  }
 }

@@ -138,7 +138,7 @@ class TrainerConfigTest {
         "loss.clip_mode must be one of [ppo, stop_gradient], got 'gppo'",
         () -> TrainerConfig.load(null, List.of("loss.clip_mode=gppo")));
     assertMessage(
-        "bad loss: clipGradHigh must be finite and >= 0, got -1.0",
+        "loss.clip_grad_high must be finite and >= 0, got -1.0",
         () -> TrainerConfig.load(null, List.of("loss.clip_grad_high=-1")));
     assertMessage(
         "aepo.entropy_advantage_coef must be finite and >= 0, got -0.2",
@@ -158,7 +158,7 @@ class TrainerConfigTest {
         () -> TrainerConfig.load(null, List.of("algo=ppo")));
     assertMessage("must look like key=value", () -> TrainerConfig.load(null, List.of("steps")));
     assertMessage(
-        "initialSamples (N) must be in [1, globalSize=4]",
+        "rollout.initial_samples (N) must be in [1, rollout.global_size=4], got 9",
         () ->
             TrainerConfig.load(
                 null, List.of("rollout.global_size=4", "rollout.initial_samples=9")));
@@ -181,7 +181,7 @@ class TrainerConfigTest {
         "tools.python_sandbox.isolation must be one of [auto, namespaces, none], got 'vm'",
         () -> TrainerConfig.load(null, List.of("tools.python_sandbox.isolation=vm")));
     assertMessage(
-        "bad tools.python_sandbox: addressSpaceBytes must be >= 64 MiB",
+        "tools.python_sandbox.address_space_mib must be >= 64, got 1",
         () -> TrainerConfig.load(null, List.of("tools.python_sandbox.address_space_mib=1")));
     assertMessage(
         "prompts_per_step must be > 0",
@@ -189,6 +189,82 @@ class TrainerConfigTest {
     assertMessage("bad config value", () -> TrainerConfig.load(null, List.of("steps=many")));
     assertMessage(
         "config file not found", () -> TrainerConfig.load(dir.resolve("missing.yaml"), List.of()));
+  }
+
+  /** Issue 17: errors of the typed views named Java fields (initialSamples, addressSpaceBytes). */
+  @Test
+  void valueErrorsNameConfigKeysNotJavaFields() {
+    String[][] cases = {
+      {"rollout.initial_samples=0", "rollout.initial_samples (N) must be in [1, "},
+      {"rollout.entropy_window=0", "rollout.entropy_window (k) must be >= 1, got 0"},
+      {"rollout.top_p=2", "rollout.top_p must be in (0, 1], got 2.0"},
+      {"rollout.max_response_tokens=0", "rollout.max_response_tokens must be >= 1, got 0"},
+      {"loss.kl_coef=-1", "loss.kl_coef must be >= 0, got -1.0"},
+      {"loss.eps_low=2", "loss.eps_low must be in [0, 1), got 2.0"},
+      {"optimizer.lr=0", "optimizer.lr must be > 0, got 0.0"},
+      {"optimizer.weight_decay=-1", "optimizer.weight_decay must be >= 0"},
+      {"optimizer.beta2=1", "optimizer.beta1/optimizer.beta2 must be in [0, 1)"},
+      {"tools.python_sandbox.tmpfs_mib=0", "tools.python_sandbox.tmpfs_mib must be >= 1, got 0"},
+      {"tools.python_sandbox.uid_base=5", "tools.python_sandbox.uid_base must be >= 1000, got 5"},
+    };
+    for (String[] c : cases) {
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class, () -> TrainerConfig.load(null, List.of(c[0])));
+      assertTrue(e.getMessage().contains(c[1]), c[0] + ": " + e.getMessage());
+      assertFalse(
+          e.getMessage().matches(".*\\b[a-z]+[A-Z][A-Za-z]*\\b.*"),
+          c[0] + ": a camelCase Java name in '" + e.getMessage() + "'");
+    }
+  }
+
+  /** Issue 17: the first typo stopped the load; the next run found the second. */
+  @Test
+  void everyUnknownKeyIsListedInOneError(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("run.yaml");
+    Files.writeString(
+        file, "stepz: 3\nrollout:\n  temprature: 0.7\n  global_size: 4\nloss:\n  klcoef: 1\n");
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> TrainerConfig.load(file, List.of("optimizer.learning_rate=1e-5")));
+    String m = e.getMessage();
+    for (String key :
+        List.of("'stepz'", "'rollout.temprature'", "'loss.klcoef'", "'optimizer.learning_rate'"))
+      assertTrue(m.contains(key), key + " missing from: " + m);
+    assertTrue(m.startsWith("unknown config keys "), m);
+    assertTrue(m.contains("known keys in rollout: [alpha, beta, branch_rule"), m);
+    assertTrue(m.contains("known keys at the top level: [advantage, "), m);
+    assertTrue(m.contains(" steps, "), m);
+    assertEquals(1, m.lines().count());
+    // a free-form section takes any key
+    TrainerConfig.load(null, List.of("tools.python_sandbox.environment.MY_VAR=1"));
+  }
+
+  /** Issue 17: --algo grpo over a config with initial_samples branched and was logged as grpo. */
+  @Test
+  void aNonBranchingAlgoRefusesAnInitialSampleCountBelowM(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("run.yaml");
+    Files.writeString(file, "rollout:\n  global_size: 8\n  initial_samples: 4\n");
+    assertEquals(4, TrainerConfig.load(file, List.of()).rollout().initialSamples(), "arpo: N");
+    for (String algo : List.of("grpo", "dapo", "reinforce++", "dr-grpo")) {
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> TrainerConfig.load(file, List.of("algo=" + algo)));
+      assertTrue(
+          e.getMessage()
+              .contains(
+                  "algo "
+                      + algo
+                      + " samples N = M = rollout.global_size (8) paths per prompt, but"
+                      + " rollout.initial_samples is set to 4"),
+          e.getMessage());
+    }
+    TrainerConfig same =
+        TrainerConfig.load(file, List.of("algo=grpo", "rollout.initial_samples=8"));
+    assertEquals(8, same.rollout().initialSamples());
+    assertTrue(same.rolloutConfig().isGrpo());
   }
 
   interface Call {

@@ -47,6 +47,8 @@ public final class HtmlReport {
           "Reward (mean per step)",
           MetricsLog.ACCURACY,
           "Accuracy (initial samples)",
+          MetricsLog.EVAL_PASS_AT_1,
+          "Held-out pass@1 (every eval_every steps)",
           MetricsLog.TOOL_CALLS_PER_PROMPT,
           "Tool calls executed per prompt",
           MetricsLog.BRANCH_RATE,
