@@ -2,6 +2,9 @@
 # Benchmarks of arpo4j. Usage:
 #   benchmarks/run.sh kernels [--quick]      native kernels vs libtorch composites (JMH)
 #   benchmarks/run.sh model [--quick]        prefill/decode tokens/s, fork vs re-prefill
+#   benchmarks/run.sh decode [--shape qwen2.5-0.5b|small] [--threads N] [--batches 1,4,16,64]
+#                                            decode/prefill/training speed vs the same run's read
+#                                            bandwidth and (where python3 has torch) PyTorch eager
 #   benchmarks/run.sh rollout [P M R]        ARPO vs GRPO rollout throughput; python pool vs fresh process
 #   benchmarks/run.sh demo-compare [--seeds N] [--quick]   the demo's ARPO vs GRPO over seeds, mean ± sd
 #   benchmarks/run.sh rewards [S]            math answer comparisons/s (S seconds per kind): plain, fractions, symbolic
@@ -37,19 +40,23 @@ case "$what" in
     ;;
   model)
     cp=$(build_classpath)
-    # passive OpenMP waiting: spinning threads collapse throughput when the machine is shared
-    OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}" java -Xmx8g -cp "$cp" io.arpo4j.model.ModelBench "$@"
+    java -Xmx8g -cp "$cp" io.arpo4j.model.ModelBench "$@"
+    ;;
+  decode)
+    cp=$(build_classpath)
+    echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1)"
+    java -Xmx8g -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -cp "$cp" io.arpo4j.model.DecodeBench "$@"
     ;;
   rollout)
     cp=$(build_classpath)
     echo "== rollout throughput, ARPO vs GRPO at the same M (embedded model, python pool + demo search)"
-    OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}" java -Xmx8g -cp "$cp" io.arpo4j.rollout.RolloutThroughput "$@"
+    java -Xmx8g -cp "$cp" io.arpo4j.rollout.RolloutThroughput "$@"
     echo "== python tool latency: worker pool vs a fresh process per call"
     java -cp "$cp" io.arpo4j.tools.PythonToolBench 100 20
     ;;
   demo-compare)
     cp=$(build_classpath)
-    OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}" java -Xmx8g -cp "$cp" io.arpo4j.demo.DemoCompare "$@"
+    java -Xmx8g -cp "$cp" io.arpo4j.demo.DemoCompare "$@"
     ;;
   rewards)
     cp=$(build_classpath)
@@ -66,7 +73,7 @@ case "$what" in
     # the 2x2 grid: gradient checkpointing off/on, LM head in 256-token chunks / all N tokens at once
     for cfg in "false 256" "true 256" "false $tokens" "true $tokens"; do
       set -- $cfg
-      OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}" java -Xmx1g -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -cp "$cp" io.arpo4j.trainer.MemoryBench \
+      java -Xmx1g -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -cp "$cp" io.arpo4j.trainer.MemoryBench \
         --tokens "$tokens" --checkpointing "$1" --chunk "$2"
     done
     ;;
@@ -75,7 +82,7 @@ case "$what" in
     java -Xmx2g -cp "$cp" io.arpo4j.distributed.DdpBench "$@"
     ;;
   *)
-    echo "usage: benchmarks/run.sh kernels|model|rollout|demo-compare|memory|rewards|ddp [--quick] [--seeds N]" >&2
+    echo "usage: benchmarks/run.sh kernels|model|decode|rollout|demo-compare|memory|rewards|ddp [--quick] [--seeds N]" >&2
     exit 2
     ;;
 esac

@@ -65,6 +65,7 @@ public final class NativeLibraries {
     if (loaded) return;
     synchronized (NativeLibraries.class) {
       if (loaded) return;
+      applyRuntimeEnvironment();
       if (Loader.isLoadLibraries() && !pathsFirst()) {
         List<String> bundled = preloadBundled();
         loadTorch();
@@ -79,6 +80,58 @@ public final class NativeLibraries {
         loadTorch();
       }
       loaded = true;
+    }
+  }
+
+  /**
+   * The settings arpo4j runs the native runtimes with, which they read from the environment once,
+   * when loaded, and offer no call to change later: libgomp's threads (libtorch's and the kernels'
+   * OpenMP) sleep when idle instead of spinning, since the decode loop shares the cores with tool
+   * processes and other jobs; OpenBLAS runs in the calling thread, since libtorch calls it from
+   * inside its OpenMP regions (attention, batched products), where OpenBLAS's own thread pool would
+   * oversubscribe the cores and print "Detect OpenMP Loop and this application may hang" per call.
+   */
+  static final List<RuntimeSetting> RUNTIME_ENVIRONMENT =
+      List.of(
+          new RuntimeSetting("OMP_WAIT_POLICY", "PASSIVE", "libgomp"),
+          new RuntimeSetting("OPENBLAS_NUM_THREADS", "1", "libopenblas"));
+
+  /**
+   * An environment variable, the value arpo4j sets, and the file prefix of the library it rules.
+   */
+  record RuntimeSetting(String variable, String value, String library) {}
+
+  /**
+   * Sets each {@link #RUNTIME_ENVIRONMENT} variable the user left unset, before its library is
+   * loaded; a value the user set is kept. Where the library is already in the process (something
+   * else loaded it first), it is too late: one line on stderr says what to set.
+   */
+  private static void applyRuntimeEnvironment() {
+    List<String> tooLate = new ArrayList<>();
+    List<String> mapped = null;
+    for (RuntimeSetting setting : RUNTIME_ENVIRONMENT) {
+      if (System.getenv(setting.variable()) != null) continue;
+      if (mapped == null) mapped = mappedFiles();
+      boolean alreadyLoaded =
+          mapped.stream()
+              .anyMatch(f -> Path.of(f).getFileName().toString().startsWith(setting.library()));
+      if (alreadyLoaded || !setenv(setting.variable(), setting.value())) {
+        tooLate.add(setting.variable() + "=" + setting.value());
+      }
+    }
+    if (!tooLate.isEmpty()) {
+      System.err.println(
+          "arpo4j: warning: OpenMP/OpenBLAS were started before arpo4j could configure them; set "
+              + String.join(" ", tooLate)
+              + " in the environment for full speed (README, Library: CPU threads)");
+    }
+  }
+
+  private static boolean setenv(String name, String value) {
+    try {
+      return ProcessEnvironment.setenv(name, value, 0) == 0;
+    } catch (UnsatisfiedLinkError | NoClassDefFoundError e) {
+      return false; // -Dorg.bytedeco.javacpp.loadLibraries=false, or a jar without the bridge
     }
   }
 

@@ -74,6 +74,9 @@ public final class TransformerModel implements AutoCloseable {
   private final RotaryEmbedding rotary;
   private volatile boolean gradientCheckpointing;
 
+  /** Cached forward passes run so far (a cost figure: each one reads every weight once). */
+  private long cachedForwards;
+
   /** The tensors a forward pass reads. */
   private record Weights(Tensor embed, Tensor finalNorm, Tensor lmHead, Layer[] layers) {
     static Weights of(ModelConfig config, Map<String, Tensor> p) {
@@ -457,7 +460,7 @@ public final class TransformerModel implements AutoCloseable {
 
   /** hidden [..., hidden] to logits [..., V] through {@code head} (from {@link #lmHead()}). */
   public static Tensor project(Tensor hidden, Tensor head) {
-    return torch.linear(hidden, head);
+    return linear(hidden, head, null);
   }
 
   /**
@@ -475,6 +478,7 @@ public final class TransformerModel implements AutoCloseable {
         NoGradGuard noGrad = new NoGradGuard();
         PointerScope scope = new PointerScope()) {
       KvCache.Plan plan = cache.plan(sequences, counts);
+      cachedForwards++;
       int b = plan.batch();
       int t = plan.queryLength();
       Tensor h = torch.embedding(compute.embed(), plan.inputIds().view(b, t));
@@ -561,6 +565,11 @@ public final class TransformerModel implements AutoCloseable {
     Tensor gated =
         torch.silu(linear(x, layer.gate, layer.gateBias)).mul(linear(x, layer.up, layer.upBias));
     return h.add(linear(gated, layer.down, layer.downBias));
+  }
+
+  /** How many {@link #forward(KvCache, List, int[], LogitsMode)} passes this model has run. */
+  long cachedForwards() {
+    return cachedForwards;
   }
 
   /** Whether {@link #checkpointedHidden} is what training uses (gradient_checkpointing). */
@@ -718,7 +727,20 @@ public final class TransformerModel implements AutoCloseable {
     return weight.mul(normed.to(type));
   }
 
+  /**
+   * x [..., in] times weight [out, in]^T plus bias. One row (a decode step of one sequence) goes
+   * through a matrix-vector product: {@code linear}'s matrix-matrix path packs the whole weight
+   * first, which for one row reads it twice.
+   */
   private static Tensor linear(Tensor x, Tensor weight, Tensor bias) {
+    long in = x.size(x.dim() - 1);
+    if (x.numel() == in && x.dim() >= 1) {
+      Tensor row = x.reshape(in);
+      Tensor y = bias == null ? torch.mv(weight, row) : torch.addmv(bias, weight, row);
+      long[] shape = x.sizes().vec().get();
+      shape[shape.length - 1] = weight.size(0);
+      return y.view(shape);
+    }
     return bias == null
         ? torch.linear(x, weight)
         : torch.linear(x, weight, new TensorOptional(bias));

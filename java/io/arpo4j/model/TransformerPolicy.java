@@ -4,11 +4,15 @@ import io.arpo4j.kernels.Kernels;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
 
 /**
  * {@link Policy} over a {@link TransformerModel} and a paged {@link KvCache}. Sequences are {@link
@@ -87,15 +91,12 @@ public final class TransformerPolicy implements Policy {
     for (Sequence s : sequences) {
       batch.add(own(s));
     }
-    prefillAllButLast(batch);
-    int[] ones = new int[batch.size()];
-    Arrays.fill(ones, 1);
     long[] tokens = new long[batch.size()];
     float[] logprobs = new float[batch.size()];
     float[] entropies = new float[batch.size()];
-    // the scope frees the sampler's outputs and their host copies; logits are closed explicitly
-    try (PointerScope scope = new PointerScope();
-        Tensor logits = model.forward(cache, batch, ones, TransformerModel.LogitsMode.LAST)) {
+    // the scope frees the logits, the sampler's outputs and their host copies
+    try (PointerScope scope = new PointerScope()) {
+      Tensor logits = lastLogits(batch);
       Kernels.Sampled sampled =
           Kernels.sample(
               logits, sampling.temperature(), sampling.topP(), sampling.topK(), seed, step);
@@ -124,6 +125,45 @@ public final class TransformerPolicy implements Policy {
   }
 
   /**
+   * The logits [B, V] after each sequence's last pending token, in batch order, computing every
+   * pending token once: sequences with one pending token (decoding) share one forward; longer ones
+   * (a prompt, a tool result) are prefilled as {@link #prefillAllButLast} groups them, their last
+   * chunk returning its logits, so no sequence needs an extra forward for its final token. Call
+   * inside a pointer scope, which frees the result.
+   */
+  private Tensor lastLogits(List<CachedSequence> batch) {
+    Tensor[] rows = new Tensor[batch.size()];
+    List<CachedSequence> decoding = new ArrayList<>();
+    List<CachedSequence> longer = new ArrayList<>();
+    for (CachedSequence s : batch) {
+      if (s.pendingLength() == 0) {
+        throw new IllegalArgumentException("sequence has no pending token to continue from");
+      }
+      (s.pendingLength() == 1 ? decoding : longer).add(s);
+    }
+    Map<CachedSequence, Tensor> finished = new IdentityHashMap<>();
+    List<Tensor> forwards = new ArrayList<>(); // the forward passes' results, closed here
+    try {
+      for (List<CachedSequence> group : lengthGroups(longer)) {
+        prefillGroup(group, 0, finished, forwards);
+      }
+      if (!decoding.isEmpty()) {
+        int[] ones = new int[decoding.size()];
+        Arrays.fill(ones, 1);
+        Tensor logits = model.forward(cache, decoding, ones, TransformerModel.LogitsMode.LAST);
+        forwards.add(logits);
+        for (int i = 0; i < decoding.size(); i++) {
+          finished.put(decoding.get(i), logits.select(0, i));
+        }
+      }
+      for (int i = 0; i < rows.length; i++) rows[i] = finished.get(batch.get(i));
+      return rows.length == 1 ? rows[0].unsqueeze(0) : torch.stack(new TensorVector(rows));
+    } finally {
+      forwards.forEach(Tensor::close);
+    }
+  }
+
+  /**
    * Runs every pending token but the last, so that one batched decode step can finish each
    * sequence. Sequences are grouped by pending length (longest first; a group admits lengths down
    * to half its longest, so padding at most doubles the work) and each group is prefilled in time
@@ -140,7 +180,19 @@ public final class TransformerPolicy implements Policy {
         todo.add(s);
       }
     }
+    for (List<CachedSequence> group : lengthGroups(todo)) {
+      prefillGroup(group, 1, null, null);
+    }
+  }
+
+  /**
+   * Sequences grouped by pending length (longest first; a group admits lengths down to half its
+   * longest, so padding at most doubles the work).
+   */
+  private static List<List<CachedSequence>> lengthGroups(List<CachedSequence> sequences) {
+    List<CachedSequence> todo = new ArrayList<>(sequences);
     todo.sort(Comparator.comparingInt(CachedSequence::pendingLength).reversed());
+    List<List<CachedSequence>> groups = new ArrayList<>();
     int i = 0;
     while (i < todo.size()) {
       int longest = todo.get(i).pendingLength();
@@ -148,31 +200,54 @@ public final class TransformerPolicy implements Policy {
       while (end < todo.size() && 2 * todo.get(end).pendingLength() >= longest) {
         end++;
       }
-      prefillGroup(todo.subList(i, end));
+      groups.add(todo.subList(i, end));
       i = end;
     }
+    return groups;
   }
 
-  private void prefillGroup(List<CachedSequence> group) {
+  /**
+   * Runs each sequence's pending tokens but the last {@code keep}, in time chunks of at most {@code
+   * maxPrefillTokens} tokens per forward pass over the group. With {@code lastLogits} (keep 0), the
+   * forward in which a sequence's last token runs also returns that token's logits, put there as a
+   * [V] row (a view, freed by the caller's pointer scope); the forward results that hold them go to
+   * {@code forwards}, for the caller to close.
+   */
+  private void prefillGroup(
+      List<CachedSequence> group,
+      int keep,
+      Map<CachedSequence, Tensor> lastLogits,
+      List<Tensor> forwards) {
     int chunk = Math.max(1, maxPrefillTokens / group.size());
     while (true) {
       List<CachedSequence> running = new ArrayList<>();
       List<Integer> counts = new ArrayList<>();
+      boolean anyFinishes = false;
       for (CachedSequence s : group) {
-        int remaining = s.pendingLength() - 1;
+        int remaining = s.pendingLength() - keep;
         if (remaining > 0) {
           running.add(s);
           counts.add(Math.min(remaining, chunk));
+          anyFinishes |= remaining <= chunk;
         }
       }
       if (running.isEmpty()) {
         return;
       }
-      model.forward(
-          cache,
-          running,
-          counts.stream().mapToInt(Integer::intValue).toArray(),
-          TransformerModel.LogitsMode.NONE);
+      boolean withLogits = lastLogits != null && anyFinishes;
+      Tensor logits =
+          model.forward(
+              cache,
+              running,
+              counts.stream().mapToInt(Integer::intValue).toArray(),
+              withLogits ? TransformerModel.LogitsMode.LAST : TransformerModel.LogitsMode.NONE);
+      if (withLogits) {
+        forwards.add(logits);
+        for (int i = 0; i < running.size(); i++) {
+          if (running.get(i).pendingLength() == 0)
+            lastLogits.put(running.get(i), logits.select(0, i));
+        }
+      }
     }
   }
 

@@ -119,20 +119,34 @@ public final class TokenBackprop {
     Tensor hidden =
         select(
             layout, checkpointed == null ? model.hiddenStates(ids(layout)) : checkpointed.hidden());
-    // Pass 1, no grad: the token statistics the loss needs.
     Tensor lpFlat = torch.empty(layout.tokens), hFlat = torch.empty(layout.tokens);
-    try (NoGradGuard noGrad = new NoGradGuard()) {
-      for (int c0 = 0; c0 < layout.tokens; c0 += chunkTokens) {
-        int len = Math.min(chunkTokens, layout.tokens - c0);
-        // an inner scope: the outer one would keep every chunk's logits alive until the end
-        try (PointerScope chunk = new PointerScope()) {
-          Kernels.TokenStats stats =
-              Kernels.tokenStats(
-                  model.project(hidden.narrow(0, c0, len)),
-                  layout.targets.narrow(0, c0, len),
-                  temperature);
-          lpFlat.narrow(0, c0, len).copy_(stats.logprob().cpu());
-          hFlat.narrow(0, c0, len).copy_(stats.entropy().cpu());
+    Tensor detached = hidden.detach().requires_grad_(true);
+    Tensor head = model.lmHead(); // cast once per micro-batch under mixed precision
+    // One chunk: its logits are computed once, in the graph, and serve both the statistics and
+    // the backward. More: the logits of all chunks would not fit at once (the reason for
+    // chunking), so pass 1 computes each chunk's statistics without a graph and pass 2 recomputes
+    // each chunk's logits in the graph.
+    FusedLogprob single = null;
+    if (layout.tokens <= chunkTokens) {
+      single =
+          FusedLogprob.forward(
+              TransformerModel.project(detached, head), layout.targets, temperature);
+      lpFlat.copy_(single.logprob().cpu());
+      hFlat.copy_(single.entropy().cpu());
+    } else {
+      try (NoGradGuard noGrad = new NoGradGuard()) {
+        for (int c0 = 0; c0 < layout.tokens; c0 += chunkTokens) {
+          int len = Math.min(chunkTokens, layout.tokens - c0);
+          // an inner scope: the outer one would keep every chunk's logits alive until the end
+          try (PointerScope chunk = new PointerScope()) {
+            Kernels.TokenStats stats =
+                Kernels.tokenStats(
+                    model.project(hidden.narrow(0, c0, len)),
+                    layout.targets.narrow(0, c0, len),
+                    temperature);
+            lpFlat.narrow(0, c0, len).copy_(stats.logprob().cpu());
+            hFlat.narrow(0, c0, len).copy_(stats.entropy().cpu());
+          }
         }
       }
     }
@@ -140,18 +154,20 @@ public final class TokenBackprop {
         loss.evaluate(micro, layout.pad(lpFlat), layout.pad(hFlat), layout.mask);
     Tensor gLp = layout.unpad(value.gradLogprob());
     Tensor gH = value.gradEntropy() == null ? null : layout.unpad(value.gradEntropy());
-    // Pass 2: each chunk's logits again, now in the graph, and their gradient in place.
-    Tensor detached = hidden.detach().requires_grad_(true);
-    Tensor head = model.lmHead(); // cast once per micro-batch under mixed precision
-    for (int c0 = 0; c0 < layout.tokens; c0 += chunkTokens) {
-      int len = Math.min(chunkTokens, layout.tokens - c0);
-      try (PointerScope chunk =
-          new PointerScope()) { // the chunk's logits/gradient buffer, freed here
-        Tensor logits = TransformerModel.project(detached.narrow(0, c0, len), head);
-        FusedLogprob f =
-            FusedLogprob.forward(logits, layout.targets.narrow(0, c0, len), temperature);
-        f.backward(
-            toDevice(gLp.narrow(0, c0, len)), gH == null ? null : toDevice(gH.narrow(0, c0, len)));
+    if (single != null) {
+      single.backward(toDevice(gLp), gH == null ? null : toDevice(gH));
+    } else {
+      for (int c0 = 0; c0 < layout.tokens; c0 += chunkTokens) {
+        int len = Math.min(chunkTokens, layout.tokens - c0);
+        try (PointerScope chunk =
+            new PointerScope()) { // the chunk's logits/gradient buffer, freed here
+          Tensor logits = TransformerModel.project(detached.narrow(0, c0, len), head);
+          FusedLogprob f =
+              FusedLogprob.forward(logits, layout.targets.narrow(0, c0, len), temperature);
+          f.backward(
+              toDevice(gLp.narrow(0, c0, len)),
+              gH == null ? null : toDevice(gH.narrow(0, c0, len)));
+        }
       }
     }
     hidden.backward(detached.grad(), new BoolOptional(), false, new TensorArrayRefOptional());

@@ -83,6 +83,38 @@ class TransformerPolicyTest {
     }
   }
 
+  /**
+   * A generation's first step computes the prompt in one forward pass (its last token's logits come
+   * from it), and each later step in one more; a prompt longer than a prefill chunk takes one pass
+   * per chunk. Before, the last prompt token ran alone in a second pass: one more read of every
+   * weight per generation.
+   */
+  @Test
+  void eachPromptTokenRunsOnceAndTheFirstStepTakesOnePass() {
+    try (TransformerPolicy policy = pm.newPolicy()) {
+      int[] prompt = TestModels.tokens(20, 256, 3);
+      CachedSequence seq = policy.newSequence(prompt);
+      long before = pm.model().cachedForwards();
+      SampledToken first = policy.step(List.of(seq), SamplingParams.greedy(), 0, 0).get(0);
+      assertEquals(1, pm.model().cachedForwards() - before, "forward passes of the first step");
+      policy.step(List.of(seq), SamplingParams.greedy(), 0, 1);
+      assertEquals(2, pm.model().cachedForwards() - before, "forward passes after a decode step");
+      assertEquals(argmax(lastLogits(prompt)), first.token(), "the first token still follows");
+    }
+    try (TransformerPolicy policy = pm.newPolicy(4, 8)) { // 8 tokens per forward
+      CachedSequence seq = policy.newSequence(TestModels.tokens(20, 256, 4));
+      long before = pm.model().cachedForwards();
+      policy.step(List.of(seq), SamplingParams.greedy(), 0, 0);
+      assertEquals(3, pm.model().cachedForwards() - before, "20 tokens in chunks of 8");
+    }
+  }
+
+  private static int argmax(float[] row) {
+    int best = 0;
+    for (int i = 0; i < row.length; i++) best = row[i] > row[best] ? i : best;
+    return best;
+  }
+
   @Test
   void samplingIsReproducibleBySeedAndForkedChildrenDiverge() {
     SamplingParams warm = new SamplingParams(1.0f, 1.0f, 0);

@@ -17,6 +17,8 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorArrayRefOptional;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Chunked, micro-batched backward through the fused kernels against plain libtorch autograd of the
@@ -93,8 +95,13 @@ class TokenBackpropTest {
     return Tensor.create(m, rows.size(), maxResp);
   }
 
-  @Test
-  void policyLossGradientsMatchWholeBatchAutograd() {
+  /**
+   * LM-head chunks of 5 tokens (statistics first, then each chunk's logits again in the graph) and
+   * of 1000 (each micro-batch one chunk: its logits computed once, serving both).
+   */
+  @ParameterizedTest
+  @ValueSource(ints = {5, 1000})
+  void policyLossGradientsMatchWholeBatchAutograd(int chunkTokens) {
     long seed = Long.getLong("arpo4j.test.seed", 20251201L);
     System.out.println("token backprop seed=" + seed);
     SplittableRandom rng = new SplittableRandom(seed);
@@ -103,8 +110,8 @@ class TokenBackpropTest {
     PolicyLossConfig config =
         PolicyLossConfig.ppo(0.2f, 0.28f, 3f, LossAggregation.TOKEN_MEAN, 0, 0.01);
     try (PolicyOptimizer opt = new PolicyOptimizer(model, OptimizerConfig.defaults())) {
-      // ours: micro-batches of ~30 padded tokens, LM-head chunks of 5 tokens
-      TokenBackprop backprop = new TokenBackprop(model, TEMPERATURE, 5);
+      // ours: micro-batches of ~30 padded tokens
+      TokenBackprop backprop = new TokenBackprop(model, TEMPERATURE, chunkTokens);
       double total = rows.stream().mapToDouble(r -> sum(r.mask())).sum();
       opt.zeroGrad();
       double loss = 0;
