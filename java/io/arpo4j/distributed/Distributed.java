@@ -267,14 +267,15 @@ public final class Distributed implements AutoCloseable {
 
   /**
    * The element-wise sum over all ranks of {@code flat} (contiguous, 1-D, a length divisible by the
-   * world size), of which this rank receives its part: elements {@code [r·n/N, (r+1)·n/N)}.
+   * world size), of which this rank receives its part, elements {@code [r·n/N, (r+1)·n/N)}, into
+   * {@code out} (contiguous, n/N elements).
    */
-  public Tensor reduceScatterSum(Tensor flat, String what) {
-    if (group == null) return flat;
-    long part = flat.numel() / world.size();
-    Tensor out = torch.empty_like(flat.narrow(0, 0, part));
+  public void reduceScatterSum(Tensor flat, Tensor out, String what) {
+    if (group == null) {
+      out.copy_(flat);
+      return;
+    }
     await(group._reduce_scatter_base(out, flat, new ReduceScatterOptions()), what);
-    return out;
   }
 
   /**

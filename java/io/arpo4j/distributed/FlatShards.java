@@ -4,7 +4,6 @@ import java.util.ArrayList;
 import java.util.List;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
 /**
@@ -78,21 +77,18 @@ public final class FlatShards {
     return buckets.size();
   }
 
-  /** {start, length, padded length} of bucket {@code b} in the flat vector. */
-  long[] bucket(int b) {
-    return buckets.get(b).clone();
-  }
-
   /** This rank's shard of the parameters' current values (a new tensor). */
   public Tensor localParameters() {
     try (NoGradGuard noGrad = new NoGradGuard()) {
-      List<Tensor> parts = new ArrayList<>();
-      for (int b = 0; b < buckets.size(); b++) {
-        long[] k = buckets.get(b);
-        Tensor padded = padded(slice(parameters, k[0], k[1], false), k[2]);
-        parts.add(padded.narrow(0, rank * (k[2] / ranks), k[2] / ranks));
+      Tensor shard = torch.zeros(new long[] {shardElements}, parameters.get(0).options());
+      long shardOffset = 0;
+      for (long[] k : buckets) {
+        long part = k[2] / ranks, from = k[0] + rank * part;
+        long length = Math.max(0, Math.min(part, k[0] + k[1] - from)); // the rest is padding
+        if (length > 0) copy(shard.narrow(0, shardOffset, length), from, false);
+        shardOffset += part;
       }
-      return torch.cat(new TensorVector(parts.toArray(new Tensor[0]))).clone();
+      return shard;
     }
   }
 
@@ -100,43 +96,50 @@ public final class FlatShards {
    * This rank's shard of the gradients summed over all ranks: per bucket, an all-reduce keeping
    * this rank's part ({@link Sharding#OPTIMIZER}) or a reduce-scatter ({@link Sharding#GRADIENTS},
    * which also frees each parameter's full gradient once its last bucket has been sent). A
-   * parameter without a gradient contributes zeros.
+   * parameter without a gradient contributes zeros. One bucket-sized buffer is the only copy
+   * besides the returned shard.
    */
   public Tensor reduceGradients(Distributed dist, Sharding mode) {
     try (NoGradGuard noGrad = new NoGradGuard()) {
-      List<Tensor> parts = new ArrayList<>();
+      Tensor shard = torch.zeros(new long[] {shardElements}, parameters.get(0).options());
+      Tensor buffer = torch.zeros(new long[] {buckets.get(0)[2]}, shard.options());
+      long shardOffset = 0;
       int freed = 0;
       for (long[] k : buckets) {
-        Tensor padded = padded(slice(parameters, k[0], k[1], true), k[2]).contiguous();
         long part = k[2] / ranks;
+        Tensor bucket = buffer.narrow(0, 0, k[2]);
+        copy(bucket.narrow(0, 0, k[1]), k[0], true);
+        if (k[2] > k[1]) bucket.narrow(0, k[1], k[2] - k[1]).zero_();
+        Tensor mine = shard.narrow(0, shardOffset, part);
         if (mode == Sharding.GRADIENTS) {
-          parts.add(dist.reduceScatterSum(padded, "gradient reduce-scatter"));
+          dist.reduceScatterSum(bucket, mine, "gradient reduce-scatter");
           long end = k[0] + k[1];
           while (freed < parameters.size()
               && offsets[freed] + parameters.get(freed).numel() <= end) {
             parameters.get(freed++).mutable_grad().put(new Tensor());
           }
         } else {
-          dist.allReduceSum(padded, "gradient all-reduce");
-          parts.add(padded.narrow(0, rank * part, part).clone());
+          dist.allReduceSum(bucket, "gradient all-reduce");
+          mine.copy_(bucket.narrow(0, rank * part, part));
         }
+        shardOffset += part;
       }
-      return torch.cat(new TensorVector(parts.toArray(new Tensor[0])));
+      return shard;
     }
   }
 
   /**
    * Writes every rank's {@code shard} (this rank's given here) into the parameters: one all-gather
-   * per bucket.
+   * per bucket into one bucket-sized buffer.
    */
   public void gatherParameters(Distributed dist, Tensor shard) {
     try (NoGradGuard noGrad = new NoGradGuard()) {
+      Tensor buffer = torch.zeros(new long[] {buckets.get(0)[2]}, shard.options());
       long shardOffset = 0;
       for (long[] k : buckets) {
         long part = k[2] / ranks;
-        Tensor gathered = torch.zeros(new long[] {k[2]}, shard.options());
-        dist.allGather(
-            gathered, shard.narrow(0, shardOffset, part).contiguous(), "parameter all-gather");
+        Tensor gathered = buffer.narrow(0, 0, k[2]);
+        dist.allGather(gathered, shard.narrow(0, shardOffset, part), "parameter all-gather");
         shardOffset += part;
         write(gathered, k[0], k[1]);
       }
@@ -159,25 +162,22 @@ public final class FlatShards {
   }
 
   /**
-   * The elements {@code [start, start+length)} of the parameters' flat vector (their gradients when
-   * {@code grads}, zeros where a parameter has none).
+   * Fills {@code out} with the elements {@code [start, start + out.numel())} of the parameters'
+   * flat vector (of their gradients when {@code grads}, zeros where a parameter has none).
    */
-  private Tensor slice(List<Tensor> tensors, long start, long length, boolean grads) {
-    List<Tensor> pieces = new ArrayList<>();
-    long end = start + length;
-    for (int i = 0; i < tensors.size(); i++) {
-      Tensor p = tensors.get(i);
+  private void copy(Tensor out, long start, boolean grads) {
+    long end = start + out.numel();
+    for (int i = 0; i < parameters.size(); i++) {
+      Tensor p = parameters.get(i);
       long from = Math.max(start, offsets[i]), to = Math.min(end, offsets[i] + p.numel());
       if (from >= to) continue;
-      Tensor source = p;
-      if (grads) source = p.grad().defined() ? p.grad() : torch.zeros_like(p);
-      pieces.add(source.reshape(-1).narrow(0, from - offsets[i], to - from));
+      Tensor target = out.narrow(0, from - start, to - from);
+      if (grads && !p.grad().defined()) {
+        target.zero_();
+      } else {
+        Tensor source = grads ? p.grad() : p;
+        target.copy_(source.reshape(-1).narrow(0, from - offsets[i], to - from));
+      }
     }
-    return torch.cat(new TensorVector(pieces.toArray(new Tensor[0])));
-  }
-
-  private static Tensor padded(Tensor t, long length) {
-    long pad = length - t.numel();
-    return pad == 0 ? t : torch.constant_pad_nd(t, 0, pad);
   }
 }

@@ -127,7 +127,8 @@ public final class PolicyOptimizer implements AutoCloseable {
     double norm;
     try (NoGradGuard noGrad = new NoGradGuard()) {
       Tensor grad = shards.reduceGradients(dist, sharding);
-      double squares = grad.to(torch.ScalarType.Double).pow(new Scalar(2.0)).sum().item_double();
+      double local = grad.norm().item_double(); // no full-size temporary, as clip_grad_norm_
+      double squares = local * local;
       norm = Math.sqrt(dist.allReduceSum(squares)[0]);
       // clip_grad_norm_'s rule: scale by max_norm / (norm + 1e-6) when that is below 1
       if (config.gradClip() > 0) {

@@ -23,7 +23,7 @@ import java.util.SplittableRandom;
  * bytes. Run as a JVM per rank ({@code main}) or in-process as the one-process reference.
  */
 public final class ShardedRank {
-  static final int SFT_ROWS = 9, SFT_BATCH = 3;
+  static final int SFT_ROWS = 6, SFT_BATCH = 3;
 
   private ShardedRank() {}
 
@@ -48,13 +48,13 @@ public final class ShardedRank {
         List.of(
             "algo=reinforce++",
             "ppo_mini_batch_prompts=3",
-            "ppo_epochs=2",
+            "ppo_epochs=1",
             "loss.kl_coef=0.05",
             "loss.entropy_coef=0.01",
-            "optimizer.lr=2.0e-4",
+            "optimizer.lr=1.0e-4",
             "optimizer.grad_clip=1.0",
             "micro_batch_tokens=96",
-            "sft.lr=3.0e-4",
+            "sft.lr=2.0e-4",
             "sft.epochs=1",
             "sft.batch_size=" + SFT_BATCH,
             "advantage.attribution=soft",
