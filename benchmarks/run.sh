@@ -10,6 +10,8 @@
 #   benchmarks/run.sh rewards [S]            math answer comparisons/s (S seconds per kind): plain, fractions, symbolic
 #   benchmarks/run.sh memory [TOKENS]       peak RSS and time of one training step, Qwen2.5-0.5B shape:
 #                                           gradient checkpointing on/off, chunked LM head vs [N, V] logits
+#   benchmarks/run.sh memory --sharding [LAYERS] [TOKENS]   peak RSS per rank, distributed.sharding
+#                                           none/optimizer/gradients at 1 and 2 Gloo ranks
 #   benchmarks/run.sh ddp [ROWS]             SFT tokens/s at 1 and 2 ranks; Gloo all-reduce vs tensor copy
 # Results (JMH JSON) go under target/; a table is printed.
 set -euo pipefail
@@ -65,6 +67,29 @@ case "$what" in
     ;;
   memory)
     cp=$(build_classpath)
+    if [ "${1:-}" = "--sharding" ]; then
+      # ZeRO stages at 1 and 2 Gloo ranks: the Qwen2.5-0.5B shape cut to LAYERS decoder layers
+      # (two full 0.5B ranks need ~20 GB), TOKENS trained tokens per rank
+      layers="${2:-4}"; tokens="${3:-256}"
+      echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1); fp32, Qwen2.5-0.5B shape with $layers of its 24 layers, one sequence per rank"
+      java -cp "$cp" io.arpo4j.trainer.MemoryBench --header --sharding none
+      for sharding in none optimizer gradients; do
+        for ranks in 1 2; do
+          port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+          pids=()
+          for ((r = 0; r < ranks; r++)); do
+            env_vars=()
+            [ "$ranks" -gt 1 ] && env_vars=(RANK=$r LOCAL_RANK=$r WORLD_SIZE=$ranks MASTER_ADDR=127.0.0.1 MASTER_PORT=$port)
+            env "${env_vars[@]}" OMP_NUM_THREADS=$((2 / ranks)) OMP_WAIT_POLICY=passive \
+              java -Xmx1g -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -cp "$cp" io.arpo4j.trainer.MemoryBench \
+              --tokens "$tokens" --layers "$layers" --sharding "$sharding" &
+            pids+=($!)
+          done
+          for p in "${pids[@]}"; do wait "$p"; done
+        done
+      done
+      exit 0
+    fi
     tokens="${1:-2048}"
     echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1); fp32, one sequence, all tokens trained"
     java -cp "$cp" io.arpo4j.trainer.MemoryBench --header

@@ -1,6 +1,10 @@
 package io.arpo4j.trainer;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.arpo4j.distributed.Distributed;
+import io.arpo4j.distributed.Sharding;
+import io.arpo4j.distributed.World;
 import io.arpo4j.model.DefaultModel;
 import io.arpo4j.model.ModelBench;
 import io.arpo4j.model.ModelConfig;
@@ -9,6 +13,7 @@ import io.arpo4j.model.RuntimeOptions;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
@@ -23,6 +28,12 @@ import java.util.SplittableRandom;
  * table row: RSS after loading, peak RSS through forward/backward, peak RSS after the AdamW step
  * (its moments are allocated on the first step), and the seconds of forward/backward and of the
  * step.
+ *
+ * <p>{@code --sharding none|optimizer|gradients} steps with that {@code distributed.sharding}, as
+ * one rank of the job the torchrun environment describes (Gloo; {@code run.sh memory --sharding}
+ * starts the ranks); {@code --layers L} keeps the first L decoder layers of the shape (so that two
+ * ranks fit a shared machine). The row then names the ranks, the rank and the bytes of AdamW's
+ * moments that rank holds.
  */
 public final class MemoryBench {
   private MemoryBench() {}
@@ -32,6 +43,23 @@ public final class MemoryBench {
     int tokens = Integer.parseInt(value(a, "--tokens", "2048"));
     boolean checkpointing = Boolean.parseBoolean(value(a, "--checkpointing", "false"));
     int chunk = Integer.parseInt(value(a, "--chunk", "256"));
+    String sharding = value(a, "--sharding", null);
+    if (a.contains("--header") && sharding != null) {
+      System.out.printf(
+          Locale.ROOT,
+          "%-7s %-6s %-5s %-10s %10s %14s %14s %14s %10s %8s%n",
+          "tokens",
+          "ranks",
+          "rank",
+          "sharding",
+          "RSS load",
+          "peak fwd+bwd",
+          "peak w/ AdamW",
+          "AdamW moments",
+          "fwd+bwd s",
+          "AdamW s");
+      return;
+    }
     if (a.contains("--header")) {
       System.out.printf(
           Locale.ROOT,
@@ -46,17 +74,20 @@ public final class MemoryBench {
           "AdamW s");
       return;
     }
-    ModelConfig config = ModelConfig.fromJson(new ObjectMapper().readTree(ModelBench.QWEN25_05B));
+    ObjectNode shape = (ObjectNode) new ObjectMapper().readTree(ModelBench.QWEN25_05B);
+    if (a.contains("--layers")) {
+      shape.put("num_hidden_layers", Integer.parseInt(value(a, "--layers", "24")));
+    }
+    ModelConfig config = ModelConfig.fromJson(shape);
+    if (sharding != null) {
+      sharded(config, tokens, checkpointing, chunk, Sharding.parse(sharding));
+      return;
+    }
     try (PolicyModel pm =
         PolicyModel.create(config, DefaultModel.tokenizer(), 1, RuntimeOptions.cpu())) {
       pm.model().setGradientCheckpointing(checkpointing);
-      SplittableRandom rng = new SplittableRandom(1);
-      int prompt = 16;
-      int[] ids = new int[tokens + 1];
-      for (int i = 0; i < ids.length; i++) ids[i] = rng.nextInt(config.vocabSize());
-      float[] mask = new float[ids.length - prompt];
-      java.util.Arrays.fill(mask, 1f);
-      List<TrainingRow> rows = List.of(TrainingRow.supervised(ids, prompt, mask));
+      List<TrainingRow> rows = rows(config, tokens);
+      float[] mask = rows.get(0).mask();
       try (PolicyOptimizer opt = new PolicyOptimizer(pm.model(), OptimizerConfig.defaults())) {
         TokenBackprop backprop = new TokenBackprop(pm.model(), 1f, chunk);
         long loaded = status("VmRSS");
@@ -81,6 +112,60 @@ public final class MemoryBench {
             (t2 - t1) / 1e9);
       }
     }
+  }
+
+  /** One rank's row of the sharding table. */
+  private static void sharded(
+      ModelConfig config, int tokens, boolean checkpointing, int chunk, Sharding sharding)
+      throws Exception {
+    World world = World.fromEnvironment();
+    try (Distributed dist =
+            Distributed.start(
+                world, "cpu", new Distributed.Options("gloo", Duration.ofMinutes(10), 25L << 20));
+        PolicyModel pm =
+            PolicyModel.create(config, DefaultModel.tokenizer(), 1, RuntimeOptions.cpu())) {
+      pm.model().setGradientCheckpointing(checkpointing);
+      List<TrainingRow> rows = rows(config, tokens);
+      float[] mask = rows.get(0).mask();
+      try (PolicyOptimizer opt =
+          new PolicyOptimizer(pm.model(), OptimizerConfig.defaults(), dist, sharding)) {
+        TokenBackprop backprop = new TokenBackprop(pm.model(), 1f, chunk);
+        long loaded = status("VmRSS");
+        opt.zeroGrad();
+        long t0 = System.nanoTime();
+        backprop.backward(rows, new int[] {0}, new SupervisedLoss(mask.length));
+        long t1 = System.nanoTime();
+        long peakBackward = status("VmHWM");
+        opt.step();
+        long t2 = System.nanoTime();
+        long peakStep = status("VmHWM");
+        System.out.printf(
+            Locale.ROOT,
+            "%-7d %-6d %-5d %-10s %10s %14s %14s %14s %10.1f %8.1f%n",
+            tokens,
+            dist.size(),
+            dist.rank(),
+            sharding.name().toLowerCase(Locale.ROOT),
+            gib(loaded),
+            gib(peakBackward),
+            gib(peakStep),
+            gib(opt.momentBytes() / 1024),
+            (t1 - t0) / 1e9,
+            (t2 - t1) / 1e9);
+      }
+      dist.barrier();
+    }
+  }
+
+  /** One sequence of {@code tokens} random tokens after a 16-token prompt, all trained. */
+  private static List<TrainingRow> rows(ModelConfig config, int tokens) {
+    SplittableRandom rng = new SplittableRandom(1);
+    int prompt = 16;
+    int[] ids = new int[tokens + 1];
+    for (int i = 0; i < ids.length; i++) ids[i] = rng.nextInt(config.vocabSize());
+    float[] mask = new float[ids.length - prompt];
+    java.util.Arrays.fill(mask, 1f);
+    return List.of(TrainingRow.supervised(ids, prompt, mask));
   }
 
   private static String value(List<String> args, String key, String fallback) {

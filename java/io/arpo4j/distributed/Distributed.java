@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import org.bytedeco.javacpp.chrono.Milliseconds;
+import org.bytedeco.pytorch.AllgatherOptions;
 import org.bytedeco.pytorch.AllreduceOptions;
 import org.bytedeco.pytorch.Backend;
 import org.bytedeco.pytorch.BarrierOptions;
@@ -16,6 +17,7 @@ import org.bytedeco.pytorch.GlooDeviceVector;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.PrefixStore;
 import org.bytedeco.pytorch.ProcessGroupGloo;
+import org.bytedeco.pytorch.ReduceScatterOptions;
 import org.bytedeco.pytorch.Store;
 import org.bytedeco.pytorch.TCPStore;
 import org.bytedeco.pytorch.TCPStoreOptions;
@@ -209,6 +211,11 @@ public final class Distributed implements AutoCloseable {
     return group != null;
   }
 
+  /** Bytes per gradient all-reduce, and of parameters per collective when sharded. */
+  public long bucketBytes() {
+    return options.bucketBytes();
+  }
+
   /** {@code gloo}, {@code nccl}, or empty in a world of one. */
   public String backend() {
     return backendName;
@@ -252,6 +259,37 @@ public final class Distributed implements AutoCloseable {
     }
   }
 
+  /** Element-wise sum of {@code tensor} over all ranks, in place. */
+  public void allReduceSum(Tensor tensor, String what) {
+    if (group == null) return;
+    await(group.allreduce(new TensorVector(tensor), new AllreduceOptions()), what);
+  }
+
+  /**
+   * The element-wise sum over all ranks of {@code flat} (contiguous, 1-D, a length divisible by the
+   * world size), of which this rank receives its part, elements {@code [r·n/N, (r+1)·n/N)}, into
+   * {@code out} (contiguous, n/N elements).
+   */
+  public void reduceScatterSum(Tensor flat, Tensor out, String what) {
+    if (group == null) {
+      out.copy_(flat);
+      return;
+    }
+    await(group._reduce_scatter_base(out, flat, new ReduceScatterOptions()), what);
+  }
+
+  /**
+   * Every rank's {@code part} (contiguous, 1-D, one length on all ranks) concatenated in rank order
+   * into {@code out}, whose length is the world size times the part's.
+   */
+  public void allGather(Tensor out, Tensor part, String what) {
+    if (group == null) {
+      out.copy_(part);
+      return;
+    }
+    await(group._allgather_base(out, part, new AllgatherOptions()), what);
+  }
+
   /**
    * Overwrites {@code parameters} on every rank with rank 0's values (bucketed, as the gradients).
    */
@@ -290,7 +328,8 @@ public final class Distributed implements AutoCloseable {
       long n = t.nbytes();
       boolean compatible =
           current.isEmpty()
-              || (current.get(0).scalar_type() == t.scalar_type()
+              // Bytedeco's enums are not interned: compare their values
+              || (current.get(0).scalar_type().value == t.scalar_type().value
                   && current
                       .get(0)
                       .device()

@@ -1,6 +1,8 @@
 package io.arpo4j.trainer;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.arpo4j.distributed.Distributed;
+import io.arpo4j.distributed.Sharding;
 import io.arpo4j.model.PolicyModel;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -18,6 +20,10 @@ import java.util.stream.Stream;
  * renamed into place, then {@code latest} (also written by rename) names it. A crash leaves either
  * the previous checkpoint or the new one, never half of one. A checkpoint holds the model in HF
  * layout (plus tokenizer files), the optimizer state, the trainer state and the config.
+ *
+ * <p>With sharded AdamW state ({@code distributed.sharding} optimizer or gradients) every rank
+ * writes its own shard, {@code optimizer-rankNNNNN.bin}, into the checkpoint; the model directory
+ * holds the full weights (every rank has them) and is an ordinary HF directory.
  */
 public final class Checkpoints {
   public static final String MODEL_DIR = "model";
@@ -33,12 +39,30 @@ public final class Checkpoints {
    *     in checkpoints written before it was recorded
    * @param worldSize the data-parallel ranks that wrote it (each rank's data and groups depend on
    *     it, so a resume needs the same); 0 in checkpoints written before it was recorded
+   * @param sharding {@code distributed.sharding} of the run that wrote it (its optimizer files
+   *     depend on it); null in checkpoints written before it was recorded (none)
    */
   public record State(
-      int step, long examplesConsumed, String algo, long seed, long optimizerSteps, int worldSize) {
+      int step,
+      long examplesConsumed,
+      String algo,
+      long seed,
+      long optimizerSteps,
+      int worldSize,
+      String sharding) {
     public State(int step, long examplesConsumed, String algo, long seed) {
-      this(step, examplesConsumed, algo, seed, 0, 1);
+      this(step, examplesConsumed, algo, seed, 0, 1, "none");
     }
+
+    /** The sharding that wrote the checkpoint ({@code none} when it was not recorded). */
+    public Sharding shardingOrNone() {
+      return sharding == null ? Sharding.NONE : Sharding.parse(sharding);
+    }
+  }
+
+  /** The optimizer file {@code rank} reads and writes: one for all, or one per rank if sharded. */
+  public static String optimizerFile(Sharding sharding, int rank) {
+    return sharding == Sharding.NONE ? OPTIMIZER_FILE : "optimizer-rank%05d.bin".formatted(rank);
   }
 
   /** Opens the file the optimizer state is written to; tests substitute a failing stream. */
@@ -82,24 +106,78 @@ public final class Checkpoints {
     String name = "step-%06d".formatted(state.step());
     Path tmp = Files.createTempDirectory(root, TMP_PREFIX + name + "-");
     try {
-      // the weights the optimizer updates: fp32 masters under mixed precision, so resumes are exact
-      model.save(tmp.resolve(MODEL_DIR), model.model().runtime().parameterType());
       try (OutputStream out = streams.open(tmp.resolve(OPTIMIZER_FILE))) {
         optimizer.save(out);
       }
-      JSON.writerWithDefaultPrettyPrinter().writeValue(tmp.resolve(STATE_FILE).toFile(), state);
-      Files.writeString(tmp.resolve(CONFIG_FILE), configYaml, StandardCharsets.UTF_8);
-      Path target = root.resolve(name);
-      if (Files.exists(target)) deleteTree(target);
-      move(tmp, target);
-      Path latestTmp = root.resolve(TMP_PREFIX + "latest");
-      Files.writeString(latestTmp, name + "\n", StandardCharsets.UTF_8);
-      move(latestTmp, root.resolve("latest"));
-      return target;
+      return publish(tmp, name, state, model, configYaml);
     } catch (IOException | RuntimeException e) {
       deleteTree(tmp);
       throw e;
     }
+  }
+
+  /**
+   * Called by every rank of {@code dist} with its own optimizer: writes checkpoint {@code
+   * step-NNNNNN} as {@link #save(State, PolicyModel, PolicyOptimizer, String)} does, rank 0 writing
+   * all but the optimizer state; with sharded AdamW state each rank writes its shard into the
+   * checkpoint before rank 0 renames it into place. Returns the checkpoint on every rank.
+   */
+  public Path save(
+      State state,
+      PolicyModel model,
+      PolicyOptimizer optimizer,
+      String configYaml,
+      Distributed dist)
+      throws IOException {
+    dist.barrier(); // every rank finished the step: rank 0's weights are everyone's
+    if (optimizer.sharding() == Sharding.NONE) {
+      Path saved = dist.isMaster() ? save(state, model, optimizer, configYaml) : null;
+      dist.barrier(); // nobody runs ahead of a checkpoint that may still be written
+      return saved != null ? saved : latest().orElseThrow();
+    }
+    String name = "step-%06d".formatted(state.step());
+    Path tmp = root.resolve(TMP_PREFIX + name); // one name every rank knows
+    if (dist.isMaster()) {
+      Files.createDirectories(root);
+      removeStaleTemporaries();
+      Files.createDirectories(tmp);
+    }
+    dist.barrier();
+    try (OutputStream out =
+        streams.open(tmp.resolve(optimizerFile(optimizer.sharding(), dist.rank())))) {
+      optimizer.save(out);
+    }
+    dist.barrier(); // every shard is written
+    Path saved = null;
+    if (dist.isMaster()) {
+      try {
+        saved = publish(tmp, name, state, model, configYaml);
+      } catch (IOException | RuntimeException e) {
+        deleteTree(tmp);
+        throw e;
+      }
+    }
+    dist.barrier();
+    return saved != null ? saved : root.resolve(name);
+  }
+
+  /**
+   * Adds the model, trainer state and config to {@code tmp} (which holds the optimizer state),
+   * renames it to {@code name} and points {@code latest} at it.
+   */
+  private Path publish(Path tmp, String name, State state, PolicyModel model, String configYaml)
+      throws IOException {
+    // the weights the optimizer updates: fp32 masters under mixed precision, so resumes are exact
+    model.save(tmp.resolve(MODEL_DIR), model.model().runtime().parameterType());
+    JSON.writerWithDefaultPrettyPrinter().writeValue(tmp.resolve(STATE_FILE).toFile(), state);
+    Files.writeString(tmp.resolve(CONFIG_FILE), configYaml, StandardCharsets.UTF_8);
+    Path target = root.resolve(name);
+    if (Files.exists(target)) deleteTree(target);
+    move(tmp, target);
+    Path latestTmp = root.resolve(TMP_PREFIX + "latest");
+    Files.writeString(latestTmp, name + "\n", StandardCharsets.UTF_8);
+    move(latestTmp, root.resolve("latest"));
+    return target;
   }
 
   /** The checkpoint {@code latest} names, if any. */

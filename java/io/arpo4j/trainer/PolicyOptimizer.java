@@ -1,18 +1,25 @@
 package io.arpo4j.trainer;
 
+import io.arpo4j.distributed.Distributed;
+import io.arpo4j.distributed.FlatShards;
+import io.arpo4j.distributed.Sharding;
 import io.arpo4j.model.NativeSection;
 import io.arpo4j.model.TransformerModel;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.pytorch.AdamW;
 import org.bytedeco.pytorch.AdamWOptions;
 import org.bytedeco.pytorch.ArchiveWriter;
 import org.bytedeco.pytorch.InputArchive;
+import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.OutputArchive;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
@@ -21,21 +28,53 @@ import org.bytedeco.pytorch.global.torch;
  * libtorch's AdamW over all of a model's parameters, with global-norm gradient clipping and
  * warm-up. Under mixed precision the parameters are the fp32 master weights (so are the gradients
  * and the moments), and each step re-casts the model's compute copies.
+ *
+ * <p>In a data-parallel job {@link #step()} first sums the gradients over the ranks. With {@link
+ * Sharding#OPTIMIZER} or {@link Sharding#GRADIENTS} (ZeRO-1/2) the AdamW state covers only this
+ * rank's shard of the flat parameter vector ({@link FlatShards}): the summed gradient's shard is
+ * clipped by the global norm (an all-reduce of the shards' squared sums), AdamW steps an fp32 copy
+ * of the shard, and the updated shards are all-gathered into every rank's weights.
  */
 public final class PolicyOptimizer implements AutoCloseable {
   private final OptimizerConfig config;
   private final TransformerModel model;
-  private final TensorVector params;
+  private final Distributed dist;
+  private final Sharding sharding;
+  private final List<Tensor> modelParameters;
+  private final FlatShards shards; // null without sharding
+  private final TensorVector params; // what AdamW steps: the parameters, or this rank's shard
   private final AdamW adam;
   private long steps;
 
+  /** One process, no sharding. */
   public PolicyOptimizer(TransformerModel model, OptimizerConfig config) {
+    this(model, config, Distributed.single(), Sharding.NONE);
+  }
+
+  /**
+   * @param dist the job whose ranks' gradients are summed (a collective per {@code dist}'s bucket)
+   * @param sharding what the ranks split: {@link Sharding#NONE} keeps AdamW over all parameters
+   */
+  public PolicyOptimizer(
+      TransformerModel model, OptimizerConfig config, Distributed dist, Sharding sharding) {
     this.config = config;
     this.model = model;
+    this.dist = dist;
+    this.sharding = sharding;
+    this.modelParameters = new ArrayList<>(model.parameters().values());
+    for (Tensor p : modelParameters) p.requires_grad_(true);
     this.params = new TensorVector();
-    for (Tensor p : model.parameters().values()) {
-      p.requires_grad_(true);
-      params.push_back(p);
+    if (sharding == Sharding.NONE) {
+      this.shards = null;
+      for (Tensor p : modelParameters) params.push_back(p);
+    } else {
+      long elementBytes = Math.max(1, modelParameters.get(0).element_size());
+      this.shards =
+          new FlatShards(
+              modelParameters, dist.size(), dist.rank(), dist.bucketBytes() / elementBytes);
+      Tensor shard = shards.localParameters();
+      shard.requires_grad_(true);
+      params.push_back(shard);
     }
     AdamWOptions options = new AdamWOptions(config.lr());
     options.betas().put(0, config.beta1()).put(1, config.beta2());
@@ -44,25 +83,67 @@ public final class PolicyOptimizer implements AutoCloseable {
     this.adam = new AdamW(params, options);
   }
 
+  public Sharding sharding() {
+    return sharding;
+  }
+
+  /** Forgets the gradients of the model's parameters (and of the shard). */
   public void zeroGrad() {
     try (NativeSection section = NativeSection.enter()) {
       adam.zero_grad(true);
+      if (shards != null) {
+        for (Tensor p : modelParameters) {
+          if (p.grad().defined()) p.mutable_grad().put(new Tensor());
+        }
+      }
     }
   }
 
-  /** Clips the gradients, takes one AdamW step and returns the gradient norm before clipping. */
+  /**
+   * Sums the gradients over the ranks, clips them, takes one AdamW step and returns the gradient
+   * norm before clipping.
+   */
   public double step() {
     try (NativeSection section = NativeSection.enter()) {
-      return clipAndStep();
+      return shards == null ? clipAndStep() : clipAndStepShard();
     }
   }
 
   private double clipAndStep() {
+    dist.allReduceGradients(modelParameters);
     double norm =
         config.gradClip() > 0
             ? torch.clip_grad_norm_(params, config.gradClip())
             : torch.clip_grad_norm_(
                 params, Double.POSITIVE_INFINITY); // the norm only (MAX_VALUE overflows float)
+    adamStep();
+    model.refreshComputeCopies();
+    return norm;
+  }
+
+  /** ZeRO-1/2: reduce, clip and step this rank's shard, then all-gather the weights. */
+  private double clipAndStepShard() {
+    Tensor shard = params.get(0);
+    double norm;
+    try (NoGradGuard noGrad = new NoGradGuard()) {
+      Tensor grad = shards.reduceGradients(dist, sharding);
+      double local = grad.norm().item_double(); // no full-size temporary, as clip_grad_norm_
+      double squares = local * local;
+      norm = Math.sqrt(dist.allReduceSum(squares)[0]);
+      // clip_grad_norm_'s rule: scale by max_norm / (norm + 1e-6) when that is below 1
+      if (config.gradClip() > 0) {
+        double coefficient = config.gradClip() / (norm + 1e-6);
+        if (coefficient < 1) grad.mul_(new Scalar(coefficient));
+      }
+      shard.mutable_grad().put(grad);
+    }
+    adamStep();
+    shards.gatherParameters(dist, shard);
+    model.refreshComputeCopies();
+    return norm;
+  }
+
+  private void adamStep() {
     steps++;
     double lr =
         config.warmupSteps() > 0
@@ -70,8 +151,16 @@ public final class PolicyOptimizer implements AutoCloseable {
             : config.lr();
     adam.param_groups().get(0).options().set_lr(lr);
     adam.step();
-    model.refreshComputeCopies();
-    return norm;
+  }
+
+  /**
+   * Bytes of AdamW's moments on this rank (exp_avg and exp_avg_sq: two of each tensor it steps, in
+   * its dtype): all parameters' without sharding, this rank's shard's with.
+   */
+  public long momentBytes() {
+    long bytes = 0;
+    for (int i = 0; i < params.size(); i++) bytes += 2 * params.get(i).nbytes();
+    return bytes;
   }
 
   public long steps() {

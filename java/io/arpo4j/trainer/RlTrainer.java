@@ -114,7 +114,8 @@ public final class RlTrainer {
     }
     float temperature = (float) config.rollout().temperature();
     this.backprop = new TokenBackprop(model.model(), temperature, config.logitChunkTokens());
-    this.optimizer = new PolicyOptimizer(model.model(), config.optimizerConfig());
+    this.optimizer =
+        new PolicyOptimizer(model.model(), config.optimizerConfig(), dist, config.sharding());
     // the KL reference is the starting policy, frozen; kept in the run so a resumed run finds it
     this.reference =
         config.loss().klCoef() > 0
@@ -128,8 +129,7 @@ public final class RlTrainer {
                 : new TokenBackprop(reference.model(), temperature, config.logitChunkTokens()),
             optimizer,
             config,
-            dist,
-            model.model().parameters().values());
+            dist);
     if (resumeFrom != null) {
       Checkpoints.State state = Checkpoints.readState(resumeFrom);
       if (!state.algo().equals(config.algo())) {
@@ -153,10 +153,20 @@ public final class RlTrainer {
                 + state.worldSize()
                 + " (each rank's prompts depend on it), or start afresh with --fresh");
       }
+      if (state.shardingOrNone() != optimizer.sharding()) {
+        throw new IllegalArgumentException(
+            "checkpoint "
+                + resumeFrom
+                + " was written with distributed.sharding = "
+                + state.shardingOrNone().name().toLowerCase(java.util.Locale.ROOT)
+                + ", this run has "
+                + optimizer.sharding().name().toLowerCase(java.util.Locale.ROOT)
+                + ": resume it with the same setting (the optimizer state is split by it)");
+      }
       // warm-up counts optimizer steps (several per RL step); checkpoints before they were saved
       // hold 0
       optimizer.load(
-          resumeFrom.resolve(Checkpoints.OPTIMIZER_FILE),
+          resumeFrom.resolve(Checkpoints.optimizerFile(optimizer.sharding(), dist.rank())),
           state.optimizerSteps() > 0 ? state.optimizerSteps() : state.step());
       step = state.step();
       consumed = state.examplesConsumed();
@@ -409,17 +419,18 @@ public final class RlTrainer {
 
   /** Writes a checkpoint of the current state. */
   public Path save() throws IOException {
-    dist.barrier(); // every rank finished the step: rank 0's weights are everyone's
-    Path saved =
-        dist.isMaster()
-            ? checkpoints.save(
-                new Checkpoints.State(
-                    step, consumed, config.algo(), config.seed(), optimizer.steps(), dist.size()),
-                model,
-                optimizer,
-                config.toYaml())
-            : null;
-    dist.barrier(); // nobody runs ahead of a checkpoint that may still be written
-    return saved != null ? saved : checkpoints.latest().orElseThrow();
+    return checkpoints.save(
+        new Checkpoints.State(
+            step,
+            consumed,
+            config.algo(),
+            config.seed(),
+            optimizer.steps(),
+            dist.size(),
+            optimizer.sharding().name().toLowerCase(java.util.Locale.ROOT)),
+        model,
+        optimizer,
+        config.toYaml(),
+        dist);
   }
 }

@@ -11,7 +11,6 @@ import io.arpo4j.loss.PolicyLossConfig;
 import io.arpo4j.rollout.RolloutGroup;
 import io.arpo4j.rollout.Trajectory;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -44,28 +43,25 @@ public final class RlUpdate {
   private final TreeAttribution.Mode attribution;
   private final int miniBatchPrompts, epochs, microBatchTokens, lengthNormalizer;
   private final Distributed dist;
-  private final Collection<Tensor> parameters;
 
   public RlUpdate(
       TokenBackprop backprop,
       TokenBackprop reference,
       PolicyOptimizer optimizer,
       TrainerConfig config) {
-    this(backprop, reference, optimizer, config, Distributed.single(), List.of());
+    this(backprop, reference, optimizer, config, Distributed.single());
   }
 
   /**
-   * @param parameters the policy's parameters, whose gradients are all-reduced over {@code dist}
+   * @param dist the data-parallel job; {@code optimizer} must sum the gradients over the same one
    */
   public RlUpdate(
       TokenBackprop backprop,
       TokenBackprop reference,
       PolicyOptimizer optimizer,
       TrainerConfig config,
-      Distributed dist,
-      Collection<Tensor> parameters) {
+      Distributed dist) {
     this.dist = dist;
-    this.parameters = parameters;
     this.backprop = backprop;
     this.reference = reference;
     this.optimizer = optimizer;
@@ -223,7 +219,6 @@ public final class RlUpdate {
           terms =
               dist.allReduceSum(
                   terms); // shares are of the global mini-batch: the sums are its values
-          dist.allReduceGradients(parameters);
         }
         lossSum += terms[0];
         klRefSum += terms[1];

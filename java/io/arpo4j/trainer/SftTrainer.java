@@ -73,7 +73,8 @@ public final class SftTrainer {
     int step = 0;
     Collection<Tensor> parameters = model.model().parameters().values();
     dist.broadcastParameters(parameters);
-    try (PolicyOptimizer optimizer = new PolicyOptimizer(model.model(), opt);
+    try (PolicyOptimizer optimizer =
+            new PolicyOptimizer(model.model(), opt, dist, config.sharding());
         MetricsLog metrics = dist.isMaster() ? MetricsLog.open(metricsFile) : null;
         Progress progress =
             showProgress && dist.isMaster()
@@ -98,7 +99,6 @@ public final class SftTrainer {
             value += backprop.backward(shard, micro, loss).loss();
           }
           value = dist.allReduceSum(value)[0];
-          dist.allReduceGradients(parameters);
           double norm = optimizer.step();
           step++;
           if (Double.isNaN(first)) first = value;

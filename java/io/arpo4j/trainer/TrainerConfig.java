@@ -12,6 +12,7 @@ import io.arpo4j.advantage.TreeAttribution;
 import io.arpo4j.config.Defaults;
 import io.arpo4j.config.Registry;
 import io.arpo4j.distributed.Distributed;
+import io.arpo4j.distributed.Sharding;
 import io.arpo4j.kernels.LossAggregation;
 import io.arpo4j.loss.ClipMode;
 import io.arpo4j.loss.EntropyAwareAdvantage;
@@ -144,7 +145,7 @@ public record TrainerConfig(
    */
   public record Eval(int samples, Double temperature) {}
 
-  public record DistributedSection(String backend, int timeoutS, int bucketMb) {}
+  public record DistributedSection(String backend, int timeoutS, int bucketMb, String sharding) {}
 
   /**
    * Dr.GRPO's aggregation (verl's name): each sequence's token-loss sum over a constant, the
@@ -507,6 +508,7 @@ public record TrainerConfig(
     advantageEstimator();
     attribution();
     distributedOptions();
+    sharding();
     pythonSandboxConfig();
   }
 
@@ -663,6 +665,11 @@ public record TrainerConfig(
         distributed.backend(),
         Duration.ofSeconds(distributed.timeoutS()),
         (long) distributed.bucketMb() << 20);
+  }
+
+  /** {@code distributed.sharding}: what the data-parallel ranks split between them. */
+  public Sharding sharding() {
+    return Sharding.parse(distributed.sharding());
   }
 
   public AdvantageEstimator advantageEstimator() {

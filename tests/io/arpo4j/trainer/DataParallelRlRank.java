@@ -1,6 +1,7 @@
 package io.arpo4j.trainer;
 
 import io.arpo4j.distributed.Distributed;
+import io.arpo4j.distributed.Sharding;
 import io.arpo4j.distributed.World;
 import io.arpo4j.model.PolicyModel;
 import io.arpo4j.model.StorageType;
@@ -59,7 +60,8 @@ public final class DataParallelRlRank {
                 "advantage.attribution=soft"));
     try (PolicyModel policy = PolicyModel.loadDefault();
         PolicyModel reference = PolicyModel.loadDefault();
-        PolicyOptimizer optimizer = new PolicyOptimizer(policy.model(), config.optimizerConfig())) {
+        PolicyOptimizer optimizer =
+            new PolicyOptimizer(policy.model(), config.optimizerConfig(), dist, Sharding.NONE)) {
       TokenBackprop backprop = new TokenBackprop(policy.model(), 1f, config.logitChunkTokens());
       RlUpdate update =
           new RlUpdate(
@@ -67,8 +69,7 @@ public final class DataParallelRlRank {
               new TokenBackprop(reference.model(), 1f, config.logitChunkTokens()),
               optimizer,
               config,
-              dist,
-              policy.model().parameters().values());
+              dist);
       for (int step = 0; step < STEPS; step++) {
         List<RolloutGroup> all = groups(new SplittableRandom(1000 + step));
         int[] share = dist.world().shard(all.size());
