@@ -82,6 +82,12 @@ public final class Trainer implements AutoCloseable {
   private final Reward correctness;
   private final Path resumeFrom;
   private final boolean ownsModel;
+
+  /**
+   * Whether {@link #sft} has trained the model in this trainer (its weights are then not random).
+   */
+  private boolean sftDone;
+
   private final List<Tool> ownedTools;
   private final Consumer<Map<String, Object>> listener;
   private final boolean progress;
@@ -375,8 +381,16 @@ public final class Trainer implements AutoCloseable {
       Files.writeString(config.runDir().resolve("config.yaml"), config.toYaml());
     }
     List<TrainingRow> rows = sftRows(data);
-    return SftTrainer.train(
-        model, rows, config, config.runDir().resolve("sft_metrics.jsonl"), distributed, progress);
+    SftTrainer.Result result =
+        SftTrainer.train(
+            model,
+            rows,
+            config,
+            config.runDir().resolve("sft_metrics.jsonl"),
+            distributed,
+            progress);
+    sftDone = true;
+    return result;
   }
 
   /** {@code data} as SFT examples: prompts rendered as the rollout renders them. */
@@ -415,9 +429,10 @@ public final class Trainer implements AutoCloseable {
       Prompts.requireFits(q, model.tokenizer(), context); // not at step n
     if (resumeFrom == null
         && ownsModel
+        && !sftDone
         && distributed.isMaster()
         && PolicyModel.DEFAULT_NAME.equals(config.model())) {
-      System.err.println(RANDOM_WEIGHTS_WARNING);
+      LOG.log(System.Logger.Level.WARNING, RANDOM_WEIGHTS_WARNING); // a library user's logger
     }
     RlTrainer rl =
         new RlTrainer(

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.arpo4j.model.PolicyModel;
 import io.arpo4j.rollout.RolloutProgress;
 import io.arpo4j.rollout.RolloutRecorder;
+import io.arpo4j.testing.LogLines;
 import io.arpo4j.trainer.report.HtmlReport;
 import io.arpo4j.trainer.report.RunReport;
 import java.io.ByteArrayOutputStream;
@@ -72,38 +73,46 @@ class FirstHourTest {
 
   @Test
   void randomWeightsAreSaidOnceThenAResumeSaysFromWhichStep(@TempDir Path runs) throws Exception {
-    String first =
-        stderrOf(
-            () -> {
-              try (Trainer t = Trainer.builder(config(runs, "r", 1)).build()) {
-                t.train(QUESTIONS);
-              }
-            });
-    assertEquals(
-        1, first.lines().filter(l -> l.equals(Trainer.RANDOM_WEIGHTS_WARNING)).count(), first);
+    String first;
+    try (LogLines log = LogLines.of(Trainer.class)) {
+      first =
+          stderrOf(
+              () -> {
+                try (Trainer t = Trainer.builder(config(runs, "r", 1)).build()) {
+                  t.train(QUESTIONS);
+                }
+              });
+      assertEquals(List.of(Trainer.RANDOM_WEIGHTS_WARNING), log.messages(), first);
+    }
     assertFalse(first.contains("resumed from"), first);
-    String second =
-        stderrOf(
-            () -> {
-              try (Trainer t = Trainer.builder(config(runs, "r", 2)).build()) {
-                t.train(QUESTIONS);
-              }
-            });
-    assertTrue(
-        second.contains(
-            "resumed from step 1 of 2 (" + runs.resolve("r/checkpoints/step-000001") + ")"),
-        second);
-    assertFalse(second.contains("random weights"), "the checkpoint's weights are trained");
-    String ownModel =
-        stderrOf(
-            () -> {
-              try (PolicyModel m = PolicyModel.loadDefault();
-                  Trainer t =
-                      Trainer.builder(config(runs, "own", 1)).model(m).resume(false).build()) {
-                t.train(QUESTIONS);
-              }
-            });
-    assertFalse(ownModel.contains("random weights"), "a model passed in is the caller's choice");
+    String second;
+    try (LogLines log = LogLines.of(Trainer.class)) {
+      second =
+          stderrOf(
+              () -> {
+                try (Trainer t = Trainer.builder(config(runs, "r", 2)).build()) {
+                  t.train(QUESTIONS);
+                }
+              });
+      assertTrue(
+          second.contains(
+              "resumed from step 1 of 2 (" + runs.resolve("r/checkpoints/step-000001") + ")"),
+          second);
+      assertEquals(List.of(), log.messages(), "the checkpoint's weights are trained");
+    }
+    String ownModel;
+    try (LogLines log = LogLines.of(Trainer.class)) {
+      ownModel =
+          stderrOf(
+              () -> {
+                try (PolicyModel m = PolicyModel.loadDefault();
+                    Trainer t =
+                        Trainer.builder(config(runs, "own", 1)).model(m).resume(false).build()) {
+                  t.train(QUESTIONS);
+                }
+              });
+      assertEquals(List.of(), log.messages(), "a model passed in is the caller's choice");
+    }
 
     // every record names its question
     Set<String> ids = Set.of("apple", "pear", "plum");
