@@ -43,6 +43,14 @@ public final class Defaults {
     return node.intValue();
   }
 
+  /** The boolean at a dotted key such as {@code aepo.reuse_probe}. */
+  public static boolean bool(String key) {
+    JsonNode node = node(key);
+    if (!node.isBoolean())
+      throw new IllegalStateException(RESOURCE + ": " + key + " is no boolean");
+    return node.booleanValue();
+  }
+
   /** The text at a dotted key such as {@code rollout.branch_rule}. */
   public static String text(String key) {
     JsonNode node = node(key);

@@ -52,6 +52,7 @@ public record TrainerConfig(
     Advantage advantage,
     Dapo dapo,
     Rollout rollout,
+    Aepo aepo,
     RewardSection reward,
     Tools tools,
     Sft sft,
@@ -81,11 +82,24 @@ public record TrainerConfig(
       double dualClipC,
       String aggregation,
       double klCoef,
-      double entropyCoef) {}
+      double entropyCoef,
+      String clipMode,
+      double clipGradLow,
+      double clipGradHigh) {}
 
   public record Advantage(String estimator, String attribution) {}
 
   public record Dapo(boolean dynamicSampling, int maxResampleRounds) {}
+
+  /** {@code aepo}: AEPO's pieces (defaults.yaml), each usable alone. */
+  public record Aepo(
+      boolean dynamicSplit,
+      double splitBeta,
+      boolean reuseProbe,
+      double branchPenalty,
+      String penaltyScope,
+      double entropyAdvantageCoef,
+      String entropyNormScope) {}
 
   public record Rollout(
       int globalSize,
@@ -154,10 +168,22 @@ public record TrainerConfig(
     }
   }
 
-  /** The algorithms {@code algo} may name, with the presets of ARPO.md §6 besides N = M. */
+  /**
+   * The algorithms {@code algo} may name, with the presets of ARPO.md §6 besides N = M. AEPO's
+   * official defaults (AEPO.md §5) equal ARPO's but for the four pieces it turns on.
+   */
   public static final Registry<Algorithm> ALGORITHMS =
       new Registry<Algorithm>("algo")
           .register("arpo", new Algorithm(true, List.of()))
+          .register(
+              "aepo",
+              new Algorithm(
+                  true,
+                  List.of(
+                      "aepo.dynamic_split=true",
+                      "aepo.branch_penalty=0.05",
+                      "loss.clip_mode=stop_gradient",
+                      "aepo.entropy_advantage_coef=0.2")))
           .register("grpo", new Algorithm(false, List.of()))
           .register(
               "dapo",
@@ -386,6 +412,17 @@ public record TrainerConfig(
               + "'");
     }
     RewardKind.REGISTRY.get(reward.kind());
+    // consumed by the policy loss (the aepo-loss branch); checked here so a typo fails early
+    if (!List.of("ppo", "stop_gradient").contains(loss.clipMode())) {
+      throw new IllegalArgumentException(
+          "loss.clip_mode must be ppo or stop_gradient, got '" + loss.clipMode() + "'");
+    }
+    if (!List.of("minibatch", "batch").contains(aepo.entropyNormScope())) {
+      throw new IllegalArgumentException(
+          "aepo.entropy_norm_scope must be minibatch or batch, got '"
+              + aepo.entropyNormScope()
+              + "'");
+    }
     // the typed views check the rest
     rolloutConfig();
     policyLossConfig();
@@ -421,6 +458,11 @@ public record TrainerConfig(
             new SamplingParams(
                 (float) rollout.temperature(), (float) rollout.topP(), rollout.topK()))
         .seed(seed)
+        .dynamicSplit(aepo.dynamicSplit())
+        .splitBeta(aepo.splitBeta())
+        .reuseProbe(aepo.reuseProbe())
+        .branchPenalty(aepo.branchPenalty())
+        .penaltyScope(RolloutConfig.PenaltyScope.REGISTRY.get(aepo.penaltyScope()))
         .build();
   }
 
