@@ -36,7 +36,8 @@ import picocli.CommandLine.Option;
  * The embedded demo: a task the tiny demo model can only solve with tools (arithmetic through
  * python, fictional facts through search, two-hop lookups). It starts from the shipped cold-start
  * checkpoint (or redoes that SFT with {@code --from-scratch}), evaluates it on held-out questions,
- * then trains ARPO and GRPO from it with the same rollout budget and seed and evaluates both.
+ * then trains each chosen variant (ARPO and GRPO by default; {@link Variant}) from it with the same
+ * rollout budget and seed and evaluates each.
  */
 @Command(
     name = "demo",

@@ -11,7 +11,8 @@ import io.arpo4j.model.SamplingParams;
  *
  * @param globalSize M, trajectories per prompt (initial + branches + fillers)
  * @param initialSamples N, independent samples started from the prompt. N == M is plain GRPO: the
- *     budget is spent before any branch point, so nothing ever branches
+ *     budget is spent before any branch point, so nothing ever branches. Unused with {@code
+ *     dynamicSplit}, whose m replaces it
  * @param entropyWindow k, tokens whose entropy is measured: the first k of a trajectory (H_initial)
  *     and the k after each tool result (H_t)
  * @param entropyWindowMode how a window's token entropies become H: their sum (the reference's
@@ -199,9 +200,9 @@ public record RolloutConfig(
     return builder().globalSize(globalSize).initialSamples(globalSize).build();
   }
 
-  /** True when N == M: no budget is left for branches. */
+  /** True when N == M without a dynamic split: no budget is left for branches. */
   public boolean isGrpo() {
-    return initialSamples == globalSize;
+    return initialSamples == globalSize && !dynamicSplit;
   }
 
   public static Builder builder() {

@@ -57,6 +57,7 @@ public final class Evaluator {
         config.rolloutConfig().toBuilder()
             .globalSize(k)
             .initialSamples(k)
+            .dynamicSplit(false) // pass@k wants k independent samples, not AEPO's probe and split
             .sampling(new SamplingParams((float) config.eval().temperature(), 1f, 0))
             .build();
     // as many sequences in flight as a training rollout has

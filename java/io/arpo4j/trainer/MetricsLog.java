@@ -27,7 +27,7 @@ import java.util.Objects;
  * <table>
  *   <caption>Standard keys</caption>
  *   <tr><td>{@value #STEP}</td><td>RL step (or SFT optimizer step), from 1 (integer)</td></tr>
- *   <tr><td>{@value #ALGO}</td><td>{@code arpo}, {@code grpo}, {@code dapo}, {@code reinforce++}
+ *   <tr><td>{@value #ALGO}</td><td>{@code arpo}, {@code aepo}, {@code grpo}, {@code dapo}, {@code reinforce++}
  *       or {@code sft}</td></tr>
  *   <tr><td>{@value #PROMPTS}</td><td>prompts rolled out in the step (with DAPO's resampling too)</td></tr>
  *   <tr><td>{@value #REWARD_MEAN}</td><td>mean training reward over the step's trajectories</td></tr>
