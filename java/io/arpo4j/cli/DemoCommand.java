@@ -199,7 +199,7 @@ public final class DemoCommand implements Callable<Integer> {
       }
       sb.append(
           String.format(
-              "%-8s %10s %18s %22s %10s   %s%n",
+              "%-16s %10s %18s %22s %10s   %s%n",
               "policy",
               "accuracy",
               "tool calls / q",
@@ -219,7 +219,7 @@ public final class DemoCommand implements Callable<Integer> {
                         .append(String.format(" %.2f  ", e.getValue())));
         sb.append(
             String.format(
-                "%-8s %10.3f %18.2f %22s %10s   %s%n",
+                "%-16s %10.3f %18.2f %22s %10s   %s%n",
                 row.algo(),
                 row.accuracy(),
                 row.toolCallsPerQuestion(),
