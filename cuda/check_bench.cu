@@ -443,37 +443,45 @@ void check_surrogate(const Options& opt, Report& rep, int64_t S, int64_t L, bool
   DeviceBuffer dlp = to_device(lp), dold = to_device(old), dadv = to_device(adv), dmask = to_device(mask);
   DeviceBuffer dloss(4), dgrad(count * 4), dstats(ARPO_NUM_STATS * 4);
   const float eps_low = 0.2f, eps_high = 0.28f;
+  // (clip_grad_low, clip_grad_high): PPO, AEPO's stop-gradient clip, a CE-GPPO-style pair
+  const float clip_grads[][2] = {{0.0f, 0.0f}, {0.0f, 1.0f}, {0.75f, 1.0f}};
   for (int mode = 0; mode < 3; ++mode) {
     for (float dual : {0.0f, 3.0f}) {
-      float loss = 0, stats[ARPO_NUM_STATS];
-      std::vector<float> grad(count);
-      const arpo_agg_mode m = static_cast<arpo_agg_mode>(mode);
-      if (!cpu_ok(arpo_clipped_surrogate(lp.data(), old.data(), adv.data(), mask.data(), S, L, eps_low, eps_high,
-                                         dual, m, &loss, grad.data(), stats), "clipped_surrogate")) {
-        rep.failed++;
-        continue;
-      }
-      auto run = [&] {
-        return arpo_cuda_clipped_surrogate(dlp.as<float>(), dold.as<float>(), dadv.as<float>(), dmask.as<float>(), S,
-                                           L, eps_low, eps_high, dual, m, dloss.as<float>(), dgrad.as<float>(),
-                                           dstats.as<float>(), nullptr);
-      };
-      if (!gpu_ok(run(), "clipped_surrogate")) {
-        rep.failed++;
-        continue;
-      }
-      const Diff e_loss = compare(download<float>(dloss, 1).data(), &loss, 1, 1e-7, 1e-5);
-      const Diff e_grad = compare(download<float>(dgrad, count).data(), grad.data(), count, 1e-10, 1e-5);
-      const Diff e_stats = compare(download<float>(dstats, ARPO_NUM_STATS).data(), stats, ARPO_NUM_STATS, 1e-7, 1e-5);
-      rep.result(e_loss.ok() && e_grad.ok() && e_stats.ok(),
-                 format("%-17s S=%-5lld L=%-5lld mode=%d dual=%.0f%s", "clipped_surrogate", static_cast<long long>(S),
-                        static_cast<long long>(L), mode, dual, all_masked ? " all-masked" : "") +
-                     " | " + describe("loss", e_loss) + " | " + describe("grad", e_grad) + " | " +
-                     describe("stats", e_stats));
-      if (mode == 1 && dual > 0 && count >= 1000000) {
-        const double ms = median_ms(run, opt.warmup, opt.reps);
-        rep.timing(format("clipped_surrogate S=%lld L=%lld", static_cast<long long>(S), static_cast<long long>(L)), ms,
-                   5.0 * 4 * count, opt);
+      for (const auto& cg : clip_grads) {
+        float loss = 0, stats[ARPO_NUM_STATS];
+        std::vector<float> grad(count);
+        const arpo_agg_mode m = static_cast<arpo_agg_mode>(mode);
+        if (!cpu_ok(arpo_clipped_surrogate(lp.data(), old.data(), adv.data(), mask.data(), S, L, eps_low, eps_high,
+                                           dual, cg[0], cg[1], m, &loss, grad.data(), stats),
+                    "clipped_surrogate")) {
+          rep.failed++;
+          continue;
+        }
+        auto run = [&] {
+          return arpo_cuda_clipped_surrogate(dlp.as<float>(), dold.as<float>(), dadv.as<float>(), dmask.as<float>(),
+                                             S, L, eps_low, eps_high, dual, cg[0], cg[1], m, dloss.as<float>(),
+                                             dgrad.as<float>(), dstats.as<float>(), nullptr);
+        };
+        if (!gpu_ok(run(), "clipped_surrogate")) {
+          rep.failed++;
+          continue;
+        }
+        const Diff e_loss = compare(download<float>(dloss, 1).data(), &loss, 1, 1e-7, 1e-5);
+        const Diff e_grad = compare(download<float>(dgrad, count).data(), grad.data(), count, 1e-10, 1e-5);
+        const Diff e_stats =
+            compare(download<float>(dstats, ARPO_NUM_STATS).data(), stats, ARPO_NUM_STATS, 1e-7, 1e-5);
+        rep.result(e_loss.ok() && e_grad.ok() && e_stats.ok(),
+                   format("%-17s S=%-5lld L=%-5lld mode=%d dual=%.0f clip_grad=(%.2f,%.2f)%s", "clipped_surrogate",
+                          static_cast<long long>(S), static_cast<long long>(L), mode, dual, cg[0], cg[1],
+                          all_masked ? " all-masked" : "") +
+                       " | " + describe("loss", e_loss) + " | " + describe("grad", e_grad) + " | " +
+                       describe("stats", e_stats));
+        if (mode == 1 && dual > 0 && count >= 1000000) {
+          const double ms = median_ms(run, opt.warmup, opt.reps);
+          rep.timing(format("clipped_surrogate S=%lld L=%lld clip_grad=(%.2f,%.2f)", static_cast<long long>(S),
+                            static_cast<long long>(L), cg[0], cg[1]),
+                     ms, 5.0 * 4 * count, opt);
+        }
       }
     }
   }
@@ -503,10 +511,14 @@ void check_errors(Report& rep) {
       {"sample top_k<0", arpo_cuda_sample(f, ARPO_F32, 1, 8, 8, 1.0f, 1.0f, -1, 1, 1, t, f, f, nullptr)},
       {"sample T<0", arpo_cuda_sample(f, ARPO_F32, 1, 8, 8, -1.0f, 1.0f, 0, 1, 1, t, f, f, nullptr)},
       {"clipped_surrogate bad mode",
-       arpo_cuda_clipped_surrogate(f, f, f, f, 1, 8, 0.2f, 0.2f, 0.0f, static_cast<arpo_agg_mode>(5), f, f, f,
-                                   nullptr)},
+       arpo_cuda_clipped_surrogate(f, f, f, f, 1, 8, 0.2f, 0.2f, 0.0f, 0.0f, 0.0f, static_cast<arpo_agg_mode>(5), f,
+                                   f, f, nullptr)},
       {"clipped_surrogate eps_low=1",
-       arpo_cuda_clipped_surrogate(f, f, f, f, 1, 8, 1.0f, 0.2f, 0.0f, ARPO_AGG_TOKEN_MEAN, f, f, f, nullptr)},
+       arpo_cuda_clipped_surrogate(f, f, f, f, 1, 8, 1.0f, 0.2f, 0.0f, 0.0f, 0.0f, ARPO_AGG_TOKEN_MEAN, f, f, f,
+                                   nullptr)},
+      {"clipped_surrogate clip_grad_low<0",
+       arpo_cuda_clipped_surrogate(f, f, f, f, 1, 8, 0.2f, 0.2f, 0.0f, -1.0f, 1.0f, ARPO_AGG_TOKEN_MEAN, f, f, f,
+                                   nullptr)},
       {"logprob_backward grad_entropy without entropy",
        arpo_cuda_logprob_backward(f, ARPO_F32, 1, 8, 8, t, f, nullptr, f, f, 1.0f, nullptr)},
       {"logprob_backward null targets",

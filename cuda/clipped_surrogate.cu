@@ -1,4 +1,5 @@
-// clipped_surrogate: the PPO/GRPO policy loss of ARPO.md §6 and its gradient wrt logprob,
+// clipped_surrogate: the PPO/GRPO policy loss of ARPO.md §6 (with AEPO.md §3's stop-gradient
+// clipping, a change of the gradient only) and its gradient wrt logprob,
 // over a padded [S, L] batch. Three kernels, all reductions in a fixed order (deterministic):
 //   1. one block per sequence: masked sums of the sequence (tokens, loss, statistics);
 //   2. one block: the batch totals, the loss and the statistics;
@@ -17,10 +18,12 @@ struct TokenTerm {
   double ratio;
   bool clipped;  // the clipped term was the active one
   bool dual;     // the dual-clip bound was the active one
+  bool kept;     // clipped, yet the stop-gradient clip passed a gradient
 };
 
 __device__ __forceinline__ TokenTerm token_term(float logprob, float old_logprob, float advantage, float eps_low,
-                                                float eps_high, float dual_clip_c) {
+                                                float eps_high, float dual_clip_c, float clip_grad_low,
+                                                float clip_grad_high) {
   const double log_ratio = static_cast<double>(logprob) - old_logprob;
   const bool saturated = log_ratio < -20.0 || log_ratio > 20.0;  // the clamp has zero gradient
   const double ratio = exp(saturated ? (log_ratio < 0 ? -20.0 : 20.0) : log_ratio);
@@ -31,10 +34,22 @@ __device__ __forceinline__ TokenTerm token_term(float logprob, float old_logprob
   t.ratio = ratio;
   t.clipped = clipped_loss > unclipped_loss;
   t.loss = t.clipped ? clipped_loss : unclipped_loss;
-  t.dloss = (t.clipped || saturated) ? 0.0 : -a * ratio;
   t.dual = false;
+  t.kept = false;
+  if (saturated) {
+    t.dloss = 0.0;
+  } else if (!t.clipped) {
+    t.dloss = -a * ratio;
+  } else {
+    // stop-gradient clip: the bound b * ratio / sg(ratio) keeps a gradient -A * b * coef
+    const double bound_grad = a > 0 ? (1.0 + eps_high) * static_cast<double>(clip_grad_high)
+                                    : (1.0 - eps_low) * static_cast<double>(clip_grad_low);
+    t.dloss = -a * bound_grad;
+    t.kept = bound_grad != 0.0;
+  }
   if (a < 0 && dual_clip_c > 1.0f && t.loss > -a * dual_clip_c) {
     t.dual = true;
+    t.kept = false;
     t.loss = -a * dual_clip_c;
     t.dloss = 0.0;
   }
@@ -43,16 +58,16 @@ __device__ __forceinline__ TokenTerm token_term(float logprob, float old_logprob
 
 // Masked sums over one sequence (or, in Totals, over the batch).
 struct SeqSums {
-  double tokens, loss, clipped, dual, kl, ratio;
+  double tokens, loss, clipped, dual, kept, kl, ratio;
   __device__ __forceinline__ static SeqSums plus(const SeqSums& a, const SeqSums& b) {
-    return {a.tokens + b.tokens, a.loss + b.loss, a.clipped + b.clipped,
-            a.dual + b.dual,     a.kl + b.kl,     a.ratio + b.ratio};
+    return {a.tokens + b.tokens, a.loss + b.loss, a.clipped + b.clipped, a.dual + b.dual,
+            a.kept + b.kept,     a.kl + b.kl,     a.ratio + b.ratio};
   }
 };
 __device__ __forceinline__ SeqSums shfl_xor(const SeqSums& s, int o) {
   using arpo_cuda::shfl_xor;
-  return {shfl_xor(s.tokens, o), shfl_xor(s.loss, o), shfl_xor(s.clipped, o),
-          shfl_xor(s.dual, o),   shfl_xor(s.kl, o),   shfl_xor(s.ratio, o)};
+  return {shfl_xor(s.tokens, o), shfl_xor(s.loss, o), shfl_xor(s.clipped, o), shfl_xor(s.dual, o),
+          shfl_xor(s.kept, o),   shfl_xor(s.kl, o),   shfl_xor(s.ratio, o)};
 }
 
 struct Totals {
@@ -75,7 +90,7 @@ struct Params {
   const float* mask;
   int64_t num_seqs;
   int64_t seq_len;
-  float eps_low, eps_high, dual_clip_c;
+  float eps_low, eps_high, dual_clip_c, clip_grad_low, clip_grad_high;
   arpo_agg_mode mode;
 };
 
@@ -86,21 +101,22 @@ constexpr int kGradThreads = 256;
 __global__ void __launch_bounds__(kSeqThreads) seq_sums_kernel(Params p, SeqSums* __restrict__ seq_sums) {
   __shared__ SeqSums partial[32];
   for (int64_t s = blockIdx.x; s < p.num_seqs; s += gridDim.x) {
-    SeqSums acc{0, 0, 0, 0, 0, 0};
+    SeqSums acc{0, 0, 0, 0, 0, 0, 0};
     for (int64_t t = threadIdx.x; t < p.seq_len; t += blockDim.x) {
       const int64_t i = s * p.seq_len + t;
       const double m = p.mask[i];
       if (m == 0) continue;
       const TokenTerm term = token_term(p.logprob[i], p.old_logprob[i], p.advantage[i], p.eps_low, p.eps_high,
-                                        p.dual_clip_c);
+                                        p.dual_clip_c, p.clip_grad_low, p.clip_grad_high);
       acc.tokens += m;
       acc.loss += m * term.loss;
       acc.clipped += m * term.clipped;
       acc.dual += m * term.dual;
+      acc.kept += m * term.kept;
       acc.kl += m * (static_cast<double>(p.old_logprob[i]) - p.logprob[i]);
       acc.ratio += m * term.ratio;
     }
-    acc = block_reduce(acc, SeqSums::plus, SeqSums{0, 0, 0, 0, 0, 0}, partial);
+    acc = block_reduce(acc, SeqSums::plus, SeqSums{0, 0, 0, 0, 0, 0, 0}, partial);
     if (threadIdx.x == 0) seq_sums[s] = acc;
   }
 }
@@ -109,7 +125,7 @@ __global__ void __launch_bounds__(kTotalThreads)
     totals_kernel(Params p, const SeqSums* __restrict__ seq_sums, Totals* __restrict__ totals,
                   float* __restrict__ loss, float* __restrict__ stats) {
   __shared__ Totals partial[32];
-  Totals acc{{0, 0, 0, 0, 0, 0}, 0, 0};
+  Totals acc{{0, 0, 0, 0, 0, 0, 0}, 0, 0};
   for (int64_t s = threadIdx.x; s < p.num_seqs; s += blockDim.x) {
     const SeqSums& q = seq_sums[s];
     acc.sums = SeqSums::plus(acc.sums, q);
@@ -118,7 +134,7 @@ __global__ void __launch_bounds__(kTotalThreads)
       acc.seq_means += q.loss / q.tokens;
     }
   }
-  acc = block_reduce(acc, Totals::plus, Totals{{0, 0, 0, 0, 0, 0}, 0, 0}, partial);
+  acc = block_reduce(acc, Totals::plus, Totals{{0, 0, 0, 0, 0, 0, 0}, 0, 0}, partial);
   if (threadIdx.x != 0) return;
   *totals = acc;
   const double tokens = acc.sums.tokens;
@@ -134,6 +150,7 @@ __global__ void __launch_bounds__(kTotalThreads)
   stats[ARPO_STAT_APPROX_KL] = static_cast<float>(acc.sums.kl / denom);
   stats[ARPO_STAT_MEAN_RATIO] = static_cast<float>(acc.sums.ratio / denom);
   stats[ARPO_STAT_DUAL_CLIP_FRAC] = static_cast<float>(acc.sums.dual / denom);
+  stats[ARPO_STAT_CLIP_GRAD_KEPT_FRAC] = static_cast<float>(acc.sums.kept / denom);
 }
 
 __global__ void __launch_bounds__(kGradThreads)
@@ -158,7 +175,8 @@ __global__ void __launch_bounds__(kGradThreads)
       }
     }
     const TokenTerm term =
-        token_term(p.logprob[i], p.old_logprob[i], p.advantage[i], p.eps_low, p.eps_high, p.dual_clip_c);
+        token_term(p.logprob[i], p.old_logprob[i], p.advantage[i], p.eps_low, p.eps_high, p.dual_clip_c,
+                   p.clip_grad_low, p.clip_grad_high);
     grad_logprob[i] = static_cast<float>(weight * m * term.dloss);
   }
 }
@@ -168,7 +186,8 @@ __global__ void __launch_bounds__(kGradThreads)
 
 ARPO_CUDA_API int arpo_cuda_clipped_surrogate(const float* logprob, const float* old_logprob, const float* advantage,
                                               const float* mask, int64_t num_seqs, int64_t seq_len, float eps_low,
-                                              float eps_high, float dual_clip_c, arpo_agg_mode mode, float* loss,
+                                              float eps_high, float dual_clip_c, float clip_grad_low,
+                                              float clip_grad_high, arpo_agg_mode mode, float* loss,
                                               float* grad_logprob, float* stats, void* stream) {
   using namespace arpo_cuda;
   if (!logprob || !old_logprob || !advantage || !mask || !loss || !grad_logprob || !stats)
@@ -177,6 +196,9 @@ ARPO_CUDA_API int arpo_cuda_clipped_surrogate(const float* logprob, const float*
   if (num_seqs > INT64_MAX / seq_len) return fail("clipped_surrogate: batch too large");
   if (!(eps_low >= 0.0f && eps_low < 1.0f) || !(eps_high >= 0.0f))
     return fail("clipped_surrogate: need 0 <= eps_low < 1 and eps_high >= 0");
+  if (!(clip_grad_low >= 0.0f) || !std::isfinite(clip_grad_low) || !(clip_grad_high >= 0.0f) ||
+      !std::isfinite(clip_grad_high))
+    return fail("clipped_surrogate: need finite clip_grad_low >= 0 and clip_grad_high >= 0");
   if (mode != ARPO_AGG_TOKEN_MEAN && mode != ARPO_AGG_SEQ_MEAN_TOKEN_MEAN && mode != ARPO_AGG_SEQ_SUM_TOKEN_MEAN)
     return fail("clipped_surrogate: unknown aggregation mode");
 
@@ -188,7 +210,8 @@ ARPO_CUDA_API int arpo_cuda_clipped_surrogate(const float* logprob, const float*
   SeqSums* seq_sums = static_cast<SeqSums*>(workspace);
   Totals* totals = reinterpret_cast<Totals*>(seq_sums + num_seqs);
 
-  const Params p{logprob, old_logprob, advantage, mask, num_seqs, seq_len, eps_low, eps_high, dual_clip_c, mode};
+  const Params p{logprob,  old_logprob, advantage,     mask,          num_seqs,       seq_len,
+                 eps_low,  eps_high,    dual_clip_c,   clip_grad_low, clip_grad_high, mode};
   constexpr int64_t kMaxGrid = 1 << 20;  // grid-stride loops cover the rest
   const unsigned seq_blocks = static_cast<unsigned>(num_seqs < kMaxGrid ? num_seqs : kMaxGrid);
   const int64_t grad_needed = (num_seqs * seq_len + kGradThreads - 1) / kGradThreads;

@@ -46,7 +46,9 @@ typedef enum arpo_agg_mode {
 #define ARPO_STAT_APPROX_KL 1      /* mean(old_logprob - logprob) */
 #define ARPO_STAT_MEAN_RATIO 2     /* mean(exp(logprob - old_logprob)) */
 #define ARPO_STAT_DUAL_CLIP_FRAC 3 /* fraction (of all tokens) where the dual clip bound was active */
-#define ARPO_NUM_STATS 4
+#define ARPO_STAT_CLIP_GRAD_KEPT_FRAC 4 /* fraction where the ratio clip bound the value but the
+                                           stop-gradient clip still passed a gradient (0 under PPO) */
+#define ARPO_NUM_STATS 5
 
 /* 1. Per-row log-prob of the target, entropy and log-sum-exp of softmax(z / T),
  *    in one pass over each row (online max / sum-exp / sum p*s). No [N, V] buffer.
@@ -70,10 +72,19 @@ int arpo_sample(const void* logits, arpo_dtype dtype, int64_t b, int64_t v, int6
  *    ratio = exp(clamp(logprob - old_logprob, -20, 20))
  *    L = max(-A ratio, -A clip(ratio, 1 - eps_low, 1 + eps_high)); for A < 0 and
  *    dual_clip_c > 1 also L = min(L, -A c). mask is 0/1 (fp32).
+ *    Stop-gradient clipping (GPPO / CE-GPPO / AEPO) changes the gradient only: where the ratio
+ *    clip is the active term (and the dual clip is not), the clipped bound is taken as
+ *    b * ratio / sg(ratio), so dL/dlogprob = -A * b * coef with
+ *      A > 0, ratio > 1 + eps_high:  b = 1 + eps_high, coef = clip_grad_high
+ *      A < 0, ratio < 1 - eps_low:   b = 1 - eps_low,  coef = clip_grad_low
+ *    clip_grad_low = clip_grad_high = 0 is PPO (no gradient through clipped tokens); AEPO is
+ *    (0, 1), GPPO (1, 1). Both must be finite and >= 0. A token whose log-ratio is outside the
+ *    clamp's [-20, 20] has no gradient in any mode.
  *    Writes loss[0], grad_logprob[S*L] = d loss / d logprob, stats[ARPO_NUM_STATS]. */
 int arpo_clipped_surrogate(const float* logprob, const float* old_logprob, const float* advantage,
                            const float* mask, int64_t num_seqs, int64_t seq_len,
-                           float eps_low, float eps_high, float dual_clip_c, arpo_agg_mode mode,
+                           float eps_low, float eps_high, float dual_clip_c,
+                           float clip_grad_low, float clip_grad_high, arpo_agg_mode mode,
                            float* loss, float* grad_logprob, float* stats);
 
 /* 4. Gradient of sum_i (g_lp[i] * logprob[i] + g_h[i] * entropy[i]) with respect to the
@@ -97,7 +108,8 @@ int arpo_cuda_sample(const void* logits, arpo_dtype dtype, int64_t b, int64_t v,
                      int64_t* token, float* logprob, float* entropy, void* stream);
 int arpo_cuda_clipped_surrogate(const float* logprob, const float* old_logprob, const float* advantage,
                                 const float* mask, int64_t num_seqs, int64_t seq_len,
-                                float eps_low, float eps_high, float dual_clip_c, arpo_agg_mode mode,
+                                float eps_low, float eps_high, float dual_clip_c,
+                                float clip_grad_low, float clip_grad_high, arpo_agg_mode mode,
                                 float* loss, float* grad_logprob, float* stats, void* stream);
 int arpo_cuda_logprob_backward(void* logits, arpo_dtype dtype, int64_t n, int64_t v, int64_t row_stride,
                                const int64_t* targets, const float* logsumexp, const float* entropy,

@@ -49,7 +49,7 @@ public class SurrogateBench {
   @Benchmark
   public Kernels.Surrogate kernel() {
     return Kernels.clippedSurrogate(
-        logprob, old, advantage, mask, 0.2f, 0.28f, 3f, LossAggregation.TOKEN_MEAN);
+        logprob, old, advantage, mask, 0.2f, 0.28f, 3f, 0f, 0f, LossAggregation.TOKEN_MEAN);
   }
 
   @Benchmark

@@ -43,7 +43,7 @@ public final class Defaults {
     return node.intValue();
   }
 
-  /** The boolean at a dotted key such as {@code aepo.reuse_probe}. */
+  /** The true/false at a dotted key such as {@code tools.python_sandbox.allow_unconfined_reads}. */
   public static boolean bool(String key) {
     JsonNode node = node(key);
     if (!node.isBoolean())

@@ -60,6 +60,8 @@ final class CudaKernels {
       float epsLow,
       float epsHigh,
       float dualClipC,
+      float clipGradLow,
+      float clipGradHigh,
       @Cast("arpo_agg_mode") int mode,
       FloatPointer loss,
       FloatPointer gradLogprob,

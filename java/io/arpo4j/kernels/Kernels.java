@@ -36,7 +36,8 @@ public final class Kernels {
 
   /**
    * Output of {@link #clippedSurrogate}: the scalar loss (fp32 [1]), d loss / d logprob (fp32, the
-   * shape of logprob), and masked-mean statistics.
+   * shape of logprob), and masked-mean statistics; {@code clipGradKeptFraction} is the fraction of
+   * tokens the ratio clip bounded whose gradient the stop-gradient clip still passed (0 under PPO).
    */
   public record Surrogate(
       Tensor loss,
@@ -44,7 +45,8 @@ public final class Kernels {
       float clipFraction,
       float approxKl,
       float meanRatio,
-      float dualClipFraction) {}
+      float dualClipFraction,
+      float clipGradKeptFraction) {}
 
   /**
    * Log-probability of {@code targets}, entropy and log-sum-exp of softmax(logits / T) per row, in
@@ -131,6 +133,10 @@ public final class Kernels {
    * @param epsLow lower clip range, in [0, 1)
    * @param epsHigh upper clip range, >= 0 (DAPO's clip-higher raises it)
    * @param dualClipC dual-clip bound for negative advantages, > 1; values <= 1 disable it
+   * @param clipGradLow stop-gradient clip (AEPO.md §3): a token with A < 0 below 1 - epsLow keeps
+   *     the gradient weight (1 - epsLow) * clipGradLow instead of 0; >= 0, 0 is PPO
+   * @param clipGradHigh the same for A > 0 above 1 + epsHigh, weight (1 + epsHigh) * clipGradHigh;
+   *     the loss value and the clip fraction do not depend on either
    */
   public static Surrogate clippedSurrogate(
       Tensor logprob,
@@ -140,6 +146,8 @@ public final class Kernels {
       float epsLow,
       float epsHigh,
       float dualClipC,
+      float clipGradLow,
+      float clipGradHigh,
       LossAggregation aggregation) {
     long[] shape = requireTokenMatrix("logprob", logprob);
     requireSameTokenMatrix("oldLogprob", oldLogprob, logprob, shape);
@@ -151,6 +159,13 @@ public final class Kernels {
       throw new IllegalArgumentException("epsHigh must be finite and >= 0, got " + epsHigh);
     }
     if (Float.isNaN(dualClipC)) throw new IllegalArgumentException("dualClipC must not be NaN");
+    if (!(clipGradLow >= 0f) || !Float.isFinite(clipGradLow)) {
+      throw new IllegalArgumentException("clipGradLow must be finite and >= 0, got " + clipGradLow);
+    }
+    if (!(clipGradHigh >= 0f) || !Float.isFinite(clipGradHigh)) {
+      throw new IllegalArgumentException(
+          "clipGradHigh must be finite and >= 0, got " + clipGradHigh);
+    }
     if (aggregation == null) throw new IllegalArgumentException("aggregation must not be null");
     Tensor loss = floatVector(logprob, 1);
     Tensor grad =
@@ -174,6 +189,8 @@ public final class Kernels {
             epsLow,
             epsHigh,
             dualClipC,
+            clipGradLow,
+            clipGradHigh,
             aggregationMode(aggregation),
             floats(loss),
             floats(grad),
@@ -184,7 +201,8 @@ public final class Kernels {
         s[NativeKernels.ARPO_STAT_CLIP_FRAC],
         s[NativeKernels.ARPO_STAT_APPROX_KL],
         s[NativeKernels.ARPO_STAT_MEAN_RATIO],
-        s[NativeKernels.ARPO_STAT_DUAL_CLIP_FRAC]);
+        s[NativeKernels.ARPO_STAT_DUAL_CLIP_FRAC],
+        s[NativeKernels.ARPO_STAT_CLIP_GRAD_KEPT_FRAC]);
   }
 
   /** The header's arpo_agg_mode of an aggregation. */

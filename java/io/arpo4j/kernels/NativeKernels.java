@@ -35,6 +35,7 @@ final class NativeKernels {
   static final int ARPO_STAT_APPROX_KL = ARPO_STAT_APPROX_KL();
   static final int ARPO_STAT_MEAN_RATIO = ARPO_STAT_MEAN_RATIO();
   static final int ARPO_STAT_DUAL_CLIP_FRAC = ARPO_STAT_DUAL_CLIP_FRAC();
+  static final int ARPO_STAT_CLIP_GRAD_KEPT_FRAC = ARPO_STAT_CLIP_GRAD_KEPT_FRAC();
   static final int ARPO_NUM_STATS = ARPO_NUM_STATS();
 
   private static native @MemberGetter int ARPO_OK();
@@ -56,6 +57,8 @@ final class NativeKernels {
   private static native @MemberGetter int ARPO_STAT_MEAN_RATIO();
 
   private static native @MemberGetter int ARPO_STAT_DUAL_CLIP_FRAC();
+
+  private static native @MemberGetter int ARPO_STAT_CLIP_GRAD_KEPT_FRAC();
 
   private static native @MemberGetter int ARPO_NUM_STATS();
 
@@ -96,6 +99,8 @@ final class NativeKernels {
       float epsLow,
       float epsHigh,
       float dualClipC,
+      float clipGradLow,
+      float clipGradHigh,
       @Cast("arpo_agg_mode") int mode,
       FloatPointer loss,
       FloatPointer gradLogprob,

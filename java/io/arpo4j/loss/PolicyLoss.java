@@ -14,6 +14,7 @@ import org.bytedeco.pytorch.Tensor;
  *
  * <pre>
  *   loss = agg(clipped surrogate) + klCoef * agg(k3(ref, logprob)) - entropyCoef * agg(entropy)
+ *   (the surrogate's gradient through clipped tokens as {@link PolicyLossConfig#clipMode} says)
  *   k3   = exp(d) - d - 1,  d = clamp(ref - logprob, -20, 20),  then k3 clamped to <= 10
  * </pre>
  *
@@ -40,7 +41,8 @@ public final class PolicyLoss {
       Tensor gradEntropy,
       float clipFraction,
       float approxKl,
-      float meanRatio) {}
+      float meanRatio,
+      float clipGradKeptFraction) {}
 
   /**
    * @param refLogprob log-probs under the reference policy, or null when {@code klCoef == 0}
@@ -69,6 +71,8 @@ public final class PolicyLoss {
             config.epsLow(),
             config.epsHigh(),
             config.dualClipC(),
+            config.kernelClipGradLow(),
+            config.kernelClipGradHigh(),
             config.aggregation());
     double policyLoss = pg.loss().item_float();
     Tensor gradLogprob = pg.gradLogprob();
@@ -117,7 +121,8 @@ public final class PolicyLoss {
         gradEntropy,
         pg.clipFraction(),
         pg.approxKl(),
-        pg.meanRatio());
+        pg.meanRatio(),
+        pg.clipGradKeptFraction());
   }
 
   /** d agg / d token-loss for each token: the weights the surrogate kernel applies internally. */

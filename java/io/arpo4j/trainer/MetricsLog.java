@@ -58,6 +58,13 @@ import java.util.Objects;
  *   <tr><td>{@value #ENTROPY_BONUS}</td><td>aggregated entropy term (absent when entropy_coef is 0)</td></tr>
  *   <tr><td>{@value #PPO_KL}</td><td>approximate KL of the current to the sampling policy (old/new log-ratio)</td></tr>
  *   <tr><td>{@value #CLIP_FRACTION}</td><td>fraction of loss tokens whose ratio was clipped</td></tr>
+ *   <tr><td>{@value #CLIP_GRAD_KEPT_FRACTION}</td><td>fraction of loss tokens the ratio clip bounded
+ *       whose gradient the stop-gradient clip still passed (AEPO: the positive-advantage tokens
+ *       above 1 + ε_h; absent when loss.clip_mode is ppo)</td></tr>
+ *   <tr><td>{@value #ENTROPY_ADV_ABS_Z}</td><td>mean |z| of the entropy-aware advantage over loss
+ *       tokens (absent when aepo.entropy_advantage_coef is 0)</td></tr>
+ *   <tr><td>{@value #ENTROPY_ADV_CLAMPED_FRACTION}</td><td>fraction of loss tokens whose
+ *       entropy-aware advantage was clamped to 0 (1 + a·z < 0)</td></tr>
  *   <tr><td>{@value #GRAD_NORM}</td><td>gradient norm before clipping</td></tr>
  *   <tr><td>{@value #OPTIMIZER_STEPS}</td><td>optimizer steps taken in the RL step</td></tr>
  *   <tr><td>{@value #STEP_TIME_S}</td><td>wall time of the step, seconds</td></tr>
@@ -92,6 +99,9 @@ public final class MetricsLog implements AutoCloseable {
   public static final String ENTROPY_BONUS = "entropy_bonus";
   public static final String PPO_KL = "ppo_kl";
   public static final String CLIP_FRACTION = "clip_fraction";
+  public static final String CLIP_GRAD_KEPT_FRACTION = "clip_grad_kept_fraction";
+  public static final String ENTROPY_ADV_ABS_Z = "entropy_adv_abs_z_mean";
+  public static final String ENTROPY_ADV_CLAMPED_FRACTION = "entropy_adv_clamped_fraction";
   public static final String GRAD_NORM = "grad_norm";
   public static final String OPTIMIZER_STEPS = "optimizer_steps";
   public static final String STEP_TIME_S = "step_time_s";

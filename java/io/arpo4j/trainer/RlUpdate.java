@@ -4,6 +4,8 @@ import io.arpo4j.advantage.AdvantageEstimator;
 import io.arpo4j.advantage.GroupAdvantages;
 import io.arpo4j.advantage.TreeAttribution;
 import io.arpo4j.distributed.Distributed;
+import io.arpo4j.loss.ClipMode;
+import io.arpo4j.loss.EntropyAwareAdvantage;
 import io.arpo4j.loss.PolicyLoss;
 import io.arpo4j.loss.PolicyLossConfig;
 import io.arpo4j.rollout.RolloutGroup;
@@ -26,12 +28,18 @@ import org.bytedeco.pytorch.Tensor;
  * batch), mini-batches are cut from the global group order, their loss normalisers are global, and
  * gradients are summed over ranks before each optimizer step: N ranks take the steps one process
  * takes on all groups.
+ *
+ * <p>With {@code aepo.entropy_advantage_coef} > 0 each micro-batch's advantages are reshaped by its
+ * tokens' entropies before the loss ({@link EntropyAwareAdvantage}); μ and σ are the mini-batch's
+ * (or batch's) over every rank, from the entropies of the old-log-prob scoring pass.
  */
 public final class RlUpdate {
   private final TokenBackprop backprop;
   private final TokenBackprop reference; // null when kl_coef == 0
   private final PolicyOptimizer optimizer;
   private final PolicyLossConfig lossConfig;
+  private final double entropyAdvantageCoef; // AEPO.md §4's a; 0 = off
+  private final EntropyAwareAdvantage.Scope entropyNormScope;
   private final AdvantageEstimator estimator;
   private final TreeAttribution.Mode attribution;
   private final int miniBatchPrompts, epochs, microBatchTokens, lengthNormalizer;
@@ -62,6 +70,8 @@ public final class RlUpdate {
     this.reference = reference;
     this.optimizer = optimizer;
     this.lossConfig = config.policyLossConfig();
+    this.entropyAdvantageCoef = config.entropyAdvantageCoef();
+    this.entropyNormScope = config.entropyNormScope();
     this.estimator = config.advantageEstimator();
     this.attribution = config.attribution();
     this.miniBatchPrompts = config.ppoMiniBatchPrompts();
@@ -132,11 +142,30 @@ public final class RlUpdate {
     Map<String, Double> metrics = new LinkedHashMap<>();
     if (dist.isDistributed() ? global.count() == 0 : all.isEmpty()) return metrics;
     // log-probs of the policy that sampled (recomputed in training numerics, as verl does)
-    float[][] old = backprop.score(all, microBatchTokens)[0];
+    float[][][] scored = backprop.score(all, microBatchTokens);
+    float[][] old = scored[0];
     float[][] ref = reference == null ? null : reference.score(all, microBatchTokens)[0];
     int k = 0;
     for (List<TrainingRow> rows : perGroup) {
       for (int i = 0; i < rows.size(); i++) rows.set(i, rows.get(i).withOldLogprob(old[k++]));
+    }
+    // The entropy-aware advantage's mu and sigma: entropy moments of each row's training tokens,
+    // from this scoring pass (the policy at the start of the update); summed per scope below.
+    Map<TrainingRow, double[]> entropySums = new java.util.IdentityHashMap<>();
+    if (entropyAdvantageCoef > 0) {
+      k = 0;
+      for (List<TrainingRow> rows : perGroup) {
+        for (TrainingRow r : rows)
+          entropySums.put(r, EntropyAwareAdvantage.sums(scored[1][k++], r.mask()));
+      }
+    }
+    EntropyAwareAdvantage.Moments batchMoments = null;
+    if (entropyAdvantageCoef > 0 && entropyNormScope == EntropyAwareAdvantage.Scope.BATCH) {
+      List<TrainingRow> trained = new ArrayList<>(); // in row order: a deterministic sum
+      perGroup.forEach(trained::addAll);
+      double[] sums = entropySumsOf(trained, entropySums);
+      batchMoments =
+          EntropyAwareAdvantage.Moments.of(dist.isDistributed() ? dist.allReduceSum(sums) : sums);
     }
     Map<TrainingRow, float[]> refByRow = new java.util.IdentityHashMap<>();
     if (ref != null) {
@@ -145,6 +174,7 @@ public final class RlUpdate {
     }
 
     double lossSum = 0, klRefSum = 0, entropySum = 0, clipSum = 0, klSum = 0, normSum = 0;
+    double clipKeptSum = 0, absZSum = 0, clampedSum = 0;
     int updates = 0;
     for (int epoch = 0; epoch < epochs; epoch++) {
       // mini-batches of the global group order; this rank trains the groups of each it holds
@@ -153,16 +183,31 @@ public final class RlUpdate {
         int from = Math.max(g0, global.offset()),
             to = Math.min(g0 + miniBatchPrompts, global.offset() + perGroup.size());
         for (int g = from; g < to; g++) mini.addAll(perGroup.get(g - global.offset()));
+        // {tokens, sequences} and, for a mini-batch scope, the entropy moments: one all-reduce
         double[] norm = MiniBatchLoss.normalisers(mini);
+        boolean miniScope = entropyAdvantageCoef > 0 && batchMoments == null;
+        if (miniScope) norm = concat(norm, entropySumsOf(mini, entropySums));
         if (dist.isDistributed()) norm = dist.allReduceSum(norm);
         if (mini.isEmpty() && !dist.isDistributed())
           continue; // a rank with no part still joins the all-reduce
+        EntropyAwareAdvantage.Moments moments =
+            miniScope
+                ? EntropyAwareAdvantage.Moments.of(java.util.Arrays.copyOfRange(norm, 2, 5))
+                : batchMoments;
         MiniBatchLoss loss =
-            new MiniBatchLoss(mini, refByRow, lossConfig, norm[0], norm[1], lengthNormalizer);
+            new MiniBatchLoss(
+                mini,
+                refByRow,
+                lossConfig,
+                norm[0],
+                norm[1],
+                lengthNormalizer,
+                moments,
+                entropyAdvantageCoef);
         optimizer.zeroGrad();
-        // this mini-batch's loss, kl_ref, entropy, clip fraction and ppo_kl, each weighted by its
-        // share
-        double[] terms = new double[5];
+        // this mini-batch's loss, kl_ref, entropy, clip fraction, ppo_kl, stop-gradient kept
+        // fraction, mean |z| and clamped fraction (AEPO.md §3-4), each weighted by its share
+        double[] terms = new double[8];
         for (int[] micro : TokenBackprop.microBatches(mini, microBatchTokens)) {
           Map<String, Double> vm = backprop.backward(mini, micro, loss).metrics();
           terms[0] += vm.get(MetricsLog.LOSS);
@@ -170,6 +215,9 @@ public final class RlUpdate {
           terms[2] += vm.get(MetricsLog.ENTROPY_BONUS);
           terms[3] += vm.get(MetricsLog.CLIP_FRACTION) * vm.get("share");
           terms[4] += vm.get(MetricsLog.PPO_KL) * vm.get("share");
+          terms[5] += vm.get(MetricsLog.CLIP_GRAD_KEPT_FRACTION) * vm.get("share");
+          terms[6] += vm.get(MetricsLog.ENTROPY_ADV_ABS_Z) * vm.get("share");
+          terms[7] += vm.get(MetricsLog.ENTROPY_ADV_CLAMPED_FRACTION) * vm.get("share");
         }
         if (dist.isDistributed()) {
           terms =
@@ -182,6 +230,9 @@ public final class RlUpdate {
         entropySum += terms[2];
         clipSum += terms[3];
         klSum += terms[4];
+        clipKeptSum += terms[5];
+        absZSum += terms[6];
+        clampedSum += terms[7];
         normSum += optimizer.step();
         updates++;
       }
@@ -191,9 +242,31 @@ public final class RlUpdate {
     if (lossConfig.entropyCoef() != 0) metrics.put(MetricsLog.ENTROPY_BONUS, entropySum / updates);
     metrics.put(MetricsLog.PPO_KL, klSum / updates);
     metrics.put(MetricsLog.CLIP_FRACTION, clipSum / updates);
+    if (lossConfig.clipMode() == ClipMode.STOP_GRADIENT)
+      metrics.put(MetricsLog.CLIP_GRAD_KEPT_FRACTION, clipKeptSum / updates);
+    if (entropyAdvantageCoef > 0) {
+      metrics.put(MetricsLog.ENTROPY_ADV_ABS_Z, absZSum / updates);
+      metrics.put(MetricsLog.ENTROPY_ADV_CLAMPED_FRACTION, clampedSum / updates);
+    }
     metrics.put(MetricsLog.GRAD_NORM, normSum / updates);
     metrics.put(MetricsLog.OPTIMIZER_STEPS, (double) updates);
     return metrics;
+  }
+
+  /** {count, sum, sum of squares} of the training tokens' entropies over {@code rows}. */
+  private static double[] entropySumsOf(List<TrainingRow> rows, Map<TrainingRow, double[]> sums) {
+    double[] total = new double[3];
+    for (TrainingRow r : rows) {
+      double[] s = sums.get(r);
+      for (int i = 0; i < 3; i++) total[i] += s[i];
+    }
+    return total;
+  }
+
+  private static double[] concat(double[] a, double[] b) {
+    double[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
   }
 
   /**
@@ -207,10 +280,13 @@ public final class RlUpdate {
     private final PolicyLossConfig config;
     private final double tokens, sequences;
     private final int lengthNormalizer;
+    private final EntropyAwareAdvantage.Moments entropyMoments; // null: no entropy-aware advantage
+    private final double entropyAdvantageCoef;
 
     /**
      * @param tokens trained tokens of the whole mini-batch (every rank's part)
      * @param sequences sequences with a trained token in the whole mini-batch
+     * @param entropyMoments mu and sigma of the entropy-aware advantage's scope, or null when off
      */
     MiniBatchLoss(
         List<TrainingRow> rows,
@@ -218,8 +294,12 @@ public final class RlUpdate {
         PolicyLossConfig config,
         double tokens,
         double sequences,
-        int lengthNormalizer) {
+        int lengthNormalizer,
+        EntropyAwareAdvantage.Moments entropyMoments,
+        double entropyAdvantageCoef) {
       this.rows = rows;
+      this.entropyMoments = entropyAdvantageCoef > 0 ? entropyMoments : null;
+      this.entropyAdvantageCoef = entropyAdvantageCoef;
       this.ref = ref;
       this.config = config;
       this.lengthNormalizer = lengthNormalizer;
@@ -262,8 +342,23 @@ public final class RlUpdate {
                 0.0,
                 MetricsLog.PPO_KL,
                 0.0,
+                MetricsLog.CLIP_GRAD_KEPT_FRACTION,
+                0.0,
+                MetricsLog.ENTROPY_ADV_ABS_Z,
+                0.0,
+                MetricsLog.ENTROPY_ADV_CLAMPED_FRACTION,
+                0.0,
                 "share",
                 0.0));
+      }
+      double absZ = 0, clamped = 0;
+      if (entropyMoments != null) {
+        // the entropy of the forward pass that this backward differentiates, before any clipping
+        EntropyAwareAdvantage.Result shaped =
+            EntropyAwareAdvantage.apply(adv, entropy, mask, entropyMoments, entropyAdvantageCoef);
+        adv = shaped.advantage();
+        absZ = shaped.meanAbsZ();
+        clamped = shaped.clampedFraction();
       }
       PolicyLoss.Result r =
           PolicyLoss.compute(
@@ -300,6 +395,12 @@ public final class RlUpdate {
               (double) r.clipFraction(),
               MetricsLog.PPO_KL,
               (double) r.approxKl(),
+              MetricsLog.CLIP_GRAD_KEPT_FRACTION,
+              (double) r.clipGradKeptFraction(),
+              MetricsLog.ENTROPY_ADV_ABS_Z,
+              absZ,
+              MetricsLog.ENTROPY_ADV_CLAMPED_FRACTION,
+              clamped,
               "share",
               microTokens / tokens));
     }

@@ -13,6 +13,8 @@ import io.arpo4j.config.Defaults;
 import io.arpo4j.config.Registry;
 import io.arpo4j.distributed.Distributed;
 import io.arpo4j.kernels.LossAggregation;
+import io.arpo4j.loss.ClipMode;
+import io.arpo4j.loss.EntropyAwareAdvantage;
 import io.arpo4j.loss.PolicyLossConfig;
 import io.arpo4j.model.SamplingParams;
 import io.arpo4j.reward.RewardKind;
@@ -51,8 +53,8 @@ public record TrainerConfig(
     Loss loss,
     Advantage advantage,
     Dapo dapo,
-    Rollout rollout,
     Aepo aepo,
+    Rollout rollout,
     RewardSection reward,
     Tools tools,
     Sft sft,
@@ -80,26 +82,30 @@ public record TrainerConfig(
       double epsLow,
       double epsHigh,
       double dualClipC,
-      String aggregation,
-      double klCoef,
-      double entropyCoef,
       String clipMode,
       double clipGradLow,
-      double clipGradHigh) {}
+      double clipGradHigh,
+      String aggregation,
+      double klCoef,
+      double entropyCoef) {}
 
   public record Advantage(String estimator, String attribution) {}
 
   public record Dapo(boolean dynamicSampling, int maxResampleRounds) {}
 
-  /** {@code aepo}: AEPO's pieces (defaults.yaml), each usable alone. */
+  /**
+   * AEPO's pieces (AEPO.md; defaults.yaml's {@code aepo}), each usable alone with any algorithm:
+   * the entropy-aware advantage, the dynamic split of the rollout budget, the consecutive-branch
+   * penalty.
+   */
   public record Aepo(
+      double entropyAdvantageCoef,
+      String entropyNormScope,
       boolean dynamicSplit,
       double splitBeta,
       boolean reuseProbe,
       double branchPenalty,
-      String penaltyScope,
-      double entropyAdvantageCoef,
-      String entropyNormScope) {}
+      String penaltyScope) {}
 
   public record Rollout(
       int globalSize,
@@ -138,7 +144,8 @@ public record TrainerConfig(
       int uidBase,
       List<String> preload,
       Map<String, String> environment,
-      int startupTimeoutS) {}
+      int startupTimeoutS,
+      boolean allowUnconfinedReads) {}
 
   public record Sft(String data, int epochs, double lr, int warmupSteps, int batchSize) {}
 
@@ -412,20 +419,11 @@ public record TrainerConfig(
               + "'");
     }
     RewardKind.REGISTRY.get(reward.kind());
-    // consumed by the policy loss (the aepo-loss branch); checked here so a typo fails early
-    if (!List.of("ppo", "stop_gradient").contains(loss.clipMode())) {
-      throw new IllegalArgumentException(
-          "loss.clip_mode must be ppo or stop_gradient, got '" + loss.clipMode() + "'");
-    }
-    if (!List.of("minibatch", "batch").contains(aepo.entropyNormScope())) {
-      throw new IllegalArgumentException(
-          "aepo.entropy_norm_scope must be minibatch or batch, got '"
-              + aepo.entropyNormScope()
-              + "'");
-    }
     // the typed views check the rest
     rolloutConfig();
     policyLossConfig();
+    entropyAdvantageCoef();
+    entropyNormScope();
     optimizerConfig();
     advantageEstimator();
     attribution();
@@ -468,13 +466,36 @@ public record TrainerConfig(
 
   public PolicyLossConfig policyLossConfig() {
     LossAggregation aggregation = LossAggregation.REGISTRY.get(loss.aggregation());
-    return new PolicyLossConfig(
-        (float) loss.epsLow(),
-        (float) loss.epsHigh(),
-        (float) loss.dualClipC(),
-        aggregation,
-        loss.klCoef(),
-        loss.entropyCoef());
+    ClipMode clipMode = ClipMode.REGISTRY.get(loss.clipMode());
+    try {
+      return new PolicyLossConfig(
+          (float) loss.epsLow(),
+          (float) loss.epsHigh(),
+          (float) loss.dualClipC(),
+          clipMode,
+          (float) loss.clipGradLow(),
+          (float) loss.clipGradHigh(),
+          aggregation,
+          loss.klCoef(),
+          loss.entropyCoef());
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("bad loss: " + e.getMessage(), e);
+    }
+  }
+
+  /** a of AEPO's entropy-aware advantage (AEPO.md §4); 0 = off. */
+  public double entropyAdvantageCoef() {
+    double a = aepo.entropyAdvantageCoef();
+    if (!(a >= 0) || !Double.isFinite(a)) {
+      throw new IllegalArgumentException(
+          "aepo.entropy_advantage_coef must be finite and >= 0, got " + a);
+    }
+    return a;
+  }
+
+  /** Over which tokens the entropy-aware advantage normalises the entropies. */
+  public EntropyAwareAdvantage.Scope entropyNormScope() {
+    return EntropyAwareAdvantage.Scope.REGISTRY.get(aepo.entropyNormScope());
   }
 
   /**
@@ -531,7 +552,8 @@ public record TrainerConfig(
           sandbox.uidBase(),
           sandbox.preload(),
           sandbox.environment(),
-          Duration.ofSeconds(sandbox.startupTimeoutS()));
+          Duration.ofSeconds(sandbox.startupTimeoutS()),
+          sandbox.allowUnconfinedReads());
     } catch (IllegalArgumentException | NullPointerException e) {
       // the record names its own fields (addressSpaceBytes for address_space_mib)
       throw new IllegalArgumentException("bad tools.python_sandbox: " + e.getMessage(), e);

@@ -11,10 +11,12 @@ Protocol (JSON lines; the worker's own stdin/stdout are used only for this):
   worker -> Java {"id": n, "status": "ok|error|timeout|cpu_limit|output_limit|signal",
                   "output": "...", "exit_code": n, "signal": n, "cpu_s": x, "wall_s": x}
 
-Each child: new session, stdout+stderr into one pipe read with a byte bound, a fresh working
-directory, rlimits, privileges dropped, a Landlock ruleset that allows writes only in the
-working directory, and a seccomp filter that refuses internet sockets. After every call
-everything the call started is killed and the scratch area is emptied.
+In namespaces the worker first replaces its root with a view of only what the interpreter reads
+(read-only), a few devices, its own /proc and private tmpfs mounts. Each child: new session,
+stdout+stderr into one pipe read with a byte bound, a fresh working directory, rlimits, every
+privilege dropped, a Landlock allow-list (read the interpreter's files, write only the working
+directory) and a seccomp filter that refuses sockets. After every call everything the call
+started is killed and the scratch area is emptied.
 """
 
 import ast
@@ -31,6 +33,7 @@ import resource
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -39,7 +42,6 @@ import traceback
 
 LIBC = ctypes.CDLL(None, use_errno=True)
 PR_SET_DUMPABLE = 4
-PR_SET_KEEPCAPS = 8
 PR_SET_SECCOMP = 22
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
@@ -57,14 +59,86 @@ def prctl(option, arg):
         fail("prctl(%d)" % option)
 
 
-# ---------------------------------------------------------------- mount namespace set-up
+# ---------------------------------------------------------------- what a call may read
+
+SYSTEM_LIBRARY_DIRS = ("/lib", "/lib64", "/lib32", "/libx32", "/usr/lib", "/usr/lib64",
+                       "/usr/lib32", "/usr/libx32")
+# read, write: /dev/null; read: the others (os.urandom uses getrandom(), /dev/urandom is for code
+# that opens it)
+DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom")
+
+
+def interpreter_paths():
+    """What the interpreter reads, none beneath another: its executable, its
+    module search path (with what .pth files added), the directories of the shared objects it has
+    loaded (libpython, extension modules and the libraries they link) and the system library
+    directories (the libraries of extension modules a call imports later, the dynamic loader).
+    Nothing else of the host: no home, no /etc, no project or run directory."""
+    paths = [sys.executable] + [p for p in sys.path if p and os.path.isabs(p)]
+    # as named (the view recreates symbolic links on the way) and as resolved
+    candidates = set(paths) | {os.path.realpath(p) for p in paths}
+    with open("/proc/self/maps") as f:
+        for line in f:
+            fields = line.split(None, 5)
+            if len(fields) == 6 and fields[5].startswith("/") and ".so" in fields[5]:
+                candidates.add(os.path.dirname(os.path.realpath(fields[5].rstrip("\n"))))
+    candidates.update(SYSTEM_LIBRARY_DIRS)
+    candidates.update(os.path.realpath(d) for d in SYSTEM_LIBRARY_DIRS)
+    existing = sorted(p for p in candidates if os.path.exists(p))
+    kept = []
+    for path in existing:  # sorted: an ancestor comes before what lies beneath it
+        if not any(path == k or path.startswith(k.rstrip("/") + "/") for k in kept):
+            kept.append(path)
+    return kept
+
+
+def check_readable_by(uid, paths):
+    """Fails unless `uid` (the calls' uid, without any capability) can read each path; a forked
+    probe, since only the kernel knows (directory modes on the way, ACLs, the view's mounts)."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_fd)
+        unreadable = []
+        try:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            for path in paths:
+                try:
+                    if os.path.isdir(path):
+                        os.listdir(path)
+                    else:
+                        os.close(os.open(path, os.O_RDONLY))
+                except OSError as e:
+                    unreadable.append("%s (%s)" % (path, e.strerror))
+        except BaseException as e:
+            unreadable.append("probe failed: %s" % e)
+        os.write(write_fd, "; ".join(unreadable).encode()[:4000])
+        os._exit(0)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as f:
+        unreadable = f.read().decode()
+    os.waitpid(pid, 0)
+    if unreadable:
+        raise RuntimeError(
+            "the calls' uid %d cannot read what the interpreter needs: %s; with isolation none "
+            "the interpreter must lie where other users can read it (not under a 0700 home): use "
+            "isolation namespaces, or set tools.python_sandbox.executable to such an interpreter"
+            % (uid, unreadable))
+
+
+# ---------------------------------------------------------------- the mount namespace's view
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_NOATIME, MS_NODIRATIME, MS_BIND = 32, 1024, 2048, 4096
-MS_REC, MS_PRIVATE, MS_RELATIME = 16384, 1 << 18, 1 << 21
-KEPT_MOUNT_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC,
-                    "noatime": MS_NOATIME, "nodiratime": MS_NODIRATIME,
-                    "relatime": MS_RELATIME}
+MS_REC, MS_PRIVATE, MS_RELATIME, MS_STRICTATIME = 16384, 1 << 18, 1 << 21, 1 << 24
+MNT_DETACH = 2
+# statvfs f_flag bit -> mount flag; a read-only remount inside a user namespace must keep the
+# flags the bind source has (the kernel locks them), so they are copied
+STATVFS_TO_MOUNT_FLAGS = {2: MS_NOSUID, 4: MS_NODEV, 8: MS_NOEXEC, 1024: MS_NOATIME,
+                          2048: MS_NODIRATIME, 4096: MS_RELATIME}
+VIEW, HOST = "/view", "/host"  # while the view is built: its root, and the host's root
 
 
 def mount(source, target, fstype, flags, data):
@@ -73,46 +147,118 @@ def mount(source, target, fstype, flags, data):
         fail("mount %s" % target)
 
 
-def unescape_mount_path(field):
-    # mountinfo escapes space, tab, newline and backslash as \ooo
-    out, i = [], 0
-    while i < len(field):
-        if field[i] == "\\" and i + 4 <= len(field) and field[i + 1:i + 4].isdigit():
-            out.append(chr(int(field[i + 1:i + 4], 8)))
-            i += 4
+def umount(target):
+    if LIBC.umount2(target.encode(), MNT_DETACH) != 0:
+        fail("umount %s" % target)
+
+
+def pivot_root(new_root, put_old):
+    number = {"x86_64": 155, "aarch64": 41}[platform.machine()]
+    if LIBC.syscall(number, new_root.encode(), put_old.encode()) != 0:
+        fail("pivot_root %s" % new_root)
+
+
+def bind_read_only(source, target):
+    mount(source, target, None, MS_BIND, None)
+    flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID
+    host_flags = os.statvfs(source).f_flag
+    for bit, flag in STATVFS_TO_MOUNT_FLAGS.items():
+        if host_flags & bit:
+            flags |= flag
+    if not host_flags & (1024 | 4096):  # neither noatime nor relatime: strictatime
+        flags |= MS_STRICTATIME
+    mount(None, target, None, flags, None)
+
+
+def expose(path, exposed, depth=0):
+    """Makes the host's `path` visible read-only at the same place in the view, recreating the
+    symbolic links on the way (/lib64 -> usr/lib64 of a merged /usr); `exposed` holds what is
+    already there."""
+    if depth > 40:
+        raise OSError(errno.ELOOP, "too many symbolic links", path)
+    parts = [p for p in path.split("/") if p]
+    current = ""
+    for i, name in enumerate(parts):
+        current += "/" + name
+        if current in exposed:
+            return
+        info = os.lstat(HOST + current)
+        if stat.S_ISLNK(info.st_mode):
+            target = os.readlink(HOST + current)
+            if not os.path.lexists(VIEW + current):
+                os.symlink(target, VIEW + current)
+            resolved = os.path.normpath(os.path.join(os.path.dirname(current), target))
+            return expose("/".join([resolved] + parts[i + 1:]), exposed, depth + 1)
+        if i < len(parts) - 1:
+            if not os.path.isdir(VIEW + current):
+                os.mkdir(VIEW + current, 0o755)
+        elif stat.S_ISDIR(info.st_mode):
+            if not os.path.isdir(VIEW + current):
+                os.mkdir(VIEW + current, 0o755)
+            bind_read_only(HOST + current, VIEW + current)
+            exposed.add(current)
         else:
-            out.append(field[i])
-            i += 1
-    return "".join(out)
+            os.close(os.open(VIEW + current, os.O_CREAT | os.O_WRONLY, 0o644))
+            bind_read_only(HOST + current, VIEW + current)
+            exposed.add(current)
 
 
-def make_filesystem_read_only(writable, tmpfs_bytes, notes):
-    """Private tmpfs mounts at `writable`, every other mount remounted read-only."""
-    mount(None, "/", None, MS_REC | MS_PRIVATE, None)
-    for path in writable:
-        mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV,
-              "size=%d,mode=1777" % tmpfs_bytes)
-    with open("/proc/self/mountinfo") as f:
-        entries = [line.split() for line in f]
-    for fields in entries:
-        target = unescape_mount_path(fields[4])
-        if target in writable:
-            continue
-        flags = MS_REMOUNT | MS_BIND | MS_RDONLY
-        for option in fields[5].split(","):
-            flags |= KEPT_MOUNT_FLAGS.get(option, 0)
+def mount_private_tmpfs(target, tmpfs_bytes):
+    mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "size=%d,mode=1777" % tmpfs_bytes)
+
+
+def mount_own_proc(target, notes):
+    """A /proc that shows each process only its own uid's processes, and of the system-wide
+    files nothing (subset=pid, Linux >= 5.8)."""
+    flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
+    for options in ("hidepid=invisible,subset=pid", "hidepid=2"):
         try:
-            mount(None, target, None, flags, None)
-        except OSError as e:
-            # ENOENT/EACCES: a mount hidden under another one; unreachable anyway
-            if e.errno not in (errno.ENOENT, errno.EACCES) or target == "/":
-                raise
-            notes.append("mount %s left as is (%s)" % (target, e.strerror))
+            mount("proc", target, "proc", flags, options)
+            if options != "hidepid=invisible,subset=pid":
+                notes.append("/proc mounted with %s (no subset=pid on this kernel)" % options)
+            return
+        except OSError:
+            continue
+    mount("proc", target, "proc", flags, None)
+    notes.append("/proc mounted without hidepid (refused by this kernel)")
+
+
+def enter_minimal_root(readable, private, tmpfs_bytes, notes):
+    """Replaces the root of this mount namespace with a view holding only `readable` (read-only,
+    at their host paths), the devices of DEVICES, a private /proc and private tmpfs mounts at
+    `private`; everything else of the host is unmounted from the namespace. The way bubblewrap and
+    nsjail do it: a tmpfs root, bind mounts, pivot_root, then the old root detached."""
+    for path in readable:
+        hidden = [p for p in private if path == p or path.startswith(p + "/")]
+        if hidden:
+            raise RuntimeError("the interpreter's %s lies in %s, which the sandbox replaces with a "
+                               "private tmpfs: install the interpreter elsewhere" % (path, hidden[0]))
+    mount(None, "/", None, MS_REC | MS_PRIVATE, None)
+    # a scratch tmpfs becomes the root for a while, with the host's tree beneath it at /host
+    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=65536,mode=0700")
+    os.mkdir("/tmp" + HOST)
+    pivot_root("/tmp", "/tmp" + HOST)
+    os.chdir("/")
+    os.mkdir(VIEW)
+    mount("tmpfs", VIEW, "tmpfs", MS_NOSUID | MS_NODEV, "size=1048576,mode=0755")
+    exposed = set()
+    for path in list(readable) + list(DEVICES):
+        expose(path, exposed)
+    for path in private:
+        os.makedirs(VIEW + path, 0o755, exist_ok=True)
+        mount_private_tmpfs(VIEW + path, tmpfs_bytes)
+    os.mkdir(VIEW + "/proc", 0o555)
+    mount_own_proc(VIEW + "/proc", notes)
+    os.chdir(VIEW)
+    pivot_root(".", ".")  # the old root now lies on top of the view; detach it with the host
+    umount(".")
+    os.chdir("/")
+    mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
     probe = "/.arpo4j-write-probe"
     try:
         os.close(os.open(probe, os.O_CREAT | os.O_WRONLY, 0o600))
         os.unlink(probe)
-        raise RuntimeError("root filesystem still writable after read-only remount")
+        raise RuntimeError("root of the view still writable after read-only remount")
     except OSError as e:
         if e.errno != errno.EROFS:
             raise
@@ -138,12 +284,13 @@ SYSV_REMOVERS = {"shm": lambda id_: LIBC.shmctl(id_, IPC_RMID, None),
                  "sem": lambda id_: LIBC.semctl(id_, 0, IPC_RMID)}
 
 
-def remove_sysv_ipc_objects():
+def remove_sysv_ipc_objects(sysvipc_dir):
     """Removes every SysV object of the worker's private IPC namespace: all were made by calls,
-    and all of the call's processes are dead, so shared memory is freed at once."""
+    and all of the call's processes are dead, so shared memory is freed at once. `sysvipc_dir`:
+    a descriptor of /proc/sysvipc, opened before the view (whose /proc has only processes)."""
     for kind, remove in SYSV_REMOVERS.items():
         try:
-            with open("/proc/sysvipc/" + kind) as f:
+            with open(os.open(kind, os.O_RDONLY, dir_fd=sysvipc_dir)) as f:
                 rows = f.read().splitlines()[1:]
         except OSError:
             continue
@@ -174,30 +321,24 @@ class CapData(ctypes.Structure):
                 ("inheritable", ctypes.c_uint32)]
 
 
-CAP_DAC_READ_SEARCH = 2
-
-
-def set_capabilities(mask):
+def drop_every_capability():
     header = CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
     data = (CapData * 2)()
-    data[0].effective = data[0].permitted = mask
     if LIBC.capset(ctypes.byref(header), data) != 0:
         fail("capset")
 
 
 def drop_privileges(sandbox_uid):
     if sandbox_uid is not None:
-        # Real root: become an unprivileged uid (so RLIMIT_NPROC applies and the host's
-        # files are protected by their permissions), keeping only the right to read and
-        # search directories, because the interpreter may live under a 0700 home.
-        prctl(PR_SET_KEEPCAPS, 1)
+        # Real root: become an unprivileged uid (so RLIMIT_NPROC applies and the kill by uid
+        # reaches only the call's processes); changing every uid away from 0 clears all
+        # capabilities. What the call may read is the view / the Landlock allow-list.
         os.setgroups([])
         os.setresgid(sandbox_uid, sandbox_uid, sandbox_uid)
         os.setresuid(sandbox_uid, sandbox_uid, sandbox_uid)
-        set_capabilities(1 << CAP_DAC_READ_SEARCH)
     elif os.geteuid() == 0:
         # root inside a user namespace: keep the uid, lose every capability (no remount)
-        set_capabilities(0)
+        drop_every_capability()
     prctl(PR_SET_NO_NEW_PRIVS, 1)
 
 
@@ -231,10 +372,11 @@ def set_limits(cfg, sandbox_uid):
     limit(resource.RLIMIT_NPROC, existing + cfg["max_processes"])
 
 
-# Landlock: kernel-enforced, unprivileged restriction of filesystem writes.
-LL_WRITE_FILE, LL_REMOVE_DIR, LL_REMOVE_FILE = 1 << 1, 1 << 4, 1 << 5
-LL_MAKE_ALL = sum(1 << b for b in range(6, 13))  # char, dir, reg, sock, fifo, block, sym
-LL_REFER, LL_TRUNCATE = 1 << 13, 1 << 14
+# Landlock: a kernel-enforced, unprivileged allow-list of what a process may do with files.
+LL_EXECUTE, LL_WRITE_FILE, LL_READ_FILE, LL_READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
+LL_ABI1_ALL = (1 << 13) - 1  # execute, write, read, read dir, remove dir/file, make any kind
+LL_REFER, LL_TRUNCATE, LL_IOCTL_DEV = 1 << 13, 1 << 14, 1 << 15
+LL_FILE_RIGHTS = LL_EXECUTE | LL_WRITE_FILE | LL_READ_FILE | LL_TRUNCATE | LL_IOCTL_DEV
 LL_SCOPE_ABSTRACT_UNIX, LL_SCOPE_SIGNAL = 1, 2
 SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446
 
@@ -256,16 +398,18 @@ def landlock_abi():
     return max(version, 0)
 
 
-def restrict_writes(abi, writable_dirs, writable_files):
-    """Allow writes only beneath `writable_dirs` (and to `writable_files`); on ABI >= 6
-    also forbid signalling or connecting to abstract sockets outside the sandbox."""
-    handled = LL_WRITE_FILE | LL_REMOVE_DIR | LL_REMOVE_FILE | LL_MAKE_ALL
-    file_rights = LL_WRITE_FILE
+def restrict_filesystem(abi, readable, writable_dirs):
+    """Every file access the kernel's Landlock ABI knows is refused except: reading and executing
+    beneath `readable`, anything beneath `writable_dirs`, reading and writing /dev/null, reading
+    the other DEVICES and the process's own /proc entry. On ABI >= 6 also no signalling of, or
+    connecting to abstract sockets of, processes outside the sandbox."""
+    handled = LL_ABI1_ALL
     if abi >= 2:
         handled |= LL_REFER
     if abi >= 3:
         handled |= LL_TRUNCATE
-        file_rights |= LL_TRUNCATE
+    if abi >= 5:
+        handled |= LL_IOCTL_DEV
     attr = LandlockRulesetAttr(handled, 0, 0)
     size = 8
     if abi >= 6:
@@ -275,10 +419,16 @@ def restrict_writes(abi, writable_dirs, writable_files):
                            0)
     if ruleset < 0:
         fail("landlock_create_ruleset")
-    rules = [(d, handled) for d in writable_dirs] + [(f, file_rights) for f in writable_files]
+    read = LL_EXECUTE | LL_READ_FILE | LL_READ_DIR
+    rules = [(p, read) for p in readable] + [(d, handled) for d in writable_dirs]
+    rules += [("/dev/null", LL_READ_FILE | LL_WRITE_FILE | LL_TRUNCATE)]
+    rules += [(d, LL_READ_FILE) for d in DEVICES if d != "/dev/null"]
+    rules += [("/proc/self", LL_READ_FILE | LL_READ_DIR)]  # opened here: this process's entry
     for path, rights in rules:
         fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
-        rule = LandlockPathBeneath(rights, fd)
+        if not stat.S_ISDIR(os.fstat(fd).st_mode):
+            rights &= LL_FILE_RIGHTS
+        rule = LandlockPathBeneath(rights & handled, fd)
         if LIBC.syscall(SYS_LANDLOCK_ADD_RULE, ruleset, 1, ctypes.byref(rule), 0) != 0:
             fail("landlock_add_rule %s" % path)
         os.close(fd)
@@ -423,7 +573,7 @@ def run_code(code):
         return 1
 
 
-def child_main(cfg, code, workdir, extra_writable, out_fd, sandbox_uid, protections):
+def child_main(cfg, code, workdir, readable, extra_writable, out_fd, sandbox_uid, protections):
     os.setsid()
     os.dup2(out_fd, 1)
     os.dup2(out_fd, 2)
@@ -444,7 +594,7 @@ def child_main(cfg, code, workdir, extra_writable, out_fd, sandbox_uid, protecti
         set_limits(cfg, sandbox_uid)
         drop_privileges(sandbox_uid)
         if "landlock-fs" in protections:
-            restrict_writes(cfg["landlock_abi"], [workdir] + extra_writable, ["/dev/null"])
+            restrict_filesystem(cfg["landlock_abi"], readable, [workdir] + extra_writable)
         join_fresh_session_keyring()
         if "seccomp" in protections:
             install_seccomp_filter(allow_sysv="ipc-ns" in protections)
@@ -466,34 +616,10 @@ class Worker:
         self.notes = []
         self.protections = []
         self.pid1 = os.getpid() == 1
-        if cfg["namespaces"]:
-            # private tmpfs at /tmp (the scratch area) and /dev/shm (for multiprocessing)
-            private = [p for p in ("/tmp", "/dev/shm") if os.path.isdir(p)]
-            limit_sysv_shared_memory(cfg["tmpfs_bytes"], self.notes)
-            make_filesystem_read_only(private, cfg["tmpfs_bytes"], self.notes)
-            self.protections += ["mount-ns-read-only", "net-ns", "ipc-ns"]
-            self.scratch, self.extra_writable = "/tmp", private[1:]
-        else:
-            self.scratch, self.extra_writable = cfg["scratch"], []
-        if self.pid1:
-            self.protections.append("pid-ns")
         real_root = os.geteuid() == 0 and outer_uid_of(0) == 0
         self.sandbox_uid = cfg["sandbox_uid"] if real_root else None
-        if self.sandbox_uid is not None:
-            self.protections.append("uid-%d" % self.sandbox_uid)
         abi = landlock_abi()
         cfg["landlock_abi"] = abi
-        if abi >= 1:
-            self.protections.append("landlock-fs")
-            if abi >= 6:
-                self.protections.append("landlock-scope")
-        else:
-            self.notes.append("Landlock unavailable: writes are not confined to the work dir")
-        if platform.machine() in SYSCALLS:
-            self.protections.append("seccomp")
-        else:
-            self.notes.append("no seccomp filter for %s" % platform.machine())
-        self.protections.append("rlimits")
         prctl(PR_SET_CHILD_SUBREAPER, 1)
         prctl(PR_SET_DUMPABLE, 0)
         for name in cfg["preload"]:
@@ -501,6 +627,38 @@ class Worker:
                 __import__(name)
             except BaseException as e:  # a missing optional module is not fatal
                 self.notes.append("preload %s failed: %s" % (name, type(e).__name__))
+        # after the preload, so that the directories of the libraries it loaded are known
+        self.readable = interpreter_paths()
+        if cfg["namespaces"]:
+            # private tmpfs at /tmp (the scratch area) and /dev/shm (for multiprocessing)
+            private = ["/tmp"] + [p for p in ("/dev/shm",) if os.path.isdir(p)]
+            limit_sysv_shared_memory(cfg["tmpfs_bytes"], self.notes)
+            self.sysvipc_dir = os.open("/proc/sysvipc", os.O_RDONLY | os.O_DIRECTORY)
+            enter_minimal_root(self.readable, private, cfg["tmpfs_bytes"], self.notes)
+            self.protections += ["mount-ns-view", "net-ns", "ipc-ns"]
+            self.scratch, self.extra_writable = "/tmp", private[1:]
+        else:
+            self.scratch, self.extra_writable = cfg["scratch"], []
+            if self.sandbox_uid is not None:
+                # the calls' uid reaches its working directory beneath; it cannot list the others
+                os.chmod(self.scratch, 0o711)
+        if self.pid1:
+            self.protections.append("pid-ns")
+        if self.sandbox_uid is not None:
+            self.protections.append("uid-%d" % self.sandbox_uid)
+            check_readable_by(self.sandbox_uid, self.readable)
+        if abi >= 1:
+            self.protections.append("landlock-fs")
+            if abi >= 6:
+                self.protections.append("landlock-scope")
+        else:
+            self.notes.append("Landlock unavailable: files are confined by the view only"
+                              if cfg["namespaces"] else "Landlock unavailable")
+        if platform.machine() in SYSCALLS:
+            self.protections.append("seccomp")
+        else:
+            self.notes.append("no seccomp filter for %s" % platform.machine())
+        self.protections.append("rlimits")
         # keep the preloaded objects out of the children's garbage collections, so that a call
         # does not copy (copy-on-write) the pages holding them
         gc.freeze()
@@ -517,8 +675,8 @@ class Worker:
         pid = os.fork()
         if pid == 0:
             os.close(read_fd)
-            child_main(self.cfg, code, workdir, self.extra_writable, write_fd, self.sandbox_uid,
-                       self.protections)
+            child_main(self.cfg, code, workdir, self.readable, self.extra_writable, write_fd,
+                       self.sandbox_uid, self.protections)
         os.close(write_fd)
         try:
             output, reason = self.supervise(pid, read_fd, started + timeout)
@@ -530,7 +688,7 @@ class Worker:
         self.reap_orphans()
         self.empty_scratch()
         if "ipc-ns" in self.protections:
-            remove_sysv_ipc_objects()
+            remove_sysv_ipc_objects(self.sysvipc_dir)
         response = {"output": output.decode("utf-8", "replace"), "wall_s": round(wall, 4),
                     "cpu_s": round(usage.ru_utime + usage.ru_stime, 4) if usage else None,
                     "exit_code": None, "signal": None}
@@ -643,6 +801,12 @@ class Worker:
                 return
 
     def empty_scratch(self):
+        if self.cfg["namespaces"]:
+            # a fresh tmpfs for the next call, whatever this one left (a tree of any depth)
+            for root in [self.scratch] + self.extra_writable:
+                umount(root)
+                mount_private_tmpfs(root, self.cfg["tmpfs_bytes"])
+            return
         for root in [self.scratch] + self.extra_writable:
             for entry in os.listdir(root):
                 remove_tree(os.path.join(root, entry))

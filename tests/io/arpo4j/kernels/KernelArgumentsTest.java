@@ -100,12 +100,21 @@ class KernelArgumentsTest {
         "oldLogprob must have the shape of logprob",
         () ->
             Kernels.clippedSurrogate(
-                a, b.reshape(7, 3), b, mask, 0.2f, 0.2f, 3f, LossAggregation.TOKEN_MEAN));
+                a, b.reshape(7, 3), b, mask, 0.2f, 0.2f, 3f, 0f, 0f, LossAggregation.TOKEN_MEAN));
     rejects(
         "mask must be float32",
         () ->
             Kernels.clippedSurrogate(
-                a, b, b, mask.to(ScalarType.Bool), 0.2f, 0.2f, 3f, LossAggregation.TOKEN_MEAN));
+                a,
+                b,
+                b,
+                mask.to(ScalarType.Bool),
+                0.2f,
+                0.2f,
+                3f,
+                0f,
+                0f,
+                LossAggregation.TOKEN_MEAN));
     rejects(
         "advantage must be contiguous",
         () ->
@@ -117,20 +126,37 @@ class KernelArgumentsTest {
                 0.2f,
                 0.2f,
                 3f,
+                0f,
+                0f,
                 LossAggregation.TOKEN_MEAN));
     rejects(
         "epsLow must be in [0, 1)",
-        () -> Kernels.clippedSurrogate(a, b, b, mask, 1f, 0.2f, 3f, LossAggregation.TOKEN_MEAN));
+        () ->
+            Kernels.clippedSurrogate(
+                a, b, b, mask, 1f, 0.2f, 3f, 0f, 0f, LossAggregation.TOKEN_MEAN));
     rejects(
         "epsHigh must be finite and >= 0",
-        () -> Kernels.clippedSurrogate(a, b, b, mask, 0.2f, -0.1f, 3f, LossAggregation.TOKEN_MEAN));
+        () ->
+            Kernels.clippedSurrogate(
+                a, b, b, mask, 0.2f, -0.1f, 3f, 0f, 0f, LossAggregation.TOKEN_MEAN));
+    rejects(
+        "clipGradLow must be finite and >= 0",
+        () ->
+            Kernels.clippedSurrogate(
+                a, b, b, mask, 0.2f, 0.2f, 3f, -1f, 1f, LossAggregation.TOKEN_MEAN));
+    rejects(
+        "clipGradHigh must be finite and >= 0",
+        () ->
+            Kernels.clippedSurrogate(
+                a, b, b, mask, 0.2f, 0.2f, 3f, 0f, Float.NaN, LossAggregation.TOKEN_MEAN));
     rejects(
         "aggregation must not be null",
-        () -> Kernels.clippedSurrogate(a, b, b, mask, 0.2f, 0.2f, 3f, null));
+        () -> Kernels.clippedSurrogate(a, b, b, mask, 0.2f, 0.2f, 3f, 0f, 0f, null));
     rejects(
         "logprob must not be null",
         () ->
-            Kernels.clippedSurrogate(null, b, b, mask, 0.2f, 0.2f, 3f, LossAggregation.TOKEN_MEAN));
+            Kernels.clippedSurrogate(
+                null, b, b, mask, 0.2f, 0.2f, 3f, 0f, 0f, LossAggregation.TOKEN_MEAN));
   }
 
   @Test

@@ -65,7 +65,7 @@ class PolicyLossTest {
       mask[i] = rng.nextInt(5) == 0 ? 0 : 1;
     }
     mask[0] = 1;
-    PolicyLossConfig config = new PolicyLossConfig(0.2f, 0.28f, 3f, agg, 0.05, 0.01);
+    PolicyLossConfig config = PolicyLossConfig.ppo(0.2f, 0.28f, 3f, agg, 0.05, 0.01);
     Tensor tLp = Tensor.create(lp, s, l),
         tOld = Tensor.create(old, s, l),
         tRef = Tensor.create(ref, s, l),
@@ -73,7 +73,8 @@ class PolicyLossTest {
         tAdv = Tensor.create(adv, s, l),
         tMask = Tensor.create(mask, s, l);
     PolicyLoss.Result r = PolicyLoss.compute(tLp, tOld, tRef, tEnt, tAdv, tMask, config);
-    Kernels.Surrogate pg = Kernels.clippedSurrogate(tLp, tOld, tAdv, tMask, 0.2f, 0.28f, 3f, agg);
+    Kernels.Surrogate pg =
+        Kernels.clippedSurrogate(tLp, tOld, tAdv, tMask, 0.2f, 0.28f, 3f, 0f, 0f, agg);
 
     Tensor x = tLp.to(ScalarType.Double).detach().requires_grad_(true);
     Tensor h = tEnt.to(ScalarType.Double).detach().requires_grad_(true);
@@ -88,6 +89,31 @@ class PolicyLossTest {
     float[] expectedGradLp = doubles2floats(x.grad().add(pg.gradLogprob().to(ScalarType.Double)));
     assertArrayEquals(expectedGradLp, doubles2floats(r.gradLogprob()), 1e-6f);
     assertArrayEquals(doubles2floats(h.grad()), doubles2floats(r.gradEntropy()), 1e-7f);
+  }
+
+  /** loss.clip_mode reaches the kernel: stop_gradient passes its coefficients, ppo passes zeros. */
+  @Test
+  void clipModeReachesTheKernel() {
+    // ratios 1.6 (A > 0: clipped above) and 0.5 (A < 0: clipped below), then an unclipped one
+    Tensor old = Tensor.create(new float[] {-2, -2, -2}, 1, 3);
+    Tensor lp =
+        Tensor.create(
+            new float[] {(float) (-2 + Math.log(1.6)), (float) (-2 + Math.log(0.5)), -2f}, 1, 3);
+    Tensor adv = Tensor.create(new float[] {1, -1, 1}, 1, 3);
+    Tensor mask = Tensor.create(new float[] {1, 1, 1}, 1, 3);
+    PolicyLossConfig aepo =
+        new PolicyLossConfig(
+            0.2f, 0.2f, 3f, ClipMode.STOP_GRADIENT, 0.5f, 1f, LossAggregation.TOKEN_MEAN, 0, 0);
+    PolicyLossConfig ppo = PolicyLossConfig.ppo(0.2f, 0.2f, 3f, LossAggregation.TOKEN_MEAN, 0, 0);
+    PolicyLoss.Result sg = PolicyLoss.compute(lp, old, null, null, adv, mask, aepo);
+    PolicyLoss.Result pg = PolicyLoss.compute(lp, old, null, null, adv, mask, ppo);
+    // by hand, token mean over 3: -A * w / 3 with w = 1.2 * 1, 0.8 * 0.5, ratio 1
+    assertArrayEquals(
+        new float[] {-1.2f / 3, 0.4f / 3, -1f / 3}, doubles2floats(sg.gradLogprob()), 1e-6f);
+    assertArrayEquals(new float[] {0, 0, -1f / 3}, doubles2floats(pg.gradLogprob()), 1e-6f);
+    assertEquals(pg.loss(), sg.loss(), 0, "the value is PPO's");
+    assertEquals(2 / 3f, sg.clipGradKeptFraction(), 1e-6f);
+    assertEquals(0f, pg.clipGradKeptFraction());
   }
 
   /** verl's clamps: ref - lp to ±20 before the exp, k3 to <= 10; clamped tokens get no gradient. */
@@ -105,7 +131,7 @@ class PolicyLossTest {
             null,
             zero,
             mask,
-            new PolicyLossConfig(0.2f, 0.2f, 3f, LossAggregation.TOKEN_MEAN, 1.0, 0));
+            PolicyLossConfig.ppo(0.2f, 0.2f, 3f, LossAggregation.TOKEN_MEAN, 1.0, 0));
     // by hand: k3(20) and k3(-20) exceed 10, k3(2.5) = e^2.5 - 3.5, k3(3) = e^3 - 4 > 10, k3(0.5) =
     // e^0.5 - 1.5
     double expected = (10 + 10 + (Math.exp(2.5) - 3.5) + 10 + (Math.exp(0.5) - 1.5)) / 5;
@@ -120,13 +146,13 @@ class PolicyLossTest {
   void missingInputsAreNamed() {
     Tensor t = Tensor.create(new float[] {-1, -2}, 1, 2),
         m = Tensor.create(new float[] {1, 1}, 1, 2);
-    PolicyLossConfig kl = new PolicyLossConfig(0.2f, 0.2f, 3f, LossAggregation.TOKEN_MEAN, 0.1, 0);
+    PolicyLossConfig kl = PolicyLossConfig.ppo(0.2f, 0.2f, 3f, LossAggregation.TOKEN_MEAN, 0.1, 0);
     IllegalArgumentException e =
         assertThrows(
             IllegalArgumentException.class, () -> PolicyLoss.compute(t, t, null, null, t, m, kl));
     assertTrue(e.getMessage().contains("refLogprob"));
     assertThrows(
         IllegalArgumentException.class,
-        () -> new PolicyLossConfig(1.2f, 0.2f, 3f, LossAggregation.TOKEN_MEAN, 0, 0));
+        () -> PolicyLossConfig.ppo(1.2f, 0.2f, 3f, LossAggregation.TOKEN_MEAN, 0, 0));
   }
 }

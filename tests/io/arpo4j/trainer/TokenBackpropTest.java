@@ -101,7 +101,7 @@ class TokenBackpropTest {
     TransformerModel model = TinyModels.llama(VOCAB, rng.nextLong());
     List<TrainingRow> rows = TinyModels.rows(rng, 7, VOCAB, true);
     PolicyLossConfig config =
-        new PolicyLossConfig(0.2f, 0.28f, 3f, LossAggregation.TOKEN_MEAN, 0, 0.01);
+        PolicyLossConfig.ppo(0.2f, 0.28f, 3f, LossAggregation.TOKEN_MEAN, 0, 0.01);
     try (PolicyOptimizer opt = new PolicyOptimizer(model, OptimizerConfig.defaults())) {
       // ours: micro-batches of ~30 padded tokens, LM-head chunks of 5 tokens
       TokenBackprop backprop = new TokenBackprop(model, TEMPERATURE, 5);

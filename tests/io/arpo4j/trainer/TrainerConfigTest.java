@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import io.arpo4j.advantage.AdvantageEstimator;
 import io.arpo4j.kernels.LossAggregation;
+import io.arpo4j.loss.ClipMode;
+import io.arpo4j.loss.EntropyAwareAdvantage;
 import io.arpo4j.rollout.RolloutConfig;
 import io.arpo4j.tools.python.PythonSandboxConfig;
 import java.nio.file.Files;
@@ -28,6 +30,9 @@ class TrainerConfigTest {
     assertEquals(0.2f, c.policyLossConfig().epsHigh());
     assertEquals(3.0f, c.policyLossConfig().dualClipC());
     assertEquals(LossAggregation.TOKEN_MEAN, c.policyLossConfig().aggregation());
+    assertEquals(ClipMode.PPO, c.policyLossConfig().clipMode());
+    assertEquals(0f, c.policyLossConfig().kernelClipGradHigh(), "PPO passes no clipped gradient");
+    assertEquals(0.0, c.entropyAdvantageCoef());
     assertEquals(1e-6, c.optimizerConfig().lr());
     assertEquals(0.01, c.optimizerConfig().weightDecay());
     assertEquals(1.0, c.optimizerConfig().gradClip());
@@ -68,6 +73,9 @@ class TrainerConfigTest {
     assertEquals(16, r.globalSize());
     assertEquals(8, r.initialSamples());
     assertEquals(arpo.toBuilder().dynamicSplit(true).branchPenalty(0.05).build(), r);
+    // and the loss pieces (AEPO.md §3, §4)
+    assertEquals(ClipMode.STOP_GRADIENT, aepo.policyLossConfig().clipMode());
+    assertEquals(0.2, aepo.aepo().entropyAdvantageCoef());
     // explicit settings win over the preset
     RolloutConfig noPenalty =
         TrainerConfig.load(null, List.of("algo=aepo", "aepo.branch_penalty=0")).rolloutConfig();
@@ -120,7 +128,8 @@ class TrainerConfigTest {
                 "tools.python_sandbox.tmpfs_mib=32",
                 "tools.python_sandbox.isolation=NONE",
                 "tools.python_sandbox.preload=[math]",
-                "tools.python_sandbox.environment={LANG: C.UTF-8}"));
+                "tools.python_sandbox.environment={LANG: C.UTF-8}",
+                "tools.python_sandbox.allow_unconfined_reads=true"));
     PythonSandboxConfig sandbox = c.pythonSandboxConfig();
     assertEquals(3, sandbox.workers());
     assertEquals(java.time.Duration.ofSeconds(7), sandbox.timeout());
@@ -138,9 +147,50 @@ class TrainerConfigTest {
             .isolation(PythonSandboxConfig.Isolation.NONE)
             .preload(List.of("math"))
             .environment(java.util.Map.of("LANG", "C.UTF-8"))
+            .allowUnconfinedReads(true)
             .build(),
         sandbox,
         "the keys not set keep their defaults");
+  }
+
+  /** AEPO.md §3 and §4's loss knobs, each settable alone on any algorithm. */
+  @Test
+  void aepoLossKnobsReachTheLoss() throws Exception {
+    TrainerConfig aepoClip =
+        TrainerConfig.load(null, List.of("algo=grpo", "loss.clip_mode=stop_gradient"));
+    assertEquals(ClipMode.STOP_GRADIENT, aepoClip.policyLossConfig().clipMode());
+    assertEquals(0f, aepoClip.policyLossConfig().kernelClipGradLow()); // AEPO's (0, 1) by default
+    assertEquals(1f, aepoClip.policyLossConfig().kernelClipGradHigh());
+    TrainerConfig ceGppo =
+        TrainerConfig.load(
+            null,
+            List.of(
+                "algo=dapo",
+                "loss.clip_mode=stop_gradient",
+                "loss.clip_grad_low=0.75",
+                "loss.clip_grad_high=0.5"));
+    assertEquals(0.75f, ceGppo.policyLossConfig().kernelClipGradLow());
+    assertEquals(0.5f, ceGppo.policyLossConfig().kernelClipGradHigh());
+    assertEquals(0.28f, ceGppo.policyLossConfig().epsHigh(), "DAPO's preset still applies");
+    TrainerConfig ppo = TrainerConfig.load(null, List.of("loss.clip_grad_low=0.75"));
+    assertEquals(0f, ppo.policyLossConfig().kernelClipGradLow(), "ppo ignores the coefficients");
+    TrainerConfig entropy =
+        TrainerConfig.load(
+            null, List.of("aepo.entropy_advantage_coef=0.2", "aepo.entropy_norm_scope=batch"));
+    assertEquals(0.2, entropy.entropyAdvantageCoef());
+    assertEquals(EntropyAwareAdvantage.Scope.BATCH, entropy.entropyNormScope());
+    assertMessage(
+        "loss.clip_mode must be one of [ppo, stop_gradient], got 'gppo'",
+        () -> TrainerConfig.load(null, List.of("loss.clip_mode=gppo")));
+    assertMessage(
+        "bad loss: clipGradHigh must be finite and >= 0, got -1.0",
+        () -> TrainerConfig.load(null, List.of("loss.clip_grad_high=-1")));
+    assertMessage(
+        "aepo.entropy_advantage_coef must be finite and >= 0, got -0.2",
+        () -> TrainerConfig.load(null, List.of("aepo.entropy_advantage_coef=-0.2")));
+    assertMessage(
+        "aepo.entropy_norm_scope must be one of [batch, minibatch], got 'micro'",
+        () -> TrainerConfig.load(null, List.of("aepo.entropy_norm_scope=micro")));
   }
 
   @Test

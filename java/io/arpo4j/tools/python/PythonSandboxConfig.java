@@ -30,6 +30,8 @@ import java.util.Objects;
  * @param environment extra environment variables of the workers (the JVM's are not passed on,
  *     except PATH)
  * @param startupTimeout limit for a worker to start and import {@code preload}
+ * @param allowUnconfinedReads start even where calls can read the host's files (no mount namespace
+ *     and no Landlock), with a warning; otherwise the pool refuses to start there
  */
 public record PythonSandboxConfig(
     String pythonExecutable,
@@ -46,7 +48,8 @@ public record PythonSandboxConfig(
     int sandboxUidBase,
     List<String> preload,
     Map<String, String> environment,
-    Duration startupTimeout) {
+    Duration startupTimeout,
+    boolean allowUnconfinedReads) {
 
   /** How workers are isolated from the host. */
   public enum Isolation {
@@ -54,11 +57,14 @@ public record PythonSandboxConfig(
     AUTO,
     /**
      * New network, mount and pid namespaces (plus a user namespace when not root): no network
-     * devices, a read-only filesystem except private tmpfs, and every process of a call killed
-     * afterwards. Fails to start if unavailable.
+     * devices, a root of its own holding only what the interpreter reads (read-only) and private
+     * tmpfs mounts, and every process of a call killed afterwards. Fails to start if unavailable.
      */
     NAMESPACES,
-    /** No namespaces; the per-call protections (rlimits, seccomp, Landlock, uid) still apply. */
+    /**
+     * No namespaces; the per-call protections (rlimits, seccomp, the Landlock allow-list, uid)
+     * still apply.
+     */
     NONE;
 
     /** The modes {@code tools.python_sandbox.isolation} may name: each one's name in lower case. */
@@ -128,7 +134,8 @@ public record PythonSandboxConfig(
         Defaults.integer(section + "uid_base"),
         Defaults.texts(section + "preload"),
         Defaults.textMap(section + "environment"),
-        Duration.ofSeconds(Defaults.integer(section + "startup_timeout_s")));
+        Duration.ofSeconds(Defaults.integer(section + "startup_timeout_s")),
+        Defaults.bool(section + "allow_unconfined_reads"));
   }
 
   public Builder toBuilder() {
@@ -158,6 +165,7 @@ public record PythonSandboxConfig(
     private List<String> preload;
     private Map<String, String> environment;
     private Duration startupTimeout;
+    private boolean allowUnconfinedReads;
 
     private Builder(PythonSandboxConfig c) {
       pythonExecutable = c.pythonExecutable;
@@ -175,6 +183,7 @@ public record PythonSandboxConfig(
       preload = c.preload;
       environment = c.environment;
       startupTimeout = c.startupTimeout;
+      allowUnconfinedReads = c.allowUnconfinedReads;
     }
 
     public Builder pythonExecutable(String v) {
@@ -252,6 +261,11 @@ public record PythonSandboxConfig(
       return this;
     }
 
+    public Builder allowUnconfinedReads(boolean v) {
+      allowUnconfinedReads = v;
+      return this;
+    }
+
     public PythonSandboxConfig build() {
       return new PythonSandboxConfig(
           pythonExecutable,
@@ -268,7 +282,8 @@ public record PythonSandboxConfig(
           sandboxUidBase,
           preload,
           environment,
-          startupTimeout);
+          startupTimeout,
+          allowUnconfinedReads);
     }
   }
 }

@@ -98,6 +98,14 @@ public final class PythonWorkerPool implements AutoCloseable {
       if (!first.worker().notes().isEmpty()) {
         LOG.log(Level.INFO, "python sandbox notes: {0}", first.worker().notes());
       }
+      String exposed = unconfinedReads(namespaces, protections);
+      if (exposed != null && !config.allowUnconfinedReads()) {
+        throw new IllegalStateException(
+            exposed + "; set tools.python_sandbox.allow_unconfined_reads: true to run anyway");
+      }
+      if (exposed != null) {
+        LOG.log(Level.WARNING, exposed);
+      }
       this.idle = new ArrayBlockingQueue<>(config.workers());
       idle.add(new Slot(uidOf(0), first.worker()));
       startRemainingWorkers();
@@ -108,6 +116,18 @@ public final class PythonWorkerPool implements AutoCloseable {
   }
 
   private record Started(PythonWorker worker, boolean namespaces) {}
+
+  /**
+   * What calls can read of the host when neither the mount namespace's view nor a Landlock
+   * allow-list confines them, in one line; null when one of them does.
+   */
+  static String unconfinedReads(boolean namespaces, List<String> protections) {
+    if (namespaces || protections.contains("landlock-fs")) {
+      return null;
+    }
+    return "python sandbox: no mount namespace and no Landlock here: calls can read every file "
+        + "their uid can (world-readable files of /etc, /home, /srv, the project and its runs)";
+  }
 
   /** Starts one worker, trying namespaces first unless they are off; decides the isolation. */
   private Started startFirstWorker(int uid) {
@@ -313,7 +333,7 @@ public final class PythonWorkerPool implements AutoCloseable {
   }
 
   /** The interpreter's real path (skipping launcher shims such as pyenv's on every start). */
-  private static String resolveInterpreter(String executable) {
+  static String resolveInterpreter(String executable) {
     try {
       Process probe =
           new ProcessBuilder(executable, "-c", "import sys; print(sys.executable)")

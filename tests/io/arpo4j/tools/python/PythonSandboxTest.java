@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -48,6 +49,7 @@ class PythonSandboxTest {
 
   static PythonSandboxConfig testConfig(Isolation isolation) {
     return PythonSandboxConfig.defaults().toBuilder()
+        .pythonExecutable(isolation == Isolation.NONE ? interpreterReadableByOthers() : "python3")
         .workers(2)
         .timeout(TIMEOUT)
         .cpuSeconds(1)
@@ -370,8 +372,9 @@ class PythonSandboxTest {
 
   /**
    * A 3,000-deep tree (paths longer than PATH_MAX) in the working directory: the call succeeds, the
-   * worker survives its clean-up, and the working directory is gone afterwards (checked on the host
-   * when it lives there, i.e. without namespaces).
+   * worker survives its clean-up, and the scratch area is empty afterwards, as the host sees it (a
+   * call can no longer list it): the worker's host directory without namespaces, the {@code /tmp}
+   * of each worker's mount namespace with them.
    */
   static void assertDeepTreeRemoved(PythonWorkerPool target) throws Exception {
     PythonRun run =
@@ -389,18 +392,32 @@ class PythonSandboxTest {
             Duration.ofSeconds(30)); // creating and removing it takes seconds on a busy disk
     assertEquals(Status.OK, run.status(), run.output());
     Path workdir = Path.of(run.output().strip());
-    if (!target.usesNamespaces()) {
+    List<Path> scratchAreas = new ArrayList<>();
+    if (target.usesNamespaces()) {
+      Path ownMounts = Files.readSymbolicLink(Path.of("/proc/self/ns/mnt"));
+      java.util.Map<Path, Path> tmpOfNamespace = new java.util.HashMap<>();
+      for (ProcessHandle process : target.processes()) { // unshare and its worker share one
+        Path proc = Path.of("/proc/" + process.pid());
+        Path mounts = Files.readSymbolicLink(proc.resolve("ns/mnt"));
+        if (!mounts.equals(ownMounts)) {
+          tmpOfNamespace.put(mounts, proc.resolve("root/tmp"));
+        }
+      }
+      scratchAreas.addAll(tmpOfNamespace.values());
+      assertEquals(target.config().workers(), scratchAreas.size(), "workers' mount namespaces");
+    } else {
       assertFalse(Files.exists(workdir), "left on the host: " + workdir);
+      scratchAreas.add(workdir.getParent());
+    }
+    for (Path scratch : scratchAreas) {
+      try (var left = Files.list(scratch)) {
+        assertEquals(List.of(), left.toList(), "left in the scratch area " + scratch);
+      }
     }
     for (int i = 0; i < target.config().workers(); i++) { // the same worker answers again
-      PythonRun next =
-          target.run(
-              "import os\nparent = '"
-                  + workdir.getParent()
-                  + "'\n"
-                  + "[e for e in os.listdir(parent) if os.path.join(parent, e) != os.getcwd()]");
+      PythonRun next = target.run("import os\nos.listdir('.')");
       assertEquals(Status.OK, next.status(), next.output());
-      assertEquals("[]", next.output().strip(), "left in the scratch area");
+      assertEquals("[]", next.output().strip(), "a working directory not fresh");
     }
   }
 
@@ -434,6 +451,404 @@ class PythonSandboxTest {
     assertFalse(run.output().contains("written"), run.output());
     for (Path dir : dirs) {
       assertFalse(Files.exists(dir.resolve("escaped.txt")), "file created in " + dir);
+    }
+  }
+
+  @Test
+  void hostFilesAreInvisible() throws Exception {
+    assertTrue(pool.protections().contains("mount-ns-view"), pool.protections().toString());
+    assertHostFilesHidden(pool);
+  }
+
+  @Test
+  void anotherCallsWorkingDirectoryIsInvisible() throws Exception {
+    assertOtherCallHidden(pool);
+  }
+
+  @Test
+  void scientificCodeAndTenMegabytesOfOutputStillWork() throws Exception {
+    assertScienceAndBigOutputWork(Isolation.NAMESPACES);
+  }
+
+  /** The view needs no capability: an interpreter under a 0700 directory works through it. */
+  @Test
+  void interpreterUnderAClosedDirectoryWorksThroughTheView() throws Exception {
+    Path temp = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "venv-");
+    String python = interpreterUnderClosedDirectory(temp, "python3");
+    try (PythonWorkerPool venvPool =
+        new PythonWorkerPool(
+            testConfig(Isolation.NAMESPACES).toBuilder()
+                .pythonExecutable(python)
+                .workers(1)
+                .preload(List.of())
+                .build())) {
+      PythonRun run =
+          venvPool.run("import sys, fractions\nprint(sys.prefix, fractions.Fraction(2, 4))");
+      assertEquals(Status.OK, run.status(), run.output());
+      assertEquals(temp.resolve("closed/venv") + " 1/2", run.output().strip());
+    } finally {
+      PythonWorkerPool.deleteTree(temp);
+    }
+  }
+
+  /**
+   * A venv made in a 0700 directory (as pyenv's interpreter lies in a 0700 /root): its module path
+   * lies beneath a directory other users cannot search. Returns the venv's interpreter; {@code
+   * base} is the interpreter the venv is made from. Not under /tmp, which the view replaces.
+   */
+  static String interpreterUnderClosedDirectory(Path temp, String base) throws Exception {
+    Path closed = Files.createDirectory(temp.resolve("closed"));
+    Files.setPosixFilePermissions(closed, PosixFilePermissions.fromString("rwx------"));
+    Process venv =
+        new ProcessBuilder(
+                PythonWorkerPool.resolveInterpreter(base),
+                "-m",
+                "venv",
+                "--without-pip",
+                closed.resolve("venv").toString())
+            .redirectErrorStream(true)
+            .start();
+    String out = new String(venv.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertEquals(0, venv.waitFor(), out);
+    return closed.resolve("venv/bin/python").toString();
+  }
+
+  /**
+   * Files of the host a call must not see, each tried from the call by reading or listing it: a
+   * root-owned mode-600 file and a world-readable file in a fresh 0755 directory (in the build
+   * directory), a run directory, /etc/shadow, the caller's working directory and home. Every try
+   * must fail (no such file in the view; permission denied under Landlock), no content may show,
+   * and the call must hold no capability. Returns what the call printed.
+   */
+  static String assertHostFilesHidden(PythonWorkerPool target) throws Exception {
+    Path fresh = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "secret-");
+    Path run = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "run-");
+    try {
+      Files.setPosixFilePermissions(fresh, PosixFilePermissions.fromString("rwxr-xr-x"));
+      Files.setPosixFilePermissions(run, PosixFilePermissions.fromString("rwxr-xr-x"));
+      Path secret = Files.writeString(fresh.resolve("secret.txt"), "SECRET-600");
+      Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString("rw-------"));
+      Path open = Files.writeString(fresh.resolve("public.txt"), "SECRET-644");
+      Files.setPosixFilePermissions(open, PosixFilePermissions.fromString("rw-r--r--"));
+      Path rollouts = Files.writeString(run.resolve("rollouts.jsonl"), "SECRET-RUN\n");
+      Files.setPosixFilePermissions(rollouts, PosixFilePermissions.fromString("rw-r--r--"));
+      String callerDir = Path.of("").toAbsolutePath().toString();
+      List<String[]> tries =
+          List.of(
+              new String[] {"read", secret.toString()},
+              new String[] {"read", open.toString()},
+              new String[] {"list", fresh.toString()},
+              new String[] {"list", run.toString()},
+              new String[] {"read", rollouts.toString()},
+              new String[] {"read", "/etc/shadow"},
+              new String[] {"read", "/etc/passwd"},
+              new String[] {"list", callerDir},
+              new String[] {"read", Path.of(callerDir, "pom.xml").toString()},
+              new String[] {"list", System.getProperty("user.home")});
+      StringBuilder code =
+          new StringBuilder(
+              String.join(
+                  "\n",
+                  "import os",
+                  "def attempt(kind, path):",
+                  "    try:",
+                  "        found = open(path).read() if kind == 'read' else os.listdir(path)",
+                  "        print(kind, path, 'ok', repr(found)[:200])",
+                  "    except OSError as e:",
+                  "        print(kind, path, type(e).__name__)",
+                  ""));
+      for (String[] attempt : tries) {
+        code.append("attempt('").append(attempt[0]).append("', '").append(attempt[1]);
+        code.append("')\n");
+      }
+      code.append(
+          "print(''.join(l for l in open('/proc/self/status') if l.startswith(('CapEff', 'CapPrm'))))");
+      PythonRun result = target.run(code.toString());
+      assertEquals(Status.OK, result.status(), result.output());
+      String output = result.output();
+      assertFalse(output.contains("SECRET"), output);
+      assertFalse(output.contains("root:"), output);
+      String expected = target.usesNamespaces() ? "FileNotFoundError" : "PermissionError";
+      List<String> lines = output.strip().lines().toList();
+      for (int i = 0; i < tries.size(); i++) {
+        String[] attempt = tries.get(i);
+        String line = lines.get(i);
+        assertTrue(line.startsWith(attempt[0] + " " + attempt[1] + " "), output);
+        // the home may hold the interpreter (pyenv under /root): then the view has it as a
+        // directory, whose listing Landlock refuses
+        boolean home = attempt[1].equals(System.getProperty("user.home"));
+        assertTrue(
+            line.endsWith(" " + expected) || home && line.endsWith(" PermissionError"),
+            "visible from a call: " + line + "\n" + output);
+      }
+      assertTrue(output.contains("CapPrm:\t0000000000000000"), output);
+      assertTrue(output.contains("CapEff:\t0000000000000000"), output);
+      return output;
+    } finally {
+      PythonWorkerPool.deleteTree(fresh);
+      PythonWorkerPool.deleteTree(run);
+    }
+  }
+
+  /**
+   * As a non-root user (uid 65534, through {@code setpriv}; the machine must allow it: root here,
+   * /usr/bin/python3 readable by others) the worker runs in a user namespace and calls keep its
+   * root-in-namespace uid: the view still hides the host's files and no capability is left. The
+   * worker is driven by its protocol directly, since a pool runs as the JVM's own user.
+   */
+  @Test
+  void nonRootWorkerHidesHostFilesToo() throws Exception {
+    Path setpriv = Path.of("/usr/bin/setpriv");
+    Path python = Path.of("/usr/bin/python3");
+    Assumptions.assumeTrue(isRoot() && Files.isExecutable(setpriv), "needs root and setpriv");
+    Assumptions.assumeTrue(
+        Files.isExecutable(python) && searchableByOthers(python), "needs /usr/bin/python3");
+    String source;
+    try (var in =
+        PythonSandboxTest.class.getResourceAsStream("/io/arpo4j/tools/python_worker.py")) {
+      source = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    }
+    var json = new com.fasterxml.jackson.databind.ObjectMapper();
+    var settings = json.createObjectNode();
+    settings.put("namespaces", true).putNull("scratch").put("tmpfs_bytes", 16 << 20);
+    settings.putNull("sandbox_uid").put("cpu_seconds", 5).put("address_space_bytes", 1L << 30);
+    settings.put("max_processes", 16).put("max_file_bytes", 1 << 20);
+    settings.put("output_limit_bytes", 4096).putArray("preload");
+    Process worker =
+        new ProcessBuilder(
+                setpriv.toString(),
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "unshare",
+                "--user",
+                "--map-root-user",
+                "--net",
+                "--ipc",
+                "--mount",
+                "--pid",
+                "--fork",
+                "--kill-child",
+                "--mount-proc",
+                "--",
+                python.toString(),
+                "-c",
+                source,
+                settings.toString())
+            .directory(new java.io.File("/"))
+            .redirectError(ProcessBuilder.Redirect.DISCARD)
+            .start();
+    try (BufferedReader out =
+        new BufferedReader(
+            new InputStreamReader(worker.getInputStream(), StandardCharsets.UTF_8))) {
+      var ready = json.readTree(out.readLine());
+      Assumptions.assumeTrue(
+          ready.path("ready").asBoolean(), "user namespaces refused here: " + ready);
+      String code =
+          String.join(
+              "\n",
+              "import os",
+              "for path in ('/etc/shadow', '/etc/passwd', '"
+                  + Path.of("pom.xml").toAbsolutePath()
+                  + "', '/root'):",
+              "    try:",
+              "        print(path, open(path).read()[:20] if os.path.isfile(path) else os.listdir(path))",
+              "    except OSError as e:",
+              "        print(path, type(e).__name__)",
+              "print(''.join(l for l in open('/proc/self/status') if l.startswith(('CapEff', 'CapPrm'))))");
+      var request = json.createObjectNode().put("id", 1).put("code", code).put("timeout", 10);
+      worker.getOutputStream().write((request + "\n").getBytes(StandardCharsets.UTF_8));
+      worker.getOutputStream().flush();
+      var response = json.readTree(out.readLine());
+      String output = response.path("output").asText();
+      assertEquals("ok", response.path("status").asText(), output);
+      assertEquals(
+          String.join(
+              "\n",
+              "/etc/shadow FileNotFoundError",
+              "/etc/passwd FileNotFoundError",
+              Path.of("pom.xml").toAbsolutePath() + " FileNotFoundError",
+              "/root FileNotFoundError",
+              "CapPrm:\t0000000000000000",
+              "CapEff:\t0000000000000000"),
+          output.strip());
+    } finally {
+      worker.destroyForcibly().waitFor();
+    }
+  }
+
+  /**
+   * Call A (on one worker) writes a file named after a nonce in its working directory and waits;
+   * while it waits, call B (on the other worker) tries A's working directory by every name it has:
+   * its path on the host (without namespaces), its path inside A's namespace and A's worker's
+   * {@code /proc/<pid>/root}. B must see neither the file nor its content.
+   */
+  static void assertOtherCallHidden(PythonWorkerPool target) throws Exception {
+    String nonce = "nonce" + System.nanoTime();
+    CompletableFuture<PythonRun> first =
+        CompletableFuture.supplyAsync(
+            () -> {
+              try {
+                return target.run(
+                    String.join(
+                        "\n",
+                        "import os, time",
+                        "open('" + nonce + "', 'w').write('" + nonce + "')",
+                        "deadline = time.time() + 15",
+                        "while not os.path.exists('done') and time.time() < deadline:",
+                        "    time.sleep(0.02)",
+                        "os.path.exists('done')"),
+                    Duration.ofSeconds(20));
+              } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+              }
+            });
+    Path marker = null;
+    for (int i = 0; i < 1500 && marker == null; i++) {
+      marker = findMarker(target, nonce);
+      Thread.sleep(10);
+    }
+    assertTrue(marker != null, "call A's file not found on the host");
+    try {
+      Path workdir = marker.getParent();
+      List<String> names = new ArrayList<>(List.of(workdir.toString()));
+      if (target.usesNamespaces()) { // /proc/<pid>/root/tmp/call-N: also /tmp/call-N inside
+        names.add("/" + workdir.subpath(3, workdir.getNameCount()));
+      }
+      StringBuilder code = new StringBuilder("import os\n");
+      for (String name : names) {
+        code.append("for f in (lambda: os.listdir('")
+            .append(name)
+            .append("'), lambda: open('")
+            .append(name)
+            .append("/")
+            .append(nonce)
+            .append("').read()):\n")
+            .append("    try:\n        print(f())\n")
+            .append("    except OSError as e:\n        print(type(e).__name__)\n");
+      }
+      PythonRun second = target.run(code.toString());
+      assertEquals(Status.OK, second.status(), second.output());
+      assertFalse(second.output().contains(nonce), second.output());
+      assertTrue(second.output().contains("Error"), second.output());
+    } finally {
+      Files.writeString(marker.resolveSibling("done"), "");
+    }
+    PythonRun firstRun = first.get();
+    assertEquals(Status.OK, firstRun.status(), firstRun.output());
+    assertEquals("True", firstRun.output().strip());
+  }
+
+  /** Where the file call A made lies, as the host (root) reaches it; null while absent. */
+  private static Path findMarker(PythonWorkerPool target, String nonce) throws Exception {
+    List<Path> roots = new ArrayList<>();
+    if (target.usesNamespaces()) {
+      for (ProcessHandle process : target.processes()) {
+        roots.add(Path.of("/proc/" + process.pid() + "/root/tmp"));
+      }
+    } else {
+      try (var scratch =
+          Files.newDirectoryStream(
+              Path.of(System.getProperty("java.io.tmpdir")), "arpo4j-python-*")) {
+        scratch.forEach(roots::add);
+      }
+    }
+    for (Path root : roots) {
+      try (var calls = Files.newDirectoryStream(root, "call-*")) {
+        for (Path call : calls) {
+          if (Files.exists(call.resolve(nonce))) {
+            return call.resolve(nonce);
+          }
+        }
+      } catch (java.io.IOException e) {
+        // a process without such a directory (unshare itself), or one that just ended
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Numpy-free scientific code (values known by hand) and a 10 MB print run as before, in a pool of
+   * one worker whose output bound admits 10 MB.
+   */
+  static void assertScienceAndBigOutputWork(Isolation isolation) throws Exception {
+    try (PythonWorkerPool big =
+        new PythonWorkerPool(
+            testConfig(isolation).toBuilder()
+                .workers(1)
+                .preload(List.of())
+                .outputLimitBytes(16 << 20)
+                .build())) {
+      PythonRun science =
+          big.run(
+              String.join(
+                  "\n",
+                  "import math, fractions, decimal, itertools, json, re, statistics",
+                  "decimal.getcontext().prec = 30",
+                  "print(math.comb(40, 20), math.isqrt(10**20))",
+                  "print(fractions.Fraction(1, 3) + fractions.Fraction(1, 6))",
+                  "print(decimal.Decimal(1) / decimal.Decimal(7))",
+                  "print(sum(1 for _ in itertools.permutations(range(6))))",
+                  "print(json.dumps(json.loads('{\"b\": [1, 2.5, null], \"a\": true}'), "
+                      + "sort_keys=True))",
+                  "print(re.findall(r'\\d+', 'x12y345z6'))",
+                  "print(statistics.median([3, 1, 4, 1, 5]), statistics.mean([1, 2, 3, 4]))"));
+      assertEquals(Status.OK, science.status(), science.output());
+      assertEquals(
+          String.join(
+              "\n",
+              "137846528820 10000000000",
+              "1/2",
+              "0.142857142857142857142857142857",
+              "720",
+              "{\"a\": true, \"b\": [1, 2.5, null]}",
+              "['12', '345', '6']",
+              "3 2.5"),
+          science.output().strip());
+      PythonRun print = big.run("print('x' * 10_000_000)");
+      assertEquals(Status.OK, print.status());
+      assertEquals(10_000_001, print.output().length());
+      assertEquals(10_000_000, print.output().chars().filter(c -> c == 'x').count());
+    }
+  }
+
+  /**
+   * The interpreter for isolation NONE as root: calls run as another uid and there is no view, so
+   * the interpreter must lie where other users can read it. The default one unless it lies beneath
+   * a directory closed to others (pyenv under a 0700 /root), then /usr/bin/python3; the test is
+   * skipped when neither fits.
+   */
+  static String interpreterReadableByOthers() {
+    String python = PythonWorkerPool.resolveInterpreter("python3");
+    if (!isRoot() || searchableByOthers(Path.of(python))) {
+      return python;
+    }
+    Path system = Path.of("/usr/bin/python3");
+    Assumptions.assumeTrue(
+        Files.isExecutable(system) && searchableByOthers(system),
+        python + " lies under a directory closed to other users and /usr/bin/python3 is missing");
+    return system.toString();
+  }
+
+  static boolean isRoot() {
+    try {
+      return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid") == 0;
+    } catch (java.io.IOException e) {
+      return false;
+    }
+  }
+
+  private static boolean searchableByOthers(Path path) {
+    try {
+      for (Path dir = path.toRealPath().getParent(); dir != null; dir = dir.getParent()) {
+        if (!Files.getPosixFilePermissions(dir)
+            .contains(java.nio.file.attribute.PosixFilePermission.OTHERS_EXECUTE)) {
+          return false;
+        }
+      }
+      return true;
+    } catch (java.io.IOException e) {
+      return false;
     }
   }
 

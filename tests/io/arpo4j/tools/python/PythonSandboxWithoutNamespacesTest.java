@@ -3,6 +3,7 @@ package io.arpo4j.tools.python;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.arpo4j.tools.python.PythonRun.Status;
@@ -16,6 +17,7 @@ import java.time.Instant;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -50,6 +52,57 @@ class PythonSandboxWithoutNamespacesTest {
     assertFalse(pool.protections().contains("net-ns"));
     assertTrue(pool.protections().contains("seccomp"), pool.protections().toString());
     assertTrue(pool.protections().contains("landlock-fs"), pool.protections().toString());
+  }
+
+  @Test
+  void hostFilesAreUnreadable() throws Exception {
+    PythonSandboxTest.assertHostFilesHidden(pool);
+  }
+
+  @Test
+  void anotherCallsWorkingDirectoryIsUnreadable() throws Exception {
+    PythonSandboxTest.assertOtherCallHidden(pool);
+  }
+
+  @Test
+  void scientificCodeAndTenMegabytesOfOutputStillWork() throws Exception {
+    PythonSandboxTest.assertScienceAndBigOutputWork(Isolation.NONE);
+  }
+
+  /**
+   * As root, calls run as another uid without any capability and there is no view: an interpreter
+   * beneath a directory other users cannot search is refused at start, in one line saying why.
+   */
+  @Test
+  void interpreterUnderAClosedDirectoryIsRefused(@TempDir Path temp) throws Exception {
+    Assumptions.assumeTrue(PythonSandboxTest.isRoot(), "calls change uid only under root");
+    String python =
+        PythonSandboxTest.interpreterUnderClosedDirectory(
+            temp, PythonSandboxTest.interpreterReadableByOthers());
+    IllegalStateException refused =
+        assertThrows(
+            IllegalStateException.class,
+            () ->
+                new PythonWorkerPool(
+                    PythonSandboxTest.testConfig(Isolation.NONE).toBuilder()
+                        .pythonExecutable(python)
+                        .workers(1)
+                        .preload(List.of())
+                        .build()));
+    assertTrue(
+        refused.getMessage().contains("cannot read what the interpreter needs")
+            && refused.getMessage().contains(temp.toString()),
+        refused.getMessage());
+  }
+
+  /** With neither a mount namespace nor Landlock the pool refuses to start unless opted in. */
+  @Test
+  void unconfinedReadsNeedTheOptIn() {
+    String exposed = PythonWorkerPool.unconfinedReads(false, List.of("seccomp", "rlimits"));
+    assertTrue(exposed.contains("calls can read every file their uid can"), exposed);
+    assertEquals(null, PythonWorkerPool.unconfinedReads(false, List.of("landlock-fs")));
+    assertEquals(null, PythonWorkerPool.unconfinedReads(true, List.of()));
+    assertFalse(PythonSandboxConfig.defaults().allowUnconfinedReads());
   }
 
   @Test
