@@ -6,7 +6,8 @@
 #                                            decode/prefill/training speed vs the same run's read
 #                                            bandwidth and (where python3 has torch) PyTorch eager
 #   benchmarks/run.sh rollout [P M R]        ARPO vs GRPO rollout throughput; python pool vs fresh process
-#   benchmarks/run.sh demo-compare [--seeds N] [--quick]   the demo's ARPO vs GRPO over seeds, mean ± sd
+#   benchmarks/run.sh demo-compare [--seeds N] [--quick] [--variants a,b]   the demo side-by-side over seeds
+#                                           (start, GRPO, GRPO at ARPO's calls, ARPO, AEPO, ARPO + each AEPO piece), mean ± sd
 #   benchmarks/run.sh rewards [S]            math answer comparisons/s (S seconds per kind): plain, fractions, symbolic
 #   benchmarks/run.sh memory [TOKENS]       peak RSS and time of one training step, Qwen2.5-0.5B shape:
 #                                           gradient checkpointing on/off, chunked LM head vs [N, V] logits

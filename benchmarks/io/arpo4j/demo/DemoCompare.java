@@ -9,22 +9,43 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The demo's ARPO-vs-GRPO comparison over several seeds (rollouts and data order; the world and the
- * cold-start checkpoint are fixed), printed as mean ± sd next to the starting policy: the toy-scale
- * check that RL improves the cold-start model, and of the paper's claim that ARPO reaches at least
- * GRPO's accuracy with fewer tool calls. Run by {@code benchmarks/run.sh demo-compare --seeds N}.
+ * The demo's side-by-side over several seeds (rollouts and data order; the world and the cold-start
+ * checkpoint are fixed), printed as mean ± sd next to the starting policy: the toy-scale check that
+ * RL improves the cold-start model, whether ARPO reaches GRPO's accuracy with fewer tool calls, and
+ * what each AEPO piece adds to ARPO. Run by {@code benchmarks/run.sh demo-compare --seeds N
+ * [--variants a,b,...] [--quick] [--dev]}; variants are {@link DemoCommand.Variant} names.
  */
 public final class DemoCompare {
+  /**
+   * start, GRPO (the plan's M), GRPO at ARPO's tool-call budget, ARPO, AEPO, and ARPO with each
+   * AEPO piece alone. grpo@arpo-calls needs arpo and grpo before it.
+   */
+  static final List<String> DEFAULT_VARIANTS =
+      List.of(
+          "grpo",
+          "arpo",
+          "grpo@arpo-calls",
+          "aepo",
+          "arpo+split",
+          "arpo+penalty",
+          "arpo+stopgrad",
+          "arpo+entadv");
+
   public static void main(String[] args) throws Exception {
     int seeds = 3;
     boolean quick = false;
     boolean development = false;
+    List<String> specs = DEFAULT_VARIANTS;
     for (int i = 0; i < args.length; i++) {
       if (args[i].equals("--seeds")) seeds = Integer.parseInt(args[++i]);
       if (args[i].equals("--quick")) quick = true;
       if (args[i].equals("--dev")) development = true;
+      if (args[i].equals("--variants")) specs = List.of(args[++i].split(","));
     }
-    Map<String, List<double[]>> byAlgo = new LinkedHashMap<>();
+    List<DemoCommand.Variant> variants = DemoCommand.variants(specs); // fail before any run
+    // the row name of grpo@arpo-calls depends on the seed's M: rows are keyed by their position
+    Map<Integer, String> names = new LinkedHashMap<>();
+    Map<Integer, List<double[]>> byRow = new LinkedHashMap<>();
     for (int seed = 1; seed <= seeds; seed++) {
       DemoCommand.Result r =
           DemoCommand.run(
@@ -32,20 +53,25 @@ public final class DemoCompare {
               seed,
               false,
               Path.of("runs/demo-compare/seed-" + seed),
-              List.of("arpo", "grpo"),
+              variants,
               development);
       System.out.println("seed " + seed + "\n" + r.table());
       List<ResultRow> rows = new ArrayList<>(List.of(r.start()));
       rows.addAll(r.rows());
-      for (ResultRow row : rows) {
+      for (int i = 0; i < rows.size(); i++) {
+        ResultRow row = rows.get(i);
+        String planned = i == 0 ? "start" : variants.get(i - 1).name();
+        String name = names.get(i);
+        names.put(i, name == null || name.equals(row.algo()) ? row.algo() : planned);
         Map<String, Double> k = row.accuracyByKind();
-        byAlgo
-            .computeIfAbsent(row.algo(), key -> new ArrayList<>())
+        byRow
+            .computeIfAbsent(i, key -> new ArrayList<>())
             .add(
                 new double[] {
                   row.accuracy(),
                   row.toolCallsPerQuestion(),
                   row.trainToolCallsPerPrompt(),
+                  row.trainTokensPerPrompt(),
                   row.seconds(),
                   k.get("ARITHMETIC"),
                   k.get("LOOKUP"),
@@ -54,28 +80,31 @@ public final class DemoCompare {
       }
     }
     System.out.printf("%n%d seeds, %d cores%n", seeds, Runtime.getRuntime().availableProcessors());
+    String format = "%-16s %20s %20s %22s %22s %14s %14s %14s %14s%n";
     System.out.printf(
-        "%-6s %20s %22s %24s %14s %14s %14s %14s%n",
+        format,
         "policy",
         development ? "dev accuracy" : "held-out accuracy",
-        "tool calls / question",
+        "tool calls / q",
         "train calls / prompt",
+        "rollout tokens / prompt",
         "time (s)",
         "arithmetic",
         "lookup",
         "two-hop");
-    for (Map.Entry<String, List<double[]>> e : byAlgo.entrySet()) {
+    for (Map.Entry<Integer, List<double[]>> e : byRow.entrySet()) {
       List<double[]> v = e.getValue();
       System.out.printf(
-          "%-6s %20s %22s %24s %14s %14s %14s %14s%n",
-          e.getKey(),
+          format,
+          names.get(e.getKey()),
           meanSd(v, 0, "%.3f"),
           meanSd(v, 1, "%.2f"),
           meanSd(v, 2, "%.2f"),
           meanSd(v, 3, "%.0f"),
-          meanSd(v, 4, "%.2f"),
+          meanSd(v, 4, "%.0f"),
           meanSd(v, 5, "%.2f"),
-          meanSd(v, 6, "%.2f"));
+          meanSd(v, 6, "%.2f"),
+          meanSd(v, 7, "%.2f"));
     }
   }
 

@@ -32,7 +32,8 @@ import picocli.CommandLine.Option;
  * The embedded demo: a task the tiny demo model can only solve with tools (arithmetic through
  * python, fictional facts through search, two-hop lookups). It starts from the shipped cold-start
  * checkpoint (or redoes that SFT with {@code --from-scratch}), evaluates it on held-out questions,
- * then trains ARPO and GRPO from it with the same rollout budget and seed and evaluates both.
+ * then trains each chosen variant (ARPO and GRPO by default; {@link Variant}) from it with the same
+ * rollout budget and seed and evaluates each.
  */
 @Command(
     name = "demo",
@@ -63,8 +64,87 @@ public final class DemoCommand implements Callable<Integer> {
   @Option(names = "--runs-dir", description = "where runs go (default runs)")
   String runsDir = "runs";
 
-  @Option(names = "--algos", split = ",", description = "algorithms to compare (default arpo,grpo)")
+  @Option(
+      names = "--algos",
+      split = ",",
+      description =
+          "variants to compare (default arpo,grpo): an algorithm (arpo, aepo, grpo, dapo, ...),"
+              + " one with AEPO pieces (arpo+split, arpo+penalty+stopgrad; pieces: "
+              + "split, penalty, stopgrad, entadv), grpo@M (M samples per prompt), or"
+              + " grpo@arpo-calls (the M whose training tool calls per prompt come closest to"
+              + " arpo's, after arpo and grpo ran)")
   List<String> algos = List.of("arpo", "grpo");
+
+  /**
+   * One trained policy of the demo: an algorithm with settings over its preset.
+   *
+   * @param name the row's name, as written ({@code arpo+split}, {@code grpo@12})
+   * @param algo the algorithm ({@link TrainerConfig#ALGORITHMS})
+   * @param settings {@code key=value} settings over the demo's (AEPO pieces, the group size)
+   */
+  public record Variant(String name, String algo, List<String> settings) {
+    public Variant {
+      settings = List.copyOf(settings);
+    }
+
+    /** The AEPO pieces a variant may add, each its setting in the {@code aepo} preset. */
+    static final Map<String, String> PIECES =
+        Map.of(
+            "split", "aepo.dynamic_split",
+            "penalty", "aepo.branch_penalty",
+            "stopgrad", "loss.clip_mode",
+            "entadv", "aepo.entropy_advantage_coef");
+
+    /** Placeholder of {@code grpo@arpo-calls}, resolved once arpo and grpo ran. */
+    static final String MATCH_ARPO_CALLS = "arpo-calls";
+
+    /**
+     * {@code algo}, {@code algo+piece+...}, {@code algo@M}, or {@code grpo@arpo-calls} (its size is
+     * left to {@link #run}).
+     */
+    public static Variant parse(String spec) {
+      String text = spec.strip().toLowerCase(Locale.ROOT);
+      int at = text.indexOf('@');
+      if (at >= 0) {
+        String algo = text.substring(0, at), size = text.substring(at + 1);
+        TrainerConfig.ALGORITHMS.get(algo);
+        if (size.equals(MATCH_ARPO_CALLS)) return new Variant(text, algo, List.of());
+        int m;
+        try {
+          m = Integer.parseInt(size);
+        } catch (NumberFormatException e) {
+          m = 0;
+        }
+        if (m < 1) {
+          throw new IllegalArgumentException(
+              "variant '" + spec + "': after @ comes a group size >= 1 or " + MATCH_ARPO_CALLS);
+        }
+        return new Variant(text, algo, List.of("rollout.global_size=" + m));
+      }
+      String[] parts = text.split("\\+");
+      TrainerConfig.ALGORITHMS.get(parts[0]);
+      List<String> settings = new ArrayList<>();
+      List<String> aepo = TrainerConfig.ALGORITHMS.get("aepo").settings();
+      for (int i = 1; i < parts.length; i++) {
+        String key = PIECES.get(parts[i]);
+        if (key == null) {
+          throw new IllegalArgumentException(
+              "variant '"
+                  + spec
+                  + "': unknown piece '"
+                  + parts[i]
+                  + "'; known: "
+                  + PIECES.keySet());
+        }
+        settings.add(aepo.stream().filter(x -> x.startsWith(key + "=")).findFirst().orElseThrow());
+      }
+      return new Variant(text, parts[0], settings);
+    }
+
+    boolean matchesArpoCalls() {
+      return name.endsWith("@" + MATCH_ARPO_CALLS);
+    }
+  }
 
   /** The sizes of a run: the full demo and the --quick smoke run. */
   public record Plan(
@@ -78,6 +158,13 @@ public final class DemoCommand implements Callable<Integer> {
       int globalSize,
       int initialSamples) {}
 
+  /** {@code specs} parsed ({@link Variant#parse}); an unknown name fails before anything runs. */
+  public static List<Variant> variants(List<String> specs) {
+    List<Variant> out = new ArrayList<>();
+    for (String spec : specs) out.add(Variant.parse(spec));
+    return out;
+  }
+
   public static Plan plan(boolean quick) {
     return quick
         ? new Plan(192, 30, 1, 32, 2, 4, 2, 4, 2)
@@ -86,7 +173,7 @@ public final class DemoCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Result r = run(plan(quick), seed, fromScratch, Path.of(runsDir), algos, development);
+    Result r = run(plan(quick), seed, fromScratch, Path.of(runsDir), variants(algos), development);
     System.out.println();
     System.out.println(r.table());
     System.out.println("report: " + r.report());
@@ -108,7 +195,7 @@ public final class DemoCommand implements Callable<Integer> {
       }
       sb.append(
           String.format(
-              "%-8s %10s %18s %22s %10s   %s%n",
+              "%-16s %10s %18s %22s %10s   %s%n",
               "policy",
               "accuracy",
               "tool calls / q",
@@ -128,7 +215,7 @@ public final class DemoCommand implements Callable<Integer> {
                         .append(String.format(" %.2f  ", e.getValue())));
         sb.append(
             String.format(
-                "%-8s %10.3f %18.2f %22s %10s   %s%n",
+                "%-16s %10.3f %18.2f %22s %10s   %s%n",
                 row.algo(),
                 row.accuracy(),
                 row.toolCallsPerQuestion(),
@@ -153,7 +240,7 @@ public final class DemoCommand implements Callable<Integer> {
       long seed,
       boolean fromScratch,
       Path runsDir,
-      List<String> algos,
+      List<Variant> variants,
       boolean development)
       throws Exception {
     Path root = runsDir.resolve("demo");
@@ -200,7 +287,10 @@ public final class DemoCommand implements Callable<Integer> {
     List<DemoQuestion> evaluated = development ? task.development() : task.heldOut();
     List<Question> rlQuestions = questions(task.rl()), heldOut = questions(evaluated);
     HtmlReport.Builder report =
-        HtmlReport.builder("arpo4j demo: ARPO vs GRPO on the demo model")
+        HtmlReport.builder(
+                "arpo4j demo: "
+                    + String.join(" vs ", variants.stream().map(Variant::name).toList())
+                    + " on the demo model")
             .setting("seed", seed)
             .setting(
                 "cold start",
@@ -222,6 +312,9 @@ public final class DemoCommand implements Callable<Integer> {
             .setting(
                 development ? "development questions" : "held-out questions",
                 heldOut.size() + " (greedy decoding)");
+    for (Variant v : variants) {
+      if (!v.settings().isEmpty()) report.setting(v.name(), String.join(", ", v.settings()));
+    }
 
     // 2. the starting policy on the held-out questions
     Evaluator.Result start;
@@ -242,14 +335,24 @@ public final class DemoCommand implements Callable<Integer> {
             accuracyByKind(evaluated, start),
             start.toolCallsPerAnswer(),
             Double.NaN,
+            Double.NaN,
             Double.NaN);
     report.result(startRow);
 
     // 3. the same RL budget and seed for each algorithm, from the same cold start
     List<ResultRow> rows = new ArrayList<>();
-    for (String algo : algos) {
+    for (Variant planned : variants) {
+      Variant variant = planned.matchesArpoCalls() ? matchArpoCalls(planned, plan, rows) : planned;
+      String algo = variant.name();
       TrainerConfig config =
-          config(plan, seed, runsDir, "demo-" + algo, coldStart.toString(), algo);
+          config(
+              plan,
+              seed,
+              runsDir,
+              "demo-" + algo.replace('@', '-'),
+              coldStart.toString(),
+              variant.algo(),
+              variant.settings());
       long t0 = System.nanoTime();
       Evaluator.Result eval;
       try (Trainer trainer = Trainer.builder(config).resume(false).tool(task.search()).build()) {
@@ -262,7 +365,11 @@ public final class DemoCommand implements Callable<Integer> {
                 eval.passAt1(),
                 accuracyByKind(evaluated, eval),
                 eval.toolCallsPerAnswer(),
-                RunReport.toolCallsPerPrompt(config.runDir().resolve(MetricsLog.FILE_NAME)),
+                RunReport.perPrompt(
+                    config.runDir().resolve(MetricsLog.FILE_NAME),
+                    MetricsLog.TOOL_CALLS_PER_PROMPT),
+                RunReport.perPrompt(
+                    config.runDir().resolve(MetricsLog.FILE_NAME), MetricsLog.GENERATED_TOKENS),
                 seconds);
         rows.add(row);
         report.result(row);
@@ -309,6 +416,7 @@ public final class DemoCommand implements Callable<Integer> {
       a.put("accuracy", row.accuracy());
       a.put("tool_calls_per_question", row.toolCallsPerQuestion());
       a.put("train_tool_calls_per_prompt", row.trainToolCallsPerPrompt());
+      a.put("train_tokens_per_prompt", row.trainTokensPerPrompt());
       a.put("seconds", row.seconds());
       a.put("accuracy_by_kind", new TreeMap<>(row.accuracyByKind()));
       algos.put(row.algo(), a);
@@ -326,50 +434,103 @@ public final class DemoCommand implements Callable<Integer> {
   }
 
   /**
+   * GRPO at ARPO's tool-call budget: the group size M' = round(M·c_arpo/c_grpo), c being the
+   * training tool calls per prompt of the arpo and grpo rows already run (GRPO's calls grow in
+   * proportion to its independent samples).
+   */
+  static Variant matchArpoCalls(Variant planned, Plan plan, List<ResultRow> done) {
+    double arpo = Double.NaN, grpo = Double.NaN;
+    for (ResultRow row : done) {
+      if (row.algo().equals("arpo")) arpo = row.trainToolCallsPerPrompt();
+      if (row.algo().equals(planned.algo())) grpo = row.trainToolCallsPerPrompt();
+    }
+    if (!(arpo > 0) || !(grpo > 0)) {
+      throw new IllegalArgumentException(
+          planned.name()
+              + " needs arpo and "
+              + planned.algo()
+              + " earlier in the list, both with tool calls in training");
+    }
+    int m = (int) Math.max(1, Math.round(plan.globalSize() * arpo / grpo));
+    System.out.printf(
+        "%s: %s with M = %d (%.2f training tool calls per prompt at M = %d, arpo %.2f)%n",
+        planned.name(), planned.algo(), m, grpo, plan.globalSize(), arpo);
+    return Variant.parse(planned.algo() + "@" + m);
+  }
+
+  /**
    * The demo's settings over the defaults: a small model, so a high learning rate and short
    * contexts.
    */
   static TrainerConfig config(
       Plan plan, long seed, Path runsDir, String runName, String model, String algo)
       throws IOException {
-    return TrainerConfig.load(
-        null,
-        List.of(
-            "algo=" + (algo.equals("sft") ? "arpo" : algo),
-            "run_name=" + runName,
-            "runs_dir=" + runsDir,
-            "seed=" + seed,
-            "model=" + model,
-            "data.prompt_template=" + yamlString(DemoTask.prompt("{question}")),
-            "steps=" + plan.steps(),
-            "prompts_per_step=" + plan.promptsPerStep(),
-            "ppo_mini_batch_prompts=" + plan.miniBatchPrompts(),
-            "micro_batch_tokens=8192",
-            "save_every=0",
-            // lr and steps chosen on the development split (demo --dev), never on the held-out one
-            "optimizer.lr=5e-5",
-            // Adam's second moment over ~20 steps, as nanoGPT: with 0.999 the tied embedding's
-            // growing gradients outrun the running variance and the embedding blows up
-            // (|E| ~ 600 after 750 SFT steps)
-            "optimizer.beta2=0.95",
-            "rollout.temperature=1.0",
-            "rollout.global_size=" + plan.globalSize(),
-            "rollout.initial_samples="
-                + (algo.equals("arpo") ? plan.initialSamples() : plan.globalSize()),
-            "rollout.entropy_window=8",
-            "rollout.max_response_tokens=192",
-            "rollout.tool_call_limit=3",
-            "reward.kind=exact",
-            "tools.python_sandbox.workers=2",
-            "tools.python="
-                + !algo.equals("sft"), // SFT calls no tool: start no python workers for it
-            "sft.epochs=" + plan.sftEpochs(),
-            "sft.lr=1e-3",
-            "sft.warmup_steps=40", // without warm-up Adam leaves this model near a bigram fit for
-            // hundreds of steps
-            "sft.batch_size=" + plan.sftBatchSize(),
-            "eval.samples=1",
-            "eval.temperature=0"));
+    return config(plan, seed, runsDir, runName, model, algo, List.of());
+  }
+
+  /** {@link #config} with a variant's {@code settings} over the demo's. */
+  static TrainerConfig config(
+      Plan plan,
+      long seed,
+      Path runsDir,
+      String runName,
+      String model,
+      String algo,
+      List<String> settings)
+      throws IOException {
+    List<String> overrides =
+        new ArrayList<>(demoSettings(plan, seed, runsDir, runName, model, algo));
+    overrides.addAll(settings);
+    // a variant's own group size: branching algorithms keep half of it for initial samples
+    for (String setting : settings) {
+      if (setting.startsWith("rollout.global_size=")) {
+        int m = Integer.parseInt(setting.substring(setting.indexOf('=') + 1));
+        boolean branches = TrainerConfig.ALGORITHMS.get(algo).branches();
+        overrides.add("rollout.initial_samples=" + (branches ? Math.max(1, m / 2) : m));
+      }
+    }
+    return TrainerConfig.load(null, overrides);
+  }
+
+  private static List<String> demoSettings(
+      Plan plan, long seed, Path runsDir, String runName, String model, String algo) {
+    return List.of(
+        "algo=" + (algo.equals("sft") ? "arpo" : algo),
+        "run_name=" + runName,
+        "runs_dir=" + runsDir,
+        "seed=" + seed,
+        "model=" + model,
+        "data.prompt_template=" + yamlString(DemoTask.prompt("{question}")),
+        "steps=" + plan.steps(),
+        "prompts_per_step=" + plan.promptsPerStep(),
+        "ppo_mini_batch_prompts=" + plan.miniBatchPrompts(),
+        "micro_batch_tokens=8192",
+        "save_every=0",
+        // lr and steps chosen on the development split (demo --dev), never on the held-out one
+        "optimizer.lr=5e-5",
+        // Adam's second moment over ~20 steps, as nanoGPT: with 0.999 the tied embedding's
+        // growing gradients outrun the running variance and the embedding blows up
+        // (|E| ~ 600 after 750 SFT steps)
+        "optimizer.beta2=0.95",
+        "rollout.temperature=1.0",
+        "rollout.global_size=" + plan.globalSize(),
+        "rollout.initial_samples="
+            + (!algo.equals("sft") && TrainerConfig.ALGORITHMS.get(algo).branches()
+                ? plan.initialSamples()
+                : plan.globalSize()),
+        "rollout.entropy_window=8",
+        "rollout.max_response_tokens=192",
+        "rollout.tool_call_limit=3",
+        "reward.kind=exact",
+        "tools.python_sandbox.workers=2",
+        "tools.python=" + !algo.equals("sft"), // SFT calls no tool: start no python workers for it
+        "sft.epochs=" + plan.sftEpochs(),
+        "sft.lr=1e-3",
+        "sft.warmup_steps=40", // without warm-up Adam leaves this model near a bigram fit for
+        // hundreds of steps
+        "sft.batch_size=" + plan.sftBatchSize(),
+        "eval.samples=1",
+        "eval.temperature=0");
   }
 
   private static String yamlString(String s) {

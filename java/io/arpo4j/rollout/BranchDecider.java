@@ -6,15 +6,20 @@ import java.util.List;
 import java.util.SplittableRandom;
 
 /**
- * The branch rule of ARPO.md §3: ΔH = (H_t − H_initial) / ln|V|, P = α + β·ΔH, then either P > τ
- * (threshold) or U < clamp(P, 0, 1) (stochastic); and the budget split among simultaneous requests,
- * highest ΔH first.
+ * The branch rule of ARPO.md §3 with AEPO's consecutive-branch penalty (AEPO.md §2): ΔH = (H_t −
+ * H_initial) / ln|V|, P = (α + β·ΔH)·max(0, 1 − λ·l), then either P > τ (threshold) or U < clamp(P,
+ * 0, 1) (stochastic); and the budget split among simultaneous requests, highest ΔH first.
  */
 final class BranchDecider {
 
   /** One path's decision at a branch point, before the budget is split. */
   record Request(
-      PathState path, double probeEntropy, double deltaH, double probability, boolean wanted) {}
+      PathState path,
+      double probeEntropy,
+      double deltaH,
+      double probability,
+      boolean wanted,
+      int consecutiveBranches) {}
 
   private final RolloutConfig config;
   private final double logVocab;
@@ -27,15 +32,17 @@ final class BranchDecider {
     this.round = round;
   }
 
-  Request decide(PathState path, double probeEntropy) {
+  /** {@code consecutiveBranches} is l in the rollout's penalty scope. */
+  Request decide(PathState path, double probeEntropy, int consecutiveBranches) {
     double deltaH = (probeEntropy - path.initialEntropy) / logVocab;
-    double p = config.alpha() + config.beta() * deltaH;
+    double p =
+        (config.alpha() + config.beta() * deltaH) * config.penaltyFactor(consecutiveBranches);
     boolean wanted =
         switch (config.branchRule()) {
           case THRESHOLD -> p > config.tau();
           case STOCHASTIC -> draw(path) < Math.min(1.0, Math.max(0.0, p));
         };
-    return new Request(path, probeEntropy, deltaH, p, wanted);
+    return new Request(path, probeEntropy, deltaH, p, wanted, consecutiveBranches);
   }
 
   /**

@@ -11,9 +11,12 @@ import java.util.List;
  * @param probeEntropy H_t, the window entropy of the probe tokens ({@link
  *     RolloutConfig#windowEntropy})
  * @param deltaH ΔH = (H_t − H_initial) / ln|V|
- * @param probability P = α + β·ΔH
+ * @param probability P = (α + β·ΔH)·max(0, 1 − λ·l), the consecutive-branch penalty's factor being
+ *     1 when λ = 0
  * @param wanted whether the branch rule said to branch (budget aside)
  * @param childIds ids of the children forked here; empty when none (rule said no, or no budget)
+ * @param consecutiveBranches l, the consecutive branchings before this decision in the rollout's
+ *     penalty scope (counted whether or not the penalty is on)
  */
 public record BranchPoint(
     int offset,
@@ -22,7 +25,8 @@ public record BranchPoint(
     double deltaH,
     double probability,
     boolean wanted,
-    List<Integer> childIds) {
+    List<Integer> childIds,
+    int consecutiveBranches) {
   public BranchPoint {
     childIds = List.copyOf(childIds);
   }

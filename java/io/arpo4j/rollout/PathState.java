@@ -60,6 +60,18 @@ final class PathState {
 
   Probe probe;
 
+  /**
+   * l under {@link RolloutConfig.PenaltyScope#PATH}: this path's most recent tool calls, in a row,
+   * at which a branch was made (its ancestors' included).
+   */
+  int consecutiveBranches;
+
+  /**
+   * The window entropies measured after this path's tool results while it was its prompt's AEPO
+   * probe (no branch decision is taken then).
+   */
+  final List<Double> probeWindows = new ArrayList<>();
+
   /** An independent sample from the prompt. */
   PathState(GroupState group, int id, Trajectory.Origin origin, Sequence sequence) {
     this(group, id, -1, -1, origin, sequence, new ResponseBuffer(), new ArrayList<>());

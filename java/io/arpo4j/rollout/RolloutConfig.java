@@ -11,7 +11,8 @@ import io.arpo4j.model.SamplingParams;
  *
  * @param globalSize M, trajectories per prompt (initial + branches + fillers)
  * @param initialSamples N, independent samples started from the prompt. N == M is plain GRPO: the
- *     budget is spent before any branch point, so nothing ever branches
+ *     budget is spent before any branch point, so nothing ever branches. Unused with {@code
+ *     dynamicSplit}, whose m replaces it
  * @param entropyWindow k, tokens whose entropy is measured: the first k of a trajectory (H_initial)
  *     and the k after each tool result (H_t)
  * @param entropyWindowMode how a window's token entropies become H: their sum (the reference's
@@ -28,6 +29,14 @@ import io.arpo4j.model.SamplingParams;
  * @param sampling decoding knobs (the entropy is that of the temperature distribution, so ΔH is
  *     meaningful only at T > 0)
  * @param seed seeds the policy's sampling and the stochastic branch draws
+ * @param dynamicSplit AEPO's dynamic split (AEPO.md §1): one probe trajectory per prompt first,
+ *     then m global samples from its entropies instead of N
+ * @param splitBeta β_m of m = clamp(⌊M·σ(β_m·(H_root − H_tool)/ln|V|)⌋ + 1, 1, M)
+ * @param reuseProbe whether the probe is kept as the first of the m global samples (else it is
+ *     thrown away, as the reference does, and m fresh samples start)
+ * @param branchPenalty λ of AEPO's consecutive-branch penalty (AEPO.md §2): P is multiplied by
+ *     max(0, 1 − λ·l); 0 turns it off
+ * @param penaltyScope what l counts
  */
 public record RolloutConfig(
     int globalSize,
@@ -42,7 +51,33 @@ public record RolloutConfig(
     BranchRule branchRule,
     int maxResponseTokens,
     SamplingParams sampling,
-    long seed) {
+    long seed,
+    boolean dynamicSplit,
+    double splitBeta,
+    boolean reuseProbe,
+    double branchPenalty,
+    PenaltyScope penaltyScope) {
+
+  /** What l of the consecutive-branch penalty counts (AEPO.md §2). */
+  public enum PenaltyScope {
+    /**
+     * Along a path's ancestry, its most recent tool calls in a row at which a branch was made (a
+     * child inherits its parent's count, which the branch raised by one).
+     */
+    PATH,
+    /**
+     * The reference's bookkeeping, per question: the rounds of tool calls (a path's i-th call is in
+     * round i) just before the current one, in a row, in which the question gained a path.
+     */
+    QUESTION;
+
+    /** The scopes {@code aepo.penalty_scope} may name: each one's name in lower case. */
+    public static final Registry<PenaltyScope> REGISTRY = new Registry<>("aepo.penalty_scope");
+
+    static {
+      for (PenaltyScope scope : values()) REGISTRY.register(scope.name(), scope);
+    }
+  }
 
   /** How the branch probability P = α + β·ΔH becomes a decision at a branch point. */
   public enum BranchRule {
@@ -123,6 +158,30 @@ public record RolloutConfig(
     if (sampling == null) {
       throw new IllegalArgumentException("sampling must not be null");
     }
+    requireFinite("splitBeta", splitBeta);
+    if (!(branchPenalty >= 0) || !Double.isFinite(branchPenalty)) {
+      throw new IllegalArgumentException(
+          "branchPenalty (lambda) must be finite and >= 0, got " + branchPenalty);
+    }
+    if (penaltyScope == null) {
+      throw new IllegalArgumentException("penaltyScope must not be null");
+    }
+  }
+
+  /**
+   * AEPO's m, the global samples of a prompt: clamp(⌊M·σ(β_m·gap)⌋ + 1, 1, M), with gap = (H_root −
+   * H_tool)/ln|V|. A probe whose tool calls raised its entropy (gap < 0) leaves more of M to
+   * branches.
+   */
+  public int globalSamples(double gap) {
+    double sigmoid = 1 / (1 + Math.exp(-splitBeta * gap));
+    long m = (long) Math.floor(globalSize * sigmoid) + 1;
+    return (int) Math.max(1, Math.min(globalSize, m));
+  }
+
+  /** max(0, 1 − λ·l): the consecutive-branch penalty's factor on P after l branchings. */
+  public double penaltyFactor(int consecutiveBranches) {
+    return Math.max(0.0, 1.0 - branchPenalty * consecutiveBranches);
   }
 
   private static void requireFinite(String name, double value) {
@@ -141,9 +200,9 @@ public record RolloutConfig(
     return builder().globalSize(globalSize).initialSamples(globalSize).build();
   }
 
-  /** True when N == M: no budget is left for branches. */
+  /** True when N == M without a dynamic split: no budget is left for branches. */
   public boolean isGrpo() {
-    return initialSamples == globalSize;
+    return initialSamples == globalSize && !dynamicSplit;
   }
 
   public static Builder builder() {
@@ -164,7 +223,12 @@ public record RolloutConfig(
         .branchRule(branchRule)
         .maxResponseTokens(maxResponseTokens)
         .sampling(sampling)
-        .seed(seed);
+        .seed(seed)
+        .dynamicSplit(dynamicSplit)
+        .splitBeta(splitBeta)
+        .reuseProbe(reuseProbe)
+        .branchPenalty(branchPenalty)
+        .penaltyScope(penaltyScope);
   }
 
   /** Starts from the spec's defaults; {@link #build()} validates. */
@@ -188,8 +252,39 @@ public record RolloutConfig(
             Defaults.integer("rollout.top_k"));
     // not the trainer's seed: library users get reproducible rollouts without choosing one
     private long seed = 0;
+    private boolean dynamicSplit = Defaults.bool("aepo.dynamic_split");
+    private double splitBeta = Defaults.number("aepo.split_beta");
+    private boolean reuseProbe = Defaults.bool("aepo.reuse_probe");
+    private double branchPenalty = Defaults.number("aepo.branch_penalty");
+    private PenaltyScope penaltyScope =
+        PenaltyScope.REGISTRY.get(Defaults.text("aepo.penalty_scope"));
 
     private Builder() {}
+
+    public Builder dynamicSplit(boolean on) {
+      this.dynamicSplit = on;
+      return this;
+    }
+
+    public Builder splitBeta(double betaM) {
+      this.splitBeta = betaM;
+      return this;
+    }
+
+    public Builder reuseProbe(boolean reuse) {
+      this.reuseProbe = reuse;
+      return this;
+    }
+
+    public Builder branchPenalty(double lambda) {
+      this.branchPenalty = lambda;
+      return this;
+    }
+
+    public Builder penaltyScope(PenaltyScope scope) {
+      this.penaltyScope = scope;
+      return this;
+    }
 
     public Builder globalSize(int m) {
       this.globalSize = m;
@@ -270,7 +365,12 @@ public record RolloutConfig(
           branchRule,
           maxResponseTokens,
           sampling,
-          seed);
+          seed,
+          dynamicSplit,
+          splitBeta,
+          reuseProbe,
+          branchPenalty,
+          penaltyScope);
     }
   }
 }

@@ -18,6 +18,12 @@ import java.util.function.Consumer;
  * is filled with independent samples. Every path that can decode does so in one batched {@link
  * Policy#step} per token, across all prompts.
  *
+ * <p>AEPO's pieces (AEPO.md §1–§2), when configured: with {@link RolloutConfig#dynamicSplit()} each
+ * prompt first decodes one probe, which never branches; its H_root and H_tool set m, the global
+ * samples that replace N ({@link RolloutGroup#budgetSplit()}). With {@link
+ * RolloutConfig#branchPenalty()} > 0, P is damped by max(0, 1 − λ·l) after l consecutive
+ * branchings.
+ *
  * <p>Not thread-safe: one rollout at a time (the policy is single-threaded anyway).
  */
 public final class RolloutEngine {

@@ -12,8 +12,16 @@ import java.util.function.ToDoubleFunction;
  * @param promptIndex index of the prompt in the rollout's input
  * @param prompt the prompt
  * @param trajectories all trajectories, ordered by id
+ * @param budgetSplit AEPO's dynamic split of the budget, or null when the rollout used a fixed N
  */
-public record RolloutGroup(int promptIndex, Prompt prompt, List<Trajectory> trajectories) {
+public record RolloutGroup(
+    int promptIndex, Prompt prompt, List<Trajectory> trajectories, BudgetSplit budgetSplit) {
+
+  /** A group rolled out with a fixed number of initial samples (no dynamic split). */
+  public RolloutGroup(int promptIndex, Prompt prompt, List<Trajectory> trajectories) {
+    this(promptIndex, prompt, trajectories, null);
+  }
+
   public RolloutGroup {
     trajectories = List.copyOf(trajectories);
     for (int i = 0; i < trajectories.size(); i++) {
@@ -85,6 +93,6 @@ public record RolloutGroup(int promptIndex, Prompt prompt, List<Trajectory> traj
     for (Trajectory t : trajectories) {
       scored.add(t.withReward(reward.applyAsDouble(t)));
     }
-    return new RolloutGroup(promptIndex, prompt, scored);
+    return new RolloutGroup(promptIndex, prompt, scored, budgetSplit);
   }
 }

@@ -74,7 +74,12 @@ final class RolloutRun {
       for (int i = 0; i < prompts.size(); i++) {
         GroupState group = new GroupState(i, prompts.get(i));
         groups.add(group);
-        startIndependent(group, config.initialSamples(), Trajectory.Origin.INITIAL);
+        if (config.dynamicSplit()) {
+          group.probing = true;
+          startIndependent(group, 1, Trajectory.Origin.PROBE);
+        } else {
+          startIndependent(group, config.initialSamples(), Trajectory.Origin.INITIAL);
+        }
       }
       while (true) {
         applyToolOutcomes(decoding.isEmpty() && pendingTools > 0);
@@ -117,7 +122,7 @@ final class RolloutRun {
    */
   private void startFillers() {
     for (GroupState group : groups) {
-      if (group.live == 0 && group.paths.size() < config.globalSize()) {
+      if (group.live == 0 && !group.probing && group.paths.size() < config.globalSize()) {
         startIndependent(group, config.globalSize() - group.paths.size(), Trajectory.Origin.FILLER);
       }
     }
@@ -145,7 +150,13 @@ final class RolloutRun {
       PathState.Probe probe = path.probe;
       boolean stopped = path.phase != PathState.Phase.DECODING;
       if (probe != null && (probe.tokens == config.entropyWindow() || stopped)) {
-        requests.add(decider.decide(path, config.windowEntropy(probe.entropySum, probe.tokens)));
+        double window = config.windowEntropy(probe.entropySum, probe.tokens);
+        if (path.group.probing) {
+          path.probeWindows.add(window); // pre-monitoring only: the probe never branches
+          path.probe = null;
+        } else {
+          requests.add(decider.decide(path, window, consecutiveBranches(path)));
+        }
       }
     }
     // Decide before acting on the stops: a path whose probe ended in a tool call or EOS still
@@ -219,6 +230,39 @@ final class RolloutRun {
     return false;
   }
 
+  /** l of the consecutive-branch penalty for the decision {@code path} is about to take. */
+  private int consecutiveBranches(PathState path) {
+    return switch (config.penaltyScope()) {
+      case PATH -> path.consecutiveBranches;
+      case QUESTION -> path.group.gainedRoundsBefore(path.toolCalls.size() - 1);
+    };
+  }
+
+  /**
+   * AEPO's dynamic split, once the probe of a group finished: m from its entropies (AEPO.md §1),
+   * then the m − 1 other global samples (the probe is the first), or m fresh ones when the probe is
+   * thrown away. What is left of M is the branch budget.
+   */
+  private void splitBudget(PathState probe) {
+    GroupState group = probe.group;
+    double root = probe.initialEntropy;
+    double tool = root;
+    for (double window : probe.probeWindows) tool += window;
+    tool /= 1 + probe.probeWindows.size();
+    double gap = (root - tool) / Math.log(policy.vocabSize());
+    int m = config.globalSamples(gap);
+    group.probing = false;
+    if (config.reuseProbe()) {
+      group.split = new BudgetSplit(root, tool, gap, m, null);
+      startIndependent(group, m - 1, Trajectory.Origin.INITIAL);
+    } else {
+      group.paths.remove(probe);
+      finished--; // not one of the M
+      group.split = new BudgetSplit(root, tool, gap, m, probe.result);
+      startIndependent(group, m, Trajectory.Origin.INITIAL);
+    }
+  }
+
   /** Splits each prompt's free slots among this step's branch requests (highest ΔH first). */
   private void resolveBranches(List<BranchDecider.Request> requests) {
     Map<GroupState, List<BranchDecider.Request>> byGroup = new LinkedHashMap<>();
@@ -227,7 +271,7 @@ final class RolloutRun {
     }
     for (Map.Entry<GroupState, List<BranchDecider.Request>> entry : byGroup.entrySet()) {
       GroupState group = entry.getKey();
-      int budget = config.globalSize() - group.paths.size();
+      int budget = group.branchSlots(config.globalSize());
       for (BranchDecider.Grant grant : decider.allocate(entry.getValue(), budget)) {
         branch(grant);
       }
@@ -241,7 +285,7 @@ final class RolloutRun {
     PathState.Probe probe = parent.probe;
     parent.probe = null;
 
-    List<Integer> childIds = new ArrayList<>();
+    List<PathState> children = new ArrayList<>();
     if (grant.children() > 0) {
       // The fork handle becomes the first child; further ones are forked from it before it
       // decodes, so all of them start right after the tool result and share its KV.
@@ -254,12 +298,22 @@ final class RolloutRun {
         PathState child =
             new PathState(parent.group, parent.group.paths.size(), parent, probe.offset, fork);
         addPath(child);
-        childIds.add(child.id);
+        children.add(child);
       }
     } else if (probe.fork != null) {
       policy.free(probe.fork);
     }
     probe.fork = null;
+    // the penalty's counters: a branch made here extends the run of branchings (the children's
+    // ancestry includes this call), a call without one ends it
+    boolean gained = !children.isEmpty();
+    parent.group.recordRound(parent.toolCalls.size() - 1, gained);
+    parent.consecutiveBranches = gained ? parent.consecutiveBranches + 1 : 0;
+    List<Integer> childIds = new ArrayList<>();
+    for (PathState child : children) {
+      child.consecutiveBranches = parent.consecutiveBranches;
+      childIds.add(child.id);
+    }
     parent.branchPoints.add(
         new BranchPoint(
             probe.offset,
@@ -268,7 +322,8 @@ final class RolloutRun {
             request.deltaH(),
             request.probability(),
             request.wanted(),
-            childIds));
+            childIds,
+            request.consecutiveBranches()));
   }
 
   private void startToolCall(PathState path) {
@@ -381,7 +436,7 @@ final class RolloutRun {
     }
     path.segmentStart = response.size();
     path.stopTail.setLength(0);
-    boolean budgetLeft = path.group.paths.size() < config.globalSize();
+    boolean budgetLeft = path.group.branchSlots(config.globalSize()) > 0;
     path.probe =
         new PathState.Probe(response.size(), budgetLeft ? policy.fork(path.sequence) : null);
     path.phase = PathState.Phase.DECODING;
@@ -395,6 +450,9 @@ final class RolloutRun {
     path.result = path.toTrajectory(policy.codec().decode(path.response.tokens()));
     path.group.live--;
     finished++;
+    if (path.group.probing) {
+      splitBudget(path);
+    }
   }
 
   /** After a failure: give back every sequence still held, keeping the original exception. */

@@ -22,7 +22,7 @@ import java.util.Objects;
  * @param parentId the trajectory it branched off, or -1
  * @param forkOffset response token index where it branched off (right after a tool result), or -1;
  *     tokens before it are shared with the parent
- * @param origin initial sample, branch or filler
+ * @param origin initial sample, probe, branch or filler
  * @param tokens response token ids (the prompt excluded), tool results included
  * @param lossMask 1 for tokens the policy generated, 0 for tool-result tokens
  * @param logprobs log-probability of each generated token under the sampling policy; 0 where the
@@ -57,6 +57,12 @@ public record Trajectory(
   public enum Origin {
     /** One of the N independent samples started from the prompt. */
     INITIAL,
+    /**
+     * AEPO's pre-monitoring sample (dynamic split): an independent sample from the prompt, taken
+     * before the others to measure H_root and H_tool; kept as the first global sample, or thrown
+     * away ({@link BudgetSplit#discardedProbe}). It never branches.
+     */
+    PROBE,
     /** Forked from a parent at a branch point. */
     BRANCH,
     /** An independent sample started to fill the group up to M. */

@@ -173,6 +173,7 @@ public final class Evaluator {
         config.rolloutConfig().toBuilder()
             .globalSize(n)
             .initialSamples(n)
+            .dynamicSplit(false) // pass@k wants k independent samples, not AEPO's probe and split
             .sampling(new SamplingParams((float) temperature, 1f, 0))
             .build();
     // as many sequences in flight as a training rollout has

@@ -27,14 +27,15 @@ import java.util.Objects;
  * <table>
  *   <caption>Standard keys</caption>
  *   <tr><td>{@value #STEP}</td><td>RL step (or SFT optimizer step), from 1 (integer)</td></tr>
- *   <tr><td>{@value #ALGO}</td><td>{@code arpo}, {@code grpo}, {@code dapo}, {@code reinforce++}
+ *   <tr><td>{@value #ALGO}</td><td>{@code arpo}, {@code aepo}, {@code grpo}, {@code dapo}, {@code reinforce++}
  *       or {@code sft}</td></tr>
  *   <tr><td>{@value #PROMPTS}</td><td>prompts rolled out in the step (with DAPO's resampling too)</td></tr>
  *   <tr><td>{@value #REWARD_MEAN}</td><td>mean training reward over the step's trajectories</td></tr>
  *   <tr><td>{@value #ACCURACY}</td><td>fraction of the initial samples that the evaluator's rule
  *       calls correct (correctness reward >= 1)</td></tr>
  *   <tr><td>{@value #TOOL_CALLS_PER_PROMPT}</td><td>tool calls executed per prompt (a branch does
- *       not recount the calls of the prefix it shares with its parent)</td></tr>
+ *       not recount the calls of the prefix it shares with its parent; a discarded AEPO probe's
+ *       count)</td></tr>
  *   <tr><td>{@value #GENERATED_TOKENS}</td><td>tokens the policy generated in the rollout, each
  *       counted once</td></tr>
  *   <tr><td>{@value #GENERATED_TOKENS_PER_S}</td><td>{@value #GENERATED_TOKENS} per second of rollout</td></tr>
@@ -42,6 +43,14 @@ import java.util.Objects;
  *   <tr><td>{@value #BRANCH_RATE}</td><td>fraction of entropy checks (branch points) that forked</td></tr>
  *   <tr><td>{@value #DELTA_H}{@code _p10/_p50/_p90}</td><td>quantiles of ΔH over the step's entropy checks</td></tr>
  *   <tr><td>{@value #BRANCH_P}{@code _p10/_p50/_p90}</td><td>quantiles of P = α + β·ΔH</td></tr>
+ *   <tr><td>{@value #BRANCH_CHECKS_L}{@code 0/1/2/3plus}</td><td>entropy checks by l, the
+ *       consecutive branchings before them (AEPO's penalty scope; counted with the penalty off too)</td></tr>
+ *   <tr><td>{@value #BRANCH_RATE_L}{@code 0/1/2/3plus}</td><td>fraction of those checks that forked</td></tr>
+ *   <tr><td>{@value #SPLIT_M}{@code _mean/_p10/_p50/_p90}</td><td>AEPO's dynamic split: m, the global
+ *       samples per prompt (absent without the split)</td></tr>
+ *   <tr><td>{@value #SPLIT_GAP}{@code _p10/_p50/_p90}</td><td>(H_root − H_tool)/ln|V| of the probes</td></tr>
+ *   <tr><td>{@value #SPLIT_H_ROOT_MEAN}, {@value #SPLIT_H_TOOL_MEAN}</td><td>mean H_root and H_tool
+ *       (window entropies) of the probes</td></tr>
  *   <tr><td>{@value #ENTROPY_MEAN}</td><td>mean token entropy of generated tokens (nats)</td></tr>
  *   <tr><td>{@value #ENTROPY_AFTER_TOOL_MEAN}</td><td>mean window entropy H_t after tool results</td></tr>
  *   <tr><td>{@value #LOSS}</td><td>policy loss (the clipped surrogate; or the SFT loss)</td></tr>
@@ -79,6 +88,12 @@ public final class MetricsLog implements AutoCloseable {
   public static final String BRANCH_RATE = "branch_rate";
   public static final String DELTA_H = "delta_h";
   public static final String BRANCH_P = "branch_p";
+  public static final String BRANCH_CHECKS_L = "branch_checks_l";
+  public static final String BRANCH_RATE_L = "branch_rate_l";
+  public static final String SPLIT_M = "split_m";
+  public static final String SPLIT_GAP = "split_gap";
+  public static final String SPLIT_H_ROOT_MEAN = "split_h_root_mean";
+  public static final String SPLIT_H_TOOL_MEAN = "split_h_tool_mean";
   public static final String ENTROPY_MEAN = "entropy_mean";
   public static final String ENTROPY_AFTER_TOOL_MEAN = "entropy_after_tool_mean";
   public static final String LOSS = "loss";

@@ -358,7 +358,8 @@ public final class RlTrainer {
     return metric.equals(MetricsLog.PROMPTS)
         || metric.equals(MetricsLog.BRANCHES)
         || metric.equals(MetricsLog.GENERATED_TOKENS)
-        || metric.equals(MetricsLog.GENERATED_TOKENS_PER_S);
+        || metric.equals(MetricsLog.GENERATED_TOKENS_PER_S)
+        || metric.startsWith(MetricsLog.BRANCH_CHECKS_L);
   }
 
   private List<RolloutGroup> rollout(List<Question> questions, int round) {

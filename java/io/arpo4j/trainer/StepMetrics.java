@@ -2,6 +2,7 @@ package io.arpo4j.trainer;
 
 import io.arpo4j.reward.Reward;
 import io.arpo4j.rollout.BranchPoint;
+import io.arpo4j.rollout.BudgetSplit;
 import io.arpo4j.rollout.RolloutGroup;
 import io.arpo4j.rollout.ToolCall;
 import io.arpo4j.rollout.Trajectory;
@@ -20,8 +21,9 @@ final class StepMetrics {
 
   /**
    * @param correctness the evaluator's rule (a response is correct when it scores >= 1); accuracy
-   *     is taken over the initial samples only, whose mean is an unbiased estimate of the policy's
-   *     pass@1 (branches and fillers are not independent samples of the prompt)
+   *     is taken over the initial samples only (AEPO's reused probe included), whose mean is an
+   *     unbiased estimate of the policy's pass@1 (branches and fillers are not independent samples
+   *     of the prompt)
    * @param questions the question of each group, in the groups' order
    */
   static Map<String, Object> of(
@@ -37,12 +39,26 @@ final class StepMetrics {
     RunningMean entropy = new RunningMean(), afterTool = new RunningMean();
     List<Double> deltaH = new ArrayList<>(), probability = new ArrayList<>();
     int branches = 0, branchPoints = 0, branched = 0;
+    int[] checksByL = new int[L_BUCKETS], branchedByL = new int[L_BUCKETS];
+    List<Double> splitM = new ArrayList<>(), splitGap = new ArrayList<>();
+    RunningMean hRoot = new RunningMean(), hTool = new RunningMean();
     long generated = 0, calls = 0;
     for (int i = 0; i < groups.size(); i++) {
       RolloutGroup g = groups.get(i);
+      BudgetSplit split = g.budgetSplit();
+      if (split != null) {
+        splitM.add((double) split.globalSamples());
+        splitGap.add(split.gap());
+        hRoot.add(split.rootEntropy());
+        hTool.add(split.toolEntropy());
+        if (split.discardedProbe() != null) { // paid for, though not trained on
+          calls += ownToolCalls(split.discardedProbe());
+          generated += ownGeneratedTokens(split.discardedProbe());
+        }
+      }
       for (Trajectory t : g.trajectories()) {
         reward.add(t.reward());
-        if (t.origin() == Trajectory.Origin.INITIAL) {
+        if (t.origin() == Trajectory.Origin.INITIAL || t.origin() == Trajectory.Origin.PROBE) {
           correct.add(Rollouts.score(correctness, questions.get(i), g.prompt(), t) >= 1.0 ? 1 : 0);
         }
         calls += ownToolCalls(t);
@@ -51,6 +67,9 @@ final class StepMetrics {
           branchPoints++;
           branches += b.childIds().size();
           branched += b.branched() ? 1 : 0;
+          int bucket = Math.min(b.consecutiveBranches(), L_BUCKETS - 1);
+          checksByL[bucket]++;
+          branchedByL[bucket] += b.branched() ? 1 : 0;
           deltaH.add(b.deltaH());
           probability.add(b.probability());
         }
@@ -71,10 +90,27 @@ final class StepMetrics {
         MetricsLog.BRANCH_RATE, branchPoints == 0 ? Double.NaN : branched / (double) branchPoints);
     putQuantiles(m, MetricsLog.DELTA_H, deltaH);
     putQuantiles(m, MetricsLog.BRANCH_P, probability);
+    for (int l = 0; l < L_BUCKETS; l++) {
+      String suffix = l == L_BUCKETS - 1 ? l + "plus" : String.valueOf(l);
+      m.put(MetricsLog.BRANCH_CHECKS_L + suffix, checksByL[l]);
+      m.put(
+          MetricsLog.BRANCH_RATE_L + suffix,
+          checksByL[l] == 0 ? Double.NaN : branchedByL[l] / (double) checksByL[l]);
+    }
     m.put(MetricsLog.ENTROPY_MEAN, entropy.mean());
     m.put(MetricsLog.ENTROPY_AFTER_TOOL_MEAN, afterTool.mean());
+    if (!splitM.isEmpty()) {
+      m.put(MetricsLog.SPLIT_M + "_mean", splitM.stream().mapToDouble(x -> x).average().orElse(0));
+      putQuantiles(m, MetricsLog.SPLIT_M, splitM);
+      putQuantiles(m, MetricsLog.SPLIT_GAP, splitGap);
+      m.put(MetricsLog.SPLIT_H_ROOT_MEAN, hRoot.mean());
+      m.put(MetricsLog.SPLIT_H_TOOL_MEAN, hTool.mean());
+    }
     return m;
   }
+
+  /** Branch rate by l, the consecutive branchings before a decision: 0, 1, 2 and 3 or more. */
+  static final int L_BUCKETS = 4;
 
   /**
    * Tool calls this trajectory ran itself: a branch's calls before its fork belong to its parent.

@@ -94,8 +94,19 @@ public record TrainerConfig(
 
   public record Dapo(boolean dynamicSampling, int maxResampleRounds) {}
 
-  /** AEPO's pieces (AEPO.md), each usable alone with any algorithm. */
-  public record Aepo(double entropyAdvantageCoef, String entropyNormScope) {}
+  /**
+   * AEPO's pieces (AEPO.md; defaults.yaml's {@code aepo}), each usable alone with any algorithm:
+   * the entropy-aware advantage, the dynamic split of the rollout budget, the consecutive-branch
+   * penalty.
+   */
+  public record Aepo(
+      double entropyAdvantageCoef,
+      String entropyNormScope,
+      boolean dynamicSplit,
+      double splitBeta,
+      boolean reuseProbe,
+      double branchPenalty,
+      String penaltyScope) {}
 
   public record Rollout(
       int globalSize,
@@ -169,10 +180,22 @@ public record TrainerConfig(
     }
   }
 
-  /** The algorithms {@code algo} may name, with the presets of ARPO.md §6 besides N = M. */
+  /**
+   * The algorithms {@code algo} may name, with the presets of ARPO.md §6 besides N = M. AEPO's
+   * official defaults (AEPO.md §5) equal ARPO's but for the four pieces it turns on.
+   */
   public static final Registry<Algorithm> ALGORITHMS =
       new Registry<Algorithm>("algo")
           .register("arpo", new Algorithm(true, List.of()))
+          .register(
+              "aepo",
+              new Algorithm(
+                  true,
+                  List.of(
+                      "aepo.dynamic_split=true",
+                      "aepo.branch_penalty=0.05",
+                      "loss.clip_mode=stop_gradient",
+                      "aepo.entropy_advantage_coef=0.2")))
           .register("grpo", new Algorithm(false, List.of()))
           .register(
               "dapo",
@@ -546,6 +569,11 @@ public record TrainerConfig(
             new SamplingParams(
                 (float) rollout.temperature(), (float) rollout.topP(), rollout.topK()))
         .seed(seed)
+        .dynamicSplit(aepo.dynamicSplit())
+        .splitBeta(aepo.splitBeta())
+        .reuseProbe(aepo.reuseProbe())
+        .branchPenalty(aepo.branchPenalty())
+        .penaltyScope(RolloutConfig.PenaltyScope.REGISTRY.get(aepo.penaltyScope()))
         .build();
   }
 

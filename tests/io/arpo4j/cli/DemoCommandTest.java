@@ -25,7 +25,8 @@ class DemoCommandTest {
   @Test
   void quickDemoRunsThePipelineFromTheShippedCheckpoint(@TempDir Path runs) throws Exception {
     DemoCommand.Plan plan = DemoCommand.plan(true);
-    DemoCommand.Result r = DemoCommand.run(plan, 3, false, runs, List.of("arpo", "grpo"), false);
+    DemoCommand.Result r =
+        DemoCommand.run(plan, 3, false, runs, DemoCommand.variants(List.of("arpo", "grpo")), false);
 
     assertEquals(List.of("arpo", "grpo"), r.rows().stream().map(ResultRow::algo).toList());
     for (String file : List.of("corpus.jsonl", "sft.jsonl", "train.jsonl", "heldout.jsonl")) {
@@ -95,7 +96,8 @@ class DemoCommandTest {
   @Test
   void fromScratchRedoesTheColdStartSft(@TempDir Path runs) throws Exception {
     DemoCommand.Result r =
-        DemoCommand.run(DemoCommand.plan(true), 3, true, runs, List.of("grpo"), true);
+        DemoCommand.run(
+            DemoCommand.plan(true), 3, true, runs, DemoCommand.variants(List.of("grpo")), true);
     assertNotNull(r.sft());
     assertTrue(
         r.sft().lastLoss() < r.sft().firstLoss(),
@@ -109,5 +111,47 @@ class DemoCommandTest {
     String html = Files.readString(r.report());
     assertTrue(
         html.contains("development questions") && html.contains("300 (greedy decoding)"), html);
+  }
+
+  @Test
+  void variantNamesBecomeAlgorithmsWithTheAepoPresetsSettings() {
+    assertEquals(
+        new DemoCommand.Variant("aepo", "aepo", List.of()), DemoCommand.Variant.parse("AEPO"));
+    assertEquals(
+        new DemoCommand.Variant(
+            "arpo+split+penalty",
+            "arpo",
+            List.of("aepo.dynamic_split=true", "aepo.branch_penalty=0.05")),
+        DemoCommand.Variant.parse("arpo+split+penalty"));
+    assertEquals(
+        List.of("loss.clip_mode=stop_gradient"),
+        DemoCommand.Variant.parse("dapo+stopgrad").settings());
+    assertEquals(
+        List.of("aepo.entropy_advantage_coef=0.2"),
+        DemoCommand.Variant.parse("grpo+entadv").settings());
+    assertEquals(
+        List.of("rollout.global_size=12"), DemoCommand.Variant.parse("grpo@12").settings());
+    for (String bad : List.of("arpo+nope", "grpo@0", "grpo@x", "nosuch", "nosuch+split")) {
+      assertThrows(IllegalArgumentException.class, () -> DemoCommand.variants(List.of(bad)), bad);
+    }
+  }
+
+  @Test
+  void grpoAtArpoCallsScalesMByTheRatioOfTrainingToolCalls() {
+    DemoCommand.Plan plan = DemoCommand.plan(true); // M = 4
+    List<ResultRow> done =
+        List.of(
+            new ResultRow("grpo", 0.5, Map.of(), 1, 2.0, 100, 10),
+            new ResultRow("arpo", 0.5, Map.of(), 1, 1.3, 90, 10));
+    // round(4 · 1.3 / 2.0) = round(2.6) = 3
+    assertEquals(
+        List.of("rollout.global_size=3"),
+        DemoCommand.matchArpoCalls(DemoCommand.Variant.parse("grpo@arpo-calls"), plan, done)
+            .settings());
+    assertThrows(
+        IllegalArgumentException.class,
+        () ->
+            DemoCommand.matchArpoCalls(
+                DemoCommand.Variant.parse("grpo@arpo-calls"), plan, done.subList(0, 1)));
   }
 }

@@ -27,6 +27,36 @@ class RolloutRecorderTest {
             .toList();
   }
 
+  /** AEPO's split (with a discarded probe inside) and each decision's l survive the round trip. */
+  @Test
+  void aepoSplitAndPenaltyCountsRoundTrip(@TempDir Path dir) throws IOException {
+    RolloutConfig config =
+        RolloutConfig.builder()
+            .globalSize(8)
+            .entropyWindow(3)
+            .beta(1.0)
+            .dynamicSplit(true)
+            .reuseProbe(false)
+            .branchPenalty(0.05)
+            .build();
+    ScriptedPolicy policy = new ScriptedPolicy(name -> Fixtures.randomScript(name, 5));
+    List<RolloutGroup> groups =
+        new RolloutEngine(policy, new Fixtures.EchoTools(), config)
+            .rollout(List.of(prompt("A"), prompt("B")));
+    assertTrue(groups.stream().allMatch(g -> g.budgetSplit().discardedProbe() != null));
+    assertTrue(
+        groups.stream()
+            .flatMap(g -> g.trajectories().stream())
+            .flatMap(t -> t.branchPoints().stream())
+            .anyMatch(b -> b.consecutiveBranches() > 0),
+        "scenario has a repeated branching");
+    Path file = dir.resolve("rollouts.jsonl");
+    try (RolloutRecorder recorder = new RolloutRecorder(file)) {
+      recorder.writeAll(groups);
+    }
+    assertEquals(groups, RolloutRecorder.read(file));
+  }
+
   @Test
   void jsonlRoundTripGivesEqualGroups(@TempDir Path dir) throws IOException {
     List<RolloutGroup> groups = scoredRollout();

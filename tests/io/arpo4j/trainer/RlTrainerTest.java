@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.*;
 import io.arpo4j.model.PolicyModel;
 import io.arpo4j.model.TransformerModel;
 import io.arpo4j.reward.Reward;
+import io.arpo4j.rollout.RolloutGroup;
+import io.arpo4j.rollout.Trajectory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -60,6 +62,41 @@ class RlTrainerTest {
     assertEquals(8, steps.size());
     double first = reward(steps.get(0)), last = (reward(steps.get(6)) + reward(steps.get(7))) / 2;
     assertTrue(last > first + 0.1, "mean reward should rise: " + first + " -> " + last);
+  }
+
+  /**
+   * algo: aepo end to end on a tiny model without tools: every probe has H_tool = H_root, so m =
+   * ⌊6·σ(0)⌋ + 1 = 4 for every prompt; evaluation still draws independent samples.
+   */
+  @Test
+  void aepoSplitsEveryPromptAndEvaluatesWithIndependentSamples(@TempDir Path runs)
+      throws Exception {
+    TrainerConfig config =
+        config(
+            runs,
+            "aepo",
+            1,
+            "algo=aepo",
+            "rollout.initial_samples=3",
+            "eval.samples=2",
+            "eval.temperature=1.0");
+    Evaluator.Result eval;
+    try (Trainer trainer = Trainer.builder(config).reward(DIGITS).correctness(DIGITS).build()) {
+      trainer.train(questions(4));
+      eval = trainer.evaluate(questions(2));
+    }
+    List<Map<String, Object>> steps = MetricsLog.read(runs.resolve("aepo/metrics.jsonl"));
+    assertEquals(1, steps.size());
+    for (Map<String, Object> step : steps) {
+      assertEquals("aepo", step.get(MetricsLog.ALGO));
+      assertEquals(4.0, ((Number) step.get(MetricsLog.SPLIT_M + "_mean")).doubleValue(), 0.0);
+      assertEquals(0.0, ((Number) step.get(MetricsLog.SPLIT_GAP + "_p50")).doubleValue(), 0.0);
+    }
+    for (RolloutGroup g : eval.groups()) {
+      assertEquals(2, g.trajectories().size());
+      assertNull(g.budgetSplit());
+      for (Trajectory t : g.trajectories()) assertEquals(Trajectory.Origin.INITIAL, t.origin());
+    }
   }
 
   static double reward(Map<String, Object> step) {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 
 import io.arpo4j.reward.Reward;
 import io.arpo4j.rollout.BranchPoint;
+import io.arpo4j.rollout.BudgetSplit;
 import io.arpo4j.rollout.Prompt;
 import io.arpo4j.rollout.RolloutGroup;
 import io.arpo4j.rollout.StopReason;
@@ -85,8 +86,8 @@ class StepMetricsTest {
             "<answer> \\boxed{42} </answer>",
             List.of(call(3, 4), call(10, 4)),
             List.of(
-                new BranchPoint(7, 4, 9.0, 0.3, 0.56, true, List.of(2)),
-                new BranchPoint(14, 4, 5.0, -0.1, 0.48, false, List.of())),
+                new BranchPoint(7, 4, 9.0, 0.3, 0.56, true, List.of(2), 0),
+                new BranchPoint(14, 4, 5.0, -0.1, 0.48, false, List.of(), 1)),
             1.1);
     Trajectory t1 =
         trajectory(1, -1, -1, Origin.INITIAL, mask(5), "\\boxed{41}", List.of(), List.of(), 0.0);
@@ -129,6 +130,57 @@ class StepMetricsTest {
     assertEquals(0.3, (double) m.get(MetricsLog.DELTA_H + "_p90"), 0.0);
     assertEquals(0.56, (double) m.get(MetricsLog.BRANCH_P + "_p90"), 0.0);
     assertEquals(7.0, (double) m.get(MetricsLog.ENTROPY_AFTER_TOOL_MEAN), 1e-12); // (9 + 5) / 2
+  }
+
+  /**
+   * AEPO's metrics over three groups: {@link #tree()} (split m = 2, its two decisions at l = 0
+   * forked and l = 1 did not), one whose probe was thrown away (its call and 4 generated tokens
+   * still count as cost) and one whose kept probe is wrong (a global sample: in the accuracy).
+   */
+  @Test
+  void aepoSplitAndBranchRateByLMatchTheirHandComputedValues() {
+    RolloutGroup g1 = tree();
+    g1 = new RolloutGroup(0, g1.prompt(), g1.trajectories(), new BudgetSplit(3, 5, -0.4, 2, null));
+    Trajectory discarded =
+        trajectory(0, -1, -1, Origin.PROBE, mask(6, 2, 4), "x", List.of(call(2, 2)), List.of(), 0);
+    Trajectory kept =
+        trajectory(0, -1, -1, Origin.INITIAL, mask(3), "\\boxed{42}", List.of(), List.of(), 1.0);
+    Prompt prompt = new Prompt(new int[] {1}, "Q", List.of("42"));
+    RolloutGroup g2 =
+        new RolloutGroup(0, prompt, List.of(kept), new BudgetSplit(2, 2, 0.0, 1, discarded));
+    Trajectory probe =
+        trajectory(0, -1, -1, Origin.PROBE, mask(2), "\\boxed{7}", List.of(), List.of(), 0.0);
+    RolloutGroup g3 =
+        new RolloutGroup(0, prompt, List.of(probe), new BudgetSplit(1, 4, -0.6, 1, null));
+    Question q = new Question("q", "Q", List.of("42"));
+    Map<String, Object> m = StepMetrics.of(List.of(g1, g2, g3), List.of(q, q, q), CORRECT, 1.0);
+
+    // global samples: tree's t0 right, t1 wrong; g2's kept right; g3's probe wrong
+    assertEquals(0.5, (double) m.get(MetricsLog.ACCURACY), 0.0);
+    // calls: the tree's 3 and the discarded probe's 1, over 3 prompts
+    assertEquals(4.0 / 3, (double) m.get(MetricsLog.TOOL_CALLS_PER_PROMPT), 1e-12);
+    // tokens: the tree's 28, g2's 3 + the discarded probe's 6 - 2 result tokens, g3's 2
+    assertEquals(37L, m.get(MetricsLog.GENERATED_TOKENS));
+    // m = {2, 1, 1}: nearest-rank p10 = 1, p50 = 1, p90 = 2
+    assertEquals(4.0 / 3, (double) m.get(MetricsLog.SPLIT_M + "_mean"), 1e-12);
+    assertEquals(1.0, (double) m.get(MetricsLog.SPLIT_M + "_p10"), 0.0);
+    assertEquals(1.0, (double) m.get(MetricsLog.SPLIT_M + "_p50"), 0.0);
+    assertEquals(2.0, (double) m.get(MetricsLog.SPLIT_M + "_p90"), 0.0);
+    assertEquals(-0.4, (double) m.get(MetricsLog.SPLIT_GAP + "_p50"), 0.0);
+    assertEquals(2.0, (double) m.get(MetricsLog.SPLIT_H_ROOT_MEAN), 1e-12);
+    assertEquals(11.0 / 3, (double) m.get(MetricsLog.SPLIT_H_TOOL_MEAN), 1e-12);
+    assertEquals(1, m.get(MetricsLog.BRANCH_CHECKS_L + "0"));
+    assertEquals(1, m.get(MetricsLog.BRANCH_CHECKS_L + "1"));
+    assertEquals(0, m.get(MetricsLog.BRANCH_CHECKS_L + "2"));
+    assertEquals(0, m.get(MetricsLog.BRANCH_CHECKS_L + "3plus"));
+    assertEquals(1.0, (double) m.get(MetricsLog.BRANCH_RATE_L + "0"), 0.0);
+    assertEquals(0.0, (double) m.get(MetricsLog.BRANCH_RATE_L + "1"), 0.0);
+    assertEquals(Double.NaN, (double) m.get(MetricsLog.BRANCH_RATE_L + "2"));
+
+    // without a split, no split metrics at all (the report then draws none)
+    Map<String, Object> plain = StepMetrics.of(List.of(tree()), List.of(q), CORRECT, 1.0);
+    assertNull(plain.get(MetricsLog.SPLIT_M + "_mean"));
+    assertNull(plain.get(MetricsLog.SPLIT_GAP + "_p50"));
   }
 
   @Test

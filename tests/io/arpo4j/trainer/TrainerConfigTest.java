@@ -6,6 +6,7 @@ import io.arpo4j.advantage.AdvantageEstimator;
 import io.arpo4j.kernels.LossAggregation;
 import io.arpo4j.loss.ClipMode;
 import io.arpo4j.loss.EntropyAwareAdvantage;
+import io.arpo4j.rollout.RolloutConfig;
 import io.arpo4j.tools.python.PythonSandboxConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -53,6 +54,50 @@ class TrainerConfigTest {
     assertEquals(0.3f, dapoCustom.policyLossConfig().epsHigh());
     TrainerConfig rpp = TrainerConfig.load(null, List.of("algo=reinforce++"));
     assertEquals(AdvantageEstimator.REINFORCE_PLUS_PLUS, rpp.advantageEstimator());
+  }
+
+  /** AEPO.md §5: algo aepo is ARPO with the rollout pieces on; each piece also works alone. */
+  @Test
+  void aepoPresetTurnsItsRolloutPiecesOnAndEachIsSettableAlone() throws Exception {
+    RolloutConfig arpo = TrainerConfig.load(null, List.of("algo=arpo")).rolloutConfig();
+    assertFalse(arpo.dynamicSplit());
+    assertEquals(0.0, arpo.branchPenalty());
+    TrainerConfig aepo = TrainerConfig.load(null, List.of("algo=aepo"));
+    RolloutConfig r = aepo.rolloutConfig();
+    assertTrue(r.dynamicSplit());
+    assertTrue(r.reuseProbe());
+    assertEquals(0.5, r.splitBeta());
+    assertEquals(0.05, r.branchPenalty());
+    assertEquals(RolloutConfig.PenaltyScope.PATH, r.penaltyScope());
+    // AEPO's other defaults equal ARPO's: M 16, static N 8, α 0.5, β 0.2, τ 0.5, Z 1
+    assertEquals(16, r.globalSize());
+    assertEquals(8, r.initialSamples());
+    assertEquals(arpo.toBuilder().dynamicSplit(true).branchPenalty(0.05).build(), r);
+    // and the loss pieces (AEPO.md §3, §4)
+    assertEquals(ClipMode.STOP_GRADIENT, aepo.policyLossConfig().clipMode());
+    assertEquals(0.2, aepo.aepo().entropyAdvantageCoef());
+    // explicit settings win over the preset
+    RolloutConfig noPenalty =
+        TrainerConfig.load(null, List.of("algo=aepo", "aepo.branch_penalty=0")).rolloutConfig();
+    assertEquals(0.0, noPenalty.branchPenalty());
+    // each piece alone on grpo and dapo
+    RolloutConfig grpoSplit =
+        TrainerConfig.load(null, List.of("algo=grpo", "aepo.dynamic_split=true")).rolloutConfig();
+    assertTrue(grpoSplit.dynamicSplit());
+    assertEquals(0.0, grpoSplit.branchPenalty());
+    RolloutConfig dapoPenalty =
+        TrainerConfig.load(
+                null,
+                List.of("algo=dapo", "aepo.branch_penalty=0.1", "aepo.penalty_scope=question"))
+            .rolloutConfig();
+    assertFalse(dapoPenalty.dynamicSplit());
+    assertEquals(0.1, dapoPenalty.branchPenalty());
+    assertEquals(RolloutConfig.PenaltyScope.QUESTION, dapoPenalty.penaltyScope());
+    IllegalArgumentException bad =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> TrainerConfig.load(null, List.of("aepo.penalty_scope=tree")));
+    assertTrue(bad.getMessage().contains("aepo.penalty_scope"), bad.getMessage());
   }
 
   @Test
@@ -154,7 +199,7 @@ class TrainerConfigTest {
         "unknown config key 'loss.klcoef'",
         () -> TrainerConfig.load(null, List.of("loss.klcoef=1")));
     assertMessage(
-        "algo must be one of [arpo, dapo, dr-grpo, grpo, reinforce++",
+        "algo must be one of [aepo, arpo, dapo, dr-grpo, grpo, reinforce++",
         () -> TrainerConfig.load(null, List.of("algo=ppo")));
     assertMessage("must look like key=value", () -> TrainerConfig.load(null, List.of("steps")));
     assertMessage(

@@ -2,6 +2,7 @@ package io.arpo4j.trainer;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -11,6 +12,7 @@ import io.arpo4j.advantage.GroupAdvantages;
 import io.arpo4j.reward.Reward;
 import io.arpo4j.reward.RewardKind;
 import io.arpo4j.reward.ScoringInputs;
+import io.arpo4j.rollout.RolloutConfig;
 import io.arpo4j.tools.TrajectoryFormat;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -35,6 +37,30 @@ class UserRegisteredEntriesTest {
         "user-grpo-clip-higher",
         new TrainerConfig.Algorithm(
             false, List.of("loss.eps_high=0.3", "dapo.max_resample_rounds=1")));
+    TrainerConfig.ALGORITHMS.register(
+        "user-aepo-by-question",
+        new TrainerConfig.Algorithm(
+            true,
+            List.of(
+                "aepo.dynamic_split=true",
+                "aepo.reuse_probe=false",
+                "aepo.branch_penalty=0.2",
+                "aepo.penalty_scope=question")));
+  }
+
+  @Test
+  void aRegisteredPresetOfAepoPiecesAppliesAndTheUserStillOverrides() throws Exception {
+    RolloutConfig preset =
+        TrainerConfig.load(null, List.of("algo=user-aepo-by-question")).rolloutConfig();
+    assertTrue(preset.dynamicSplit());
+    assertFalse(preset.reuseProbe());
+    assertEquals(0.2, preset.branchPenalty());
+    assertEquals(RolloutConfig.PenaltyScope.QUESTION, preset.penaltyScope());
+    RolloutConfig overridden =
+        TrainerConfig.load(null, List.of("algo=user-aepo-by-question", "aepo.penalty_scope=path"))
+            .rolloutConfig();
+    assertEquals(RolloutConfig.PenaltyScope.PATH, overridden.penaltyScope());
+    assertEquals(0.2, overridden.branchPenalty());
   }
 
   @Test

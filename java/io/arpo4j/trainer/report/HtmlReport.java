@@ -30,7 +30,7 @@ import java.util.TreeSet;
  * HtmlReport.builder("demo · seed 1")
  *     .run("arpo", runDir.resolve("arpo/metrics.jsonl"))
  *     .run("grpo", runDir.resolve("grpo/metrics.jsonl"))
- *     .result(new ResultRow("arpo", 0.62, Map.of(), 1.4, 6.3, 271))
+ *     .result(new ResultRow("arpo", 0.62, Map.of(), 1.4, 6.3, 410, 271))
  *     .tree(tree)
  *     .build()
  *     .write(runDir);                     // runDir/report.html
@@ -59,6 +59,29 @@ public final class HtmlReport {
           "P = \u03b1 + \u03b2\u00b7\u0394H, median",
           MetricsLog.CLIP_FRACTION,
           "Clip fraction");
+
+  /**
+   * AEPO's rollout curves (AEPO.md §1–§2), in a section of their own, drawn for the runs that
+   * logged them: the dynamic split's m and entropy gap, and the branch rate by l.
+   */
+  private static final Map<String, String> AEPO_CURVES =
+      ordered(
+          MetricsLog.SPLIT_M + "_mean",
+          "m, global samples per prompt (mean)",
+          MetricsLog.SPLIT_M + "_p10",
+          "m, 10th percentile",
+          MetricsLog.SPLIT_M + "_p90",
+          "m, 90th percentile",
+          MetricsLog.SPLIT_GAP + "_p50",
+          "(H_root \u2212 H_tool)/ln|V|, median",
+          MetricsLog.BRANCH_RATE_L + "0",
+          "Branch rate after l = 0 consecutive branchings",
+          MetricsLog.BRANCH_RATE_L + "1",
+          "Branch rate, l = 1",
+          MetricsLog.BRANCH_RATE_L + "2",
+          "Branch rate, l = 2",
+          MetricsLog.BRANCH_RATE_L + "3plus",
+          "Branch rate, l \u2265 3");
 
   /** Titles of the other standard keys; other numeric keys are titled by their name. */
   private static final Map<String, String> MORE_CURVES =
@@ -250,7 +273,8 @@ public final class HtmlReport {
                 .append(Html.escape(kind.toLowerCase(Locale.ROOT).replace('_', '-')))
                 .append("</th>"));
     html.append(
-        "<th>Tool calls / question</th><th>Training tool calls / prompt</th><th>Time</th></tr>\n");
+        "<th>Tool calls / question</th><th>Training tool calls / prompt</th>"
+            + "<th>Rollout tokens / prompt</th><th>Time</th></tr>\n");
     for (ResultRow row : results) {
       html.append("<tr><td>")
           .append(Html.escape(row.algo()))
@@ -278,6 +302,11 @@ public final class HtmlReport {
                   ? Html.fixed(row.trainToolCallsPerPrompt(), 2)
                   : "\u2013")
           .append("</td><td>")
+          .append(
+              Double.isFinite(row.trainTokensPerPrompt())
+                  ? Html.fixed(row.trainTokensPerPrompt(), 0)
+                  : "\u2013")
+          .append("</td><td>")
           .append(duration(row.seconds()))
           .append("</td></tr>\n");
     }
@@ -297,7 +326,8 @@ public final class HtmlReport {
             (key, value) -> {
               if (value instanceof Number
                   && !key.equals(MetricsLog.STEP)
-                  && !MAIN_CURVES.containsKey(key)) {
+                  && !MAIN_CURVES.containsKey(key)
+                  && !AEPO_CURVES.containsKey(key)) {
                 others.add(key);
               }
             });
@@ -318,6 +348,14 @@ public final class HtmlReport {
       html.append("<p class=\"muted\">Not logged: ")
           .append(Html.escape(String.join(", ", missing)))
           .append("</p>\n");
+    }
+    StringBuilder aepo = new StringBuilder();
+    AEPO_CURVES.forEach((key, caption) -> chart(key, caption, aepo));
+    if (aepo.length() > 0) {
+      html.append(
+              "<h3>AEPO: budget split and consecutive branching</h3>\n<div class=\"grid small\">\n")
+          .append(aepo)
+          .append("</div>\n");
     }
     StringBuilder more = new StringBuilder();
     for (String key : others) {

@@ -12,6 +12,8 @@ import java.util.Objects;
  * @param toolCallsPerQuestion mean tool calls per held-out question
  * @param trainToolCallsPerPrompt tool calls executed during training per prompt; NaN when not
  *     trained
+ * @param trainTokensPerPrompt tokens the policy generated during training per prompt rolled out
+ *     (each shared prefix once); NaN when not trained
  * @param seconds wall time of training and evaluation; NaN when not trained
  */
 public record ResultRow(
@@ -20,6 +22,7 @@ public record ResultRow(
     Map<String, Double> accuracyByKind,
     double toolCallsPerQuestion,
     double trainToolCallsPerPrompt,
+    double trainTokensPerPrompt,
     double seconds) {
   public ResultRow {
     Objects.requireNonNull(algo, "algo");

@@ -1,11 +1,13 @@
 package io.arpo4j.trainer.report;
 
 import io.arpo4j.model.TextCodec;
+import io.arpo4j.rollout.BudgetSplit;
 import io.arpo4j.rollout.RolloutGroup;
 import io.arpo4j.rollout.Trajectory;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 
 /**
@@ -46,9 +48,33 @@ public final class RolloutTrees {
               fork,
               text,
               points,
-              t.reward() == null ? Double.NaN : t.reward()));
+              t.reward() == null ? Double.NaN : t.reward(),
+              role(t, group.budgetSplit())));
     }
-    return new RolloutTree(title, group.prompt().text(), nodes);
+    BudgetSplit split = group.budgetSplit();
+    String caption =
+        split == null
+            ? title
+            : String.format(
+                Locale.ROOT,
+                "%s \u00b7 AEPO split: m = %d global, %d for branches, (H_root \u2212"
+                    + " H_tool)/ln|V| = %.4f%s",
+                title,
+                split.globalSamples(),
+                group.trajectories().size() - split.globalSamples(),
+                split.gap(),
+                split.discardedProbe() == null ? "" : ", probe discarded");
+    return new RolloutTree(caption, group.prompt().text(), nodes);
+  }
+
+  /** How a sample from the prompt came to be; null for a branch (its fork says it). */
+  private static String role(Trajectory t, BudgetSplit split) {
+    return switch (t.origin()) {
+      case PROBE -> "AEPO probe, kept as global sample 1";
+      case INITIAL -> split == null ? "initial sample" : "global sample";
+      case FILLER -> "filler";
+      case BRANCH -> null;
+    };
   }
 
   private static String id(int trajectory) {

@@ -86,9 +86,8 @@ public final class RunReport {
               e.path("pass_at_1").asDouble(Double.NaN),
               Map.of(),
               e.path("tool_calls_per_answer").asDouble(Double.NaN),
-              Files.isRegularFile(runDir.resolve(MetricsLog.FILE_NAME))
-                  ? toolCallsPerPrompt(runDir.resolve(MetricsLog.FILE_NAME))
-                  : Double.NaN,
+              perPromptIfLogged(runDir, MetricsLog.TOOL_CALLS_PER_PROMPT),
+              perPromptIfLogged(runDir, MetricsLog.GENERATED_TOKENS),
               Double.NaN));
     }
     try (HfTokenizer tokenizer = tokenizer(runDir, config)) {
@@ -119,15 +118,27 @@ public final class RunReport {
     }
   }
 
-  /** Tool calls executed during training per prompt rolled out, over all steps of a run. */
-  public static double toolCallsPerPrompt(Path metrics) throws IOException {
-    double calls = 0, prompts = 0;
+  private static double perPromptIfLogged(Path runDir, String key) throws IOException {
+    Path metrics = runDir.resolve(MetricsLog.FILE_NAME);
+    return Files.isRegularFile(metrics) ? perPrompt(metrics, key) : Double.NaN;
+  }
+
+  /**
+   * A per-step training metric per prompt rolled out, over all the steps of a run that logged it:
+   * a per-prompt mean ({@link MetricsLog#TOOL_CALLS_PER_PROMPT}) weighted by the step's prompts, or
+   * a per-step total ({@link MetricsLog#GENERATED_TOKENS}) divided by them.
+   */
+  public static double perPrompt(Path metrics, String key) throws IOException {
+    boolean mean = key.equals(MetricsLog.TOOL_CALLS_PER_PROMPT);
+    double total = 0, prompts = 0;
     for (Map<String, Object> step : MetricsLog.read(metrics)) {
       if (!(step.get(MetricsLog.PROMPTS) instanceof Number n)
-          || !(step.get(MetricsLog.TOOL_CALLS_PER_PROMPT) instanceof Number c)) continue;
-      calls += c.doubleValue() * n.doubleValue();
+          || !(step.get(key) instanceof Number value)) continue;
+      total += mean ? value.doubleValue() * n.doubleValue() : value.doubleValue();
       prompts += n.doubleValue();
     }
+    return prompts == 0 ? 0 : total / prompts;
+  }
     return prompts == 0 ? 0 : calls / prompts;
   }
 

@@ -13,6 +13,8 @@ import java.util.Objects;
  *     results included
  * @param branchPoints the entropy checks along {@link #text()}, by increasing offset
  * @param reward the trajectory's reward (NaN if unknown)
+ * @param role how a sample from the prompt came to be ("AEPO probe", "global sample", "filler"), or
+ *     null when not recorded
  */
 public record TreeNode(
     String id,
@@ -20,7 +22,20 @@ public record TreeNode(
     int forkOffset,
     String text,
     List<BranchPoint> branchPoints,
-    double reward) {
+    double reward,
+    String role) {
+
+  /** A node whose role is not recorded. */
+  public TreeNode(
+      String id,
+      String parentId,
+      int forkOffset,
+      String text,
+      List<BranchPoint> branchPoints,
+      double reward) {
+    this(id, parentId, forkOffset, text, branchPoints, reward, null);
+  }
+
   public TreeNode {
     Objects.requireNonNull(id, "id");
     Objects.requireNonNull(text, "text");

@@ -95,7 +95,11 @@ final class TreeView {
         .append(Html.escape(node.id()))
         .append("</span>");
     if (parent == null) {
-      html.append("<span class=\"from\">sampled from the prompt</span>");
+      html.append("<span class=\"from\">");
+      if (node.role() != null) {
+        html.append("<b>").append(Html.escape(node.role())).append("</b>, ");
+      }
+      html.append("sampled from the prompt</span>");
     } else {
       html.append("<span class=\"from\">forked from ")
           .append(Html.escape(parent.id()))

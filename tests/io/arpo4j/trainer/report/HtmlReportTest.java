@@ -91,11 +91,15 @@ class HtmlReportTest {
         .setting(NASTY, NASTY)
         .run("arpo", dir.resolve("arpo.jsonl"))
         .run("grpo", dir.resolve("grpo.jsonl"))
-        .result(new ResultRow("start", 0.25, Map.of("LOOKUP", 0.5), 1.0, Double.NaN, Double.NaN))
         .result(
-            new ResultRow("arpo", 0.625, Map.of("LOOKUP", 0.75, "TWO_HOP", 0.5), 1.375, 6.25, 271))
+            new ResultRow(
+                "start", 0.25, Map.of("LOOKUP", 0.5), 1.0, Double.NaN, Double.NaN, Double.NaN))
         .result(
-            new ResultRow("grpo", 0.5, Map.of("LOOKUP", 0.5, "TWO_HOP", 0.5), 1.875, 10.5, 3725))
+            new ResultRow(
+                "arpo", 0.625, Map.of("LOOKUP", 0.75, "TWO_HOP", 0.5), 1.375, 6.25, 412, 271))
+        .result(
+            new ResultRow(
+                "grpo", 0.5, Map.of("LOOKUP", 0.5, "TWO_HOP", 0.5), 1.875, 10.5, 530, 3725))
         .tree(sampleTree())
         .build();
   }
@@ -163,17 +167,18 @@ class HtmlReportTest {
             "two-hop",
             "Tool calls / question",
             "Training tool calls / prompt",
+            "Rollout tokens / prompt",
             "Time"),
         rows.get(0).select("th").eachText());
     // the starting policy was not trained: no training calls, no time; a kind it lacks is a dash
     assertEquals(
-        List.of("start", "25.0 %", "50.0 %", "\u2013", "1.00", "\u2013", "\u2013"),
+        List.of("start", "25.0 %", "50.0 %", "\u2013", "1.00", "\u2013", "\u2013", "\u2013"),
         rows.get(1).select("td").eachText());
     assertEquals(
-        List.of("arpo", "62.5 %", "75.0 %", "50.0 %", "1.38", "6.25", "4:31"),
+        List.of("arpo", "62.5 %", "75.0 %", "50.0 %", "1.38", "6.25", "412", "4:31"),
         rows.get(2).select("td").eachText());
     assertEquals(
-        List.of("grpo", "50.0 %", "50.0 %", "50.0 %", "1.88", "10.50", "1:02:05"),
+        List.of("grpo", "50.0 %", "50.0 %", "50.0 %", "1.88", "10.50", "530", "1:02:05"),
         rows.get(3).select("td").eachText());
     assertEquals(List.of("1.00", "62.5 %"), doc.select("td.best").eachText());
   }

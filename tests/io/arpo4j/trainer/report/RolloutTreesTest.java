@@ -48,7 +48,7 @@ class RolloutTreesTest {
   private static io.arpo4j.rollout.BranchPoint point(
       int offset, double deltaH, boolean wanted, List<Integer> children) {
     return new io.arpo4j.rollout.BranchPoint(
-        offset, 20, 1.0, deltaH, 0.5 + 0.2 * deltaH, wanted, children);
+        offset, 20, 1.0, deltaH, 0.5 + 0.2 * deltaH, wanted, children, 0);
   }
 
   @Test
@@ -113,5 +113,35 @@ class RolloutTreesTest {
     TreeNode t3node = nodes.get(3);
     assertEquals(new BranchPoint(c, 0.1, 0.52, false, "budget full"), t3node.branchPoints().get(0));
     assertEquals(-1.0, t3node.reward());
+  }
+
+  /** AEPO's dynamic split: the probe and the global samples are named, the split is captioned. */
+  @Test
+  void theProbeAndTheGlobalSamplesAreMarkedAndTheSplitCaptioned() {
+    String call = "<python> 1 </python> <result>\n1\n</result>";
+    RolloutGroup group =
+        new RolloutGroup(
+            0,
+            new Prompt(CHARS.encode("Q?"), "Q?", List.of("1")),
+            List.of(
+                path(0, -1, -1, Origin.PROBE, call + " a", List.of(), 1.0),
+                path(1, -1, -1, Origin.INITIAL, call + " b", List.of(), 0.0),
+                path(2, 1, call.length(), Origin.BRANCH, call + " c", List.of(), 0.0),
+                path(3, -1, -1, Origin.FILLER, "d", List.of(), 0.0)),
+            new io.arpo4j.rollout.BudgetSplit(3.0, 5.0, -0.25, 2, null));
+    RolloutTree tree = RolloutTrees.of(group, CHARS, "prompt 0");
+    assertEquals(
+        "prompt 0 \u00b7 AEPO split: m = 2 global, 2 for branches, (H_root \u2212 H_tool)/ln|V| ="
+            + " -0.2500",
+        tree.title());
+    List<String> roles = tree.nodes().stream().map(TreeNode::role).toList();
+    assertEquals(
+        java.util.Arrays.asList(
+            "AEPO probe, kept as global sample 1", "global sample", null, "filler"),
+        roles);
+    String html = TreeView.render(tree, 1);
+    assertTrue(
+        html.contains("<b>AEPO probe, kept as global sample 1</b>, sampled from the prompt"));
+    assertTrue(html.contains("<b>global sample</b>, sampled from the prompt"));
   }
 }
