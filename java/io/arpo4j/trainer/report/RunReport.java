@@ -124,9 +124,9 @@ public final class RunReport {
   }
 
   /**
-   * A per-step training metric per prompt rolled out, over all the steps of a run that logged it:
-   * a per-prompt mean ({@link MetricsLog#TOOL_CALLS_PER_PROMPT}) weighted by the step's prompts, or
-   * a per-step total ({@link MetricsLog#GENERATED_TOKENS}) divided by them.
+   * A per-step training metric per prompt rolled out, over all the steps of a run that logged it: a
+   * per-prompt mean ({@link MetricsLog#TOOL_CALLS_PER_PROMPT}) weighted by the step's prompts, or a
+   * per-step total ({@link MetricsLog#GENERATED_TOKENS}) divided by them.
    */
   public static double perPrompt(Path metrics, String key) throws IOException {
     boolean mean = key.equals(MetricsLog.TOOL_CALLS_PER_PROMPT);
@@ -138,8 +138,6 @@ public final class RunReport {
       prompts += n.doubleValue();
     }
     return prompts == 0 ? 0 : total / prompts;
-  }
-    return prompts == 0 ? 0 : calls / prompts;
   }
 
   private static int branches(RolloutGroup g) {
