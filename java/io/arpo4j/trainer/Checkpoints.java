@@ -17,10 +17,12 @@ import java.util.stream.Stream;
  * Atomic checkpoints under {@code <run>/checkpoints/}: each is written to a temporary directory and
  * renamed into place, then {@code latest} (also written by rename) names it. A crash leaves either
  * the previous checkpoint or the new one, never half of one. A checkpoint holds the model in HF
- * layout (plus tokenizer files), the optimizer state, the trainer state and the config.
+ * layout (plus tokenizer files) or, in a LoRA run, only the adapter in PEFT's layout (the base is the
+ * configured model, unchanged), the optimizer state, the trainer state and the config.
  */
 public final class Checkpoints {
   public static final String MODEL_DIR = "model";
+  public static final String ADAPTER_DIR = "adapter";
   public static final String OPTIMIZER_FILE = "optimizer.bin";
   public static final String STATE_FILE = "trainer_state.json";
   public static final String CONFIG_FILE = "config.yaml";
@@ -83,7 +85,11 @@ public final class Checkpoints {
     Path tmp = Files.createTempDirectory(root, TMP_PREFIX + name + "-");
     try {
       // the weights the optimizer updates: fp32 masters under mixed precision, so resumes are exact
-      model.save(tmp.resolve(MODEL_DIR), model.model().runtime().parameterType());
+      if (model.model().adapter() != null) {
+        model.model().adapter().save(tmp.resolve(ADAPTER_DIR));
+      } else {
+        model.save(tmp.resolve(MODEL_DIR), model.model().runtime().parameterType());
+      }
       try (OutputStream out = streams.open(tmp.resolve(OPTIMIZER_FILE))) {
         optimizer.save(out);
       }

@@ -18,7 +18,7 @@ import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
 /**
- * libtorch's AdamW over all of a model's parameters, with global-norm gradient clipping and
+ * libtorch's AdamW over a model's trainable parameters (all of them, or only the LoRA adapter's), with global-norm gradient clipping and
  * warm-up. Under mixed precision the parameters are the fp32 master weights (so are the gradients
  * and the moments), and each step re-casts the model's compute copies.
  */
@@ -33,7 +33,7 @@ public final class PolicyOptimizer implements AutoCloseable {
     this.config = config;
     this.model = model;
     this.params = new TensorVector();
-    for (Tensor p : model.parameters().values()) {
+    for (Tensor p : model.trainableParameters().values()) {
       p.requires_grad_(true);
       params.push_back(p);
     }

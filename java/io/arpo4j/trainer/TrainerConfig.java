@@ -58,7 +58,8 @@ public record TrainerConfig(
     Eval eval,
     String precision,
     boolean gradientCheckpointing,
-    DistributedSection distributed) {
+    DistributedSection distributed,
+    Lora lora) {
 
   /**
    * @param promptTemplate null: {@link Prompts#DEFAULT_TEMPLATE}; @param promptFormat auto |
@@ -131,6 +132,9 @@ public record TrainerConfig(
   public record Eval(int samples, double temperature) {}
 
   public record DistributedSection(String backend, int timeoutS, int bucketMb) {}
+
+  /** {@code lora}: adapters in PEFT's format; {@code r = 0} trains all weights instead. */
+  public record Lora(int r, double alpha, double dropout, List<String> targetModules) {}
 
   /**
    * Dr.GRPO's aggregation (verl's name): each sequence's token-loss sum over a constant, the
@@ -394,6 +398,7 @@ public record TrainerConfig(
     attribution();
     distributedOptions();
     pythonSandboxConfig();
+    loraConfig();
   }
 
   private static void positive(String name, int value, boolean zeroAllowed) {
@@ -503,6 +508,24 @@ public record TrainerConfig(
         distributed.backend(),
         Duration.ofSeconds(distributed.timeoutS()),
         (long) distributed.bucketMb() << 20);
+  }
+
+  /** The LoRA settings, or null when {@code lora.r} is 0 (full fine-tuning). */
+  public io.arpo4j.model.LoraConfig loraConfig() {
+    positive("lora.r", lora.r(), true);
+    if (lora.r() == 0) return null;
+    if (lora.dropout() > 0 && gradientCheckpointing) {
+      // the checkpointed forward runs without autograd, so its recomputation would draw other masks
+      throw new IllegalArgumentException(
+          "lora.dropout > 0 needs gradient_checkpointing: false (got dropout " + lora.dropout()
+              + ")");
+    }
+    try {
+      return new io.arpo4j.model.LoraConfig(
+          lora.r(), lora.alpha(), lora.dropout(), lora.targetModules(), false);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("bad lora section: " + e.getMessage(), e);
+    }
   }
 
   public AdvantageEstimator advantageEstimator() {
