@@ -31,9 +31,9 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 /**
  * Low-rank adapters (LoRA) on a {@link TransformerModel}'s decoder projections, in Hugging Face
  * PEFT's format: each targeted projection computes {@code W x + s B(A(dropout(x)))} with A [r, in]
- * initialised Kaiming-uniform (a = sqrt 5, i.e. U(-1/sqrt(in), 1/sqrt(in)), nn.Linear's default),
- * B [out, r] zeros, so a fresh adapter leaves the model unchanged. The adapter's tensors are fp32
- * on the model's device whatever the base's dtype; they are what an optimizer trains while the base
+ * initialised Kaiming-uniform (a = sqrt 5, i.e. U(-1/sqrt(in), 1/sqrt(in)), nn.Linear's default), B
+ * [out, r] zeros, so a fresh adapter leaves the model unchanged. The adapter's tensors are fp32 on
+ * the model's device whatever the base's dtype; they are what an optimizer trains while the base
  * stays frozen.
  *
  * <p>{@link #save} writes {@code adapter_config.json} and {@code adapter_model.safetensors} with
@@ -57,7 +57,7 @@ public final class LoraAdapter implements AutoCloseable {
   private final Tensor[][] a; // [layer][projection], null where not targeted
   private final Tensor[][] b;
   private final Map<String, Tensor> tensors; // PEFT key -> tensor, layer by layer, A before B
-  private final Scalar scaling;
+  private final double scaling;
 
   private LoraAdapter(
       LoraConfig config, String baseModel, ModelConfig model, Map<String, Tensor> tensors) {
@@ -75,7 +75,7 @@ public final class LoraAdapter implements AutoCloseable {
     }
     tensors.values().forEach(Tensor::retainReference);
     this.tensors = Collections.unmodifiableMap(tensors);
-    this.scaling = new Scalar(config.scaling());
+    this.scaling = config.scaling();
   }
 
   /**
@@ -139,9 +139,10 @@ public final class LoraAdapter implements AutoCloseable {
       throw new IllegalArgumentException(configFile + " is not valid JSON: " + e.getMessage(), e);
     }
     LoraConfig config = parseConfig(configFile, json);
-    String base = json.path("base_model_name_or_path").isTextual()
-        ? json.get("base_model_name_or_path").asText()
-        : null;
+    String base =
+        json.path("base_model_name_or_path").isTextual()
+            ? json.get("base_model_name_or_path").asText()
+            : null;
     Map<String, long[]> expected = shapes(model, config);
     try (SafetensorsFile file = SafetensorsFile.open(weightsFile);
         PointerScope scope = new PointerScope()) {
@@ -259,8 +260,8 @@ public final class LoraAdapter implements AutoCloseable {
   }
 
   /**
-   * The PEFT key -> shape of every adapter tensor {@code config} puts on {@code model}; every target
-   * must match at least one projection.
+   * The PEFT key -> shape of every adapter tensor {@code config} puts on {@code model}; every
+   * target must match at least one projection.
    */
   private static Map<String, long[]> shapes(TransformerModel model, LoraConfig config) {
     Map<String, long[]> out = new LinkedHashMap<>();
@@ -269,8 +270,8 @@ public final class LoraAdapter implements AutoCloseable {
       for (int p = 0; p < LoraConfig.PROJECTIONS.size(); p++) {
         String module = module(i, p);
         if (!config.targets(module)) continue;
-        unmatched.removeIf(t -> t.equals(LoraConfig.ALL_LINEAR) || module.equals(t)
-            || module.endsWith("." + t));
+        unmatched.removeIf(
+            t -> t.equals(LoraConfig.ALL_LINEAR) || module.equals(t) || module.endsWith("." + t));
         Tensor w = model.parameters().get(module + ".weight");
         out.put(key(module, "lora_A"), new long[] {config.r(), w.size(1)});
         out.put(key(module, "lora_B"), new long[] {w.size(0), config.r()});
@@ -287,7 +288,9 @@ public final class LoraAdapter implements AutoCloseable {
     return out;
   }
 
-  /** The HF name of projection {@code p} of layer {@code layer}, e.g. model.layers.0.mlp.up_proj. */
+  /**
+   * The HF name of projection {@code p} of layer {@code layer}, e.g. model.layers.0.mlp.up_proj.
+   */
   static String module(int layer, int p) {
     String name = LoraConfig.PROJECTIONS.get(p);
     return ParameterLayout.layerPrefix(layer) + (p < 4 ? "self_attn." : "mlp.") + name;
@@ -319,18 +322,18 @@ public final class LoraAdapter implements AutoCloseable {
   /**
    * {@code y + s B(A(dropout(x)))} for projection {@code p} of layer {@code layer}, where {@code y}
    * is the base projection of {@code x}; {@code y} itself where the projection has no adapter.
-   * Dropout applies only while autograd records (training).
+   * Dropout applies only while training: autograd records and the adapter requires grad.
    */
   Tensor apply(int layer, int p, Tensor x, Tensor y) {
     Tensor down = a[layer][p];
     if (down == null) return y;
     ScalarType type = x.scalar_type();
     Tensor in =
-        config.dropout() > 0 && GradMode.is_enabled()
+        config.dropout() > 0 && GradMode.is_enabled() && down.requires_grad()
             ? torch.dropout(x, config.dropout(), true)
             : x;
     Tensor delta = torch.linear(torch.linear(in, down.to(type)), b[layer][p].to(type));
-    return y.add(delta.mul(scaling));
+    return y.add(delta.mul(new Scalar(scaling)));
   }
 
   /**
@@ -345,7 +348,7 @@ public final class LoraAdapter implements AutoCloseable {
           if (a[i][p] == null) continue;
           String name = module(i, p) + ".weight";
           Tensor w = base.get(name);
-          Tensor delta = b[i][p].detach().mm(a[i][p].detach()).mul(scaling);
+          Tensor delta = b[i][p].detach().mm(a[i][p].detach()).mul(new Scalar(scaling));
           out.put(name, w.detach().to(ScalarType.Float).add(delta).to(w.scalar_type()));
         }
       }
@@ -354,8 +357,8 @@ public final class LoraAdapter implements AutoCloseable {
   }
 
   /**
-   * Writes {@value #CONFIG_FILE} (PEFT's LoraConfig fields) and {@value #WEIGHTS_FILE} (fp32, PEFT's
-   * keys) into {@code dir}.
+   * Writes {@value #CONFIG_FILE} (PEFT's LoraConfig fields) and {@value #WEIGHTS_FILE} (fp32,
+   * PEFT's keys) into {@code dir}.
    */
   public void save(Path dir) throws IOException {
     Files.createDirectories(dir);
@@ -410,6 +413,5 @@ public final class LoraAdapter implements AutoCloseable {
   @Override
   public void close() {
     tensors.values().forEach(Tensor::releaseReference);
-    scaling.close();
   }
 }

@@ -629,7 +629,9 @@ public final class TransformerModel implements AutoCloseable {
     h = h.add(project(index, O, attended, layer.o, layer.oBias));
     x = rmsNorm(h, layer.postNorm);
     Tensor gated =
-        torch.silu(project(index, GATE, x, layer.gate, layer.gateBias)).mul(project(index, UP, x, layer.up, layer.upBias));
+        torch
+            .silu(project(index, GATE, x, layer.gate, layer.gateBias))
+            .mul(project(index, UP, x, layer.up, layer.upBias));
     return h.add(project(index, DOWN, gated, layer.down, layer.downBias));
   }
 
@@ -732,8 +734,7 @@ public final class TransformerModel implements AutoCloseable {
         }
         try (PointerScope scope = new PointerScope()) {
           if (stored.embed().requires_grad()) { // frozen under LoRA
-            Tensor embedded =
-                torch.embedding(trainingWeight(stored.embed(), compute.embed()), ids);
+            Tensor embedded = torch.embedding(trainingWeight(stored.embed(), compute.embed()), ids);
             embedded.backward(grad, new BoolOptional(), false, new TensorArrayRefOptional());
           }
           grad.releaseReference();
@@ -794,7 +795,9 @@ public final class TransformerModel implements AutoCloseable {
   // indices into LoraConfig.PROJECTIONS
   private static final int Q = 0, K = 1, V = 2, O = 3, GATE = 4, UP = 5, DOWN = 6;
 
-  /** Projection {@code p} of layer {@code layer}: the base linear map plus the adapter's, if any. */
+  /**
+   * Projection {@code p} of layer {@code layer}: the base linear map plus the adapter's, if any.
+   */
   private Tensor project(int layer, int p, Tensor x, Tensor weight, Tensor bias) {
     Tensor y = linear(x, weight, bias);
     LoraAdapter lora = adapter;

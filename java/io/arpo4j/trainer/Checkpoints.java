@@ -17,8 +17,8 @@ import java.util.stream.Stream;
  * Atomic checkpoints under {@code <run>/checkpoints/}: each is written to a temporary directory and
  * renamed into place, then {@code latest} (also written by rename) names it. A crash leaves either
  * the previous checkpoint or the new one, never half of one. A checkpoint holds the model in HF
- * layout (plus tokenizer files) or, in a LoRA run, only the adapter in PEFT's layout (the base is the
- * configured model, unchanged), the optimizer state, the trainer state and the config.
+ * layout (plus tokenizer files) or, in a LoRA run, only the adapter in PEFT's layout (the base is
+ * the configured model, unchanged), the optimizer state, the trainer state and the config.
  */
 public final class Checkpoints {
   public static final String MODEL_DIR = "model";

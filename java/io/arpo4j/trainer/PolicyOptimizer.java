@@ -18,9 +18,10 @@ import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
 /**
- * libtorch's AdamW over a model's trainable parameters (all of them, or only the LoRA adapter's), with global-norm gradient clipping and
- * warm-up. Under mixed precision the parameters are the fp32 master weights (so are the gradients
- * and the moments), and each step re-casts the model's compute copies.
+ * libtorch's AdamW over a model's trainable parameters (all of them, or only the LoRA adapter's),
+ * with global-norm gradient clipping and warm-up. Under mixed precision the parameters are the fp32
+ * master weights (so are the gradients and the moments), and each step re-casts the model's compute
+ * copies.
  */
 public final class PolicyOptimizer implements AutoCloseable {
   private final OptimizerConfig config;

@@ -517,7 +517,8 @@ public record TrainerConfig(
     if (lora.dropout() > 0 && gradientCheckpointing) {
       // the checkpointed forward runs without autograd, so its recomputation would draw other masks
       throw new IllegalArgumentException(
-          "lora.dropout > 0 needs gradient_checkpointing: false (got dropout " + lora.dropout()
+          "lora.dropout > 0 needs gradient_checkpointing: false (got dropout "
+              + lora.dropout()
               + ")");
     }
     try {
