@@ -2,6 +2,8 @@ package io.arpo4j.trainer;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.arpo4j.model.DefaultModel;
+import io.arpo4j.model.LoraAdapter;
+import io.arpo4j.model.LoraConfig;
 import io.arpo4j.model.ModelBench;
 import io.arpo4j.model.ModelConfig;
 import io.arpo4j.model.PolicyModel;
@@ -19,10 +21,11 @@ import java.util.SplittableRandom;
  * --tokens} tokens, all trained. Peak RSS (the kernel's VmHWM) only grows, so each configuration
  * runs in a JVM of its own: {@code benchmarks/run.sh memory} runs them all.
  *
- * <p>Usage: {@code MemoryBench --tokens 2048 --checkpointing true|false --chunk N}; prints one
- * table row: RSS after loading, peak RSS through forward/backward, peak RSS after the AdamW step
- * (its moments are allocated on the first step), and the seconds of forward/backward and of the
- * step.
+ * <p>Usage: {@code MemoryBench --tokens 2048 --checkpointing true|false --chunk N [--lora R]};
+ * {@code --lora R} trains LoRA adapters of rank R (alpha 2R) on every decoder projection instead of
+ * all weights. Prints one table row: RSS after loading, peak RSS through forward/backward, peak RSS
+ * after the AdamW step (its moments are allocated on the first step), and the seconds of
+ * forward/backward and of the step.
  */
 public final class MemoryBench {
   private MemoryBench() {}
@@ -32,11 +35,13 @@ public final class MemoryBench {
     int tokens = Integer.parseInt(value(a, "--tokens", "2048"));
     boolean checkpointing = Boolean.parseBoolean(value(a, "--checkpointing", "false"));
     int chunk = Integer.parseInt(value(a, "--chunk", "256"));
+    int loraRank = Integer.parseInt(value(a, "--lora", "0"));
     if (a.contains("--header")) {
       System.out.printf(
           Locale.ROOT,
-          "%-7s %-14s %-11s %10s %14s %14s %10s %8s%n",
+          "%-7s %-7s %-14s %-11s %10s %14s %14s %10s %8s%n",
           "tokens",
+          "trains",
           "checkpointing",
           "LM chunk",
           "RSS load",
@@ -50,6 +55,16 @@ public final class MemoryBench {
     try (PolicyModel pm =
         PolicyModel.create(config, DefaultModel.tokenizer(), 1, RuntimeOptions.cpu())) {
       pm.model().setGradientCheckpointing(checkpointing);
+      if (loraRank > 0) {
+        pm.model()
+            .attach(
+                LoraAdapter.create(
+                    pm.model(),
+                    new LoraConfig(
+                        loraRank, 2.0 * loraRank, 0, List.of(LoraConfig.ALL_LINEAR), false),
+                    1,
+                    "Qwen2.5-0.5B shape"));
+      }
       SplittableRandom rng = new SplittableRandom(1);
       int prompt = 16;
       int[] ids = new int[tokens + 1];
@@ -70,8 +85,9 @@ public final class MemoryBench {
         long peakStep = status("VmHWM");
         System.out.printf(
             Locale.ROOT,
-            "%-7d %-14s %-11s %10s %14s %14s %10.1f %8.1f%n",
+            "%-7d %-7s %-14s %-11s %10s %14s %14s %10.1f %8.1f%n",
             tokens,
+            loraRank > 0 ? "LoRA " + loraRank : "all",
             checkpointing,
             chunk >= mask.length ? "none [N,V]" : String.valueOf(chunk),
             gib(loaded),
