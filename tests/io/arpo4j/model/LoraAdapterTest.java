@@ -283,4 +283,38 @@ class LoraAdapterTest {
       assertArrayEquals(adapted, logits(model, ids), "closing the view disturbed the model");
     }
   }
+
+  @Test
+  void bf16BaseTrainsAnFp32Adapter() {
+    RuntimeOptions bf16 = new RuntimeOptions("cpu", StorageType.BF16, 0);
+    ModelConfig config = TestModels.config(TestModels.QWEN2_LINEAR);
+    try (TransformerModel full = adapted(ALL, 14);
+        TransformerModel half = TransformerModel.randomInit(config, 14, bf16);
+        PointerScope scope = new PointerScope()) {
+      full.parameters().forEach((k, v) -> half.parameters().get(k).detach().copy_(v));
+      LoraAdapter adapter = LoraAdapter.create(half, ALL, 14, "test");
+      adapter.parameters().forEach((k, v) -> v.copy_(full.adapter().parameters().get(k)));
+      half.attach(adapter);
+      assertEquals(
+          torch.ScalarType.BFloat16,
+          half.parameters().get("model.layers.0.mlp.up_proj.weight").scalar_type().intern());
+      int[] ids = TestModels.tokens(12, config.vocabSize(), 4);
+      float[] expected = logits(full, ids);
+      double scale = 0;
+      for (float x : expected) scale = Math.max(scale, Math.abs(x));
+      assertClose("bf16 base + adapter vs fp32", expected, logits(half, ids), 0.05 * scale, 0.05);
+      adapter.parameters().values().forEach(t -> t.requires_grad_(true));
+      half.hiddenStates(Fixtures.ids(new int[][] {ids}))
+          .to(torch.ScalarType.Float)
+          .sum()
+          .backward(new Tensor(), new BoolOptional(), false, new TensorArrayRefOptional());
+      for (Map.Entry<String, Tensor> e : adapter.parameters().entrySet()) {
+        Tensor g = e.getValue().grad();
+        assertTrue(g.defined(), e.getKey() + " has no gradient");
+        assertEquals(torch.ScalarType.Float, g.scalar_type().intern(), "fp32 adapter gradients");
+      }
+      Tensor frozen = half.parameters().get("model.embed_tokens.weight").grad();
+      assertFalse(frozen != null && frozen.defined(), "the frozen base received a gradient");
+    }
+  }
 }

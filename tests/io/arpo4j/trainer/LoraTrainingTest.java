@@ -4,10 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.arpo4j.distributed.Distributed;
 import io.arpo4j.model.LoraAdapter;
 import io.arpo4j.model.LoraConfig;
 import io.arpo4j.model.PolicyModel;
 import io.arpo4j.model.RuntimeOptions;
+import io.arpo4j.model.StorageType;
 import io.arpo4j.model.TransformerModel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,7 +23,20 @@ import org.junit.jupiter.api.io.TempDir;
 /** LoRA through the trainers: SFT against full fine-tuning, RL with a KL reference, resume. */
 class LoraTrainingTest {
 
-  private static SftTrainer.Result sft(Path dir, String lr, LoraConfig lora) throws Exception {
+  /** Disjoint from {@link MixedPrecisionTest#qaRows}: same format, other questions and answers. */
+  private static final String[][] PRETRAIN = {
+    {"Question: 1 + 1 =", " <answer>2</answer>"},
+    {"Question: capital of Italy?", " <answer>Rome</answer>"},
+    {"Question: 5 * 5 =", " <answer>25</answer>"},
+    {"Question: opposite of up?", " <answer>down</answer>"},
+    {"Question: 8 - 1 =", " <answer>7</answer>"},
+    {"Question: colour of grass?", " <answer>green</answer>"},
+    {"Question: 8 / 2 =", " <answer>4</answer>"},
+    {"Question: last letter?", " <answer>z</answer>"}
+  };
+
+  private static SftTrainer.Result sft(
+      PolicyModel pm, List<TrainingRow> rows, Path dir, String name, String lr) throws Exception {
     TrainerConfig config =
         TrainerConfig.load(
             null,
@@ -31,27 +46,40 @@ class LoraTrainingTest {
                 "sft.epochs=25",
                 "sft.batch_size=8",
                 "runs_dir=" + dir));
-    try (PolicyModel pm = PolicyModel.loadDefault(RuntimeOptions.cpu())) {
-      if (lora != null) pm.model().attach(LoraAdapter.create(pm.model(), lora, 1, "default"));
-      return SftTrainer.train(
-          pm,
-          MixedPrecisionTest.qaRows(pm.tokenizer()),
-          config,
-          dir.resolve((lora == null ? "full" : "lora") + ".jsonl"));
-    }
+    return SftTrainer.train(
+        pm, rows, config, dir.resolve(name + ".jsonl"), Distributed.single(), false);
   }
 
   /**
-   * Same data, steps and batches. Full fine-tuning at lr 3e-3 (the embedded model's SFT setting in
-   * MixedPrecisionTest); LoRA r = 16, alpha = 32 on every projection at lr 1e-2: adapters start at
-   * zero and move the weights through a rank-16 product, so LoRA is run at a higher rate, as is
-   * usual (PEFT's examples use 10x the full fine-tuning rate); 1e-2 is the one rate tried.
+   * LoRA adapts a trained model, so both runs start from the embedded model after a full SFT on
+   * {@link #PRETRAIN} (from its random initialisation, LoRA cannot reach the loss: the frozen tied
+   * embeddings of std 0.02 and the final norm cap every logit near 2.5). Then the same data, steps
+   * and batches: full fine-tuning at lr 3e-3 (the embedded model's SFT setting in
+   * MixedPrecisionTest) and LoRA r = 16, alpha = 32 on every projection at lr 1e-2 (adapters move
+   * the weights through a rank-16 product from zero, so LoRA runs at a higher rate, as usual; from
+   * the random model 1e-2 did better than 3e-2 and 1e-1).
    */
   @Test
   void loraSftLowersTheLossLikeFullFineTuning(@TempDir Path dir) throws Exception {
-    SftTrainer.Result full = sft(dir, "3e-3", null);
-    SftTrainer.Result lora =
-        sft(dir, "1e-2", new LoraConfig(16, 32, 0, List.of(LoraConfig.ALL_LINEAR), false));
+    Path base = dir.resolve("base");
+    try (PolicyModel pm = PolicyModel.loadDefault(RuntimeOptions.cpu())) {
+      sft(pm, MixedPrecisionTest.rows(pm.tokenizer(), PRETRAIN), dir, "pretrain", "3e-3");
+      pm.save(base, StorageType.F32);
+    }
+    SftTrainer.Result full, lora;
+    try (PolicyModel pm = PolicyModel.load(base, RuntimeOptions.cpu())) {
+      full = sft(pm, MixedPrecisionTest.qaRows(pm.tokenizer()), dir, "full", "3e-3");
+    }
+    try (PolicyModel pm = PolicyModel.load(base, RuntimeOptions.cpu())) {
+      pm.model()
+          .attach(
+              LoraAdapter.create(
+                  pm.model(),
+                  new LoraConfig(16, 32, 0, List.of(LoraConfig.ALL_LINEAR), false),
+                  1,
+                  base.toString()));
+      lora = sft(pm, MixedPrecisionTest.qaRows(pm.tokenizer()), dir, "lora", "1e-2");
+    }
     System.out.printf(
         "SFT loss over %d steps: full %.4f -> %.4f, LoRA r=16 %.4f -> %.4f%n",
         full.steps(), full.firstLoss(), full.lastLoss(), lora.firstLoss(), lora.lastLoss());
