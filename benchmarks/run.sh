@@ -10,7 +10,8 @@
 #                                           (start, GRPO, GRPO at ARPO's calls, ARPO, AEPO, ARPO + each AEPO piece), mean ± sd
 #   benchmarks/run.sh rewards [S]            math answer comparisons/s (S seconds per kind): plain, fractions, symbolic
 #   benchmarks/run.sh memory [TOKENS]       peak RSS and time of one training step, Qwen2.5-0.5B shape:
-#                                           gradient checkpointing on/off, chunked LM head vs [N, V] logits
+#                                           gradient checkpointing on/off, chunked LM head vs [N, V] logits,
+#                                           LoRA r = 16 (all projections) with checkpointing on/off
 #   benchmarks/run.sh memory --sharding [LAYERS] [TOKENS]   peak RSS per rank, distributed.sharding
 #                                           none/optimizer/gradients at 1 and 2 Gloo ranks
 #   benchmarks/run.sh ddp [ROWS]             SFT tokens/s at 1 and 2 ranks; Gloo all-reduce vs tensor copy
@@ -97,10 +98,11 @@ case "$what" in
     # one JVM per row: peak RSS only grows within a process. JavaCPP caps native memory at 4x -Xmx
     # unless maxPhysicalBytes=0; the 0.5B step needs ~10 GB of it
     # the 2x2 grid: gradient checkpointing off/on, LM head in 256-token chunks / all N tokens at once
-    for cfg in "false 256" "true 256" "false $tokens" "true $tokens"; do
+    # then LoRA r = 16 on every projection (base frozen, AdamW over the adapter only), checkpointing off/on
+    for cfg in "false 256 0" "true 256 0" "false $tokens 0" "true $tokens 0" "false 256 16" "true 256 16"; do
       set -- $cfg
       java -Xmx1g -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -cp "$cp" io.arpo4j.trainer.MemoryBench \
-        --tokens "$tokens" --checkpointing "$1" --chunk "$2"
+        --tokens "$tokens" --checkpointing "$1" --chunk "$2" --lora "$3"
     done
     ;;
   ddp)

@@ -6,6 +6,8 @@ import io.arpo4j.distributed.Distributed;
 import io.arpo4j.distributed.Sharding;
 import io.arpo4j.distributed.World;
 import io.arpo4j.model.DefaultModel;
+import io.arpo4j.model.LoraAdapter;
+import io.arpo4j.model.LoraConfig;
 import io.arpo4j.model.ModelBench;
 import io.arpo4j.model.ModelConfig;
 import io.arpo4j.model.PolicyModel;
@@ -24,10 +26,11 @@ import java.util.SplittableRandom;
  * --tokens} tokens, all trained. Peak RSS (the kernel's VmHWM) only grows, so each configuration
  * runs in a JVM of its own: {@code benchmarks/run.sh memory} runs them all.
  *
- * <p>Usage: {@code MemoryBench --tokens 2048 --checkpointing true|false --chunk N}; prints one
- * table row: RSS after loading, peak RSS through forward/backward, peak RSS after the AdamW step
- * (its moments are allocated on the first step), and the seconds of forward/backward and of the
- * step.
+ * <p>Usage: {@code MemoryBench --tokens 2048 --checkpointing true|false --chunk N [--lora R]};
+ * {@code --lora R} trains LoRA adapters of rank R (alpha 2R) on every decoder projection instead of
+ * all weights. Prints one table row: RSS after loading, peak RSS through forward/backward, peak RSS
+ * after the AdamW step (its moments are allocated on the first step), and the seconds of
+ * forward/backward and of the step.
  *
  * <p>{@code --sharding none|optimizer|gradients} steps with that {@code distributed.sharding}, as
  * one rank of the job the torchrun environment describes (Gloo; {@code run.sh memory --sharding}
@@ -43,6 +46,7 @@ public final class MemoryBench {
     int tokens = Integer.parseInt(value(a, "--tokens", "2048"));
     boolean checkpointing = Boolean.parseBoolean(value(a, "--checkpointing", "false"));
     int chunk = Integer.parseInt(value(a, "--chunk", "256"));
+    int loraRank = Integer.parseInt(value(a, "--lora", "0"));
     String sharding = value(a, "--sharding", null);
     if (a.contains("--header") && sharding != null) {
       System.out.printf(
@@ -63,8 +67,9 @@ public final class MemoryBench {
     if (a.contains("--header")) {
       System.out.printf(
           Locale.ROOT,
-          "%-7s %-14s %-11s %10s %14s %14s %10s %8s%n",
+          "%-7s %-7s %-14s %-11s %10s %14s %14s %10s %8s%n",
           "tokens",
+          "trains",
           "checkpointing",
           "LM chunk",
           "RSS load",
@@ -86,6 +91,16 @@ public final class MemoryBench {
     try (PolicyModel pm =
         PolicyModel.create(config, DefaultModel.tokenizer(), 1, RuntimeOptions.cpu())) {
       pm.model().setGradientCheckpointing(checkpointing);
+      if (loraRank > 0) {
+        pm.model()
+            .attach(
+                LoraAdapter.create(
+                    pm.model(),
+                    new LoraConfig(
+                        loraRank, 2.0 * loraRank, 0, List.of(LoraConfig.ALL_LINEAR), false),
+                    1,
+                    "Qwen2.5-0.5B shape"));
+      }
       List<TrainingRow> rows = rows(config, tokens);
       float[] mask = rows.get(0).mask();
       try (PolicyOptimizer opt = new PolicyOptimizer(pm.model(), OptimizerConfig.defaults())) {
@@ -101,8 +116,9 @@ public final class MemoryBench {
         long peakStep = status("VmHWM");
         System.out.printf(
             Locale.ROOT,
-            "%-7d %-14s %-11s %10s %14s %14s %10.1f %8.1f%n",
+            "%-7d %-7s %-14s %-11s %10s %14s %14s %10.1f %8.1f%n",
             tokens,
+            loraRank > 0 ? "LoRA " + loraRank : "all",
             checkpointing,
             chunk >= mask.length ? "none [N,V]" : String.valueOf(chunk),
             gib(loaded),

@@ -24,6 +24,7 @@ import picocli.CommandLine.ScopeType;
     subcommands = {
       // one line per subcommand, kept in the order of the data's path
       LogitsCommand.class,
+      MergeCommand.class,
       GenerateCommand.class,
       ToolCommand.class,
       IndexCommand.class,

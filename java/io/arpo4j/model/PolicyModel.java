@@ -133,6 +133,19 @@ public final class PolicyModel implements AutoCloseable {
    */
   public void save(Path dir, StorageType dtype) throws IOException {
     model.save(dir, dtype);
+    saveSideFiles(dir);
+  }
+
+  /**
+   * As {@link #save}, with the attached LoRA adapter merged into the weights ({@link
+   * TransformerModel#saveMerged}): an ordinary HF model directory.
+   */
+  public void saveMerged(Path dir, StorageType dtype) throws IOException {
+    model.saveMerged(dir, dtype);
+    saveSideFiles(dir);
+  }
+
+  private void saveSideFiles(Path dir) throws IOException {
     tokenizer.save(dir);
     if (generationConfig != null) {
       Files.write(dir.resolve(GENERATION_CONFIG), generationConfig);

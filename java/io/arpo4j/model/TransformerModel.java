@@ -77,6 +77,9 @@ public final class TransformerModel implements AutoCloseable {
   /** Cached forward passes run so far (a cost figure: each one reads every weight once). */
   private long cachedForwards;
 
+  /** LoRA adapters on the projections, owned by this model; null when none is attached. */
+  private volatile LoraAdapter adapter;
+
   /** The tensors a forward pass reads. */
   private record Weights(Tensor embed, Tensor finalNorm, Tensor lmHead, Layer[] layers) {
     static Weights of(ModelConfig config, Map<String, Tensor> p) {
@@ -199,6 +202,22 @@ public final class TransformerModel implements AutoCloseable {
     this.stored = Weights.of(config, this.parameters);
     this.compute = Weights.of(config, this.computeCopies);
     this.rotary = new RotaryEmbedding(config.rope(), config.headDim(), runtime);
+  }
+
+  /** A second handle on {@code source}'s weights (shared, not copied), without its adapter. */
+  private TransformerModel(TransformerModel source) {
+    this.config = source.config;
+    this.runtime = source.runtime;
+    this.parameters = source.parameters;
+    this.computeCopies = source.computeCopies;
+    parameters.values().forEach(Tensor::retainReference);
+    if (computeCopies != parameters) {
+      computeCopies.values().forEach(Tensor::retainReference);
+    }
+    this.stored = source.stored;
+    this.compute = source.compute;
+    this.rotary = new RotaryEmbedding(config.rope(), config.headDim(), runtime);
+    this.gradientCheckpointing = source.gradientCheckpointing;
   }
 
   /** Loads config.json and the safetensors weights of an HF model directory. */
@@ -325,6 +344,52 @@ public final class TransformerModel implements AutoCloseable {
   }
 
   /**
+   * What an optimizer trains: the attached adapter's tensors (PEFT keys) when there is one, the
+   * base weights stay frozen; otherwise {@link #parameters()}.
+   */
+  public Map<String, Tensor> trainableParameters() {
+    LoraAdapter a = adapter;
+    return a != null ? a.parameters() : parameters;
+  }
+
+  /**
+   * Attaches LoRA adapters: every forward pass (training, scoring and cached generation) then adds
+   * them to their projections, unmerged. The model owns the adapter and closes it with itself.
+   */
+  public void attach(LoraAdapter lora) {
+    if (adapter != null) throw new IllegalStateException("an adapter is already attached");
+    if (!lora.fits(config)) {
+      throw new IllegalArgumentException("the adapter was made for a model of another shape");
+    }
+    adapter = lora;
+  }
+
+  /** The attached adapter, or null. */
+  public LoraAdapter adapter() {
+    return adapter;
+  }
+
+  /**
+   * This model's weights without the adapter: another handle on the same tensors (no copy), e.g.
+   * the KL reference of a LoRA run. Close it independently; the weights live until both are closed.
+   */
+  public TransformerModel withoutAdapter() {
+    return new TransformerModel(this);
+  }
+
+  /**
+   * Writes the model with the adapter merged into its weights (W + s B A, in fp32, then {@code
+   * dtype}) as an ordinary HF directory, as PEFT's merge_and_unload followed by save_pretrained.
+   */
+  public void saveMerged(Path dir, StorageType dtype) throws IOException {
+    LoraAdapter a = adapter;
+    if (a == null) throw new IllegalStateException("no adapter is attached: nothing to merge");
+    try (PointerScope scope = new PointerScope()) {
+      write(dir, a.merged(parameters), dtype, 5_000_000_000L);
+    }
+  }
+
+  /**
    * Re-casts the compute copies from the master weights after an optimizer step (mixed precision;
    * nothing to do otherwise).
    */
@@ -375,10 +440,15 @@ public final class TransformerModel implements AutoCloseable {
    * shards of at most {@code maxShardBytes}.
    */
   public void save(Path dir, StorageType dtype, long maxShardBytes) throws IOException {
+    write(dir, parameters, dtype, maxShardBytes);
+  }
+
+  private void write(Path dir, Map<String, Tensor> weights, StorageType dtype, long maxShardBytes)
+      throws IOException {
     Files.createDirectories(dir);
     try (PointerScope scope = new PointerScope()) {
       Map<String, Tensor> converted = new LinkedHashMap<>();
-      for (Map.Entry<String, Tensor> e : parameters.entrySet()) {
+      for (Map.Entry<String, Tensor> e : weights.entrySet()) {
         converted.put(e.getKey(), e.getValue().detach().to(dtype.scalarType()));
       }
       Checkpoint.write(dir, converted, maxShardBytes);
@@ -549,9 +619,9 @@ public final class TransformerModel implements AutoCloseable {
     int kvHeads = config.numKvHeads();
     int d = config.headDim();
     Tensor x = rmsNorm(h, layer.inputNorm);
-    Tensor q = linear(x, layer.q, layer.qBias).view(b, t, heads, d);
-    Tensor k = linear(x, layer.k, layer.kBias).view(b, t, kvHeads, d);
-    Tensor v = linear(x, layer.v, layer.vBias).view(b, t, kvHeads, d);
+    Tensor q = project(index, Q, x, layer.q, layer.qBias).view(b, t, heads, d);
+    Tensor k = project(index, K, x, layer.k, layer.kBias).view(b, t, kvHeads, d);
+    Tensor v = project(index, V, x, layer.v, layer.vBias).view(b, t, kvHeads, d);
     if (layer.qNorm != null) {
       q = rmsNorm(q, layer.qNorm);
       k = rmsNorm(k, layer.kNorm);
@@ -560,11 +630,13 @@ public final class TransformerModel implements AutoCloseable {
     k = RotaryEmbedding.apply(k.transpose(1, 2), cosSin[0], cosSin[1]);
     v = v.transpose(1, 2);
     Tensor attended = kv.attend(index, q, k, v).transpose(1, 2).reshape(b, t, (long) heads * d);
-    h = h.add(linear(attended, layer.o, layer.oBias));
+    h = h.add(project(index, O, attended, layer.o, layer.oBias));
     x = rmsNorm(h, layer.postNorm);
     Tensor gated =
-        torch.silu(linear(x, layer.gate, layer.gateBias)).mul(linear(x, layer.up, layer.upBias));
-    return h.add(linear(gated, layer.down, layer.downBias));
+        torch
+            .silu(project(index, GATE, x, layer.gate, layer.gateBias))
+            .mul(project(index, UP, x, layer.up, layer.upBias));
+    return h.add(project(index, DOWN, gated, layer.down, layer.downBias));
   }
 
   /** How many {@link #forward(KvCache, List, int[], LogitsMode)} passes this model has run. */
@@ -670,8 +742,10 @@ public final class TransformerModel implements AutoCloseable {
           }
         }
         try (PointerScope scope = new PointerScope()) {
-          Tensor embedded = torch.embedding(trainingWeight(stored.embed(), compute.embed()), ids);
-          embedded.backward(grad, new BoolOptional(), false, new TensorArrayRefOptional());
+          if (stored.embed().requires_grad()) { // frozen under LoRA
+            Tensor embedded = torch.embedding(trainingWeight(stored.embed(), compute.embed()), ids);
+            embedded.backward(grad, new BoolOptional(), false, new TensorArrayRefOptional());
+          }
           grad.releaseReference();
         }
       }
@@ -725,6 +799,18 @@ public final class TransformerModel implements AutoCloseable {
         x32.pow(new Scalar(2.0)).mean(new long[] {-1}, true, new ScalarTypeOptional());
     Tensor normed = x32.mul(variance.add(new Scalar(config.rmsNormEps())).rsqrt());
     return weight.mul(normed.to(type));
+  }
+
+  // indices into LoraConfig.PROJECTIONS
+  private static final int Q = 0, K = 1, V = 2, O = 3, GATE = 4, UP = 5, DOWN = 6;
+
+  /**
+   * Projection {@code p} of layer {@code layer}: the base linear map plus the adapter's, if any.
+   */
+  private Tensor project(int layer, int p, Tensor x, Tensor weight, Tensor bias) {
+    Tensor y = linear(x, weight, bias);
+    LoraAdapter lora = adapter;
+    return lora == null ? y : lora.apply(layer, p, x, y);
   }
 
   /**
@@ -785,5 +871,6 @@ public final class TransformerModel implements AutoCloseable {
     if (computeCopies != parameters) {
       computeCopies.values().forEach(Tensor::releaseReference);
     }
+    if (adapter != null) adapter.close();
   }
 }

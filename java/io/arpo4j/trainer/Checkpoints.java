@@ -19,7 +19,8 @@ import java.util.stream.Stream;
  * Atomic checkpoints under {@code <run>/checkpoints/}: each is written to a temporary directory and
  * renamed into place, then {@code latest} (also written by rename) names it. A crash leaves either
  * the previous checkpoint or the new one, never half of one. A checkpoint holds the model in HF
- * layout (plus tokenizer files), the optimizer state, the trainer state and the config.
+ * layout (plus tokenizer files) or, in a LoRA run, only the adapter in PEFT's layout (the base is
+ * the configured model, unchanged), the optimizer state, the trainer state and the config.
  *
  * <p>With sharded AdamW state ({@code distributed.sharding} optimizer or gradients) every rank
  * writes its own shard, {@code optimizer-rankNNNNN.bin}, into the checkpoint; the model directory
@@ -27,6 +28,7 @@ import java.util.stream.Stream;
  */
 public final class Checkpoints {
   public static final String MODEL_DIR = "model";
+  public static final String ADAPTER_DIR = "adapter";
   public static final String OPTIMIZER_FILE = "optimizer.bin";
   public static final String STATE_FILE = "trainer_state.json";
   public static final String CONFIG_FILE = "config.yaml";
@@ -168,7 +170,11 @@ public final class Checkpoints {
   private Path publish(Path tmp, String name, State state, PolicyModel model, String configYaml)
       throws IOException {
     // the weights the optimizer updates: fp32 masters under mixed precision, so resumes are exact
-    model.save(tmp.resolve(MODEL_DIR), model.model().runtime().parameterType());
+    if (model.model().adapter() != null) {
+      model.model().adapter().save(tmp.resolve(ADAPTER_DIR));
+    } else {
+      model.save(tmp.resolve(MODEL_DIR), model.model().runtime().parameterType());
+    }
     JSON.writerWithDefaultPrettyPrinter().writeValue(tmp.resolve(STATE_FILE).toFile(), state);
     Files.writeString(tmp.resolve(CONFIG_FILE), configYaml, StandardCharsets.UTF_8);
     Path target = root.resolve(name);

@@ -25,15 +25,16 @@ import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
 /**
- * libtorch's AdamW over all of a model's parameters, with global-norm gradient clipping and
- * warm-up. Under mixed precision the parameters are the fp32 master weights (so are the gradients
- * and the moments), and each step re-casts the model's compute copies.
+ * libtorch's AdamW over a model's trainable parameters (all of them, or only the LoRA adapter's),
+ * with global-norm gradient clipping and warm-up. Under mixed precision the parameters are the fp32
+ * master weights (so are the gradients and the moments), and each step re-casts the model's compute
+ * copies.
  *
  * <p>In a data-parallel job {@link #step()} first sums the gradients over the ranks. With {@link
  * Sharding#OPTIMIZER} or {@link Sharding#GRADIENTS} (ZeRO-1/2) the AdamW state covers only this
- * rank's shard of the flat parameter vector ({@link FlatShards}): the summed gradient's shard is
- * clipped by the global norm (an all-reduce of the shards' squared sums), AdamW steps an fp32 copy
- * of the shard, and the updated shards are all-gathered into every rank's weights.
+ * rank's shard of the flat trainable-parameter vector ({@link FlatShards}): the summed gradient's
+ * shard is clipped by the global norm (an all-reduce of the shards' squared sums), AdamW steps an
+ * fp32 copy of the shard, and the updated shards are all-gathered into every rank's weights.
  */
 public final class PolicyOptimizer implements AutoCloseable {
   private final OptimizerConfig config;
@@ -61,7 +62,7 @@ public final class PolicyOptimizer implements AutoCloseable {
     this.model = model;
     this.dist = dist;
     this.sharding = sharding;
-    this.modelParameters = new ArrayList<>(model.parameters().values());
+    this.modelParameters = new ArrayList<>(model.trainableParameters().values());
     for (Tensor p : modelParameters) p.requires_grad_(true);
     this.params = new TensorVector();
     if (sharding == Sharding.NONE) {

@@ -3,6 +3,7 @@ package io.arpo4j.trainer;
 import io.arpo4j.advantage.GroupAdvantages;
 import io.arpo4j.distributed.Distributed;
 import io.arpo4j.model.PolicyModel;
+import io.arpo4j.model.TransformerModel;
 import io.arpo4j.reward.Reward;
 import io.arpo4j.rollout.RolloutConfig;
 import io.arpo4j.rollout.RolloutGroup;
@@ -47,7 +48,7 @@ public final class RlTrainer {
   private final PolicyOptimizer optimizer;
   private final RlUpdate update;
   private final Checkpoints checkpoints;
-  private final PolicyModel reference;
+  private final TransformerModel reference;
   private final Distributed dist;
   private int step;
   private long consumed;
@@ -96,7 +97,7 @@ public final class RlTrainer {
       throws IOException {
     if (train.isEmpty()) throw new IllegalArgumentException("no training questions");
     this.dist = dist;
-    dist.broadcastParameters(model.model().parameters().values());
+    dist.broadcastParameters(model.model().trainableParameters().values());
     this.config = config;
     this.model = model;
     this.tools = tools;
@@ -116,17 +117,20 @@ public final class RlTrainer {
     this.backprop = new TokenBackprop(model.model(), temperature, config.logitChunkTokens());
     this.optimizer =
         new PolicyOptimizer(model.model(), config.optimizerConfig(), dist, config.sharding());
-    // the KL reference is the starting policy, frozen; kept in the run so a resumed run finds it
+    // the KL reference is the starting policy, frozen; kept in the run so a resumed run finds it.
+    // Under LoRA it is the base with the adapter off: the same weights, no copy
     this.reference =
-        config.loss().klCoef() > 0
-            ? reference(model, runDir.resolve(REFERENCE_DIR), resumeFrom)
-            : null;
+        !(config.loss().klCoef() > 0)
+            ? null
+            : model.model().adapter() != null
+                ? model.model().withoutAdapter()
+                : reference(model, runDir.resolve(REFERENCE_DIR), resumeFrom).model();
     this.update =
         new RlUpdate(
             backprop,
             reference == null
                 ? null
-                : new TokenBackprop(reference.model(), temperature, config.logitChunkTokens()),
+                : new TokenBackprop(reference, temperature, config.logitChunkTokens()),
             optimizer,
             config,
             dist);

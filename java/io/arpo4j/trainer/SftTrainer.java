@@ -71,7 +71,7 @@ public final class SftTrainer {
     long start = System.nanoTime();
     double first = Double.NaN, last = Double.NaN;
     int step = 0;
-    Collection<Tensor> parameters = model.model().parameters().values();
+    Collection<Tensor> parameters = model.model().trainableParameters().values();
     dist.broadcastParameters(parameters);
     try (PolicyOptimizer optimizer =
             new PolicyOptimizer(model.model(), opt, dist, config.sharding());

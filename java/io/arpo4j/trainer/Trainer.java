@@ -2,6 +2,8 @@ package io.arpo4j.trainer;
 
 import io.arpo4j.distributed.Distributed;
 import io.arpo4j.kernels.NativeLibraries;
+import io.arpo4j.model.LoraAdapter;
+import io.arpo4j.model.LoraConfig;
 import io.arpo4j.model.PolicyModel;
 import io.arpo4j.model.RuntimeOptions;
 import io.arpo4j.reward.Reward;
@@ -228,9 +230,24 @@ public final class Trainer implements AutoCloseable {
       checkpoints.removeStaleTemporaries();
       RuntimeOptions runtime =
           config.runtimeOptions(Distributed.deviceFor(config.device(), distributed.world()));
+      LoraConfig lora = config.loraConfig();
+      if (lora != null && runtime.mixed()) {
+        // the frozen base needs no fp32 masters: it is stored in the compute dtype
+        runtime = new RuntimeOptions(runtime.device(), runtime.dtype(), runtime.cpuThreads());
+      }
+      Path adapterDir = checkpoint.map(c -> c.resolve(Checkpoints.ADAPTER_DIR)).orElse(null);
+      if (checkpoint.isPresent() && (lora != null) != Files.isDirectory(adapterDir)) {
+        throw new IllegalArgumentException(
+            "checkpoint "
+                + checkpoint.get()
+                + (lora != null
+                    ? " holds a full model, not a LoRA adapter: resume with lora.r: 0"
+                    : " holds a LoRA adapter: resume with the run's lora settings")
+                + ", or start afresh with --fresh");
+      }
       boolean ownsModel = model == null;
       PolicyModel policy =
-          checkpoint.isPresent()
+          checkpoint.isPresent() && lora == null
               ? modelLoader.load(
                   checkpoint.get().resolve(Checkpoints.MODEL_DIR).toString(), runtime)
               : model != null
@@ -239,6 +256,14 @@ public final class Trainer implements AutoCloseable {
       ToolRegistry registry = new ToolRegistry();
       List<Tool> owned = new ArrayList<>();
       try {
+        if (lora != null && policy.model().adapter() == null) {
+          policy
+              .model()
+              .attach(
+                  adapterDir != null
+                      ? LoraAdapter.load(adapterDir, policy.model())
+                      : LoraAdapter.create(policy.model(), lora, config.seed(), config.model()));
+        }
         policy.model().setGradientCheckpointing(config.gradientCheckpointing());
         List<String> customTags = tools.stream().map(Tool::tag).toList();
         if (config.tools().python() && !customTags.contains("python")) {

@@ -62,7 +62,8 @@ public record TrainerConfig(
     Eval eval,
     String precision,
     boolean gradientCheckpointing,
-    DistributedSection distributed) {
+    DistributedSection distributed,
+    Lora lora) {
 
   /**
    * @param promptTemplate null: {@link Prompts#DEFAULT_TEMPLATE}; @param promptFormat auto |
@@ -157,6 +158,9 @@ public record TrainerConfig(
   public record Eval(int samples, Double temperature) {}
 
   public record DistributedSection(String backend, int timeoutS, int bucketMb, String sharding) {}
+
+  /** {@code lora}: adapters in PEFT's format; {@code r = 0} trains all weights instead. */
+  public record Lora(int r, double alpha, double dropout, List<String> targetModules) {}
 
   /**
    * Dr.GRPO's aggregation (verl's name): each sequence's token-loss sum over a constant, the
@@ -533,6 +537,7 @@ public record TrainerConfig(
     distributedOptions();
     sharding();
     pythonSandboxConfig();
+    loraConfig();
   }
 
   private static void atLeast(String name, int value, int min) {
@@ -698,6 +703,25 @@ public record TrainerConfig(
   /** {@code distributed.sharding}: what the data-parallel ranks split between them. */
   public Sharding sharding() {
     return Sharding.parse(distributed.sharding());
+  }
+
+  /** The LoRA settings, or null when {@code lora.r} is 0 (full fine-tuning). */
+  public io.arpo4j.model.LoraConfig loraConfig() {
+    positive("lora.r", lora.r(), true);
+    if (lora.r() == 0) return null;
+    if (lora.dropout() > 0 && gradientCheckpointing) {
+      // the checkpointed forward runs without autograd, so its recomputation would draw other masks
+      throw new IllegalArgumentException(
+          "lora.dropout > 0 needs gradient_checkpointing: false (got dropout "
+              + lora.dropout()
+              + ")");
+    }
+    try {
+      return new io.arpo4j.model.LoraConfig(
+          lora.r(), lora.alpha(), lora.dropout(), lora.targetModules(), false);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("bad lora section: " + e.getMessage(), e);
+    }
   }
 
   public AdvantageEstimator advantageEstimator() {

@@ -47,6 +47,14 @@ final class Fixtures {
     return torch.tensor(flat).view(rows.length, rows[0].length);
   }
 
+  /** A CPU tensor's values as float64 (exact for float32 and float64 tensors), flattened. */
+  static double[] doubles(Tensor t) {
+    Tensor c = t.detach().to(torch.ScalarType.Double).contiguous();
+    double[] out = new double[(int) c.numel()];
+    new org.bytedeco.javacpp.DoublePointer(c.data_ptr()).get(out);
+    return out;
+  }
+
   /** A float32 CPU tensor's values, flattened. */
   static float[] floats(Tensor t) {
     Tensor c = t.to(torch.ScalarType.Float).contiguous();

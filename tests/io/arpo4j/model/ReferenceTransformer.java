@@ -14,8 +14,13 @@ final class ReferenceTransformer {
   private final double[] invFreq;
 
   ReferenceTransformer(TransformerModel model) {
-    this.c = model.config();
-    this.p = model.parameters();
+    this(model.config(), model.parameters());
+  }
+
+  /** Over {@code parameters} by HF name, read at their own precision (float64 ones stay exact). */
+  ReferenceTransformer(ModelConfig config, Map<String, Tensor> parameters) {
+    this.c = config;
+    this.p = parameters;
     this.invFreq = inverseFrequencies(c.rope(), c.headDim());
   }
 
@@ -179,18 +184,13 @@ final class ReferenceTransformer {
   }
 
   private double[] vector(String name) {
-    float[] f = Fixtures.floats(p.get(name));
-    double[] out = new double[f.length];
-    for (int i = 0; i < f.length; i++) {
-      out[i] = f[i];
-    }
-    return out;
+    return Fixtures.doubles(p.get(name));
   }
 
   private double[][] matrix(String name) {
     Tensor t = p.get(name);
     int cols = (int) t.size(1);
-    float[] f = Fixtures.floats(t);
+    double[] f = Fixtures.doubles(t);
     double[][] out = new double[(int) t.size(0)][cols];
     for (int i = 0; i < f.length; i++) {
       out[i / cols][i % cols] = f[i];

@@ -123,6 +123,11 @@ class MixedPrecisionTest {
       {"Question: 9 / 3 =", " <answer>3</answer>"},
       {"Question: first letter?", " <answer>a</answer>"}
     };
+    return rows(tokenizer, pairs);
+  }
+
+  /** {prompt, response} pairs as rows, the response trained. */
+  static List<TrainingRow> rows(HfTokenizer tokenizer, String[][] pairs) {
     List<TrainingRow> rows = new ArrayList<>();
     for (String[] p : pairs) {
       int[] prompt = tokenizer.encode(p[0]), response = tokenizer.encode(p[1]);
