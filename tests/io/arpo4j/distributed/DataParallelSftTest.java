@@ -111,6 +111,11 @@ class DataParallelSftTest {
     assertTrue(
         maxMoved > 100 * TOLERANCE,
         "training must move the parameters well past the tolerance: " + maxMoved);
-    assertTrue(maxDelta <= TOLERANCE, "max |delta| = " + maxDelta);
+    // Rounding differences of the summation order become Adam steps of up to lr each (its
+    // normalisation), so the gap scales with how far training moved the weights: 2.6e-6 to 1.04e-5
+    // measured here with the same code under different BLAS thread counts, for moves of ~1.8e-3.
+    assertTrue(
+        maxDelta <= maxMoved / 100,
+        "max |delta| = " + maxDelta + " exceeds 1% of the largest move, " + maxMoved);
   }
 }
