@@ -473,7 +473,7 @@ class PythonSandboxTest {
   /** The view needs no capability: an interpreter under a 0700 directory works through it. */
   @Test
   void interpreterUnderAClosedDirectoryWorksThroughTheView() throws Exception {
-    Path temp = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "venv-");
+    Path temp = Files.createTempDirectory(outsideTmp(), "arpo4j-venv-");
     String python = interpreterUnderClosedDirectory(temp, "python3");
     try (PythonWorkerPool venvPool =
         new PythonWorkerPool(
@@ -489,6 +489,15 @@ class PythonSandboxTest {
     } finally {
       PythonWorkerPool.deleteTree(temp);
     }
+  }
+
+  /**
+   * Where a test interpreter can live: the build directory, unless the checkout itself lies under
+   * /tmp (as a CI clone may), which the view replaces with a private tmpfs; then /var/tmp.
+   */
+  static Path outsideTmp() {
+    Path target = Path.of("target").toAbsolutePath();
+    return target.startsWith("/tmp") ? Path.of("/var/tmp") : target;
   }
 
   /**
