@@ -104,16 +104,7 @@ public final class MemoryBench {
       List<TrainingRow> rows = rows(config, tokens);
       float[] mask = rows.get(0).mask();
       try (PolicyOptimizer opt = new PolicyOptimizer(pm.model(), OptimizerConfig.defaults())) {
-        TokenBackprop backprop = new TokenBackprop(pm.model(), 1f, chunk);
-        long loaded = status("VmRSS");
-        opt.zeroGrad();
-        long t0 = System.nanoTime();
-        backprop.backward(rows, new int[] {0}, new SupervisedLoss(mask.length));
-        long t1 = System.nanoTime();
-        long peakBackward = status("VmHWM");
-        opt.step();
-        long t2 = System.nanoTime();
-        long peakStep = status("VmHWM");
+        Step m = step(pm, opt, rows, chunk);
         System.out.printf(
             Locale.ROOT,
             "%-7d %-7s %-14s %-11s %10s %14s %14s %10.1f %8.1f%n",
@@ -121,11 +112,11 @@ public final class MemoryBench {
             loraRank > 0 ? "LoRA " + loraRank : "all",
             checkpointing,
             chunk >= mask.length ? "none [N,V]" : String.valueOf(chunk),
-            gib(loaded),
-            gib(peakBackward),
-            gib(peakStep),
-            (t1 - t0) / 1e9,
-            (t2 - t1) / 1e9);
+            gib(m.loadedKb()),
+            gib(m.peakBackwardKb()),
+            gib(m.peakStepKb()),
+            m.backwardSeconds(),
+            m.stepSeconds());
       }
     }
   }
@@ -142,19 +133,9 @@ public final class MemoryBench {
             PolicyModel.create(config, DefaultModel.tokenizer(), 1, RuntimeOptions.cpu())) {
       pm.model().setGradientCheckpointing(checkpointing);
       List<TrainingRow> rows = rows(config, tokens);
-      float[] mask = rows.get(0).mask();
       try (PolicyOptimizer opt =
           new PolicyOptimizer(pm.model(), OptimizerConfig.defaults(), dist, sharding)) {
-        TokenBackprop backprop = new TokenBackprop(pm.model(), 1f, chunk);
-        long loaded = status("VmRSS");
-        opt.zeroGrad();
-        long t0 = System.nanoTime();
-        backprop.backward(rows, new int[] {0}, new SupervisedLoss(mask.length));
-        long t1 = System.nanoTime();
-        long peakBackward = status("VmHWM");
-        opt.step();
-        long t2 = System.nanoTime();
-        long peakStep = status("VmHWM");
+        Step m = step(pm, opt, rows, chunk);
         System.out.printf(
             Locale.ROOT,
             "%-7d %-6d %-5d %-10s %10s %14s %14s %14s %10.1f %8.1f%n",
@@ -162,15 +143,38 @@ public final class MemoryBench {
             dist.size(),
             dist.rank(),
             sharding.name().toLowerCase(Locale.ROOT),
-            gib(loaded),
-            gib(peakBackward),
-            gib(peakStep),
+            gib(m.loadedKb()),
+            gib(m.peakBackwardKb()),
+            gib(m.peakStepKb()),
             gib(opt.momentBytes() / 1024),
-            (t1 - t0) / 1e9,
-            (t2 - t1) / 1e9);
+            m.backwardSeconds(),
+            m.stepSeconds());
       }
       dist.barrier();
     }
+  }
+
+  /** What one measured training step took: resident kB and seconds. */
+  private record Step(
+      long loadedKb,
+      long peakBackwardKb,
+      long peakStepKb,
+      double backwardSeconds,
+      double stepSeconds) {}
+
+  /** One forward/backward over {@code rows} and one optimizer step, measured. */
+  private static Step step(PolicyModel pm, PolicyOptimizer opt, List<TrainingRow> rows, int chunk)
+      throws IOException {
+    TokenBackprop backprop = new TokenBackprop(pm.model(), 1f, chunk);
+    long loaded = status("VmRSS");
+    opt.zeroGrad();
+    long t0 = System.nanoTime();
+    backprop.backward(rows, new int[] {0}, new SupervisedLoss(rows.get(0).mask().length));
+    long t1 = System.nanoTime();
+    long peakBackward = status("VmHWM");
+    opt.step();
+    long t2 = System.nanoTime();
+    return new Step(loaded, peakBackward, status("VmHWM"), (t1 - t0) / 1e9, (t2 - t1) / 1e9);
   }
 
   /** One sequence of {@code tokens} random tokens after a 16-token prompt, all trained. */
