@@ -236,7 +236,8 @@ public final class RlTrainer {
   /** Runs until {@code config.steps()} steps are done, checkpointing as configured. */
   public void run() throws IOException {
     Files.createDirectories(runDir);
-    if (dist.isMaster()) Files.writeString(runDir.resolve("config.yaml"), config.toYaml());
+    if (dist.isMaster())
+      Files.writeString(runDir.resolve(Checkpoints.CONFIG_FILE), config.toYaml());
     Path rollouts =
         runDir.resolve(
             dist.isMaster() ? "rollouts.jsonl" : "rollouts-rank" + dist.rank() + ".jsonl");

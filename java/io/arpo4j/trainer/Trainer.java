@@ -403,7 +403,7 @@ public final class Trainer implements AutoCloseable {
   public SftTrainer.Result sft(Path data) throws IOException {
     if (distributed.isMaster()) {
       Files.createDirectories(config.runDir());
-      Files.writeString(config.runDir().resolve("config.yaml"), config.toYaml());
+      Files.writeString(config.runDir().resolve(Checkpoints.CONFIG_FILE), config.toYaml());
     }
     List<TrainingRow> rows = sftRows(data);
     SftTrainer.Result result =
