@@ -21,7 +21,8 @@ class SimdCheckTest {
   void exp2AndRowStatisticsAtEverySimdLevel() throws Exception {
     Path check = Path.of("target", "native-build", "arpo4j_simd_check");
     assertTrue(
-        Files.isExecutable(check), check + " is missing: the Maven build makes it with the kernels");
+        Files.isExecutable(check),
+        check + " is missing: the Maven build makes it with the kernels");
     Process p = new ProcessBuilder(check.toString()).redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertTrue(p.waitFor(5, TimeUnit.MINUTES), "simd_check did not finish");
