@@ -57,6 +57,19 @@ ARPO_INLINE vf load(const uint16_t* p) {
   std::memcpy(&v, &bits, sizeof v);
   return v;
 }
+// Loads 2 * kLanes logits as two vectors of floats in some order (for order-free reductions):
+// from bf16, each 32-bit word holds two logits, which a shift and a mask turn into floats.
+ARPO_INLINE void load_pair(const float* p, vf& a, vf& b) {
+  a = load(p);
+  b = load(p + kLanes);
+}
+ARPO_INLINE void load_pair(const uint16_t* p, vf& a, vf& b) {
+  vu w;
+  std::memcpy(&w, p, sizeof w);
+  const vu even = w << 16, odd = w & 0xFFFF0000u;
+  std::memcpy(&a, &even, sizeof a);
+  std::memcpy(&b, &odd, sizeof b);
+}
 ARPO_INLINE float load1(const float* p) { return *p; }
 ARPO_INLINE float load1(const uint16_t* p) { return bf16_to_float(*p); }
 
@@ -166,7 +179,8 @@ ARPO_INLINE RowStats row_stats(const T* row, int64_t v, float inv_temp) {
     const int64_t pair_end = len - len % (2 * kLanes);
     vf vm0 = splat(kNegInf), vm1 = splat(kNegInf);
     for (int64_t j = 0; j < pair_end; j += 2 * kLanes) {
-      vf z0 = load(p + j), z1 = load(p + j + kLanes);
+      vf z0, z1;
+      load_pair(p + j, z0, z1);
       vm0 = z0 > vm0 ? z0 : vm0;
       vm1 = z1 > vm1 ? z1 : vm1;
     }
@@ -192,7 +206,9 @@ ARPO_INLINE RowStats row_stats(const T* row, int64_t v, float inv_temp) {
     for (int64_t j = 0; j < pair_end; j += 2 * kLanes) {
       if (j < next_len) __builtin_prefetch(next + j, 0, 3);
       if (sizeof(T) == 4 && j + kLanes < next_len) __builtin_prefetch(next + j + kLanes, 0, 3);
-      vf x0 = load(p + j) * vscale2 - vm2, x1 = load(p + j + kLanes) * vscale2 - vm2;
+      vf z0, z1;
+      load_pair(p + j, z0, z1);
+      vf x0 = z0 * vscale2 - vm2, x1 = z1 * vscale2 - vm2;
       // clamped for the weighted sum too: 2^x is 0 there, and 0 * -inf is not
       x0 = exp2_floor(x0);
       x1 = exp2_floor(x1);
