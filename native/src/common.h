@@ -1,4 +1,4 @@
-// Shared pieces of the CPU kernels: SIMD vector type, exp, bf16 conversion, the online
+// Shared pieces of the CPU kernels: SIMD vector type, exp2, bf16 conversion, the chunked
 // softmax row statistics, error reporting.
 #pragma once
 
@@ -160,7 +160,8 @@ struct RowStats {
   double entropy() const { return std::log(sum) - wsum / sum; }
 };
 
-// Chunk size in elements: a chunk is read from memory once (its max), then re-read from L1.
+// Chunk size in elements: a chunk is fetched into L1 while the previous chunk's exps are
+// computed, then read twice from there (its max, its exps).
 constexpr int64_t kChunk = 4096;
 
 // The row's RowStats, chunk by chunk: the chunk's largest logit, then, while the chunk is still
