@@ -1,12 +1,21 @@
 package io.arpo4j.demo;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.arpo4j.cli.DemoCommand;
+import io.arpo4j.trainer.Evaluator;
+import io.arpo4j.trainer.MetricsLog;
 import io.arpo4j.trainer.report.ResultRow;
+import io.arpo4j.trainer.report.RunReport;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 
 /**
  * The demo's side-by-side over several seeds (rollouts and data order; the world and the cold-start
@@ -52,7 +61,7 @@ public final class DemoCompare {
     for (int seed = firstSeed; seed < firstSeed + seeds; seed++) {
       Path runs = RUNS.resolve("seed-" + seed);
       if (collect) { // the seeds ran in separate processes: read what each one wrote
-        bySeed.add(DemoCommand.readSummary(runs.resolve("demo").resolve("summary.json")));
+        bySeed.add(rowsFromRuns(runs, variants));
         continue;
       }
       DemoCommand.Result r =
@@ -68,22 +77,88 @@ public final class DemoCompare {
   /** Where seed K's runs go: {@code runs/demo-compare/seed-K}. */
   static final Path RUNS = Path.of("runs/demo-compare");
 
-  /** Mean ± sd over seeds of each row; rows are matched by position (start first). */
+  /**
+   * One seed's rows as its run directories hold them: the start's and each variant's eval.json
+   * (accuracy, by kind through the held-out data's {@code kind}, tool calls, evaluation time) and
+   * metrics.jsonl (training tool calls and tokens per prompt, step times); null for a row whose
+   * evaluation is not there (an interrupted seed). Time is the steps' plus the evaluation's.
+   */
+  static List<ResultRow> rowsFromRuns(Path seedDir, List<DemoCommand.Variant> variants)
+      throws IOException {
+    Map<String, String> kinds = new HashMap<>();
+    for (JsonNode q : jsonLines(seedDir.resolve("demo/data/heldout.jsonl")))
+      kinds.put(q.get("id").asText(), q.get("kind").asText());
+    List<ResultRow> rows = new ArrayList<>();
+    rows.add(
+        row("start", seedDir.resolve("demo").resolve(DemoCommand.START_EVAL_FILE), null, kinds));
+    for (DemoCommand.Variant v : variants) {
+      Path run = seedDir.resolve("demo-" + v.name().replace('@', '-'));
+      if (v.matchesArpoCalls()) { // named by the M it resolved to: demo-grpo-5
+        try (Stream<Path> dirs = Files.list(seedDir)) {
+          run =
+              dirs.filter(d -> d.getFileName().toString().matches("demo-grpo-\\d+"))
+                  .findFirst()
+                  .orElse(run);
+        }
+      }
+      String name = run.getFileName().toString().substring("demo-".length());
+      if (v.matchesArpoCalls()) name = name.replaceFirst("-(\\d+)$", "@$1");
+      rows.add(
+          row(name, run.resolve(Evaluator.FILE_NAME), run.resolve(MetricsLog.FILE_NAME), kinds));
+    }
+    return rows;
+  }
+
+  private static ResultRow row(String algo, Path eval, Path metrics, Map<String, String> kinds)
+      throws IOException {
+    if (!Files.isRegularFile(eval)) return null;
+    JsonNode e = new ObjectMapper().readTree(eval.toFile());
+    Map<String, double[]> sums = new LinkedHashMap<>();
+    for (JsonNode q : e.get("per_question")) {
+      double[] sum = sums.computeIfAbsent(kinds.get(q.get("id").asText()), k -> new double[2]);
+      sum[0] += q.get("pass_at_1").asDouble();
+      sum[1]++;
+    }
+    Map<String, Double> byKind = new LinkedHashMap<>();
+    sums.forEach((kind, sum) -> byKind.put(kind, sum[0] / sum[1]));
+    double seconds = Double.NaN, calls = Double.NaN, tokens = Double.NaN;
+    if (metrics != null && Files.isRegularFile(metrics)) {
+      seconds = e.get("seconds").asDouble();
+      for (Map<String, Object> step : MetricsLog.read(metrics))
+        seconds += ((Number) step.get("step_time_s")).doubleValue();
+      calls = RunReport.perPrompt(metrics, MetricsLog.TOOL_CALLS_PER_PROMPT);
+      tokens = RunReport.perPrompt(metrics, MetricsLog.GENERATED_TOKENS);
+    }
+    return new ResultRow(
+        algo,
+        e.get("pass_at_1").asDouble(),
+        byKind,
+        e.get("tool_calls_per_answer").asDouble(),
+        calls,
+        tokens,
+        seconds);
+  }
+
+  private static List<JsonNode> jsonLines(Path file) throws IOException {
+    ObjectMapper json = new ObjectMapper();
+    List<JsonNode> out = new ArrayList<>();
+    for (String line : Files.readAllLines(file)) if (!line.isBlank()) out.add(json.readTree(line));
+    return out;
+  }
+
+  /**
+   * Mean ± sd over seeds of each row; rows are matched by position (start first), a row missing
+   * from a seed (null) is left out of its mean, and the seeds each row has are printed.
+   */
   static void printTable(
       List<List<ResultRow>> bySeed, List<DemoCommand.Variant> variants, boolean development) {
     // the row name of grpo@arpo-calls depends on the seed's M: rows are keyed by their position
     Map<Integer, String> names = new LinkedHashMap<>();
     Map<Integer, List<double[]>> byRow = new LinkedHashMap<>();
     for (List<ResultRow> rows : bySeed) {
-      if (rows.size() != variants.size() + 1)
-        throw new IllegalArgumentException(
-            "a seed has "
-                + (rows.size() - 1)
-                + " trained rows, the variants are "
-                + variants.size()
-                + ": give the same --variants as the runs had");
       for (int i = 0; i < rows.size(); i++) {
         ResultRow row = rows.get(i);
+        if (row == null) continue;
         String planned = i == 0 ? "start" : variants.get(i - 1).name();
         String name = names.get(i);
         names.put(i, name == null || name.equals(row.algo()) ? row.algo() : planned);
@@ -105,10 +180,11 @@ public final class DemoCompare {
     }
     System.out.printf(
         "%n%d seeds, %d cores%n", bySeed.size(), Runtime.getRuntime().availableProcessors());
-    String format = "%-16s %20s %20s %22s %22s %14s %14s %14s %14s%n";
+    String format = "%-16s %6s %20s %20s %22s %22s %14s %14s %14s %14s%n";
     System.out.printf(
         format,
         "policy",
+        "seeds",
         development ? "dev accuracy" : "held-out accuracy",
         "tool calls / q",
         "train calls / prompt",
@@ -122,6 +198,7 @@ public final class DemoCompare {
       System.out.printf(
           format,
           names.get(e.getKey()),
+          v.size(),
           meanSd(v, 0, "%.3f"),
           meanSd(v, 1, "%.2f"),
           meanSd(v, 2, "%.2f"),

@@ -1,6 +1,5 @@
 package io.arpo4j.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.arpo4j.demo.DemoModel;
 import io.arpo4j.demo.DemoQuestion;
@@ -142,7 +141,7 @@ public final class DemoCommand implements Callable<Integer> {
       return new Variant(text, parts[0], settings);
     }
 
-    boolean matchesArpoCalls() {
+    public boolean matchesArpoCalls() {
       return name.endsWith("@" + MATCH_ARPO_CALLS);
     }
   }
@@ -231,6 +230,9 @@ public final class DemoCommand implements Callable<Integer> {
       return Double.isNaN(value) ? "" : String.format(format, value);
     }
   }
+
+  /** The starting policy's evaluation, beside the data in the demo directory. */
+  public static final String START_EVAL_FILE = "start-eval.json";
 
   /**
    * Runs the demo; {@code development} evaluates every policy on the development split instead of
@@ -326,6 +328,9 @@ public final class DemoCommand implements Callable<Integer> {
             .build()) {
       start = trainer.evaluate(heldOut);
     }
+    start.save(
+        root.resolve(START_EVAL_FILE),
+        Map.of("model", coldStart.toString(), "data", "demo held-out questions"));
     System.out.printf(
         "start: held-out accuracy %.3f, %.2f tool calls per question%n",
         start.passAt1(), start.toolCallsPerAnswer());
@@ -432,39 +437,6 @@ public final class DemoCommand implements Callable<Integer> {
     Files.writeString(
         file,
         new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(summary) + "\n");
-  }
-
-  /** What {@link #writeSummary} wrote: the start row, then the trained rows in their order. */
-  public static List<ResultRow> readSummary(Path file) throws IOException {
-    if (!Files.isRegularFile(file)) throw new IllegalArgumentException(file + " does not exist");
-    JsonNode summary = new ObjectMapper().readTree(file.toFile());
-    List<ResultRow> rows = new ArrayList<>(List.of(row("start", summary.path("start"))));
-    summary.path("algos").fields().forEachRemaining(e -> rows.add(row(e.getKey(), e.getValue())));
-    return rows;
-  }
-
-  private static ResultRow row(String algo, JsonNode n) {
-    Map<String, Double> byKind = new LinkedHashMap<>();
-    n.path("accuracy_by_kind")
-        .fields()
-        .forEachRemaining(e -> byKind.put(e.getKey(), number(e.getValue())));
-    return new ResultRow(
-        algo,
-        number(n.path("accuracy")),
-        byKind,
-        number(n.path("tool_calls_per_question")),
-        number(n.path("train_tool_calls_per_prompt")),
-        number(n.path("train_tokens_per_prompt")),
-        number(n.path("seconds")));
-  }
-
-  /**
-   * A summary number; NaN where the row has none (Jackson writes NaN as a string or leaves it out).
-   */
-  private static double number(JsonNode n) {
-    return n.isNumber()
-        ? n.asDouble()
-        : n.isTextual() ? Double.parseDouble(n.asText()) : Double.NaN;
   }
 
   /**
