@@ -647,6 +647,7 @@ public final class TransformerModel implements AutoCloseable {
     }
     try (NativeSection section = NativeSection.enter();
         NoGradGuard noGrad = new NoGradGuard();
+        CachedForward decode = CachedForward.enter();
         PointerScope scope = new PointerScope()) {
       KvCache.Plan plan = cache.plan(sequences, counts);
       cachedForwards++;
@@ -940,20 +941,44 @@ public final class TransformerModel implements AutoCloseable {
   }
 
   /**
-   * {@link #linear}, or the native weight-streaming kernel where a decode step can use it: at most
-   * {@link Kernels#DECODE_MAX_ROWS} rows of fp32 activations on the CPU, outside autograd, unless
-   * {@link DecodeWeights#LIBTORCH} is selected. bf16 weights (the {@link DecodeWeights#BF16}
-   * copies) only ever reach this point under those conditions.
+   * Marks the calling thread as inside a cached forward pass (inference) until closed: only there
+   * do products go to the decode kernel. Training and scoring, with or without autograd (the
+   * checkpointed forward and the old log-probs run without), keep libtorch's arithmetic.
+   */
+  private record CachedForward(boolean outer) implements AutoCloseable {
+    private static final ThreadLocal<Boolean> ACTIVE = ThreadLocal.withInitial(() -> false);
+
+    static CachedForward enter() {
+      CachedForward scope = new CachedForward(ACTIVE.get());
+      ACTIVE.set(true);
+      return scope;
+    }
+
+    static boolean active() {
+      return ACTIVE.get();
+    }
+
+    @Override
+    public void close() {
+      ACTIVE.set(outer);
+    }
+  }
+
+  /**
+   * {@link #linear}, or the native weight-streaming kernel where a decode step can use it: inside a
+   * cached forward pass, at most {@link Kernels#DECODE_MAX_ROWS} rows of fp32 activations on the
+   * CPU, unless {@link DecodeWeights#LIBTORCH} is selected. bf16 weights (the {@link
+   * DecodeWeights#BF16} copies) only ever reach this point under those conditions.
    */
   private Tensor decodeLinear(Tensor x, Tensor weight, Tensor bias) {
     long in = x.size(x.dim() - 1);
     long rows = in == 0 ? 0 : x.numel() / in;
     if (decodeWeights == DecodeWeights.LIBTORCH
+        || !CachedForward.active()
         || rows == 0
         || rows > Kernels.DECODE_MAX_ROWS
         || !x.is_cpu()
-        || x.scalar_type().value != ScalarType.Float.value
-        || GradMode.is_enabled()) {
+        || x.scalar_type().value != ScalarType.Float.value) {
       return linear(x, weight, bias);
     }
     Tensor flat = x.reshape(rows, in);
