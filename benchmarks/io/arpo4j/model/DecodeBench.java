@@ -108,10 +108,17 @@ public final class DecodeBench {
       ours.put("train step " + trainTokens + " (s)", trainStep(model, trainTokens, repeats));
       if (agreementTokens > 0) agreement = bf16Agreement(pm, agreementTokens, prompt);
     }
-    if (agreementTokens > 0) {
-      try (PolicyModel demo = PolicyModel.loadDefault(runtime)) {
-        demoAgreement = bf16Agreement(demo, agreementTokens, 16);
+    // the embedded demo model (0.8M parameters), where per-call overhead, not bandwidth, rules
+    Map<String, Double> demoRows = new LinkedHashMap<>();
+    try (PolicyModel demo = PolicyModel.loadDefault(runtime)) {
+      for (int b : new int[] {1, 16}) {
+        for (TransformerModel.DecodeWeights w : TransformerModel.DecodeWeights.values()) {
+          demo.model().setDecodeWeights(w);
+          decodeSteps(demo, b, 16, 32, 1); // warm-up
+          demoRows.put(decodeRow(b, w), decodeSteps(demo, b, 16, 32, repeats)[1]);
+        }
       }
+      if (agreementTokens > 0) demoAgreement = bf16Agreement(demo, agreementTokens, 16);
     }
     // sampled again at the end: on a shared machine one sample may catch a busy moment
     bandwidth = Math.max(bandwidth, readBandwidth());
@@ -166,6 +173,10 @@ public final class DecodeBench {
         2 * bandwidth / weightBytes);
     if (reference.isEmpty() && !opt.get("pytorch").equals("no"))
       System.out.println("PyTorch reference: no python3 with torch");
+    System.out.print("embedded demo model, prompt 16, 32 steps:");
+    demoRows.forEach(
+        (name, v) -> System.out.printf(Locale.ROOT, " %s %.0f tok/s;", name.substring(7), v));
+    System.out.println();
     if (agreementTokens > 0) {
       System.out.println("bf16 vs fp32 greedy tokens, " + opt.get("shape") + ": " + agreement);
       System.out.println("bf16 vs fp32 greedy tokens, embedded demo model: " + demoAgreement);
