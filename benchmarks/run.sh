@@ -6,7 +6,9 @@
 #                                            decode/prefill/training speed vs the same run's read
 #                                            bandwidth and (where python3 has torch) PyTorch eager
 #   benchmarks/run.sh rollout [P M R]        ARPO vs GRPO rollout throughput; python pool vs fresh process
-#   benchmarks/run.sh demo-compare [--seeds N] [--quick] [--variants a,b]   the demo side-by-side over seeds
+#   benchmarks/run.sh demo-compare [--seeds N] [--first-seed K] [--collect] [--quick] [--variants a,b]
+#                                           the demo side-by-side over seeds (--collect: the table from
+#                                           seeds run as separate processes, from their summary.json)
 #                                           (start, GRPO, GRPO at ARPO's calls, ARPO, AEPO, ARPO + each AEPO piece), mean ± sd
 #   benchmarks/run.sh rewards [S]            math answer comparisons/s (S seconds per kind): plain, fractions, symbolic
 #   benchmarks/run.sh memory [TOKENS]       peak RSS and time of one training step, Qwen2.5-0.5B shape:

@@ -1,4 +1,4 @@
-// Shared pieces of the CPU kernels: SIMD vector type, exp, bf16 conversion, the online
+// Shared pieces of the CPU kernels: SIMD vector type, exp2, bf16 conversion, the chunked
 // softmax row statistics, error reporting.
 #pragma once
 
@@ -16,13 +16,13 @@
 
 namespace arpo {
 
-constexpr int kLanes = 8;  // one AVX2 register (two SSE registers in the baseline build)
+// One AVX-512 register; the AVX2 build does each operation on two registers, the baseline on four.
+constexpr int kLanes = 16;
 typedef float vf __attribute__((vector_size(kLanes * sizeof(float))));
 typedef int32_t vi __attribute__((vector_size(kLanes * sizeof(int32_t))));
+typedef uint32_t vu __attribute__((vector_size(kLanes * sizeof(uint32_t))));
 typedef uint16_t vh __attribute__((vector_size(kLanes * sizeof(uint16_t))));
 
-// Below this exp(x) is flushed to 0 (exp(-87.3) is the smallest normal float).
-constexpr float kExpFloor = -87.33f;
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 int fail(const char* message);
@@ -57,6 +57,19 @@ ARPO_INLINE vf load(const uint16_t* p) {
   std::memcpy(&v, &bits, sizeof v);
   return v;
 }
+// Loads 2 * kLanes logits as two vectors of floats in some order (for order-free reductions):
+// from bf16, each 32-bit word holds two logits, which a shift and a mask turn into floats.
+ARPO_INLINE void load_pair(const float* p, vf& a, vf& b) {
+  a = load(p);
+  b = load(p + kLanes);
+}
+ARPO_INLINE void load_pair(const uint16_t* p, vf& a, vf& b) {
+  vu w;
+  std::memcpy(&w, p, sizeof w);
+  const vu even = w << 16, odd = w & 0xFFFF0000u;
+  std::memcpy(&a, &even, sizeof a);
+  std::memcpy(&b, &odd, sizeof b);
+}
 ARPO_INLINE float load1(const float* p) { return *p; }
 ARPO_INLINE float load1(const uint16_t* p) { return bf16_to_float(*p); }
 
@@ -71,25 +84,44 @@ ARPO_INLINE void store(uint16_t* p, vf v) {
 ARPO_INLINE void store1(float* p, float x) { *p = x; }
 ARPO_INLINE void store1(uint16_t* p, float x) { *p = float_to_bf16(x); }
 
-// exp(x) for x <= 0 (Cody-Waite reduction + degree-6 polynomial, ~1 ulp), 0 below kExpFloor.
-ARPO_INLINE vf vexp(vf x) {
-  vf xc = x < kExpFloor ? splat(kExpFloor) : x;
-  vf t = xc * 1.44269504088896341f;
-  vf n = (t + 12582912.0f) - 12582912.0f;  // round to nearest integer
-  vf r = xc - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  vf p = splat(1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  vf y = p * r * r + r + 1.0f;
-  vi e = (__builtin_convertvector(n, vi) + 127) << 23;
-  vf scale;
-  std::memcpy(&scale, &e, sizeof scale);
-  return x < kExpFloor ? splat(0.0f) : y * scale;
+// log2(e) and ln(2): the kernels take softmaxes in base 2, 2^(z * inv_temp * log2(e) - m2), so
+// one FMA per element gives exp2's argument; their sums are turned back into natural units once.
+constexpr float kLog2e = 1.44269504088896341f;
+constexpr double kLn2 = 0.693147180559945309417;
+// exp2 returns 0 below this (2^-126 is the smallest normal float, e^-87.34).
+constexpr float kExp2Floor = -127.0f;
+
+// 2^x for kExp2Floor <= x <= 127, the one exp of the CPU kernels; V is float or a vector of
+// floats (compiled per SIMD level with its caller). x = n + f with n an integer and |f| <= 1/2;
+// 2^f is a degree-6 polynomial (coefficients fitted to minimise the relative error on
+// [-1/2, 1/2]; in fp32 within about 1e-7 of 2^f, measured by native/tests/simd_check.cpp), 2^n is
+// written into the exponent bits. x < -126.5 gives exactly 0 (at n = -127 2^n's bits are 0).
+// Callers clamp x with exp2_floor first (kernels that weight by x need the clamped x too).
+template <typename V, typename U>
+ARPO_INLINE V exp2_above_floor(V x) {
+  // Adding 1.5 * 2^23 rounds x to the nearest integer n and leaves n in the low mantissa bits.
+  const V shifted = x + 12582912.0f;
+  const V n = shifted - 12582912.0f;
+  const V f = x - n;
+  V p = V{} + 1.5353362e-4f;
+  p = p * f + 1.3398875e-3f;
+  p = p * f + 9.6184369e-3f;
+  p = p * f + 5.5503324e-2f;
+  p = p * f + 2.4022648e-1f;
+  p = p * f + 6.9314718e-1f;
+  p = p * f + 1.0f;
+  // The shift drops the 1.5 * 2^23 bits and moves n into the exponent field: (n + 127) << 23.
+  U bits;
+  std::memcpy(&bits, &shifted, sizeof bits);
+  bits = (bits << 23) + 0x3F800000u;
+  V scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
 }
+ARPO_INLINE vf exp2_floor(vf x) { return x < splat(kExp2Floor) ? splat(kExp2Floor) : x; }
+ARPO_INLINE float exp2_floor(float x) { return x < kExp2Floor ? kExp2Floor : x; }
+ARPO_INLINE vf vexp2(vf x) { return exp2_above_floor<vf, vu>(exp2_floor(x)); }
+ARPO_INLINE float exp2_scalar(float x) { return exp2_above_floor<float, uint32_t>(exp2_floor(x)); }
 
 ARPO_INLINE float hmax(vf v) {
   float m = v[0];
@@ -104,11 +136,12 @@ ARPO_INLINE float hsum(vf v) {
 
 // Softmax statistics of s = z * inv_temp over one row, relative to the row max m:
 //   sum = sum_j exp(s_j - m),  wsum = sum_j exp(s_j - m) (s_j - m)
-// so that lse = m + log(sum) and entropy = log(sum) - wsum / sum.
+// so that lse = m + log(sum) and entropy = log(sum) - wsum / sum. top is the largest logit z.
 struct RowStats {
   double max = -INFINITY;
   double sum = 0;
   double wsum = 0;
+  float top = kNegInf;
 
   // Folds in a chunk's statistics taken relative to the chunk max cm.
   ARPO_INLINE void merge(double cm, double csum, double cwsum) {
@@ -127,15 +160,18 @@ struct RowStats {
   double entropy() const { return std::log(sum) - wsum / sum; }
 };
 
-// Chunk size in elements: a chunk is read from memory once, then re-read from L1.
+// Chunk size in elements: a chunk is fetched into L1 while the previous chunk's exps are
+// computed, then read twice from there (its max, its exps).
 constexpr int64_t kChunk = 4096;
 
-// One pass over a row (chunked: max of the chunk, then exp-sums of the chunk while it is
-// still in L1), giving its RowStats.
+// The row's RowStats, chunk by chunk: the chunk's largest logit, then, while the chunk is still
+// in L1, 2^x and 2^x * x for x = z * scale2 - m2 (scale2 = inv_temp * log2(e), m2 = the chunk max
+// of z * scale2), which are e^(s - m) and e^(s - m) (s - m) / ln 2.
 template <typename T>
 ARPO_INLINE RowStats row_stats(const T* row, int64_t v, float inv_temp) {
   RowStats st;
-  const vf vt = splat(inv_temp);
+  const float scale2 = inv_temp * kLog2e;
+  const vf vscale2 = splat(scale2);
   for (int64_t c0 = 0; c0 < v; c0 += kChunk) {
     const int64_t len = (v - c0) < kChunk ? (v - c0) : kChunk;
     const int64_t vec_end = len - len % kLanes;
@@ -144,46 +180,61 @@ ARPO_INLINE RowStats row_stats(const T* row, int64_t v, float inv_temp) {
     const int64_t pair_end = len - len % (2 * kLanes);
     vf vm0 = splat(kNegInf), vm1 = splat(kNegInf);
     for (int64_t j = 0; j < pair_end; j += 2 * kLanes) {
-      vf s0 = load(p + j) * vt, s1 = load(p + j + kLanes) * vt;
-      vm0 = s0 > vm0 ? s0 : vm0;
-      vm1 = s1 > vm1 ? s1 : vm1;
+      vf z0, z1;
+      load_pair(p + j, z0, z1);
+      vm0 = z0 > vm0 ? z0 : vm0;
+      vm1 = z1 > vm1 ? z1 : vm1;
     }
     for (int64_t j = pair_end; j < vec_end; j += kLanes) {
-      vf s = load(p + j) * vt;
-      vm0 = s > vm0 ? s : vm0;
+      vf z = load(p + j);
+      vm0 = z > vm0 ? z : vm0;
     }
     vm0 = vm1 > vm0 ? vm1 : vm0;
-    float cm = hmax(vm0);
+    float top = hmax(vm0);
     for (int64_t j = vec_end; j < len; ++j) {
-      float s = load1(p + j) * inv_temp;
-      cm = s > cm ? s : cm;
+      float z = load1(p + j);
+      top = z > top ? z : top;
     }
-    if (cm == kNegInf) continue;
+    if (top == kNegInf) continue;
+    st.top = top > st.top ? top : st.top;
+    const float m2 = top * scale2;
+    const vf vm2 = splat(m2);
     vf vs0 = splat(0.0f), vw0 = splat(0.0f), vs1 = splat(0.0f), vw1 = splat(0.0f);
-    const vf vcm = splat(cm), vfloor = splat(kExpFloor);
+    // The next chunk is fetched while this one's exps are computed, so memory and arithmetic
+    // overlap instead of taking turns (its max pass then reads it from cache).
+    const T* next = p + kChunk;
+    const int64_t next_len = v - c0 - kChunk;
     for (int64_t j = 0; j < pair_end; j += 2 * kLanes) {
-      vf d0 = load(p + j) * vt - vcm, d1 = load(p + j + kLanes) * vt - vcm;
-      vf e0 = vexp(d0), e1 = vexp(d1);
+      if (j < next_len) __builtin_prefetch(next + j, 0, 3);
+      if (sizeof(T) == 4 && j + kLanes < next_len) __builtin_prefetch(next + j + kLanes, 0, 3);
+      vf z0, z1;
+      load_pair(p + j, z0, z1);
+      vf x0 = z0 * vscale2 - vm2, x1 = z1 * vscale2 - vm2;
+      // clamped for the weighted sum too: 2^x is 0 there, and 0 * -inf is not
+      x0 = exp2_floor(x0);
+      x1 = exp2_floor(x1);
+      vf e0 = exp2_above_floor<vf, vu>(x0), e1 = exp2_above_floor<vf, vu>(x1);
       vs0 += e0;
       vs1 += e1;
-      vw0 += e0 * (d0 < vfloor ? vfloor : d0);
-      vw1 += e1 * (d1 < vfloor ? vfloor : d1);
+      vw0 += e0 * x0;
+      vw1 += e1 * x1;
     }
     for (int64_t j = pair_end; j < vec_end; j += kLanes) {
-      vf d = load(p + j) * vt - vcm;
-      vf e = vexp(d);
+      vf x = load(p + j) * vscale2 - vm2;
+      x = exp2_floor(x);
+      vf e = exp2_above_floor<vf, vu>(x);
       vs0 += e;
-      vw0 += e * (d < vfloor ? vfloor : d);
+      vw0 += e * x;
     }
     double csum = hsum(vs0 + vs1), cwsum = hsum(vw0 + vw1);
     for (int64_t j = vec_end; j < len; ++j) {
-      float d = load1(p + j) * inv_temp - cm;
-      if (d < kExpFloor) continue;
-      float e = std::exp(d);
+      float x = load1(p + j) * scale2 - m2;
+      x = exp2_floor(x);
+      float e = exp2_above_floor<float, uint32_t>(x);
       csum += e;
-      cwsum += static_cast<double>(e) * d;
+      cwsum += static_cast<double>(e) * x;
     }
-    st.merge(cm, csum, cwsum);
+    st.merge(kLn2 * m2, csum, kLn2 * cwsum);
   }
   return st;
 }

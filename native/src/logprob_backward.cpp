@@ -4,30 +4,34 @@
 namespace arpo {
 namespace {
 
+// p_j = 2^((s_j - lse) log2(e)) by the kernels' exp2; log p_j below exp2's floor (p_j = 0 there)
+// is clamped to the floor so that p_j log p_j is 0, not 0 * -inf.
+constexpr float kLogpFloor = kExp2Floor / kLog2e;
+
 template <typename T>
 ARPO_INLINE void backward_row(T* row, int64_t v, int64_t target, float inv_temp, float lse, float h, float g_lp,
                               float g_h) {
   // The target's own gradient needs its logit, which the vector loop overwrites: keep it.
   const float s_target = load1(row + target) * inv_temp;
   const int64_t vec_end = v - v % kLanes;
-  const vf vt = splat(inv_temp), vlse = splat(lse), vh = splat(h);
+  const vf vt = splat(inv_temp), vlse = splat(lse), vh = splat(h), vfloor = splat(kLogpFloor);
   const vf vglp = splat(g_lp * inv_temp), vgh = splat(g_h * inv_temp);
   for (int64_t j = 0; j < vec_end; j += kLanes) {
     vf logp = load(row + j) * vt - vlse;
-    vf p = vexp(logp);
-    vf logp_c = logp < kExpFloor ? splat(kExpFloor) : logp;  // p == 0 there; keeps 0 * -inf out
-    store(row + j, -vglp * p - vgh * p * (logp_c + vh));
+    logp = logp < vfloor ? vfloor : logp;
+    vf p = vexp2(logp * kLog2e);
+    store(row + j, -vglp * p - vgh * p * (logp + vh));
   }
   for (int64_t j = vec_end; j < v; ++j) {
     float logp = load1(row + j) * inv_temp - lse;
-    float p = logp < kExpFloor ? 0.0f : std::exp(logp);
-    float logp_c = logp < kExpFloor ? kExpFloor : logp;
-    store1(row + j, -g_lp * inv_temp * p - g_h * inv_temp * p * (logp_c + h));
+    logp = logp < kLogpFloor ? kLogpFloor : logp;
+    float p = exp2_scalar(logp * kLog2e);
+    store1(row + j, -g_lp * inv_temp * p - g_h * inv_temp * p * (logp + h));
   }
-  const float logp = s_target - lse;
-  const float p = logp < kExpFloor ? 0.0f : std::exp(logp);
-  const float logp_c = logp < kExpFloor ? kExpFloor : logp;
-  store1(row + target, g_lp * inv_temp * (1.0f - p) - g_h * inv_temp * p * (logp_c + h));
+  float logp = s_target - lse;
+  logp = logp < kLogpFloor ? kLogpFloor : logp;
+  const float p = exp2_scalar(logp * kLog2e);
+  store1(row + target, g_lp * inv_temp * (1.0f - p) - g_h * inv_temp * p * (logp + h));
 }
 
 ARPO_SIMD void backward_row_f32(float* row, int64_t v, int64_t target, float inv_temp, float lse, float h, float g_lp,

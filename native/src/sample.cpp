@@ -9,43 +9,45 @@
 namespace arpo {
 
 // exp(s_j - max) for entries with s_j >= floor (0 for the others), into out when not null;
-// returns their sum. Vectorised; compiled per SIMD level.
+// returns their sum. Computed as 2^(z_j * scale2 - m2) like row_stats, with scale2 = inv_temp *
+// log2(e) and m2 = top * scale2 (top: the row's largest logit), so that with no filter these are
+// the terms of the row's RowStats sum. Vectorised; compiled per SIMD level.
 template <typename T>
-ARPO_INLINE double kept_exp_impl(const T* p, int64_t len, float inv_temp, float max, float floor, float* out) {
+ARPO_INLINE double kept_exp_impl(const T* p, int64_t len, float inv_temp, float top, float floor, float* out) {
   const int64_t vec_end = len - len % kLanes;
-  const vf vt = splat(inv_temp), vmax = splat(max), vfloor = splat(floor);
+  const float scale2 = inv_temp * kLog2e, m2 = top * scale2;
+  const vf vt = splat(inv_temp), vscale2 = splat(scale2), vm2 = splat(m2), vfloor = splat(floor);
   vf acc = splat(0.0f);
   for (int64_t j = 0; j < vec_end; j += kLanes) {
-    vf s = load(p + j) * vt;
-    vf e = vexp(s - vmax);
-    e = s >= vfloor ? e : splat(0.0f);
+    vf z = load(p + j);
+    vf e = vexp2(z * vscale2 - vm2);
+    e = z * vt >= vfloor ? e : splat(0.0f);
     acc += e;
     if (out) store(out + j, e);
   }
   double sum = hsum(acc);
   for (int64_t j = vec_end; j < len; ++j) {
-    float s = load1(p + j) * inv_temp;
-    float d = s - max;
-    float e = (s >= floor && d >= kExpFloor) ? std::exp(d) : 0.0f;
+    float z = load1(p + j);
+    float e = z * inv_temp >= floor ? exp2_scalar(z * scale2 - m2) : 0.0f;
     sum += e;
     if (out) out[j] = e;
   }
   return sum;
 }
-ARPO_SIMD double kept_exp_f32(const float* p, int64_t len, float inv_temp, float max, float floor, float* out) {
-  return kept_exp_impl(p, len, inv_temp, max, floor, out);
+ARPO_SIMD double kept_exp_f32(const float* p, int64_t len, float inv_temp, float top, float floor, float* out) {
+  return kept_exp_impl(p, len, inv_temp, top, floor, out);
 }
-ARPO_SIMD double kept_exp_bf16(const uint16_t* p, int64_t len, float inv_temp, float max, float floor, float* out) {
-  return kept_exp_impl(p, len, inv_temp, max, floor, out);
+ARPO_SIMD double kept_exp_bf16(const uint16_t* p, int64_t len, float inv_temp, float top, float floor, float* out) {
+  return kept_exp_impl(p, len, inv_temp, top, floor, out);
 }
 
 namespace {
 
-inline double kept_exp(const float* p, int64_t len, float inv_temp, float max, float floor, float* out) {
-  return kept_exp_f32(p, len, inv_temp, max, floor, out);
+inline double kept_exp(const float* p, int64_t len, float inv_temp, float top, float floor, float* out) {
+  return kept_exp_f32(p, len, inv_temp, top, floor, out);
 }
-inline double kept_exp(const uint16_t* p, int64_t len, float inv_temp, float max, float floor, float* out) {
-  return kept_exp_bf16(p, len, inv_temp, max, floor, out);
+inline double kept_exp(const uint16_t* p, int64_t len, float inv_temp, float top, float floor, float* out) {
+  return kept_exp_bf16(p, len, inv_temp, top, floor, out);
 }
 
 // Largest-first threshold in s-space keeping the top k entries (ties at the threshold kept).
@@ -62,12 +64,13 @@ float top_k_threshold(const T* row, int64_t v, float inv_temp, int32_t k, std::v
 // `width` of the max are tried first and the window widens until it holds enough mass, so the
 // answer is exact without sorting the whole vocabulary.
 template <typename T>
-float top_p_threshold(const T* row, int64_t v, float inv_temp, float max, float floor, float top_p,
+float top_p_threshold(const T* row, int64_t v, float inv_temp, float top, float floor, float top_p,
                       std::vector<float>& scratch) {
   double kept_mass = 0;
   for (int64_t c0 = 0; c0 < v; c0 += kChunk) {
-    kept_mass += kept_exp(row + c0, std::min(kChunk, v - c0), inv_temp, max, floor, nullptr);
+    kept_mass += kept_exp(row + c0, std::min(kChunk, v - c0), inv_temp, top, floor, nullptr);
   }
+  const float max = top * inv_temp;
   const double target = top_p * kept_mass;
   for (float width = 8.0f;; width *= 2.0f) {
     const float cut = std::max(floor, max - width);
@@ -101,22 +104,21 @@ void sample_row(const T* row, int64_t v, float temperature, float top_p, int32_t
   const double lse = st.lse();
   int64_t chosen = -1;
   if (temperature == 0.0f) {
-    const float max = static_cast<float>(st.max);
     for (int64_t j = 0; j < v && chosen < 0; ++j) {
-      if (load1(row + j) * inv_temp == max) chosen = j;
+      if (load1(row + j) == st.top) chosen = j;
     }
   } else {
-    const float max = static_cast<float>(st.max);
+    const float top = st.top;
     float floor = kNegInf;
     if (top_k > 0 && top_k < v) floor = top_k_threshold(row, v, inv_temp, top_k, scratch);
-    if (top_p < 1.0f) floor = top_p_threshold(row, v, inv_temp, max, floor, top_p, scratch);
+    if (top_p < 1.0f) floor = top_p_threshold(row, v, inv_temp, top, floor, top_p, scratch);
     // Inverse CDF in index order over the kept entries, chunk by chunk: the exp of a chunk
     // is computed once (vectorised) into a buffer, summed, and scanned only if u falls in it.
     double mass = st.sum;  // without filtering the row statistics already hold the mass
     if (floor != kNegInf) {
       mass = 0;
       for (int64_t c0 = 0; c0 < v; c0 += kChunk) {
-        mass += kept_exp(row + c0, std::min(kChunk, v - c0), inv_temp, max, floor, nullptr);
+        mass += kept_exp(row + c0, std::min(kChunk, v - c0), inv_temp, top, floor, nullptr);
       }
     }
     const double target = arpo_philox_uniform(seed, step, static_cast<uint64_t>(index)) * mass;
@@ -125,7 +127,7 @@ void sample_row(const T* row, int64_t v, float temperature, float top_p, int32_t
     float buf[kChunk];
     for (int64_t c0 = 0; c0 < v && chosen < 0; c0 += kChunk) {
       const int64_t len = std::min(kChunk, v - c0);
-      const double chunk_mass = kept_exp(row + c0, len, inv_temp, max, floor, buf);
+      const double chunk_mass = kept_exp(row + c0, len, inv_temp, top, floor, buf);
       if (acc + chunk_mass <= target) {
         acc += chunk_mass;
         for (int64_t j = len - 1; j >= 0 && chunk_mass > 0; --j) {

@@ -13,7 +13,9 @@ import java.util.Map;
  * checkpoint are fixed), printed as mean ± sd next to the starting policy: the toy-scale check that
  * RL improves the cold-start model, whether ARPO reaches GRPO's accuracy with fewer tool calls, and
  * what each AEPO piece adds to ARPO. Run by {@code benchmarks/run.sh demo-compare --seeds N
- * [--variants a,b,...] [--quick] [--dev]}; variants are {@link DemoCommand.Variant} names.
+ * [--first-seed K] [--variants a,b,...] [--quick] [--dev]}; variants are {@link
+ * DemoCommand.Variant} names. Seeds may run in separate processes ({@code --seeds 1 --first-seed K}
+ * each); {@code --collect} then prints the table from the summaries they wrote.
  */
 public final class DemoCompare {
   /**
@@ -32,32 +34,54 @@ public final class DemoCompare {
           "arpo+entadv");
 
   public static void main(String[] args) throws Exception {
-    int seeds = 3;
+    int seeds = 3, firstSeed = 1;
     boolean quick = false;
     boolean development = false;
+    boolean collect = false;
     List<String> specs = DEFAULT_VARIANTS;
     for (int i = 0; i < args.length; i++) {
       if (args[i].equals("--seeds")) seeds = Integer.parseInt(args[++i]);
+      if (args[i].equals("--first-seed")) firstSeed = Integer.parseInt(args[++i]);
       if (args[i].equals("--quick")) quick = true;
       if (args[i].equals("--dev")) development = true;
+      if (args[i].equals("--collect")) collect = true;
       if (args[i].equals("--variants")) specs = List.of(args[++i].split(","));
     }
     List<DemoCommand.Variant> variants = DemoCommand.variants(specs); // fail before any run
-    // the row name of grpo@arpo-calls depends on the seed's M: rows are keyed by their position
-    Map<Integer, String> names = new LinkedHashMap<>();
-    Map<Integer, List<double[]>> byRow = new LinkedHashMap<>();
-    for (int seed = 1; seed <= seeds; seed++) {
+    List<List<ResultRow>> bySeed = new ArrayList<>();
+    for (int seed = firstSeed; seed < firstSeed + seeds; seed++) {
+      Path runs = RUNS.resolve("seed-" + seed);
+      if (collect) { // the seeds ran in separate processes: read what each one wrote
+        bySeed.add(DemoCommand.readSummary(runs.resolve("demo").resolve("summary.json")));
+        continue;
+      }
       DemoCommand.Result r =
-          DemoCommand.run(
-              DemoCommand.plan(quick),
-              seed,
-              false,
-              Path.of("runs/demo-compare/seed-" + seed),
-              variants,
-              development);
+          DemoCommand.run(DemoCommand.plan(quick), seed, false, runs, variants, development);
       System.out.println("seed " + seed + "\n" + r.table());
       List<ResultRow> rows = new ArrayList<>(List.of(r.start()));
       rows.addAll(r.rows());
+      bySeed.add(rows);
+    }
+    printTable(bySeed, variants, development);
+  }
+
+  /** Where seed K's runs go: {@code runs/demo-compare/seed-K}. */
+  static final Path RUNS = Path.of("runs/demo-compare");
+
+  /** Mean ± sd over seeds of each row; rows are matched by position (start first). */
+  static void printTable(
+      List<List<ResultRow>> bySeed, List<DemoCommand.Variant> variants, boolean development) {
+    // the row name of grpo@arpo-calls depends on the seed's M: rows are keyed by their position
+    Map<Integer, String> names = new LinkedHashMap<>();
+    Map<Integer, List<double[]>> byRow = new LinkedHashMap<>();
+    for (List<ResultRow> rows : bySeed) {
+      if (rows.size() != variants.size() + 1)
+        throw new IllegalArgumentException(
+            "a seed has "
+                + (rows.size() - 1)
+                + " trained rows, the variants are "
+                + variants.size()
+                + ": give the same --variants as the runs had");
       for (int i = 0; i < rows.size(); i++) {
         ResultRow row = rows.get(i);
         String planned = i == 0 ? "start" : variants.get(i - 1).name();
@@ -79,7 +103,8 @@ public final class DemoCompare {
                 });
       }
     }
-    System.out.printf("%n%d seeds, %d cores%n", seeds, Runtime.getRuntime().availableProcessors());
+    System.out.printf(
+        "%n%d seeds, %d cores%n", bySeed.size(), Runtime.getRuntime().availableProcessors());
     String format = "%-16s %20s %20s %22s %22s %14s %14s %14s %14s%n";
     System.out.printf(
         format,

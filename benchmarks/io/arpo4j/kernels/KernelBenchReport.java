@@ -9,10 +9,12 @@ import java.util.Map;
 
 /**
  * Turns the JMH JSON of {@link KernelBench} and {@link SurrogateBench} into one line per case:
- * kernel time, libtorch time, speedup, and two bandwidth yardsticks from a copy of the same logits
- * in the same run: {@code copy-bw}, the kernel's bandwidth (bytes it must read and write / its
- * time) as a share of the copy's (bytes read and written / its time); and {@code copy/kernel}, the
- * copy's time over the kernel's (100% = as fast as copying its input once).
+ * kernel time, libtorch time, speedup, and bandwidth yardsticks from a plain read and a copy of the
+ * same logits in the same run: {@code read-bw}, the kernel's bandwidth (bytes it must read and
+ * write / its time) as a share of the read's (bytes read / its time; for a kernel that only reads
+ * its logits, the read's time over the kernel's); {@code copy-bw}, the same as a share of the
+ * copy's (bytes read and written / its time); and {@code copy/kernel}, the copy's time over the
+ * kernel's (100% = as fast as copying its input once).
  */
 public final class KernelBenchReport {
   private KernelBenchReport() {}
@@ -37,7 +39,7 @@ public final class KernelBenchReport {
       ms.put(clazz + "|" + key + "|" + method, r.get("primaryMetric").get("score").asDouble());
     }
     System.out.println(
-        "kernel            case                      kernel       torch   speedup  copy-bw  copy/kernel");
+        "kernel            case                      kernel       torch   speedup  read-bw  copy-bw  copy/kernel");
     for (String k : ms.keySet()) {
       String[] parts = k.split("\\|");
       if (!parts[2].equals("copy")) continue;
@@ -52,6 +54,8 @@ public final class KernelBenchReport {
             ms.get(prefix + "kernel"),
             ms.get(prefix + "torchComposite"),
             5 * tokens * 4,
+            null,
+            0,
             copy,
             2 * tokens * 4);
         continue;
@@ -60,11 +64,14 @@ public final class KernelBenchReport {
       double n = Double.parseDouble(nvd[0].substring(2)),
           v = Double.parseDouble(nvd[1].substring(2));
       double bytes = n * v * (nvd[2].equals("bf16") ? 2 : 4);
+      Double read = ms.get(prefix + "read");
       line(
           "token_stats",
           parts[1],
           ms.get(prefix + "tokenStatsKernel"),
           ms.get(prefix + "tokenStatsTorch"),
+          bytes,
+          read,
           bytes,
           copy,
           2 * bytes);
@@ -73,6 +80,8 @@ public final class KernelBenchReport {
           parts[1],
           ms.get(prefix + "sampleKernel"),
           ms.get(prefix + "sampleTorch"),
+          bytes,
+          read,
           bytes,
           copy,
           2 * bytes);
@@ -84,6 +93,8 @@ public final class KernelBenchReport {
           fb == null ? null : fb - copy,
           ms.get(prefix + "logprobForwardBackwardTorch"),
           3 * bytes,
+          read,
+          bytes,
           copy,
           2 * bytes);
     }
@@ -95,17 +106,24 @@ public final class KernelBenchReport {
       Double kernelMs,
       Double torchMs,
       double kernelBytes,
+      Double readMs,
+      double readBytes,
       double copyMs,
       double copyBytes) {
     if (kernelMs == null || torchMs == null) return;
     double share = (kernelBytes / kernelMs) / (copyBytes / copyMs);
+    String readShare =
+        readMs == null
+            ? "-"
+            : String.format("%.0f%%", 100 * (kernelBytes / kernelMs) / (readBytes / readMs));
     System.out.printf(
-        "%-17s %-22s %9.2f ms %9.2f ms %7.1fx %7.0f%% %10.0f%%%n",
+        "%-17s %-22s %9.2f ms %9.2f ms %7.1fx %8s %7.0f%% %10.0f%%%n",
         kernel,
         params,
         kernelMs,
         torchMs,
         torchMs / kernelMs,
+        readShare,
         100 * share,
         100 * copyMs / kernelMs);
   }

@@ -1,5 +1,6 @@
 package io.arpo4j.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.arpo4j.demo.DemoModel;
 import io.arpo4j.demo.DemoQuestion;
@@ -431,6 +432,39 @@ public final class DemoCommand implements Callable<Integer> {
     Files.writeString(
         file,
         new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(summary) + "\n");
+  }
+
+  /** What {@link #writeSummary} wrote: the start row, then the trained rows in their order. */
+  public static List<ResultRow> readSummary(Path file) throws IOException {
+    if (!Files.isRegularFile(file)) throw new IllegalArgumentException(file + " does not exist");
+    JsonNode summary = new ObjectMapper().readTree(file.toFile());
+    List<ResultRow> rows = new ArrayList<>(List.of(row("start", summary.path("start"))));
+    summary.path("algos").fields().forEachRemaining(e -> rows.add(row(e.getKey(), e.getValue())));
+    return rows;
+  }
+
+  private static ResultRow row(String algo, JsonNode n) {
+    Map<String, Double> byKind = new LinkedHashMap<>();
+    n.path("accuracy_by_kind")
+        .fields()
+        .forEachRemaining(e -> byKind.put(e.getKey(), number(e.getValue())));
+    return new ResultRow(
+        algo,
+        number(n.path("accuracy")),
+        byKind,
+        number(n.path("tool_calls_per_question")),
+        number(n.path("train_tool_calls_per_prompt")),
+        number(n.path("train_tokens_per_prompt")),
+        number(n.path("seconds")));
+  }
+
+  /**
+   * A summary number; NaN where the row has none (Jackson writes NaN as a string or leaves it out).
+   */
+  private static double number(JsonNode n) {
+    return n.isNumber()
+        ? n.asDouble()
+        : n.isTextual() ? Double.parseDouble(n.asText()) : Double.NaN;
   }
 
   /**

@@ -1,5 +1,6 @@
 package io.arpo4j.model;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -111,6 +112,24 @@ public final class LoraAdapter implements AutoCloseable {
   }
 
   /**
+   * The base model a PEFT adapter directory records ({@code base_model_name_or_path}), or null when
+   * it records none.
+   */
+  public static String baseModelOf(Path dir) throws IOException {
+    Path configFile = dir.resolve(CONFIG_FILE);
+    try {
+      return baseModelOf(JSON.readTree(configFile.toFile()));
+    } catch (JsonProcessingException e) {
+      throw new IllegalArgumentException(configFile + " is not valid JSON: " + e.getMessage(), e);
+    }
+  }
+
+  private static String baseModelOf(JsonNode config) {
+    JsonNode base = config.path("base_model_name_or_path");
+    return base.isTextual() && !base.asText().isBlank() ? base.asText() : null;
+  }
+
+  /**
    * Reads a PEFT LoRA directory ({@value #CONFIG_FILE} + {@value #WEIGHTS_FILE}) for {@code model},
    * checking the config and every tensor's name and shape before any tensor is read. Settings that
    * change the computation and that this class does not implement (DoRA, biases, fan_in_fan_out,
@@ -139,10 +158,7 @@ public final class LoraAdapter implements AutoCloseable {
       throw new IllegalArgumentException(configFile + " is not valid JSON: " + e.getMessage(), e);
     }
     LoraConfig config = parseConfig(configFile, json);
-    String base =
-        json.path("base_model_name_or_path").isTextual()
-            ? json.get("base_model_name_or_path").asText()
-            : null;
+    String base = baseModelOf(json);
     Map<String, long[]> expected = shapes(model, config);
     try (SafetensorsFile file = SafetensorsFile.open(weightsFile);
         PointerScope scope = new PointerScope()) {

@@ -200,10 +200,30 @@ public final class Checkpoints {
   /**
    * The model a {@code model} setting names, where it may name a checkpoint: a checkpoint directory
    * stands for its {@value #MODEL_DIR}/, a {@code latest} pointer file for the checkpoint it names;
-   * anything else ({@code default}, an HF model directory) is returned as it is.
+   * anything else ({@code default}, an HF model directory, a LoRA checkpoint: see {@link
+   * #adapterOf}) is returned as it is.
    */
   public static String modelOf(String model) throws IOException {
     if (model == null) return null;
+    Path checkpoint = checkpointOf(model);
+    if (checkpoint != null && Files.isDirectory(checkpoint.resolve(MODEL_DIR)))
+      return checkpoint.resolve(MODEL_DIR).toString();
+    return model;
+  }
+
+  /**
+   * The adapter directory of the LoRA checkpoint a {@code model} setting names (directly or through
+   * a {@code latest} pointer), or empty when it names anything else.
+   */
+  public static Optional<Path> adapterOf(String model) throws IOException {
+    Path checkpoint = model == null ? null : checkpointOf(model);
+    if (checkpoint == null || !Files.isDirectory(checkpoint.resolve(ADAPTER_DIR)))
+      return Optional.empty();
+    return Optional.of(checkpoint.resolve(ADAPTER_DIR));
+  }
+
+  /** The checkpoint directory {@code model} names, or null when it names no checkpoint. */
+  private static Path checkpointOf(String model) throws IOException {
     Path path = Path.of(model);
     if (path.getFileName() != null
         && path.getFileName().toString().equals("latest")
@@ -212,11 +232,9 @@ public final class Checkpoints {
       if (!Files.isRegularFile(dir.resolve(STATE_FILE)))
         throw new IllegalArgumentException(
             "checkpoint " + dir + " named by " + path + " is missing or incomplete");
-      path = dir;
+      return dir;
     }
-    if (Files.isRegularFile(path.resolve(STATE_FILE)) && Files.isDirectory(path.resolve(MODEL_DIR)))
-      return path.resolve(MODEL_DIR).toString();
-    return model;
+    return Files.isRegularFile(path.resolve(STATE_FILE)) ? path : null;
   }
 
   public static State readState(Path checkpoint) throws IOException {

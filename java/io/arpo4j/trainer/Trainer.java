@@ -231,12 +231,38 @@ public final class Trainer implements AutoCloseable {
       RuntimeOptions runtime =
           config.runtimeOptions(Distributed.deviceFor(config.device(), distributed.world()));
       LoraConfig lora = config.loraConfig();
-      if (lora != null && runtime.mixed()) {
+      // a LoRA checkpoint named as the model to start from: its base with its adapter
+      Optional<Path> startAdapter =
+          checkpoint.isEmpty() && model == null
+              ? Checkpoints.adapterOf(config.model())
+              : Optional.empty();
+      String modelToLoad = config.model();
+      if (startAdapter.isPresent()) {
+        modelToLoad = LoraAdapter.baseModelOf(startAdapter.get());
+        if (modelToLoad == null)
+          throw new IllegalArgumentException(
+              "model "
+                  + config.model()
+                  + " is a LoRA checkpoint whose adapter records no base_model_name_or_path:"
+                  + " merge it into its base (bin/arpo4j merge) and name the merged model");
+        LOG.log(
+            System.Logger.Level.INFO,
+            "model "
+                + config.model()
+                + " is a LoRA checkpoint: its base "
+                + modelToLoad
+                + " with its adapter");
+      }
+      if ((lora != null || startAdapter.isPresent()) && runtime.mixed()) {
         // the frozen base needs no fp32 masters: it is stored in the compute dtype
         runtime = new RuntimeOptions(runtime.device(), runtime.dtype(), runtime.cpuThreads());
       }
-      Path adapterDir = checkpoint.map(c -> c.resolve(Checkpoints.ADAPTER_DIR)).orElse(null);
-      if (checkpoint.isPresent() && (lora != null) != Files.isDirectory(adapterDir)) {
+      Path adapterDir =
+          checkpoint
+              .map(c -> c.resolve(Checkpoints.ADAPTER_DIR))
+              .filter(Files::isDirectory)
+              .orElse(startAdapter.orElse(null));
+      if (checkpoint.isPresent() && (lora != null) != (adapterDir != null)) {
         throw new IllegalArgumentException(
             "checkpoint "
                 + checkpoint.get()
@@ -250,13 +276,11 @@ public final class Trainer implements AutoCloseable {
           checkpoint.isPresent() && lora == null
               ? modelLoader.load(
                   checkpoint.get().resolve(Checkpoints.MODEL_DIR).toString(), runtime)
-              : model != null
-                  ? model
-                  : modelLoader.load(Checkpoints.modelOf(config.model()), runtime);
+              : model != null ? model : modelLoader.load(Checkpoints.modelOf(modelToLoad), runtime);
       ToolRegistry registry = new ToolRegistry();
       List<Tool> owned = new ArrayList<>();
       try {
-        if (lora != null && policy.model().adapter() == null) {
+        if ((lora != null || adapterDir != null) && policy.model().adapter() == null) {
           policy
               .model()
               .attach(

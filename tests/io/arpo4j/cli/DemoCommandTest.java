@@ -154,4 +154,25 @@ class DemoCommandTest {
             DemoCommand.matchArpoCalls(
                 DemoCommand.Variant.parse("grpo@arpo-calls"), plan, done.subList(0, 1)));
   }
+
+  /** summary.json holds every number of the table: what demo-compare --collect reads back. */
+  @Test
+  void theSummaryReadsBackAsTheRowsItWasWrittenFrom(@TempDir Path dir) throws Exception {
+    Map<String, Double> kinds = Map.of("ARITHMETIC", 0.95, "LOOKUP", 0.5, "TWO_HOP", 0.25);
+    ResultRow start =
+        new ResultRow("start", 0.497, kinds, 1.05, Double.NaN, Double.NaN, Double.NaN);
+    List<ResultRow> rows =
+        List.of(
+            new ResultRow("arpo", 0.6, kinds, 1.33, 5.99, 214.5, 221.25),
+            new ResultRow("grpo@5", 0.61, kinds, 1.32, 6.1, 180.0, 150.0));
+    Path file = dir.resolve("summary.json");
+    DemoCommand.writeSummary(file, new DemoCommand.Result(start, rows, null, null));
+
+    List<ResultRow> read = DemoCommand.readSummary(file);
+    assertEquals(3, read.size());
+    assertEquals("start", read.get(0).algo());
+    assertEquals(0.497, read.get(0).accuracy());
+    assertTrue(Double.isNaN(read.get(0).seconds()), "the start row has no training time");
+    assertEquals(rows, read.subList(1, 3));
+  }
 }

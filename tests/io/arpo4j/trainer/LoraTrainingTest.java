@@ -141,4 +141,40 @@ class LoraTrainingTest {
       straight.close();
     }
   }
+
+  /**
+   * A LoRA run's checkpoint named as the model (as {@code eval --model runs/x/checkpoints/latest}
+   * does, without the run's lora settings) is its base with its trained adapter, not the base alone
+   * and not an error: the logits equal base + the saved adapter and differ from the base's.
+   */
+  @Test
+  void aLoraCheckpointNamedAsTheModelIsItsBaseWithItsAdapter(@TempDir Path runs) throws Exception {
+    String[] lora = {"lora.r=4", "lora.alpha=8", "optimizer.lr=3e-2"};
+    try (Trainer trainer =
+        Trainer.builder(RlTrainerTest.config(runs, "adapted", 2, lora))
+            .reward(RlTrainerTest.DIGITS)
+            .build()) {
+      trainer.train(RlTrainerTest.questions(8));
+    }
+    Path latest = runs.resolve("adapted/checkpoints/latest");
+    try (Trainer named =
+            Trainer.builder(
+                    RlTrainerTest.config(runs, "evaluated", 2, "model=" + latest, "lora.r=0"))
+                .resume(false)
+                .build();
+        PolicyModel base = PolicyModel.loadDefault(RuntimeOptions.cpu());
+        PolicyModel adapted = PolicyModel.loadDefault(RuntimeOptions.cpu())) {
+      adapted
+          .model()
+          .attach(
+              LoraAdapter.load(
+                  runs.resolve("adapted/checkpoints/step-000002/adapter"), adapted.model()));
+      Tensor ids = base.model().ids(new int[] {72, 105, 32, 116, 104, 101, 114, 101});
+      Tensor got = named.model().model().logits(ids);
+      double fromAdapter = got.sub(adapted.model().logits(ids)).abs().max().item_double();
+      double fromBase = got.sub(base.model().logits(ids)).abs().max().item_double();
+      assertEquals(0, fromAdapter, 1e-6, "max |logit - (base + saved adapter)|");
+      assertTrue(fromBase > 1e-4, "the adapter changed nothing: max |logit - base| " + fromBase);
+    }
+  }
 }
