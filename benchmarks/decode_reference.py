@@ -2,7 +2,7 @@
 cache (what a user writes, or gets from transformers' eager path), over the same HF directory the
 Java side wrote (fp32 safetensors, read without the safetensors package). Prints one JSON object
 whose keys match DecodeBench's rows. Never used by the tests."""
-import argparse, json, math, os, struct, time
+import argparse, json, math, os, struct, sys, time
 
 import torch
 import torch.nn.functional as F
@@ -77,7 +77,7 @@ class Qwen2:
             new_cache.append((k, v))
             rep = self.heads // self.kv
             kk, vv = k.repeat_interleave(rep, 1), v.repeat_interleave(rep, 1)
-            a = F.scaled_dot_product_attention(q, kk, vv, is_causal=(cache is None and t > 1))
+            a = attention(q, kk, vv, causal=(cache is None and t > 1))
             a = a.transpose(1, 2).reshape(b, t, self.heads * self.d)
             h = h + F.linear(a, self.w[p + "self_attn.o_proj.weight"], self.w.get(p + "self_attn.o_proj.bias"))
             x = self.rms(h, self.w[p + "post_attention_layernorm.weight"])
@@ -86,6 +86,31 @@ class Qwen2:
             h = h + F.linear(F.silu(g) * u, self.w[p + "mlp.down_proj.weight"])
         h = self.rms(h, self.w["model.norm.weight"])
         return h, new_cache
+
+
+def attention(q, k, v, causal):
+    """softmax(q k^T / sqrt(d)) v, causal when asked; torch >= 2.0's fused kernel where present
+    (Debian's python3-torch 1.13 has none: written out there)."""
+    if hasattr(F, "scaled_dot_product_attention"):
+        return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+    scores = torch.matmul(q, k.transpose(-2, -1)) / math.sqrt(q.shape[-1])
+    if causal:
+        t, s = scores.shape[-2], scores.shape[-1]
+        mask = torch.ones(t, s, dtype=torch.bool).triu(s - t + 1)
+        scores = scores.masked_fill(mask, float("-inf"))
+    return torch.matmul(torch.softmax(scores, -1), v)
+
+
+def blas_library():
+    """The BLAS this process runs matmuls on (a generic build of torch uses whatever
+    libblas.so.3 points to: Debian's reference BLAS is ~100x slower than OpenBLAS)."""
+    torch.randn(64, 64) @ torch.randn(64, 64)
+    try:
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1] for line in f if "blas" in line.lower() or "mkl" in line.lower()}
+        return ", ".join(sorted(os.path.basename(l) for l in libs if l.startswith("/"))) or "built in"
+    except OSError:
+        return "unknown"
 
 
 def tokens(n, vocab, seed):
@@ -106,6 +131,8 @@ def main():
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     m = Qwen2(a.dir)
+    print(f"PyTorch reference: torch {torch.__version__}, {torch.get_num_threads()} threads, BLAS {blas_library()}",
+          file=sys.stderr)
     vocab = min(m.cfg["vocab_size"], 1000)
     out = {}
 

@@ -98,6 +98,26 @@ int arpo_logprob_backward(void* logits, arpo_dtype dtype, int64_t n, int64_t v, 
 
 const char* arpo_last_error(void);
 
+/* ---- Decode-step projections (CPU library only) ----------------------------------------------
+ * 5. y[b, n] = sum_k x[b, k] W[n, k] (+ bias[n]) for the few rows of a decode step (meant for
+ *    1-64): every weight is read from memory once per call, for all rows. x is fp32 [rows, k] with
+ *    row stride x_stride (>= k); W is [n, k] row-major, contiguous, fp32 or bf16 (widened to fp32
+ *    exactly; all arithmetic fp32); bias fp32 [n] or NULL; y fp32 [rows, n], contiguous.
+ *    num_threads <= 0: OpenMP's default; small matrices use fewer threads. isa: one of ARPO_ISA_*
+ *    (AUTO = the best the CPU has; forcing another is for tests and benchmarks), an error when the
+ *    CPU lacks it. On CUDA, libtorch's matmul serves the same purpose (no CUDA entry point). */
+#define ARPO_ISA_AUTO 0
+#define ARPO_ISA_SCALAR 1
+#define ARPO_ISA_AVX2 2   /* AVX2 + FMA */
+#define ARPO_ISA_AVX512 3 /* AVX-512 F + BW + VL */
+int arpo_decode_matmul(const float* x, int64_t rows, int64_t k, int64_t x_stride, const void* weight,
+                       arpo_dtype weight_dtype, int64_t n, const float* bias, float* y,
+                       int32_t num_threads, int32_t isa);
+/* 1 when the CPU can run the given ARPO_ISA_* path of arpo_decode_matmul, else 0. */
+int arpo_decode_matmul_isa_supported(int32_t isa);
+/* The path ARPO_ISA_AUTO picks on this CPU. */
+int arpo_decode_matmul_best_isa(void);
+
 /* CUDA library: the same four kernels, queued on `stream` (a cudaStream_t; NULL = legacy
  * default stream). Pointers are device pointers. */
 int arpo_cuda_token_stats(const void* logits, arpo_dtype dtype, int64_t n, int64_t v, int64_t row_stride,

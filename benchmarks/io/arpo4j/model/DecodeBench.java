@@ -17,13 +17,18 @@ import org.bytedeco.pytorch.global.torch;
 /**
  * Decode, prefill and training-step speed of one HF shape (random weights written as an HF
  * directory), against the machine's read bandwidth measured in the same run and, where {@code
- * python3 -c "import torch"} works, a plain PyTorch eager forward of the same weights
- * (benchmarks/decode_reference.py).
+ * python3 -c "import torch"} works (else Debian's {@code /usr/bin/python3} with python3-torch), a
+ * plain PyTorch eager forward of the same weights (benchmarks/decode_reference.py).
  *
  * <p>Usage: {@code benchmarks/run.sh decode [--shape qwen2.5-0.5b|small] [--threads N] [--batches
- * 1,4,16,64] [--prompt P] [--steps S] [--train-tokens T]}. Decode is greedy, each figure the best
- * of {@code --repeats} runs. The weight-streaming bound of a decode step is one read of every
- * weight matrix (embedding gather excluded, the LM head included) at the measured bandwidth.
+ * 1,4,16,64] [--prompt P] [--steps S] [--train-tokens T] [--agreement-tokens A] [--pytorch
+ * auto|no]}. Decode is greedy, each figure the best of {@code --repeats} runs, in three ways per
+ * batch, back to back: libtorch's matmul over the fp32 weights, arpo4j's decode kernel over the
+ * fp32 weights (the default) and over bf16 copies (rollout.decode_weights: bf16). The
+ * weight-streaming bound of a decode step is one read of every weight matrix (embedding gather
+ * excluded, the LM head included) at the measured bandwidth, twice as many steps per second for
+ * bf16 weights. Then the greedy tokens of the bf16 weights are compared with the fp32 ones over
+ * {@code A} tokens, on this shape's random weights and on the embedded demo model.
  */
 public final class DecodeBench {
 
@@ -52,6 +57,8 @@ public final class DecodeBench {
     opt.put("steps", "8");
     opt.put("train-tokens", "512");
     opt.put("repeats", "2");
+    opt.put("agreement-tokens", "1000");
+    opt.put("pytorch", "auto");
     opt.put("dir", "target/decode-bench");
     for (int i = 0; i + 1 < args.length; i += 2) {
       String key = args[i].replaceFirst("^--", "");
@@ -78,26 +85,52 @@ public final class DecodeBench {
     double bandwidth = readBandwidth();
     Map<String, Double> ours = new LinkedHashMap<>();
     double weightBytes = 4.0 * (parameters(config) - embeddingOnly(config));
+    int agreementTokens = Integer.parseInt(opt.get("agreement-tokens"));
+    String agreement = "";
+    String demoAgreement = "";
     // random weights (any tokenizer: token ids are drawn directly), written as an HF directory
     // for the PyTorch reference to read
     try (PolicyModel pm = PolicyModel.create(config, DefaultModel.tokenizer(), 1234, runtime)) {
       pm.model().save(dir, StorageType.F32);
-      decodeSteps(pm, 1, 8, 2, 0); // warm-up
-      for (int b : batches) {
-        ours.put("decode b=" + b, decodeSteps(pm, b, prompt, steps, repeats)[1]);
+      TransformerModel model = pm.model();
+      for (TransformerModel.DecodeWeights w : TransformerModel.DecodeWeights.values()) {
+        model.setDecodeWeights(w);
+        decodeSteps(pm, 1, 8, 2, 0); // warm-up
       }
+      for (int b : batches) {
+        for (TransformerModel.DecodeWeights w : TransformerModel.DecodeWeights.values()) {
+          model.setDecodeWeights(w);
+          ours.put(decodeRow(b, w), decodeSteps(pm, b, prompt, steps, repeats)[1]);
+        }
+      }
+      model.setDecodeWeights(TransformerModel.DecodeWeights.FP32);
       ours.put("prefill " + (4 * prompt), decodeSteps(pm, 1, 4 * prompt, 1, repeats)[0]);
-      ours.put("train step " + trainTokens + " (s)", trainStep(pm.model(), trainTokens, repeats));
+      ours.put("train step " + trainTokens + " (s)", trainStep(model, trainTokens, repeats));
+      if (agreementTokens > 0) agreement = bf16Agreement(pm, agreementTokens, prompt);
+    }
+    // the embedded demo model (0.8M parameters), where per-call overhead, not bandwidth, rules
+    Map<String, Double> demoRows = new LinkedHashMap<>();
+    try (PolicyModel demo = PolicyModel.loadDefault(runtime)) {
+      for (int b : new int[] {1, 16}) {
+        for (TransformerModel.DecodeWeights w : TransformerModel.DecodeWeights.values()) {
+          demo.model().setDecodeWeights(w);
+          decodeSteps(demo, b, 16, 32, 1); // warm-up
+          demoRows.put(decodeRow(b, w), decodeSteps(demo, b, 16, 32, repeats)[1]);
+        }
+      }
+      if (agreementTokens > 0) demoAgreement = bf16Agreement(demo, agreementTokens, 16);
     }
     // sampled again at the end: on a shared machine one sample may catch a busy moment
     bandwidth = Math.max(bandwidth, readBandwidth());
     System.out.printf(
         Locale.ROOT,
-        "shape %s (%.0fM parameters), fp32, %d libtorch threads; read bandwidth %.1f GB/s"
-            + " (sum over a 1 GiB buffer, best of the run's start and end)%n",
+        "shape %s (%.0fM parameters), fp32, %d libtorch threads, decode kernel path %s;"
+            + " read bandwidth %.1f GB/s (sum over a 1 GiB buffer, best of the run's start and"
+            + " end)%n",
         opt.get("shape"),
         parameters(config) / 1e6,
         torch.get_num_threads(),
+        io.arpo4j.kernels.Kernels.Isa.best(),
         bandwidth / 1e9);
     Map<String, Double> reference = pytorchReference(dir, opt, threads);
     System.out.printf(
@@ -105,12 +138,16 @@ public final class DecodeBench {
     for (Map.Entry<String, Double> e : ours.entrySet()) {
       String name = e.getKey();
       String ofBound = "";
+      String refName = name;
       if (name.startsWith("decode b=")) {
-        int b = Integer.parseInt(name.substring("decode b=".length()));
-        double bound = bandwidth / weightBytes * b;
+        String[] parts = name.substring("decode b=".length()).split(" ");
+        int b = Integer.parseInt(parts[0]);
+        double bytes = parts[1].equals("bf16") ? weightBytes / 2 : weightBytes;
+        double bound = bandwidth / bytes * b;
         ofBound = String.format(Locale.ROOT, "%.0f%%", 100 * e.getValue() / bound);
+        refName = "decode b=" + b;
       }
-      Double ref = reference.get(name);
+      Double ref = reference.get(refName);
       String ratio = "";
       if (ref != null) {
         // tok/s: higher is better; seconds: lower is better; the ratio is arpo4j's speed /
@@ -129,10 +166,80 @@ public final class DecodeBench {
     }
     System.out.printf(
         Locale.ROOT,
-        "weight-streaming bound at batch 1: %.2f tok/s (%.2f GB of weights per step)%n",
+        "weight-streaming bound at batch 1: %.2f tok/s fp32 (%.2f GB of weights per step),"
+            + " %.2f tok/s bf16%n",
         bandwidth / weightBytes,
-        weightBytes / 1e9);
-    if (reference.isEmpty()) System.out.println("PyTorch reference: python3 cannot import torch");
+        weightBytes / 1e9,
+        2 * bandwidth / weightBytes);
+    if (reference.isEmpty() && !opt.get("pytorch").equals("no"))
+      System.out.println("PyTorch reference: no python3 with torch");
+    System.out.print("embedded demo model, prompt 16, 32 steps:");
+    demoRows.forEach(
+        (name, v) -> System.out.printf(Locale.ROOT, " %s %.0f tok/s;", name.substring(7), v));
+    System.out.println();
+    if (agreementTokens > 0) {
+      System.out.println("bf16 vs fp32 greedy tokens, " + opt.get("shape") + ": " + agreement);
+      System.out.println("bf16 vs fp32 greedy tokens, embedded demo model: " + demoAgreement);
+    }
+  }
+
+  /** A decode row's name: batch and way (libtorch, kernel fp32, kernel bf16). */
+  private static String decodeRow(int batch, TransformerModel.DecodeWeights w) {
+    return "decode b="
+        + batch
+        + " "
+        + switch (w) {
+          case LIBTORCH -> "libtorch";
+          case FP32 -> "fp32";
+          case BF16 -> "bf16";
+        };
+  }
+
+  /**
+   * Greedy decode of 8 prompts, about {@code tokens} tokens in all, with fp32 and then bf16
+   * weights: how many generated tokens are identical at the same position, and after how many steps
+   * each sequence first diverged.
+   */
+  private static String bf16Agreement(PolicyModel pm, int tokens, int prompt) {
+    int batch = 8;
+    int steps = Math.max(1, tokens / batch);
+    int vocab = Math.min(pm.model().config().vocabSize(), 1000);
+    int[][][] out = new int[2][][];
+    TransformerModel.DecodeWeights[] ways = {
+      TransformerModel.DecodeWeights.FP32, TransformerModel.DecodeWeights.BF16
+    };
+    for (int w = 0; w < 2; w++) {
+      pm.model().setDecodeWeights(ways[w]);
+      out[w] = new int[batch][steps];
+      try (TransformerPolicy policy = pm.newPolicy()) {
+        List<Sequence> seqs = new ArrayList<>();
+        for (int b = 0; b < batch; b++) seqs.add(policy.newSequence(tokens(prompt, vocab, 7 + b)));
+        for (int s = 0; s < steps; s++) {
+          List<SampledToken> next = policy.step(seqs, SamplingParams.greedy(), 0, s);
+          for (int b = 0; b < batch; b++) out[w][b][s] = next.get(b).token();
+        }
+      }
+    }
+    pm.model().setDecodeWeights(TransformerModel.DecodeWeights.FP32);
+    int same = 0;
+    StringBuilder firsts = new StringBuilder();
+    for (int b = 0; b < batch; b++) {
+      int first = -1;
+      for (int s = 0; s < steps; s++) {
+        if (out[0][b][s] == out[1][b][s]) same++;
+        else if (first < 0) first = s;
+      }
+      firsts.append(b == 0 ? "" : ",").append(first < 0 ? "-" : String.valueOf(first));
+    }
+    return String.format(
+        Locale.ROOT,
+        "%d of %d identical at the same position (%d sequences x %d steps); first divergence"
+            + " per sequence (step, - = none): %s",
+        same,
+        batch * steps,
+        batch,
+        steps,
+        firsts);
   }
 
   /** Bytes per second of a libtorch sum over a 1 GiB fp32 buffer (best of 5): one plain read. */
@@ -205,13 +312,13 @@ public final class DecodeBench {
   private static Map<String, Double> pytorchReference(
       Path dir, Map<String, String> opt, int threads) throws Exception {
     Map<String, Double> out = new LinkedHashMap<>();
-    Process probe =
-        new ProcessBuilder("python3", "-c", "import torch").redirectErrorStream(true).start();
-    probe.getInputStream().readAllBytes();
-    if (!probe.waitFor(60, TimeUnit.SECONDS) || probe.exitValue() != 0) return out;
+    if (opt.get("pytorch").equals("no")) return out;
+    String python = pythonWithTorch();
+    if (python == null) return out;
+    System.out.println("PyTorch reference: " + python);
     List<String> cmd =
         List.of(
-            "python3",
+            python,
             "benchmarks/decode_reference.py",
             dir.toString(),
             "--threads",
@@ -235,6 +342,24 @@ public final class DecodeBench {
     JsonNode json = new ObjectMapper().readTree(stdout);
     json.fields().forEachRemaining(e -> out.put(e.getKey(), e.getValue().asDouble()));
     return out;
+  }
+
+  /**
+   * {@code python3} on the PATH when it imports torch, else Debian's {@code /usr/bin/python3}
+   * (python3-torch), else null.
+   */
+  private static String pythonWithTorch() throws Exception {
+    for (String python : List.of("python3", "/usr/bin/python3")) {
+      try {
+        Process probe =
+            new ProcessBuilder(python, "-c", "import torch").redirectErrorStream(true).start();
+        probe.getInputStream().readAllBytes();
+        if (probe.waitFor(60, TimeUnit.SECONDS) && probe.exitValue() == 0) return python;
+      } catch (java.io.IOException notThere) {
+        // try the next
+      }
+    }
+    return null;
   }
 
   private static long parameters(ModelConfig c) {

@@ -255,6 +255,122 @@ public final class Kernels {
             temperature));
   }
 
+  /** The instruction-set paths of {@link #decodeMatmul}; AUTO is the best the CPU has. */
+  public enum Isa {
+    AUTO(NativeKernels.ARPO_ISA_AUTO),
+    SCALAR(NativeKernels.ARPO_ISA_SCALAR),
+    AVX2(NativeKernels.ARPO_ISA_AVX2),
+    AVX512(NativeKernels.ARPO_ISA_AVX512);
+
+    private final int code;
+
+    Isa(int code) {
+      this.code = code;
+    }
+
+    /** Whether this CPU can run the path (AUTO always can). */
+    public boolean supported() {
+      return this == AUTO || NativeKernels.arpo_decode_matmul_isa_supported(code) != 0;
+    }
+
+    /** The path AUTO runs on this CPU. */
+    public static Isa best() {
+      int best = NativeKernels.arpo_decode_matmul_best_isa();
+      for (Isa isa : values()) if (isa != AUTO && isa.code == best) return isa;
+      throw new IllegalStateException("unknown instruction set code " + best);
+    }
+  }
+
+  /** Rows up to which {@link #decodeMatmul} is meant to be used (a decode step's batch). */
+  public static final int DECODE_MAX_ROWS = 64;
+
+  /**
+   * {@code x @ weight^T + bias} for the few rows of a decode step on the CPU, reading each weight
+   * once for all rows (native/include/arpo4j.h, arpo_decode_matmul), with libtorch's thread count.
+   * On CUDA use libtorch's matmul: it is already bound by the weights' reads there.
+   *
+   * @param x fp32 [rows, K] on the CPU, last dimension contiguous (a row stride >= K is fine)
+   * @param weight fp32 or bf16 [N, K], contiguous, on the CPU (bf16 is widened exactly; the
+   *     arithmetic is fp32)
+   * @param bias fp32 [N], contiguous, or null
+   * @return a new fp32 [rows, N]
+   */
+  public static Tensor decodeMatmul(Tensor x, Tensor weight, Tensor bias) {
+    return decodeMatmul(x, weight, bias, Isa.AUTO);
+  }
+
+  /** {@link #decodeMatmul(Tensor, Tensor, Tensor)} on a given path (tests and benchmarks). */
+  public static Tensor decodeMatmul(Tensor x, Tensor weight, Tensor bias, Isa isa) {
+    requireDefined("x", x);
+    requireDefined("weight", weight);
+    if (isa == null) throw new IllegalArgumentException("isa must not be null");
+    if (!x.is_cpu() || !weight.is_cpu() || (bias != null && !bias.is_cpu())) {
+      throw new IllegalArgumentException(
+          "decodeMatmul runs on the CPU only (use libtorch's matmul on CUDA), got x on "
+              + x.device().str().getString());
+    }
+    if (x.dim() != 2)
+      throw new IllegalArgumentException("x must be 2-D [rows, K], got " + shapeOf(x));
+    if (!is(x.scalar_type(), ScalarType.Float))
+      throw new IllegalArgumentException("x must be float32, got " + x.scalar_type());
+    long rows = x.size(0), k = x.size(1);
+    if (rows <= 0 || k <= 0) throw new IllegalArgumentException("x must be non-empty");
+    if (x.stride(1) != 1 || (rows > 1 && x.stride(0) < k)) {
+      throw new IllegalArgumentException(
+          "x must be contiguous in its last dimension with non-overlapping rows, got strides "
+              + java.util.Arrays.toString(x.strides().vec().get()));
+    }
+    if (weight.dim() != 2 || weight.size(1) != k) {
+      throw new IllegalArgumentException(
+          "weight must be 2-D [N, " + k + "] to match x, got " + shapeOf(weight));
+    }
+    int dtype;
+    if (is(weight.scalar_type(), ScalarType.Float)) {
+      dtype = NativeKernels.ARPO_F32;
+    } else if (is(weight.scalar_type(), ScalarType.BFloat16)) {
+      dtype = NativeKernels.ARPO_BF16;
+    } else {
+      throw new IllegalArgumentException(
+          "weight must be float32 or bfloat16, got " + weight.scalar_type());
+    }
+    if (!weight.is_contiguous())
+      throw new IllegalArgumentException("weight must be contiguous; call .contiguous() first");
+    long n = weight.size(0);
+    if (n <= 0) throw new IllegalArgumentException("weight must be non-empty");
+    if (bias != null) {
+      if (bias.dim() != 1 || bias.size(0) != n || !is(bias.scalar_type(), ScalarType.Float)) {
+        throw new IllegalArgumentException(
+            "bias must be float32 [" + n + "], got " + bias.scalar_type() + " " + shapeOf(bias));
+      }
+      if (!bias.is_contiguous())
+        throw new IllegalArgumentException("bias must be contiguous; call .contiguous() first");
+    }
+    if (!isa.supported())
+      throw new IllegalArgumentException("this CPU cannot run the " + isa + " path");
+    Tensor y =
+        x.new_empty(
+            new long[] {rows, n},
+            new ScalarTypeOptional(ScalarType.Float),
+            new LayoutOptional(),
+            new DeviceOptional(),
+            new BoolOptional());
+    int rc =
+        NativeKernels.arpo_decode_matmul(
+            floats(x),
+            rows,
+            k,
+            rows > 1 ? x.stride(0) : k,
+            weight.data_ptr(),
+            dtype,
+            n,
+            floats(bias),
+            floats(y),
+            org.bytedeco.pytorch.global.torch.get_num_threads(),
+            isa.code);
+    checkStatus(KernelBackend.Cpu.INSTANCE, rc);
+    return y;
+  }
+
   // ---- argument checks -------------------------------------------------------------------
 
   /** A checked [rows, vocab] logits matrix with its kernel-facing description. */

@@ -37,6 +37,10 @@ final class NativeKernels {
   static final int ARPO_STAT_DUAL_CLIP_FRAC = ARPO_STAT_DUAL_CLIP_FRAC();
   static final int ARPO_STAT_CLIP_GRAD_KEPT_FRAC = ARPO_STAT_CLIP_GRAD_KEPT_FRAC();
   static final int ARPO_NUM_STATS = ARPO_NUM_STATS();
+  static final int ARPO_ISA_AUTO = ARPO_ISA_AUTO();
+  static final int ARPO_ISA_SCALAR = ARPO_ISA_SCALAR();
+  static final int ARPO_ISA_AVX2 = ARPO_ISA_AVX2();
+  static final int ARPO_ISA_AVX512 = ARPO_ISA_AVX512();
 
   private static native @MemberGetter int ARPO_OK();
 
@@ -61,6 +65,14 @@ final class NativeKernels {
   private static native @MemberGetter int ARPO_STAT_CLIP_GRAD_KEPT_FRAC();
 
   private static native @MemberGetter int ARPO_NUM_STATS();
+
+  private static native @MemberGetter int ARPO_ISA_AUTO();
+
+  private static native @MemberGetter int ARPO_ISA_SCALAR();
+
+  private static native @MemberGetter int ARPO_ISA_AVX2();
+
+  private static native @MemberGetter int ARPO_ISA_AVX512();
 
   static native int arpo_token_stats(
       @Const Pointer logits,
@@ -118,6 +130,23 @@ final class NativeKernels {
       @Const FloatPointer gradLogprob,
       @Const FloatPointer gradEntropy,
       float temperature);
+
+  static native int arpo_decode_matmul(
+      @Const FloatPointer x,
+      long rows,
+      long k,
+      long xStride,
+      @Const Pointer weight,
+      @Cast("arpo_dtype") int weightDtype,
+      long n,
+      @Const FloatPointer bias,
+      FloatPointer y,
+      int numThreads,
+      int isa);
+
+  static native int arpo_decode_matmul_isa_supported(int isa);
+
+  static native int arpo_decode_matmul_best_isa();
 
   static native @Cast("const char*") BytePointer arpo_last_error();
 }

@@ -3,6 +3,7 @@ package io.arpo4j.model;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.arpo4j.kernels.Kernels;
 import io.arpo4j.kernels.NativeLibraries;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -56,6 +57,25 @@ public final class TransformerModel implements AutoCloseable {
     ALL
   }
 
+  /**
+   * How a cached forward pass of at most {@link Kernels#DECODE_MAX_ROWS} new tokens (a decode step)
+   * multiplies by the projection and LM-head weights on the CPU with fp32 activations; larger
+   * passes (prefill) and training always use libtorch over the fp32 weights. On CUDA, or with bf16
+   * activations, libtorch's matmul over the compute weights serves every pass (bf16 there already).
+   */
+  public enum DecodeWeights {
+    /** libtorch's matmul over the fp32 weights (the reference path of the tests and benchmarks) */
+    LIBTORCH,
+    /** arpo4j's weight-streaming kernel over the fp32 weights: the default */
+    FP32,
+    /**
+     * the kernel over a bf16 copy of the weights, made when selected and refreshed from the fp32
+     * weights by {@link #refreshComputeCopies()} (after each optimizer step): half the bytes per
+     * step, with bf16's rounding of the weights
+     */
+    BF16
+  }
+
   /** Standard deviation of the documented random initialiser (transformers' initializer_range). */
   public static final double INIT_STD = 0.02;
 
@@ -76,6 +96,18 @@ public final class TransformerModel implements AutoCloseable {
 
   /** Cached forward passes run so far (a cost figure: each one reads every weight once). */
   private long cachedForwards;
+
+  private volatile DecodeWeights decodeWeights = DecodeWeights.FP32;
+
+  /**
+   * Under {@link DecodeWeights#BF16} on a CPU fp32 model: bf16 copies (retained) of the projection
+   * weights and the LM head, by parameter name (the head under its own name, the embedding's when
+   * tied), and the weights a decode step reads (the copies, the rest shared with {@link #compute});
+   * null otherwise.
+   */
+  private volatile Map<String, Tensor> bf16Copies;
+
+  private volatile Weights bf16Decode;
 
   /** LoRA adapters on the projections, owned by this model; null when none is attached. */
   private volatile LoraAdapter adapter;
@@ -393,15 +425,84 @@ public final class TransformerModel implements AutoCloseable {
    * Re-casts the compute copies from the master weights after an optimizer step (mixed precision;
    * nothing to do otherwise).
    */
-  public void refreshComputeCopies() {
-    if (computeCopies == parameters) {
+  public synchronized void refreshComputeCopies() {
+    if (computeCopies == parameters && bf16Copies == null) {
       return;
     }
     try (NativeSection section = NativeSection.enter();
         NoGradGuard noGrad = new NoGradGuard();
         PointerScope scope = new PointerScope()) {
-      parameters.forEach((name, master) -> computeCopies.get(name).copy_(master));
+      if (computeCopies != parameters) {
+        parameters.forEach((name, master) -> computeCopies.get(name).copy_(master));
+      }
+      if (bf16Copies != null) {
+        bf16Copies.forEach((name, copy) -> copy.copy_(parameters.get(name)));
+      }
     }
+  }
+
+  /** The weights decode steps multiply by on the CPU; see {@link DecodeWeights}. */
+  public DecodeWeights decodeWeights() {
+    return decodeWeights;
+  }
+
+  /**
+   * Selects the weights decode steps multiply by (see {@link DecodeWeights}); {@code BF16} makes
+   * the bf16 copies now (half the fp32 weights' memory) on a CPU fp32 model, where the kernel runs.
+   */
+  public synchronized void setDecodeWeights(DecodeWeights weights) {
+    if (weights == null) throw new IllegalArgumentException("decode weights must not be null");
+    boolean copies = weights == DecodeWeights.BF16 && usesDecodeKernel();
+    if (copies && bf16Copies == null) {
+      Map<String, Tensor> made = new LinkedHashMap<>();
+      try (NativeSection section = NativeSection.enter();
+          NoGradGuard noGrad = new NoGradGuard();
+          PointerScope scope = new PointerScope()) {
+        String head = config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight";
+        parameters.forEach(
+            (name, p) -> {
+              if (name.endsWith("_proj.weight") || name.equals(head)) {
+                made.put(name, retained(p.detach().to(ScalarType.BFloat16).contiguous()));
+              }
+            });
+      }
+      Map<String, Tensor> merged = new LinkedHashMap<>(computeCopies);
+      made.forEach(
+          (name, copy) -> {
+            if (name.endsWith("_proj.weight")) merged.put(name, copy);
+          });
+      Layer[] layers = new Layer[config.numLayers()];
+      for (int i = 0; i < layers.length; i++) layers[i] = Layer.of(merged, i);
+      bf16Copies = Collections.unmodifiableMap(made);
+      bf16Decode =
+          new Weights(
+              compute.embed(),
+              compute.finalNorm(),
+              made.get(config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight"),
+              layers);
+    } else if (!copies && bf16Copies != null) {
+      releaseBf16Copies();
+    }
+    decodeWeights = weights;
+  }
+
+  private void releaseBf16Copies() {
+    bf16Copies.values().forEach(Tensor::releaseReference);
+    bf16Copies = null;
+    bf16Decode = null;
+  }
+
+  /** Whether decode steps can run on the native kernel: fp32 activations on the CPU. */
+  private boolean usesDecodeKernel() {
+    return !runtime.isCuda() && runtime.dtype() == StorageType.F32;
+  }
+
+  /** The weights a cached forward pass of {@code rows} new tokens reads. */
+  private Weights weightsForRows(long rows) {
+    Weights bf16 = bf16Decode;
+    return bf16 != null && decodeWeights == DecodeWeights.BF16 && rows <= Kernels.DECODE_MAX_ROWS
+        ? bf16
+        : compute;
   }
 
   /**
@@ -546,6 +647,7 @@ public final class TransformerModel implements AutoCloseable {
     }
     try (NativeSection section = NativeSection.enter();
         NoGradGuard noGrad = new NoGradGuard();
+        CachedForward decode = CachedForward.enter();
         PointerScope scope = new PointerScope()) {
       KvCache.Plan plan = cache.plan(sequences, counts);
       cachedForwards++;
@@ -583,17 +685,23 @@ public final class TransformerModel implements AutoCloseable {
                     .transpose(1, 2);
             return attention(q, keys, values, plan.mask());
           };
-      Tensor hidden = runLayers(compute.layers(), h, plan.positions().view(b, t), paged);
+      Tensor hidden =
+          runLayers(weightsForRows(b * (long) t).layers(), h, plan.positions().view(b, t), paged);
       Tensor result =
           switch (mode) {
             case NONE -> null;
             case LAST ->
-                project(
+                decodeLinear(
                     rmsNorm(
                         hidden.reshape(b * (long) t, -1).index_select(0, plan.lastRows()),
                         compute.finalNorm()),
-                    compute.lmHead());
-            case ALL -> project(rmsNorm(hidden, compute.finalNorm()), compute.lmHead());
+                    weightsForRows(b).lmHead(),
+                    null);
+            case ALL ->
+                decodeLinear(
+                    rmsNorm(hidden, compute.finalNorm()),
+                    weightsForRows(b * (long) t).lmHead(),
+                    null);
           };
       cache.commit(sequences, counts);
       if (result != null) {
@@ -808,7 +916,7 @@ public final class TransformerModel implements AutoCloseable {
    * Projection {@code p} of layer {@code layer}: the base linear map plus the adapter's, if any.
    */
   private Tensor project(int layer, int p, Tensor x, Tensor weight, Tensor bias) {
-    Tensor y = linear(x, weight, bias);
+    Tensor y = decodeLinear(x, weight, bias);
     LoraAdapter lora = adapter;
     return lora == null ? y : lora.apply(layer, p, x, y);
   }
@@ -830,6 +938,54 @@ public final class TransformerModel implements AutoCloseable {
     return bias == null
         ? torch.linear(x, weight)
         : torch.linear(x, weight, new TensorOptional(bias));
+  }
+
+  /**
+   * Marks the calling thread as inside a cached forward pass (inference) until closed: only there
+   * do products go to the decode kernel. Training and scoring, with or without autograd (the
+   * checkpointed forward and the old log-probs run without), keep libtorch's arithmetic.
+   */
+  private record CachedForward(boolean outer) implements AutoCloseable {
+    private static final ThreadLocal<Boolean> ACTIVE = ThreadLocal.withInitial(() -> false);
+
+    static CachedForward enter() {
+      CachedForward scope = new CachedForward(ACTIVE.get());
+      ACTIVE.set(true);
+      return scope;
+    }
+
+    static boolean active() {
+      return ACTIVE.get();
+    }
+
+    @Override
+    public void close() {
+      ACTIVE.set(outer);
+    }
+  }
+
+  /**
+   * {@link #linear}, or the native weight-streaming kernel where a decode step can use it: inside a
+   * cached forward pass, at most {@link Kernels#DECODE_MAX_ROWS} rows of fp32 activations on the
+   * CPU, unless {@link DecodeWeights#LIBTORCH} is selected. bf16 weights (the {@link
+   * DecodeWeights#BF16} copies) only ever reach this point under those conditions.
+   */
+  private Tensor decodeLinear(Tensor x, Tensor weight, Tensor bias) {
+    long in = x.size(x.dim() - 1);
+    long rows = in == 0 ? 0 : x.numel() / in;
+    if (decodeWeights == DecodeWeights.LIBTORCH
+        || !CachedForward.active()
+        || rows == 0
+        || rows > Kernels.DECODE_MAX_ROWS
+        || !x.is_cpu()
+        || x.scalar_type().value != ScalarType.Float.value) {
+      return linear(x, weight, bias);
+    }
+    Tensor flat = x.reshape(rows, in);
+    if (flat.stride(1) != 1 || (rows > 1 && flat.stride(0) < in)) flat = flat.contiguous();
+    long[] shape = x.sizes().vec().get();
+    shape[shape.length - 1] = weight.size(0);
+    return Kernels.decodeMatmul(flat, weight, bias).view(shape);
   }
 
   private void checkIds(Tensor ids) {
@@ -867,6 +1023,9 @@ public final class TransformerModel implements AutoCloseable {
   @Override
   public void close() {
     rotary.close();
+    synchronized (this) {
+      if (bf16Copies != null) releaseBf16Copies();
+    }
     parameters.values().forEach(Tensor::releaseReference);
     if (computeCopies != parameters) {
       computeCopies.values().forEach(Tensor::releaseReference);

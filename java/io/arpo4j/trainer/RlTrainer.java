@@ -98,6 +98,7 @@ public final class RlTrainer {
     if (train.isEmpty()) throw new IllegalArgumentException("no training questions");
     this.dist = dist;
     dist.broadcastParameters(model.model().trainableParameters().values());
+    model.model().refreshComputeCopies(); // rank 0's weights, in the copies decode reads too
     this.config = config;
     this.model = model;
     this.tools = tools;

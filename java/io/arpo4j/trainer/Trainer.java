@@ -289,6 +289,7 @@ public final class Trainer implements AutoCloseable {
                       : LoraAdapter.create(policy.model(), lora, config.seed(), config.model()));
         }
         policy.model().setGradientCheckpointing(config.gradientCheckpointing());
+        policy.model().setDecodeWeights(config.decodeWeights());
         List<String> customTags = tools.stream().map(Tool::tag).toList();
         if (config.tools().python() && !customTags.contains("python")) {
           owned.add(

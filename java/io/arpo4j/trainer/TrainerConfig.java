@@ -123,7 +123,8 @@ public record TrainerConfig(
       int maxResponseTokens,
       double temperature,
       double topP,
-      int topK) {}
+      int topK,
+      String decodeWeights) {}
 
   public record RewardSection(String kind, double multiToolBonus) {}
 
@@ -526,6 +527,7 @@ public record TrainerConfig(
               + "'");
     }
     RewardKind.REGISTRY.get(reward.kind());
+    decodeWeights();
     // the typed views check the rest
     rolloutConfig();
     policyLossConfig();
@@ -746,6 +748,20 @@ public record TrainerConfig(
     String resolved =
         precision.equals("auto") ? (parsed.isCuda() ? "bf16-mixed" : "fp32") : precision;
     return parsed.withPrecision(resolved);
+  }
+
+  /**
+   * {@code rollout.decode_weights}: the weights the CPU decode steps multiply by, fp32 or a bf16
+   * copy refreshed after each optimizer step (TransformerModel.DecodeWeights).
+   */
+  public io.arpo4j.model.TransformerModel.DecodeWeights decodeWeights() {
+    return switch (rollout.decodeWeights()) {
+      case "fp32" -> io.arpo4j.model.TransformerModel.DecodeWeights.FP32;
+      case "bf16" -> io.arpo4j.model.TransformerModel.DecodeWeights.BF16;
+      default ->
+          throw new IllegalArgumentException(
+              "rollout.decode_weights must be fp32 or bf16, got '" + rollout.decodeWeights() + "'");
+    };
   }
 
   /** The run directory. */

@@ -1,0 +1,119 @@
+package io.arpo4j.kernels;
+
+import static io.arpo4j.kernels.TestTensors.*;
+import static io.arpo4j.testing.NumericAsserts.assertClose;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * arpo_decode_matmul on every instruction-set path this CPU has (the others are skipped), against
+ * float64 libtorch over the same (bf16-rounded where bf16) weights.
+ */
+class DecodeMatmulTest {
+
+  static Stream<Arguments> cases() {
+    Stream.Builder<Arguments> out = Stream.builder();
+    for (Kernels.Isa isa : Kernels.Isa.values()) {
+      for (boolean bf16 : new boolean[] {false, true}) {
+        for (int rows : new int[] {1, 3, 16, 64}) {
+          // K and N off the vector widths (8, 16) and tile sizes (4), and one of each aligned
+          out.add(Arguments.of(isa, bf16, rows, 131, 37, true));
+          out.add(Arguments.of(isa, bf16, rows, 1000, 67, false));
+          out.add(Arguments.of(isa, bf16, rows, 7, 5, true));
+        }
+        out.add(Arguments.of(isa, bf16, 5, 896, 128, true));
+      }
+    }
+    return out.build();
+  }
+
+  @ParameterizedTest(name = "{0} bf16={1} rows={2} K={3} N={4} bias={5}")
+  @MethodSource("cases")
+  void matchesFloat64Reference(
+      Kernels.Isa isa, boolean bf16, int rows, int k, int n, boolean withBias) {
+    Assumptions.assumeTrue(isa.supported(), "this CPU lacks " + isa);
+    SplittableRandom rng = new SplittableRandom(freshSeed("decode_matmul " + rows + k + n));
+    try (PointerScope scope = new PointerScope()) {
+      Tensor x = tensor(logits(rng, rows, k, 1.0, 0.0), rows, k);
+      Tensor weight = tensor(logits(rng, n, k, 0.05, 0.0), n, k);
+      if (bf16) weight = weight.to(ScalarType.BFloat16);
+      Tensor bias = withBias ? tensor(logits(rng, 1, n, 1.0, 0.0), n) : null;
+      Tensor y = Kernels.decodeMatmul(x, weight, bias, isa);
+      Tensor w64 = weight.to(ScalarType.Double);
+      Tensor x64 = x.to(ScalarType.Double);
+      Tensor ref = torch.matmul(x64, w64.t());
+      if (bias != null) ref = ref.add(bias.to(ScalarType.Double));
+      // fp32 accumulation over K terms: errors scale with sum_k |x w|
+      double scale = torch.matmul(x64.abs(), w64.abs().t()).max().item_double();
+      double maxError = ref.sub(y.to(ScalarType.Double)).abs().max().item_double();
+      System.out.printf(
+          "decode_matmul %s bf16=%b rows=%d K=%d N=%d: max error %.3g = %.3g of max sum|x w|%n",
+          isa, bf16, rows, k, n, maxError, maxError / scale);
+      assertClose(isa + " y", doubles(ref.flatten()), floats(y.flatten()), 2e-6 * scale, 0);
+    }
+  }
+
+  @Test
+  void readsRowsOfAStridedSlice() {
+    SplittableRandom rng = new SplittableRandom(freshSeed("decode_matmul strided"));
+    try (PointerScope scope = new PointerScope()) {
+      int rows = 6, k = 300, n = 41;
+      Tensor wide = tensor(logits(rng, rows, 2 * k, 1.0, 0.0), rows, 2 * k);
+      Tensor x = wide.narrow(1, 50, k); // row stride 600
+      Tensor weight = tensor(logits(rng, n, k, 0.05, 0.0), n, k);
+      Tensor ref = torch.matmul(x.to(ScalarType.Double), weight.to(ScalarType.Double).t());
+      assertClose(
+          "y",
+          doubles(ref.flatten()),
+          floats(Kernels.decodeMatmul(x, weight, null).flatten()),
+          1e-5,
+          0);
+    }
+  }
+
+  @Test
+  void autoIsTheBestSupportedPath() {
+    Kernels.Isa best = Kernels.Isa.best();
+    assertTrue(best.supported());
+    for (Kernels.Isa isa : Kernels.Isa.values()) {
+      if (isa.ordinal() > best.ordinal()) assertTrue(!isa.supported(), isa + " is faster");
+    }
+  }
+
+  @Test
+  void rejectsBadArgumentsBeforeTheNativeCall() {
+    try (PointerScope scope = new PointerScope()) {
+      Tensor x = torch.ones(2, 8);
+      Tensor w = torch.ones(3, 8);
+      assertThrows(
+          IllegalArgumentException.class, () -> Kernels.decodeMatmul(x, torch.ones(3, 7), null));
+      assertThrows(
+          IllegalArgumentException.class,
+          () -> Kernels.decodeMatmul(x.to(ScalarType.Double), w, null));
+      assertThrows(
+          IllegalArgumentException.class,
+          () -> Kernels.decodeMatmul(x, w.to(ScalarType.Half), null));
+      assertThrows(
+          IllegalArgumentException.class,
+          () -> Kernels.decodeMatmul(x, torch.ones(8, 3).t(), null));
+      assertThrows(IllegalArgumentException.class, () -> Kernels.decodeMatmul(x, w, torch.ones(4)));
+      assertThrows(
+          IllegalArgumentException.class, () -> Kernels.decodeMatmul(torch.ones(8), w, null));
+      assertThrows(
+          IllegalArgumentException.class,
+          () -> Kernels.decodeMatmul(torch.ones(8, 2).t(), w, null));
+    }
+  }
+}
