@@ -2,6 +2,7 @@ package io.arpo4j.kernels;
 
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.Pointer;
@@ -118,6 +119,23 @@ final class NativeKernels {
       @Const FloatPointer gradLogprob,
       @Const FloatPointer gradEntropy,
       float temperature);
+
+  static native int arpo_paged_attention(
+      @Const Pointer q,
+      @Const Pointer keyPool,
+      @Const Pointer valuePool,
+      @Cast("arpo_dtype") int dtype,
+      long n,
+      long heads,
+      long kvHeads,
+      long headDim,
+      @Cast("const int32_t*") IntPointer blockTable,
+      long tableStride,
+      long blockSize,
+      @Cast("const int32_t*") IntPointer seqRows,
+      @Cast("const int32_t*") IntPointer lengths,
+      float scale,
+      Pointer out);
 
   static native @Cast("const char*") BytePointer arpo_last_error();
 }
