@@ -35,30 +35,78 @@ struct PagedArgs {
   void* out;
 };
 
-ARPO_INLINE float dot(const float* a, const float* b, int64_t n) {
-  const int64_t vec_end = n - n % kLanes;
-  vf acc = splat(0.0f);
-  for (int64_t i = 0; i < vec_end; i += kLanes) acc += load(a + i) * load(b + i);
-  float s = hsum(acc);
-  for (int64_t i = vec_end; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
-ARPO_INLINE float dot(const float* a, const uint16_t* b, int64_t n) {
-  const int64_t vec_end = n - n % kLanes;
-  vf acc = splat(0.0f);
-  for (int64_t i = 0; i < vec_end; i += kLanes) acc += load(a + i) * load(b + i);
-  float s = hsum(acc);
-  for (int64_t i = vec_end; i < n; ++i) s += a[i] * bf16_to_float(b[i]);
-  return s;
+// The lane sums of eight vectors, as one vector: result[i] = sum of a[i]'s lanes.
+ARPO_INLINE vf sum8(const vf* a) {
+  vf t[4], u[2];
+  for (int i = 0; i < 4; ++i) {  // lanes: pair sums of a[2i] and a[2i + 1], interleaved
+    t[i] = __builtin_shufflevector(a[2 * i], a[2 * i + 1], 0, 8, 2, 10, 4, 12, 6, 14) +
+           __builtin_shufflevector(a[2 * i], a[2 * i + 1], 1, 9, 3, 11, 5, 13, 7, 15);
+  }
+  for (int i = 0; i < 2; ++i) {  // quad sums of four vectors, per 128-bit half
+    u[i] = __builtin_shufflevector(t[2 * i], t[2 * i + 1], 0, 1, 8, 9, 4, 5, 12, 13) +
+           __builtin_shufflevector(t[2 * i], t[2 * i + 1], 2, 3, 10, 11, 6, 7, 14, 15);
+  }
+  return __builtin_shufflevector(u[0], u[1], 0, 1, 2, 3, 8, 9, 10, 11) +
+         __builtin_shufflevector(u[0], u[1], 4, 5, 6, 7, 12, 13, 14, 15);
 }
 
-// acc[0, n) += w * v
+// scores[j] = q . keys[offsets[j]] for j < n, q of length d (fp32, already scaled).
 template <typename T>
-ARPO_INLINE void axpy(float* acc, float w, const T* v, int64_t n) {
-  const int64_t vec_end = n - n % kLanes;
-  const vf vw = splat(w);
-  for (int64_t i = 0; i < vec_end; i += kLanes) store(acc + i, load(acc + i) + vw * load(v + i));
-  for (int64_t i = vec_end; i < n; ++i) acc[i] += w * load1(v + i);
+ARPO_INLINE void score_keys(const float* q, const T* keys, const int64_t* offsets, int64_t n, int64_t d,
+                            float* scores) {
+  const int64_t vec_end = d - d % kLanes;
+  const int64_t n8 = n - n % 8;
+  for (int64_t j0 = 0; j0 < n8; j0 += 8) {  // eight keys at a time: one reduction for all eight
+    vf acc[8];
+    for (int jj = 0; jj < 8; ++jj) acc[jj] = splat(0.0f);
+    for (int64_t c = 0; c < vec_end; c += kLanes) {
+      const vf qc = load(q + c);
+      for (int jj = 0; jj < 8; ++jj) acc[jj] += qc * load(keys + offsets[j0 + jj] + c);
+    }
+    vf sums = sum8(acc);
+    for (int64_t c = vec_end; c < d; ++c) {
+      for (int jj = 0; jj < 8; ++jj) sums[jj] += q[c] * load1(keys + offsets[j0 + jj] + c);
+    }
+    store(scores + j0, sums);
+  }
+  for (int64_t j = n8; j < n; ++j) {
+    const T* k = keys + offsets[j];
+    vf acc = splat(0.0f);
+    for (int64_t c = 0; c < vec_end; c += kLanes) acc += load(q + c) * load(k + c);
+    float sum = hsum(acc);
+    for (int64_t c = vec_end; c < d; ++c) sum += q[c] * load1(k + c);
+    scores[j] = sum;
+  }
+}
+
+// acc[c0, c0 + NV * kLanes) += sum_j p[j] * values[offsets[j] + c0 ..], the accumulator held in
+// registers across the tile's keys.
+template <int NV, typename T>
+ARPO_INLINE void accumulate_columns(float* acc, const float* p, const T* values, const int64_t* offsets,
+                                    int64_t n, int64_t c0) {
+  vf a[NV];
+  for (int i = 0; i < NV; ++i) a[i] = load(acc + c0 + i * kLanes);
+  for (int64_t j = 0; j < n; ++j) {
+    const vf w = splat(p[j]);
+    const T* v = values + offsets[j] + c0;
+    for (int i = 0; i < NV; ++i) a[i] += w * load(v + i * kLanes);
+  }
+  for (int i = 0; i < NV; ++i) store(acc + c0 + i * kLanes, a[i]);
+}
+
+// acc[0, d) += sum_j p[j] * values[offsets[j] ..] for j < n.
+template <typename T>
+ARPO_INLINE void accumulate_values(float* acc, const float* p, const T* values, const int64_t* offsets,
+                                   int64_t n, int64_t d) {
+  const int64_t vec_end = d - d % kLanes;
+  int64_t c0 = 0;
+  for (; c0 + 4 * kLanes <= vec_end; c0 += 4 * kLanes) accumulate_columns<4>(acc, p, values, offsets, n, c0);
+  for (; c0 < vec_end; c0 += kLanes) accumulate_columns<1>(acc, p, values, offsets, n, c0);
+  for (int64_t c = vec_end; c < d; ++c) {
+    float x = acc[c];
+    for (int64_t j = 0; j < n; ++j) x += p[j] * load1(values + offsets[j] + c);
+    acc[c] = x;
+  }
 }
 
 ARPO_INLINE void scale_row(float* acc, float c, int64_t n) {
@@ -88,18 +136,34 @@ ARPO_INLINE void attend_span(const PagedArgs& a, int64_t r, int64_t g, int64_t k
     l[h] = 0.0f;
   }
   std::fill(acc, acc + group * d, 0.0f);
-  int64_t offsets[kTile];  // element offset of each key's row of head g in the pools
-  for (int64_t t0 = k0; t0 < k1; t0 += kTile) {
+  // Element offset of each key's row of head g in the pools, for this tile and the next.
+  int64_t offset_buffers[2][kTile];
+  auto tile_offsets = [&](int64_t t0, int64_t* offsets) {
     const int64_t n = std::min(kTile, k1 - t0);
     for (int64_t j = 0; j < n; ++j) {
       const int64_t pos = t0 + j;
       const int64_t slot = static_cast<int64_t>(blocks[pos / a.block_size]) * a.block_size + pos % a.block_size;
       offsets[j] = slot * row_stride + g * d;
     }
+    return n;
+  };
+  // The rows are scattered over the pool: their lines are requested a phase ahead (the values
+  // while the keys are scored, the next tile's keys while the values are summed), so their loads
+  // overlap the arithmetic instead of waiting on it.
+  const int64_t row_bytes = d * static_cast<int64_t>(sizeof(T));
+  auto prefetch_rows = [&](const T* pool, const int64_t* offsets, int64_t n) {
     for (int64_t j = 0; j < n; ++j) {
-      const T* k = keys + offsets[j];
-      for (int64_t h = 0; h < group; ++h) scores[h * kTile + j] = dot(qf + h * d, k, d);
+      const char* row = reinterpret_cast<const char*>(pool + offsets[j]);
+      for (int64_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(row + b, 0, 2);
     }
+  };
+  int64_t n = tile_offsets(k0, offset_buffers[0]);
+  prefetch_rows(keys, offset_buffers[0], n);
+  for (int64_t t0 = k0, tile = 0; t0 < k1; t0 += kTile, ++tile) {
+    const int64_t* offsets = offset_buffers[tile % 2];
+    int64_t* next_offsets = offset_buffers[(tile + 1) % 2];
+    prefetch_rows(values, offsets, n);
+    for (int64_t h = 0; h < group; ++h) score_keys(qf + h * d, keys, offsets, n, d, scores + h * kTile);
     for (int64_t h = 0; h < group; ++h) {
       float* s = scores + h * kTile;
       float tile_max = kNegInf;
@@ -126,10 +190,10 @@ ARPO_INLINE void attend_span(const PagedArgs& a, int64_t r, int64_t g, int64_t k
       }
       l[h] += sum;
     }
-    for (int64_t j = 0; j < n; ++j) {
-      const T* v = values + offsets[j];
-      for (int64_t h = 0; h < group; ++h) axpy(acc + h * d, scores[h * kTile + j], v, d);
-    }
+    const int64_t next_n = t0 + kTile < k1 ? tile_offsets(t0 + kTile, next_offsets) : 0;
+    prefetch_rows(keys, next_offsets, next_n);
+    for (int64_t h = 0; h < group; ++h) accumulate_values(acc + h * d, scores + h * kTile, values, offsets, n, d);
+    n = next_n;
   }
 }
 
