@@ -83,4 +83,74 @@ class InPlaceAttentionTest {
     assertTrue(worstLogprob < 1e-4, "log-probs differ by up to " + worstLogprob);
     assertTrue(worstEntropy < 1e-4, "entropies differ by up to " + worstEntropy);
   }
+
+  /**
+   * A bf16 model on the CPU (the kernel's bf16 path: bf16 queries and pools, fp32 accumulation):
+   * token-by-token decoding in place stays about as close to the fp32 model as the gather path does
+   * (mean error), and within the bf16-vs-fp32 tolerance of {@code KvCacheTest}.
+   */
+  @Test
+  void bf16DecodingIsAsCloseToFp32AsTheGatherPath() throws Exception {
+    java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("bf16-in-place");
+    try (TransformerModel fp32 = TestModels.model(TestModels.QWEN3, 5)) {
+      fp32.save(dir, StorageType.F32);
+      int vocab = fp32.config().vocabSize();
+      int[] tokens = TestModels.tokens(30, vocab, 7);
+      float[] exact;
+      try (org.bytedeco.pytorch.Tensor ids = fp32.ids(tokens);
+          org.bytedeco.pytorch.Tensor logits = fp32.logits(ids)) {
+        float[] all = Fixtures.floats(logits);
+        exact = java.util.Arrays.copyOfRange(all, 6 * vocab, tokens.length * vocab);
+      }
+      double[] worst = new double[2];
+      double[] mean = new double[2];
+      float[] inPlaceLogits = null;
+      try (TransformerModel half =
+          TransformerModel.load(dir, new RuntimeOptions("cpu", StorageType.BF16, 0))) {
+        for (int mode = 0; mode < 2; mode++) {
+          float[] got = new float[exact.length];
+          try (KvCache cache = new KvCache(half, 4, 2)) {
+            cache.setInPlaceAttention(mode == 1);
+            CachedSequence seq = cache.newSequence(java.util.Arrays.copyOf(tokens, 6));
+            half.forward(cache, List.of(seq), new int[] {6}, TransformerModel.LogitsMode.NONE);
+            for (int i = 6; i < tokens.length; i++) {
+              cache.append(seq, new int[] {tokens[i]});
+              try (org.bytedeco.pytorch.Tensor logits =
+                  half.forward(
+                      cache, List.of(seq), new int[] {1}, TransformerModel.LogitsMode.LAST)) {
+                System.arraycopy(Fixtures.floats(logits), 0, got, (i - 6) * vocab, vocab);
+              }
+            }
+          }
+          for (int i = 0; i < exact.length; i++) {
+            worst[mode] = Math.max(worst[mode], Math.abs(got[i] - exact[i]));
+            mean[mode] += Math.abs(got[i] - exact[i]) / exact.length;
+          }
+          if (mode == 1) inPlaceLogits = got;
+        }
+      }
+      System.out.printf(
+          Locale.ROOT,
+          "bf16 decode vs fp32 over %d logits: max |error| gather %.3g, in place %.3g; mean"
+              + " |error| gather %.3g, in place %.3g%n",
+          exact.length,
+          worst[0],
+          worst[1],
+          mean[0],
+          mean[1]);
+      io.arpo4j.testing.NumericAsserts.assertClose(
+          "bf16 in-place decode vs fp32", exact, inPlaceLogits, 0.15, 0.05);
+      // the mean, not the max: one logit's rounding luck decides the max
+      assertTrue(
+          mean[1] <= 1.25 * mean[0],
+          "in place is further from fp32 (mean " + mean[1] + ") than gathering (" + mean[0] + ")");
+    } finally {
+      try (var files = java.nio.file.Files.list(dir)) {
+        for (java.nio.file.Path f : (Iterable<java.nio.file.Path>) files::iterator) {
+          java.nio.file.Files.delete(f);
+        }
+      }
+      java.nio.file.Files.delete(dir);
+    }
+  }
 }
