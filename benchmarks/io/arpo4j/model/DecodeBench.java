@@ -21,9 +21,17 @@ import org.bytedeco.pytorch.global.torch;
  * (benchmarks/decode_reference.py).
  *
  * <p>Usage: {@code benchmarks/run.sh decode [--shape qwen2.5-0.5b|small] [--threads N] [--batches
- * 1,4,16,64] [--prompt P] [--steps S] [--train-tokens T]}. Decode is greedy, each figure the best
- * of {@code --repeats} runs. The weight-streaming bound of a decode step is one read of every
- * weight matrix (embedding gather excluded, the LM head included) at the measured bandwidth.
+ * 1,4,16,64] [--prompt P] [--steps S] [--train-tokens T] [--context 1024,4096] [--context-batch
+ * B]}. Decode is greedy, each figure the best of {@code --repeats} runs. The weight-streaming bound
+ * of a decode step is one read of every weight matrix (embedding gather excluded, the LM head
+ * included) at the measured bandwidth.
+ *
+ * <p>Long context: {@code --context-batch} sequences of each {@code --context} length are prefilled
+ * once, then decoded {@code --steps} steps twice per repeat on forks of them (the forks share the
+ * prefilled blocks, so every measurement starts from the same cache), once attending in place over
+ * the paged cache (the default) and once gathering the cached keys and values first (what prefill
+ * does), the two modes alternating. Its bound adds the step's reads of the cache (every cached key
+ * and value once) to the weights'.
  */
 public final class DecodeBench {
 
@@ -52,6 +60,8 @@ public final class DecodeBench {
     opt.put("steps", "8");
     opt.put("train-tokens", "512");
     opt.put("repeats", "2");
+    opt.put("context", "1024");
+    opt.put("context-batch", "16");
     opt.put("dir", "target/decode-bench");
     for (int i = 0; i + 1 < args.length; i += 2) {
       String key = args[i].replaceFirst("^--", "");
@@ -70,6 +80,11 @@ public final class DecodeBench {
     int steps = Integer.parseInt(opt.get("steps"));
     int trainTokens = Integer.parseInt(opt.get("train-tokens"));
     int repeats = Integer.parseInt(opt.get("repeats"));
+    int[] contexts =
+        opt.get("context").isBlank()
+            ? new int[0]
+            : Arrays.stream(opt.get("context").split(",")).mapToInt(Integer::parseInt).toArray();
+    int contextBatch = Integer.parseInt(opt.get("context-batch"));
     ModelConfig config = ModelConfig.fromJson(new ObjectMapper().readTree(json));
     RuntimeOptions runtime = new RuntimeOptions("cpu", StorageType.F32, threads);
     Path dir = Path.of(opt.get("dir"), opt.get("shape"));
@@ -77,6 +92,7 @@ public final class DecodeBench {
     if (threads > 0) torch.set_num_threads(threads); // before the bandwidth, which it also sets
     double bandwidth = readBandwidth();
     Map<String, Double> ours = new LinkedHashMap<>();
+    List<double[]> longContext = new ArrayList<>(); // {context, gather tok/s, in place tok/s}
     double weightBytes = 4.0 * (parameters(config) - embeddingOnly(config));
     // random weights (any tokenizer: token ids are drawn directly), written as an HF directory
     // for the PyTorch reference to read
@@ -88,6 +104,10 @@ public final class DecodeBench {
       }
       ours.put("prefill " + (4 * prompt), decodeSteps(pm, 1, 4 * prompt, 1, repeats)[0]);
       ours.put("train step " + trainTokens + " (s)", trainStep(pm.model(), trainTokens, repeats));
+      for (int context : contexts) {
+        double[] rates = longContextSteps(pm, contextBatch, context, steps, repeats);
+        longContext.add(new double[] {context, rates[0], rates[1]});
+      }
     }
     // sampled again at the end: on a shared machine one sample may catch a busy moment
     bandwidth = Math.max(bandwidth, readBandwidth());
@@ -133,6 +153,74 @@ public final class DecodeBench {
         bandwidth / weightBytes,
         weightBytes / 1e9);
     if (reference.isEmpty()) System.out.println("PyTorch reference: python3 cannot import torch");
+    if (!longContext.isEmpty()) {
+      System.out.printf(
+          Locale.ROOT,
+          "long context: batch %d, %d greedy steps on forks of prefilled sequences, best of %d,"
+              + " the two attention modes alternating%n",
+          contextBatch,
+          steps,
+          repeats);
+      System.out.printf(
+          Locale.ROOT,
+          "%-8s %14s %14s %8s %16s %12s%n",
+          "context",
+          "gather tok/s",
+          "in place tok/s",
+          "ratio",
+          "cache GB / step",
+          "% of bound");
+      for (double[] row : longContext) {
+        double cacheBytes = contextBatch * row[0] * kvBytesPerToken(config);
+        double bound = contextBatch * bandwidth / (weightBytes + cacheBytes);
+        System.out.printf(
+            Locale.ROOT,
+            "%-8d %14.2f %14.2f %8.2f %16.3f %11.0f%%%n",
+            (int) row[0],
+            row[1],
+            row[2],
+            row[2] / row[1],
+            cacheBytes / 1e9,
+            100 * row[2] / bound);
+      }
+    }
+  }
+
+  /**
+   * {gather tok/s, in place tok/s} of {@code batch} sequences of {@code context} cached tokens,
+   * each the best of {@code repeats}, measured on forks of the same prefilled sequences.
+   */
+  private static double[] longContextSteps(
+      PolicyModel pm, int batch, int context, int steps, int repeats) {
+    int vocab = Math.min(pm.model().config().vocabSize(), 1000);
+    double[] best = new double[2];
+    try (TransformerPolicy policy = pm.newPolicy()) {
+      List<Sequence> prefilled = new ArrayList<>();
+      for (int b = 0; b < batch; b++) {
+        prefilled.add(policy.newSequence(tokens(context, vocab, 1000 + b)));
+      }
+      policy.step(prefilled, SamplingParams.greedy(), 0, 0);
+      for (int rep = 0; rep < repeats; rep++) {
+        for (int mode = 0; mode < 2; mode++) {
+          boolean inPlace = (mode == 1) ^ (rep % 2 == 1); // order flips every repeat
+          policy.cache().setInPlaceAttention(inPlace);
+          List<Sequence> forks = new ArrayList<>();
+          for (Sequence s : prefilled) forks.add(policy.fork(s));
+          long start = System.nanoTime();
+          for (int s = 1; s <= steps; s++) policy.step(forks, SamplingParams.greedy(), 0, s);
+          double rate = (double) batch * steps / ((System.nanoTime() - start) / 1e9);
+          int slot = inPlace ? 1 : 0;
+          best[slot] = Math.max(best[slot], rate);
+          forks.forEach(policy::free);
+        }
+      }
+    }
+    return best;
+  }
+
+  /** Bytes of cached keys and values per token, all layers (fp32). */
+  private static double kvBytesPerToken(ModelConfig c) {
+    return 2.0 * 4 * c.numLayers() * c.numKvHeads() * c.headDim();
   }
 
   /** Bytes per second of a libtorch sum over a 1 GiB fp32 buffer (best of 5): one plain read. */
