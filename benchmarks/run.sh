@@ -3,8 +3,10 @@
 #   benchmarks/run.sh kernels [--quick]      native kernels vs libtorch composites (JMH)
 #   benchmarks/run.sh model [--quick]        prefill/decode tokens/s, fork vs re-prefill
 #   benchmarks/run.sh decode [--shape qwen2.5-0.5b|small] [--threads N] [--batches 1,4,16,64]
+#                            [--context 1024,4096] [--context-batch 16]
 #                                            decode/prefill/training speed vs the same run's read
-#                                            bandwidth and (where python3 has torch) PyTorch eager
+#                                            bandwidth and (where python3 has torch) PyTorch eager;
+#                                            long-context decode, attention in place vs gathered
 #   benchmarks/run.sh rollout [P M R]        ARPO vs GRPO rollout throughput; python pool vs fresh process
 #   benchmarks/run.sh demo-compare [--seeds N] [--first-seed K] [--collect] [--quick] [--variants a,b]
 #                                           the demo side-by-side over seeds (--collect: the table from

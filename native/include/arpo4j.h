@@ -118,6 +118,23 @@ int arpo_decode_matmul_isa_supported(int32_t isa);
 /* The path ARPO_ISA_AUTO picks on this CPU. */
 int arpo_decode_matmul_best_isa(void);
 
+/* ---- Paged attention (CPU library only; on CUDA the model keeps libtorch's attention) ----
+ *
+ * 6. Attention of one query per row over a paged key/value cache, reading the keys and values
+ *    where they lie in the block pool (nothing is gathered). The pools are row-major
+ *    [num_slots, kv_heads, head_dim]; slot = block * block_size + offset. Row r's sequence has
+ *    its block ids in block_table[seq_rows[r] * table_stride + i] (i = 0, 1, ...), and its query
+ *    attends the keys at positions 0 .. lengths[r] - 1 of that sequence, position p being in
+ *    slot block_table[seq_rows[r] * table_stride + p / block_size] * block_size + p % block_size.
+ *    q and out are row-major [n, heads, head_dim]; query head h reads kv head
+ *    h / (heads / kv_heads) (grouped-query attention; heads a multiple of kv_heads).
+ *    out[r, h] = softmax_p(scale * q[r, h] . k_p) weighted sum of v_p, accumulated in fp32.
+ *    q, the pools and out share dtype (fp32 or bf16); lengths[r] >= 1. */
+int arpo_paged_attention(const void* q, const void* key_pool, const void* value_pool, arpo_dtype dtype,
+                         int64_t n, int64_t heads, int64_t kv_heads, int64_t head_dim,
+                         const int32_t* block_table, int64_t table_stride, int64_t block_size,
+                         const int32_t* seq_rows, const int32_t* lengths, float scale, void* out);
+
 /* CUDA library: the same four kernels, queued on `stream` (a cudaStream_t; NULL = legacy
  * default stream). Pointers are device pointers. */
 int arpo_cuda_token_stats(const void* logits, arpo_dtype dtype, int64_t n, int64_t v, int64_t row_stride,

@@ -21,14 +21,22 @@ import org.bytedeco.pytorch.global.torch;
  * plain PyTorch eager forward of the same weights (benchmarks/decode_reference.py).
  *
  * <p>Usage: {@code benchmarks/run.sh decode [--shape qwen2.5-0.5b|small] [--threads N] [--batches
- * 1,4,16,64] [--prompt P] [--steps S] [--train-tokens T] [--agreement-tokens A] [--pytorch
- * auto|no]}. Decode is greedy, each figure the best of {@code --repeats} runs, in three ways per
- * batch, back to back: libtorch's matmul over the fp32 weights, arpo4j's decode kernel over the
- * fp32 weights (the default) and over bf16 copies (rollout.decode_weights: bf16). The
- * weight-streaming bound of a decode step is one read of every weight matrix (embedding gather
- * excluded, the LM head included) at the measured bandwidth, twice as many steps per second for
- * bf16 weights. Then the greedy tokens of the bf16 weights are compared with the fp32 ones over
- * {@code A} tokens, on this shape's random weights and on the embedded demo model.
+ * 1,4,16,64] [--prompt P] [--steps S] [--train-tokens T] [--agreement-tokens A] [--pytorch auto|no]
+ * [--context 1024,4096] [--context-batch B]}. Decode is greedy, each figure the best of {@code
+ * --repeats} runs, in three ways per batch, back to back: libtorch's matmul over the fp32 weights,
+ * arpo4j's decode kernel over the fp32 weights (the default) and over bf16 copies
+ * (rollout.decode_weights: bf16). The weight-streaming bound of a decode step is one read of every
+ * weight matrix (embedding gather excluded, the LM head included) at the measured bandwidth, twice
+ * as many steps per second for bf16 weights. Then the greedy tokens of the bf16 weights are
+ * compared with the fp32 ones over {@code A} tokens, on this shape's random weights and on the
+ * embedded demo model.
+ *
+ * <p>Long context: {@code --context-batch} sequences of each {@code --context} length are prefilled
+ * once, then decoded {@code --steps} steps twice per repeat on forks of them (the forks share the
+ * prefilled blocks, so every measurement starts from the same cache), once attending in place over
+ * the paged cache (the default) and once gathering the cached keys and values first (what prefill
+ * does), the two modes alternating. Its bound adds the step's reads of the cache (every cached key
+ * and value once) to the weights'.
  */
 public final class DecodeBench {
 
@@ -59,6 +67,8 @@ public final class DecodeBench {
     opt.put("repeats", "2");
     opt.put("agreement-tokens", "1000");
     opt.put("pytorch", "auto");
+    opt.put("context", "1024");
+    opt.put("context-batch", "16");
     opt.put("dir", "target/decode-bench");
     for (int i = 0; i + 1 < args.length; i += 2) {
       String key = args[i].replaceFirst("^--", "");
@@ -77,6 +87,11 @@ public final class DecodeBench {
     int steps = Integer.parseInt(opt.get("steps"));
     int trainTokens = Integer.parseInt(opt.get("train-tokens"));
     int repeats = Integer.parseInt(opt.get("repeats"));
+    int[] contexts =
+        opt.get("context").isBlank()
+            ? new int[0]
+            : Arrays.stream(opt.get("context").split(",")).mapToInt(Integer::parseInt).toArray();
+    int contextBatch = Integer.parseInt(opt.get("context-batch"));
     ModelConfig config = ModelConfig.fromJson(new ObjectMapper().readTree(json));
     RuntimeOptions runtime = new RuntimeOptions("cpu", StorageType.F32, threads);
     Path dir = Path.of(opt.get("dir"), opt.get("shape"));
@@ -84,6 +99,7 @@ public final class DecodeBench {
     if (threads > 0) torch.set_num_threads(threads); // before the bandwidth, which it also sets
     double bandwidth = readBandwidth();
     Map<String, Double> ours = new LinkedHashMap<>();
+    List<double[]> longContext = new ArrayList<>(); // {context, gather tok/s, in place tok/s}
     double weightBytes = 4.0 * (parameters(config) - embeddingOnly(config));
     int agreementTokens = Integer.parseInt(opt.get("agreement-tokens"));
     String agreement = "";
@@ -106,6 +122,10 @@ public final class DecodeBench {
       model.setDecodeWeights(TransformerModel.DecodeWeights.FP32);
       ours.put("prefill " + (4 * prompt), decodeSteps(pm, 1, 4 * prompt, 1, repeats)[0]);
       ours.put("train step " + trainTokens + " (s)", trainStep(model, trainTokens, repeats));
+      for (int context : contexts) {
+        double[] rates = longContextSteps(pm, contextBatch, context, steps, repeats);
+        longContext.add(new double[] {context, rates[0], rates[1]});
+      }
       if (agreementTokens > 0) agreement = bf16Agreement(pm, agreementTokens, prompt);
     }
     // the embedded demo model (0.8M parameters), where per-call overhead, not bandwidth, rules
@@ -181,6 +201,37 @@ public final class DecodeBench {
       System.out.println("bf16 vs fp32 greedy tokens, " + opt.get("shape") + ": " + agreement);
       System.out.println("bf16 vs fp32 greedy tokens, embedded demo model: " + demoAgreement);
     }
+    if (!longContext.isEmpty()) {
+      System.out.printf(
+          Locale.ROOT,
+          "long context: batch %d, %d greedy steps on forks of prefilled sequences, best of %d,"
+              + " the two attention modes alternating%n",
+          contextBatch,
+          steps,
+          repeats);
+      System.out.printf(
+          Locale.ROOT,
+          "%-8s %14s %14s %8s %16s %12s%n",
+          "context",
+          "gather tok/s",
+          "in place tok/s",
+          "ratio",
+          "cache GB / step",
+          "% of bound");
+      for (double[] row : longContext) {
+        double cacheBytes = contextBatch * row[0] * kvBytesPerToken(config);
+        double bound = contextBatch * bandwidth / (weightBytes + cacheBytes);
+        System.out.printf(
+            Locale.ROOT,
+            "%-8d %14.2f %14.2f %8.2f %16.3f %11.0f%%%n",
+            (int) row[0],
+            row[1],
+            row[2],
+            row[2] / row[1],
+            cacheBytes / 1e9,
+            100 * row[2] / bound);
+      }
+    }
   }
 
   /** A decode row's name: batch and way (libtorch, kernel fp32, kernel bf16). */
@@ -240,6 +291,45 @@ public final class DecodeBench {
         batch,
         steps,
         firsts);
+  }
+
+  /**
+   * {gather tok/s, in place tok/s} of {@code batch} sequences of {@code context} cached tokens,
+   * each the best of {@code repeats}, measured on forks of the same prefilled sequences.
+   */
+  private static double[] longContextSteps(
+      PolicyModel pm, int batch, int context, int steps, int repeats) {
+    int vocab = Math.min(pm.model().config().vocabSize(), 1000);
+    double[] best = new double[2];
+    // prefill in forwards of 1,024 tokens: a cached forward keeps every layer's activations until
+    // it returns, about 10 GB for 4,096 tokens of the 0.5B shape
+    try (TransformerPolicy policy = pm.newPolicy(KvCache.DEFAULT_BLOCK_SIZE, 1024)) {
+      List<Sequence> prefilled = new ArrayList<>();
+      for (int b = 0; b < batch; b++) {
+        prefilled.add(policy.newSequence(tokens(context, vocab, 1000 + b)));
+      }
+      policy.step(prefilled, SamplingParams.greedy(), 0, 0);
+      for (int rep = 0; rep < repeats; rep++) {
+        for (int mode = 0; mode < 2; mode++) {
+          boolean inPlace = (mode == 1) ^ (rep % 2 == 1); // order flips every repeat
+          policy.cache().setInPlaceAttention(inPlace);
+          List<Sequence> forks = new ArrayList<>();
+          for (Sequence s : prefilled) forks.add(policy.fork(s));
+          long start = System.nanoTime();
+          for (int s = 1; s <= steps; s++) policy.step(forks, SamplingParams.greedy(), 0, s);
+          double rate = (double) batch * steps / ((System.nanoTime() - start) / 1e9);
+          int slot = inPlace ? 1 : 0;
+          best[slot] = Math.max(best[slot], rate);
+          forks.forEach(policy::free);
+        }
+      }
+    }
+    return best;
+  }
+
+  /** Bytes of cached keys and values per token, all layers (fp32). */
+  private static double kvBytesPerToken(ModelConfig c) {
+    return 2.0 * 4 * c.numLayers() * c.numKvHeads() * c.headDim();
   }
 
   /** Bytes per second of a libtorch sum over a 1 GiB fp32 buffer (best of 5): one plain read. */

@@ -1,6 +1,7 @@
 package io.arpo4j.kernels;
 
 import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.pytorch.BoolOptional;
@@ -371,6 +372,168 @@ public final class Kernels {
     return y;
   }
 
+  /**
+   * Which cached keys each query row of {@link #pagedAttention} attends, checked once and then
+   * shared by every layer of a forward pass (see {@link #pagedTable}).
+   */
+  public static final class PagedTable {
+    private final Tensor blockTable;
+    private final Tensor seqRows;
+    private final Tensor lengths;
+    private final int blockSize;
+    private final long rows;
+    private final long minSlots;
+
+    private PagedTable(
+        Tensor blockTable, Tensor seqRows, Tensor lengths, int blockSize, long minSlots) {
+      this.blockTable = blockTable;
+      this.seqRows = seqRows;
+      this.lengths = lengths;
+      this.blockSize = blockSize;
+      this.rows = seqRows.size(0);
+      this.minSlots = minSlots;
+    }
+
+    /** Query rows. */
+    public long rows() {
+      return rows;
+    }
+  }
+
+  /**
+   * Checks the block tables of a paged key/value cache for {@link #pagedAttention}: query row r
+   * belongs to the sequence whose block ids are row {@code seqRows[r]} of {@code blockTable}, and
+   * attends its keys at positions 0 .. {@code lengths[r] - 1}, position p lying in slot {@code
+   * blockTable[seqRows[r], p / blockSize] * blockSize + p % blockSize} of the pools. All int32 on
+   * the CPU, contiguous; every entry of the table must be a block id (>= 0; the pools must hold the
+   * largest), lengths in [1, blockSize * table columns].
+   *
+   * @param blockTable int32 [sequences, max blocks]
+   * @param seqRows int32 [N]: the table row of each query row
+   * @param lengths int32 [N]: keys each query row attends
+   */
+  public static PagedTable pagedTable(
+      Tensor blockTable, Tensor seqRows, Tensor lengths, int blockSize) {
+    requireDefined("blockTable", blockTable);
+    if (blockTable.dim() != 2 || blockTable.numel() == 0) {
+      throw new IllegalArgumentException(
+          "blockTable must be non-empty 2-D [sequences, blocks], got " + shapeOf(blockTable));
+    }
+    requireCpuInts("blockTable", blockTable);
+    requireDefined("seqRows", seqRows);
+    if (seqRows.dim() != 1 || seqRows.numel() == 0) {
+      throw new IllegalArgumentException(
+          "seqRows must be non-empty 1-D [N], got " + shapeOf(seqRows));
+    }
+    requireCpuInts("seqRows", seqRows);
+    requireDefined("lengths", lengths);
+    if (lengths.dim() != 1 || lengths.size(0) != seqRows.size(0)) {
+      throw new IllegalArgumentException(
+          "lengths must be 1-D [" + seqRows.size(0) + "] like seqRows, got " + shapeOf(lengths));
+    }
+    requireCpuInts("lengths", lengths);
+    if (blockSize < 1)
+      throw new IllegalArgumentException("blockSize must be >= 1, got " + blockSize);
+    long sequences = blockTable.size(0);
+    long maxLength = blockTable.size(1) * blockSize;
+    requireRange("seqRows", seqRows, 0, sequences - 1);
+    requireRange("lengths", lengths, 1, maxLength);
+    int minBlock = blockTable.min().item_int();
+    if (minBlock < 0) {
+      throw new IllegalArgumentException(
+          "blockTable entries must be block ids >= 0, found " + minBlock);
+    }
+    long maxBlock = blockTable.max().item_int();
+    return new PagedTable(blockTable, seqRows, lengths, blockSize, (maxBlock + 1) * blockSize);
+  }
+
+  /**
+   * Decode attention over a paged key/value cache, reading keys and values in place: for each query
+   * row r and head h, softmax(scale * q[r, h] . k) over the keys {@code table} gives row r,
+   * weighting their values; query head h reads kv head h / (heads / kvHeads) (grouped-query
+   * attention). fp32 accumulation. CPU only (a CUDA cache keeps libtorch's attention).
+   *
+   * @param q [N, heads, headDim], fp32 or bf16, contiguous, on the CPU
+   * @param keyPool [slots, kvHeads, headDim] in q's dtype, contiguous, holding every block the
+   *     table names
+   * @param valuePool the same shape and dtype as keyPool
+   * @return [N, heads, headDim] in q's dtype, new
+   */
+  public static Tensor pagedAttention(
+      Tensor q, Tensor keyPool, Tensor valuePool, PagedTable table, float scale) {
+    requireDefined("q", q);
+    if (table == null) throw new IllegalArgumentException("table must not be null");
+    if (q.dim() != 3 || q.size(0) != table.rows) {
+      throw new IllegalArgumentException(
+          "q must be 3-D [" + table.rows + ", heads, headDim], got " + shapeOf(q));
+    }
+    int dtype = attentionType("q", q);
+    long heads = q.size(1), headDim = q.size(2);
+    requireDefined("keyPool", keyPool);
+    if (keyPool.dim() != 3 || keyPool.size(2) != headDim) {
+      throw new IllegalArgumentException(
+          "keyPool must be 3-D [slots, kvHeads, " + headDim + "], got " + shapeOf(keyPool));
+    }
+    requireDefined("valuePool", valuePool);
+    if (!java.util.Arrays.equals(keyPool.sizes().vec().get(), valuePool.sizes().vec().get())) {
+      throw new IllegalArgumentException(
+          "valuePool must have keyPool's shape "
+              + shapeOf(keyPool)
+              + ", got "
+              + shapeOf(valuePool));
+    }
+    for (Tensor pool : new Tensor[] {keyPool, valuePool}) {
+      String name = pool == keyPool ? "keyPool" : "valuePool";
+      if (attentionType(name, pool) != dtype) {
+        throw new IllegalArgumentException(
+            name + " must have q's dtype " + q.scalar_type() + ", got " + pool.scalar_type());
+      }
+    }
+    long kvHeads = keyPool.size(1);
+    if (heads <= 0 || headDim <= 0 || kvHeads <= 0 || heads % kvHeads != 0) {
+      throw new IllegalArgumentException(
+          "q's heads ("
+              + heads
+              + ") must be a positive multiple of the pools' kvHeads ("
+              + kvHeads
+              + "), headDim > 0");
+    }
+    if (keyPool.size(0) < table.minSlots) {
+      throw new IllegalArgumentException(
+          "the pools hold "
+              + keyPool.size(0)
+              + " slots but the block table names blocks up to slot "
+              + (table.minSlots - 1));
+    }
+    if (!Float.isFinite(scale)) throw new IllegalArgumentException("scale must be finite");
+    Tensor out =
+        q.new_empty(
+            new long[] {table.rows, heads, headDim},
+            new ScalarTypeOptional(),
+            new LayoutOptional(),
+            new DeviceOptional(),
+            new BoolOptional());
+    int rc =
+        NativeKernels.arpo_paged_attention(
+            q.data_ptr(),
+            keyPool.data_ptr(),
+            valuePool.data_ptr(),
+            dtype,
+            table.rows,
+            heads,
+            kvHeads,
+            headDim,
+            ints(table.blockTable),
+            table.blockTable.size(1),
+            table.blockSize,
+            ints(table.seqRows),
+            ints(table.lengths),
+            scale,
+            out.data_ptr());
+    checkStatus(KernelBackend.Cpu.INSTANCE, rc);
+    return out;
+  }
+
   // ---- argument checks -------------------------------------------------------------------
 
   /** A checked [rows, vocab] logits matrix with its kernel-facing description. */
@@ -475,6 +638,51 @@ public final class Kernels {
     }
   }
 
+  /** The header's arpo_dtype of a contiguous CPU fp32 or bf16 attention operand. */
+  private static int attentionType(String name, Tensor t) {
+    if (!t.is_cpu()) {
+      throw new IllegalArgumentException(
+          name
+              + " must be on the CPU (paged attention has no CUDA kernel), got "
+              + t.device().str().getString());
+    }
+    if (!t.is_contiguous())
+      throw new IllegalArgumentException(name + " must be contiguous; call .contiguous() first");
+    ScalarType st = t.scalar_type();
+    if (is(st, ScalarType.Float)) return NativeKernels.ARPO_F32;
+    if (is(st, ScalarType.BFloat16)) return NativeKernels.ARPO_BF16;
+    throw new IllegalArgumentException(name + " must be float32 or bfloat16, got " + st);
+  }
+
+  private static void requireCpuInts(String name, Tensor t) {
+    if (!is(t.scalar_type(), ScalarType.Int)) {
+      throw new IllegalArgumentException(name + " must be int32, got " + t.scalar_type());
+    }
+    if (!t.is_cpu()) {
+      throw new IllegalArgumentException(
+          name + " must be on the CPU, got " + t.device().str().getString());
+    }
+    if (!t.is_contiguous())
+      throw new IllegalArgumentException(name + " must be contiguous; call .contiguous() first");
+  }
+
+  private static void requireRange(String name, Tensor t, long min, long max) {
+    long lo = t.min().item_long(), hi = t.max().item_long();
+    if (lo < min || hi > max) {
+      throw new IllegalArgumentException(
+          name
+              + " must lie in ["
+              + min
+              + ", "
+              + max
+              + "], found values in ["
+              + lo
+              + ", "
+              + hi
+              + "]");
+    }
+  }
+
   private static void requireDevice(String name, Tensor t) {
     if (!t.is_cuda() && !t.is_cpu()) {
       throw new IllegalArgumentException(
@@ -515,6 +723,10 @@ public final class Kernels {
 
   private static FloatPointer floats(Tensor t) {
     return t == null ? null : new FloatPointer(t.data_ptr());
+  }
+
+  private static IntPointer ints(Tensor t) {
+    return new IntPointer(t.data_ptr());
   }
 
   private static LongPointer longs(Tensor t) {

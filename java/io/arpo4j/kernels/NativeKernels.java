@@ -2,6 +2,7 @@ package io.arpo4j.kernels;
 
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.Pointer;
@@ -147,6 +148,23 @@ final class NativeKernels {
   static native int arpo_decode_matmul_isa_supported(int isa);
 
   static native int arpo_decode_matmul_best_isa();
+
+  static native int arpo_paged_attention(
+      @Const Pointer q,
+      @Const Pointer keyPool,
+      @Const Pointer valuePool,
+      @Cast("arpo_dtype") int dtype,
+      long n,
+      long heads,
+      long kvHeads,
+      long headDim,
+      @Cast("const int32_t*") IntPointer blockTable,
+      long tableStride,
+      long blockSize,
+      @Cast("const int32_t*") IntPointer seqRows,
+      @Cast("const int32_t*") IntPointer lengths,
+      float scale,
+      Pointer out);
 
   static native @Cast("const char*") BytePointer arpo_last_error();
 }

@@ -16,17 +16,23 @@ public final class CachedSequence implements Sequence {
   private int blockCount;
   private int cached;
   private boolean freed;
+  private final int tableRow;
 
-  CachedSequence(KvCache cache, int[] tokens) {
+  CachedSequence(KvCache cache, int[] tokens, int tableRow) {
     this.cache = cache;
+    this.tableRow = tableRow;
     this.tokens = Arrays.copyOf(tokens, Math.max(16, tokens.length * 2));
     this.length = tokens.length;
     this.blocks = new int[8];
   }
 
-  /** A copy sharing {@code parent}'s blocks (the cache adjusts their reference counts). */
-  CachedSequence(CachedSequence parent) {
+  /**
+   * A copy sharing {@code parent}'s blocks (the cache adjusts their reference counts and fills its
+   * table row).
+   */
+  CachedSequence(CachedSequence parent, int tableRow) {
     this.cache = parent.cache;
+    this.tableRow = tableRow;
     this.tokens = Arrays.copyOf(parent.tokens, parent.tokens.length);
     this.length = parent.length;
     this.blocks = Arrays.copyOf(parent.blocks, parent.blocks.length);
@@ -75,6 +81,11 @@ public final class CachedSequence implements Sequence {
     }
     System.arraycopy(more, 0, tokens, length, more.length);
     length += more.length;
+  }
+
+  /** This sequence's row of the cache's block table. */
+  int tableRow() {
+    return tableRow;
   }
 
   int blockCount() {

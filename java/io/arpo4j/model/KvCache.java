@@ -1,10 +1,12 @@
 package io.arpo4j.model;
 
+import io.arpo4j.kernels.Kernels;
 import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarTypeOptional;
@@ -21,6 +23,12 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * still uses, which can only be its partly filled last block, that block is copied first
  * (copy-on-write). The pool grows by doubling when it runs out of blocks.
  *
+ * <p>The block tables also live in one int32 tensor on the CPU, a row per live sequence, updated
+ * where a block is added, replaced or forked, so a forward pass finds them without rebuilding
+ * anything: a decode step on the CPU hands them to {@link Kernels#pagedAttention}, which reads the
+ * keys and values in place; other passes (prefill, several new tokens, CUDA) gather the keys
+ * through index tensors computed from them and use libtorch's attention.
+ *
  * <p>Not thread-safe: one rollout driver uses it at a time.
  */
 public final class KvCache implements AutoCloseable {
@@ -36,6 +44,20 @@ public final class KvCache implements AutoCloseable {
   private final ArrayDeque<Integer> freeBlocks = new ArrayDeque<>();
 
   /**
+   * int32 [tableRows, tableColumns] on the CPU: row {@link CachedSequence#tableRow()} holds that
+   * sequence's block ids. Entries past a sequence's blocks are stale or 0, always a valid block id.
+   */
+  private Tensor blockTable;
+
+  private IntPointer tableData;
+  private int tableRows;
+  private int tableColumns;
+  private final ArrayDeque<Integer> freeRows = new ArrayDeque<>();
+
+  /** Whether CPU decode steps attend in place (else they gather like a prefill; for benchmarks). */
+  private boolean inPlaceAttention = true;
+
+  /**
    * Everything a batched forward over pending tokens needs, as tensors on the model's device.
    *
    * @param inputIds [B * T] new token ids, 0 in padding rows
@@ -43,8 +65,11 @@ public final class KvCache implements AutoCloseable {
    * @param writeRows rows of the [B * T] new tokens that are real (null when none is padding)
    * @param writeSlots cache slot of each real new token, in row order
    * @param gatherSlots [B * L] cache slots of every key (null when nothing was cached before: then
-   *     the new tokens are all the keys, L = T)
-   * @param mask [B, 1, T, L] bool, true where a query may attend to a key (null: plain causal)
+   *     the new tokens are all the keys, L = T; null with {@code inPlace})
+   * @param mask [B, 1, T, L] bool, true where a query may attend to a key (null: plain causal, or
+   *     {@code inPlace})
+   * @param inPlace the block tables for {@link Kernels#pagedAttention} when this is a decode step
+   *     (T = 1) it can run, else null
    * @param lastRows [B] row of each sequence's last new token
    */
   record Plan(
@@ -57,6 +82,7 @@ public final class KvCache implements AutoCloseable {
       Tensor writeSlots,
       Tensor gatherSlots,
       Tensor mask,
+      Kernels.PagedTable inPlace,
       Tensor lastRows) {}
 
   public KvCache(TransformerModel model) {
@@ -79,6 +105,7 @@ public final class KvCache implements AutoCloseable {
     this.capacityBlocks = 0;
     this.refCounts = new int[0];
     grow(initialBlocks);
+    growTable(8, 8);
   }
 
   public TransformerModel model() {
@@ -109,15 +136,17 @@ public final class KvCache implements AutoCloseable {
     if (tokens.length == 0) {
       throw new IllegalArgumentException("a sequence needs at least one token");
     }
-    return new CachedSequence(this, tokens);
+    return new CachedSequence(this, tokens, takeTableRow());
   }
 
   /** A child sharing every token and cached block of {@code parent}. Copies no tensor data. */
   public CachedSequence fork(CachedSequence parent) {
     checkLive(parent);
-    CachedSequence child = new CachedSequence(parent);
+    CachedSequence child = new CachedSequence(parent, takeTableRow());
+    long row = (long) child.tableRow() * tableColumns;
     for (int i = 0; i < child.blockCount(); i++) {
       refCounts[child.block(i)]++;
+      tableData.put(row + i, child.block(i));
     }
     return child;
   }
@@ -138,6 +167,7 @@ public final class KvCache implements AutoCloseable {
     for (int i = 0; i < seq.blockCount(); i++) {
       release(seq.block(i));
     }
+    freeRows.push(seq.tableRow());
     seq.markFreed();
   }
 
@@ -201,7 +231,8 @@ public final class KvCache implements AutoCloseable {
     long[] writeRows = new long[real];
     long[] writeSlots = new long[real];
     long[] lastRows = new long[b];
-    long[] gather = anyCached ? new long[b * l] : null;
+    int[] rows = new int[b];
+    int[] lengths = new int[b];
     int w = 0;
     for (int i = 0; i < b; i++) {
       CachedSequence s = seqs.get(i);
@@ -219,20 +250,27 @@ public final class KvCache implements AutoCloseable {
         }
       }
       lastRows[i] = (long) i * t + counts[i] - 1;
-      if (gather != null) {
-        for (int j = 0; j < end; j++) {
-          gather[i * l + j] = slot(s, j);
-        }
+      rows[i] = s.tableRow();
+      lengths[i] = end;
+    }
+    Kernels.PagedTable inPlace = null;
+    Tensor gather = null;
+    Tensor mask = null;
+    if (t == 1 && inPlaceAttentionRuns()) {
+      inPlace =
+          Kernels.pagedTable(blockTable, torch.tensor(rows), torch.tensor(lengths), blockSize);
+    } else {
+      if (anyCached) {
+        gather = gatherSlots(rows, l);
+      }
+      if (anyCached || !equalCounts) {
+        int keyLen = anyCached ? l : t;
+        Tensor keyIndex =
+            torch.arange(new Scalar(0L), new Scalar((long) keyLen), longs()).view(1, 1, 1, keyLen);
+        mask = keyIndex.le(toDevice(limits).view(b, 1, t, 1));
       }
     }
     boolean padded = real != b * t;
-    Tensor mask = null;
-    if (anyCached || !equalCounts) {
-      int keyLen = anyCached ? l : t;
-      Tensor keyIndex =
-          torch.arange(new Scalar(0L), new Scalar((long) keyLen), longs()).view(1, 1, 1, keyLen);
-      mask = keyIndex.le(toDevice(limits).view(b, 1, t, 1));
-    }
     return new Plan(
         b,
         t,
@@ -241,9 +279,49 @@ public final class KvCache implements AutoCloseable {
         toDevice(positions),
         padded ? toDevice(writeRows) : null,
         toDevice(writeSlots),
-        gather == null ? null : toDevice(gather),
+        gather,
         mask,
+        inPlace,
         toDevice(lastRows));
+  }
+
+  /** Whether a decode step's attention reads the pools in place (the kernel runs on the CPU). */
+  private boolean inPlaceAttentionRuns() {
+    StorageType type = model.runtime().dtype();
+    return inPlaceAttention
+        && !model.runtime().isCuda()
+        && (type == StorageType.F32 || type == StorageType.BF16);
+  }
+
+  /** For benchmarks: whether CPU decode steps attend in place (default) or gather the keys. */
+  void setInPlaceAttention(boolean enabled) {
+    inPlaceAttention = enabled;
+  }
+
+  /**
+   * [B * keyLength] pool slots of positions 0 .. keyLength - 1 of the sequences in table rows
+   * {@code rows}, on the model's device, from the block table with tensor operations (no per-slot
+   * loop). Past a sequence's length the slots are those of stale table entries: valid, masked out.
+   */
+  private Tensor gatherSlots(int[] rows, int keyLength) {
+    int blocks = (keyLength + blockSize - 1) / blockSize;
+    Tensor tables =
+        blockTable.index_select(0, torch.tensor(rows).to(ScalarType.Long)).narrow(1, 0, blocks);
+    Tensor position =
+        torch.arange(
+            new Scalar(0L),
+            new Scalar((long) keyLength),
+            new TensorOptions().dtype(new ScalarTypeOptional(ScalarType.Long)));
+    Tensor blockIds = tables.index_select(1, position.floor_divide(new Scalar((long) blockSize)));
+    Tensor slots =
+        blockIds
+            .to(ScalarType.Long)
+            .mul(new Scalar((long) blockSize))
+            .add(position.remainder(new Scalar((long) blockSize)));
+    Tensor flat = slots.view(-1);
+    return model.runtime().isCuda()
+        ? flat.to(model.runtime().torchDevice(), ScalarType.Long)
+        : flat;
   }
 
   /** Marks the planned tokens cached once the forward pass has written them. */
@@ -265,12 +343,47 @@ public final class KvCache implements AutoCloseable {
         copyBlock(shared, copy, partial);
         release(shared);
         s.setBlock(index, copy);
+        tableData.put((long) s.tableRow() * tableColumns + index, copy);
       }
     }
     int needed = (length + blockSize - 1) / blockSize;
-    while (s.blockCount() < needed) {
-      s.addBlock(allocate());
+    if (needed > tableColumns) {
+      growTable(tableRows, Math.max(2 * tableColumns, needed));
     }
+    while (s.blockCount() < needed) {
+      int block = allocate();
+      tableData.put((long) s.tableRow() * tableColumns + s.blockCount(), block);
+      s.addBlock(block);
+    }
+  }
+
+  private int takeTableRow() {
+    if (freeRows.isEmpty()) {
+      growTable(2 * tableRows, tableColumns);
+    }
+    return freeRows.pop();
+  }
+
+  /** Grows the block table to [rows, columns], keeping every entry; new entries are block 0. */
+  private void growTable(int rows, int columns) {
+    Tensor table =
+        torch.zeros(
+            new long[] {rows, columns},
+            new TensorOptions().dtype(new ScalarTypeOptional(ScalarType.Int)));
+    table.retainReference(); // may grow inside a forward pass's pointer scope; must outlive it
+    if (blockTable != null) {
+      try (PointerScope scope = new PointerScope()) {
+        table.narrow(0, 0, tableRows).narrow(1, 0, tableColumns).copy_(blockTable);
+      }
+      blockTable.releaseReference();
+    }
+    blockTable = table;
+    tableData = new IntPointer(table.data_ptr());
+    for (int row = rows - 1; row >= tableRows; row--) {
+      freeRows.push(row);
+    }
+    tableRows = rows;
+    tableColumns = columns;
   }
 
   private long slot(CachedSequence s, int position) {
@@ -379,5 +492,6 @@ public final class KvCache implements AutoCloseable {
       keys[layer].releaseReference();
       values[layer].releaseReference();
     }
+    blockTable.releaseReference();
   }
 }

@@ -666,6 +666,16 @@ public final class TransformerModel implements AutoCloseable {
             }
             cache.keys(layer).index_copy_(0, plan.writeSlots(), kRows);
             cache.values(layer).index_copy_(0, plan.writeSlots(), vRows);
+            if (plan.inPlace() != null) { // a decode step (T = 1) on the CPU
+              Tensor attended =
+                  Kernels.pagedAttention(
+                      q.reshape(b, q.size(1), d).contiguous(),
+                      cache.keys(layer),
+                      cache.values(layer),
+                      plan.inPlace(),
+                      (float) attentionScale());
+              return attended.view(b, q.size(1), 1, d);
+            }
             if (plan.gatherSlots() == null) {
               return attention(
                   q, k, v, plan.mask()); // nothing cached before: the new tokens are all the keys
@@ -890,9 +900,13 @@ public final class TransformerModel implements AutoCloseable {
     return t;
   }
 
+  private double attentionScale() {
+    return 1.0 / Math.sqrt(config.headDim());
+  }
+
   /** Scaled dot-product attention with GQA; mask null means plain causal. */
   private Tensor attention(Tensor q, Tensor k, Tensor v, Tensor mask) {
-    double scale = 1.0 / Math.sqrt(config.headDim());
+    double scale = attentionScale();
     boolean gqa = config.numKvHeads() != config.numHeads();
     TensorOptional maskOpt = mask == null ? new TensorOptional() : new TensorOptional(mask);
     return torch.scaled_dot_product_attention(
