@@ -167,6 +167,7 @@ public final class PolicyOptimizer implements AutoCloseable {
           clipShardGradient(shard, shard.grad().defined() ? shard.grad() : torch.zeros_like(shard));
     }
     adamStep();
+    shard.mutable_grad().put(new Tensor()); // unused until the next backward: 4/N bytes back
     return norm;
   }
 
