@@ -17,7 +17,8 @@
 #                                           gradient checkpointing on/off, chunked LM head vs [N, V] logits,
 #                                           LoRA r = 16 (all projections) with checkpointing on/off
 #   benchmarks/run.sh memory --sharding [LAYERS] [TOKENS]   peak RSS per rank, distributed.sharding
-#                                           none/optimizer/gradients at 1 and 2 Gloo ranks
+#                                           none/optimizer/gradients/full at 1 and 2 Gloo ranks
+#                                           (SHARDINGS="none full" for some; full with gradient checkpointing)
 #   benchmarks/run.sh ddp [ROWS]             SFT tokens/s at 1 and 2 ranks; Gloo all-reduce vs tensor copy
 # Results (JMH JSON) go under target/; a table is printed.
 set -euo pipefail
@@ -79,7 +80,9 @@ case "$what" in
       layers="${2:-4}"; tokens="${3:-256}"
       echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1); fp32, Qwen2.5-0.5B shape with $layers of its 24 layers, one sequence per rank"
       java -cp "$cp" io.arpo4j.trainer.MemoryBench --header --sharding none
-      for sharding in none optimizer gradients; do
+      for sharding in ${SHARDINGS:-none optimizer gradients full}; do
+        checkpointing=false
+        [ "$sharding" = full ] && checkpointing=true # full needs it
         for ranks in 1 2; do
           port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
           pids=()
@@ -88,7 +91,7 @@ case "$what" in
             [ "$ranks" -gt 1 ] && env_vars=(RANK=$r LOCAL_RANK=$r WORLD_SIZE=$ranks MASTER_ADDR=127.0.0.1 MASTER_PORT=$port)
             env "${env_vars[@]}" OMP_NUM_THREADS=$((2 / ranks)) OMP_WAIT_POLICY=passive \
               java -Xmx1g -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -cp "$cp" io.arpo4j.trainer.MemoryBench \
-              --tokens "$tokens" --layers "$layers" --sharding "$sharding" &
+              --tokens "$tokens" --layers "$layers" --sharding "$sharding" --checkpointing "$checkpointing" &
             pids+=($!)
           done
           for p in "${pids[@]}"; do wait "$p"; done

@@ -32,11 +32,11 @@ import java.util.SplittableRandom;
  * after the AdamW step (its moments are allocated on the first step), and the seconds of
  * forward/backward and of the step.
  *
- * <p>{@code --sharding none|optimizer|gradients} steps with that {@code distributed.sharding}, as
- * one rank of the job the torchrun environment describes (Gloo; {@code run.sh memory --sharding}
+ * <p>{@code --sharding none|optimizer|gradients|full} steps with that {@code distributed.sharding},
+ * as one rank of the job the torchrun environment describes (Gloo; {@code run.sh memory --sharding}
  * starts the ranks); {@code --layers L} keeps the first L decoder layers of the shape (so that two
- * ranks fit a shared machine). The row then names the ranks, the rank and the bytes of AdamW's
- * moments that rank holds.
+ * ranks fit a shared machine). The row then names the ranks, the rank and the bytes of parameters
+ * (model and shard copy) and of AdamW's moments that rank holds between steps.
  */
 public final class MemoryBench {
   private MemoryBench() {}
@@ -51,7 +51,7 @@ public final class MemoryBench {
     if (a.contains("--header") && sharding != null) {
       System.out.printf(
           Locale.ROOT,
-          "%-7s %-6s %-5s %-10s %10s %14s %14s %14s %10s %8s%n",
+          "%-7s %-6s %-5s %-10s %10s %14s %14s %14s %14s %10s %8s%n",
           "tokens",
           "ranks",
           "rank",
@@ -59,6 +59,7 @@ public final class MemoryBench {
           "RSS load",
           "peak fwd+bwd",
           "peak w/ AdamW",
+          "params held",
           "AdamW moments",
           "fwd+bwd s",
           "AdamW s");
@@ -138,7 +139,7 @@ public final class MemoryBench {
         Step m = step(pm, opt, rows, chunk);
         System.out.printf(
             Locale.ROOT,
-            "%-7d %-6d %-5d %-10s %10s %14s %14s %14s %10.1f %8.1f%n",
+            "%-7d %-6d %-5d %-10s %10s %14s %14s %14s %14s %10.1f %8.1f%n",
             tokens,
             dist.size(),
             dist.rank(),
@@ -146,6 +147,7 @@ public final class MemoryBench {
             gib(m.loadedKb()),
             gib(m.peakBackwardKb()),
             gib(m.peakStepKb()),
+            gib(opt.parameterBytes() / 1024),
             gib(opt.momentBytes() / 1024),
             m.backwardSeconds(),
             m.stepSeconds());

@@ -18,7 +18,14 @@ public enum Sharding {
    * ZeRO-2: as {@link #OPTIMIZER}, but the gradients are reduce-scattered, so each rank receives
    * (and keeps through the step) only its shard's summed gradient; the full gradients are freed.
    */
-  GRADIENTS;
+  GRADIENTS,
+  /**
+   * ZeRO-3: each rank also keeps only its 1/N of the parameters ({@link ParameterShards}): a
+   * decoder block's weights are all-gathered before its forward and its recomputed backward
+   * (gradient checkpointing) and freed after, and its gradients are reduce-scattered as the
+   * backward passes it; AdamW steps the shard.
+   */
+  FULL;
 
   /** The stages {@code distributed.sharding} may name: each one's name in lower case. */
   public static final Registry<Sharding> REGISTRY = new Registry<>("distributed.sharding");
@@ -27,16 +34,8 @@ public enum Sharding {
     for (Sharding s : values()) REGISTRY.register(s.name(), s);
   }
 
-  /**
-   * The stage {@code name} names; {@code full} (ZeRO-3) is refused with a line saying it is not
-   * built.
-   */
+  /** The stage {@code name} names. */
   public static Sharding parse(String name) {
-    if ("full".equalsIgnoreCase(name)) {
-      throw new IllegalArgumentException(
-          "distributed.sharding: full (ZeRO-3, per-block parameter sharding) is not built yet;"
-              + " use optimizer or gradients (see docs/distributed.md)");
-    }
     return REGISTRY.get(name);
   }
 }

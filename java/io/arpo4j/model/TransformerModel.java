@@ -112,6 +112,9 @@ public final class TransformerModel implements AutoCloseable {
   /** LoRA adapters on the projections, owned by this model; null when none is attached. */
   private volatile LoraAdapter adapter;
 
+  /** Gathers and frees sharded parameters around their use (ZeRO-3); null when not sharded. */
+  private volatile ParameterResidency residency;
+
   /** The tensors a forward pass reads. */
   private record Weights(Tensor embed, Tensor finalNorm, Tensor lmHead, Layer[] layers) {
     static Weights of(ModelConfig config, Map<String, Tensor> p) {
@@ -402,6 +405,64 @@ public final class TransformerModel implements AutoCloseable {
   }
 
   /**
+   * The parameters in blocks as {@link ParameterResidency} numbers them: one per decoder layer, in
+   * order, then the rest (embeddings, final norm, LM head); each block in {@link #parameters()}'s
+   * order.
+   */
+  public List<List<Tensor>> parameterBlocks() {
+    List<List<Tensor>> blocks = new ArrayList<>();
+    for (int i = 0; i <= config.numLayers(); i++) blocks.add(new ArrayList<>());
+    parameters.forEach(
+        (name, p) -> {
+          int layer = config.numLayers();
+          for (int i = 0; i < config.numLayers(); i++) {
+            if (name.startsWith(ParameterLayout.layerPrefix(i))) layer = i;
+          }
+          blocks.get(layer).add(p);
+        });
+    return blocks;
+  }
+
+  /**
+   * Shards the parameters ({@code residency} gathers each block around its use and frees it after),
+   * or with null makes them whole again. Needs {@link #gradientCheckpointing()} for training: the
+   * plain backward would need every layer's weights at once.
+   */
+  public void setResidency(ParameterResidency residency) {
+    this.residency = residency;
+  }
+
+  public ParameterResidency residency() {
+    return residency;
+  }
+
+  /**
+   * Keeps the embeddings, final norm and LM head gathered until closed when the parameters are
+   * sharded (nothing otherwise): a forward pass over whole batches and the {@link #project}ions of
+   * its hidden states run inside one.
+   */
+  public Held holdOuter() {
+    ParameterResidency r = residency;
+    if (r == null) return () -> {};
+    r.gather(r.outer());
+    return () -> r.release(r.outer());
+  }
+
+  /** Something gathered, released by {@link #close()}. */
+  public interface Held extends AutoCloseable {
+    @Override
+    void close();
+  }
+
+  private void requireGathered(int block, String what) {
+    ParameterResidency r = residency;
+    if (r != null && !r.isGathered(block)) {
+      throw new IllegalStateException(
+          "the parameters are sharded (distributed.sharding: full): " + what);
+    }
+  }
+
+  /**
    * This model's weights without the adapter: another handle on the same tensors (no copy), e.g.
    * the KL reference of a LoRA run. Close it independently; the weights live until both are closed.
    */
@@ -588,6 +649,14 @@ public final class TransformerModel implements AutoCloseable {
 
   private Tensor causalHidden(Tensor inputIds) {
     checkIds(inputIds);
+    if (residency != null) {
+      requireGathered(residency.outer(), "run whole-batch forward passes inside holdOuter()");
+      if (castsInGraph() || (GradMode.is_enabled() && stored.embed().requires_grad())) {
+        throw new IllegalStateException(
+            "the parameters are sharded (distributed.sharding: full): train with"
+                + " gradient_checkpointing: true, whose backward gathers one layer at a time");
+      }
+    }
     long b = inputIds.size(0);
     long t = inputIds.size(1);
     Tensor positions =
@@ -644,6 +713,14 @@ public final class TransformerModel implements AutoCloseable {
       KvCache cache, List<CachedSequence> sequences, int[] counts, LogitsMode mode) {
     if (cache.model() != this) {
       throw new IllegalArgumentException("cache belongs to another model");
+    }
+    if (residency != null) {
+      for (int i = 0; i <= config.numLayers(); i++) {
+        requireGathered(
+            i,
+            "gather all weights before generating (one collective per layer and"
+                + " token would need every rank to decode in step)");
+      }
     }
     try (NativeSection section = NativeSection.enter();
         NoGradGuard noGrad = new NoGradGuard();
@@ -723,8 +800,11 @@ public final class TransformerModel implements AutoCloseable {
 
   private Tensor runLayers(Layer[] layers, Tensor h, Tensor positions, KeyValueSource kv) {
     Tensor[] cosSin = rotary.cosSin(positions, h.scalar_type());
+    ParameterResidency r = residency;
     for (int i = 0; i < layers.length; i++) {
+      if (r != null) r.gather(i);
       h = runLayer(i, layers[i], h, cosSin, kv);
+      if (r != null) r.release(i);
     }
     return h;
   }
@@ -792,13 +872,18 @@ public final class TransformerModel implements AutoCloseable {
         layerInputs; // retained; [i] is released once layer i has been backpropagated
     private final Tensor lastOutput; // the leaf the returned hidden states' graph starts at
     private final Tensor hidden;
-    private boolean done;
+    private final ParameterResidency shards = residency; // null unless sharded
+    private boolean done, outerHeld;
 
     private Checkpointed(Tensor inputIds) {
       long b = inputIds.size(0);
       long t = inputIds.size(1);
       Layer[] layers = compute.layers();
       layerInputs = new Tensor[layers.length];
+      if (shards != null) {
+        shards.gather(shards.outer()); // until the embedding's backward
+        outerHeld = true;
+      }
       try (PointerScope scope = new PointerScope()) {
         ids = retained(inputIds);
         Tensor positions =
@@ -812,7 +897,9 @@ public final class TransformerModel implements AutoCloseable {
           for (int i = 0; i < layers.length; i++) {
             layerInputs[i] = h; // takes over h's reference
             try (PointerScope layerScope = new PointerScope()) {
+              if (shards != null) shards.gather(i);
               h = retained(runLayer(i, layers[i], layerInputs[i], cosSin, causal()));
+              if (shards != null) shards.release(i);
             }
           }
         }
@@ -847,12 +934,14 @@ public final class TransformerModel implements AutoCloseable {
           try (PointerScope scope = new PointerScope()) {
             Tensor input = layerInputs[i].detach();
             input.requires_grad_(true);
+            if (shards != null) shards.gather(i);
             Layer layer =
                 castsInGraph()
                     ? stored.layers()[i].cast(runtime.scalarType())
                     : compute.layers()[i];
             Tensor out = runLayer(i, layer, input, cosSin, causal());
             out.backward(grad, new BoolOptional(), false, new TensorArrayRefOptional());
+            if (shards != null) shards.reduceGradients(i); // the graph is gone: free the layer
             grad.releaseReference();
             grad = retained(input.grad().detach());
             layerInputs[i].releaseReference();
@@ -866,11 +955,19 @@ public final class TransformerModel implements AutoCloseable {
           }
           grad.releaseReference();
         }
+        if (shards != null) {
+          outerHeld = false;
+          shards.reduceGradients(shards.outer());
+        }
       }
     }
 
     @Override
     public void close() {
+      if (outerHeld) {
+        outerHeld = false;
+        shards.release(shards.outer());
+      }
       for (int i = 0; i < layerInputs.length; i++) {
         if (layerInputs[i] != null) {
           layerInputs[i].releaseReference();

@@ -22,9 +22,10 @@ import java.util.stream.Stream;
  * layout (plus tokenizer files) or, in a LoRA run, only the adapter in PEFT's layout (the base is
  * the configured model, unchanged), the optimizer state, the trainer state and the config.
  *
- * <p>With sharded AdamW state ({@code distributed.sharding} optimizer or gradients) every rank
- * writes its own shard, {@code optimizer-rankNNNNN.bin}, into the checkpoint; the model directory
- * holds the full weights (every rank has them) and is an ordinary HF directory.
+ * <p>With sharded AdamW state ({@code distributed.sharding} optimizer, gradients or full) every
+ * rank writes its own shard, {@code optimizer-rankNNNNN.bin}, into the checkpoint; the model
+ * directory holds the full weights (every rank has them; under full they are all-gathered for the
+ * write and freed after) and is an ordinary HF directory.
  */
 public final class Checkpoints {
   public static final String MODEL_DIR = "model";
@@ -125,6 +126,19 @@ public final class Checkpoints {
    * checkpoint before rank 0 renames it into place. Returns the checkpoint on every rank.
    */
   public Path save(
+      State state,
+      PolicyModel model,
+      PolicyOptimizer optimizer,
+      String configYaml,
+      Distributed dist)
+      throws IOException {
+    try (io.arpo4j.model.TransformerModel.Held whole = optimizer.gatheredWeights()) {
+      return saveGathered(state, model, optimizer, configYaml, dist);
+    }
+  }
+
+  /** {@link #save(State, PolicyModel, PolicyOptimizer, String, Distributed)}, weights whole. */
+  private Path saveGathered(
       State state,
       PolicyModel model,
       PolicyOptimizer optimizer,

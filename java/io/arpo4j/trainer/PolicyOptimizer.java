@@ -2,6 +2,7 @@ package io.arpo4j.trainer;
 
 import io.arpo4j.distributed.Distributed;
 import io.arpo4j.distributed.FlatShards;
+import io.arpo4j.distributed.ParameterShards;
 import io.arpo4j.distributed.Sharding;
 import io.arpo4j.model.NativeSection;
 import io.arpo4j.model.TransformerModel;
@@ -34,7 +35,10 @@ import org.bytedeco.pytorch.global.torch;
  * Sharding#OPTIMIZER} or {@link Sharding#GRADIENTS} (ZeRO-1/2) the AdamW state covers only this
  * rank's shard of the flat trainable-parameter vector ({@link FlatShards}): the summed gradient's
  * shard is clipped by the global norm (an all-reduce of the shards' squared sums), AdamW steps an
- * fp32 copy of the shard, and the updated shards are all-gathered into every rank's weights.
+ * fp32 copy of the shard, and the updated shards are all-gathered into every rank's weights. With
+ * {@link Sharding#FULL} (ZeRO-3) the shard is the only copy of the weights ({@link
+ * ParameterShards}): the gradients arrive in it reduce-scattered block by block during the
+ * backward, AdamW steps it, and nothing is gathered until the next forward.
  */
 public final class PolicyOptimizer implements AutoCloseable {
   private final OptimizerConfig config;
@@ -42,7 +46,8 @@ public final class PolicyOptimizer implements AutoCloseable {
   private final Distributed dist;
   private final Sharding sharding;
   private final List<Tensor> modelParameters;
-  private final FlatShards shards; // null without sharding
+  private final FlatShards shards; // ZeRO-1/2; null otherwise
+  private final ParameterShards fullShards; // ZeRO-3; null otherwise
   private final TensorVector params; // what AdamW steps: the parameters, or this rank's shard
   private final AdamW adam;
   private long steps;
@@ -67,8 +72,21 @@ public final class PolicyOptimizer implements AutoCloseable {
     this.params = new TensorVector();
     if (sharding == Sharding.NONE) {
       this.shards = null;
+      this.fullShards = null;
       for (Tensor p : modelParameters) params.push_back(p);
+    } else if (sharding == Sharding.FULL) {
+      if (!model.gradientCheckpointing()) {
+        throw new IllegalArgumentException(
+            "distributed.sharding: full needs gradient_checkpointing: true (its backward gathers"
+                + " one layer at a time)");
+      }
+      this.shards = null;
+      this.fullShards = ParameterShards.attach(model, dist);
+      Tensor shard = fullShards.shard();
+      shard.requires_grad_(true);
+      params.push_back(shard);
     } else {
+      this.fullShards = null;
       long elementBytes = Math.max(1, modelParameters.get(0).element_size());
       this.shards =
           new FlatShards(
@@ -106,6 +124,7 @@ public final class PolicyOptimizer implements AutoCloseable {
    */
   public double step() {
     try (NativeSection section = NativeSection.enter()) {
+      if (fullShards != null) return clipAndStepFullShard();
       return shards == null ? clipAndStep() : clipAndStepShard();
     }
   }
@@ -127,21 +146,62 @@ public final class PolicyOptimizer implements AutoCloseable {
     Tensor shard = params.get(0);
     double norm;
     try (NoGradGuard noGrad = new NoGradGuard()) {
-      Tensor grad = shards.reduceGradients(dist, sharding);
-      double local = grad.norm().item_double(); // no full-size temporary, as clip_grad_norm_
-      double squares = local * local;
-      norm = Math.sqrt(dist.allReduceSum(squares)[0]);
-      // clip_grad_norm_'s rule: scale by max_norm / (norm + 1e-6) when that is below 1
-      if (config.gradClip() > 0) {
-        double coefficient = config.gradClip() / (norm + 1e-6);
-        if (coefficient < 1) grad.mul_(new Scalar(coefficient));
-      }
-      shard.mutable_grad().put(grad);
+      norm = clipShardGradient(shard, shards.reduceGradients(dist, sharding));
     }
     adamStep();
     shards.gatherParameters(dist, shard);
     model.refreshComputeCopies();
     return norm;
+  }
+
+  /**
+   * ZeRO-3: the backward has reduce-scattered the gradients into the shard; clip and step it (the
+   * next forward gathers the weights).
+   */
+  private double clipAndStepFullShard() {
+    if (fullShards.isClosed()) throw new IllegalStateException("the model was released");
+    Tensor shard = params.get(0);
+    double norm;
+    try (NoGradGuard noGrad = new NoGradGuard()) {
+      norm =
+          clipShardGradient(shard, shard.grad().defined() ? shard.grad() : torch.zeros_like(shard));
+    }
+    adamStep();
+    shard.mutable_grad().put(new Tensor()); // unused until the next backward: 4/N bytes back
+    return norm;
+  }
+
+  /**
+   * Clips this rank's shard {@code grad} of the summed gradient by the global norm (returned) and
+   * makes it the shard's gradient.
+   */
+  private double clipShardGradient(Tensor shard, Tensor grad) {
+    double local = grad.norm().item_double(); // no full-size temporary, as clip_grad_norm_
+    double norm = Math.sqrt(dist.allReduceSum(local * local)[0]);
+    // clip_grad_norm_'s rule: scale by max_norm / (norm + 1e-6) when that is below 1
+    if (config.gradClip() > 0) {
+      double coefficient = config.gradClip() / (norm + 1e-6);
+      if (coefficient < 1) grad.mul_(new Scalar(coefficient));
+    }
+    shard.mutable_grad().put(grad);
+    return norm;
+  }
+
+  /**
+   * Under {@link Sharding#FULL}: every block gathered until the handle is closed (generation,
+   * writing the weights); every rank calls it. Does nothing otherwise, or once {@link
+   * #releaseModel()} has run.
+   */
+  public TransformerModel.Held gatheredWeights() {
+    return fullShards == null || fullShards.isClosed() ? () -> {} : fullShards.gatherAll();
+  }
+
+  /**
+   * Under {@link Sharding#FULL}: gathers the weights back into the model for good (every rank calls
+   * it), after which this optimizer takes no more steps. Nothing otherwise.
+   */
+  public void releaseModel() {
+    if (fullShards != null) fullShards.close();
   }
 
   private void adamStep() {
@@ -152,6 +212,17 @@ public final class PolicyOptimizer implements AutoCloseable {
             : config.lr();
     adam.param_groups().get(0).options().set_lr(lr);
     adam.step();
+  }
+
+  /**
+   * Bytes of parameters this rank holds between steps: the model's (none under {@link
+   * Sharding#FULL}) and the shard AdamW steps, if any.
+   */
+  public long parameterBytes() {
+    long bytes = 0;
+    for (Tensor p : modelParameters) bytes += p.nbytes();
+    if (shards != null || fullShards != null) bytes += params.get(0).nbytes();
+    return bytes;
   }
 
   /**
@@ -227,8 +298,10 @@ public final class PolicyOptimizer implements AutoCloseable {
     steps = completedSteps;
   }
 
+  /** Closes AdamW; under {@link Sharding#FULL} first {@link #releaseModel()} (every rank). */
   @Override
   public void close() {
+    releaseModel();
     adam.close();
   }
 }

@@ -2,6 +2,8 @@ package io.arpo4j.trainer;
 
 import io.arpo4j.advantage.GroupAdvantages;
 import io.arpo4j.distributed.Distributed;
+import io.arpo4j.distributed.ParameterShards;
+import io.arpo4j.distributed.Sharding;
 import io.arpo4j.model.PolicyModel;
 import io.arpo4j.model.TransformerModel;
 import io.arpo4j.reward.Reward;
@@ -116,16 +118,20 @@ public final class RlTrainer {
     }
     float temperature = (float) config.rollout().temperature();
     this.backprop = new TokenBackprop(model.model(), temperature, config.logitChunkTokens());
-    this.optimizer =
-        new PolicyOptimizer(model.model(), config.optimizerConfig(), dist, config.sharding());
     // the KL reference is the starting policy, frozen; kept in the run so a resumed run finds it.
-    // Under LoRA it is the base with the adapter off: the same weights, no copy
+    // Under LoRA it is the base with the adapter off: the same weights, no copy. Not built when
+    // kl_coef = 0. Under full sharding it is sharded like the policy: no second full copy per rank
     this.reference =
         !(config.loss().klCoef() > 0)
             ? null
             : model.model().adapter() != null
                 ? model.model().withoutAdapter()
-                : reference(model, runDir.resolve(REFERENCE_DIR), resumeFrom).model();
+                : reference(model, runDir.resolve(REFERENCE_DIR), resumeFrom, dist).model();
+    if (reference != null && config.sharding() == Sharding.FULL) {
+      ParameterShards.attach(reference, dist); // lives as long as the reference
+    }
+    this.optimizer =
+        new PolicyOptimizer(model.model(), config.optimizerConfig(), dist, config.sharding());
     this.update =
         new RlUpdate(
             backprop,
@@ -180,10 +186,11 @@ public final class RlTrainer {
 
   /**
    * The frozen starting policy: written to {@code dir} by a fresh run, read back from there by a
-   * resumed one (whose {@code model} holds the checkpoint's weights, not the starting ones).
+   * resumed one (whose {@code model} holds the checkpoint's weights, not the starting ones). In a
+   * data-parallel job rank 0 writes it and every rank reads it.
    */
-  private static PolicyModel reference(PolicyModel model, Path dir, Path resumeFrom)
-      throws IOException {
+  private static PolicyModel reference(
+      PolicyModel model, Path dir, Path resumeFrom, Distributed dist) throws IOException {
     if (resumeFrom != null) {
       if (!Files.isDirectory(dir)) {
         throw new IllegalArgumentException(
@@ -193,16 +200,19 @@ public final class RlTrainer {
       }
       return PolicyModel.load(dir, model.model().runtime());
     }
-    Checkpoints.deleteTree(dir);
-    Files.createDirectories(dir.getParent());
-    Path tmp = Files.createTempDirectory(dir.getParent(), ".tmp-reference-");
-    try {
-      model.save(tmp, io.arpo4j.model.StorageType.F32);
-      Files.move(tmp, dir, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-    } catch (IOException | RuntimeException e) {
-      Checkpoints.deleteTree(tmp);
-      throw e;
+    if (dist.isMaster()) {
+      Checkpoints.deleteTree(dir);
+      Files.createDirectories(dir.getParent());
+      Path tmp = Files.createTempDirectory(dir.getParent(), ".tmp-reference-");
+      try {
+        model.save(tmp, io.arpo4j.model.StorageType.F32);
+        Files.move(tmp, dir, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+      } catch (IOException | RuntimeException e) {
+        Checkpoints.deleteTree(tmp);
+        throw e;
+      }
     }
+    dist.barrier(); // written before any rank reads it
     return PolicyModel.load(dir, model.model().runtime());
   }
 
@@ -261,8 +271,10 @@ public final class RlTrainer {
         Map<String, Object> m = step(recorder);
         if (config.evalEvery() > 0 && step % config.evalEvery() == 0 && !heldOut.isEmpty()) {
           progress.detail("evaluating " + heldOut.size() + " held-out questions");
-          if (dist.isMaster()) m.putAll(evalMetrics(evaluator.apply(heldOut)));
-          dist.barrier();
+          try (TransformerModel.Held whole = optimizer.gatheredWeights()) {
+            if (dist.isMaster()) m.putAll(evalMetrics(evaluator.apply(heldOut)));
+            dist.barrier();
+          }
         }
         if (metrics != null) metrics.append(m);
         if (listener != null) listener.accept(Collections.unmodifiableMap(m));
@@ -278,6 +290,7 @@ public final class RlTrainer {
         if (last || (config.saveEvery() > 0 && step % config.saveEvery() == 0)) save();
       }
     }
+    optimizer.releaseModel(); // full sharding: the policy is whole again for whoever uses it next
   }
 
   /** An evaluation's numbers as metrics: {@code eval_pass_at_1}, {@code eval_pass_at_<k>}, ... */
@@ -304,7 +317,11 @@ public final class RlTrainer {
       List<Question> questions = nextQuestions(config.promptsPerStep() - globalKept);
       int[] share = dist.world().shard(questions.size());
       List<Question> mine = questions.subList(share[0], share[1]);
-      List<RolloutGroup> groups = rollout(mine, rounds);
+      List<RolloutGroup> groups;
+      // full sharding: one inference copy of the whole weights per rollout batch, freed after
+      try (TransformerModel.Held whole = optimizer.gatheredWeights()) {
+        groups = rollout(mine, rounds);
+      }
       rolloutSeconds += (System.nanoTime() - t0) / 1e9;
       all.addAll(groups);
       allQuestions.addAll(mine);

@@ -204,7 +204,10 @@ public final class RlUpdate {
         // this mini-batch's loss, kl_ref, entropy, clip fraction, ppo_kl, stop-gradient kept
         // fraction, mean |z| and clamped fraction (AEPO.md §3-4), each weighted by its share
         double[] terms = new double[8];
-        for (int[] micro : TokenBackprop.microBatches(mini, microBatchTokens)) {
+        List<int[]> micros = TokenBackprop.microBatches(mini, microBatchTokens);
+        int idle = backprop.passes(micros.size()) - micros.size();
+        for (int i = 0; i < idle; i++) backprop.idleBackward(); // full sharding: see passes
+        for (int[] micro : micros) {
           Map<String, Double> vm = backprop.backward(mini, micro, loss).metrics();
           terms[0] += vm.get(MetricsLog.LOSS);
           terms[1] += vm.get(MetricsLog.KL_REF);

@@ -95,9 +95,10 @@ public final class SftTrainer {
           SupervisedLoss loss = new SupervisedLoss(Math.max(tokens, 1));
           optimizer.zeroGrad();
           double value = 0;
-          for (int[] micro : TokenBackprop.microBatches(shard, config.microBatchTokens())) {
-            value += backprop.backward(shard, micro, loss).loss();
-          }
+          List<int[]> micros = TokenBackprop.microBatches(shard, config.microBatchTokens());
+          int idle = backprop.passes(micros.size()) - micros.size();
+          for (int i = 0; i < idle; i++) backprop.idleBackward(); // full sharding: see passes
+          for (int[] micro : micros) value += backprop.backward(shard, micro, loss).loss();
           value = dist.allReduceSum(value)[0];
           double norm = optimizer.step();
           step++;

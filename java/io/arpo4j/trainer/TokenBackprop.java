@@ -1,5 +1,6 @@
 package io.arpo4j.trainer;
 
+import io.arpo4j.distributed.ParameterShards;
 import io.arpo4j.kernels.FusedLogprob;
 import io.arpo4j.kernels.Kernels;
 import io.arpo4j.model.NativeSection;
@@ -22,7 +23,9 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * overwritten by its own gradient (the fused kernels) and freed before the next.
  *
  * <p>Rows are grouped into micro-batches whose padded size stays under a token budget; the caller
- * accumulates gradients over them.
+ * accumulates gradients over them. When the model is sharded ({@code distributed.sharding: full})
+ * every pass communicates, so every rank runs as many as the busiest: {@link #passes} and {@link
+ * #idleBackward}.
  */
 public final class TokenBackprop {
   private final TransformerModel model;
@@ -68,9 +71,12 @@ public final class TokenBackprop {
   public float[][][] score(List<TrainingRow> rows, int tokenBudget) {
     float[][] logprob = new float[rows.size()][], entropy = new float[rows.size()][];
     try (NoGradGuard noGrad = new NoGradGuard()) {
-      for (int[] micro : microBatches(rows, tokenBudget)) {
+      List<int[]> micros = microBatches(rows, tokenBudget);
+      int idle = passes(micros.size()) - micros.size();
+      for (int[] micro : micros) {
         try (NativeSection section = NativeSection.enter();
-            PointerScope scope = new PointerScope()) {
+            PointerScope scope = new PointerScope();
+            TransformerModel.Held outer = model.holdOuter()) {
           Layout layout = new Layout(rows, micro);
           Tensor hidden = selectedHidden(layout);
           float[] lp = new float[layout.tokens], h = new float[layout.tokens];
@@ -93,8 +99,39 @@ public final class TokenBackprop {
           }
         }
       }
+      for (int i = 0; i < idle; i++) {
+        try (NativeSection section = NativeSection.enter()) {
+          shards().idlePass(false);
+        }
+      }
     }
     return new float[][][] {logprob, entropy};
+  }
+
+  private ParameterShards shards() {
+    return model.residency() instanceof ParameterShards s ? s : null;
+  }
+
+  /**
+   * The micro-batch passes this rank runs when it has {@code local}: under full sharding the most
+   * any rank has (each pass gathers every block), else {@code local}. A collective under full
+   * sharding: call it once, before the passes.
+   */
+  public int passes(int local) {
+    ParameterShards s = shards();
+    return s == null ? local : s.passes(local);
+  }
+
+  /**
+   * A backward pass without rows, for a rank with fewer micro-batches than {@link #passes}: under
+   * full sharding it joins the other ranks' gathers and reduce-scatters with zero gradients.
+   */
+  public void idleBackward() {
+    ParameterShards s = shards();
+    if (s == null) return;
+    try (NativeSection section = NativeSection.enter()) {
+      s.idlePass(true);
+    }
   }
 
   /**

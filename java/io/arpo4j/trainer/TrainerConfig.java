@@ -704,7 +704,24 @@ public record TrainerConfig(
 
   /** {@code distributed.sharding}: what the data-parallel ranks split between them. */
   public Sharding sharding() {
-    return Sharding.parse(distributed.sharding());
+    Sharding s = Sharding.parse(distributed.sharding());
+    if (s == Sharding.FULL) {
+      if (!gradientCheckpointing) {
+        throw new IllegalArgumentException(
+            "distributed.sharding: full needs gradient_checkpointing: true (its backward gathers"
+                + " one layer at a time)");
+      }
+      if (lora.r() > 0) {
+        throw new IllegalArgumentException(
+            "distributed.sharding: full with lora.r > 0 is not built: use optimizer or gradients");
+      }
+      if (precision.equals("bf16-mixed")) {
+        throw new IllegalArgumentException(
+            "distributed.sharding: full is not built for precision: bf16-mixed: set precision:"
+                + " fp32");
+      }
+    }
+    return s;
   }
 
   /** The LoRA settings, or null when {@code lora.r} is 0 (full fine-tuning). */

@@ -99,4 +99,90 @@ class DataParallelTrainTest {
       assertTrue(model.model().parameters().size() > 0);
     }
   }
+
+  /**
+   * {@code distributed.sharding: full} through the whole RL loop (rollouts from the gathered
+   * weights, the KL reference sharded, the checkpoint gathered for writing) against plain data
+   * parallelism on the same two ranks and seeds: the same rollouts, so the same step (the weights
+   * are random, so no reward: the entropy term moves them).
+   */
+  @Test
+  void fullShardingTakesTheStepOfPlainDataParallelism(@TempDir Path dir) throws Exception {
+    Path data = dir.resolve("questions.jsonl");
+    List<String> questions = new ArrayList<>();
+    for (int i = 0; i < 3; i++)
+      questions.add(
+          "{\"question\": \"What is %d + 2?\", \"answers\": [\"%d\"]}".formatted(i, i + 2));
+    Files.write(data, questions);
+    for (String sharding : List.of("none", "full")) {
+      List<String> args =
+          List.of(
+              "launch",
+              "--nproc",
+              "2",
+              "--",
+              "train",
+              "--data",
+              data.toString(),
+              "--model",
+              "default",
+              "--algo",
+              "grpo",
+              "--steps",
+              "1",
+              "--run-name",
+              sharding,
+              "--set",
+              "runs_dir=" + dir.resolve("runs"),
+              "--set",
+              "tools.python=false",
+              "--set",
+              "prompts_per_step=3",
+              "--set",
+              "rollout.global_size=2",
+              "--set",
+              "rollout.max_response_tokens=12",
+              "--set",
+              "loss.kl_coef=0.05",
+              "--set",
+              "loss.entropy_coef=0.01",
+              "--set",
+              "optimizer.lr=1.0e-3",
+              "--set",
+              "gradient_checkpointing=true",
+              "--set",
+              "distributed.sharding=" + sharding,
+              "--set",
+              "distributed.timeout_s=60");
+      Path log = dir.resolve(sharding + ".log");
+      Process launcher = RankProcesses.cli(args, Map.of(), log);
+      assertTrue(
+          launcher.waitFor(4, TimeUnit.MINUTES),
+          sharding + " did not finish: " + RankProcesses.tail(log));
+      assertEquals(0, launcher.exitValue(), RankProcesses.tail(log));
+    }
+    double maxDelta = 0, maxMoved = 0;
+    try (PolicyModel plain = load(dir.resolve("runs/none"));
+        PolicyModel full = load(dir.resolve("runs/full"));
+        PolicyModel start = PolicyModel.loadDefault()) {
+      for (String name : plain.model().parameters().keySet()) {
+        var a = plain.model().parameters().get(name);
+        var b = full.model().parameters().get(name);
+        maxDelta = Math.max(maxDelta, a.sub(b).abs().max().item_double());
+        maxMoved =
+            Math.max(
+                maxMoved, a.sub(start.model().parameters().get(name)).abs().max().item_double());
+      }
+    }
+    System.out.printf(
+        "RL step, 2 ranks, sharding full vs none: max |delta| %.3g (moved %.3g)%n",
+        maxDelta, maxMoved);
+    assertTrue(maxMoved > 3e-4, "the step must move the weights: " + maxMoved);
+    assertTrue(maxDelta <= 1e-5, "max |delta| = " + maxDelta);
+  }
+
+  private static PolicyModel load(Path run) throws Exception {
+    Path latest = new Checkpoints(run).latest().orElseThrow();
+    return PolicyModel.load(latest.resolve(Checkpoints.MODEL_DIR), RuntimeOptions.cpu());
+  }
 }

@@ -21,14 +21,15 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * ZeRO-1 ({@code distributed.sharding: optimizer}) and ZeRO-2 ({@code gradients}) on two Gloo ranks
- * (separate JVMs) against one process without sharding, on the same global batches: the weights
- * after SFT steps and after RL updates, the checkpoint's HF directory, a resume from the
- * rank-sharded checkpoint, and the AdamW state each rank holds.
+ * ZeRO-1 ({@code distributed.sharding: optimizer}), ZeRO-2 ({@code gradients}) and ZeRO-3 ({@code
+ * full}, gradient checkpointing on, the KL reference sharded too) on two Gloo ranks (separate JVMs)
+ * against one process without sharding, on the same global batches: the weights after SFT steps and
+ * after RL updates, the checkpoint's HF directory, a resume from the rank-sharded checkpoint, and
+ * the AdamW state each rank holds.
  */
 class ShardedDataParallelTest {
   static final double TOLERANCE = 1e-5;
-  static final List<String> STAGES = List.of("optimizer", "gradients");
+  static final List<String> STAGES = List.of("optimizer", "gradients", "full");
 
   @Test
   void twoShardedRanksTakeTheStepsOfOneProcess(@TempDir Path dir) throws Exception {
@@ -86,8 +87,11 @@ class ShardedDataParallelTest {
       assertTrue(!Files.exists(twoCheckpoint.resolve(Checkpoints.OPTIMIZER_FILE)));
 
       // each rank holds half of the moments: one bucket's padding (N - 1 elements, 64 KiB
-      // buckets) at most above half
-      long buckets = (oneState[0] / 8 * 4 + (64 << 10) - 1) / (64 << 10);
+      // buckets; under full one per block: a decoder layer or the rest) at most above half
+      long buckets =
+          stage.equals("full")
+              ? decoderLayers() + 1
+              : (oneState[0] / 8 * 4 + (64 << 10) - 1) / (64 << 10);
       for (int rank = 0; rank < 2; rank++) {
         long[] s = state(two, rank);
         double half = oneState[0] / 2.0;
@@ -107,14 +111,33 @@ class ShardedDataParallelTest {
             "moment bytes " + s[0] + " vs half of " + oneState[0]);
         // what is written (moments, step counts, archive keys) is about half too
         assertTrue(Math.abs(s[1] / (double) oneState[1] - 0.5) < 0.02, "archive bytes " + s[1]);
+        if (stage.equals("full")) {
+          // the weights too: parameters + moments held between steps, half and the padding
+          long one1 = oneState[0] + oneState[2], two1 = s[0] + s[2];
+          System.out.printf(
+              "sharding full rank %d: parameters + AdamW moments %d B (1 process: %d B, ratio"
+                  + " %.5f)%n",
+              rank, two1, one1, two1 / (double) one1);
+          assertTrue(
+              two1 >= one1 / 2.0 && two1 <= one1 / 2.0 + 12 * buckets,
+              "parameter + moment bytes " + two1 + " vs half of " + one1);
+        }
       }
     }
   }
 
-  /** {moment bytes, archive bytes} that rank {@code rank} wrote. */
+  /** {moment bytes, archive bytes, parameter bytes} that rank {@code rank} wrote. */
   private static long[] state(Path dir, int rank) throws Exception {
     String[] parts = Files.readString(dir.resolve("state-rank" + rank + ".txt")).trim().split(" ");
-    return new long[] {Long.parseLong(parts[0]), Long.parseLong(parts[1])};
+    return new long[] {
+      Long.parseLong(parts[0]), Long.parseLong(parts[1]), Long.parseLong(parts[2])
+    };
+  }
+
+  private static int decoderLayers() throws Exception {
+    try (PolicyModel m = PolicyModel.loadDefault()) {
+      return m.model().config().numLayers();
+    }
   }
 
   private static List<String> fileNames(Path dir) throws Exception {

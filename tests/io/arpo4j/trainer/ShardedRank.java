@@ -1,11 +1,13 @@
 package io.arpo4j.trainer;
 
 import io.arpo4j.distributed.Distributed;
+import io.arpo4j.distributed.ParameterShards;
 import io.arpo4j.distributed.Sharding;
 import io.arpo4j.distributed.World;
 import io.arpo4j.model.PolicyModel;
 import io.arpo4j.model.RuntimeOptions;
 import io.arpo4j.model.StorageType;
+import io.arpo4j.model.TransformerModel;
 import io.arpo4j.rollout.RolloutGroup;
 import java.io.OutputStream;
 import java.nio.file.Files;
@@ -20,7 +22,8 @@ import java.util.SplittableRandom;
  * stage, SFT steps, an RL update, a checkpoint (rank-sharded optimizer state), a resume from that
  * checkpoint (weights and optimizer state read back) and a second RL update. Rank 0 writes the
  * weights after SFT and after the last update; every rank writes its AdamW moment bytes and archive
- * bytes. Run as a JVM per rank ({@code main}) or in-process as the one-process reference.
+ * bytes (and under full sharding its parameter bytes). Run as a JVM per rank ({@code main}) or
+ * in-process as the one-process reference.
  */
 public final class ShardedRank {
   static final int SFT_ROWS = 6, SFT_BATCH = 3;
@@ -60,6 +63,7 @@ public final class ShardedRank {
             "advantage.attribution=soft",
             "runs_dir=" + runs,
             "run_name=run",
+            "gradient_checkpointing=" + (sharding == Sharding.FULL),
             "distributed.sharding=" + sharding.name().toLowerCase(java.util.Locale.ROOT)));
   }
 
@@ -71,6 +75,7 @@ public final class ShardedRank {
     Path checkpoint;
     try (PolicyModel policy = PolicyModel.loadDefault();
         PolicyModel reference = PolicyModel.loadDefault()) {
+      prepare(policy, reference, config, dist);
       SftTrainer.train(policy, sftRows(), config, out.resolve("sft_metrics.jsonl"), dist, false);
       dist.barrier();
       if (dist.isMaster()) policy.save(out.resolve("sft"), StorageType.F32);
@@ -108,14 +113,14 @@ public final class ShardedRank {
         }
         Files.writeString(
             out.resolve("state-rank" + dist.rank() + ".txt"),
-            optimizer.momentBytes() + " " + archive[0] + "\n");
+            optimizer.momentBytes() + " " + archive[0] + " " + optimizer.parameterBytes() + "\n");
       }
     }
     // resume: weights from the checkpoint's HF directory, this rank's optimizer shard
     Checkpoints.State state = Checkpoints.readState(checkpoint);
     try (PolicyModel policy =
             PolicyModel.load(checkpoint.resolve(Checkpoints.MODEL_DIR), RuntimeOptions.cpu());
-        PolicyModel reference = PolicyModel.loadDefault();
+        PolicyModel reference = prepare(policy, PolicyModel.loadDefault(), config, dist);
         PolicyOptimizer optimizer =
             new PolicyOptimizer(policy.model(), config.optimizerConfig(), dist, sharding)) {
       optimizer.load(
@@ -123,9 +128,22 @@ public final class ShardedRank {
           state.optimizerSteps());
       update(policy, reference, optimizer, config, dist, 1);
       dist.barrier();
-      if (dist.isMaster()) policy.save(out.resolve("rl"), StorageType.F32);
+      try (TransformerModel.Held whole = optimizer.gatheredWeights()) { // full: every rank
+        if (dist.isMaster()) policy.save(out.resolve("rl"), StorageType.F32);
+      }
     }
     dist.barrier();
+  }
+
+  /**
+   * Under full sharding: gradient checkpointing on the policy, and the KL reference sharded as
+   * RlTrainer shards it.
+   */
+  private static PolicyModel prepare(
+      PolicyModel policy, PolicyModel reference, TrainerConfig config, Distributed dist) {
+    policy.model().setGradientCheckpointing(config.gradientCheckpointing());
+    if (config.sharding() == Sharding.FULL) ParameterShards.attach(reference.model(), dist);
+    return reference;
   }
 
   private static void update(

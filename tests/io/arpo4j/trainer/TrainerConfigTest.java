@@ -56,6 +56,22 @@ class TrainerConfigTest {
     assertEquals(AdvantageEstimator.REINFORCE_PLUS_PLUS, rpp.advantageEstimator());
   }
 
+  @Test
+  void fullShardingNeedsGradientCheckpointingAndSaysSoInOneLine() throws Exception {
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> TrainerConfig.load(null, List.of("distributed.sharding=full")));
+    assertEquals(
+        "distributed.sharding: full needs gradient_checkpointing: true (its backward gathers one"
+            + " layer at a time)",
+        e.getMessage());
+    TrainerConfig ok =
+        TrainerConfig.load(
+            null, List.of("distributed.sharding=full", "gradient_checkpointing=true"));
+    assertEquals(io.arpo4j.distributed.Sharding.FULL, ok.sharding());
+  }
+
   /** AEPO.md §5: algo aepo is ARPO with the rollout pieces on; each piece also works alone. */
   @Test
   void aepoPresetTurnsItsRolloutPiecesOnAndEachIsSettableAlone() throws Exception {
