@@ -1,5 +1,6 @@
 package io.arpo4j.distributed;
 
+import io.arpo4j.kernels.NativeLibraries;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.time.Duration;
@@ -98,6 +99,8 @@ public final class Distributed implements AutoCloseable {
    */
   public static Distributed start(World world, String device, Options options) {
     if (!world.isDistributed()) return SINGLE;
+    NativeLibraries
+        .load(); // the thread settings, before the first torch class below loads libtorch
     boolean cuda = device.startsWith("cuda");
     String backend =
         options.backend().equals("auto") ? (cuda ? "nccl" : "gloo") : options.backend();
