@@ -145,8 +145,9 @@ void sample_row(const T* row, int64_t v, float temperature, float top_p, int32_t
     if (chosen < 0) chosen = last_kept;  // rounding left u*mass just past the last kept token
   }
   token[index] = chosen;
-  if (logprob) logprob[index] = static_cast<float>(load1(row + chosen) * inv_temp - lse);
-  if (entropy) entropy[index] = static_cast<float>(st.entropy());
+  // clamped as in token_stats: the base-2 sums' rounding must not make a log-prob positive
+  if (logprob) logprob[index] = static_cast<float>(std::fmin(0.0, load1(row + chosen) * inv_temp - lse));
+  if (entropy) entropy[index] = static_cast<float>(std::fmax(0.0, st.entropy()));
 }
 
 template <typename T>

@@ -17,8 +17,10 @@ void token_stats_rows(const T* logits, int64_t n, int64_t v, int64_t stride, con
     const RowStats st = row_stats_of(row, v, inv_temp);
     const double lse = st.lse();
     if (logsumexp) logsumexp[i] = static_cast<float>(lse);
-    if (entropy) entropy[i] = static_cast<float>(st.entropy());
-    if (targets && logprob) logprob[i] = static_cast<float>(load1(row + targets[i]) * inv_temp - lse);
+    // base-2 sums turned back into natural units round by a few ulp: a log-prob stays <= 0 and an
+    // entropy >= 0, as the tests and callers (and probability itself) require
+    if (entropy) entropy[i] = static_cast<float>(std::fmax(0.0, st.entropy()));
+    if (targets && logprob) logprob[i] = static_cast<float>(std::fmin(0.0, load1(row + targets[i]) * inv_temp - lse));
   }
 }
 }  // namespace
