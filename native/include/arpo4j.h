@@ -135,6 +135,55 @@ int arpo_paged_attention(const void* q, const void* key_pool, const void* value_
                          const int32_t* block_table, int64_t table_stride, int64_t block_size,
                          const int32_t* seq_rows, const int32_t* lengths, float scale, void* out);
 
+/* ---- Fused decode layer (CPU library only) ---------------------------------------------------
+ *
+ * 7. One decoder layer (Llama / Qwen2 / Qwen3 layout, SiLU-gated MLP) of a decode step: n rows
+ *    (one new token per sequence, meant for 1-64), fp32 activations, updated in place:
+ *      x = rmsnorm(h) * input_norm
+ *      q, k, v = x W_q^T + b_q, x W_k^T + b_k, x W_v^T + b_v        (one weight stream each)
+ *      q, k = rmsnorm per head * q_norm, k_norm                      (when given: Qwen3)
+ *      q, k = q cos + rotate_half(q) sin, the same for k               (HF's rotate-half layout)
+ *      key_pool[write_slots[r]], value_pool[write_slots[r]] = k, v of row r
+ *      a = arpo_paged_attention(q, pools, block tables, lengths, scale)   (the new key included)
+ *      h += a W_o^T + b_o
+ *      x = rmsnorm(h) * post_norm
+ *      h += (silu(x W_gate^T + b_gate) * (x W_up^T + b_up)) W_down^T + b_down
+ *    rmsnorm(y) = y / sqrt(mean(y^2) + eps). Every weight is read once for all rows, the whole
+ *    layer runs in one OpenMP team (no thread start per product). hidden fp32 [n, hidden_size],
+ *    contiguous; cos, sin fp32 [n, head_dim] (the rows' positions, rotary scaling applied); pools
+ *    fp32 [num_slots, kv_heads, head_dim]; block_table, table_stride, block_size, seq_rows and
+ *    lengths as for arpo_paged_attention. Weights row-major [out, in], contiguous, all of
+ *    weight_dtype (bf16 widened exactly, fp32 arithmetic); norms and biases fp32, a NULL bias or
+ *    q/k norm is absent. num_threads <= 0: OpenMP's default. */
+typedef struct arpo_decode_layer_weights {
+  const float* input_norm;  /* [hidden_size] */
+  const void* q;            /* [heads * head_dim, hidden_size] */
+  const float* q_bias;
+  const void* k;            /* [kv_heads * head_dim, hidden_size] */
+  const float* k_bias;
+  const void* v;            /* [kv_heads * head_dim, hidden_size] */
+  const float* v_bias;
+  const float* q_norm;      /* [head_dim] or NULL */
+  const float* k_norm;      /* [head_dim] or NULL */
+  const void* o;            /* [hidden_size, heads * head_dim] */
+  const float* o_bias;
+  const float* post_norm;   /* [hidden_size] */
+  const void* gate;         /* [intermediate, hidden_size] */
+  const float* gate_bias;
+  const void* up;           /* [intermediate, hidden_size] */
+  const float* up_bias;
+  const void* down;         /* [hidden_size, intermediate] */
+  const float* down_bias;
+  arpo_dtype weight_dtype;
+} arpo_decode_layer_weights;
+
+int arpo_decode_layer(float* hidden, int64_t n, int64_t hidden_size, int64_t heads, int64_t kv_heads,
+                      int64_t head_dim, int64_t intermediate, float rms_eps,
+                      const arpo_decode_layer_weights* weights, const float* cos, const float* sin,
+                      float* key_pool, float* value_pool, const int64_t* write_slots,
+                      const int32_t* block_table, int64_t table_stride, int64_t block_size,
+                      const int32_t* seq_rows, const int32_t* lengths, float scale, int32_t num_threads);
+
 /* CUDA library: the same four kernels, queued on `stream` (a cudaStream_t; NULL = legacy
  * default stream). Pointers are device pointers. */
 int arpo_cuda_token_stats(const void* logits, arpo_dtype dtype, int64_t n, int64_t v, int64_t row_stride,

@@ -13,7 +13,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "common.h"
+#include "paged_attention.h"
 
 namespace arpo {
 namespace {
@@ -22,18 +22,6 @@ constexpr int64_t kTile = 64;        // keys scored before their values are read
 constexpr int64_t kMinSpan = 512;    // fewest keys worth a work item of their own
 constexpr int64_t kItemsPerThread = 4;
 
-struct PagedArgs {
-  const void* q;
-  const void* key_pool;
-  const void* value_pool;
-  int64_t heads, kv_heads, head_dim, group;
-  const int32_t* block_table;
-  int64_t table_stride, block_size;
-  const int32_t* seq_rows;
-  const int32_t* lengths;
-  float scale;
-  void* out;
-};
 
 // Eight floats: the per-key scores of score_keys' eight-key groups.
 typedef float v8 __attribute__((vector_size(8 * sizeof(float))));
@@ -241,52 +229,67 @@ void write_out(const PagedArgs& a, int64_t r, int64_t g, int64_t spans, const fl
   }
 }
 
+// The items of every thread in the calling team; the worksharing loops end with barriers.
 template <typename T>
-void run(const PagedArgs& a, int64_t n) {
+void attend_team(const PagedArgs& a, PagedWork& w) {
+  auto at = [&](int64_t r, int64_t g, int64_t s) {  // span s of row r, kv head g
+    return w.partial.data() + ((w.first[r] * a.kv_heads + g * (w.first[r + 1] - w.first[r])) + s) * w.span_floats;
+  };
+  std::vector<float> scratch(static_cast<size_t>(a.group * (a.head_dim + kTile)));
+#pragma omp for schedule(dynamic)
+  for (int64_t item = 0; item < w.items; ++item) {
+    const int64_t span_index = item / a.kv_heads;
+    const int64_t g = item % a.kv_heads;
+    const int64_t r = std::upper_bound(w.first.begin(), w.first.end(), span_index) - w.first.begin() - 1;
+    const int64_t s = span_index - w.first[r];
+    const int64_t k0 = s * w.span, k1 = std::min<int64_t>(a.lengths[r], k0 + w.span);
+    float* p = at(r, g, s);
+    float* m = p;
+    float* l = p + a.group;
+    float* acc = p + 2 * a.group;
+    if constexpr (sizeof(T) == 4) {
+      attend_span_f32(a, r, g, k0, k1, m, l, acc, scratch.data());
+    } else {
+      attend_span_bf16(a, r, g, k0, k1, m, l, acc, scratch.data());
+    }
+  }
+#pragma omp for schedule(static) collapse(2)
+  for (int64_t r = 0; r < w.n; ++r) {
+    for (int64_t g = 0; g < a.kv_heads; ++g) {
+      float* p = at(r, g, 0);
+      write_out<T>(a, r, g, w.first[r + 1] - w.first[r], p, p + a.group, p + 2 * a.group);
+    }
+  }
+}
+
+}  // namespace
+
+void paged_plan(const PagedArgs& a, int64_t n, int threads, PagedWork& w) {
   // Spans: long enough to be worth an item, short enough for about kItemsPerThread items per thread.
   int64_t total_keys = 0;
   for (int64_t r = 0; r < n; ++r) total_keys += a.lengths[r];
-  const int64_t target = kItemsPerThread * omp_get_max_threads();
-  const int64_t span = std::max(kMinSpan, (total_keys * a.kv_heads + target - 1) / target);
-  std::vector<int64_t> first(n + 1, 0);  // first span of each row, in row order
-  for (int64_t r = 0; r < n; ++r) first[r + 1] = first[r] + (a.lengths[r] + span - 1) / span;
-  const int64_t spans = first[n];
-  const int64_t items = spans * a.kv_heads;
+  const int64_t target = kItemsPerThread * threads;
+  w.n = n;
+  w.span = std::max(kMinSpan, (total_keys * a.kv_heads + target - 1) / target);
+  w.first.assign(n + 1, 0);  // first span of each row, in row order
+  for (int64_t r = 0; r < n; ++r) w.first[r + 1] = w.first[r] + (a.lengths[r] + w.span - 1) / w.span;
+  w.items = w.first[n] * a.kv_heads;
   // Per item: group maxima, group sums, group * D accumulator. Laid out so that one (row, kv
   // head)'s spans are evenly strided for write_out.
-  const int64_t span_floats = a.group * (a.head_dim + 2);
-  std::vector<float> partial(static_cast<size_t>(items * span_floats));
-  auto at = [&](int64_t r, int64_t g, int64_t s) {  // span s of row r, kv head g
-    return partial.data() + ((first[r] * a.kv_heads + g * (first[r + 1] - first[r])) + s) * span_floats;
-  };
+  w.span_floats = a.group * (a.head_dim + 2);
+  w.partial.resize(static_cast<size_t>(w.items * w.span_floats));
+}
+
+void paged_attend_team_f32(const PagedArgs& a, PagedWork& w) { attend_team<float>(a, w); }
+
+namespace {
+
+template <typename T>
+void run(const PagedArgs& a, int64_t n) {
+  PagedWork w;
+  paged_plan(a, n, omp_get_max_threads(), w);
 #pragma omp parallel
-  {
-    std::vector<float> scratch(static_cast<size_t>(a.group * (a.head_dim + kTile)));
-#pragma omp for schedule(dynamic)
-    for (int64_t item = 0; item < items; ++item) {
-      const int64_t span_index = item / a.kv_heads;
-      const int64_t g = item % a.kv_heads;
-      const int64_t r = std::upper_bound(first.begin(), first.end(), span_index) - first.begin() - 1;
-      const int64_t s = span_index - first[r];
-      const int64_t k0 = s * span, k1 = std::min<int64_t>(a.lengths[r], k0 + span);
-      float* p = at(r, g, s);
-      float* m = p;
-      float* l = p + a.group;
-      float* acc = p + 2 * a.group;
-      if constexpr (sizeof(T) == 4) {
-        attend_span_f32(a, r, g, k0, k1, m, l, acc, scratch.data());
-      } else {
-        attend_span_bf16(a, r, g, k0, k1, m, l, acc, scratch.data());
-      }
-    }
-#pragma omp for schedule(static) collapse(2)
-    for (int64_t r = 0; r < n; ++r) {
-      for (int64_t g = 0; g < a.kv_heads; ++g) {
-        float* p = at(r, g, 0);
-        write_out<T>(a, r, g, first[r + 1] - first[r], p, p + a.group, p + 2 * a.group);
-      }
-    }
-  }
+  attend_team<T>(a, w);
 }
 
 }  // namespace

@@ -116,6 +116,11 @@ public final class DecodeBench {
       for (int b : batches) {
         for (TransformerModel.DecodeWeights w : TransformerModel.DecodeWeights.values()) {
           model.setDecodeWeights(w);
+          if (w != TransformerModel.DecodeWeights.LIBTORCH) { // the kernels op by op: the before
+            model.setFusedDecode(false);
+            ours.put(decodeRow(b, w) + " op-by-op", decodeSteps(pm, b, prompt, steps, repeats)[1]);
+            model.setFusedDecode(true);
+          }
           ours.put(decodeRow(b, w), decodeSteps(pm, b, prompt, steps, repeats)[1]);
         }
       }
@@ -154,7 +159,7 @@ public final class DecodeBench {
         bandwidth / 1e9);
     Map<String, Double> reference = pytorchReference(dir, opt, threads);
     System.out.printf(
-        Locale.ROOT, "%-26s %12s %10s %12s %8s%n", "", "arpo4j", "% of bound", "PyTorch", "ratio");
+        Locale.ROOT, "%-34s %12s %10s %12s %8s%n", "", "arpo4j", "% of bound", "PyTorch", "ratio");
     for (Map.Entry<String, Double> e : ours.entrySet()) {
       String name = e.getKey();
       String ofBound = "";
@@ -177,7 +182,7 @@ public final class DecodeBench {
       }
       System.out.printf(
           Locale.ROOT,
-          "%-26s %12.2f %10s %12s %8s%n",
+          "%-34s %12.2f %10s %12s %8s%n",
           name + (name.endsWith("(s)") ? "" : " tok/s"),
           e.getValue(),
           ofBound,

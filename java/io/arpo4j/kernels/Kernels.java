@@ -383,15 +383,22 @@ public final class Kernels {
     private final int blockSize;
     private final long rows;
     private final long minSlots;
+    private final Tensor writeSlots;
 
     private PagedTable(
-        Tensor blockTable, Tensor seqRows, Tensor lengths, int blockSize, long minSlots) {
+        Tensor blockTable,
+        Tensor seqRows,
+        Tensor lengths,
+        int blockSize,
+        long minSlots,
+        Tensor writeSlots) {
       this.blockTable = blockTable;
       this.seqRows = seqRows;
       this.lengths = lengths;
       this.blockSize = blockSize;
       this.rows = seqRows.size(0);
       this.minSlots = minSlots;
+      this.writeSlots = writeSlots;
     }
 
     /** Query rows. */
@@ -414,6 +421,16 @@ public final class Kernels {
    */
   public static PagedTable pagedTable(
       Tensor blockTable, Tensor seqRows, Tensor lengths, int blockSize) {
+    return pagedTable(blockTable, seqRows, lengths, blockSize, null);
+  }
+
+  /**
+   * {@link #pagedTable(Tensor, Tensor, Tensor, int)} for a decode step that also writes each row's
+   * new key and value ({@link #decodeLayer}): row r's into slot {@code writeSlots[r]} (int64 [N] on
+   * the CPU, contiguous, slots the table's blocks hold), or null where nothing is written.
+   */
+  public static PagedTable pagedTable(
+      Tensor blockTable, Tensor seqRows, Tensor lengths, int blockSize, Tensor writeSlots) {
     requireDefined("blockTable", blockTable);
     if (blockTable.dim() != 2 || blockTable.numel() == 0) {
       throw new IllegalArgumentException(
@@ -444,7 +461,23 @@ public final class Kernels {
           "blockTable entries must be block ids >= 0, found " + minBlock);
     }
     long maxBlock = blockTable.max().item_int();
-    return new PagedTable(blockTable, seqRows, lengths, blockSize, (maxBlock + 1) * blockSize);
+    long minSlots = (maxBlock + 1) * blockSize;
+    if (writeSlots != null) {
+      if (writeSlots.dim() != 1 || writeSlots.size(0) != seqRows.size(0)) {
+        throw new IllegalArgumentException(
+            "writeSlots must be 1-D ["
+                + seqRows.size(0)
+                + "] like seqRows, got "
+                + shapeOf(writeSlots));
+      }
+      if (!is(writeSlots.scalar_type(), ScalarType.Long)
+          || !writeSlots.is_cpu()
+          || !writeSlots.is_contiguous()) {
+        throw new IllegalArgumentException("writeSlots must be int64, contiguous, on the CPU");
+      }
+      requireRange("writeSlots", writeSlots, 0, minSlots - 1);
+    }
+    return new PagedTable(blockTable, seqRows, lengths, blockSize, minSlots, writeSlots);
   }
 
   /**
@@ -532,6 +565,254 @@ public final class Kernels {
             out.data_ptr());
     checkStatus(KernelBackend.Cpu.INSTANCE, rc);
     return out;
+  }
+
+  // ---- fused decode layer ------------------------------------------------------------------
+
+  /**
+   * One decoder layer's tensors for {@link #decodeLayer}: HF names, {@code [out, in]} weights.
+   * Biases and the per-head norms (Qwen3) may be null.
+   */
+  public record LayerTensors(
+      Tensor inputNorm,
+      Tensor q,
+      Tensor qBias,
+      Tensor k,
+      Tensor kBias,
+      Tensor v,
+      Tensor vBias,
+      Tensor qNorm,
+      Tensor kNorm,
+      Tensor o,
+      Tensor oBias,
+      Tensor postNorm,
+      Tensor gate,
+      Tensor gateBias,
+      Tensor up,
+      Tensor upBias,
+      Tensor down,
+      Tensor downBias) {}
+
+  /**
+   * A decoder layer checked once for {@link #decodeLayer}, whose native description points at the
+   * tensors' memory: valid while they live and keep their storage (updates in place are fine). Not
+   * tied to any pointer scope; {@link #close} frees the description.
+   */
+  public static final class DecodeLayer implements AutoCloseable {
+    private final NativeKernels.LayerWeights weights;
+    private final long hidden, heads, kvHeads, headDim, intermediate;
+    private final float rmsEps;
+
+    private DecodeLayer(
+        NativeKernels.LayerWeights weights,
+        long hidden,
+        long heads,
+        long kvHeads,
+        long headDim,
+        long intermediate,
+        float rmsEps) {
+      this.weights = weights;
+      this.hidden = hidden;
+      this.heads = heads;
+      this.kvHeads = kvHeads;
+      this.headDim = headDim;
+      this.intermediate = intermediate;
+      this.rmsEps = rmsEps;
+    }
+
+    @Override
+    public void close() {
+      weights.releaseReference();
+    }
+  }
+
+  /**
+   * Checks a layer's tensors for {@link #decodeLayer}: every weight on the CPU, contiguous; the
+   * seven projections all fp32 or all bf16 ({@code q [heads * D, H]}, {@code k, v [kvHeads * D,
+   * H]}, {@code o [H, heads * D]}, {@code gate, up [I, H]}, {@code down [H, I]}); norms and biases
+   * fp32 of their output's size.
+   */
+  public static DecodeLayer decodeLayer(LayerTensors t, int heads, int kvHeads, double rmsEps) {
+    if (t == null) throw new IllegalArgumentException("layer tensors must not be null");
+    if (heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0) {
+      throw new IllegalArgumentException(
+          "heads (" + heads + ") must be a positive multiple of kvHeads (" + kvHeads + ")");
+    }
+    if (!(rmsEps >= 0) || !Double.isFinite(rmsEps))
+      throw new IllegalArgumentException("rmsEps must be finite and >= 0, got " + rmsEps);
+    long h = requireVector("inputNorm", t.inputNorm(), -1);
+    requireDefined("q", t.q());
+    if (t.q().dim() != 2 || t.q().size(0) % heads != 0) {
+      throw new IllegalArgumentException(
+          "q must be 2-D [heads * headDim, "
+              + h
+              + "] with heads = "
+              + heads
+              + ", got "
+              + shapeOf(t.q()));
+    }
+    long d = t.q().size(0) / heads;
+    if (d <= 0 || d % 2 != 0)
+      throw new IllegalArgumentException("headDim must be even and > 0, got " + d);
+    requireDefined("gate", t.gate());
+    long inter = t.gate().dim() == 2 ? t.gate().size(0) : -1;
+    int dtype = requireProjection("q", t.q(), heads * d, h, -1);
+    requireProjection("k", t.k(), kvHeads * d, h, dtype);
+    requireProjection("v", t.v(), kvHeads * d, h, dtype);
+    requireProjection("o", t.o(), h, heads * d, dtype);
+    requireProjection("gate", t.gate(), inter, h, dtype);
+    requireProjection("up", t.up(), inter, h, dtype);
+    requireProjection("down", t.down(), h, inter, dtype);
+    requireVector("postNorm", t.postNorm(), h);
+    NativeKernels.LayerWeights w = new NativeKernels.LayerWeights();
+    w.retainReference(); // owned by the DecodeLayer, whatever pointer scope is open
+    w.input_norm(floats(t.inputNorm()))
+        .q(t.q().data_ptr())
+        .q_bias(optionalVector("qBias", t.qBias(), heads * d))
+        .k(t.k().data_ptr())
+        .k_bias(optionalVector("kBias", t.kBias(), kvHeads * d))
+        .v(t.v().data_ptr())
+        .v_bias(optionalVector("vBias", t.vBias(), kvHeads * d))
+        .q_norm(optionalVector("qNorm", t.qNorm(), d))
+        .k_norm(optionalVector("kNorm", t.kNorm(), d))
+        .o(t.o().data_ptr())
+        .o_bias(optionalVector("oBias", t.oBias(), h))
+        .post_norm(floats(t.postNorm()))
+        .gate(t.gate().data_ptr())
+        .gate_bias(optionalVector("gateBias", t.gateBias(), inter))
+        .up(t.up().data_ptr())
+        .up_bias(optionalVector("upBias", t.upBias(), inter))
+        .down(t.down().data_ptr())
+        .down_bias(optionalVector("downBias", t.downBias(), h))
+        .weight_dtype(dtype);
+    return new DecodeLayer(w, h, heads, kvHeads, d, inter, (float) rmsEps);
+  }
+
+  /**
+   * Runs one decoder layer of a decode step (native/include/arpo4j.h, arpo_decode_layer) in place
+   * on {@code hidden}: norm, q/k/v, rotary, the new key and value written to the pools at the
+   * table's write slots, attention over the paged cache, o, norm, SwiGLU MLP, both residuals.
+   *
+   * @param hidden fp32 [N, H] on the CPU, contiguous, N = the table's rows (at most {@link
+   *     #DECODE_MAX_ROWS})
+   * @param cos fp32 [N, headDim], the rows' rotary cosines (scaling applied), contiguous
+   * @param sin likewise
+   * @param keyPool fp32 [slots, kvHeads, headDim], contiguous, holding the table's blocks
+   * @param valuePool likewise
+   * @param table from {@link #pagedTable(Tensor, Tensor, Tensor, int, Tensor)} with write slots
+   */
+  public static void decodeLayer(
+      DecodeLayer layer,
+      Tensor hidden,
+      Tensor cos,
+      Tensor sin,
+      Tensor keyPool,
+      Tensor valuePool,
+      PagedTable table,
+      float scale) {
+    if (layer == null || table == null)
+      throw new IllegalArgumentException("layer and table must not be null");
+    if (table.writeSlots == null)
+      throw new IllegalArgumentException(
+          "the table must name the write slots (pagedTable with writeSlots)");
+    long n = table.rows;
+    if (n > DECODE_MAX_ROWS)
+      throw new IllegalArgumentException("at most " + DECODE_MAX_ROWS + " rows, got " + n);
+    requireCpuFloats("hidden", hidden, n, layer.hidden);
+    requireCpuFloats("cos", cos, n, layer.headDim);
+    requireCpuFloats("sin", sin, n, layer.headDim);
+    for (Tensor pool : new Tensor[] {keyPool, valuePool}) {
+      String name = pool == keyPool ? "keyPool" : "valuePool";
+      requireDefined(name, pool);
+      if (pool.dim() != 3 || pool.size(1) != layer.kvHeads || pool.size(2) != layer.headDim) {
+        throw new IllegalArgumentException(
+            name
+                + " must be [slots, "
+                + layer.kvHeads
+                + ", "
+                + layer.headDim
+                + "], got "
+                + shapeOf(pool));
+      }
+      if (attentionType(name, pool) != NativeKernels.ARPO_F32)
+        throw new IllegalArgumentException(name + " must be float32, got " + pool.scalar_type());
+      if (pool.size(0) < table.minSlots) {
+        throw new IllegalArgumentException(
+            name
+                + " holds "
+                + pool.size(0)
+                + " slots but the table names slots up to "
+                + (table.minSlots - 1));
+      }
+    }
+    if (!Float.isFinite(scale)) throw new IllegalArgumentException("scale must be finite");
+    int rc =
+        NativeKernels.arpo_decode_layer(
+            floats(hidden),
+            n,
+            layer.hidden,
+            layer.heads,
+            layer.kvHeads,
+            layer.headDim,
+            layer.intermediate,
+            layer.rmsEps,
+            layer.weights,
+            floats(cos),
+            floats(sin),
+            floats(keyPool),
+            floats(valuePool),
+            longs(table.writeSlots),
+            ints(table.blockTable),
+            table.blockTable.size(1),
+            table.blockSize,
+            ints(table.seqRows),
+            ints(table.lengths),
+            scale,
+            0);
+    checkStatus(KernelBackend.Cpu.INSTANCE, rc);
+  }
+
+  /** The arpo_dtype of a CPU, contiguous [rows, cols] fp32 or bf16 weight. */
+  private static int requireProjection(String name, Tensor w, long rows, long cols, int dtype) {
+    requireDefined(name, w);
+    if (w.dim() != 2 || w.size(0) != rows || w.size(1) != cols || rows <= 0 || cols <= 0) {
+      throw new IllegalArgumentException(
+          name + " must be 2-D [" + rows + ", " + cols + "], got " + shapeOf(w));
+    }
+    int type = attentionType(name, w);
+    if (dtype >= 0 && type != dtype) {
+      throw new IllegalArgumentException(
+          name + " must have q's dtype (all projections one dtype), got " + w.scalar_type());
+    }
+    return type;
+  }
+
+  /** The length of a CPU, contiguous fp32 vector (of {@code length} when that is >= 0). */
+  private static long requireVector(String name, Tensor t, long length) {
+    requireDefined(name, t);
+    if (t.dim() != 1 || (length >= 0 && t.size(0) != length) || t.size(0) <= 0) {
+      throw new IllegalArgumentException(
+          name + " must be 1-D [" + (length >= 0 ? length : "H") + "], got " + shapeOf(t));
+    }
+    if (attentionType(name, t) != NativeKernels.ARPO_F32)
+      throw new IllegalArgumentException(name + " must be float32, got " + t.scalar_type());
+    return t.size(0);
+  }
+
+  private static FloatPointer optionalVector(String name, Tensor t, long length) {
+    if (t == null) return null;
+    requireVector(name, t, length);
+    return floats(t);
+  }
+
+  private static void requireCpuFloats(String name, Tensor t, long rows, long cols) {
+    requireDefined(name, t);
+    if (t.dim() != 2 || t.size(0) != rows || t.size(1) != cols) {
+      throw new IllegalArgumentException(
+          name + " must be [" + rows + ", " + cols + "], got " + shapeOf(t));
+    }
+    if (attentionType(name, t) != NativeKernels.ARPO_F32)
+      throw new IllegalArgumentException(name + " must be float32, got " + t.scalar_type());
   }
 
   // ---- argument checks -------------------------------------------------------------------
@@ -643,7 +924,7 @@ public final class Kernels {
     if (!t.is_cpu()) {
       throw new IllegalArgumentException(
           name
-              + " must be on the CPU (paged attention has no CUDA kernel), got "
+              + " must be on the CPU (this kernel has no CUDA version), got "
               + t.device().str().getString());
     }
     if (!t.is_contiguous())

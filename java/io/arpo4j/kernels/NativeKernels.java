@@ -9,6 +9,8 @@ import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.annotation.Cast;
 import org.bytedeco.javacpp.annotation.Const;
 import org.bytedeco.javacpp.annotation.MemberGetter;
+import org.bytedeco.javacpp.annotation.MemberSetter;
+import org.bytedeco.javacpp.annotation.Name;
 import org.bytedeco.javacpp.annotation.Platform;
 
 /**
@@ -165,6 +167,102 @@ final class NativeKernels {
       @Cast("const int32_t*") IntPointer lengths,
       float scale,
       Pointer out);
+
+  /**
+   * arpo_decode_layer_weights: one layer's weight pointers (setters only; Java never reads back).
+   */
+  @Name("arpo_decode_layer_weights")
+  static final class LayerWeights extends Pointer {
+    static {
+      Loader.load();
+    }
+
+    LayerWeights() {
+      allocate();
+    }
+
+    private native void allocate();
+
+    @MemberSetter
+    native LayerWeights input_norm(@Cast("const float*") FloatPointer value);
+
+    @MemberSetter
+    native LayerWeights q(@Cast("const void*") Pointer value);
+
+    @MemberSetter
+    native LayerWeights q_bias(@Cast("const float*") FloatPointer value);
+
+    @MemberSetter
+    native LayerWeights k(@Cast("const void*") Pointer value);
+
+    @MemberSetter
+    native LayerWeights k_bias(@Cast("const float*") FloatPointer value);
+
+    @MemberSetter
+    native LayerWeights v(@Cast("const void*") Pointer value);
+
+    @MemberSetter
+    native LayerWeights v_bias(@Cast("const float*") FloatPointer value);
+
+    @MemberSetter
+    native LayerWeights q_norm(@Cast("const float*") FloatPointer value);
+
+    @MemberSetter
+    native LayerWeights k_norm(@Cast("const float*") FloatPointer value);
+
+    @MemberSetter
+    native LayerWeights o(@Cast("const void*") Pointer value);
+
+    @MemberSetter
+    native LayerWeights o_bias(@Cast("const float*") FloatPointer value);
+
+    @MemberSetter
+    native LayerWeights post_norm(@Cast("const float*") FloatPointer value);
+
+    @MemberSetter
+    native LayerWeights gate(@Cast("const void*") Pointer value);
+
+    @MemberSetter
+    native LayerWeights gate_bias(@Cast("const float*") FloatPointer value);
+
+    @MemberSetter
+    native LayerWeights up(@Cast("const void*") Pointer value);
+
+    @MemberSetter
+    native LayerWeights up_bias(@Cast("const float*") FloatPointer value);
+
+    @MemberSetter
+    native LayerWeights down(@Cast("const void*") Pointer value);
+
+    @MemberSetter
+    native LayerWeights down_bias(@Cast("const float*") FloatPointer value);
+
+    @MemberSetter
+    native LayerWeights weight_dtype(@Cast("arpo_dtype") int value);
+  }
+
+  static native int arpo_decode_layer(
+      FloatPointer hidden,
+      long n,
+      long hiddenSize,
+      long heads,
+      long kvHeads,
+      long headDim,
+      long intermediate,
+      float rmsEps,
+      @Const LayerWeights weights,
+      @Const FloatPointer cos,
+      @Const FloatPointer sin,
+      FloatPointer keyPool,
+      FloatPointer valuePool,
+      @Cast("const int64_t*") LongPointer writeSlots,
+      @Cast("const int32_t*") IntPointer blockTable,
+      long tableStride,
+      long blockSize,
+      @Cast("const int32_t*") IntPointer seqRows,
+      @Cast("const int32_t*") IntPointer lengths,
+      float scale,
+      int numThreads);
 
   static native @Cast("const char*") BytePointer arpo_last_error();
 }

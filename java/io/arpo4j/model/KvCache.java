@@ -256,9 +256,15 @@ public final class KvCache implements AutoCloseable {
     Kernels.PagedTable inPlace = null;
     Tensor gather = null;
     Tensor mask = null;
+    Tensor slots = toDevice(writeSlots);
     if (t == 1 && inPlaceAttentionRuns()) {
       inPlace =
-          Kernels.pagedTable(blockTable, torch.tensor(rows), torch.tensor(lengths), blockSize);
+          Kernels.pagedTable(
+              blockTable,
+              torch.tensor(rows),
+              torch.tensor(lengths),
+              blockSize,
+              slots.is_cpu() ? slots : null);
     } else {
       if (anyCached) {
         gather = gatherSlots(rows, l);
@@ -278,7 +284,7 @@ public final class KvCache implements AutoCloseable {
         toDevice(ids),
         toDevice(positions),
         padded ? toDevice(writeRows) : null,
-        toDevice(writeSlots),
+        slots,
         gather,
         mask,
         inPlace,

@@ -97,6 +97,11 @@ public final class TransformerModel implements AutoCloseable {
   /** Cached forward passes run so far (a cost figure: each one reads every weight once). */
   private long cachedForwards;
 
+  /** Of those, the decode steps that ran fused, one native call per layer. */
+  private long fusedDecodeSteps;
+
+  private volatile boolean fusedDecode = true;
+
   private volatile DecodeWeights decodeWeights = DecodeWeights.FP32;
 
   /**
@@ -108,6 +113,13 @@ public final class TransformerModel implements AutoCloseable {
   private volatile Map<String, Tensor> bf16Copies;
 
   private volatile Weights bf16Decode;
+
+  /**
+   * The native descriptions of the layers for fused decode steps, per weights; made on first use.
+   */
+  private Kernels.DecodeLayer[] fusedLayers;
+
+  private Weights fusedFor;
 
   /** LoRA adapters on the projections, owned by this model; null when none is attached. */
   private volatile LoraAdapter adapter;
@@ -548,6 +560,7 @@ public final class TransformerModel implements AutoCloseable {
   }
 
   private void releaseBf16Copies() {
+    releaseFusedLayers();
     bf16Copies.values().forEach(Tensor::releaseReference);
     bf16Copies = null;
     bf16Decode = null;
@@ -556,6 +569,62 @@ public final class TransformerModel implements AutoCloseable {
   /** Whether decode steps can run on the native kernel: fp32 activations on the CPU. */
   private boolean usesDecodeKernel() {
     return !runtime.isCuda() && runtime.dtype() == StorageType.F32;
+  }
+
+  /**
+   * The layers' native descriptions for a fused decode step over {@code weights}, or null where the
+   * step must run op by op: libtorch selected, LoRA attached, or weights sharded.
+   */
+  private synchronized Kernels.DecodeLayer[] fusedLayers(Weights weights) {
+    if (decodeWeights == DecodeWeights.LIBTORCH
+        || !fusedDecode
+        || !usesDecodeKernel()
+        || adapter != null
+        || residency != null) {
+      return null;
+    }
+    if (fusedFor != weights) {
+      releaseFusedLayers();
+      Kernels.DecodeLayer[] made = new Kernels.DecodeLayer[weights.layers().length];
+      for (int i = 0; i < made.length; i++) {
+        Layer l = weights.layers()[i];
+        made[i] =
+            Kernels.decodeLayer(
+                new Kernels.LayerTensors(
+                    l.inputNorm,
+                    l.q,
+                    l.qBias,
+                    l.k,
+                    l.kBias,
+                    l.v,
+                    l.vBias,
+                    l.qNorm,
+                    l.kNorm,
+                    l.o,
+                    l.oBias,
+                    l.postNorm,
+                    l.gate,
+                    l.gateBias,
+                    l.up,
+                    l.upBias,
+                    l.down,
+                    l.downBias),
+                config.numHeads(),
+                config.numKvHeads(),
+                config.rmsNormEps());
+      }
+      fusedLayers = made;
+      fusedFor = weights;
+    }
+    return fusedLayers;
+  }
+
+  private synchronized void releaseFusedLayers() {
+    if (fusedLayers != null) {
+      for (Kernels.DecodeLayer layer : fusedLayers) layer.close();
+    }
+    fusedLayers = null;
+    fusedFor = null;
   }
 
   /** The weights a cached forward pass of {@code rows} new tokens reads. */
@@ -731,6 +800,33 @@ public final class TransformerModel implements AutoCloseable {
       int b = plan.batch();
       int t = plan.queryLength();
       Tensor h = torch.embedding(compute.embed(), plan.inputIds().view(b, t));
+      Kernels.DecodeLayer[] fused = plan.inPlace() != null ? fusedLayers(weightsForRows(b)) : null;
+      if (fused != null) { // a decode step: each layer one native call (arpo_decode_layer)
+        fusedDecodeSteps++;
+        Tensor rows = h.view(b, -1);
+        Tensor[] cosSin = rotary.cosSin(plan.positions().view(b, 1), ScalarType.Float);
+        Tensor cos = cosSin[0].reshape(b, -1).contiguous();
+        Tensor sin = cosSin[1].reshape(b, -1).contiguous();
+        for (int i = 0; i < fused.length; i++) {
+          Kernels.decodeLayer(
+              fused[i],
+              rows,
+              cos,
+              sin,
+              cache.keys(i),
+              cache.values(i),
+              plan.inPlace(),
+              (float) attentionScale());
+        }
+        Tensor result =
+            mode == LogitsMode.NONE
+                ? null
+                : decodeLinear(
+                    rmsNorm(rows, compute.finalNorm()), weightsForRows(b).lmHead(), null);
+        cache.commit(sequences, counts);
+        if (result != null) result.retainReference();
+        return result;
+      }
       KeyValueSource paged =
           (layer, q, k, v) -> {
             long kvHeads = k.size(1);
@@ -840,6 +936,16 @@ public final class TransformerModel implements AutoCloseable {
   /** How many {@link #forward(KvCache, List, int[], LogitsMode)} passes this model has run. */
   long cachedForwards() {
     return cachedForwards;
+  }
+
+  /** For benchmarks: whether decode steps may run fused (default) or op by op on the kernels. */
+  void setFusedDecode(boolean enabled) {
+    fusedDecode = enabled;
+  }
+
+  /** How many of {@link #cachedForwards} were fused decode steps. */
+  long fusedDecodeSteps() {
+    return fusedDecodeSteps;
   }
 
   /** Whether {@link #checkpointedHidden} is what training uses (gradient_checkpointing). */
@@ -1136,6 +1242,7 @@ public final class TransformerModel implements AutoCloseable {
     rotary.close();
     synchronized (this) {
       if (bf16Copies != null) releaseBf16Copies();
+      releaseFusedLayers();
     }
     parameters.values().forEach(Tensor::releaseReference);
     if (computeCopies != parameters) {

@@ -1,0 +1,44 @@
+// Internals of decode_matmul shared with decode_layer: the weight-streaming product over a range
+// of output features, callable from inside an OpenMP team.
+#ifndef ARPO4J_DECODE_MATMUL_H
+#define ARPO4J_DECODE_MATMUL_H
+
+#include <algorithm>
+
+#include "common.h"
+
+namespace arpo {
+
+constexpr int kTileN = 4;  // weight rows per tile: threads split the outputs in whole tiles
+
+// y[b, j] = (accumulate ? y[b, j] : 0) + sum_c x[b, c] W[j, c] (+ bias[j]) for all rows b.
+struct Problem {
+  const float* x;
+  int64_t rows, k, x_stride;
+  const void* weight;
+  arpo_dtype dtype;
+  int64_t n;
+  const float* bias;
+  float* y;  // [rows, n], contiguous
+  bool accumulate;
+};
+
+// Computes outputs [n0, n1) of p for every row on the calling thread.
+using DecodeRows = void (*)(const Problem& p, int64_t n0, int64_t n1);
+
+bool decode_isa_supported(int isa);
+int decode_best_isa();
+// The kernel of an ARPO_ISA_* path (AUTO resolved); the CPU must have it.
+DecodeRows decode_rows(int isa);
+
+// Outputs [first, last) of tile range split t of nt over `tiles` tiles, in features of an n-wide
+// output.
+ARPO_INLINE void tile_split(int64_t n, int64_t t, int64_t nt, int64_t& n0, int64_t& n1) {
+  const int64_t tiles = (n + kTileN - 1) / kTileN;
+  n0 = std::min(n, tiles * t / nt * kTileN);
+  n1 = std::min(n, tiles * (t + 1) / nt * kTileN);
+}
+
+}  // namespace arpo
+
+#endif

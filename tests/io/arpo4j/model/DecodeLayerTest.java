@@ -1,0 +1,199 @@
+package io.arpo4j.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.arpo4j.kernels.Kernels;
+import io.arpo4j.model.TransformerModel.DecodeWeights;
+import io.arpo4j.model.TransformerModel.LogitsMode;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Fused decode steps (one native arpo_decode_layer call per layer) against libtorch's op-by-op path
+ * over the same cache, on layouts that exercise every option of the layer: Qwen3 (per-head q/k
+ * norm, head_dim != hidden / heads, o_proj bias), Llama 3.1 (rope scaling, MLP biases, no attention
+ * bias) and Qwen2 (q/k/v biases, linear rope scaling, no GQA).
+ */
+class DecodeLayerTest {
+
+  private static String layout(String name) {
+    return switch (name) {
+      case "qwen3" -> TestModels.QWEN3;
+      case "llama3" -> TestModels.LLAMA3;
+      case "qwen2" -> TestModels.QWEN2_LINEAR;
+      default -> throw new IllegalArgumentException(name);
+    };
+  }
+
+  /**
+   * Logits of 6 decode steps of three sequences (two prefilled to different lengths, one forked
+   * from the first, so rows share blocks, partial ones included), in {@code weights}; the tokens
+   * are fixed, not sampled, so that both paths see the same inputs.
+   */
+  private static List<float[]> decodeLogits(TransformerModel model, DecodeWeights weights) {
+    model.setDecodeWeights(weights);
+    int vocab = model.config().vocabSize();
+    List<float[]> out = new ArrayList<>();
+    try (KvCache cache = new KvCache(model, 4, 4)) {
+      CachedSequence a = cache.newSequence(TestModels.tokens(7, vocab, 1));
+      CachedSequence b = cache.newSequence(TestModels.tokens(12, vocab, 2));
+      model.forward(cache, List.of(a, b), new int[] {7, 12}, LogitsMode.NONE);
+      CachedSequence c = cache.fork(a);
+      List<CachedSequence> rows = List.of(a, b, c);
+      int[] next = TestModels.tokens(18, vocab, 3);
+      for (int step = 0; step < 6; step++) {
+        for (int r = 0; r < 3; r++) cache.append(rows.get(r), new int[] {next[3 * step + r]});
+        try (Tensor logits = model.forward(cache, rows, new int[] {1, 1, 1}, LogitsMode.LAST)) {
+          out.add(Fixtures.floats(logits));
+        }
+      }
+    }
+    return out;
+  }
+
+  /** max |a - b| / (1 + max |b|) over all steps, printed with the count above {@code tol}. */
+  private static double relativeError(List<float[]> a, List<float[]> b, double tol, String what) {
+    double worst = 0, scale = 0;
+    for (float[] row : b) for (float x : row) scale = Math.max(scale, Math.abs(x));
+    int bad = 0;
+    for (int i = 0; i < a.size(); i++) {
+      for (int j = 0; j < a.get(i).length; j++) {
+        double e = Math.abs(a.get(i)[j] - b.get(i)[j]) / (1 + scale);
+        worst = Math.max(worst, e);
+        if (e > tol) bad++;
+      }
+    }
+    System.out.printf(
+        "%s: max error %.3g of 1 + max|logit| (%.1f), %d above %.0e%n",
+        what, worst, 1 + scale, bad, tol);
+    return worst;
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"qwen3", "llama3", "qwen2"})
+  void fusedStepsMatchLibtorchOpByOp(String name) {
+    try (TransformerModel model = TestModels.model(layout(name), 17)) {
+      List<float[]> reference = decodeLogits(model, DecodeWeights.LIBTORCH);
+      long fusedBefore = model.fusedDecodeSteps();
+      List<float[]> fused = decodeLogits(model, DecodeWeights.FP32);
+      assertEquals(6, model.fusedDecodeSteps() - fusedBefore, "decode steps that ran fused");
+      assertTrue(relativeError(fused, reference, 1e-5, name + " fp32") <= 1e-5);
+    }
+  }
+
+  /**
+   * bf16 weights: on a model whose fp32 weights are already bf16 values, the bf16 copies are exact,
+   * so the fused bf16 path must agree with libtorch's fp32 arithmetic as tightly as fp32 does.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"qwen3", "llama3"})
+  void fusedBf16StepsMatchLibtorchOnBf16ValuedWeights(String name) {
+    try (TransformerModel model = TestModels.model(layout(name), 23)) {
+      try (NoGradGuard g = new NoGradGuard()) {
+        for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
+          if (e.getValue().dim() == 2) { // the projections and the embedding / LM head
+            e.getValue().copy_(e.getValue().to(ScalarType.BFloat16).to(ScalarType.Float));
+          }
+        }
+      }
+      List<float[]> reference = decodeLogits(model, DecodeWeights.LIBTORCH);
+      long fusedBefore = model.fusedDecodeSteps();
+      List<float[]> fused = decodeLogits(model, DecodeWeights.BF16);
+      assertEquals(6, model.fusedDecodeSteps() - fusedBefore, "decode steps that ran fused");
+      assertTrue(relativeError(fused, reference, 1e-5, name + " bf16") <= 1e-5);
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"qwen3"})
+  void badLayersAreRefusedInOneLine(String name) {
+    try (TransformerModel model = TestModels.model(layout(name), 5)) {
+      Map<String, Tensor> p = model.parameters();
+      String l = ParameterLayout.layerPrefix(0);
+      Tensor q = p.get(l + "self_attn.q_proj.weight");
+      Tensor k = p.get(l + "self_attn.k_proj.weight");
+      Tensor norm = p.get(l + "input_layernorm.weight");
+      Kernels.LayerTensors good = tensors(p, l, q, k);
+      // k given q's shape: its rows no longer match kvHeads * headDim
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> Kernels.decodeLayer(tensors(p, l, q, q), 4, 2, 1e-6));
+      assertTrue(e.getMessage().startsWith("k must be 2-D [32, 32]"), e.getMessage());
+      // heads that do not divide
+      e = assertThrows(IllegalArgumentException.class, () -> Kernels.decodeLayer(good, 4, 3, 1e-6));
+      assertTrue(e.getMessage().contains("multiple of kvHeads"), e.getMessage());
+      // a bf16 projection among fp32 ones
+      try (Tensor kb = k.to(ScalarType.BFloat16)) {
+        e =
+            assertThrows(
+                IllegalArgumentException.class,
+                () -> Kernels.decodeLayer(tensors(p, l, q, kb), 4, 2, 1e-6));
+        assertTrue(e.getMessage().contains("all projections one dtype"), e.getMessage());
+      }
+      // a step whose hidden rows do not match the table
+      try (Kernels.DecodeLayer layer = Kernels.decodeLayer(good, 4, 2, 1e-6);
+          Tensor table =
+              torch.zeros(
+                  new long[] {1, 1},
+                  new org.bytedeco.pytorch.TensorOptions()
+                      .dtype(new org.bytedeco.pytorch.ScalarTypeOptional(ScalarType.Int)));
+          Tensor rows =
+              torch.zeros(
+                  new long[] {1},
+                  new org.bytedeco.pytorch.TensorOptions()
+                      .dtype(new org.bytedeco.pytorch.ScalarTypeOptional(ScalarType.Int)));
+          Tensor lengths =
+              torch.ones(
+                  new long[] {1},
+                  new org.bytedeco.pytorch.TensorOptions()
+                      .dtype(new org.bytedeco.pytorch.ScalarTypeOptional(ScalarType.Int)));
+          Tensor slots =
+              torch.zeros(
+                  new long[] {1},
+                  new org.bytedeco.pytorch.TensorOptions()
+                      .dtype(new org.bytedeco.pytorch.ScalarTypeOptional(ScalarType.Long)));
+          Tensor hidden = torch.zeros(2, norm.size(0));
+          Tensor cs = torch.zeros(1, 16);
+          Tensor pool = torch.zeros(4, 2, 16)) {
+        Kernels.PagedTable t = Kernels.pagedTable(table, rows, lengths, 4, slots);
+        e =
+            assertThrows(
+                IllegalArgumentException.class,
+                () -> Kernels.decodeLayer(layer, hidden, cs, cs, pool, pool, t, 0.25f));
+        assertTrue(e.getMessage().startsWith("hidden must be [1, 32]"), e.getMessage());
+      }
+    }
+  }
+
+  private static Kernels.LayerTensors tensors(Map<String, Tensor> p, String l, Tensor q, Tensor k) {
+    return new Kernels.LayerTensors(
+        p.get(l + "input_layernorm.weight"),
+        q,
+        p.get(l + "self_attn.q_proj.bias"),
+        k,
+        p.get(l + "self_attn.k_proj.bias"),
+        p.get(l + "self_attn.v_proj.weight"),
+        p.get(l + "self_attn.v_proj.bias"),
+        p.get(l + "self_attn.q_norm.weight"),
+        p.get(l + "self_attn.k_norm.weight"),
+        p.get(l + "self_attn.o_proj.weight"),
+        p.get(l + "self_attn.o_proj.bias"),
+        p.get(l + "post_attention_layernorm.weight"),
+        p.get(l + "mlp.gate_proj.weight"),
+        p.get(l + "mlp.gate_proj.bias"),
+        p.get(l + "mlp.up_proj.weight"),
+        p.get(l + "mlp.up_proj.bias"),
+        p.get(l + "mlp.down_proj.weight"),
+        p.get(l + "mlp.down_proj.bias"));
+  }
+}
