@@ -99,8 +99,9 @@ int arpo_logprob_backward(void* logits, arpo_dtype dtype, int64_t n, int64_t v, 
 const char* arpo_last_error(void);
 
 /* ---- Decode-step projections (CPU library only) ----------------------------------------------
- * 5. y[b, n] = sum_k x[b, k] W[n, k] (+ bias[n]) for the few rows of a decode step (meant for
- *    1-64): every weight is read from memory once per call, for all rows. x is fp32 [rows, k] with
+ * 5. y[b, n] = sum_k x[b, k] W[n, k] (+ bias[n]) for the few rows of a decode step (1-64): every
+ *    weight is read from memory once per call, for all rows; more rows (a prefill) go in blocks of
+ *    64, the weights read once per block. x is fp32 [rows, k] with
  *    row stride x_stride (>= k); W is [n, k] row-major, contiguous, fp32 or bf16 (widened to fp32
  *    exactly; all arithmetic fp32); bias fp32 [n] or NULL; y fp32 [rows, n], contiguous.
  *    num_threads <= 0: OpenMP's default; small matrices use fewer threads. isa: one of ARPO_ISA_*

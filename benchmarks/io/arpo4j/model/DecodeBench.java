@@ -124,8 +124,15 @@ public final class DecodeBench {
           ours.put(decodeRow(b, w), decodeSteps(pm, b, prompt, steps, repeats)[1]);
         }
       }
-      model.setDecodeWeights(TransformerModel.DecodeWeights.FP32);
-      ours.put("prefill " + (4 * prompt), decodeSteps(pm, 1, 4 * prompt, 1, repeats)[0]);
+      for (TransformerModel.DecodeWeights w :
+          new TransformerModel.DecodeWeights[] {
+            TransformerModel.DecodeWeights.LIBTORCH, TransformerModel.DecodeWeights.FP32
+          }) { // prefill's products: libtorch's matmul, then the kernel in blocks of 64 rows
+        model.setDecodeWeights(w);
+        String way = w == TransformerModel.DecodeWeights.LIBTORCH ? "libtorch" : "kernel";
+        ours.put(
+            "prefill " + (4 * prompt) + " " + way, decodeSteps(pm, 1, 4 * prompt, 1, repeats)[0]);
+      }
       ours.put("train step " + trainTokens + " (s)", trainStep(model, trainTokens, repeats));
       for (int context : contexts) {
         double[] rates = longContextSteps(pm, contextBatch, context, steps, repeats);
@@ -171,6 +178,8 @@ public final class DecodeBench {
         double bound = bandwidth / bytes * b;
         ofBound = String.format(Locale.ROOT, "%.0f%%", 100 * e.getValue() / bound);
         refName = "decode b=" + b;
+      } else if (name.startsWith("prefill ")) {
+        refName = name.substring(0, name.lastIndexOf(' ')); // one PyTorch figure for both ways
       }
       Double ref = reference.get(refName);
       String ratio = "";

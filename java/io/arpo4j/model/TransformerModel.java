@@ -58,10 +58,12 @@ public final class TransformerModel implements AutoCloseable {
   }
 
   /**
-   * How a cached forward pass of at most {@link Kernels#DECODE_MAX_ROWS} new tokens (a decode step)
-   * multiplies by the projection and LM-head weights on the CPU with fp32 activations; larger
-   * passes (prefill) and training always use libtorch over the fp32 weights. On CUDA, or with bf16
-   * activations, libtorch's matmul over the compute weights serves every pass (bf16 there already).
+   * How a cached forward pass (inference: decode steps and prefill) multiplies by the projection
+   * and LM-head weights on the CPU with fp32 activations. The bf16 copies serve decode steps (at
+   * most {@link Kernels#DECODE_MAX_ROWS} new tokens); a longer prefill multiplies the fp32 weights
+   * through the kernel in blocks of 64 rows. Training and scoring always use libtorch over the fp32
+   * weights. On CUDA, or with bf16 activations, libtorch's matmul over the compute weights serves
+   * every pass (bf16 there already).
    */
   public enum DecodeWeights {
     /** libtorch's matmul over the fp32 weights (the reference path of the tests and benchmarks) */
@@ -1182,10 +1184,11 @@ public final class TransformerModel implements AutoCloseable {
   }
 
   /**
-   * {@link #linear}, or the native weight-streaming kernel where a decode step can use it: inside a
-   * cached forward pass, at most {@link Kernels#DECODE_MAX_ROWS} rows of fp32 activations on the
-   * CPU, unless {@link DecodeWeights#LIBTORCH} is selected. bf16 weights (the {@link
-   * DecodeWeights#BF16} copies) only ever reach this point under those conditions.
+   * {@link #linear}, or the native weight-streaming kernel inside a cached forward pass with fp32
+   * activations on the CPU, unless {@link DecodeWeights#LIBTORCH} is selected: a decode step reads
+   * each weight once; a prefill reads it once per 64 rows, on OpenMP's threads (libtorch's matmul
+   * runs in one OpenBLAS thread, see NativeLibraries). bf16 weights (the {@link DecodeWeights#BF16}
+   * copies) only ever reach this point under those conditions.
    */
   private Tensor decodeLinear(Tensor x, Tensor weight, Tensor bias) {
     long in = x.size(x.dim() - 1);
@@ -1193,7 +1196,6 @@ public final class TransformerModel implements AutoCloseable {
     if (decodeWeights == DecodeWeights.LIBTORCH
         || !CachedForward.active()
         || rows == 0
-        || rows > Kernels.DECODE_MAX_ROWS
         || !x.is_cpu()
         || x.scalar_type().value != ScalarType.Float.value) {
       return linear(x, weight, bias);

@@ -27,7 +27,7 @@ class DecodeMatmulTest {
     Stream.Builder<Arguments> out = Stream.builder();
     for (Kernels.Isa isa : Kernels.Isa.values()) {
       for (boolean bf16 : new boolean[] {false, true}) {
-        for (int rows : new int[] {1, 3, 16, 64}) {
+        for (int rows : new int[] {1, 3, 16, 64, 133}) {
           // K and N off the vector widths (8, 16) and tile sizes (4), and one of each aligned
           out.add(Arguments.of(isa, bf16, rows, 131, 37, true));
           out.add(Arguments.of(isa, bf16, rows, 1000, 67, false));
