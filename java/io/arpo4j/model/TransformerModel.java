@@ -444,6 +444,7 @@ public final class TransformerModel implements AutoCloseable {
    */
   public void setResidency(ParameterResidency residency) {
     this.residency = residency;
+    releaseFusedLayers(); // sharding moves the weights' storage: the descriptions would dangle
   }
 
   public ParameterResidency residency() {
