@@ -7,7 +7,11 @@
 #                                            decode/prefill/training speed vs the same run's read
 #                                            bandwidth and (where python3 has torch) PyTorch eager;
 #                                            long-context decode, attention in place vs gathered
-#   benchmarks/run.sh rollout [P M R]        ARPO vs GRPO rollout throughput; python pool vs fresh process
+#   benchmarks/run.sh rollout [P M R] [--model DIR] [--tools demo|none] [--max-tokens T]
+#                                            ARPO vs GRPO rollout throughput, each against plain batched
+#                                            decode at the same live sequences; python pool vs fresh process
+#                                            (random weights, e.g. decode's target/decode-bench/qwen2.5-0.5b:
+#                                            --tools none)
 #   benchmarks/run.sh demo-compare [--seeds N] [--first-seed K] [--collect] [--quick] [--variants a,b]
 #                                           the demo side-by-side over seeds (--collect: the table from
 #                                           seeds run as separate processes, from their run directories)
@@ -58,7 +62,7 @@ case "$what" in
     ;;
   rollout)
     cp=$(build_classpath)
-    echo "== rollout throughput, ARPO vs GRPO at the same M (embedded model, python pool + demo search)"
+    echo "== rollout throughput, ARPO vs GRPO at the same M, each against plain batched decode"
     java -Xmx8g -cp "$cp" io.arpo4j.rollout.RolloutThroughput "$@"
     echo "== python tool latency: worker pool vs a fresh process per call"
     java -cp "$cp" io.arpo4j.tools.PythonToolBench 100 20

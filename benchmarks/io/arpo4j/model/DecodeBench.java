@@ -105,9 +105,10 @@ public final class DecodeBench {
     String agreement = "";
     String demoAgreement = "";
     // random weights (any tokenizer: token ids are drawn directly), written as an HF directory
-    // for the PyTorch reference to read
+    // for the PyTorch reference to read; with the tokenizer, so that RolloutThroughput --model
+    // can load it too
     try (PolicyModel pm = PolicyModel.create(config, DefaultModel.tokenizer(), 1234, runtime)) {
-      pm.model().save(dir, StorageType.F32);
+      pm.save(dir, StorageType.F32);
       TransformerModel model = pm.model();
       for (TransformerModel.DecodeWeights w : TransformerModel.DecodeWeights.values()) {
         model.setDecodeWeights(w);

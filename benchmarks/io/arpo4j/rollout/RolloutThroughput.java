@@ -1,8 +1,12 @@
 package io.arpo4j.rollout;
 
+import io.arpo4j.demo.DemoModel;
 import io.arpo4j.demo.DemoTask;
 import io.arpo4j.model.PolicyModel;
 import io.arpo4j.model.RuntimeOptions;
+import io.arpo4j.model.SamplingParams;
+import io.arpo4j.model.Sequence;
+import io.arpo4j.model.TransformerPolicy;
 import io.arpo4j.reward.ExactMatchReward;
 import io.arpo4j.tools.ToolExecutor;
 import io.arpo4j.tools.ToolRegistry;
@@ -11,65 +15,108 @@ import io.arpo4j.tools.python.PythonTool;
 import io.arpo4j.trainer.Question;
 import io.arpo4j.trainer.Rollouts;
 import io.arpo4j.trainer.TrainerConfig;
-import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Deque;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Locale;
+import java.util.function.Consumer;
 
 /**
- * ARPO against GRPO rollouts at the same budget M on the embedded model (the demo's SFT model when
- * {@code runs/demo/sft-model} exists, else random weights), with the real python tool pool and the
- * demo's search tool: trajectories/s, generated tokens/s, tool calls and branches. Run by {@code
+ * ARPO against GRPO rollouts at the same budget M, with the real python tool pool and the demo's
+ * search tool: trajectories/s, generated tokens/s, tool calls and branches. Run by {@code
  * benchmarks/run.sh rollout}.
  *
- * <p>Arguments: [prompts (default 8)] [M (default 8)] [repeats (default 3)].
+ * <p>Right after each measured rollout, plain batched decoding of the same prompts on the same
+ * model, with the same sampling and as many generated tokens, but no tools, no branching and no
+ * stop other than the response length limit: once replaying the rollout's number of live sequences
+ * step by step, once at its mean number in every step. Rollout tokens/s over plain tokens/s is what
+ * the tree's scheduling costs (waits on tools, branching, ragged batches, the engine's
+ * bookkeeping); it is printed for the rollout's wall time and for that time less the time the
+ * rollout sat idle because every live path was waiting for a tool.
+ *
+ * <p>Arguments: [prompts (default 8)] [M (default 8)] [repeats (default 3)], then options: {@code
+ * --model DIR}, an HF model directory (default: the demo's SFT model as shipped, which is what
+ * {@code bin/arpo4j demo --from-scratch --seed 1} writes to runs/demo/sft-model); {@code --tools
+ * demo|none} (default demo; none registers no tool, so no path ever stops for a call: the only
+ * sensible choice for random weights such as target/decode-bench/qwen2.5-0.5b, written by {@code
+ * benchmarks/run.sh decode}); {@code --max-tokens T}, the response length limit (default 384).
  */
 public final class RolloutThroughput {
+  private static final Path DEMO_MODEL_DIR = Path.of("target/rollout-bench/demo-sft-model");
+
   public static void main(String[] args) throws Exception {
-    int prompts = args.length > 0 ? Integer.parseInt(args[0]) : 8;
-    int m = args.length > 1 ? Integer.parseInt(args[1]) : 8;
-    int repeats = args.length > 2 ? Integer.parseInt(args[2]) : 3;
-    Path sft = Path.of("runs/demo/sft-model");
-    String modelName = Files.isDirectory(sft) ? sft.toString() : "default";
+    List<Integer> counts = new ArrayList<>();
+    Path modelDir = null;
+    String tools = "demo";
+    int maxTokens = 384;
+    for (int i = 0; i < args.length; i++) {
+      switch (args[i]) {
+        case "--model" -> modelDir = Path.of(args[++i]);
+        case "--tools" -> tools = args[++i];
+        case "--max-tokens" -> maxTokens = Integer.parseInt(args[++i]);
+        default -> counts.add(Integer.parseInt(args[i]));
+      }
+    }
+    if (!tools.equals("demo") && !tools.equals("none")) {
+      throw new IllegalArgumentException("--tools must be demo or none, got " + tools);
+    }
+    int prompts = counts.size() > 0 ? counts.get(0) : 8;
+    int m = counts.size() > 1 ? counts.get(1) : 8;
+    int repeats = counts.size() > 2 ? counts.get(2) : 3;
+    if (modelDir == null) modelDir = DemoModel.writeColdStart(DEMO_MODEL_DIR);
     DemoTask task = DemoTask.generate(1, 0, 0, prompts);
     List<Question> questions = new ArrayList<>();
     task.heldOut().forEach(q -> questions.add(new Question(q.id(), q.question(), q.answers())));
     String template = DemoTask.prompt("{question}");
+    SamplingParams sampling = RolloutConfig.builder().build().sampling(); // the rollouts' too
     System.out.printf(
-        "model %s, %d prompts, M = %d, %d cores%n",
-        modelName, prompts, m, Runtime.getRuntime().availableProcessors());
+        Locale.ROOT,
+        "model %s, %d prompts, M = %d, tools %s, at most %d response tokens, temperature %.2f,"
+            + " top-p %.2f, %d cores%n",
+        modelDir,
+        prompts,
+        m,
+        tools.equals("demo") ? "python pool + demo search" : "none",
+        maxTokens,
+        sampling.temperature(),
+        sampling.topP(),
+        Runtime.getRuntime().availableProcessors());
     System.out.printf(
         "%-6s %8s %12s %14s %12s %10s %10s%n",
         "algo", "N", "seconds", "trajectories/s", "tokens/s", "calls/traj", "branches");
-    try (PolicyModel model = PolicyModel.load(modelName, RuntimeOptions.cpu());
-        ToolRegistry registry =
-            new ToolRegistry()
-                .register(
-                    new PythonTool(PythonSandboxConfig.defaults().toBuilder().workers(2).build()))
-                .register(task.search());
+    List<String> decodeRows = new ArrayList<>();
+    try (PolicyModel model = PolicyModel.load(modelDir, RuntimeOptions.cpu());
+        ToolRegistry registry = tools.equals("demo") ? demoTools(task) : new ToolRegistry();
         ToolExecutor executor = new ToolExecutor(registry, 4)) {
-      ToolCaller tools = ToolCaller.of(registry, executor);
+      ToolCaller caller = ToolCaller.of(registry, executor);
       for (int rep = 0; rep <= repeats; rep++) {
         for (boolean arpo : new boolean[] {true, false}) {
+          String algo = arpo ? "arpo" : "grpo";
           RolloutConfig config =
               RolloutConfig.builder()
                   .globalSize(m)
                   .initialSamples(arpo ? m / 2 : m)
                   .entropyWindow(8)
-                  .maxResponseTokens(384)
+                  .maxResponseTokens(maxTokens)
                   .toolCallLimit(3)
                   .seed(rep)
                   .build();
+          StepLog steps = new StepLog();
           long start = System.nanoTime();
           List<RolloutGroup> groups =
               Rollouts.run(
                   model,
-                  tools,
+                  caller,
                   config,
                   new ExactMatchReward(),
                   questions,
                   new TrainerConfig.Data(null, null, template, "template"),
-                  prompts);
+                  prompts,
+                  steps);
           double seconds = (System.nanoTime() - start) / 1e9;
           long tokens = 0, calls = 0, trajectories = 0, branches = 0;
           for (RolloutGroup g : groups) {
@@ -85,15 +132,179 @@ public final class RolloutThroughput {
           if (rep == 0) continue; // warm-up
           System.out.printf(
               "%-6s %8d %12.2f %14.1f %12.0f %10.2f %10d%n",
-              arpo ? "arpo" : "grpo",
+              algo,
               arpo ? m / 2 : m,
               seconds,
               trajectories / seconds,
               tokens / seconds,
               calls / (double) trajectories,
               branches);
+          decodeRows.add(
+              againstPlainDecode(algo, model, groups, config, steps, tokens, seconds).format());
         }
       }
     }
+    System.out.println();
+    System.out.println(
+        "decode: each rollout above against plain batched decoding right after it (same prompts,"
+            + " model, sampling and generated tokens; no tools, no branching)");
+    System.out.println(
+        "ratio = rollout tokens/s / plain tokens/s; ratio* = the same with the rollout's tool wait"
+            + " (every live path waiting for a tool) taken out of its time");
+    System.out.printf(
+        "%-6s %6s %9s %11s %9s | %-28s | %-30s%n",
+        "",
+        "",
+        "live/step",
+        "live/step",
+        "tool",
+        "plain, same live/step",
+        "plain, mean live/step B");
+    System.out.printf(
+        "%-6s %6s %9s %11s %9s | %10s %7s %9s | %4s %10s %6s %7s%n",
+        "algo",
+        "steps",
+        "mean",
+        "p10/p50/p90",
+        "wait (s)",
+        "tokens/s",
+        "ratio",
+        "ratio*",
+        "B",
+        "tokens/s",
+        "ratio",
+        "ratio*");
+    decodeRows.forEach(System.out::println);
+  }
+
+  private static ToolRegistry demoTools(DemoTask task) {
+    return new ToolRegistry()
+        .register(new PythonTool(PythonSandboxConfig.defaults().toBuilder().workers(2).build()))
+        .register(task.search());
+  }
+
+  /** What the engine reports after each decode step: how many paths it decoded; its tool wait. */
+  private static final class StepLog implements Consumer<RolloutProgress> {
+    final List<Integer> liveCounts = new ArrayList<>();
+    long toolWaitNanos;
+
+    @Override
+    public void accept(RolloutProgress progress) {
+      liveCounts.add(progress.batchSize());
+      toolWaitNanos = progress.toolWaitNanos();
+    }
+  }
+
+  /** One rollout's decode steps and its tokens/s against plain decoding's. */
+  private record DecodeComparison(
+      String algo,
+      int[] liveCounts,
+      double toolWaitSeconds,
+      double rolloutTokensPerSecond,
+      double rolloutBusyTokensPerSecond,
+      double replayedTokensPerSecond,
+      int meanLive,
+      double meanLiveTokensPerSecond) {
+
+    String format() {
+      int[] sorted = liveCounts.clone();
+      Arrays.sort(sorted);
+      return String.format(
+          Locale.ROOT,
+          "%-6s %6d %9.1f %11s %9.2f | %10.0f %7.2f %9.2f | %4d %10.0f %6.2f %7.2f",
+          algo,
+          liveCounts.length,
+          Arrays.stream(liveCounts).average().orElse(0),
+          quantile(sorted, 0.1) + "/" + quantile(sorted, 0.5) + "/" + quantile(sorted, 0.9),
+          toolWaitSeconds,
+          replayedTokensPerSecond,
+          rolloutTokensPerSecond / replayedTokensPerSecond,
+          rolloutBusyTokensPerSecond / replayedTokensPerSecond,
+          meanLive,
+          meanLiveTokensPerSecond,
+          rolloutTokensPerSecond / meanLiveTokensPerSecond,
+          rolloutBusyTokensPerSecond / meanLiveTokensPerSecond);
+    }
+
+    private static int quantile(int[] sorted, double q) {
+      return sorted[(int) (q * (sorted.length - 1))];
+    }
+  }
+
+  private static DecodeComparison againstPlainDecode(
+      String algo,
+      PolicyModel model,
+      List<RolloutGroup> groups,
+      RolloutConfig config,
+      StepLog steps,
+      long tokens,
+      double seconds) {
+    int[] liveCounts = steps.liveCounts.stream().mapToInt(Integer::intValue).toArray();
+    // one generated token per live path per step: what makes the replay generate as many tokens
+    if (Arrays.stream(liveCounts).asLongStream().sum() != tokens) {
+      throw new IllegalStateException(
+          "the rollout's decode steps sampled "
+              + Arrays.stream(liveCounts).asLongStream().sum()
+              + " tokens, its trajectories hold "
+              + tokens);
+    }
+    List<int[]> prompts = groups.stream().map(g -> g.prompt().tokens()).toList();
+    double toolWait = steps.toolWaitNanos / 1e9;
+    int meanLive = (int) Math.max(1, Math.round(tokens / (double) liveCounts.length));
+    return new DecodeComparison(
+        algo,
+        liveCounts,
+        toolWait,
+        tokens / seconds,
+        tokens / (seconds - toolWait),
+        tokens / plainDecodeSeconds(model, prompts, liveCounts, config),
+        meanLive,
+        tokens / plainDecodeSeconds(model, prompts, constantLive(tokens, meanLive), config));
+  }
+
+  /** {@code tokens} as steps of {@code live} sequences each, the last step taking what is left. */
+  private static int[] constantLive(long tokens, int live) {
+    int[] liveCounts = new int[(int) ((tokens + live - 1) / live)];
+    Arrays.fill(liveCounts, live);
+    liveCounts[liveCounts.length - 1] = (int) (tokens - (long) live * (liveCounts.length - 1));
+    return liveCounts;
+  }
+
+  /** A plain decoding sequence and the length at which it has generated a full response. */
+  private record PlainSequence(Sequence sequence, int end) {}
+
+  /**
+   * Seconds of plain batched decoding with {@code config}'s sampling, timed like the rollout (from
+   * a fresh KV cache to its release): step i decodes exactly {@code liveCounts[i]} sequences. New
+   * sequences take the prompts in turn; when the count drops the oldest end first, and one that
+   * reaches the response length limit gives way to a fresh one, so contexts stay as long as the
+   * rollout's. End-of-sequence tokens do not stop anything.
+   */
+  private static double plainDecodeSeconds(
+      PolicyModel model, List<int[]> prompts, int[] liveCounts, RolloutConfig config) {
+    long start = System.nanoTime();
+    try (TransformerPolicy policy = model.newPolicy()) {
+      Deque<PlainSequence> live = new ArrayDeque<>();
+      int nextPrompt = 0;
+      for (int step = 0; step < liveCounts.length; step++) {
+        for (Iterator<PlainSequence> it = live.iterator(); it.hasNext(); ) {
+          PlainSequence s = it.next();
+          if (s.sequence().length() >= s.end()) {
+            policy.free(s.sequence());
+            it.remove();
+          }
+        }
+        while (live.size() > liveCounts[step]) policy.free(live.removeFirst().sequence());
+        while (live.size() < liveCounts[step]) {
+          int[] prompt = prompts.get(nextPrompt++ % prompts.size());
+          live.add(
+              new PlainSequence(
+                  policy.newSequence(prompt), prompt.length + config.maxResponseTokens()));
+        }
+        List<Sequence> batch = live.stream().map(PlainSequence::sequence).toList();
+        policy.step(batch, config.sampling(), config.seed(), step);
+      }
+    }
+    return (System.nanoTime() - start) / 1e9;
   }
 }

@@ -9,6 +9,9 @@ package io.arpo4j.rollout;
  * @param finishedTrajectories trajectories finished so far
  * @param totalTrajectories prompts × M, the number there will be
  * @param generatedTokens tokens sampled so far
+ * @param toolWaitNanos time the rollout sat idle so far because every live path was waiting for a
+ *     tool result (tool time overlapped by decoding is not counted); a wait after the last decode
+ *     step, for a result that ends its path at the length limit, is in no report
  */
 public record RolloutProgress(
     long step,
@@ -16,4 +19,5 @@ public record RolloutProgress(
     int pendingToolCalls,
     int finishedTrajectories,
     int totalTrajectories,
-    long generatedTokens) {}
+    long generatedTokens,
+    long toolWaitNanos) {}

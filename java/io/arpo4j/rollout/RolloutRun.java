@@ -50,6 +50,9 @@ final class RolloutRun {
   private long runSteps;
   private long generatedTokens;
 
+  /** Time the loop sat blocked because every live path was waiting for a tool result. */
+  private long toolWaitNanos;
+
   RolloutRun(
       Policy policy,
       ToolCaller tools,
@@ -177,7 +180,8 @@ final class RolloutRun {
             pendingTools,
             finished,
             groups.size() * config.globalSize(),
-            generatedTokens));
+            generatedTokens,
+            toolWaitNanos));
   }
 
   /**
@@ -387,8 +391,10 @@ final class RolloutRun {
   private void applyToolOutcomes(boolean wait) {
     ToolOutcome outcome;
     if (wait) {
+      long start = System.nanoTime();
       try {
         outcome = toolOutcomes.take();
+        toolWaitNanos += System.nanoTime() - start;
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new IllegalStateException("rollout interrupted while waiting for tool calls", e);

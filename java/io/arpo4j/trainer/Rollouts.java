@@ -76,7 +76,8 @@ public final class Rollouts {
                             p.pendingToolCalls(),
                             before + p.finishedTrajectories(),
                             total,
-                            p.generatedTokens())));
+                            p.generatedTokens(),
+                            p.toolWaitNanos())));
         for (int j = 0; j < groups.size(); j++) {
           Question q = questions.get(i + j);
           RolloutGroup g = groups.get(j);

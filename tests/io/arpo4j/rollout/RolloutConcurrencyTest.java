@@ -4,10 +4,12 @@ import static io.arpo4j.rollout.Fixtures.prompt;
 import static io.arpo4j.rollout.ScriptedPolicy.script;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.arpo4j.tools.ToolContext;
 import io.arpo4j.tools.TrajectoryFormat;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -121,5 +123,56 @@ class RolloutConcurrencyTest {
     for (Trajectory t : group.trajectories()) {
       assertEquals("together", t.toolCalls().get(0).output(), t.name());
     }
+  }
+
+  @Test
+  void toolWaitCountsOnlyTheTimeWhenEveryPathWaitsForATool() {
+    CountDownLatch otherPathFinished = new CountDownLatch(1);
+    ScriptedPolicy policy =
+        new ScriptedPolicy(
+            name ->
+                name.equals("Q#0")
+                    ? script("<python>slow</python>", 1.0, "<answer>1</answer>", 1.0)
+                    : script("x".repeat(60), 1.0));
+    // answers once the other path has finished and the rollout thread is parked on the result:
+    // the call overlaps decoding first, then is the only thing the rollout waits for
+    ToolCaller slowTool =
+        ToolCaller.of(
+            TrajectoryFormat.BUILT_IN,
+            (String tag, String input, ToolContext context) -> {
+              Thread rolloutThread = Thread.currentThread();
+              return CompletableFuture.supplyAsync(
+                      () -> {
+                        try {
+                          otherPathFinished.await(30, TimeUnit.SECONDS);
+                          while (rolloutThread.getState() != Thread.State.WAITING) {
+                            Thread.sleep(1);
+                          }
+                          return "waited for";
+                        } catch (InterruptedException e) {
+                          return "interrupted";
+                        }
+                      },
+                      threads)
+                  .thenApply(output -> Fixtures.success(tag, input, output));
+            });
+    RolloutConfig config = RolloutConfig.builder().globalSize(2).initialSamples(2).build();
+    List<RolloutProgress> reports = new ArrayList<>();
+
+    assertTimeoutPreemptively(
+        Duration.ofSeconds(60),
+        () ->
+            new RolloutEngine(policy, slowTool, config)
+                .rollout(
+                    List.of(prompt("Q")),
+                    report -> {
+                      reports.add(report);
+                      if (report.finishedTrajectories() == 1) otherPathFinished.countDown();
+                    }));
+    RolloutProgress otherPathDone =
+        reports.stream().filter(r -> r.finishedTrajectories() == 1).findFirst().orElseThrow();
+    assertEquals(1, otherPathDone.pendingToolCalls(), "the call overlapped the other path");
+    assertEquals(0, otherPathDone.toolWaitNanos(), "time overlapped by decoding is no wait");
+    assertTrue(reports.get(reports.size() - 1).toolWaitNanos() > 0, "then the rollout waited");
   }
 }
