@@ -1,5 +1,6 @@
 // arpo4j_cuda_check: the CUDA kernels (libarpo4j_cuda) against the CPU library
-// (libarpo4j_native, the reference) on seeded random data, then their timings against a
+// (libarpo4j_native, the reference; for paged attention a float64 reference, which the CPU
+// library is held to as well) on seeded random data, then their timings against a
 // device-to-device copy of the same bytes. See README.md.
 //
 //   arpo4j_cuda_check [--quick]
@@ -488,6 +489,261 @@ void check_surrogate(const Options& opt, Report& rep, int64_t S, int64_t L, bool
 }
 
 // ---------------------------------------------------------------------------------------
+// paged_attention
+// ---------------------------------------------------------------------------------------
+
+struct PagedShape {
+  const char* name;
+  int64_t heads, kv_heads, head_dim, block_size;
+  int64_t rows, max_len;
+  bool uniform;   // every row max_len keys, no forks (decode batches); else mixed lengths and forks
+  double q_std;   // query size: larger makes the softmax sharper
+  bool timed;
+};
+const PagedShape kPagedShapes[] = {
+    {"gqa 14/2 d64", 14, 2, 64, 16, 40, 4096, false, 1.0, false},  // Qwen2.5-0.5B's attention
+    {"gqa 14/2 d64 bs1", 14, 2, 64, 1, 12, 2048, false, 1.0, false},
+    {"gqa 14/2 d64 short", 14, 2, 64, 16, 24, 200, false, 1.0, false},  // one span per row
+    {"mha 8 d128", 8, 8, 128, 16, 16, 4096, false, 1.0, false},
+    {"gqa 32/8 d128 sharp", 32, 8, 128, 16, 12, 3000, false, 4.0, false},
+    {"mqa 16/1 d256", 16, 1, 256, 16, 8, 2500, false, 1.0, false},  // group in two blocks of 8 heads
+    {"gqa 9/1 d80", 9, 1, 80, 16, 8, 2000, false, 1.0, false},      // blocks of 5 and 4 heads
+    {"gqa 12/4 d42 bs7", 12, 4, 42, 7, 10, 1500, false, 1.0, false},  // rows not float4-aligned
+    {"decode gqa 14/2 d64 B=64", 14, 2, 64, 16, 64, 4096, true, 1.0, true},
+    {"decode gqa 14/2 d64 B=1", 14, 2, 64, 16, 1, 4096, true, 1.0, true},
+    {"decode mha 8 d64 B=128", 8, 8, 64, 16, 128, 512, true, 1.0, true},  // enough blocks: no spans
+};
+
+void put_element(std::vector<uint8_t>& buf, arpo_dtype dtype, size_t e, float x) {
+  if (dtype == ARPO_F32) {
+    std::memcpy(buf.data() + e * sizeof(float), &x, sizeof x);
+  } else {
+    const uint16_t h = float_to_bf16(x);
+    std::memcpy(buf.data() + e * sizeof(uint16_t), &h, sizeof h);
+  }
+}
+
+// A batch on the host, laid out as on the device. Sequences get their blocks from a shuffled
+// pool; some fork the previous row's sequence (sharing its first blocks), some rows query the
+// previous row's sequence again at another length. Slots no row may read (unused blocks, the
+// tails of last blocks, the table's padding entries' block) hold NaN, so a kernel reading outside
+// its keys is caught.
+struct PagedBatch {
+  PagedShape shape;
+  arpo_dtype dtype;
+  int64_t n, table_stride, num_slots;
+  float scale;
+  std::vector<int32_t> block_table, seq_rows, lengths;
+  std::vector<uint8_t> q, keys, values;
+
+  int64_t slot(int64_t r, int64_t pos) const {
+    const int32_t block = block_table[seq_rows[r] * table_stride + pos / shape.block_size];
+    return block * shape.block_size + pos % shape.block_size;
+  }
+  size_t kv_bytes_read() const {  // keys and values of every row, once per kv head
+    int64_t keys_read = 0;
+    for (int32_t len : lengths) keys_read += len;
+    return static_cast<size_t>(keys_read * shape.kv_heads * shape.head_dim) * 2 * dtype_size(dtype);
+  }
+};
+
+PagedBatch make_paged_batch(const PagedShape& s, arpo_dtype dtype, int64_t rows, int64_t max_len, uint64_t seed) {
+  PagedBatch b{s, dtype, rows, 0, 0, static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.head_dim))),
+               {}, {}, {}, {}, {}, {}};
+  const int64_t bs = s.block_size;
+  const int64_t edge_lengths[] = {1, 2, bs - 1, bs, bs + 1, 63, 64, 65, 255, 256, 257, 1000, max_len};
+  struct Sequence {
+    std::vector<int32_t> blocks;  // unshuffled ids
+    int64_t length;
+  };
+  std::vector<Sequence> seqs;
+  int32_t next_block = 0;
+  auto fresh_blocks = [&](Sequence& seq, int64_t upto) {
+    while (static_cast<int64_t>(seq.blocks.size()) * bs < upto) seq.blocks.push_back(next_block++);
+  };
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t len = max_len;
+    if (!s.uniform) {
+      len = r % 3 == 0 ? edge_lengths[(r / 3) % (sizeof edge_lengths / sizeof edge_lengths[0])]
+                       : 1 + static_cast<int64_t>(uniform(seed, static_cast<uint64_t>(r)) * max_len);
+      len = std::max<int64_t>(1, std::min(len, max_len));
+    }
+    // Rows 3k have the edge lengths; a fork or a repeat follows a row of random length.
+    const int kind = s.uniform ? 0 : static_cast<int>(r % 6);
+    if (kind == 5) {  // the previous row's sequence again, at most as long
+      b.seq_rows.push_back(b.seq_rows.back());
+      b.lengths.push_back(static_cast<int32_t>(std::min(len, seqs[b.seq_rows.back()].length)));
+      continue;
+    }
+    Sequence seq{{}, len};
+    if (kind == 2) {  // a fork: the parent's first full blocks, up to half the shorter length
+      const Sequence& parent = seqs[b.seq_rows.back()];
+      const int64_t shared = std::min(parent.length, len) / 2 / bs;
+      seq.blocks.assign(parent.blocks.begin(), parent.blocks.begin() + shared);
+    }
+    fresh_blocks(seq, len);
+    b.seq_rows.push_back(static_cast<int32_t>(seqs.size()));
+    b.lengths.push_back(static_cast<int32_t>(len));
+    seqs.push_back(std::move(seq));
+  }
+  // Ids shuffled over the pool: the used blocks, a NaN block for the table's padding, two unused.
+  const int32_t padding_block = next_block, num_blocks = next_block + 3;
+  std::vector<int32_t> shuffled(num_blocks);
+  for (int32_t i = 0; i < num_blocks; ++i) shuffled[i] = i;
+  for (int32_t i = num_blocks - 1; i > 0; --i) {  // Fisher-Yates
+    const int32_t j = static_cast<int32_t>(uniform(seed + 1, static_cast<uint64_t>(i)) * (i + 1)) % (i + 1);
+    std::swap(shuffled[i], shuffled[j]);
+  }
+  size_t widest = 0;
+  for (const Sequence& seq : seqs) widest = std::max(widest, seq.blocks.size());
+  b.table_stride = static_cast<int64_t>(widest) + 3;
+  b.block_table.assign(seqs.size() * b.table_stride, shuffled[padding_block]);
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    for (size_t k = 0; k < seqs[i].blocks.size(); ++k) {
+      b.block_table[i * b.table_stride + k] = shuffled[seqs[i].blocks[k]];
+    }
+  }
+  // Slots with data: every position below its sequence's length (a fork's shared blocks are its parent's).
+  b.num_slots = num_blocks * bs;
+  std::vector<uint8_t> written(b.num_slots, 0);
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    for (int64_t pos = 0; pos < seqs[i].length; ++pos) {
+      written[b.block_table[i * b.table_stride + pos / bs] * bs + pos % bs] = 1;
+    }
+  }
+  const int64_t row = s.kv_heads * s.head_dim;
+  b.keys.resize(b.num_slots * row * dtype_size(dtype));
+  b.values.resize(b.keys.size());
+  parallel_for(b.num_slots, [&](int64_t lo, int64_t hi, int) {
+    for (int64_t slot = lo; slot < hi; ++slot) {
+      for (int64_t e = slot * row; e < (slot + 1) * row; ++e) {
+        const uint64_t k = static_cast<uint64_t>(e);
+        put_element(b.keys, dtype, e, written[slot] ? static_cast<float>(normal(seed + 2, k)) : NAN);
+        put_element(b.values, dtype, e, written[slot] ? static_cast<float>(normal(seed + 3, k)) : NAN);
+      }
+    }
+  });
+  b.q.resize(rows * s.heads * s.head_dim * dtype_size(dtype));
+  for (int64_t e = 0; e < rows * s.heads * s.head_dim; ++e) {
+    put_element(b.q, dtype, e, static_cast<float>(s.q_std * normal(seed + 4, static_cast<uint64_t>(e))));
+  }
+  return b;
+}
+
+// Float64 attention of every (row, head) from the stored elements, with its tolerance per output:
+// rtol times the size of the terms, sum_p w_p |v_p| / sum_p w_p, plus the output error a score
+// error of ulp_slack * max_p |scale q . k_p| (magnitudes summed) moves it by; plus one bf16 ulp
+// of the output for bf16.
+struct PagedReference {
+  std::vector<double> out, tol;
+};
+constexpr double kPagedRtol = 1e-5;
+constexpr double kPagedUlpSlack = 4;
+PagedReference paged_reference(const PagedBatch& b) {
+  const PagedShape& s = b.shape;
+  const int64_t d = s.head_dim, group = s.heads / s.kv_heads;
+  PagedReference ref{std::vector<double>(b.n * s.heads * d), std::vector<double>(b.n * s.heads * d)};
+  parallel_for(b.n * s.heads, [&](int64_t lo, int64_t hi, int) {
+    std::vector<double> score, acc(d), terms(d);
+    for (int64_t item = lo; item < hi; ++item) {
+      const int64_t r = item / s.heads, h = item % s.heads, g = h / group, len = b.lengths[r];
+      const size_t q_at = static_cast<size_t>(item * d);
+      score.assign(len, 0.0);
+      double max_score = -INFINITY, max_magnitude = 0;
+      for (int64_t pos = 0; pos < len; ++pos) {
+        const size_t k_at = static_cast<size_t>((b.slot(r, pos) * s.kv_heads + g) * d);
+        double dot = 0, magnitude = 0;
+        for (int64_t c = 0; c < d; ++c) {
+          const double x =
+              static_cast<double>(Logits::get(b.q, b.dtype, q_at + c)) * Logits::get(b.keys, b.dtype, k_at + c);
+          dot += x;
+          magnitude += std::fabs(x);
+        }
+        score[pos] = b.scale * dot;
+        max_score = std::max(max_score, score[pos]);
+        max_magnitude = std::max(max_magnitude, b.scale * magnitude);
+      }
+      std::fill(acc.begin(), acc.end(), 0.0);
+      std::fill(terms.begin(), terms.end(), 0.0);
+      double sum = 0;
+      for (int64_t pos = 0; pos < len; ++pos) {
+        const double w = std::exp(score[pos] - max_score);
+        const size_t v_at = static_cast<size_t>((b.slot(r, pos) * s.kv_heads + g) * d);
+        sum += w;
+        for (int64_t c = 0; c < d; ++c) {
+          const double v = Logits::get(b.values, b.dtype, v_at + c);
+          acc[c] += w * v;
+          terms[c] += w * std::fabs(v);
+        }
+      }
+      const double score_slack = kPagedUlpSlack * 0x1.0p-24 * max_magnitude;
+      for (int64_t c = 0; c < d; ++c) {
+        const double want = acc[c] / sum;
+        // |v_p - out| <= |v_p| + |out|: a score error e moves the output by at most 2 e terms
+        double tol = (kPagedRtol + 2 * score_slack) * terms[c] / sum;
+        if (b.dtype == ARPO_BF16) tol += 0x1.0p-7 * std::fabs(want);
+        ref.out[q_at + c] = want;
+        ref.tol[q_at + c] = tol;
+      }
+    }
+  });
+  return ref;
+}
+
+Diff compare_paged(const std::vector<uint8_t>& got, arpo_dtype dtype, const PagedReference& ref) {
+  Diff diff;
+  for (size_t i = 0; i < ref.out.size(); ++i) diff.add(Logits::get(got, dtype, i), ref.out[i], ref.tol[i]);
+  return diff;
+}
+
+std::string describe_paged(const char* name, const Diff& d) {
+  return format("%s abs %.1e (%.2f of tol, %lld over)", name, d.max_abs, d.worst, static_cast<long long>(d.bad));
+}
+
+void check_paged_attention(const Options& opt, Report& rep, const PagedShape& s, arpo_dtype dtype, int c) {
+  const int64_t rows = opt.quick ? std::max<int64_t>(1, s.rows / 4) : s.rows;
+  const int64_t max_len = opt.quick ? std::min<int64_t>(s.max_len, 1024) : s.max_len;
+  const PagedBatch b = make_paged_batch(s, dtype, rows, max_len, 9000 + 10 * c);
+  const PagedReference ref = paged_reference(b);
+  const size_t out_bytes = static_cast<size_t>(rows * s.heads * s.head_dim) * dtype_size(dtype);
+  std::vector<uint8_t> cpu(out_bytes);
+  if (!cpu_ok(arpo_paged_attention(b.q.data(), b.keys.data(), b.values.data(), dtype, rows, s.heads, s.kv_heads,
+                                   s.head_dim, b.block_table.data(), b.table_stride, s.block_size, b.seq_rows.data(),
+                                   b.lengths.data(), b.scale, cpu.data()),
+              "paged_attention")) {
+    rep.failed++;
+    return;
+  }
+  DeviceBuffer dq = to_device(b.q), dkeys = to_device(b.keys), dvalues = to_device(b.values);
+  DeviceBuffer dtable = to_device(b.block_table), dseq = to_device(b.seq_rows), dlen = to_device(b.lengths);
+  DeviceBuffer dout(out_bytes);
+  CUDA_OK(cudaMemset(dout.ptr, 0xFF, out_bytes));  // NaN in both dtypes: an output left unwritten fails
+  auto run = [&] {
+    return arpo_cuda_paged_attention(dq.ptr, dkeys.ptr, dvalues.ptr, dtype, rows, s.heads, s.kv_heads, s.head_dim,
+                                     dtable.as<int32_t>(), b.table_stride, s.block_size, dseq.as<int32_t>(),
+                                     dlen.as<int32_t>(), b.scale, dout.ptr, nullptr);
+  };
+  if (!gpu_ok(run(), "paged_attention")) {
+    rep.failed++;
+    return;
+  }
+  std::vector<uint8_t> gpu(out_bytes);
+  dout.download(gpu.data(), out_bytes);
+  const Diff e_gpu = compare_paged(gpu, dtype, ref), e_cpu = compare_paged(cpu, dtype, ref);
+  const int32_t shortest = *std::min_element(b.lengths.begin(), b.lengths.end());
+  const int32_t longest = *std::max_element(b.lengths.begin(), b.lengths.end());
+  rep.result(e_gpu.ok() && e_cpu.ok(),
+             format("%-17s %-24s %s N=%-3lld len %d..%d", "paged_attention", s.name, dtype_name(dtype),
+                    static_cast<long long>(rows), shortest, longest) +
+                 " | " + describe_paged("gpu", e_gpu) + " | " + describe_paged("cpu", e_cpu));
+  if (s.timed) {
+    const double ms = median_ms(run, opt.warmup, opt.reps);
+    rep.timing(format("paged_attention %s %s len %d (K+V)", s.name, dtype_name(dtype), longest), ms,
+               static_cast<double>(b.kv_bytes_read()), opt);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
 // Argument checks: bad input is refused with a message, nothing is launched.
 // ---------------------------------------------------------------------------------------
 
@@ -495,6 +751,7 @@ void check_errors(Report& rep) {
   DeviceBuffer buf(1 << 16);
   float* f = buf.as<float>();
   int64_t* t = buf.as<int64_t>();
+  int32_t* i32 = buf.as<int32_t>();
   const void* misaligned = buf.as<uint8_t>() + 2;
   struct Refusal {
     const char* what;
@@ -523,6 +780,17 @@ void check_errors(Report& rep) {
        arpo_cuda_logprob_backward(f, ARPO_F32, 1, 8, 8, t, f, nullptr, f, f, 1.0f, nullptr)},
       {"logprob_backward null targets",
        arpo_cuda_logprob_backward(f, ARPO_F32, 1, 8, 8, nullptr, f, f, f, nullptr, 1.0f, nullptr)},
+      {"paged_attention null lengths",
+       arpo_cuda_paged_attention(f, f, f, ARPO_F32, 1, 2, 1, 64, i32, 1, 16, i32, nullptr, 1.0f, f, nullptr)},
+      {"paged_attention heads 3 kv_heads 2",
+       arpo_cuda_paged_attention(f, f, f, ARPO_F32, 1, 3, 2, 64, i32, 1, 16, i32, i32, 1.0f, f, nullptr)},
+      {"paged_attention head_dim 257",
+       arpo_cuda_paged_attention(f, f, f, ARPO_F32, 1, 2, 1, 257, i32, 1, 16, i32, i32, 1.0f, f, nullptr)},
+      {"paged_attention block_size 0",
+       arpo_cuda_paged_attention(f, f, f, ARPO_F32, 1, 2, 1, 64, i32, 1, 0, i32, i32, 1.0f, f, nullptr)},
+      {"paged_attention misaligned bf16",
+       arpo_cuda_paged_attention(buf.as<uint8_t>() + 1, f, f, ARPO_BF16, 1, 2, 1, 64, i32, 1, 16, i32, i32, 1.0f, f,
+                                 nullptr)},
   };
   for (const Refusal& r : refusals) rep.result(r.rc == ARPO_ERR_INVALID, format("refuses %-44s rc=%d", r.what, r.rc));
   // The message names the function that refused.
@@ -588,6 +856,9 @@ int main(int argc, char** argv) {
   check_surrogate(opt, rep, 7, 300, false, c++);
   check_surrogate(opt, rep, 64, 1000, false, c++);
   if (!opt.quick) check_surrogate(opt, rep, 512, 4096, false, c++);
+  c = 0;
+  for (const PagedShape& shape : kPagedShapes)
+    for (arpo_dtype dt : dtypes) check_paged_attention(opt, rep, shape, dt, c++);
 
   std::printf("\ntimings (median of %d after %d warmup; GB/s = bytes read + written / time)\n", opt.reps, opt.warmup);
   for (const std::string& line : rep.timings) std::printf("%s\n", line.c_str());

@@ -119,7 +119,8 @@ int arpo_decode_matmul_isa_supported(int32_t isa);
 /* The path ARPO_ISA_AUTO picks on this CPU. */
 int arpo_decode_matmul_best_isa(void);
 
-/* ---- Paged attention (CPU library only; on CUDA the model keeps libtorch's attention) ----
+/* ---- Paged attention (CPU; arpo_cuda_paged_attention below is the CUDA version, which the model does
+ *      not use yet: on CUDA it keeps libtorch's attention) ----
  *
  * 6. Attention of one query per row over a paged key/value cache, reading the keys and values
  *    where they lie in the block pool (nothing is gathered). The pools are row-major
@@ -185,8 +186,8 @@ int arpo_decode_layer(float* hidden, int64_t n, int64_t hidden_size, int64_t hea
                       const int32_t* block_table, int64_t table_stride, int64_t block_size,
                       const int32_t* seq_rows, const int32_t* lengths, float scale, int32_t num_threads);
 
-/* CUDA library: the same four kernels, queued on `stream` (a cudaStream_t; NULL = legacy
- * default stream). Pointers are device pointers. */
+/* CUDA library: the same four kernels and paged attention, queued on `stream` (a cudaStream_t;
+ * NULL = legacy default stream). Pointers are device pointers. */
 int arpo_cuda_token_stats(const void* logits, arpo_dtype dtype, int64_t n, int64_t v, int64_t row_stride,
                           const int64_t* targets, float temperature,
                           float* logprob, float* entropy, float* logsumexp, void* stream);
@@ -202,6 +203,15 @@ int arpo_cuda_logprob_backward(void* logits, arpo_dtype dtype, int64_t n, int64_
                                const int64_t* targets, const float* logsumexp, const float* entropy,
                                const float* grad_logprob, const float* grad_entropy, float temperature,
                                void* stream);
+/* 6 on the GPU: the same arguments and semantics (fp32 accumulation in another order, so equal
+ * up to rounding); q, the pools, block_table, seq_rows, lengths and out are device pointers.
+ * head_dim at most 256. Long rows are cut into spans merged afterwards when there are too few
+ * (row, kv head) pairs to fill the GPU (a stream-ordered workspace then). */
+int arpo_cuda_paged_attention(const void* q, const void* key_pool, const void* value_pool, arpo_dtype dtype,
+                              int64_t n, int64_t heads, int64_t kv_heads, int64_t head_dim,
+                              const int32_t* block_table, int64_t table_stride, int64_t block_size,
+                              const int32_t* seq_rows, const int32_t* lengths, float scale, void* out,
+                              void* stream);
 const char* arpo_cuda_last_error(void);
 
 #ifdef __cplusplus
