@@ -826,6 +826,7 @@ public final class TransformerModel implements AutoCloseable {
                 ? null
                 : decodeLinear(
                     rmsNorm(rows, compute.finalNorm()), weightsForRows(b).lmHead(), null);
+        if (mode == LogitsMode.ALL) result = result.view(b, 1, -1); // [B, maxNew = 1, V]
         cache.commit(sequences, counts);
         if (result != null) result.retainReference();
         return result;

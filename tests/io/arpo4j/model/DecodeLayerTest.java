@@ -113,6 +113,34 @@ class DecodeLayerTest {
     }
   }
 
+  /** LogitsMode.ALL of a fused step has libtorch's shape [B, 1, V] and its values. */
+  @ParameterizedTest
+  @ValueSource(strings = {"qwen2"})
+  void fusedStepReturnsEveryRowsLogitsInAllMode(String name) {
+    try (TransformerModel model = TestModels.model(layout(name), 29)) {
+      List<float[]> out = new ArrayList<>();
+      List<long[]> shapes = new ArrayList<>();
+      for (DecodeWeights w : new DecodeWeights[] {DecodeWeights.LIBTORCH, DecodeWeights.FP32}) {
+        model.setDecodeWeights(w);
+        try (KvCache cache = new KvCache(model, 4, 4)) {
+          List<CachedSequence> rows = new ArrayList<>();
+          for (int r = 0; r < 2; r++) {
+            rows.add(cache.newSequence(TestModels.tokens(5 + r, model.config().vocabSize(), r)));
+          }
+          model.forward(cache, rows, new int[] {5, 6}, LogitsMode.NONE);
+          for (CachedSequence s : rows) cache.append(s, new int[] {3});
+          try (Tensor logits = model.forward(cache, rows, new int[] {1, 1}, LogitsMode.ALL)) {
+            shapes.add(logits.sizes().vec().get());
+            out.add(Fixtures.floats(logits));
+          }
+        }
+      }
+      assertEquals(
+          java.util.Arrays.toString(shapes.get(0)), java.util.Arrays.toString(shapes.get(1)));
+      assertTrue(relativeError(out.subList(1, 2), out.subList(0, 1), 1e-5, name + " ALL") <= 1e-5);
+    }
+  }
+
   @ParameterizedTest
   @ValueSource(strings = {"qwen3"})
   void badLayersAreRefusedInOneLine(String name) {
