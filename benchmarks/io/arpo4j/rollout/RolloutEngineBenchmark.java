@@ -158,6 +158,11 @@ public class RolloutEngineBenchmark {
     }
 
     @Override
+    public Sequence fork(Sequence parent, int length) {
+      return new Seq(length);
+    }
+
+    @Override
     public void append(Sequence sequence, int[] tokens) {
       ((Seq) sequence).length += tokens.length;
     }

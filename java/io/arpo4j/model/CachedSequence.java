@@ -27,17 +27,18 @@ public final class CachedSequence implements Sequence {
   }
 
   /**
-   * A copy sharing {@code parent}'s blocks (the cache adjusts their reference counts and fills its
-   * table row).
+   * A child holding {@code parent}'s first {@code length} tokens, of which the first {@code cached}
+   * are cached, in the parent's blocks that hold them (the cache adjusts their reference counts and
+   * fills the child's table row).
    */
-  CachedSequence(CachedSequence parent, int tableRow) {
+  CachedSequence(CachedSequence parent, int length, int cached, int tableRow) {
     this.cache = parent.cache;
     this.tableRow = tableRow;
     this.tokens = Arrays.copyOf(parent.tokens, parent.tokens.length);
-    this.length = parent.length;
+    this.length = length;
     this.blocks = Arrays.copyOf(parent.blocks, parent.blocks.length);
-    this.blockCount = parent.blockCount;
-    this.cached = parent.cached;
+    this.blockCount = (cached + cache.blockSize() - 1) / cache.blockSize();
+    this.cached = cached;
   }
 
   @Override

@@ -18,10 +18,10 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 /**
  * Paged key/value cache. Per layer, keys and values live in one pool of fixed-size blocks ({@code
  * [capacityBlocks * blockSize, kvHeads, headDim]}); each sequence owns a table of block ids. Blocks
- * are reference counted, so {@link #fork} shares the parent's whole prefix by copying its block
- * table (O(blocks), no tensor copy). When a sequence then writes into a block another sequence
- * still uses, which can only be its partly filled last block, that block is copied first
- * (copy-on-write). The pool grows by doubling when it runs out of blocks.
+ * are reference counted, so {@link #fork} shares the parent's whole prefix, or its first tokens, by
+ * copying its block table (O(blocks), no tensor copy). When a sequence then writes into a block
+ * another sequence still uses, which can only be its partly filled last block, that block is copied
+ * first (copy-on-write). The pool grows by doubling when it runs out of blocks.
  *
  * <p>The block tables also live in one int32 tensor on the CPU, a row per live sequence, updated
  * where a block is added, replaced or forked, so a forward pass finds them without rebuilding
@@ -142,7 +142,29 @@ public final class KvCache implements AutoCloseable {
   /** A child sharing every token and cached block of {@code parent}. Copies no tensor data. */
   public CachedSequence fork(CachedSequence parent) {
     checkLive(parent);
-    CachedSequence child = new CachedSequence(parent, takeTableRow());
+    return share(
+        new CachedSequence(parent, parent.length(), parent.cachedLength(), takeTableRow()));
+  }
+
+  /**
+   * A child holding {@code parent}'s first {@code length} tokens, sharing the blocks of those the
+   * parent has cached, except that its last token stays pending: its first forward recomputes that
+   * token's keys and values, which yields the logits of what follows the prefix. Copies no tensor
+   * data; when the child then writes into the shared partly filled block, {@link #reserve} copies
+   * it, as it does for the parent's own later writes there.
+   */
+  public CachedSequence fork(CachedSequence parent, int length) {
+    checkLive(parent);
+    if (length < 1 || length > parent.length()) {
+      throw new IllegalArgumentException(
+          "fork length " + length + " outside [1, " + parent.length() + "]");
+    }
+    int cached = Math.min(parent.cachedLength(), length - 1);
+    return share(new CachedSequence(parent, length, cached, takeTableRow()));
+  }
+
+  /** Counts a new child's blocks as shared and fills its row of the block table. */
+  private CachedSequence share(CachedSequence child) {
     long row = (long) child.tableRow() * tableColumns;
     for (int i = 0; i < child.blockCount(); i++) {
       refCounts[child.block(i)]++;

@@ -22,6 +22,15 @@ public interface Policy extends AutoCloseable {
   /** A child sharing the parent's tokens and KV cache; the two diverge from here on. O(blocks). */
   Sequence fork(Sequence parent);
 
+  /**
+   * A child holding the parent's first {@code length} tokens, sharing their cached keys and values;
+   * its last token is computed again by its first step, which samples what follows the prefix.
+   * Copies nothing; no forward pass.
+   *
+   * @throws IllegalArgumentException unless {@code 1 <= length <= parent.length()}
+   */
+  Sequence fork(Sequence parent, int length);
+
   /** Appends tokens (e.g. a tool result); only they are prefilled, by the next {@link #step}. */
   void append(Sequence sequence, int[] tokens);
 

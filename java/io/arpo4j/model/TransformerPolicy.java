@@ -77,6 +77,11 @@ public final class TransformerPolicy implements Policy {
   }
 
   @Override
+  public CachedSequence fork(Sequence parent, int length) {
+    return cache.fork(own(parent), length);
+  }
+
+  @Override
   public void append(Sequence sequence, int[] tokens) {
     cache.append(own(sequence), tokens);
   }

@@ -16,20 +16,20 @@ final class PathState {
   }
 
   /**
-   * The k tokens after a tool result, whose window entropy decides the branch. {@code fork} is a
-   * sequence forked from the path right after the result, before the probe tokens were sampled:
-   * children start from it, so the probe tokens stay the parent's. Null when there was no budget
-   * left to branch into.
+   * The k tokens after a tool result, whose window entropy decides the branch. Children granted by
+   * the decision are forked from the path's sequence at {@code sequenceLength}, its length right
+   * after the result (response token {@code offset}): they start where the probe did, and the probe
+   * tokens stay the parent's.
    */
   static final class Probe {
     final int offset;
-    Sequence fork;
+    final int sequenceLength;
     double entropySum;
     int tokens;
 
-    Probe(int offset, Sequence fork) {
+    Probe(int offset, int sequenceLength) {
       this.offset = offset;
-      this.fork = fork;
+      this.sequenceLength = sequenceLength;
     }
   }
 

@@ -282,7 +282,12 @@ final class RolloutRun {
     }
   }
 
-  /** Forks the granted children from the probe's fork and records the decision on the parent. */
+  /**
+   * Forks the granted children from the parent right after the tool result and records the decision
+   * on the parent. By now the batched steps that decoded the probe have cached the result's keys
+   * and values, so each child shares them and computes only its one pending token (the result's
+   * last) in its first step; a decision that grants nothing costs nothing.
+   */
   private void branch(BranchDecider.Grant grant) {
     BranchDecider.Request request = grant.request();
     PathState parent = request.path();
@@ -290,24 +295,13 @@ final class RolloutRun {
     parent.probe = null;
 
     List<PathState> children = new ArrayList<>();
-    if (grant.children() > 0) {
-      // The fork handle becomes the first child; further ones are forked from it before it
-      // decodes, so all of them start right after the tool result and share its KV.
-      List<Sequence> forks = new ArrayList<>();
-      forks.add(probe.fork);
-      for (int i = 1; i < grant.children(); i++) {
-        forks.add(policy.fork(probe.fork));
-      }
-      for (Sequence fork : forks) {
-        PathState child =
-            new PathState(parent.group, parent.group.paths.size(), parent, probe.offset, fork);
-        addPath(child);
-        children.add(child);
-      }
-    } else if (probe.fork != null) {
-      policy.free(probe.fork);
+    for (int i = 0; i < grant.children(); i++) {
+      Sequence fork = policy.fork(parent.sequence, probe.sequenceLength);
+      PathState child =
+          new PathState(parent.group, parent.group.paths.size(), parent, probe.offset, fork);
+      addPath(child);
+      children.add(child);
     }
-    probe.fork = null;
     // the penalty's counters: a branch made here extends the run of branchings (the children's
     // ancestry includes this call), a call without one ends it
     boolean gained = !children.isEmpty();
@@ -410,10 +404,9 @@ final class RolloutRun {
 
   /**
    * Appends {@code " <result>\n{text}\n</result>"} (loss mask 0, cut at the length limit) and
-   * starts the probe: the next k tokens, whose entropy decides the branch. The fork for the
-   * children is taken now, before any probe token exists, so children resample from right after the
-   * result. (Policy has no fork-at-length, so the fork shares the KV up to the last prefilled token
-   * and prefills the result itself; the prefix before it is never recomputed.)
+   * starts the probe: the next k tokens, whose entropy decides the branch. Nothing is forked yet:
+   * the probe remembers where the result ends, and {@link #branch} forks the children there once
+   * the decision grants any, so the result is prefilled once, by the parent's next batched step.
    */
   private void applyToolOutcome(ToolOutcome outcome) {
     pendingTools--;
@@ -442,9 +435,7 @@ final class RolloutRun {
     }
     path.segmentStart = response.size();
     path.stopTail.setLength(0);
-    boolean budgetLeft = path.group.branchSlots(config.globalSize()) > 0;
-    path.probe =
-        new PathState.Probe(response.size(), budgetLeft ? policy.fork(path.sequence) : null);
+    path.probe = new PathState.Probe(response.size(), path.sequence.length());
     path.phase = PathState.Phase.DECODING;
     decoding.add(path);
   }
@@ -469,10 +460,6 @@ final class RolloutRun {
           if (path.sequence != null) {
             policy.free(path.sequence);
             path.sequence = null;
-          }
-          if (path.probe != null && path.probe.fork != null) {
-            policy.free(path.probe.fork);
-            path.probe.fork = null;
           }
         } catch (RuntimeException ignored) {
           // the policy is failing already; the exception being thrown says why

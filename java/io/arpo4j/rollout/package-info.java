@@ -25,12 +25,13 @@
  *       consuming one generator, so they do not depend on the order tool calls finish in.
  * </ul>
  *
- * <p>KV sharing: {@link io.arpo4j.model.Policy} offers fork-of-a-whole-sequence only, so the engine
- * forks right after appending the tool result and before the first probe token is sampled. The fork
- * shares every prefilled position of the parent; the last sampled token and the tool result were
- * still pending, so each child that is kept prefills those itself (a few dozen tokens per branch),
- * and a fork that is not kept is freed without ever running. Fillers and initial samples each
- * prefill the prompt (no prefill-only step in the API).
+ * <p>KV sharing: children are forked only once the decision grants them, after the probe tokens
+ * were decoded, with {@link io.arpo4j.model.Policy#fork(io.arpo4j.model.Sequence, int)} at the
+ * parent's length right after the tool result. By then the parent's batched steps have cached the
+ * result, so a child shares every position before the fork point but the last, which its first
+ * (batched) step computes again to sample what follows the result; a decision that grants nothing
+ * forks nothing. Fillers and initial samples each prefill the prompt (no prefill-only step in the
+ * API).
  *
  * <p>Record format (one JSON object per line, one line per prompt): {@code promptIndex}, {@code
  * prompt {tokens, text, references}}, {@code trajectories [...]}, each with {@code id, parentId,

@@ -86,6 +86,11 @@ class GenerationTest {
     }
 
     @Override
+    public Sequence fork(Sequence parent, int length) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
     public void append(Sequence sequence, int[] tokens) {
       throw new UnsupportedOperationException();
     }

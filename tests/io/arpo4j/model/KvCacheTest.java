@@ -1,6 +1,7 @@
 package io.arpo4j.model;
 
 import static io.arpo4j.testing.NumericAsserts.assertClose;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -155,6 +156,123 @@ class KvCacheTest {
       }
       cache.free(child);
       cache.free(grandchild);
+      assertEquals(0, cache.usedBlocks(), "every block returned to the pool");
+    }
+  }
+
+  /** Logits [V] after the last of {@code tokens}, from a fresh sequence in a cache of its own. */
+  private static float[] freshLastLogits(int[] tokens) {
+    try (KvCache fresh = new KvCache(model, 4, 4);
+        Tensor logits =
+            model.forward(
+                fresh,
+                List.of(fresh.newSequence(tokens)),
+                new int[] {tokens.length},
+                LogitsMode.LAST)) {
+      return Fixtures.floats(logits);
+    }
+  }
+
+  /**
+   * A fork at a length takes a prefix of a parent that has cached past it (as the rollout forks a
+   * branch after its probe): it shares the blocks of all its positions but the last, which stays
+   * pending; its first step computes that one and gives what a fresh sequence over the prefix
+   * gives. Writes into a shared partly filled block, by a child or by the parent, copy it first, so
+   * neither sees the other's keys.
+   */
+  @Test
+  void forkAtALengthSharesThePrefixAndComputesOnlyItsLastToken() {
+    int[] tokens = TestModels.tokens(13, vocab, 7);
+    try (KvCache cache = new KvCache(model, 4, 16)) {
+      // 11 cached tokens in blocks of 4, 4 and 3, one pending
+      CachedSequence parent = cache.newSequence(Arrays.copyOf(tokens, 10));
+      forwardAll(cache, List.of(parent), new int[] {10});
+      cache.append(parent, new int[] {tokens[10]});
+      forwardAll(cache, List.of(parent), new int[] {1});
+      cache.append(parent, new int[] {tokens[11]});
+      int used = cache.usedBlocks();
+
+      CachedSequence inPartial = cache.fork(parent, 10); // its last token lies in a partial block
+      CachedSequence atBoundary = cache.fork(parent, 9); // its cached part fills 2 blocks exactly
+      assertEquals(used, cache.usedBlocks(), "forks copy no block");
+      assertArrayEquals(Arrays.copyOf(tokens, 10), inPartial.tokens());
+      assertArrayEquals(Arrays.copyOf(tokens, 9), atBoundary.tokens());
+      assertEquals(9, inPartial.cachedLength());
+      assertEquals(1, inPartial.pendingLength());
+      assertEquals(3, inPartial.blockCount());
+      assertEquals(8, atBoundary.cachedLength());
+      assertEquals(1, atBoundary.pendingLength());
+      assertEquals(2, atBoundary.blockCount());
+      for (int i = 0; i < 2; i++) {
+        assertEquals(parent.block(i), inPartial.block(i));
+        assertEquals(parent.block(i), atBoundary.block(i));
+        assertEquals(3, cache.sharing(parent, i), "full block " + i + " shared by all three");
+      }
+      assertEquals(parent.block(2), inPartial.block(2));
+      assertEquals(2, cache.sharing(parent, 2), "the partial block: parent and inPartial");
+
+      try (Tensor logits =
+          model.forward(cache, List.of(inPartial, atBoundary), new int[] {1, 1}, LogitsMode.LAST)) {
+        float[] flat = Fixtures.floats(logits);
+        assertClose(
+            "inPartial's first step",
+            freshLastLogits(Arrays.copyOf(tokens, 10)),
+            Arrays.copyOfRange(flat, 0, vocab),
+            TOLERANCE,
+            0);
+        assertClose(
+            "atBoundary's first step",
+            freshLastLogits(Arrays.copyOf(tokens, 9)),
+            Arrays.copyOfRange(flat, vocab, 2 * vocab),
+            TOLERANCE,
+            0);
+      }
+      assertEquals(1, cache.sharing(inPartial, 2), "the child copied the partial block on write");
+      assertEquals(1, cache.sharing(parent, 2));
+      assertEquals(1, cache.sharing(atBoundary, 2), "a new block for position 8");
+      assertEquals(used + 2, cache.usedBlocks());
+
+      // the parent writes into a block it shares with a child: it copies it first, so the child's
+      // later writes there do not reach the parent
+      CachedSequence late = cache.fork(parent, 11);
+      assertEquals(2, cache.sharing(parent, 2));
+      float[][] parentExpected = full(tokens);
+      assertClose(
+          "parent position 11",
+          parentExpected[11],
+          forwardAll(cache, List.of(parent), new int[] {1}).get(0)[0],
+          TOLERANCE,
+          0);
+      assertEquals(1, cache.sharing(parent, 2), "the parent copied the shared block on write");
+      assertEquals(1, cache.sharing(late, 2));
+      int other = (tokens[11] + 1) % vocab;
+      cache.append(late, new int[] {other});
+      float[][] lateGot = forwardAll(cache, List.of(late), new int[] {2}).get(0);
+      int[] lateTokens = concat(Arrays.copyOf(tokens, 11), new int[] {other});
+      float[][] lateExpected = full(lateTokens);
+      assertClose("late position 10", lateExpected[10], lateGot[0], TOLERANCE, 0);
+      assertClose("late position 11", lateExpected[11], lateGot[1], TOLERANCE, 0);
+      cache.append(parent, new int[] {tokens[12]});
+      assertClose(
+          "parent position 12, after the child wrote position 11 of the old block",
+          parentExpected[12],
+          forwardAll(cache, List.of(parent), new int[] {1}).get(0)[0],
+          TOLERANCE,
+          0);
+
+      // a parent with nothing cached gives a child with nothing shared
+      CachedSequence unrun = cache.newSequence(Arrays.copyOf(tokens, 6));
+      CachedSequence unrunChild = cache.fork(unrun, 5);
+      assertEquals(0, unrunChild.cachedLength());
+      assertEquals(5, unrunChild.pendingLength());
+      assertEquals(0, unrunChild.blockCount());
+
+      assertThrows(IllegalArgumentException.class, () -> cache.fork(parent, 0));
+      assertThrows(IllegalArgumentException.class, () -> cache.fork(parent, parent.length() + 1));
+      for (CachedSequence s : List.of(parent, inPartial, atBoundary, late, unrun, unrunChild)) {
+        cache.free(s);
+      }
+      assertThrows(IllegalArgumentException.class, () -> cache.fork(parent, 1), "freed parent");
       assertEquals(0, cache.usedBlocks(), "every block returned to the pool");
     }
   }

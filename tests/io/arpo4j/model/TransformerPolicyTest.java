@@ -182,6 +182,39 @@ class TransformerPolicyTest {
     }
   }
 
+  /**
+   * A fork at a length, taken as the rollout takes a branch (after a tool result and the probe
+   * tokens that followed it), runs no forward pass; its one pending token joins the parent's in one
+   * batched decode pass, and it continues the prefix as the parent continues its own tokens.
+   */
+  @Test
+  void forkAtALengthRunsNoPassAndItsFirstStepJoinsTheDecodeBatch() {
+    try (TransformerPolicy policy = pm.newPolicy()) {
+      SamplingParams greedy = SamplingParams.greedy();
+      CachedSequence parent = policy.newSequence(TestModels.tokens(20, 256, 5));
+      policy.step(List.of(parent), greedy, 0, 0);
+      policy.append(parent, TestModels.tokens(7, 256, 6)); // a tool result
+      int length = parent.length();
+      for (int step = 1; step <= 3; step++) policy.step(List.of(parent), greedy, 0, step); // probe
+
+      long before = pm.model().cachedForwards();
+      CachedSequence child = policy.fork(parent, length);
+      assertEquals(before, pm.model().cachedForwards(), "the fork runs no forward pass");
+      assertArrayEquals(Arrays.copyOf(parent.tokens(), length), child.tokens());
+      assertEquals(length - 1, child.cachedLength());
+      int[] parentTokens = parent.tokens();
+      List<SampledToken> next = policy.step(List.of(parent, child), greedy, 0, 4);
+      assertEquals(1, pm.model().cachedForwards() - before, "one decode pass for both");
+      assertEquals(argmax(lastLogits(parentTokens)), next.get(0).token(), "the parent");
+      assertEquals(
+          argmax(lastLogits(Arrays.copyOf(parentTokens, length))),
+          next.get(1).token(),
+          "the child");
+      assertThrows(IllegalArgumentException.class, () -> policy.fork(parent, 0));
+      assertThrows(IllegalArgumentException.class, () -> policy.fork(parent, parent.length() + 1));
+    }
+  }
+
   @Test
   void chunkedGroupedPrefillOfUnequalPromptsMatchesRecompute() {
     try (TransformerPolicy policy =

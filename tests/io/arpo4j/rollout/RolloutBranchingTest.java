@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.arpo4j.rollout.RolloutConfig.BranchRule;
@@ -153,7 +154,7 @@ class RolloutBranchingTest {
     assertEquals(
         List.of("1", "2", "s"),
         tools.calls.stream().map(Fixtures.EchoTools.Call::input).sorted().toList());
-    assertTrue(policy.live.isEmpty(), "every sequence and fork handle freed");
+    assertTrue(policy.live.isEmpty(), "every sequence freed");
   }
 
   private static void assertBranchPoint(
@@ -205,6 +206,9 @@ class RolloutBranchingTest {
     assertEquals(List.of(), group.trajectory(2).branchPoints().get(0).childIds());
     assertEquals(1, group.trajectory(3).parentId());
     assertEquals(Origin.BRANCH, group.trajectory(3).origin());
+    // only the granted child was forked: the requests left without budget fork nothing
+    assertEquals(1, policy.forkCalls);
+    assertEquals(1, policy.sequence("Q#1").forks);
   }
 
   @Test
@@ -229,13 +233,23 @@ class RolloutBranchingTest {
     for (int c = 3; c < 6; c++) {
       assertEquals(Origin.BRANCH, group.trajectory(c).origin());
     }
-    // both children of path 1 were forked from the same point, sharing its KV prefix
+    // both children of path 1 were forked from it at the end of its tool result, sharing its KV
+    // cells of every position before that but the last, which each of them computed again
+    int fork = "<python>1</python>".length() + result("R:1").length();
+    assertEquals(fork, group.trajectory(3).forkOffset());
+    assertEquals(fork, group.trajectory(4).forkOffset());
+    ScriptedPolicy.FakeSequence parent = policy.sequence("Q#1");
     ScriptedPolicy.FakeSequence first = policy.sequence("Q#1.1");
-    ScriptedPolicy.FakeSequence second = policy.sequence("Q#1.1.1");
-    int shared = first.promptLength + "<python>1</python>".length() - 1;
-    for (int pos = 0; pos < shared; pos++) {
-      assertTrue(first.kv.get(pos) == second.kv.get(pos), "shared KV cell " + pos);
-      assertTrue(first.kv.get(pos) == policy.sequence("Q#1").kv.get(pos), "parent's cell " + pos);
+    ScriptedPolicy.FakeSequence second = policy.sequence("Q#1.2");
+    assertEquals(2, parent.forks, "one fork per child, none besides");
+    int forkLength = parent.promptLength + fork;
+    for (int pos = 0; pos < forkLength - 1; pos++) {
+      assertSame(parent.kv.get(pos), first.kv.get(pos), "parent's cell " + pos);
+      assertSame(parent.kv.get(pos), second.kv.get(pos), "parent's cell " + pos);
+    }
+    for (ScriptedPolicy.FakeSequence child : List.of(first, second)) {
+      assertEquals(
+          new ScriptedPolicy.Cell(child.name, forkLength - 1), child.kv.get(forkLength - 1));
     }
     assertTrue(policy.live.isEmpty());
   }
@@ -272,9 +286,9 @@ class RolloutBranchingTest {
       assertEquals("<answer>C</answer>", t.text());
       assertTrue(policy.sequence("Q#" + id).createdAtStep > lastInitialStep);
     }
-    // the fork taken at the tool result (budget was free then) was given back after the decision
-    assertEquals(1, policy.forkCalls);
-    assertTrue(policy.sequence("Q#0.1").freed);
+    // a decision that grants no child forks nothing, though budget was free at the tool result
+    assertEquals(0, policy.forkCalls);
+    assertEquals(0, policy.sequence("Q#0").forks);
     assertTrue(policy.live.isEmpty());
   }
 

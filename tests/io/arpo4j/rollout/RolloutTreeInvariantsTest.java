@@ -44,7 +44,7 @@ class RolloutTreeInvariantsTest {
       for (RolloutGroup group : groups) {
         branches += check(config, policy, group);
       }
-      assertTrue(policy.live.isEmpty(), "every sequence and fork handle freed");
+      assertTrue(policy.live.isEmpty(), "every sequence freed");
     }
     assertTrue(branches > 10, "the scenarios branch (" + branches + " branches)");
   }
@@ -130,21 +130,23 @@ class RolloutTreeInvariantsTest {
       assertNotNull(childName, "child starts with its own first token");
       assertNull(markerAt(parent.text(), text(parent.tokens(), 0, fork).length()));
 
-      // KV: the child holds the parent's cells (same objects) for everything the parent had
-      // prefilled when it forked: all but the last generated token and the tool result, which
-      // the child prefills itself. It never recomputes the prefix.
+      // KV: the child is forked once the parent's probe steps have computed the tool result, so
+      // it holds the parent's cells (same objects) for every position before the fork point but
+      // the last, which its first step computes again to sample what follows the result. From
+      // there on it computes each position once, up to its last token (sampled, never computed).
       FakeSequence parentSeq = policy.sequence(sequenceName(parent));
       FakeSequence childSeq = policy.sequence(childName);
-      ToolCall forkCall =
-          t.toolCalls().stream()
-              .filter(call -> call.offset() + call.resultTokens() == fork)
-              .findFirst()
-              .orElseThrow();
-      int shared = childSeq.promptLength + fork - forkCall.resultTokens() - 1;
-      for (int pos = 0; pos < shared; pos++) {
+      int forkLength = childSeq.promptLength + fork;
+      for (int pos = 0; pos < forkLength - 1; pos++) {
         assertSame(parentSeq.kv.get(pos), childSeq.kv.get(pos));
       }
-      assertEquals(t.length() - fork + forkCall.resultTokens(), childSeq.prefilled);
+      assertEquals(
+          new ScriptedPolicy.Cell(parentSeq.name, forkLength - 1),
+          parentSeq.kv.get(forkLength - 1));
+      assertEquals(
+          new ScriptedPolicy.Cell(childSeq.name, forkLength - 1), childSeq.kv.get(forkLength - 1));
+      assertEquals(childSeq.promptLength + t.length() - 1, childSeq.kv.size());
+      assertEquals(t.length() - fork, childSeq.prefilled);
     }
     return branches;
   }

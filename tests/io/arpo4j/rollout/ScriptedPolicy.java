@@ -22,7 +22,8 @@ import java.util.function.Function;
  * (tool results) do not move the script. When a script runs out it emits EOS.
  *
  * <p>It also plays a KV cache: prefilling a position creates a new {@link Cell}; a fork copies the
- * parent's cells by reference. Tests check sharing by identity and count prefilled tokens.
+ * parent's cells by reference (a fork at a length, those of all its positions but the last, which
+ * its first step computes again). Tests check sharing by identity and count prefilled tokens.
  */
 final class ScriptedPolicy implements Policy {
   static final int VOCAB = 128;
@@ -152,13 +153,31 @@ final class ScriptedPolicy implements Policy {
   @Override
   public Sequence fork(Sequence parent) {
     FakeSequence p = live(parent);
+    return fork(p, p.tokens.size(), p.kv.size());
+  }
+
+  /**
+   * Shares the parent's cells of at most the first {@code length - 1} positions, as a cache does.
+   */
+  @Override
+  public Sequence fork(Sequence parent, int length) {
+    FakeSequence p = live(parent);
+    if (length < 1 || length > p.tokens.size()) {
+      throw new IllegalArgumentException(
+          "fork length " + length + " outside [1, " + p.tokens.size() + "]");
+    }
+    return fork(p, length, Math.min(p.kv.size(), length - 1));
+  }
+
+  /** A child of the first {@code length} tokens holding the parent's first {@code cached} cells. */
+  private Sequence fork(FakeSequence p, int length, int cached) {
     forkCalls++;
     p.forks++;
     return register(
         new FakeSequence(
             p.name + "." + p.forks,
-            new ArrayList<>(p.tokens),
-            new ArrayList<>(p.kv),
+            new ArrayList<>(p.tokens.subList(0, length)),
+            new ArrayList<>(p.kv.subList(0, cached)),
             p.promptLength));
   }
 
