@@ -23,6 +23,9 @@
 #   benchmarks/run.sh memory --sharding [LAYERS] [TOKENS]   peak RSS per rank, distributed.sharding
 #                                           none/optimizer/gradients/full at 1 and 2 Gloo ranks
 #                                           (SHARDINGS="none full" for some; full with gradient checkpointing)
+#   benchmarks/run.sh memory --prefill [TOKENS...]   peak RSS of prefilling one prompt of each TOKENS
+#                                           (default 2048 4096), Qwen2.5-0.5B shape, in 1024-token
+#                                           forward passes and in one
 #   benchmarks/run.sh ddp [ROWS]             SFT tokens/s at 1 and 2 ranks; Gloo all-reduce vs tensor copy
 # Results (JMH JSON) go under target/; a table is printed.
 set -euo pipefail
@@ -99,6 +102,20 @@ case "$what" in
             pids+=($!)
           done
           for p in "${pids[@]}"; do wait "$p"; done
+        done
+      done
+      exit 0
+    fi
+    if [ "${1:-}" = "--prefill" ]; then
+      shift
+      echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1); fp32, one prompt, greedy next token"
+      java -cp "$cp" io.arpo4j.trainer.MemoryBench --header --prefill 0
+      for tokens in ${@:-2048 4096}; do
+        forwards="$tokens"
+        [ "$tokens" -gt 1024 ] && forwards="1024 $tokens"
+        for forward in $forwards; do
+          java -Xmx1g -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -cp "$cp" io.arpo4j.trainer.MemoryBench \
+            --prefill "$tokens" --forward-tokens "$forward"
         done
       done
       exit 0

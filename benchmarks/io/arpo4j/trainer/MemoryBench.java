@@ -6,12 +6,16 @@ import io.arpo4j.distributed.Distributed;
 import io.arpo4j.distributed.Sharding;
 import io.arpo4j.distributed.World;
 import io.arpo4j.model.DefaultModel;
+import io.arpo4j.model.KvCache;
 import io.arpo4j.model.LoraAdapter;
 import io.arpo4j.model.LoraConfig;
 import io.arpo4j.model.ModelBench;
 import io.arpo4j.model.ModelConfig;
 import io.arpo4j.model.PolicyModel;
 import io.arpo4j.model.RuntimeOptions;
+import io.arpo4j.model.SamplingParams;
+import io.arpo4j.model.Sequence;
+import io.arpo4j.model.TransformerPolicy;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -48,6 +52,18 @@ public final class MemoryBench {
     int chunk = Integer.parseInt(value(a, "--chunk", "256"));
     int loraRank = Integer.parseInt(value(a, "--lora", "0"));
     String sharding = value(a, "--sharding", null);
+    String prefill = value(a, "--prefill", null);
+    if (a.contains("--header") && prefill != null) {
+      System.out.printf(
+          Locale.ROOT,
+          "%-15s %-15s %10s %14s %10s%n",
+          "prefill tokens",
+          "per forward",
+          "RSS load",
+          "peak prefill",
+          "prefill s");
+      return;
+    }
     if (a.contains("--header") && sharding != null) {
       System.out.printf(
           Locale.ROOT,
@@ -85,6 +101,11 @@ public final class MemoryBench {
       shape.put("num_hidden_layers", Integer.parseInt(value(a, "--layers", "24")));
     }
     ModelConfig config = ModelConfig.fromJson(shape);
+    if (prefill != null) {
+      int prefillTokens = Integer.parseInt(prefill);
+      prefill(config, prefillTokens, Integer.parseInt(value(a, "--forward-tokens", prefill)));
+      return;
+    }
     if (sharding != null) {
       sharded(config, tokens, checkpointing, chunk, Sharding.parse(sharding));
       return;
@@ -153,6 +174,31 @@ public final class MemoryBench {
             m.stepSeconds());
       }
       dist.barrier();
+    }
+  }
+
+  /** The prefill row: one prompt of {@code tokens} tokens, {@code forwardTokens} per forward. */
+  private static void prefill(ModelConfig config, int tokens, int forwardTokens)
+      throws IOException {
+    try (PolicyModel pm =
+            PolicyModel.create(config, DefaultModel.tokenizer(), 1, RuntimeOptions.cpu());
+        TransformerPolicy policy = pm.newPolicy(KvCache.DEFAULT_BLOCK_SIZE, forwardTokens)) {
+      SplittableRandom rng = new SplittableRandom(1);
+      int[] prompt = new int[tokens];
+      for (int i = 0; i < tokens; i++) prompt[i] = rng.nextInt(config.vocabSize());
+      Sequence sequence = policy.newSequence(prompt);
+      long loaded = status("VmRSS");
+      long start = System.nanoTime();
+      policy.step(List.of(sequence), SamplingParams.greedy(), 1, 0);
+      double seconds = (System.nanoTime() - start) / 1e9;
+      System.out.printf(
+          Locale.ROOT,
+          "%-15d %-15d %10s %14s %10.1f%n",
+          tokens,
+          Math.min(tokens, forwardTokens),
+          gib(loaded),
+          gib(status("VmHWM")),
+          seconds);
     }
   }
 

@@ -898,15 +898,60 @@ public final class TransformerModel implements AutoCloseable {
     }
   }
 
+  /**
+   * The decoder layers over h [B, T, hidden]; call inside a pointer scope, which frees the result.
+   * Without autograd (a cached forward, scoring) each layer's intermediates are freed when the
+   * layer ends. Under autograd the graph holds most of them for backward anyway, and freeing the
+   * rest early raised a 2,048-token training step's peak RSS by 0.4 GiB: once mmapped buffers are
+   * freed, glibc raises its mmap threshold and serves later ones from its heap, which stays
+   * resident (with the threshold pinned, the peak fell by 0.2 GiB).
+   */
   private Tensor runLayers(Layer[] layers, Tensor h, Tensor positions, KeyValueSource kv) {
     Tensor[] cosSin = rotary.cosSin(positions, h.scalar_type());
-    ParameterResidency r = residency;
-    for (int i = 0; i < layers.length; i++) {
-      if (r != null) r.gather(i);
-      h = runLayer(i, layers[i], h, cosSin, kv);
-      if (r != null) r.release(i);
-    }
+    if (!GradMode.is_enabled()) return runLayersFreeingEach(layers, h, cosSin, kv);
+    for (int i = 0; i < layers.length; i++) h = gatheredLayer(i, layers[i], h, cosSin, kv);
     return h;
+  }
+
+  /**
+   * {@link #runLayers} without autograd. Each layer runs in a pointer scope of its own, so that its
+   * intermediates (normed inputs, q/k/v, attention, the [B, T, intermediate] MLP tensors) do not
+   * pile up over all layers until the caller's scope closes: prefilling 4,096 tokens of a 0.5B
+   * model in one forward took the JVM past 15 GB. Only a layer's output outlives its scope, until
+   * the next layer has consumed it.
+   */
+  private Tensor runLayersFreeingEach(
+      Layer[] layers, Tensor h, Tensor[] cosSin, KeyValueSource kv) {
+    PointerScope callerScope = PointerScope.getInnerScope();
+    Tensor retainedOutput = null; // the latest layer's output, kept past its layer's scope
+    try {
+      for (int i = 0; i < layers.length; i++) {
+        Tensor output;
+        try (PointerScope layerScope = new PointerScope()) {
+          output = retained(gatheredLayer(i, layers[i], h, cosSin, kv));
+        }
+        if (retainedOutput != null) retainedOutput.releaseReference(); // layer i has consumed it
+        retainedOutput = h = output;
+      }
+      if (retainedOutput != null) {
+        callerScope.attach(retainedOutput);
+        retainedOutput.releaseReference(); // leaves the caller's scope the only reference
+        retainedOutput = null;
+      }
+      return h;
+    } finally {
+      if (retainedOutput != null) retainedOutput.releaseReference(); // a layer threw
+    }
+  }
+
+  /** {@link #runLayer} with the layer's parameters gathered around it when they are sharded. */
+  private Tensor gatheredLayer(
+      int index, Layer layer, Tensor h, Tensor[] cosSin, KeyValueSource kv) {
+    ParameterResidency r = residency;
+    if (r != null) r.gather(index);
+    Tensor output = runLayer(index, layer, h, cosSin, kv);
+    if (r != null) r.release(index);
+    return output;
   }
 
   /** One decoder layer over h [B, T, hidden]. */
