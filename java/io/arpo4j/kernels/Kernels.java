@@ -570,8 +570,8 @@ public final class Kernels {
   // ---- fused decode layer ------------------------------------------------------------------
 
   /**
-   * One decoder layer's tensors for {@link #decodeLayer}: HF names, {@code [out, in]} weights.
-   * Biases and the per-head norms (Qwen3) may be null.
+   * One decoder layer's tensors, for {@link #decodeLayer} and as the model holds its layers: HF
+   * names, {@code [out, in]} weights. Biases and the per-head norms (Qwen3) may be null.
    */
   public record LayerTensors(
       Tensor inputNorm,

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.arpo4j.kernels.Kernels;
+import io.arpo4j.kernels.Kernels.LayerTensors;
 import io.arpo4j.kernels.NativeLibraries;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -130,11 +131,11 @@ public final class TransformerModel implements AutoCloseable {
   private volatile ParameterResidency residency;
 
   /** The tensors a forward pass reads. */
-  private record Weights(Tensor embed, Tensor finalNorm, Tensor lmHead, Layer[] layers) {
+  private record Weights(Tensor embed, Tensor finalNorm, Tensor lmHead, LayerTensors[] layers) {
     static Weights of(ModelConfig config, Map<String, Tensor> p) {
-      Layer[] layers = new Layer[config.numLayers()];
+      LayerTensors[] layers = new LayerTensors[config.numLayers()];
       for (int i = 0; i < layers.length; i++) {
-        layers[i] = Layer.of(p, i);
+        layers[i] = layerOf(p, i);
       }
       Tensor embed = p.get("model.embed_tokens.weight");
       return new Weights(
@@ -145,78 +146,58 @@ public final class TransformerModel implements AutoCloseable {
     }
   }
 
-  /** One decoder layer's parameters; absent biases and norms are null. */
-  private record Layer(
-      Tensor inputNorm,
-      Tensor q,
-      Tensor qBias,
-      Tensor k,
-      Tensor kBias,
-      Tensor v,
-      Tensor vBias,
-      Tensor o,
-      Tensor oBias,
-      Tensor qNorm,
-      Tensor kNorm,
-      Tensor postNorm,
-      Tensor gate,
-      Tensor gateBias,
-      Tensor up,
-      Tensor upBias,
-      Tensor down,
-      Tensor downBias) {
+  /**
+   * One decoder layer's parameters (absent biases and norms are null), as the fused decode kernel
+   * also takes them.
+   */
+  private static LayerTensors layerOf(Map<String, Tensor> p, int index) {
+    String n = ParameterLayout.layerPrefix(index);
+    return new LayerTensors(
+        p.get(n + "input_layernorm.weight"),
+        p.get(n + "self_attn.q_proj.weight"),
+        p.get(n + "self_attn.q_proj.bias"),
+        p.get(n + "self_attn.k_proj.weight"),
+        p.get(n + "self_attn.k_proj.bias"),
+        p.get(n + "self_attn.v_proj.weight"),
+        p.get(n + "self_attn.v_proj.bias"),
+        p.get(n + "self_attn.q_norm.weight"),
+        p.get(n + "self_attn.k_norm.weight"),
+        p.get(n + "self_attn.o_proj.weight"),
+        p.get(n + "self_attn.o_proj.bias"),
+        p.get(n + "post_attention_layernorm.weight"),
+        p.get(n + "mlp.gate_proj.weight"),
+        p.get(n + "mlp.gate_proj.bias"),
+        p.get(n + "mlp.up_proj.weight"),
+        p.get(n + "mlp.up_proj.bias"),
+        p.get(n + "mlp.down_proj.weight"),
+        p.get(n + "mlp.down_proj.bias"));
+  }
 
-    /**
-     * The layer's weights cast to {@code type} inside the autograd graph (gradients reach these).
-     */
-    Layer cast(ScalarType type) {
-      return new Layer(
-          to(inputNorm, type),
-          to(q, type),
-          to(qBias, type),
-          to(k, type),
-          to(kBias, type),
-          to(v, type),
-          to(vBias, type),
-          to(o, type),
-          to(oBias, type),
-          to(qNorm, type),
-          to(kNorm, type),
-          to(postNorm, type),
-          to(gate, type),
-          to(gateBias, type),
-          to(up, type),
-          to(upBias, type),
-          to(down, type),
-          to(downBias, type));
-    }
+  /** The layer's weights cast to {@code type} inside the autograd graph (gradients reach these). */
+  private static LayerTensors cast(LayerTensors l, ScalarType type) {
+    return new LayerTensors(
+        castTo(l.inputNorm(), type),
+        castTo(l.q(), type),
+        castTo(l.qBias(), type),
+        castTo(l.k(), type),
+        castTo(l.kBias(), type),
+        castTo(l.v(), type),
+        castTo(l.vBias(), type),
+        castTo(l.qNorm(), type),
+        castTo(l.kNorm(), type),
+        castTo(l.o(), type),
+        castTo(l.oBias(), type),
+        castTo(l.postNorm(), type),
+        castTo(l.gate(), type),
+        castTo(l.gateBias(), type),
+        castTo(l.up(), type),
+        castTo(l.upBias(), type),
+        castTo(l.down(), type),
+        castTo(l.downBias(), type));
+  }
 
-    private static Tensor to(Tensor t, ScalarType type) {
-      return t == null ? null : t.to(type);
-    }
-
-    static Layer of(Map<String, Tensor> p, int index) {
-      String n = ParameterLayout.layerPrefix(index);
-      return new Layer(
-          p.get(n + "input_layernorm.weight"),
-          p.get(n + "self_attn.q_proj.weight"),
-          p.get(n + "self_attn.q_proj.bias"),
-          p.get(n + "self_attn.k_proj.weight"),
-          p.get(n + "self_attn.k_proj.bias"),
-          p.get(n + "self_attn.v_proj.weight"),
-          p.get(n + "self_attn.v_proj.bias"),
-          p.get(n + "self_attn.o_proj.weight"),
-          p.get(n + "self_attn.o_proj.bias"),
-          p.get(n + "self_attn.q_norm.weight"),
-          p.get(n + "self_attn.k_norm.weight"),
-          p.get(n + "post_attention_layernorm.weight"),
-          p.get(n + "mlp.gate_proj.weight"),
-          p.get(n + "mlp.gate_proj.bias"),
-          p.get(n + "mlp.up_proj.weight"),
-          p.get(n + "mlp.up_proj.bias"),
-          p.get(n + "mlp.down_proj.weight"),
-          p.get(n + "mlp.down_proj.bias"));
-    }
+  private static Tensor castTo(Tensor t, ScalarType type) {
+    return t == null ? null : t.to(type);
   }
 
   /** Where a layer's attention finds its keys and values. */
@@ -547,8 +528,8 @@ public final class TransformerModel implements AutoCloseable {
           (name, copy) -> {
             if (name.endsWith("_proj.weight")) merged.put(name, copy);
           });
-      Layer[] layers = new Layer[config.numLayers()];
-      for (int i = 0; i < layers.length; i++) layers[i] = Layer.of(merged, i);
+      LayerTensors[] layers = new LayerTensors[config.numLayers()];
+      for (int i = 0; i < layers.length; i++) layers[i] = layerOf(merged, i);
       bf16Copies = Collections.unmodifiableMap(made);
       bf16Decode =
           new Weights(
@@ -590,31 +571,9 @@ public final class TransformerModel implements AutoCloseable {
       releaseFusedLayers();
       Kernels.DecodeLayer[] made = new Kernels.DecodeLayer[weights.layers().length];
       for (int i = 0; i < made.length; i++) {
-        Layer l = weights.layers()[i];
+        LayerTensors l = weights.layers()[i];
         made[i] =
-            Kernels.decodeLayer(
-                new Kernels.LayerTensors(
-                    l.inputNorm,
-                    l.q,
-                    l.qBias,
-                    l.k,
-                    l.kBias,
-                    l.v,
-                    l.vBias,
-                    l.qNorm,
-                    l.kNorm,
-                    l.o,
-                    l.oBias,
-                    l.postNorm,
-                    l.gate,
-                    l.gateBias,
-                    l.up,
-                    l.upBias,
-                    l.down,
-                    l.downBias),
-                config.numHeads(),
-                config.numKvHeads(),
-                config.rmsNormEps());
+            Kernels.decodeLayer(l, config.numHeads(), config.numKvHeads(), config.rmsNormEps());
       }
       fusedLayers = made;
       fusedFor = weights;
@@ -648,9 +607,9 @@ public final class TransformerModel implements AutoCloseable {
       return compute;
     }
     ScalarType type = runtime.scalarType();
-    Layer[] layers = new Layer[stored.layers().length];
+    LayerTensors[] layers = new LayerTensors[stored.layers().length];
     for (int i = 0; i < layers.length; i++) {
-      layers[i] = stored.layers()[i].cast(type);
+      layers[i] = cast(stored.layers()[i], type);
     }
     Tensor embed = stored.embed().to(type);
     return new Weights(
@@ -906,7 +865,7 @@ public final class TransformerModel implements AutoCloseable {
    * freed, glibc raises its mmap threshold and serves later ones from its heap, which stays
    * resident (with the threshold pinned, the peak fell by 0.2 GiB).
    */
-  private Tensor runLayers(Layer[] layers, Tensor h, Tensor positions, KeyValueSource kv) {
+  private Tensor runLayers(LayerTensors[] layers, Tensor h, Tensor positions, KeyValueSource kv) {
     Tensor[] cosSin = rotary.cosSin(positions, h.scalar_type());
     if (!GradMode.is_enabled()) return runLayersFreeingEach(layers, h, cosSin, kv);
     for (int i = 0; i < layers.length; i++) h = gatheredLayer(i, layers[i], h, cosSin, kv);
@@ -921,7 +880,7 @@ public final class TransformerModel implements AutoCloseable {
    * the next layer has consumed it.
    */
   private Tensor runLayersFreeingEach(
-      Layer[] layers, Tensor h, Tensor[] cosSin, KeyValueSource kv) {
+      LayerTensors[] layers, Tensor h, Tensor[] cosSin, KeyValueSource kv) {
     PointerScope callerScope = PointerScope.getInnerScope();
     Tensor retainedOutput = null; // the latest layer's output, kept past its layer's scope
     try {
@@ -946,7 +905,7 @@ public final class TransformerModel implements AutoCloseable {
 
   /** {@link #runLayer} with the layer's parameters gathered around it when they are sharded. */
   private Tensor gatheredLayer(
-      int index, Layer layer, Tensor h, Tensor[] cosSin, KeyValueSource kv) {
+      int index, LayerTensors layer, Tensor h, Tensor[] cosSin, KeyValueSource kv) {
     ParameterResidency r = residency;
     if (r != null) r.gather(index);
     Tensor output = runLayer(index, layer, h, cosSin, kv);
@@ -955,31 +914,32 @@ public final class TransformerModel implements AutoCloseable {
   }
 
   /** One decoder layer over h [B, T, hidden]. */
-  private Tensor runLayer(int index, Layer layer, Tensor h, Tensor[] cosSin, KeyValueSource kv) {
+  private Tensor runLayer(
+      int index, LayerTensors layer, Tensor h, Tensor[] cosSin, KeyValueSource kv) {
     long b = h.size(0);
     long t = h.size(1);
     int heads = config.numHeads();
     int kvHeads = config.numKvHeads();
     int d = config.headDim();
-    Tensor x = rmsNorm(h, layer.inputNorm);
-    Tensor q = project(index, Q, x, layer.q, layer.qBias).view(b, t, heads, d);
-    Tensor k = project(index, K, x, layer.k, layer.kBias).view(b, t, kvHeads, d);
-    Tensor v = project(index, V, x, layer.v, layer.vBias).view(b, t, kvHeads, d);
-    if (layer.qNorm != null) {
-      q = rmsNorm(q, layer.qNorm);
-      k = rmsNorm(k, layer.kNorm);
+    Tensor x = rmsNorm(h, layer.inputNorm());
+    Tensor q = project(index, Q, x, layer.q(), layer.qBias()).view(b, t, heads, d);
+    Tensor k = project(index, K, x, layer.k(), layer.kBias()).view(b, t, kvHeads, d);
+    Tensor v = project(index, V, x, layer.v(), layer.vBias()).view(b, t, kvHeads, d);
+    if (layer.qNorm() != null) {
+      q = rmsNorm(q, layer.qNorm());
+      k = rmsNorm(k, layer.kNorm());
     }
     q = RotaryEmbedding.apply(q.transpose(1, 2), cosSin[0], cosSin[1]);
     k = RotaryEmbedding.apply(k.transpose(1, 2), cosSin[0], cosSin[1]);
     v = v.transpose(1, 2);
     Tensor attended = kv.attend(index, q, k, v).transpose(1, 2).reshape(b, t, (long) heads * d);
-    h = h.add(project(index, O, attended, layer.o, layer.oBias));
-    x = rmsNorm(h, layer.postNorm);
+    h = h.add(project(index, O, attended, layer.o(), layer.oBias()));
+    x = rmsNorm(h, layer.postNorm());
     Tensor gated =
         torch
-            .silu(project(index, GATE, x, layer.gate, layer.gateBias))
-            .mul(project(index, UP, x, layer.up, layer.upBias));
-    return h.add(project(index, DOWN, gated, layer.down, layer.downBias));
+            .silu(project(index, GATE, x, layer.gate(), layer.gateBias()))
+            .mul(project(index, UP, x, layer.up(), layer.upBias()));
+    return h.add(project(index, DOWN, gated, layer.down(), layer.downBias()));
   }
 
   /** How many {@link #forward(KvCache, List, int[], LogitsMode)} passes this model has run. */
@@ -1033,7 +993,7 @@ public final class TransformerModel implements AutoCloseable {
     private Checkpointed(Tensor inputIds) {
       long b = inputIds.size(0);
       long t = inputIds.size(1);
-      Layer[] layers = compute.layers();
+      LayerTensors[] layers = compute.layers();
       layerInputs = new Tensor[layers.length];
       if (shards != null) {
         shards.gather(shards.outer()); // until the embedding's backward
@@ -1090,9 +1050,9 @@ public final class TransformerModel implements AutoCloseable {
             Tensor input = layerInputs[i].detach();
             input.requires_grad_(true);
             if (shards != null) shards.gather(i);
-            Layer layer =
+            LayerTensors layer =
                 castsInGraph()
-                    ? stored.layers()[i].cast(runtime.scalarType())
+                    ? cast(stored.layers()[i], runtime.scalarType())
                     : compute.layers()[i];
             Tensor out = runLayer(i, layer, input, cosSin, causal());
             out.backward(grad, new BoolOptional(), false, new TensorArrayRefOptional());
