@@ -29,6 +29,11 @@ import org.openjdk.jmh.annotations.TearDown;
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @State(Scope.Benchmark)
 public class KernelBench {
+  static {
+    // before anything touches libtorch, so the runtimes start with the library's settings
+    io.arpo4j.kernels.NativeLibraries.load();
+  }
+
   static final float TEMPERATURE = 0.9f;
 
   @Param({"256", "2048"})

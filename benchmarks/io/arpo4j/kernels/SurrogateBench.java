@@ -22,6 +22,11 @@ import org.openjdk.jmh.annotations.State;
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @State(Scope.Benchmark)
 public class SurrogateBench {
+  static {
+    // before anything touches libtorch, so the runtimes start with the library's settings
+    io.arpo4j.kernels.NativeLibraries.load();
+  }
+
   @Param({"256"})
   public int sequences;
 
