@@ -286,7 +286,7 @@ public final class KvCache implements AutoCloseable {
               torch.tensor(rows),
               torch.tensor(lengths),
               blockSize,
-              slots.is_cpu() ? slots : null);
+              slots); // on the CPU: in-place attention runs only there
     } else {
       if (anyCached) {
         gather = gatherSlots(rows, l);
