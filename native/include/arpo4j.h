@@ -139,8 +139,11 @@ int arpo_paged_attention(const void* q, const void* key_pool, const void* value_
 
 /* ---- Fused decode layer (CPU library only) ---------------------------------------------------
  *
- * 7. One decoder layer (Llama / Qwen2 / Qwen3 layout, SiLU-gated MLP) of a decode step: n rows
- *    (one new token per sequence, meant for 1-64), fp32 activations, updated in place:
+ * 7. One decoder layer (Llama / Qwen2 / Qwen3 layout, SiLU-gated MLP) over n new tokens (meant for
+ *    a decode step's 1-64; more run in blocks of 64 rows, each block reading the weights once),
+ *    fp32 activations, updated in place. Rows may belong to one sequence at consecutive positions
+ *    (a prefill packed beside decode rows): every row's key and value is written before any row
+ *    attends, so with lengths[r] = its position + 1 each row sees its sequence causally.
  *      x = rmsnorm(h) * input_norm
  *      q, k, v = x W_q^T + b_q, x W_k^T + b_k, x W_v^T + b_v        (one weight stream each)
  *      q, k = rmsnorm per head * q_norm, k_norm                      (when given: Qwen3)
@@ -150,7 +153,7 @@ int arpo_paged_attention(const void* q, const void* key_pool, const void* value_
  *      h += a W_o^T + b_o
  *      x = rmsnorm(h) * post_norm
  *      h += (silu(x W_gate^T + b_gate) * (x W_up^T + b_up)) W_down^T + b_down
- *    rmsnorm(y) = y / sqrt(mean(y^2) + eps). Every weight is read once for all rows, the whole
+ *    rmsnorm(y) = y / sqrt(mean(y^2) + eps). Every weight is read once per 64 rows, the whole
  *    layer runs in one OpenMP team (no thread start per product). hidden fp32 [n, hidden_size],
  *    contiguous; cos, sin fp32 [n, head_dim] (the rows' positions, rotary scaling applied); pools
  *    fp32 [num_slots, kv_heads, head_dim]; block_table, table_stride, block_size, seq_rows and

@@ -68,7 +68,7 @@ void run_split(DecodeRows run, const Problem* problems, int count, int t, int nt
     const Problem& p = problems[i];
     const int64_t own = (p.n + kTileN - 1) / kTileN;
     const int64_t first = std::max(lo, offset) - offset, last = std::min(hi, offset + own) - offset;
-    if (first < last) run(p, first * kTileN, std::min(p.n, last * kTileN));
+    if (first < last) run_row_blocks(run, p, first * kTileN, std::min(p.n, last * kTileN));
     offset += own;
   }
 }
@@ -172,8 +172,8 @@ ARPO_API int arpo_decode_layer(float* hidden, int64_t n, int64_t hidden_size, in
     int64_t f0, f1;  // this thread's features of gate and up, so SwiGLU needs nothing of the others
     tile_split(intermediate, t, nt, f0, f1);
     if (f0 < f1) {
-      run(gate_p, f0, f1);
-      run(up_p, f0, f1);
+      run_row_blocks(run, gate_p, f0, f1);
+      run_row_blocks(run, up_p, f0, f1);
       for (int64_t r = 0; r < n; ++r) swiglu(gate + r * intermediate + f0, up + r * intermediate + f0, f1 - f0);
     }
 #pragma omp barrier

@@ -32,8 +32,6 @@ namespace {
 // plus kTileN weight vectors fit AVX-512's 32 registers, and AVX2's 16 at two rows
 constexpr int kTileB = 4;
 constexpr int kTileBAvx2 = 2;
-// Rows multiplied per pass over the weights (a decode step's largest batch).
-constexpr int64_t kRowBlock = 64;
 // Below this many weights per thread a thread costs more to wake than its share of the reads.
 constexpr int64_t kMinWeightsPerThread = 1 << 16;
 
@@ -254,25 +252,16 @@ ARPO_API int arpo_decode_matmul(const float* x, int64_t rows, int64_t k, int64_t
   const arpo::DecodeRows run = arpo::decode_rows(isa);
   const int64_t by_size = std::max<int64_t>(1, n * k / arpo::kMinWeightsPerThread);
   const int threads = static_cast<int>(std::min<int64_t>(num_threads > 0 ? num_threads : omp_get_max_threads(), by_size));
-  // More rows than a decode step (a prefill): blocks of kRowBlock rows, each streaming the weights
-  // once while its rows stay in L2; all rows at once would re-read every row of x from memory for
-  // each tile of weights.
-  auto block = [&](int64_t r0, int64_t n0, int64_t n1) {
-    const int64_t count = std::min(arpo::kRowBlock, rows - r0);
-    const arpo::Problem p{x + r0 * x_stride, count, k, x_stride, weight, weight_dtype, n, bias, y + r0 * n, false};
-    run(p, n0, n1);
-  };
+  const arpo::Problem p{x, rows, k, x_stride, weight, weight_dtype, n, bias, y, false};
   if (threads <= 1) {
-    for (int64_t r0 = 0; r0 < rows; r0 += arpo::kRowBlock) block(r0, 0, n);
+    arpo::run_row_blocks(run, p, 0, n);
     return ARPO_OK;
   }
 #pragma omp parallel num_threads(threads)
   {
     int64_t n0, n1;  // a contiguous range of whole tiles per thread
     arpo::tile_split(n, omp_get_thread_num(), omp_get_num_threads(), n0, n1);
-    if (n0 < n1) {
-      for (int64_t r0 = 0; r0 < rows; r0 += arpo::kRowBlock) block(r0, n0, n1);
-    }
+    if (n0 < n1) arpo::run_row_blocks(run, p, n0, n1);
   }
   return ARPO_OK;
 }

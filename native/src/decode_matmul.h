@@ -10,6 +10,8 @@
 namespace arpo {
 
 constexpr int kTileN = 4;  // weight rows per tile: threads split the outputs in whole tiles
+// Rows multiplied per pass over the weights (a decode step's largest batch).
+constexpr int64_t kRowBlock = 64;
 
 // y[b, j] = (accumulate ? y[b, j] : 0) + sum_c x[b, c] W[j, c] (+ bias[j]) for all rows b.
 struct Problem {
@@ -30,6 +32,19 @@ bool decode_isa_supported(int isa);
 int decode_best_isa();
 // The kernel of an ARPO_ISA_* path (AUTO resolved); the CPU must have it.
 DecodeRows decode_rows(int isa);
+
+// run over outputs [n0, n1) of p in blocks of kRowBlock rows (more rows than a decode step: a
+// prefill), each streaming the weights once while its rows stay in L2; all rows at once would
+// re-read every row of x from memory for each tile of weights.
+ARPO_INLINE void run_row_blocks(DecodeRows run, const Problem& p, int64_t n0, int64_t n1) {
+  for (int64_t r0 = 0; r0 < p.rows; r0 += kRowBlock) {
+    Problem block = p;
+    block.x = p.x + r0 * p.x_stride;
+    block.rows = std::min(kRowBlock, p.rows - r0);
+    block.y = p.y + r0 * p.n;
+    run(block, n0, n1);
+  }
+}
 
 // Outputs [first, last) of tile range split t of nt over `tiles` tiles, in features of an n-wide
 // output.

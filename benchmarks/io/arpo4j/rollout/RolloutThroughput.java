@@ -36,7 +36,9 @@ import java.util.function.Consumer;
  * step by step, once at its mean number in every step. Rollout tokens/s over plain tokens/s is what
  * the tree's scheduling costs (waits on tools, branching, ragged batches, the engine's
  * bookkeeping); it is printed for the rollout's wall time and for that time less the time the
- * rollout sat idle because every live path was waiting for a tool.
+ * rollout sat idle because every live path was waiting for a tool. Beside it, the CPU seconds the
+ * rollout took inside the JVM and outside it (the python tool's processes share the model's cores
+ * on a small machine).
  *
  * <p>Arguments: [prompts (default 8)] [M (default 8)] [repeats (default 3)], then options: {@code
  * --model DIR}, an HF model directory (default: the demo's SFT model as shipped, which is what
@@ -106,6 +108,7 @@ public final class RolloutThroughput {
                   .seed(rep)
                   .build();
           StepLog steps = new StepLog();
+          CpuClock cpu = CpuClock.start();
           long start = System.nanoTime();
           List<RolloutGroup> groups =
               Rollouts.run(
@@ -118,6 +121,7 @@ public final class RolloutThroughput {
                   prompts,
                   steps);
           double seconds = (System.nanoTime() - start) / 1e9;
+          double[] cpuSeconds = cpu.stop();
           long tokens = 0, calls = 0, trajectories = 0, branches = 0;
           for (RolloutGroup g : groups) {
             for (Trajectory t : g.trajectories()) {
@@ -140,7 +144,8 @@ public final class RolloutThroughput {
               calls / (double) trajectories,
               branches);
           decodeRows.add(
-              againstPlainDecode(algo, model, groups, config, steps, tokens, seconds).format());
+              againstPlainDecode(algo, model, groups, config, steps, tokens, seconds, cpuSeconds)
+                  .format());
         }
       }
     }
@@ -151,22 +156,28 @@ public final class RolloutThroughput {
     System.out.println(
         "ratio = rollout tokens/s / plain tokens/s; ratio* = the same with the rollout's tool wait"
             + " (every live path waiting for a tool) taken out of its time");
+    System.out.println(
+        "cpu = CPU seconds during the rollout: the JVM's (model, engine, in-JVM tools) and the"
+            + " machine's outside the JVM (the python tool's processes, anything else running)");
     System.out.printf(
-        "%-6s %6s %9s %11s %9s | %-28s | %-30s%n",
+        "%-6s %6s %9s %11s %9s %13s | %-28s | %-30s%n",
         "",
         "",
         "live/step",
         "live/step",
         "tool",
+        "cpu (s)",
         "plain, same live/step",
         "plain, mean live/step B");
     System.out.printf(
-        "%-6s %6s %9s %11s %9s | %10s %7s %9s | %4s %10s %6s %7s%n",
+        "%-6s %6s %9s %11s %9s %6s %6s | %10s %7s %9s | %4s %10s %6s %7s%n",
         "algo",
         "steps",
         "mean",
         "p10/p50/p90",
         "wait (s)",
+        "jvm",
+        "other",
         "tokens/s",
         "ratio",
         "ratio*",
@@ -195,11 +206,48 @@ public final class RolloutThroughput {
     }
   }
 
+  /**
+   * CPU time over an interval: the JVM's (all its threads) and the machine's outside it (busy time
+   * of every core from /proc/stat, less the JVM's). On a small machine the python tool's sandboxed
+   * processes share the model's cores, which no ratio to plain decoding can show by itself.
+   */
+  private record CpuClock(long jvmNanos, long machineNanos) {
+    static CpuClock start() {
+      return new CpuClock(jvmCpuNanos(), machineBusyNanos());
+    }
+
+    /** {JVM seconds, outside-the-JVM seconds} since {@link #start}. */
+    double[] stop() {
+      double jvm = (jvmCpuNanos() - jvmNanos) / 1e9;
+      double machine = (machineBusyNanos() - machineNanos) / 1e9;
+      return new double[] {jvm, Math.max(0, machine - jvm)};
+    }
+
+    private static long jvmCpuNanos() {
+      return ((com.sun.management.OperatingSystemMXBean)
+              java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+          .getProcessCpuTime();
+    }
+
+    /** user + nice + system + irq + softirq of all cores, in ns (USER_HZ = 100 on Linux). */
+    private static long machineBusyNanos() {
+      try {
+        String[] f = java.nio.file.Files.readAllLines(Path.of("/proc/stat")).get(0).split("\\s+");
+        long ticks = 0;
+        for (int i : new int[] {1, 2, 3, 6, 7}) ticks += Long.parseLong(f[i]);
+        return ticks * 10_000_000L;
+      } catch (java.io.IOException | RuntimeException e) {
+        return 0; // not Linux: the column reads 0
+      }
+    }
+  }
+
   /** One rollout's decode steps and its tokens/s against plain decoding's. */
   private record DecodeComparison(
       String algo,
       int[] liveCounts,
       double toolWaitSeconds,
+      double[] cpuSeconds,
       double rolloutTokensPerSecond,
       double rolloutBusyTokensPerSecond,
       double replayedTokensPerSecond,
@@ -211,12 +259,14 @@ public final class RolloutThroughput {
       Arrays.sort(sorted);
       return String.format(
           Locale.ROOT,
-          "%-6s %6d %9.1f %11s %9.2f | %10.0f %7.2f %9.2f | %4d %10.0f %6.2f %7.2f",
+          "%-6s %6d %9.1f %11s %9.2f %6.2f %6.2f | %10.0f %7.2f %9.2f | %4d %10.0f %6.2f %7.2f",
           algo,
           liveCounts.length,
           Arrays.stream(liveCounts).average().orElse(0),
           quantile(sorted, 0.1) + "/" + quantile(sorted, 0.5) + "/" + quantile(sorted, 0.9),
           toolWaitSeconds,
+          cpuSeconds[0],
+          cpuSeconds[1],
           replayedTokensPerSecond,
           rolloutTokensPerSecond / replayedTokensPerSecond,
           rolloutBusyTokensPerSecond / replayedTokensPerSecond,
@@ -238,7 +288,8 @@ public final class RolloutThroughput {
       RolloutConfig config,
       StepLog steps,
       long tokens,
-      double seconds) {
+      double seconds,
+      double[] cpuSeconds) {
     int[] liveCounts = steps.liveCounts.stream().mapToInt(Integer::intValue).toArray();
     // one generated token per live path per step: what makes the replay generate as many tokens
     if (Arrays.stream(liveCounts).asLongStream().sum() != tokens) {
@@ -255,6 +306,7 @@ public final class RolloutThroughput {
         algo,
         liveCounts,
         toolWait,
+        cpuSeconds,
         tokens / seconds,
         tokens / (seconds - toolWait),
         tokens / plainDecodeSeconds(model, prompts, liveCounts, config),

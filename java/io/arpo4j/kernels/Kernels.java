@@ -689,12 +689,15 @@ public final class Kernels {
   }
 
   /**
-   * Runs one decoder layer of a decode step (native/include/arpo4j.h, arpo_decode_layer) in place
-   * on {@code hidden}: norm, q/k/v, rotary, the new key and value written to the pools at the
-   * table's write slots, attention over the paged cache, o, norm, SwiGLU MLP, both residuals.
+   * Runs one decoder layer over N new tokens (native/include/arpo4j.h, arpo_decode_layer) in place
+   * on {@code hidden}: norm, q/k/v, rotary, the new keys and values written to the pools at the
+   * table's write slots, attention over the paged cache, o, norm, SwiGLU MLP, both residuals. Rows
+   * may belong to one sequence at consecutive positions (a prefill): every row's key is written
+   * before any row attends, so each sees the earlier ones up to its table length. Meant for a
+   * decode step (1-{@value #DECODE_MAX_ROWS} rows, each weight read once) and works for more, in
+   * blocks of 64 rows.
    *
-   * @param hidden fp32 [N, H] on the CPU, contiguous, N = the table's rows (at most {@link
-   *     #DECODE_MAX_ROWS})
+   * @param hidden fp32 [N, H] on the CPU, contiguous, N = the table's rows
    * @param cos fp32 [N, headDim], the rows' rotary cosines (scaling applied), contiguous
    * @param sin likewise
    * @param keyPool fp32 [slots, kvHeads, headDim], contiguous, holding the table's blocks
@@ -716,8 +719,6 @@ public final class Kernels {
       throw new IllegalArgumentException(
           "the table must name the write slots (pagedTable with writeSlots)");
     long n = table.rows;
-    if (n > DECODE_MAX_ROWS)
-      throw new IllegalArgumentException("at most " + DECODE_MAX_ROWS + " rows, got " + n);
     requireCpuFloats("hidden", hidden, n, layer.hidden);
     requireCpuFloats("cos", cos, n, layer.headDim);
     requireCpuFloats("sin", sin, n, layer.headDim);

@@ -25,9 +25,9 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  *
  * <p>The block tables also live in one int32 tensor on the CPU, a row per live sequence, updated
  * where a block is added, replaced or forked, so a forward pass finds them without rebuilding
- * anything: a decode step on the CPU hands them to {@link Kernels#pagedAttention}, which reads the
- * keys and values in place; other passes (prefill, several new tokens, CUDA) gather the keys
- * through index tensors computed from them and use libtorch's attention.
+ * anything: on the CPU every new token of a pass (a decode step's, a prompt's, a tool result's)
+ * becomes a row of its own that {@link Kernels#pagedAttention} or the fused layer attends in place;
+ * on CUDA the keys are gathered through index tensors computed from them for libtorch's attention.
  *
  * <p>Not thread-safe: one rollout driver uses it at a time.
  */
@@ -58,19 +58,26 @@ public final class KvCache implements AutoCloseable {
   private boolean inPlaceAttention = true;
 
   /**
-   * Everything a batched forward over pending tokens needs, as tensors on the model's device.
+   * Everything a batched forward over pending tokens needs, as tensors on the model's device. A
+   * padded plan lays the B sequences' new tokens out as [B, T] rows (T the most new tokens of any);
+   * a packed plan (where {@code inPlace} is set) gives every new token a row of its own, [N, 1]
+   * with N the new tokens of all sequences, each row attending its own sequence's keys up to its
+   * position in place, so a decode step can carry prompts and tool results in the same forward
+   * pass.
    *
-   * @param inputIds [B * T] new token ids, 0 in padding rows
-   * @param positions [B * T] absolute positions
+   * @param batch B (padded) or N (packed): the leading dimension of the forward pass
+   * @param queryLength T (padded) or 1 (packed)
+   * @param inputIds [batch * queryLength] new token ids, 0 in padding rows
+   * @param positions [batch * queryLength] absolute positions
    * @param writeRows rows of the [B * T] new tokens that are real (null when none is padding)
    * @param writeSlots cache slot of each real new token, in row order
    * @param gatherSlots [B * L] cache slots of every key (null when nothing was cached before: then
    *     the new tokens are all the keys, L = T; null with {@code inPlace})
    * @param mask [B, 1, T, L] bool, true where a query may attend to a key (null: plain causal, or
    *     {@code inPlace})
-   * @param inPlace the block tables for {@link Kernels#pagedAttention} when this is a decode step
-   *     (T = 1) it can run, else null
-   * @param lastRows [B] row of each sequence's last new token
+   * @param inPlace the block tables for {@link Kernels#pagedAttention}, one entry per row, when the
+   *     plan is packed, else null
+   * @param lastRows [sequences] row of each sequence's last new token
    */
   record Plan(
       int batch,
@@ -203,10 +210,12 @@ public final class KvCache implements AutoCloseable {
 
   /**
    * Prepares a forward over {@code counts[b]} pending tokens of each sequence: makes sure blocks
-   * exist (copying a shared partial block first) and builds the index tensors. Called inside the
-   * forward pass's pointer scope, which frees the tensors.
+   * exist (copying a shared partial block first) and builds the index tensors. The plan is packed
+   * where in-place attention runs and the caller accepts it ({@code packable}, or one token per
+   * sequence, where the two layouts agree), else padded. Called inside the forward pass's pointer
+   * scope, which frees the tensors.
    */
-  Plan plan(List<CachedSequence> seqs, int[] counts) {
+  Plan plan(List<CachedSequence> seqs, int[] counts, boolean packable) {
     if (seqs.isEmpty() || seqs.size() != counts.length) {
       throw new IllegalArgumentException(
           "need one count per sequence and at least one sequence, got "
@@ -217,9 +226,6 @@ public final class KvCache implements AutoCloseable {
     Map<CachedSequence, Boolean> seen = new IdentityHashMap<>();
     int b = seqs.size();
     int t = 0;
-    int l = 0;
-    boolean anyCached = false;
-    boolean equalCounts = true;
     for (int i = 0; i < b; i++) {
       CachedSequence s = seqs.get(i);
       checkLive(s);
@@ -238,14 +244,65 @@ public final class KvCache implements AutoCloseable {
                 + "] (pending tokens)");
       }
       t = Math.max(t, counts[i]);
-      l = Math.max(l, s.cachedLength() + counts[i]);
-      anyCached |= s.cachedLength() > 0;
-      equalCounts &= counts[i] == counts[0];
     }
     for (int i = 0; i < b; i++) {
       reserve(seqs.get(i), seqs.get(i).cachedLength() + counts[i]);
     }
+    return (packable || t == 1) && packsRows()
+        ? packedPlan(seqs, counts)
+        : paddedPlan(seqs, counts, t);
+  }
 
+  /** Every new token a row of its own, attending in place (see {@link Plan}). */
+  private Plan packedPlan(List<CachedSequence> seqs, int[] counts) {
+    int n = Arrays.stream(counts).sum();
+    long[] ids = new long[n];
+    long[] positions = new long[n];
+    long[] writeSlots = new long[n];
+    int[] tableRows = new int[n];
+    int[] lengths = new int[n];
+    long[] lastRows = new long[seqs.size()];
+    int row = 0;
+    for (int i = 0; i < seqs.size(); i++) {
+      CachedSequence s = seqs.get(i);
+      for (int pos = s.cachedLength(); pos < s.cachedLength() + counts[i]; pos++, row++) {
+        ids[row] = s.token(pos);
+        positions[row] = pos;
+        writeSlots[row] = slot(s, pos);
+        tableRows[row] = s.tableRow();
+        lengths[row] = pos + 1; // its own key included, and every earlier one of this pass
+      }
+      lastRows[i] = row - 1;
+    }
+    Tensor slots = torch.tensor(writeSlots);
+    Kernels.PagedTable inPlace =
+        Kernels.pagedTable(
+            blockTable, torch.tensor(tableRows), torch.tensor(lengths), blockSize, slots);
+    return new Plan(
+        n,
+        1,
+        0,
+        torch.tensor(ids),
+        torch.tensor(positions),
+        null,
+        slots,
+        null,
+        null,
+        inPlace,
+        torch.tensor(lastRows));
+  }
+
+  /** The new tokens as [B, T] rows, right-padded, attending through gathered keys and a mask. */
+  private Plan paddedPlan(List<CachedSequence> seqs, int[] counts, int t) {
+    int b = seqs.size();
+    int l = 0;
+    boolean anyCached = false;
+    boolean equalCounts = true;
+    for (int i = 0; i < b; i++) {
+      l = Math.max(l, seqs.get(i).cachedLength() + counts[i]);
+      anyCached |= seqs.get(i).cachedLength() > 0;
+      equalCounts &= counts[i] == counts[0];
+    }
     long[] ids = new long[b * t];
     long[] positions = new long[b * t];
     long[] limits = new long[b * t];
@@ -254,7 +311,6 @@ public final class KvCache implements AutoCloseable {
     long[] writeSlots = new long[real];
     long[] lastRows = new long[b];
     int[] rows = new int[b];
-    int[] lengths = new int[b];
     int w = 0;
     for (int i = 0; i < b; i++) {
       CachedSequence s = seqs.get(i);
@@ -273,30 +329,17 @@ public final class KvCache implements AutoCloseable {
       }
       lastRows[i] = (long) i * t + counts[i] - 1;
       rows[i] = s.tableRow();
-      lengths[i] = end;
     }
-    Kernels.PagedTable inPlace = null;
     Tensor gather = null;
     Tensor mask = null;
-    Tensor slots = toDevice(writeSlots);
-    if (t == 1 && inPlaceAttentionRuns()) {
-      inPlace =
-          Kernels.pagedTable(
-              blockTable,
-              torch.tensor(rows),
-              torch.tensor(lengths),
-              blockSize,
-              slots); // on the CPU: in-place attention runs only there
-    } else {
-      if (anyCached) {
-        gather = gatherSlots(rows, l);
-      }
-      if (anyCached || !equalCounts) {
-        int keyLen = anyCached ? l : t;
-        Tensor keyIndex =
-            torch.arange(new Scalar(0L), new Scalar((long) keyLen), longs()).view(1, 1, 1, keyLen);
-        mask = keyIndex.le(toDevice(limits).view(b, 1, t, 1));
-      }
+    if (anyCached) {
+      gather = gatherSlots(rows, l);
+    }
+    if (anyCached || !equalCounts) {
+      int keyLen = anyCached ? l : t;
+      Tensor keyIndex =
+          torch.arange(new Scalar(0L), new Scalar((long) keyLen), longs()).view(1, 1, 1, keyLen);
+      mask = keyIndex.le(toDevice(limits).view(b, 1, t, 1));
     }
     boolean padded = real != b * t;
     return new Plan(
@@ -306,22 +349,25 @@ public final class KvCache implements AutoCloseable {
         toDevice(ids),
         toDevice(positions),
         padded ? toDevice(writeRows) : null,
-        slots,
+        toDevice(writeSlots),
         gather,
         mask,
-        inPlace,
+        null,
         toDevice(lastRows));
   }
 
-  /** Whether a decode step's attention reads the pools in place (the kernel runs on the CPU). */
-  private boolean inPlaceAttentionRuns() {
+  /**
+   * Whether forward passes get packed plans, attending the pools in place (the kernel runs on the
+   * CPU, over fp32 or bf16 pools).
+   */
+  boolean packsRows() {
     StorageType type = model.runtime().dtype();
     return inPlaceAttention
         && !model.runtime().isCuda()
         && (type == StorageType.F32 || type == StorageType.BF16);
   }
 
-  /** For benchmarks: whether CPU decode steps attend in place (default) or gather the keys. */
+  /** For benchmarks: whether CPU passes are packed and attend in place (default) or padded. */
   void setInPlaceAttention(boolean enabled) {
     inPlaceAttention = enabled;
   }

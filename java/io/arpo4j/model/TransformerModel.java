@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -100,8 +101,8 @@ public final class TransformerModel implements AutoCloseable {
   /** Cached forward passes run so far (a cost figure: each one reads every weight once). */
   private long cachedForwards;
 
-  /** Of those, the decode steps that ran fused, one native call per layer. */
-  private long fusedDecodeSteps;
+  /** Of those, the ones that ran fused, one native call per layer. */
+  private long fusedForwards;
 
   private volatile boolean fusedDecode = true;
 
@@ -118,11 +119,10 @@ public final class TransformerModel implements AutoCloseable {
   private volatile Weights bf16Decode;
 
   /**
-   * The native descriptions of the layers for fused decode steps, per weights; made on first use.
+   * The native descriptions of the layers for fused steps, per weights (the bf16 copies for up to
+   * {@link Kernels#DECODE_MAX_ROWS} rows, the compute weights beyond); made on first use.
    */
-  private Kernels.DecodeLayer[] fusedLayers;
-
-  private Weights fusedFor;
+  private final Map<Weights, Kernels.DecodeLayer[]> fusedLayers = new IdentityHashMap<>();
 
   /** LoRA adapters on the projections, owned by this model; null when none is attached. */
   private volatile LoraAdapter adapter;
@@ -567,26 +567,24 @@ public final class TransformerModel implements AutoCloseable {
         || residency != null) {
       return null;
     }
-    if (fusedFor != weights) {
-      releaseFusedLayers();
-      Kernels.DecodeLayer[] made = new Kernels.DecodeLayer[weights.layers().length];
-      for (int i = 0; i < made.length; i++) {
-        LayerTensors l = weights.layers()[i];
-        made[i] =
-            Kernels.decodeLayer(l, config.numHeads(), config.numKvHeads(), config.rmsNormEps());
-      }
-      fusedLayers = made;
-      fusedFor = weights;
-    }
-    return fusedLayers;
+    return fusedLayers.computeIfAbsent(
+        weights,
+        w -> {
+          Kernels.DecodeLayer[] made = new Kernels.DecodeLayer[w.layers().length];
+          for (int i = 0; i < made.length; i++) {
+            made[i] =
+                Kernels.decodeLayer(
+                    w.layers()[i], config.numHeads(), config.numKvHeads(), config.rmsNormEps());
+          }
+          return made;
+        });
   }
 
   private synchronized void releaseFusedLayers() {
-    if (fusedLayers != null) {
-      for (Kernels.DecodeLayer layer : fusedLayers) layer.close();
+    for (Kernels.DecodeLayer[] layers : fusedLayers.values()) {
+      for (Kernels.DecodeLayer layer : layers) layer.close();
     }
-    fusedLayers = null;
-    fusedFor = null;
+    fusedLayers.clear();
   }
 
   /** The weights a cached forward pass of {@code rows} new tokens reads. */
@@ -737,8 +735,11 @@ public final class TransformerModel implements AutoCloseable {
   /**
    * Runs {@code counts[b]} pending tokens of each sequence through the model, writing their keys
    * and values into {@code cache} and marking them cached. Sequences may have different cached
-   * lengths and counts; the batch is padded internally. Returns the requested logits in the model's
-   * dtype (the caller closes them) or null for {@link LogitsMode#NONE}.
+   * lengths and counts. On the CPU (fp32 or bf16 activations) the new tokens are packed, one row
+   * each, whatever their sequence (a decode step's single tokens beside a tool result or a prompt),
+   * and attend the cache in place; elsewhere, and for {@link LogitsMode#ALL}, the batch is padded
+   * to the longest count. Returns the requested logits in the model's dtype (the caller closes
+   * them) or null for {@link LogitsMode#NONE}.
    */
   public Tensor forward(
       KvCache cache, List<CachedSequence> sequences, int[] counts, LogitsMode mode) {
@@ -757,14 +758,14 @@ public final class TransformerModel implements AutoCloseable {
         NoGradGuard noGrad = new NoGradGuard();
         CachedForward decode = CachedForward.enter();
         PointerScope scope = new PointerScope()) {
-      KvCache.Plan plan = cache.plan(sequences, counts);
+      KvCache.Plan plan = cache.plan(sequences, counts, mode != LogitsMode.ALL);
       cachedForwards++;
       int b = plan.batch();
       int t = plan.queryLength();
       Tensor h = torch.embedding(compute.embed(), plan.inputIds().view(b, t));
       Kernels.DecodeLayer[] fused = plan.inPlace() != null ? fusedLayers(weightsForRows(b)) : null;
-      if (fused != null) { // a decode step: each layer one native call (arpo_decode_layer)
-        fusedDecodeSteps++;
+      if (fused != null) { // packed rows: each layer one native call (arpo_decode_layer)
+        fusedForwards++;
         Tensor rows = h.view(b, -1);
         Tensor[] cosSin = rotary.cosSin(plan.positions().view(b, 1), ScalarType.Float);
         Tensor cos = cosSin[0].reshape(b, -1).contiguous();
@@ -780,11 +781,16 @@ public final class TransformerModel implements AutoCloseable {
               plan.inPlace(),
               (float) attentionScale());
         }
+        if (mode == LogitsMode.LAST && b != sequences.size()) {
+          rows = rows.index_select(0, plan.lastRows()); // each sequence's last token
+        }
         Tensor result =
             mode == LogitsMode.NONE
                 ? null
                 : decodeLinear(
-                    rmsNorm(rows, compute.finalNorm()), weightsForRows(b).lmHead(), null);
+                    rmsNorm(rows, compute.finalNorm()),
+                    weightsForRows(rows.size(0)).lmHead(),
+                    null);
         if (mode == LogitsMode.ALL) result = result.view(b, 1, -1); // [B, maxNew = 1, V]
         cache.commit(sequences, counts);
         if (result != null) result.retainReference();
@@ -947,14 +953,14 @@ public final class TransformerModel implements AutoCloseable {
     return cachedForwards;
   }
 
-  /** For benchmarks: whether decode steps may run fused (default) or op by op on the kernels. */
+  /** For benchmarks: whether cached forwards may run fused (default) or op by op on the kernels. */
   void setFusedDecode(boolean enabled) {
     fusedDecode = enabled;
   }
 
-  /** How many of {@link #cachedForwards} were fused decode steps. */
-  long fusedDecodeSteps() {
-    return fusedDecodeSteps;
+  /** How many of {@link #cachedForwards} ran fused. */
+  long fusedForwards() {
+    return fusedForwards;
   }
 
   /** Whether {@link #checkpointedHidden} is what training uses (gradient_checkpointing). */

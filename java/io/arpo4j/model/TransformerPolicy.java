@@ -2,7 +2,7 @@ package io.arpo4j.model;
 
 import io.arpo4j.kernels.Kernels;
 import java.util.ArrayList;
-import java.util.Arrays;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -131,40 +131,98 @@ public final class TransformerPolicy implements Policy {
 
   /**
    * The logits [B, V] after each sequence's last pending token, in batch order, computing every
-   * pending token once: sequences with one pending token (decoding) share one forward; longer ones
-   * (a prompt, a tool result) are prefilled as {@link #prefillAllButLast} groups them, their last
-   * chunk returning its logits, so no sequence needs an extra forward for its final token. Call
-   * inside a pointer scope, which frees the result.
+   * pending token once and no sequence's last token in a forward of its own. Call inside a pointer
+   * scope, which frees the result.
    */
   private Tensor lastLogits(List<CachedSequence> batch) {
-    Tensor[] rows = new Tensor[batch.size()];
-    List<CachedSequence> decoding = new ArrayList<>();
-    List<CachedSequence> longer = new ArrayList<>();
     for (CachedSequence s : batch) {
       if (s.pendingLength() == 0) {
         throw new IllegalArgumentException("sequence has no pending token to continue from");
       }
-      (s.pendingLength() == 1 ? decoding : longer).add(s);
     }
     Map<CachedSequence, Tensor> finished = new IdentityHashMap<>();
     List<Tensor> forwards = new ArrayList<>(); // the forward passes' results, closed here
     try {
-      for (List<CachedSequence> group : lengthGroups(longer)) {
-        prefillGroup(group, 0, finished, forwards);
+      if (cache.packsRows()) {
+        packedForwards(batch, finished, forwards);
+      } else {
+        paddedForwards(batch, finished, forwards);
       }
-      if (!decoding.isEmpty()) {
-        int[] ones = new int[decoding.size()];
-        Arrays.fill(ones, 1);
-        Tensor logits = model.forward(cache, decoding, ones, TransformerModel.LogitsMode.LAST);
-        forwards.add(logits);
-        for (int i = 0; i < decoding.size(); i++) {
-          finished.put(decoding.get(i), logits.select(0, i));
-        }
-      }
+      Tensor[] rows = new Tensor[batch.size()];
       for (int i = 0; i < rows.length; i++) rows[i] = finished.get(batch.get(i));
       return rows.length == 1 ? rows[0].unsqueeze(0) : torch.stack(new TensorVector(rows));
     } finally {
       forwards.forEach(Tensor::close);
+    }
+  }
+
+  /**
+   * Where the cache packs rows (the CPU): every pending token of the batch in as few forward passes
+   * as {@code maxPrefillTokens} rows each allow, decode steps' single tokens beside tool results
+   * and prompts, so a result costs its tokens' rows in the step that carries it rather than a
+   * forward of its own. Puts each sequence's last-token logits (a [V] view) into {@code finished}.
+   */
+  private void packedForwards(
+      List<CachedSequence> batch, Map<CachedSequence, Tensor> finished, List<Tensor> forwards) {
+    List<CachedSequence> todo = new ArrayList<>(batch);
+    while (!todo.isEmpty()) {
+      List<CachedSequence> running = new ArrayList<>();
+      List<Integer> counts = new ArrayList<>();
+      int budget = maxPrefillTokens;
+      boolean anyFinishes = false;
+      for (CachedSequence s : todo) {
+        if (budget == 0) break;
+        int count = Math.min(s.pendingLength(), budget);
+        running.add(s);
+        counts.add(count);
+        budget -= count;
+        anyFinishes |= count == s.pendingLength();
+      }
+      runChunk(running, counts, anyFinishes ? finished : null, forwards);
+      todo.removeIf(s -> s.pendingLength() == 0);
+    }
+  }
+
+  /**
+   * Where the batch is padded (CUDA): sequences with one pending token (decoding) share one
+   * forward; longer ones (a prompt, a tool result) are prefilled as {@link #prefillGroup} groups
+   * them, their last chunk returning its logits.
+   */
+  private void paddedForwards(
+      List<CachedSequence> batch, Map<CachedSequence, Tensor> finished, List<Tensor> forwards) {
+    List<CachedSequence> decoding = new ArrayList<>();
+    List<CachedSequence> longer = new ArrayList<>();
+    for (CachedSequence s : batch) (s.pendingLength() == 1 ? decoding : longer).add(s);
+    for (List<CachedSequence> group : lengthGroups(longer)) {
+      prefillGroup(group, 0, finished, forwards);
+    }
+    if (!decoding.isEmpty()) {
+      runChunk(decoding, Collections.nCopies(decoding.size(), 1), finished, forwards);
+    }
+  }
+
+  /**
+   * One forward pass over {@code counts} pending tokens of {@code running}. With {@code finished},
+   * it returns the last new token's logits, and each sequence it completes gets its [V] row there
+   * (a view, freed by the caller's pointer scope); the result goes to {@code forwards}, for the
+   * caller to close.
+   */
+  private void runChunk(
+      List<CachedSequence> running,
+      List<Integer> counts,
+      Map<CachedSequence, Tensor> finished,
+      List<Tensor> forwards) {
+    Tensor logits =
+        model.forward(
+            cache,
+            running,
+            counts.stream().mapToInt(Integer::intValue).toArray(),
+            finished != null ? TransformerModel.LogitsMode.LAST : TransformerModel.LogitsMode.NONE);
+    if (finished != null) {
+      forwards.add(logits);
+      for (int i = 0; i < running.size(); i++) {
+        if (running.get(i).pendingLength() == 0) finished.put(running.get(i), logits.select(0, i));
+      }
     }
   }
 
@@ -239,20 +297,7 @@ public final class TransformerPolicy implements Policy {
       if (running.isEmpty()) {
         return;
       }
-      boolean withLogits = lastLogits != null && anyFinishes;
-      Tensor logits =
-          model.forward(
-              cache,
-              running,
-              counts.stream().mapToInt(Integer::intValue).toArray(),
-              withLogits ? TransformerModel.LogitsMode.LAST : TransformerModel.LogitsMode.NONE);
-      if (withLogits) {
-        forwards.add(logits);
-        for (int i = 0; i < running.size(); i++) {
-          if (running.get(i).pendingLength() == 0)
-            lastLogits.put(running.get(i), logits.select(0, i));
-        }
-      }
+      runChunk(running, counts, lastLogits != null && anyFinishes ? lastLogits : null, forwards);
     }
   }
 

@@ -83,9 +83,9 @@ class DecodeLayerTest {
   void fusedStepsMatchLibtorchOpByOp(String name) {
     try (TransformerModel model = TestModels.model(layout(name), 17)) {
       List<float[]> reference = decodeLogits(model, DecodeWeights.LIBTORCH);
-      long fusedBefore = model.fusedDecodeSteps();
+      long fusedBefore = model.fusedForwards();
       List<float[]> fused = decodeLogits(model, DecodeWeights.FP32);
-      assertEquals(6, model.fusedDecodeSteps() - fusedBefore, "decode steps that ran fused");
+      assertEquals(7, model.fusedForwards() - fusedBefore, "forwards that ran fused (prefill + 6)");
       assertTrue(relativeError(fused, reference, 1e-5, name + " fp32") <= 1e-5);
     }
   }
@@ -106,9 +106,9 @@ class DecodeLayerTest {
         }
       }
       List<float[]> reference = decodeLogits(model, DecodeWeights.LIBTORCH);
-      long fusedBefore = model.fusedDecodeSteps();
+      long fusedBefore = model.fusedForwards();
       List<float[]> fused = decodeLogits(model, DecodeWeights.BF16);
-      assertEquals(6, model.fusedDecodeSteps() - fusedBefore, "decode steps that ran fused");
+      assertEquals(7, model.fusedForwards() - fusedBefore, "forwards that ran fused (prefill + 6)");
       assertTrue(relativeError(fused, reference, 1e-5, name + " bf16") <= 1e-5);
     }
   }
@@ -138,6 +138,61 @@ class DecodeLayerTest {
       assertEquals(
           java.util.Arrays.toString(shapes.get(0)), java.util.Arrays.toString(shapes.get(1)));
       assertTrue(relativeError(out.subList(1, 2), out.subList(0, 1), 1e-5, name + " ALL") <= 1e-5);
+    }
+  }
+
+  /**
+   * One packed forward carrying a decode step's single token, a tool result appended to a cached
+   * sequence, a fork's divergent tokens (copy-on-write of a shared partial block) and a fresh
+   * prompt, against an independent reference: each sequence's whole token list through the uncached
+   * full forward ({@link TransformerModel#logits}, libtorch's causal attention), at its last
+   * position. Fused (fp32 weights, two row blocks of 64 past 64 rows) and op by op.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"qwen3", "llama3", "qwen2"})
+  void packedPrefillAndDecodeRowsMatchTheFullForward(String name) {
+    try (TransformerModel model = TestModels.model(layout(name), 31)) {
+      int vocab = model.config().vocabSize();
+      for (DecodeWeights weights :
+          new DecodeWeights[] {DecodeWeights.FP32, DecodeWeights.LIBTORCH}) {
+        model.setDecodeWeights(weights);
+        List<float[]> packed = new ArrayList<>();
+        List<float[]> reference = new ArrayList<>();
+        try (KvCache cache = new KvCache(model, 4, 4)) {
+          CachedSequence a = cache.newSequence(TestModels.tokens(7, vocab, 1));
+          CachedSequence b = cache.newSequence(TestModels.tokens(10, vocab, 2));
+          model.forward(cache, List.of(a, b), new int[] {7, 10}, LogitsMode.NONE);
+          CachedSequence c = cache.fork(a); // shares a's partial last block
+          cache.append(a, new int[] {5}); // a decode step
+          cache.append(b, TestModels.tokens(9, vocab, 3)); // a tool result
+          cache.append(c, TestModels.tokens(5, vocab, 4)); // a branch's own tokens
+          CachedSequence d = cache.newSequence(TestModels.tokens(90, vocab, 5)); // a prompt
+          List<CachedSequence> rows = List.of(a, b, c, d);
+          long fusedBefore = model.fusedForwards();
+          try (Tensor logits =
+              model.forward(cache, rows, new int[] {1, 9, 5, 90}, LogitsMode.LAST)) {
+            assertEquals(4, logits.size(0));
+            for (int r = 0; r < rows.size(); r++) {
+              try (Tensor row = logits.select(0, r)) {
+                packed.add(Fixtures.floats(row));
+              }
+            }
+          }
+          assertEquals(
+              weights == DecodeWeights.FP32 ? 1 : 0,
+              model.fusedForwards() - fusedBefore,
+              "forwards that ran fused");
+          for (CachedSequence s : rows) {
+            assertEquals(0, s.pendingLength());
+            try (Tensor ids = model.ids(s.tokens());
+                Tensor full = model.logits(ids);
+                Tensor last = full.select(1, s.length() - 1)) {
+              reference.add(Fixtures.floats(last));
+            }
+          }
+        }
+        assertTrue(relativeError(packed, reference, 1e-5, name + " packed " + weights) <= 1e-5);
+      }
     }
   }
 

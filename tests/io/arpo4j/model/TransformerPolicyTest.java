@@ -215,6 +215,40 @@ class TransformerPolicyTest {
     }
   }
 
+  /**
+   * On the CPU a step packs every pending token into as few passes as the per-pass token budget
+   * allows: a decode row, a tool result appended to a cached sequence and a fresh prompt share one
+   * pass (22 tokens; three with 8 per pass), and each sequence's token and logprob still follow a
+   * full recompute of its tokens.
+   */
+  @Test
+  void aStepCarriesToolResultsAndPromptsBesideDecodeRows() {
+    for (int perPass : new int[] {4096, 8}) {
+      try (TransformerPolicy policy = pm.newPolicy(4, perPass)) {
+        CachedSequence a = policy.newSequence(TestModels.tokens(6, 256, 1));
+        CachedSequence b = policy.newSequence(TestModels.tokens(7, 256, 2));
+        policy.step(List.of(a, b), SamplingParams.greedy(), 0, 0);
+        policy.append(b, TestModels.tokens(9, 256, 3)); // a tool result
+        CachedSequence c = policy.newSequence(TestModels.tokens(12, 256, 4));
+        List<Sequence> batch = List.of(a, b, c);
+        long before = pm.model().cachedForwards();
+        List<SampledToken> out = policy.step(batch, SamplingParams.greedy(), 0, 1);
+        assertEquals(
+            perPass == 8 ? 3 : 1,
+            pm.model().cachedForwards() - before,
+            "passes for 1 + 9 + 12 tokens at " + perPass + " per pass");
+        for (int i = 0; i < batch.size(); i++) {
+          int[] tokens = batch.get(i).tokens();
+          double[] logp = logSoftmax(lastLogits(Arrays.copyOf(tokens, tokens.length - 1)));
+          int argmax = 0;
+          for (int v = 0; v < logp.length; v++) argmax = logp[v] > logp[argmax] ? v : argmax;
+          assertEquals(argmax, out.get(i).token(), "sequence " + i);
+          assertEquals(logp[argmax], out.get(i).logprob(), 1e-4, "sequence " + i);
+        }
+      }
+    }
+  }
+
   @Test
   void chunkedGroupedPrefillOfUnequalPromptsMatchesRecompute() {
     try (TransformerPolicy policy =
