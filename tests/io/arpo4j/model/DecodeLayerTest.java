@@ -166,11 +166,11 @@ class DecodeLayerTest {
           cache.append(a, new int[] {5}); // a decode step
           cache.append(b, TestModels.tokens(9, vocab, 3)); // a tool result
           cache.append(c, TestModels.tokens(5, vocab, 4)); // a branch's own tokens
-          CachedSequence d = cache.newSequence(TestModels.tokens(90, vocab, 5)); // a prompt
+          CachedSequence d = cache.newSequence(TestModels.tokens(290, vocab, 5)); // a prompt
           List<CachedSequence> rows = List.of(a, b, c, d);
           long fusedBefore = model.fusedForwards();
           try (Tensor logits =
-              model.forward(cache, rows, new int[] {1, 9, 5, 90}, LogitsMode.LAST)) {
+              model.forward(cache, rows, new int[] {1, 9, 5, 290}, LogitsMode.LAST)) {
             assertEquals(4, logits.size(0));
             for (int r = 0; r < rows.size(); r++) {
               try (Tensor row = logits.select(0, r)) {
