@@ -1,7 +1,9 @@
 """arpo4j python tool worker: a fork server that runs model-written code in a confined child.
 
 Started once by io.arpo4j.tools.python.PythonWorker (usually inside `unshare`), it pays the
-interpreter start and the module imports once, then forks one child per call.
+interpreter start and the module imports once, then forks a zygote (a copy of itself) that forks
+one child per call; the worker speaks the protocol and supervises, the zygote only forks, kills
+and reaps (see Zygote for why).
 
 Protocol (JSON lines; the worker's own stdin/stdout are used only for this):
   run as `python3 -c <this source> <configuration>` (no file on disk to leave behind)
@@ -12,13 +14,19 @@ Protocol (JSON lines; the worker's own stdin/stdout are used only for this):
                   "output": "...", "exit_code": n, "signal": n, "cpu_s": x, "wall_s": x}
 
 In namespaces the worker first replaces its root with a view of only what the interpreter reads
-(read-only), a few devices, its own /proc and private tmpfs mounts. Each child: new session,
-stdout+stderr into one pipe read with a byte bound, a fresh working directory, rlimits, every
-privilege dropped, a Landlock allow-list (read the interpreter's files, write only the working
-directory) and a seccomp filter that refuses sockets. After every call everything the call
-started is killed and the scratch area is emptied.
+(read-only), a few devices, its own /proc and private tmpfs mounts. It joins a fresh session
+keyring and installs the seccomp filter that refuses sockets (inherited by every call). Each
+child: new session, stdout+stderr into one pipe read with a byte bound, a fresh working
+directory, rlimits, every privilege dropped, a Landlock allow-list (read the interpreter's
+files, write only the working directory). After every call everything the call started is
+killed and the scratch area is emptied.
+
+What does not depend on the call is prepared before the fork: a call's CPU is mostly
+copy-on-write page faults (each page the child writes), so the child does as little Python as it
+can (see bare_fork, warm_up, call_stdio, LandlockRules).
 """
 
+import array
 import ast
 import builtins
 import ctypes
@@ -33,7 +41,9 @@ import resource
 import select
 import shutil
 import signal
+import socket
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -41,11 +51,17 @@ import time
 import traceback
 
 LIBC = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_SECCOMP = 22
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 CODE_FILENAME = "<code>"
+
+
+# libc's fork() called with the GIL held (PyDLL: ctypes does not release it)
+LIBC_FORK = ctypes.PyDLL(None).fork
+LIBC_FORK.restype, LIBC_FORK.argtypes = ctypes.c_int, []
 
 
 def fail(call):
@@ -290,14 +306,23 @@ def remove_sysv_ipc_objects(sysvipc_dir):
     a descriptor of /proc/sysvipc, opened before the view (whose /proc has only processes)."""
     for kind, remove in SYSV_REMOVERS.items():
         try:
-            with open(os.open(kind, os.O_RDONLY, dir_fd=sysvipc_dir)) as f:
-                rows = f.read().splitlines()[1:]
+            fd = os.open(kind, os.O_RDONLY, dir_fd=sysvipc_dir)
         except OSError:
             continue
-        for row in rows:
-            if remove(int(row.split()[1])) != 0 and ctypes.get_errno() not in (errno.EINVAL,
-                                                                                errno.EIDRM):
-                fail("removing SysV %s %s" % (kind, row.split()[1]))
+        chunks = []
+        try:  # raw reads: text I/O costs the worker more than the removal itself (after a fork,
+            # each page the worker writes is a fault)
+            while True:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        finally:
+            os.close(fd)
+        for row in b"".join(chunks).splitlines()[1:]:
+            id_ = int(row.split()[1])
+            if remove(id_) != 0 and ctypes.get_errno() not in (errno.EINVAL, errno.EIDRM):
+                fail("removing SysV %s %d" % (kind, id_))
 
 
 # ---------------------------------------------------------------- per-call confinement
@@ -358,6 +383,10 @@ def count_tasks_of(uid):
     return total
 
 
+LIMITED = (resource.RLIMIT_CORE, resource.RLIMIT_CPU, resource.RLIMIT_AS, resource.RLIMIT_FSIZE,
+           resource.RLIMIT_NPROC)
+
+
 def set_limits(cfg, sandbox_uid):
     def limit(kind, soft, hard=None):
         resource.setrlimit(kind, (soft, soft if hard is None else hard))
@@ -398,43 +427,73 @@ def landlock_abi():
     return max(version, 0)
 
 
-def restrict_filesystem(abi, readable, writable_dirs):
-    """Every file access the kernel's Landlock ABI knows is refused except: reading and executing
-    beneath `readable`, anything beneath `writable_dirs`, reading and writing /dev/null, reading
-    the other DEVICES and the process's own /proc entry. On ABI >= 6 also no signalling of, or
-    connecting to abstract sockets of, processes outside the sandbox."""
-    handled = LL_ABI1_ALL
-    if abi >= 2:
-        handled |= LL_REFER
-    if abi >= 3:
-        handled |= LL_TRUNCATE
-    if abi >= 5:
-        handled |= LL_IOCTL_DEV
-    attr = LandlockRulesetAttr(handled, 0, 0)
-    size = 8
-    if abi >= 6:
-        attr.scoped = LL_SCOPE_ABSTRACT_UNIX | LL_SCOPE_SIGNAL
-        size = ctypes.sizeof(attr)
-    ruleset = LIBC.syscall(SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size),
-                           0)
-    if ruleset < 0:
-        fail("landlock_create_ruleset")
-    read = LL_EXECUTE | LL_READ_FILE | LL_READ_DIR
-    rules = [(p, read) for p in readable] + [(d, handled) for d in writable_dirs]
-    rules += [("/dev/null", LL_READ_FILE | LL_WRITE_FILE | LL_TRUNCATE)]
-    rules += [(d, LL_READ_FILE) for d in DEVICES if d != "/dev/null"]
-    rules += [("/proc/self", LL_READ_FILE | LL_READ_DIR)]  # opened here: this process's entry
-    for path, rights in rules:
-        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+class LandlockRules:
+    """The calls' allow-list: every file access the kernel's Landlock ABI knows is refused except
+    reading and executing beneath `readable`, anything beneath the call's writable directories,
+    reading and writing /dev/null, reading the other DEVICES and the process's own /proc entry. On
+    ABI >= 6 also no signalling of, or connecting to abstract sockets of, processes outside the
+    sandbox. The worker builds each call's ruleset before the fork; the child adds only its /proc
+    entry (Python work in the child is what a call pays for: each page it writes is a
+    copy-on-write fault)."""
+
+    def __init__(self, abi, readable):
+        self.handled = LL_ABI1_ALL
+        if abi >= 2:
+            self.handled |= LL_REFER
+        if abi >= 3:
+            self.handled |= LL_TRUNCATE
+        if abi >= 5:
+            self.handled |= LL_IOCTL_DEV
+        self.attr = LandlockRulesetAttr(self.handled, 0, 0)
+        self.attr_size = 8
+        if abi >= 6:
+            self.attr.scoped = LL_SCOPE_ABSTRACT_UNIX | LL_SCOPE_SIGNAL
+            self.attr_size = ctypes.sizeof(self.attr)
+        read = LL_EXECUTE | LL_READ_FILE | LL_READ_DIR
+        paths = [(p, read) for p in readable]
+        paths += [("/dev/null", LL_READ_FILE | LL_WRITE_FILE | LL_TRUNCATE)]
+        paths += [(d, LL_READ_FILE) for d in DEVICES if d != "/dev/null"]
+        # what never changes, opened once (rules hold inodes; the fds stay open in the worker)
+        self.fixed = [self.rule(os.open(p, os.O_PATH | os.O_CLOEXEC), r) for p, r in paths]
+        self.proc_self = LandlockPathBeneath((LL_READ_FILE | LL_READ_DIR) & self.handled, -1)
+
+    def rule(self, fd, rights):
         if not stat.S_ISDIR(os.fstat(fd).st_mode):
             rights &= LL_FILE_RIGHTS
-        rule = LandlockPathBeneath(rights & handled, fd)
-        if LIBC.syscall(SYS_LANDLOCK_ADD_RULE, ruleset, 1, ctypes.byref(rule), 0) != 0:
-            fail("landlock_add_rule %s" % path)
-        os.close(fd)
+        return LandlockPathBeneath(rights & self.handled, fd)
+
+    def ruleset(self, writable_dirs):
+        """A new ruleset with every rule but the child's /proc entry; the caller closes it."""
+        ruleset = LIBC.syscall(SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(self.attr),
+                               ctypes.c_size_t(self.attr_size), 0)
+        if ruleset < 0:
+            fail("landlock_create_ruleset")
+        try:
+            for rule in self.fixed:
+                add_landlock_rule(ruleset, rule)
+            for path in writable_dirs:  # fresh mounts and directories: opened per call
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+                try:
+                    add_landlock_rule(ruleset, self.rule(fd, self.handled))
+                finally:
+                    os.close(fd)
+        except BaseException:
+            os.close(ruleset)
+            raise
+        return ruleset
+
+
+def add_landlock_rule(ruleset, rule):
+    if LIBC.syscall(SYS_LANDLOCK_ADD_RULE, ruleset, 1, ctypes.byref(rule), 0) != 0:
+        fail("landlock_add_rule")
+
+
+def restrict_filesystem(ruleset, proc_self):
+    """In the child: its own /proc entry added to the worker's ruleset, then enforced."""
+    proc_self.parent_fd = os.open("/proc/self", os.O_PATH | os.O_CLOEXEC)  # this process's
+    add_landlock_rule(ruleset, proc_self)
     if LIBC.syscall(SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0) != 0:
         fail("landlock_restrict_self")
-    os.close(ruleset)
 
 
 # seccomp. Refused with EPERM for every call:
@@ -541,6 +600,50 @@ def join_fresh_session_keyring():
 
 # ---------------------------------------------------------------- running the code
 
+def bare_fork():
+    """fork() without CPython's at-fork work when only this thread runs Python. That work exists
+    for the threads fork leaves behind (reinitialised locks, threading's bookkeeping, mostly
+    threading._after_fork); none exist here, and in the child it is what a call paid most for:
+    ~200 copy-on-write page faults, ~8 ms of CPU where a fault costs ~40 us (measured on a VM
+    that virtualises page tables in software). Of the at-fork handlers only random's matters
+    here: see fork_for_call."""
+    if len(sys._current_frames()) != 1:
+        return os.fork()
+    pid = LIBC_FORK()
+    return os.fork() if pid < 0 else pid  # on failure: os.fork's error (or a child after all)
+
+
+def fork_for_call():
+    if "random" in sys.modules:
+        sys.modules["random"].seed()  # each call its own sequence, as after os.fork()
+    return bare_fork()
+
+
+def warm_up(scratch):
+    """What the first uses in a process build and later uses reuse, built once by the worker so
+    that no call builds it (in a call each page written is a copy-on-write fault): the parser's
+    and compiler's state (a first parse in a process costs ~25 faults more) and the specialised
+    bytecode of run_code, ast.parse and os.environ's methods (CPython 3.11+ rewrites a
+    function's bytecode over its first calls); an environment array of libc's own holding HOME
+    and TMPDIR (a call's setenv() then replaces them instead of copying the array); the lazily
+    bound libc functions a call's set-up uses, bound by calls that change nothing (a first call
+    looks the symbol up and writes the GOT: a few faults each; setsid(): see zygote_main)."""
+    for _ in range(10):
+        run_code("import os\nx = [1, 2.5, 'a', None]\nx[0] = 37 * 91 + 12\nx = None\nx")
+        os.environ["HOME"] = scratch
+        os.environ["TMPDIR"] = scratch
+    linecache.cache.pop(CODE_FILENAME, None)
+    os.chdir(os.getcwd())
+    for kind in LIMITED:
+        resource.setrlimit(kind, resource.getrlimit(kind))
+    os.setresgid(-1, -1, -1)
+    os.setresuid(-1, -1, -1)
+    try:
+        os.setgroups(os.getgroups())
+    except OSError:  # refused in a user namespace: bound all the same
+        pass
+
+
 def run_code(code):
     """Executes `code` like a script; if its last statement is an expression whose value is
     not None, prints that value (as print() would). Returns the exit status."""
@@ -573,31 +676,48 @@ def run_code(code):
         return 1
 
 
-def child_main(cfg, code, workdir, readable, extra_writable, out_fd, sandbox_uid, protections):
+def call_stdio():
+    """The calls' sys.stdout and sys.stderr, made once by the worker (made in each child they cost
+    it ~50 copy-on-write faults): wrappers of fds 1 and 2, made while those are a pipe, as in a
+    call (a wrapper remembers whether its file is seekable)."""
+    saved = [os.dup(1), os.dup(2)]
+    read_fd, write_fd = os.pipe()
+    try:
+        os.dup2(write_fd, 1)
+        os.dup2(write_fd, 2)
+        out = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8",
+                               errors="backslashreplace")
+        err = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
+                               errors="backslashreplace", line_buffering=True)
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved + [read_fd, write_fd]:
+            os.close(fd)
+    return out, err
+
+
+def child_main(cfg, code, workdir, out_fd, null_fd, stdio, ruleset, proc_self, sandbox_uid):
+    """The call's process. The seccomp filter and the session keyring are the worker's, inherited;
+    SIGPIPE is ignored as the worker ignores it (Python's usual disposition)."""
     os.setsid()
     os.dup2(out_fd, 1)
     os.dup2(out_fd, 2)
-    null = os.open("/dev/null", os.O_RDONLY)
-    os.dup2(null, 0)
-    os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    os.dup2(null_fd, 0)
     os.chdir(workdir)
-    os.environ.update(HOME=workdir, TMPDIR=workdir)
+    os.environ["HOME"] = workdir
+    os.environ["TMPDIR"] = workdir
     tempfile.tempdir = workdir
     sys.path.insert(0, "")  # like `python -c`: modules in the working directory import
-    signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # Python's usual disposition
-    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8",
-                                  errors="backslashreplace")
-    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
-                                  errors="backslashreplace", line_buffering=True)
+    sys.stdout, sys.stderr = stdio
     status = 1
     try:
         set_limits(cfg, sandbox_uid)
         drop_privileges(sandbox_uid)
-        if "landlock-fs" in protections:
-            restrict_filesystem(cfg["landlock_abi"], readable, [workdir] + extra_writable)
-        join_fresh_session_keyring()
-        if "seccomp" in protections:
-            install_seccomp_filter(allow_sysv="ipc-ns" in protections)
+        if ruleset is not None:
+            restrict_filesystem(ruleset, proc_self)
+        # the worker's descriptors (protocol pipes, rule paths), before any code runs
+        os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
     except BaseException as e:
         sys.stderr.write("sandbox set-up failed: %s\n" % e)
     else:
@@ -610,6 +730,133 @@ def child_main(cfg, code, workdir, readable, extra_writable, out_fd, sandbox_uid
     os._exit(status if 0 <= status < 256 else 1)
 
 
+class ZygoteGone(BaseException):
+    """The zygote died: the worker cannot run calls any more and ends (Java replaces it)."""
+
+
+class Zygote:
+    """A copy of the worker, made once the worker is set up, that forks each call's process and
+    cleans up after it (kills what the call left, reaps), so that the worker itself never forks
+    again. Why: after a fork every page the forking process writes costs it a copy-on-write
+    fault (tens of us where page tables are virtualised in software); the worker's per-call work
+    (protocol, supervision, scratch, answer) wrote ~200 pages per call, the zygote's loop writes
+    about half as many. The call's process is the zygote's child; the worker watches it through a
+    pidfd (it stays a zombie until the zygote is told to finish)."""
+
+    HEADER = struct.Struct("=II")  # lengths of the working directory and of the code
+    RESULT = struct.Struct("=idd")  # wait status, user and system CPU seconds
+
+    def __init__(self, worker):
+        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        parent = os.getpid()
+        self.pid = os.fork()
+        if self.pid == 0:
+            try:
+                self.sock.close()
+                prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with the worker
+                if os.getppid() != parent:  # (the worker died before that)
+                    os._exit(0)
+                zygote_main(worker, theirs)
+            finally:
+                os._exit(1)  # never back into the worker's loop
+        theirs.close()
+
+    def start(self, code, workdir, out_fd, ruleset):
+        """The new call's pid; the zygote holds `out_fd` and `ruleset` until it has forked."""
+        payload = workdir.encode() + code.encode("utf-8", "surrogatepass")
+        fds = array.array("i", [out_fd] + ([] if ruleset is None else [ruleset]))
+        try:
+            self.sock.sendmsg([self.HEADER.pack(len(workdir.encode()), len(payload))],
+                              [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
+            self.sock.sendall(payload)
+        except OSError as e:
+            raise ZygoteGone("the zygote process ended (%s)" % e) from None
+        pid = struct.unpack("=i", self.receive(4))[0]
+        if pid < 0:
+            raise OSError(-pid, "fork: %s" % os.strerror(-pid))
+        return pid
+
+    def finish(self):
+        """Has everything the call started killed and reaped: (wait status, CPU seconds)."""
+        try:
+            self.sock.sendall(b"f")
+        except OSError as e:
+            raise ZygoteGone("the zygote process ended (%s)" % e) from None
+        status_word, utime, stime = self.RESULT.unpack(self.receive(self.RESULT.size))
+        return status_word, utime + stime
+
+    def receive(self, size):
+        data = b""
+        while len(data) < size:
+            try:
+                chunk = self.sock.recv(size - len(data))
+            except OSError:
+                chunk = b""
+            if not chunk:
+                raise ZygoteGone("the zygote process ended")
+            data += chunk
+        return data
+
+
+def receive_exactly(sock, size):
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            os._exit(0)  # the worker is gone
+        data += chunk
+    return data
+
+
+def zygote_main(worker, sock):
+    prctl(PR_SET_CHILD_SUBREAPER, 1)  # the call's orphans come here (not inherited from fork)
+    # a session of its own (no terminal's signals; it dies with the worker): this also binds
+    # setsid() for the calls, which are not session leaders of their own otherwise
+    os.setsid()
+    # nothing of the worker's but what the calls need (their stdin, this socket until they close
+    # it with the other descriptors)
+    low = 3
+    for fd in sorted({sock.fileno(), worker.null_fd}):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    proc_self = None if worker.landlock is None else worker.landlock.proc_self
+    fd_space = socket.CMSG_SPACE(2 * array.array("i").itemsize)
+    while True:
+        header, ancillary, _, _ = sock.recvmsg(Zygote.HEADER.size, fd_space)
+        if not header:
+            os._exit(0)  # the worker is gone
+        fds = array.array("i")
+        for level, kind, data in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
+        header += receive_exactly(sock, Zygote.HEADER.size - len(header))
+        workdir_size, size = Zygote.HEADER.unpack(header)
+        payload = receive_exactly(sock, size)
+        workdir = payload[:workdir_size].decode()
+        code = payload[workdir_size:].decode("utf-8", "surrogatepass")
+        try:
+            pid = fork_for_call()
+        except OSError as e:
+            pid = -(e.errno or errno.EAGAIN)
+        if pid == 0:
+            try:
+                child_main(worker.cfg, code, workdir, fds[0], worker.null_fd, worker.stdio,
+                           fds[1] if len(fds) > 1 else None, proc_self, worker.sandbox_uid)
+            finally:
+                os._exit(1)
+        for fd in fds:
+            os.close(fd)
+        sock.sendall(struct.pack("=i", pid))
+        if pid < 0:
+            continue
+        receive_exactly(sock, 1)  # the worker is done with the call
+        worker.kill_everything(pid)
+        status_word, usage = worker.reap(pid)
+        worker.reap_orphans()
+        sock.sendall(Zygote.RESULT.pack(status_word, usage.ru_utime, usage.ru_stime))
+
+
 class Worker:
     def __init__(self, cfg):
         self.cfg = cfg
@@ -619,7 +866,6 @@ class Worker:
         real_root = os.geteuid() == 0 and outer_uid_of(0) == 0
         self.sandbox_uid = cfg["sandbox_uid"] if real_root else None
         abi = landlock_abi()
-        cfg["landlock_abi"] = abi
         prctl(PR_SET_CHILD_SUBREAPER, 1)
         prctl(PR_SET_DUMPABLE, 0)
         for name in cfg["preload"]:
@@ -647,10 +893,12 @@ class Worker:
         if self.sandbox_uid is not None:
             self.protections.append("uid-%d" % self.sandbox_uid)
             check_readable_by(self.sandbox_uid, self.readable)
+        self.landlock = None
         if abi >= 1:
             self.protections.append("landlock-fs")
             if abi >= 6:
                 self.protections.append("landlock-scope")
+            self.landlock = LandlockRules(abi, self.readable)
         else:
             self.notes.append("Landlock unavailable: files are confined by the view only"
                               if cfg["namespaces"] else "Landlock unavailable")
@@ -659,10 +907,21 @@ class Worker:
         else:
             self.notes.append("no seccomp filter for %s" % platform.machine())
         self.protections.append("rlimits")
+        self.null_fd = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)  # the calls' stdin
+        self.stdio = call_stdio()
+        warm_up(self.scratch)
+        # Set up once here rather than in every child (the calls inherit both, and the filter
+        # keeps them from changing either): an empty session keyring instead of the JVM's, and
+        # the seccomp filter (the worker itself needs none of what it refuses).
+        join_fresh_session_keyring()
+        if "seccomp" in self.protections:
+            prctl(PR_SET_NO_NEW_PRIVS, 1)  # required without CAP_SYS_ADMIN; no exec needs more
+            install_seccomp_filter(allow_sysv="ipc-ns" in self.protections)
         # keep the preloaded objects out of the children's garbage collections, so that a call
         # does not copy (copy-on-write) the pages holding them
         gc.freeze()
         self.calls = 0
+        self.zygote = Zygote(self)
 
     def call(self, code, timeout):
         self.calls += 1
@@ -670,37 +929,44 @@ class Worker:
         os.mkdir(workdir, 0o700)
         if self.sandbox_uid is not None:
             os.chown(workdir, self.sandbox_uid, self.sandbox_uid)
-        read_fd, write_fd = os.pipe()
-        started = time.monotonic()
-        pid = os.fork()
-        if pid == 0:
-            os.close(read_fd)
-            child_main(self.cfg, code, workdir, self.readable, self.extra_writable, write_fd,
-                       self.sandbox_uid, self.protections)
-        os.close(write_fd)
+        ruleset = None if self.landlock is None else \
+            self.landlock.ruleset([workdir] + self.extra_writable)
+        read_fd = None
+        try:
+            read_fd, write_fd = os.pipe()
+            try:
+                started = time.monotonic()
+                pid = self.zygote.start(code, workdir, write_fd, ruleset)
+            finally:
+                os.close(write_fd)
+        except BaseException:
+            if read_fd is not None:
+                os.close(read_fd)
+            raise
+        finally:
+            if ruleset is not None:
+                os.close(ruleset)
         try:
             output, reason = self.supervise(pid, read_fd, started + timeout)
         finally:
             os.close(read_fd)
-            self.kill_everything(pid)
-        status_word, usage = self.reap(pid)
+            status_word, cpu = self.zygote.finish()  # kills everything, reaps
         wall = time.monotonic() - started
-        self.reap_orphans()
         self.empty_scratch()
         if "ipc-ns" in self.protections:
             remove_sysv_ipc_objects(self.sysvipc_dir)
         response = {"output": output.decode("utf-8", "replace"), "wall_s": round(wall, 4),
-                    "cpu_s": round(usage.ru_utime + usage.ru_stime, 4) if usage else None,
+                    "cpu_s": round(cpu, 4),
                     "exit_code": None, "signal": None}
-        if status_word is not None and os.WIFSIGNALED(status_word):
+        if os.WIFSIGNALED(status_word):
             response["signal"] = os.WTERMSIG(status_word)
-        elif status_word is not None:
+        else:
             response["exit_code"] = os.WEXITSTATUS(status_word)
         if reason is not None:
             response["status"] = reason
         elif response["signal"] == signal.SIGXCPU or (
-                response["signal"] == signal.SIGKILL and usage is not None
-                and usage.ru_utime + usage.ru_stime >= self.cfg["cpu_seconds"] - 0.05):
+                response["signal"] == signal.SIGKILL
+                and cpu >= self.cfg["cpu_seconds"] - 0.05):
             # SIGXCPU comes from the soft RLIMIT_CPU, whose tick-sampled CPU time can run ahead
             # of wait4's precise one under contention (0.97 s at a 1 s limit, measured); SIGKILL
             # is the hard limit (a second later) only if the call used its CPU time
@@ -741,8 +1007,7 @@ class Worker:
                     elif fd == pidfd:
                         exited = True
                 if pidfd is None and not exited:
-                    exited = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) \
-                        is not None
+                    exited = is_zombie(pid)
                 if exited:
                     # the child is gone; take what is already in the pipe (a background
                     # process it started may keep the pipe open, so never wait for EOF)
@@ -762,7 +1027,7 @@ class Worker:
             if pidfd is not None:
                 os.close(pidfd)
 
-    def kill_everything(self, pid):
+    def kill_everything(self, pid):  # in the zygote
         """Kills the call's process group and, as far as this mode allows, every process
         the call may have started outside it."""
         try:
@@ -770,11 +1035,12 @@ class Worker:
         except ProcessLookupError:
             pass
         if self.pid1:
-            # pid 1 of a private pid namespace: -1 means every other process in it
+            # the worker is pid 1 of a private pid namespace: -1 means every process in it but
+            # the worker (init) and the zygote (the caller)
             os.kill(-1, signal.SIGKILL)
         elif self.sandbox_uid is not None:
             # every process of the dedicated uid, signalled by a helper running as that uid
-            helper = os.fork()
+            helper = bare_fork()
             if helper == 0:
                 try:
                     os.setresuid(self.sandbox_uid, self.sandbox_uid, self.sandbox_uid)
@@ -784,11 +1050,11 @@ class Worker:
                     os._exit(0)
             os.waitpid(helper, 0)
 
-    def reap(self, pid):
+    def reap(self, pid):  # in the zygote
         _, status_word, usage = os.wait4(pid, 0)
         return status_word, usage
 
-    def reap_orphans(self):
+    def reap_orphans(self):  # in the zygote
         # orphans of the call were re-parented to this subreaper; all of them were killed
         # unless this is the unprivileged mode without a pid namespace, so only then poll.
         blocking = self.pid1 or self.sandbox_uid is not None
@@ -810,6 +1076,16 @@ class Worker:
         for root in [self.scratch] + self.extra_writable:
             for entry in os.listdir(root):
                 remove_tree(os.path.join(root, entry))
+
+
+def is_zombie(pid):
+    """Whether the call's process has ended (without a pidfd; the zygote reaps it only when
+    told to)."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
+    except (FileNotFoundError, ProcessLookupError):
+        return True
 
 
 def remove_tree(path):
@@ -879,5 +1155,6 @@ def main():
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # SIGPIPE stays ignored (Python's default; the calls inherit it): a write to a closed protocol
+    # pipe raises and ends the worker
     sys.exit(main())

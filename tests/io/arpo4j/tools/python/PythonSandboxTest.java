@@ -19,7 +19,9 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -878,6 +880,67 @@ class PythonSandboxTest {
       assertEquals(Status.OK, run.status(), run.output());
       assertEquals("replaced", run.output().strip());
     }
+  }
+
+  @Test
+  void workerWhoseZygoteDiedIsReplaced() throws Exception {
+    List<ProcessHandle> zygotes = zygotes(pool);
+    assertEquals(2, zygotes.size(), "one zygote per worker");
+    zygotes.forEach(ProcessHandle::destroyForcibly);
+    for (ProcessHandle zygote : zygotes) { // a zombie until its worker ends: onExit() never comes
+      for (int i = 0; i < 500 && !deadOrZombie(zygote.pid()); i++) {
+        Thread.sleep(10);
+      }
+      assertTrue(deadOrZombie(zygote.pid()), "zygote " + zygote.pid() + " still running");
+    }
+    // each worker notices at its next call (which fails) and is replaced at the one after
+    int answered = 0;
+    for (int i = 0; i < 6 && answered < 2; i++) {
+      PythonRun run = pool.run("'back'");
+      if (run.status() == Status.OK) {
+        assertEquals("back", run.output().strip());
+        answered++;
+      } else {
+        assertEquals(Status.WORKER_FAILURE, run.status(), run.output());
+      }
+    }
+    assertEquals(2, answered);
+  }
+
+  @Test
+  void eachCallDrawsItsOwnRandomNumbers() throws Exception {
+    // calls are forked from the same process state, without CPython's at-fork hooks
+    Set<String> drawn = new HashSet<>();
+    for (int i = 0; i < 4; i++) {
+      PythonRun run = pool.run("import random\nrandom.getrandbits(64)");
+      assertEquals(Status.OK, run.status(), run.output());
+      drawn.add(run.output().strip());
+    }
+    assertEquals(4, drawn.size(), drawn.toString());
+  }
+
+  /** The processes the workers fork their calls from: python processes whose parent is one. */
+  static List<ProcessHandle> zygotes(PythonWorkerPool target) {
+    return target.processes().stream()
+        .filter(p -> isPython(p) && p.parent().map(PythonSandboxTest::isPython).orElse(false))
+        .toList();
+  }
+
+  private static boolean deadOrZombie(long pid) {
+    try {
+      String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+      return stat.substring(stat.lastIndexOf(')') + 2).startsWith("Z");
+    } catch (java.io.IOException e) {
+      return true;
+    }
+  }
+
+  private static boolean isPython(ProcessHandle process) {
+    return process
+        .info()
+        .command()
+        .map(c -> Path.of(c).getFileName().toString().startsWith("python"))
+        .orElse(false);
   }
 
   @Test
