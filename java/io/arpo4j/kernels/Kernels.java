@@ -455,12 +455,13 @@ public final class Kernels {
     long maxLength = blockTable.size(1) * blockSize;
     requireRange("seqRows", seqRows, 0, sequences - 1);
     requireRange("lengths", lengths, 1, maxLength);
-    int minBlock = blockTable.min().item_int();
+    long[] blocks = cpuMinMax(blockTable);
+    long minBlock = blocks[0];
     if (minBlock < 0) {
       throw new IllegalArgumentException(
           "blockTable entries must be block ids >= 0, found " + minBlock);
     }
-    long maxBlock = blockTable.max().item_int();
+    long maxBlock = blocks[1];
     long minSlots = (maxBlock + 1) * blockSize;
     if (writeSlots != null) {
       if (writeSlots.dim() != 1 || writeSlots.size(0) != seqRows.size(0)) {
@@ -948,8 +949,10 @@ public final class Kernels {
       throw new IllegalArgumentException(name + " must be contiguous; call .contiguous() first");
   }
 
+  /** Checks the values of a contiguous int32 or int64 CPU tensor against [min, max]. */
   private static void requireRange(String name, Tensor t, long min, long max) {
-    long lo = t.min().item_long(), hi = t.max().item_long();
+    long[] range = cpuMinMax(t);
+    long lo = range[0], hi = range[1];
     if (lo < min || hi > max) {
       throw new IllegalArgumentException(
           name
@@ -963,6 +966,30 @@ public final class Kernels {
               + hi
               + "]");
     }
+  }
+
+  /**
+   * {min, max} of a non-empty contiguous int32 or int64 CPU tensor, read in place: a decode step
+   * checks its block tables every time, and two libtorch reductions per tensor cost more than the
+   * step's own bookkeeping on a small model.
+   */
+  private static long[] cpuMinMax(Tensor t) {
+    int n = Math.toIntExact(t.numel());
+    long lo = Long.MAX_VALUE, hi = Long.MIN_VALUE;
+    if (is(t.scalar_type(), ScalarType.Long)) {
+      java.nio.LongBuffer values = new LongPointer(t.data_ptr()).capacity(n).asBuffer();
+      for (int i = 0; i < n; i++) {
+        lo = Math.min(lo, values.get(i));
+        hi = Math.max(hi, values.get(i));
+      }
+    } else {
+      java.nio.IntBuffer values = new IntPointer(t.data_ptr()).capacity(n).asBuffer();
+      for (int i = 0; i < n; i++) {
+        lo = Math.min(lo, values.get(i));
+        hi = Math.max(hi, values.get(i));
+      }
+    }
+    return new long[] {lo, hi};
   }
 
   private static void requireDevice(String name, Tensor t) {

@@ -210,6 +210,12 @@ class PagedAttentionTest {
           "blockTable entries must be block ids >= 0",
           () -> Kernels.pagedTable(table.clone().fill_(new Scalar(-1L)), rows, lengths, 4));
       expect("blockSize must be >= 1", () -> Kernels.pagedTable(table, rows, lengths, 0));
+      long slots = (table.max().item_long() + 1) * 4; // the pools' slots the table names
+      expect(
+          "writeSlots must lie in [0, " + (slots - 1) + "], found values in [0, " + slots + "]",
+          () ->
+              Kernels.pagedTable(table, rows, lengths, 4, torch.tensor(new long[] {0, slots, 1})));
+      Kernels.pagedTable(table, rows, lengths, 4, torch.tensor(new long[] {0, slots - 1, 1}));
       Tensor q = c.q();
       Tensor k = c.keys();
       Tensor v = c.values();
