@@ -150,7 +150,7 @@ public final class TransformerModel implements AutoCloseable {
    * One decoder layer's parameters (absent biases and norms are null), as the fused decode kernel
    * also takes them.
    */
-  private static LayerTensors layerOf(Map<String, Tensor> p, int index) {
+  static LayerTensors layerOf(Map<String, Tensor> p, int index) {
     String n = ParameterLayout.layerPrefix(index);
     return new LayerTensors(
         p.get(n + "input_layernorm.weight"),

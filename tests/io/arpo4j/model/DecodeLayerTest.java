@@ -201,16 +201,15 @@ class DecodeLayerTest {
   void badLayersAreRefusedInOneLine(String name) {
     try (TransformerModel model = TestModels.model(layout(name), 5)) {
       Map<String, Tensor> p = model.parameters();
-      String l = ParameterLayout.layerPrefix(0);
-      Tensor q = p.get(l + "self_attn.q_proj.weight");
-      Tensor k = p.get(l + "self_attn.k_proj.weight");
-      Tensor norm = p.get(l + "input_layernorm.weight");
-      Kernels.LayerTensors good = tensors(p, l, q, k);
+      Kernels.LayerTensors good = TransformerModel.layerOf(p, 0);
+      Tensor q = good.q();
+      Tensor k = good.k();
+      Tensor norm = good.inputNorm();
       // k given q's shape: its rows no longer match kvHeads * headDim
       IllegalArgumentException e =
           assertThrows(
               IllegalArgumentException.class,
-              () -> Kernels.decodeLayer(tensors(p, l, q, q), 4, 2, 1e-6));
+              () -> Kernels.decodeLayer(withQk(good, q, q), 4, 2, 1e-6));
       assertTrue(e.getMessage().startsWith("k must be 2-D [32, 32]"), e.getMessage());
       // heads that do not divide
       e = assertThrows(IllegalArgumentException.class, () -> Kernels.decodeLayer(good, 4, 3, 1e-6));
@@ -220,7 +219,7 @@ class DecodeLayerTest {
         e =
             assertThrows(
                 IllegalArgumentException.class,
-                () -> Kernels.decodeLayer(tensors(p, l, q, kb), 4, 2, 1e-6));
+                () -> Kernels.decodeLayer(withQk(good, q, kb), 4, 2, 1e-6));
         assertTrue(e.getMessage().contains("all projections one dtype"), e.getMessage());
       }
       // a step whose hidden rows do not match the table
@@ -258,25 +257,26 @@ class DecodeLayerTest {
     }
   }
 
-  private static Kernels.LayerTensors tensors(Map<String, Tensor> p, String l, Tensor q, Tensor k) {
+  /** {@code t} with its q and k projections replaced. */
+  private static Kernels.LayerTensors withQk(Kernels.LayerTensors t, Tensor q, Tensor k) {
     return new Kernels.LayerTensors(
-        p.get(l + "input_layernorm.weight"),
+        t.inputNorm(),
         q,
-        p.get(l + "self_attn.q_proj.bias"),
+        t.qBias(),
         k,
-        p.get(l + "self_attn.k_proj.bias"),
-        p.get(l + "self_attn.v_proj.weight"),
-        p.get(l + "self_attn.v_proj.bias"),
-        p.get(l + "self_attn.q_norm.weight"),
-        p.get(l + "self_attn.k_norm.weight"),
-        p.get(l + "self_attn.o_proj.weight"),
-        p.get(l + "self_attn.o_proj.bias"),
-        p.get(l + "post_attention_layernorm.weight"),
-        p.get(l + "mlp.gate_proj.weight"),
-        p.get(l + "mlp.gate_proj.bias"),
-        p.get(l + "mlp.up_proj.weight"),
-        p.get(l + "mlp.up_proj.bias"),
-        p.get(l + "mlp.down_proj.weight"),
-        p.get(l + "mlp.down_proj.bias"));
+        t.kBias(),
+        t.v(),
+        t.vBias(),
+        t.qNorm(),
+        t.kNorm(),
+        t.o(),
+        t.oBias(),
+        t.postNorm(),
+        t.gate(),
+        t.gateBias(),
+        t.up(),
+        t.upBias(),
+        t.down(),
+        t.downBias());
   }
 }
