@@ -98,6 +98,19 @@ int arpo_logprob_backward(void* logits, arpo_dtype dtype, int64_t n, int64_t v, 
 
 const char* arpo_last_error(void);
 
+/* ---- Threads of OpenBLAS's products (CPU library only) ---------------------------------------
+ * libtorch's large CPU products run in OpenBLAS. arpo_blas_threads(t) makes OpenBLAS's threaded
+ * calls run on t threads from now on: the calling thread and t - 1 helper threads of this library,
+ * which sleep while idle (never OpenBLAS's own spinning pool); threaded calls from several threads
+ * at once take turns; at most the MAX_THREADS OpenBLAS was built with. 1 = in the calling thread
+ * only (OPENBLAS_NUM_THREADS=1, arpo4j's default).
+ * Returns the previous count, or -1 (message in arpo_last_error) where t is outside [1, 256]
+ * or the process's OpenBLAS cannot hand its jobs to the caller: not loaded, older than 0.3.27, its
+ * OpenMP build, or already running its own pool (OPENBLAS_NUM_THREADS > 1), which is left alone. */
+int arpo_blas_threads(int threads);
+/* The threaded OpenBLAS calls run by arpo_blas_threads' helpers since the library was loaded. */
+int64_t arpo_blas_threaded_calls(void);
+
 /* ---- Decode-step projections (CPU library only) ----------------------------------------------
  * 5. y[b, n] = sum_k x[b, k] W[n, k] (+ bias[n]) for the few rows of a decode step (1-64): every
  *    weight is read from memory once per call, for all rows; more rows (a prefill) go in blocks of

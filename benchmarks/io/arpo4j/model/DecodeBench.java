@@ -2,6 +2,7 @@ package io.arpo4j.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.arpo4j.kernels.BlasThreads;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -395,7 +396,8 @@ public final class DecodeBench {
     double best = Double.MAX_VALUE;
     try {
       for (int rep = 0; rep < repeats; rep++) {
-        try (PointerScope scope = new PointerScope()) {
+        try (PointerScope scope = new PointerScope();
+            BlasThreads products = BlasThreads.training()) { // as the trainers run it
           int[] ids = tokens(tokens + 1, vocab, 99);
           long start = System.nanoTime();
           Tensor input = model.ids(Arrays.copyOf(ids, tokens));

@@ -265,4 +265,8 @@ final class NativeKernels {
       int numThreads);
 
   static native @Cast("const char*") BytePointer arpo_last_error();
+
+  static native int arpo_blas_threads(int threads);
+
+  static native @Cast("int64_t") long arpo_blas_threaded_calls();
 }

@@ -89,12 +89,16 @@ public final class NativeLibraries {
    * OpenMP) sleep when idle instead of spinning, since the decode loop shares the cores with tool
    * processes and other jobs; OpenBLAS runs in the calling thread, since libtorch calls it from
    * inside its OpenMP regions (attention, batched products), where OpenBLAS's own thread pool would
-   * oversubscribe the cores and print "Detect OpenMP Loop and this application may hang" per call.
+   * oversubscribe the cores and print "Detect OpenMP Loop and this application may hang" per call
+   * (a training step gives OpenBLAS more threads of arpo4j's own: {@link BlasThreads}); libtorch's
+   * CPU allocator asks for transparent huge pages for blocks of 2 MiB and more, since a fresh
+   * block's page faults (4 KiB each) took a sixth of a 512-token training step.
    */
   static final List<RuntimeSetting> RUNTIME_ENVIRONMENT =
       List.of(
           new RuntimeSetting("OMP_WAIT_POLICY", "PASSIVE", "libgomp"),
-          new RuntimeSetting("OPENBLAS_NUM_THREADS", "1", "libopenblas"));
+          new RuntimeSetting("OPENBLAS_NUM_THREADS", "1", "libopenblas"),
+          new RuntimeSetting("THP_MEM_ALLOC_ENABLE", "1", "libc10"));
 
   /**
    * An environment variable, the value arpo4j sets, and the file prefix of the library it rules.

@@ -1,6 +1,7 @@
 package io.arpo4j.trainer;
 
 import io.arpo4j.distributed.ParameterShards;
+import io.arpo4j.kernels.BlasThreads;
 import io.arpo4j.kernels.FusedLogprob;
 import io.arpo4j.kernels.Kernels;
 import io.arpo4j.model.NativeSection;
@@ -75,6 +76,7 @@ public final class TokenBackprop {
       int idle = passes(micros.size()) - micros.size();
       for (int[] micro : micros) {
         try (NativeSection section = NativeSection.enter();
+            BlasThreads products = BlasThreads.training();
             PointerScope scope = new PointerScope();
             TransformerModel.Held outer = model.holdOuter()) {
           Layout layout = new Layout(rows, micro);
@@ -140,6 +142,7 @@ public final class TokenBackprop {
    */
   public TokenLoss.Value backward(List<TrainingRow> rows, int[] micro, TokenLoss loss) {
     try (NativeSection section = NativeSection.enter();
+        BlasThreads products = BlasThreads.training();
         PointerScope scope = new PointerScope()) {
       Layout layout = new Layout(rows, micro);
       TransformerModel.Checkpointed checkpointed =
