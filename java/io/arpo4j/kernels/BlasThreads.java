@@ -3,7 +3,8 @@ package io.arpo4j.kernels;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.ArrayList;
+import java.util.List;
 import org.bytedeco.pytorch.global.torch;
 
 /**
@@ -16,22 +17,25 @@ import org.bytedeco.pytorch.global.torch;
  * opens (as libgomp's {@code OMP_DYNAMIC} does with the load average): a product's jobs wait for
  * each other, and one job on a core shared with another process held a 512-token step at twice the
  * one-thread time. The threads are the calling one and helper threads of arpo4j's native library,
- * which sleep while idle ({@code arpo_blas_threads} in arpo4j.h). The count is process-wide while a
- * span is open; spans nest, each restoring what it found. Where the process's OpenBLAS cannot do
- * this (one the user configured with {@code OPENBLAS_NUM_THREADS}, another build), products stay as
- * they are and one line on stderr says why.
+ * which sleep while idle ({@code arpo_blas_threads} in arpo4j.h). The count is process-wide: the
+ * largest of the spans open in any thread, and one again when none is. Where the process's OpenBLAS
+ * cannot do this (one the user configured with {@code OPENBLAS_NUM_THREADS}, another build),
+ * products stay as they are and one line on stderr says why.
  */
 public final class BlasThreads implements AutoCloseable {
   static {
     NativeLibraries.load();
   }
 
-  private static final AtomicBoolean WARNED = new AtomicBoolean();
+  private static final List<Integer> OPEN = new ArrayList<>(); // the open spans' counts
+  private static int applied = 1; // guarded by OPEN, as is everything mutable here
+  private static boolean refused;
 
-  private final int previous;
+  private final int threads;
+  private boolean closed;
 
-  private BlasThreads(int previous) {
-    this.previous = previous;
+  private BlasThreads(int threads) {
+    this.threads = threads;
   }
 
   /**
@@ -73,18 +77,23 @@ public final class BlasThreads implements AutoCloseable {
 
   private static final Path PROC_STAT = Path.of("/proc/stat");
 
-  /** OpenBLAS on {@code threads} threads (1 to 256) until {@link #close}. */
+  /** OpenBLAS on {@code threads} threads (1 to 256), or more while a larger span is open. */
   public static BlasThreads use(int threads) {
     if (threads < 1 || threads > 256) {
       throw new IllegalArgumentException("threads must be in [1, 256], got " + threads);
     }
-    int previous = NativeKernels.arpo_blas_threads(threads);
-    if (previous < 0 && !WARNED.getAndSet(true)) {
-      System.err.println(
-          "arpo4j: OpenBLAS products keep their own thread setting: "
-              + NativeKernels.arpo_last_error().getString());
+    synchronized (OPEN) {
+      OPEN.add(threads);
+      apply();
     }
-    return new BlasThreads(previous);
+    return new BlasThreads(threads);
+  }
+
+  /** The thread count OpenBLAS's products run on now (1 where arpo4j could not change it). */
+  public static int current() {
+    synchronized (OPEN) {
+      return applied;
+    }
   }
 
   /** Threaded OpenBLAS calls that arpo4j's helper threads have run in this process. */
@@ -92,13 +101,26 @@ public final class BlasThreads implements AutoCloseable {
     return NativeKernels.arpo_blas_threaded_calls();
   }
 
-  /** The count OpenBLAS had when this span opened (-1 where it could not be changed). */
-  public int previous() {
-    return previous;
+  private static void apply() {
+    int want = OPEN.stream().mapToInt(Integer::intValue).max().orElse(1);
+    if (want == applied || refused) return;
+    if (NativeKernels.arpo_blas_threads(want) < 0) {
+      refused = true;
+      System.err.println(
+          "arpo4j: OpenBLAS products keep their own thread setting: "
+              + NativeKernels.arpo_last_error().getString());
+    } else {
+      applied = want;
+    }
   }
 
   @Override
   public void close() {
-    if (previous > 0) NativeKernels.arpo_blas_threads(previous);
+    synchronized (OPEN) {
+      if (closed) return;
+      closed = true;
+      OPEN.remove(Integer.valueOf(threads));
+      apply();
+    }
   }
 }
