@@ -154,7 +154,8 @@ int arpo_paged_attention(const void* q, const void* key_pool, const void* value_
  *
  * 7. One decoder layer (Llama / Qwen2 / Qwen3 layout, SiLU-gated MLP) over n new tokens (meant for
  *    a decode step's 1-64; more run in blocks of 64 rows, each block reading the weights once, and
- *    in passes of 256 rows, so the layer's scratch stays bounded), fp32 activations, in place. Rows may belong to one sequence at consecutive positions
+ *    in passes of 256 rows, so the layer's scratch stays bounded), fp32 activations, in place.
+ *    Rows may belong to one sequence at consecutive positions
  *    (a prefill packed beside decode rows): every row's key and value is written before any row
  *    attends, so with lengths[r] = its position + 1 each row sees its sequence causally.
  *      x = rmsnorm(h) * input_norm

@@ -49,7 +49,6 @@ class JobPool {
     dojob_data_ = dojob_data;
     pending_ = jobs - 1;
     ++generation_;
-    ++calls_;
     lock.unlock();
     wake_.notify_all();
     dojob(0, job_data, dojob_data);
@@ -57,9 +56,9 @@ class JobPool {
     done_.wait(lock, [this] { return pending_ == 0; });
   }
 
-  int64_t calls() {
+  int64_t calls() {  // one generation per threaded call
     std::lock_guard<std::mutex> lock(state_);
-    return calls_;
+    return static_cast<int64_t>(generation_);
   }
 
  private:
@@ -85,7 +84,6 @@ class JobPool {
   std::condition_variable wake_, done_;
   size_t helpers_ = 0;
   uint64_t generation_ = 0;
-  int64_t calls_ = 0;
   int pending_ = 0;
   DoJob dojob_ = nullptr;
   int jobs_ = 0;

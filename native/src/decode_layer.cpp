@@ -195,7 +195,7 @@ ARPO_API int arpo_decode_layer(float* hidden, int64_t n, int64_t hidden_size, in
     const int64_t rows = std::min(kChunkRows, n - r0);
     layer_rows(hidden + r0 * hidden_size, rows, hidden_size, heads, kv_heads, head_dim, intermediate, rms_eps, w,
                cos + r0 * head_dim, sin + r0 * head_dim, key_pool, value_pool, write_slots + r0, block_table,
-                     table_stride, block_size, seq_rows + r0, lengths + r0, scale, num_threads);
+               table_stride, block_size, seq_rows + r0, lengths + r0, scale, num_threads);
   }
   return ARPO_OK;
 }

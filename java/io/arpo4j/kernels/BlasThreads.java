@@ -27,6 +27,7 @@ public final class BlasThreads implements AutoCloseable {
     NativeLibraries.load();
   }
 
+  private static final Path PROC_STAT = Path.of("/proc/stat");
   private static final List<Integer> OPEN = new ArrayList<>(); // the open spans' counts
   private static int applied = 1; // guarded by OPEN, as is everything mutable here
   private static boolean refused;
@@ -74,8 +75,6 @@ public final class BlasThreads implements AutoCloseable {
     }
     throw new IOException("no procs_running in " + PROC_STAT);
   }
-
-  private static final Path PROC_STAT = Path.of("/proc/stat");
 
   /** OpenBLAS on {@code threads} threads (1 to 256), or more while a larger span is open. */
   public static BlasThreads use(int threads) {
