@@ -115,8 +115,10 @@ int64_t arpo_blas_threaded_calls(void);
  * 5. y[b, n] = sum_k x[b, k] W[n, k] (+ bias[n]) for the few rows of a decode step (1-64): every
  *    weight is read from memory once per call, for all rows; more rows (a prefill) go in blocks of
  *    64, the weights read once per block. x is fp32 [rows, k] with
- *    row stride x_stride (>= k); W is [n, k] row-major, contiguous, fp32 or bf16 (widened to fp32
- *    exactly; all arithmetic fp32); bias fp32 [n] or NULL; y fp32 [rows, n], contiguous.
+ *    row stride x_stride (>= k); W is [n, k] row-major, contiguous, fp32 or bf16; bias fp32 [n] or
+ *    NULL; y fp32 [rows, n], contiguous. With bf16 weights x is rounded to bf16 (to nearest even)
+ *    first, as a bf16 model's activations are: every product is then exact in fp32, and all sums
+ *    are fp32 on every path.
  *    num_threads <= 0: OpenMP's default; small matrices use fewer threads. isa: one of ARPO_ISA_*
  *    (AUTO = the best the CPU has; forcing another is for tests and benchmarks), an error when the
  *    CPU lacks it. On CUDA, libtorch's matmul serves the same purpose (no CUDA entry point). */
@@ -124,6 +126,7 @@ int64_t arpo_blas_threaded_calls(void);
 #define ARPO_ISA_SCALAR 1
 #define ARPO_ISA_AVX2 2   /* AVX2 + FMA */
 #define ARPO_ISA_AVX512 3 /* AVX-512 F + BW + VL */
+#define ARPO_ISA_AVX512_BF16 4 /* AVX-512 F + BW + VL + BF16 (vdpbf16ps for bf16 weights) */
 int arpo_decode_matmul(const float* x, int64_t rows, int64_t k, int64_t x_stride, const void* weight,
                        arpo_dtype weight_dtype, int64_t n, const float* bias, float* y,
                        int32_t num_threads, int32_t isa);
@@ -172,7 +175,8 @@ int arpo_paged_attention(const void* q, const void* key_pool, const void* value_
  *    contiguous; cos, sin fp32 [n, head_dim] (the rows' positions, rotary scaling applied); pools
  *    fp32 [num_slots, kv_heads, head_dim]; block_table, table_stride, block_size, seq_rows and
  *    lengths as for arpo_paged_attention. Weights row-major [out, in], contiguous, all of
- *    weight_dtype (bf16 widened exactly, fp32 arithmetic); norms and biases fp32, a NULL bias or
+ *    weight_dtype (bf16: the products' inputs rounded to bf16, as arpo_decode_matmul's); norms,
+ *    residuals and biases fp32, a NULL bias or
  *    q/k norm is absent. num_threads <= 0: OpenMP's default. */
 typedef struct arpo_decode_layer_weights {
   const float* input_norm;  /* [hidden_size] */

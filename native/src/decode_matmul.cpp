@@ -6,13 +6,15 @@
 // multiplied against the tile while the tile is in cache (kTileB rows of x at a time, their
 // accumulators in registers). The output features n are split between threads.
 //
-// Weights are fp32 or bf16; bf16 is widened to fp32 in registers (a 16-bit shift, exact) and all
-// arithmetic is fp32. AVX512_BF16's dot product (vdpbf16ps) is not used: it needs the activations
-// in bf16 too, which would round x on every call; the widening costs two instructions per vector
-// of weights, shared by all rows.
+// Weights are fp32 or bf16. bf16 weights multiply bf16 activations: each call rounds its rows of x
+// to bf16 (to nearest even) once, as a bf16 model's activations are, so the products are exact in
+// fp32 and every path computes the same ones, differing only in the order of the fp32 sums. Where
+// the CPU has AVX512_BF16, vdpbf16ps multiplies pairs of them straight from the bf16 weights
+// (twice the fp32 FMA's work per instruction); elsewhere the bf16 values are widened to fp32 in
+// registers (a 16-bit shift, exact). fp32 weights keep fp32 activations and arithmetic.
 //
 // Instruction sets, picked at run time (arpo_decode_matmul's isa argument can force one, for the
-// tests): AVX-512 (F + BW), AVX2 + FMA, and a portable scalar loop.
+// tests): AVX-512 with AVX512_BF16, AVX-512 (F + BW), AVX2 + FMA, and a portable scalar loop.
 #include <omp.h>
 
 // GCC 12's AVX-512 intrinsics start from _mm*_undefined_*() values and trip
@@ -22,6 +24,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "decode_matmul.h"
 
@@ -46,9 +49,36 @@ ARPO_INLINE void store_out(const Problem& p, int64_t b, int64_t row, float sum) 
   *out = p.accumulate ? *out + sum : sum;
 }
 
+// The bits of x rounded to bf16 (to nearest even, as float_to_bf16), in the upper half.
+ARPO_INLINE uint32_t bf16_rounded_bits(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  return (bits + 0x7FFFu + ((bits >> 16) & 1u)) & 0xFFFF0000u;
+}
+
+// p's rows of x rounded to bf16 values, into `rounded` (rows x k, contiguous): the x of p's bf16
+// products. Inlined into each path's kernel, so that the loop is vectorised for its instruction set.
+ARPO_INLINE Problem with_bf16_activations(const Problem& p, std::vector<float>& rounded) {
+  rounded.resize(static_cast<size_t>(p.rows * p.k));
+  for (int64_t b = 0; b < p.rows; ++b) {
+    const float* in = p.x + b * p.x_stride;
+    float* out = rounded.data() + b * p.k;
+    for (int64_t c = 0; c < p.k; ++c) {
+      const uint32_t bits = bf16_rounded_bits(in[c]);
+      std::memcpy(out + c, &bits, sizeof bits);
+    }
+  }
+  Problem q = p;
+  q.x = rounded.data();
+  q.x_stride = p.k;
+  return q;
+}
+
 // ---- scalar ------------------------------------------------------------------------------------
 
-void rows_scalar(const Problem& p, int64_t n0, int64_t n1) {
+void rows_scalar(const Problem& given, int64_t n0, int64_t n1) {
+  thread_local std::vector<float> rounded;
+  const Problem p = given.dtype == ARPO_BF16 ? with_bf16_activations(given, rounded) : given;
   for (int64_t j = n0; j < n1; ++j) {
     for (int64_t b = 0; b < p.rows; ++b) {
       const float* xr = p.x + b * p.x_stride;
@@ -126,9 +156,13 @@ ARPO_AVX2 void rows_avx2_typed(const Problem& p, const W* w, int64_t n0, int64_t
   for (; j < n1; ++j) tile_rows_avx2<1>(p, w, j);
 }
 
-void rows_avx2(const Problem& p, int64_t n0, int64_t n1) {
-  if (p.dtype == ARPO_F32) rows_avx2_typed(p, static_cast<const float*>(p.weight), n0, n1);
-  else rows_avx2_typed(p, static_cast<const uint16_t*>(p.weight), n0, n1);
+ARPO_AVX2 void rows_avx2(const Problem& p, int64_t n0, int64_t n1) {
+  if (p.dtype == ARPO_F32) {
+    rows_avx2_typed(p, static_cast<const float*>(p.weight), n0, n1);
+  } else {
+    thread_local std::vector<float> rounded;
+    rows_avx2_typed(with_bf16_activations(p, rounded), static_cast<const uint16_t*>(p.weight), n0, n1);
+  }
 }
 
 // ---- AVX-512 -----------------------------------------------------------------------------------
@@ -202,9 +236,87 @@ ARPO_AVX512 void rows_avx512_typed(const Problem& p, const W* w, int64_t n0, int
   for (; j < n1; ++j) tile_rows_avx512<1>(p, w, j);
 }
 
-void rows_avx512(const Problem& p, int64_t n0, int64_t n1) {
-  if (p.dtype == ARPO_F32) rows_avx512_typed(p, static_cast<const float*>(p.weight), n0, n1);
-  else rows_avx512_typed(p, static_cast<const uint16_t*>(p.weight), n0, n1);
+ARPO_AVX512 void rows_avx512(const Problem& p, int64_t n0, int64_t n1) {
+  if (p.dtype == ARPO_F32) {
+    rows_avx512_typed(p, static_cast<const float*>(p.weight), n0, n1);
+  } else {
+    thread_local std::vector<float> rounded;
+    rows_avx512_typed(with_bf16_activations(p, rounded), static_cast<const uint16_t*>(p.weight), n0, n1);
+  }
+}
+
+// ---- AVX-512 with AVX512_BF16 ------------------------------------------------------------------
+
+#define ARPO_AVX512_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma")))
+
+// Columns per vdpbf16ps: 16 fp32 lanes, each the sum of a pair of bf16 products.
+constexpr int64_t kPairColumns = 32;
+
+// One tile: NT weight rows from w times BT rows of xb (bf16, row stride kp, zero past k).
+template <int NT, int BT>
+ARPO_AVX512_BF16 ARPO_INLINE void tile_avx512_bf16(const Problem& p, const uint16_t* xb, int64_t kp,
+                                                   const uint16_t* w, int64_t j, int64_t b) {
+  __m512 acc[NT][BT];
+  #pragma GCC unroll 4
+  for (int i = 0; i < NT; ++i)
+    #pragma GCC unroll 4
+    for (int r = 0; r < BT; ++r) acc[i][r] = _mm512_setzero_ps();
+  const int64_t k = p.k;
+  // one step over 32 columns; masked weight lanes read as 0 (and x is 0 past k)
+  auto step = [&](int64_t c, __mmask32 m) ARPO_AVX512_BF16 __attribute__((always_inline)) {
+    __m512i wv[NT];
+    #pragma GCC unroll 4
+    for (int i = 0; i < NT; ++i) {
+      wv[i] = _mm512_maskz_loadu_epi16(m, w + (j + i) * k + c);
+      __builtin_prefetch(w + (j + i + NT) * k + c, 0, 0);  // see tile_avx512
+    }
+    #pragma GCC unroll 4
+    for (int r = 0; r < BT; ++r) {
+      const __m512bh xv = reinterpret_cast<__m512bh>(_mm512_loadu_si512(xb + (b + r) * kp + c));
+      #pragma GCC unroll 4
+      for (int i = 0; i < NT; ++i) acc[i][r] = _mm512_dpbf16_ps(acc[i][r], xv, reinterpret_cast<__m512bh>(wv[i]));
+    }
+  };
+  const int64_t vec_end = k - k % kPairColumns;
+  for (int64_t c = 0; c < vec_end; c += kPairColumns) step(c, static_cast<__mmask32>(0xFFFFFFFFu));
+  if (vec_end < k) step(vec_end, static_cast<__mmask32>((1u << (k - vec_end)) - 1u));
+  #pragma GCC unroll 4
+  for (int i = 0; i < NT; ++i)
+    #pragma GCC unroll 4
+    for (int r = 0; r < BT; ++r) store_out(p, b + r, j + i, hsum16(acc[i][r]));
+}
+
+template <int NT>
+ARPO_AVX512_BF16 void tile_rows_avx512_bf16(const Problem& p, const uint16_t* xb, int64_t kp, const uint16_t* w,
+                                            int64_t j) {
+  int64_t b = 0;
+  for (; b + kTileB <= p.rows; b += kTileB) tile_avx512_bf16<NT, kTileB>(p, xb, kp, w, j, b);
+  switch (p.rows - b) {
+    case 3: tile_avx512_bf16<NT, 3>(p, xb, kp, w, j, b); break;
+    case 2: tile_avx512_bf16<NT, 2>(p, xb, kp, w, j, b); break;
+    case 1: tile_avx512_bf16<NT, 1>(p, xb, kp, w, j, b); break;
+    default: break;
+  }
+}
+
+ARPO_AVX512_BF16 void rows_avx512_bf16(const Problem& p, int64_t n0, int64_t n1) {
+  if (p.dtype == ARPO_F32) {
+    rows_avx512(p, n0, n1);
+    return;
+  }
+  // x rounded to bf16 once per call, rows padded with zeros to whole vectors
+  const int64_t kp = (p.k + kPairColumns - 1) / kPairColumns * kPairColumns;
+  thread_local std::vector<uint16_t> xb;
+  xb.assign(static_cast<size_t>(p.rows * kp), 0);
+  for (int64_t b = 0; b < p.rows; ++b) {
+    const float* in = p.x + b * p.x_stride;
+    uint16_t* out = xb.data() + b * kp;
+    for (int64_t c = 0; c < p.k; ++c) out[c] = static_cast<uint16_t>(bf16_rounded_bits(in[c]) >> 16);
+  }
+  const uint16_t* w = static_cast<const uint16_t*>(p.weight);
+  int64_t j = n0;
+  for (; j + kTileN <= n1; j += kTileN) tile_rows_avx512_bf16<kTileN>(p, xb.data(), kp, w, j);
+  for (; j < n1; ++j) tile_rows_avx512_bf16<1>(p, xb.data(), kp, w, j);
 }
 
 // ---- dispatch ----------------------------------------------------------------------------------
@@ -215,6 +327,7 @@ bool cpu_has(int isa) {
     case ARPO_ISA_AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     case ARPO_ISA_AVX512: return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                                  __builtin_cpu_supports("avx512vl");
+    case ARPO_ISA_AVX512_BF16: return cpu_has(ARPO_ISA_AVX512) && __builtin_cpu_supports("avx512bf16");
     default: return false;
   }
 }
@@ -224,7 +337,8 @@ bool cpu_has(int isa) {
 bool decode_isa_supported(int isa) { return cpu_has(isa); }
 
 int decode_best_isa() {
-  static const int best = cpu_has(ARPO_ISA_AVX512) ? ARPO_ISA_AVX512
+  static const int best = cpu_has(ARPO_ISA_AVX512_BF16) ? ARPO_ISA_AVX512_BF16
+                          : cpu_has(ARPO_ISA_AVX512)      ? ARPO_ISA_AVX512
                           : cpu_has(ARPO_ISA_AVX2) ? ARPO_ISA_AVX2
                                                    : ARPO_ISA_SCALAR;
   return best;
@@ -232,7 +346,12 @@ int decode_best_isa() {
 
 DecodeRows decode_rows(int isa) {
   if (isa == ARPO_ISA_AUTO) isa = decode_best_isa();
-  return isa == ARPO_ISA_AVX512 ? rows_avx512 : isa == ARPO_ISA_AVX2 ? rows_avx2 : rows_scalar;
+  switch (isa) {
+    case ARPO_ISA_AVX512_BF16: return rows_avx512_bf16;
+    case ARPO_ISA_AVX512: return rows_avx512;
+    case ARPO_ISA_AVX2: return rows_avx2;
+    default: return rows_scalar;
+  }
 }
 
 }  // namespace arpo
@@ -291,7 +410,37 @@ ARPO_AVX512 float fma_chains(long iterations) {
   return arpo::hsum16(sum);
 }
 
+// The same with vdpbf16ps (a pair of bf16 products per lane), AVX512_BF16's yardstick.
+ARPO_AVX512_BF16 float dpbf16_chains(long iterations) {
+  __m512 acc[12];
+  for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(static_cast<float>(i));
+  const __m512bh a = reinterpret_cast<__m512bh>(_mm512_set1_epi16(0x3f80)),
+                 b = reinterpret_cast<__m512bh>(_mm512_set1_epi16(0x3a83));
+  for (long it = 0; it < iterations; ++it) {
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], a, b);
+  }
+  __m512 sum = acc[0];
+  for (int i = 1; i < 12; ++i) sum = _mm512_add_ps(sum, acc[i]);
+  return arpo::hsum16(sum);
+}
+
 int main() {
+  if (arpo_decode_matmul_isa_supported(ARPO_ISA_AVX512_BF16)) {
+    const long iterations = 50000000;
+    double sink = 0;
+    const auto start = std::chrono::steady_clock::now();
+    int threads = 1;
+#pragma omp parallel reduction(+ : sink)
+    {
+      sink += dpbf16_chains(iterations);
+#pragma omp single
+      threads = omp_get_num_threads();
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::printf("bf16 dot-product (vdpbf16ps) peak, %d threads: %.0f GFLOP/s (check %g)\n", threads,
+                threads * iterations * 12.0 * 32 * 2 / seconds / 1e9, sink);
+  }
   if (arpo_decode_matmul_isa_supported(ARPO_ISA_AVX512)) {
     const long iterations = 50000000;
     double sink = 0;
@@ -309,9 +458,9 @@ int main() {
   }
   std::mt19937 rng(1234);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  const char* names[] = {"auto", "scalar", "avx2", "avx512"};
+  const char* names[] = {"auto", "scalar", "avx2", "avx512", "avx512bf16"};
   int failures = 0;
-  for (int isa = ARPO_ISA_SCALAR; isa <= ARPO_ISA_AVX512; ++isa) {
+  for (int isa = ARPO_ISA_SCALAR; isa <= ARPO_ISA_AVX512_BF16; ++isa) {
     if (!arpo_decode_matmul_isa_supported(isa)) {
       std::printf("%s: not on this CPU, skipped\n", names[isa]);
       continue;
@@ -338,9 +487,11 @@ int main() {
             for (int b = 0; b < rows; ++b)
               for (int j = 0; j < n; ++j) {
                 double ref = bias[j], scale = 0;
-                for (int c = 0; c < k; ++c) {
-                  ref += static_cast<double>(x[b * k + c]) * w[j * k + c];
-                  scale += std::fabs(static_cast<double>(x[b * k + c]) * w[j * k + c]);
+                for (int c = 0; c < k; ++c) {  // bf16 weights multiply x rounded to bf16
+                  const float xb = x[b * k + c];
+                  const double xc = dt == ARPO_BF16 ? arpo::bf16_to_float(arpo::float_to_bf16(xb)) : xb;
+                  ref += xc * w[j * k + c];
+                  scale += std::fabs(xc * w[j * k + c]);
                 }
                 const double err = std::fabs(ref - y[b * n + j]) / (scale + 1.0);
                 worst = std::max(worst, err);
@@ -352,7 +503,7 @@ int main() {
   const int64_t k = 896, n = 4864 * 4;  // a Qwen2.5-0.5B MLP's weights, four times over
   std::vector<float> w(n * k, 0.01f), x(64 * k, 1.0f), y(64 * n);
   std::vector<uint16_t> wb(n * k, arpo::float_to_bf16(0.01f));
-  for (int isa = ARPO_ISA_AVX2; isa <= ARPO_ISA_AVX512; ++isa) {
+  for (int isa = ARPO_ISA_AVX2; isa <= ARPO_ISA_AVX512_BF16; ++isa) {
     if (!arpo_decode_matmul_isa_supported(isa)) continue;
     for (int dt = ARPO_F32; dt <= ARPO_BF16; ++dt)
       for (int rows : {1, 4, 16, 64}) {

@@ -261,7 +261,9 @@ public final class Kernels {
     AUTO(NativeKernels.ARPO_ISA_AUTO),
     SCALAR(NativeKernels.ARPO_ISA_SCALAR),
     AVX2(NativeKernels.ARPO_ISA_AVX2),
-    AVX512(NativeKernels.ARPO_ISA_AVX512);
+    AVX512(NativeKernels.ARPO_ISA_AVX512),
+    /** AVX-512 with AVX512_BF16: bf16 weights times bf16-rounded activations by vdpbf16ps. */
+    AVX512_BF16(NativeKernels.ARPO_ISA_AVX512_BF16);
 
     private final int code;
 
@@ -291,8 +293,8 @@ public final class Kernels {
    * On CUDA use libtorch's matmul: it is already bound by the weights' reads there.
    *
    * @param x fp32 [rows, K] on the CPU, last dimension contiguous (a row stride >= K is fine)
-   * @param weight fp32 or bf16 [N, K], contiguous, on the CPU (bf16 is widened exactly; the
-   *     arithmetic is fp32)
+   * @param weight fp32 or bf16 [N, K], contiguous, on the CPU (bf16 weights multiply x rounded to
+   *     bf16, as a bf16 model's activations are; the products are exact and the sums fp32)
    * @param bias fp32 [N], contiguous, or null
    * @return a new fp32 [rows, N]
    */

@@ -44,6 +44,7 @@ final class NativeKernels {
   static final int ARPO_ISA_SCALAR = ARPO_ISA_SCALAR();
   static final int ARPO_ISA_AVX2 = ARPO_ISA_AVX2();
   static final int ARPO_ISA_AVX512 = ARPO_ISA_AVX512();
+  static final int ARPO_ISA_AVX512_BF16 = ARPO_ISA_AVX512_BF16();
 
   private static native @MemberGetter int ARPO_OK();
 
@@ -76,6 +77,8 @@ final class NativeKernels {
   private static native @MemberGetter int ARPO_ISA_AVX2();
 
   private static native @MemberGetter int ARPO_ISA_AVX512();
+
+  private static native @MemberGetter int ARPO_ISA_AVX512_BF16();
 
   static native int arpo_token_stats(
       @Const Pointer logits,

@@ -19,7 +19,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * arpo_decode_matmul on every instruction-set path this CPU has (the others are skipped), against
- * float64 libtorch over the same (bf16-rounded where bf16) weights.
+ * float64 libtorch over the same weights and, where they are bf16, the activations rounded to bf16
+ * (libtorch's own rounding, to nearest even).
  */
 class DecodeMatmulTest {
 
@@ -52,7 +53,8 @@ class DecodeMatmulTest {
       Tensor bias = withBias ? tensor(logits(rng, 1, n, 1.0, 0.0), n) : null;
       Tensor y = Kernels.decodeMatmul(x, weight, bias, isa);
       Tensor w64 = weight.to(ScalarType.Double);
-      Tensor x64 = x.to(ScalarType.Double);
+      // bf16 weights multiply x rounded to bf16: the products are exact, only the sums round
+      Tensor x64 = (bf16 ? x.to(ScalarType.BFloat16) : x).to(ScalarType.Double);
       Tensor ref = torch.matmul(x64, w64.t());
       if (bias != null) ref = ref.add(bias.to(ScalarType.Double));
       // fp32 accumulation over K terms: errors scale with sum_k |x w|

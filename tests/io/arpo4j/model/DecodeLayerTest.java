@@ -91,12 +91,15 @@ class DecodeLayerTest {
   }
 
   /**
-   * bf16 weights: on a model whose fp32 weights are already bf16 values, the bf16 copies are exact,
-   * so the fused bf16 path must agree with libtorch's fp32 arithmetic as tightly as fp32 does.
+   * bf16 weights (bf16 activations in the products): the fused step against the same products
+   * called op by op, between libtorch's norms, rotary, attention and SwiGLU (DecodeMatmulTest holds
+   * the products to float64); and, on a model whose fp32 weights are already bf16 values, within
+   * the activations' bf16 rounding of libtorch's fp32 path (a wrong or stale weight moves logits by
+   * their own scale).
    */
   @ParameterizedTest
   @ValueSource(strings = {"qwen3", "llama3"})
-  void fusedBf16StepsMatchLibtorchOnBf16ValuedWeights(String name) {
+  void fusedBf16StepsMatchTheKernelsOpByOp(String name) {
     try (TransformerModel model = TestModels.model(layout(name), 23)) {
       try (NoGradGuard g = new NoGradGuard()) {
         for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
@@ -105,11 +108,17 @@ class DecodeLayerTest {
           }
         }
       }
-      List<float[]> reference = decodeLogits(model, DecodeWeights.LIBTORCH);
+      List<float[]> fp32 = decodeLogits(model, DecodeWeights.LIBTORCH);
+      model.setFusedDecode(false);
       long fusedBefore = model.fusedForwards();
+      List<float[]> opByOp = decodeLogits(model, DecodeWeights.BF16);
+      assertEquals(0, model.fusedForwards() - fusedBefore, "forwards that ran fused op by op");
+      model.setFusedDecode(true);
+      fusedBefore = model.fusedForwards();
       List<float[]> fused = decodeLogits(model, DecodeWeights.BF16);
       assertEquals(7, model.fusedForwards() - fusedBefore, "forwards that ran fused (prefill + 6)");
-      assertTrue(relativeError(fused, reference, 1e-5, name + " bf16") <= 1e-5);
+      assertTrue(relativeError(fused, opByOp, 1e-5, name + " bf16 fused vs op by op") <= 1e-5);
+      assertTrue(relativeError(fused, fp32, 0.03, name + " bf16 vs libtorch fp32") <= 0.03);
     }
   }
 
