@@ -44,7 +44,13 @@ public final class BlasThreads implements AutoCloseable {
    * until {@link #close}.
    */
   public static BlasThreads training() {
-    return use(Math.max(1, Math.min(torch.get_num_threads(), idleCores())));
+    int threads = torch.get_num_threads();
+    boolean ours;
+    synchronized (OPEN) {
+      ours = !refused;
+    }
+    // /proc/stat is read only where the answer can change the count
+    return use(ours && threads > 1 ? Math.max(1, Math.min(threads, idleCores())) : 1);
   }
 
   /**
