@@ -74,6 +74,17 @@ ARPO_INLINE Problem with_bf16_activations(const Problem& p, std::vector<float>& 
   return q;
 }
 
+// typed(problem, weights) with p's weights as their element type; for bf16, p's x rounded to bf16.
+template <typename Typed>
+ARPO_INLINE void by_weight_type(const Problem& p, Typed typed) {
+  if (p.dtype == ARPO_F32) {
+    typed(p, static_cast<const float*>(p.weight));
+  } else {
+    thread_local std::vector<float> rounded;
+    typed(with_bf16_activations(p, rounded), static_cast<const uint16_t*>(p.weight));
+  }
+}
+
 // ---- scalar ------------------------------------------------------------------------------------
 
 void rows_scalar(const Problem& given, int64_t n0, int64_t n1) {
@@ -157,12 +168,7 @@ ARPO_AVX2 void rows_avx2_typed(const Problem& p, const W* w, int64_t n0, int64_t
 }
 
 ARPO_AVX2 void rows_avx2(const Problem& p, int64_t n0, int64_t n1) {
-  if (p.dtype == ARPO_F32) {
-    rows_avx2_typed(p, static_cast<const float*>(p.weight), n0, n1);
-  } else {
-    thread_local std::vector<float> rounded;
-    rows_avx2_typed(with_bf16_activations(p, rounded), static_cast<const uint16_t*>(p.weight), n0, n1);
-  }
+  by_weight_type(p, [&](const Problem& q, const auto* w) ARPO_AVX2 { rows_avx2_typed(q, w, n0, n1); });
 }
 
 // ---- AVX-512 -----------------------------------------------------------------------------------
@@ -237,12 +243,7 @@ ARPO_AVX512 void rows_avx512_typed(const Problem& p, const W* w, int64_t n0, int
 }
 
 ARPO_AVX512 void rows_avx512(const Problem& p, int64_t n0, int64_t n1) {
-  if (p.dtype == ARPO_F32) {
-    rows_avx512_typed(p, static_cast<const float*>(p.weight), n0, n1);
-  } else {
-    thread_local std::vector<float> rounded;
-    rows_avx512_typed(with_bf16_activations(p, rounded), static_cast<const uint16_t*>(p.weight), n0, n1);
-  }
+  by_weight_type(p, [&](const Problem& q, const auto* w) ARPO_AVX512 { rows_avx512_typed(q, w, n0, n1); });
 }
 
 // ---- AVX-512 with AVX512_BF16 ------------------------------------------------------------------
@@ -395,67 +396,56 @@ ARPO_API int arpo_decode_matmul(const float* x, int64_t rows, int64_t k, int64_t
 #include <random>
 #include <vector>
 
-// The yardstick for rows where the products are bound by arithmetic, not by the weights' reads:
-// fp32 FMA throughput of this CPU's AVX-512 units, twelve independent accumulators per thread.
-ARPO_AVX512 float fma_chains(long iterations) {
+// Twelve independent accumulators, each advanced `iterations` times by step; their sum.
+template <typename Step>
+ARPO_AVX512 ARPO_INLINE float run_chains(long iterations, Step step) {
   __m512 acc[12];
   for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(static_cast<float>(i));
-  const __m512 b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-3f);
   for (long it = 0; it < iterations; ++it) {
 #pragma GCC unroll 12
-    for (int i = 0; i < 12; ++i) acc[i] = _mm512_fmadd_ps(acc[i], b, c);
+    for (int i = 0; i < 12; ++i) acc[i] = step(acc[i]);
   }
   __m512 sum = acc[0];
   for (int i = 1; i < 12; ++i) sum = _mm512_add_ps(sum, acc[i]);
   return arpo::hsum16(sum);
+}
+
+// The yardstick for rows where the products are bound by arithmetic, not by the weights' reads:
+// fp32 FMA throughput of this CPU's AVX-512 units.
+ARPO_AVX512 float fma_chains(long iterations) {
+  const __m512 b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-3f);
+  return run_chains(iterations, [&](__m512 a) ARPO_AVX512 { return _mm512_fmadd_ps(a, b, c); });
 }
 
 // The same with vdpbf16ps (a pair of bf16 products per lane), AVX512_BF16's yardstick.
 ARPO_AVX512_BF16 float dpbf16_chains(long iterations) {
-  __m512 acc[12];
-  for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(static_cast<float>(i));
-  const __m512bh a = reinterpret_cast<__m512bh>(_mm512_set1_epi16(0x3f80)),
-                 b = reinterpret_cast<__m512bh>(_mm512_set1_epi16(0x3a83));
-  for (long it = 0; it < iterations; ++it) {
-#pragma GCC unroll 12
-    for (int i = 0; i < 12; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], a, b);
+  const __m512bh x = reinterpret_cast<__m512bh>(_mm512_set1_epi16(0x3f80)),
+                 y = reinterpret_cast<__m512bh>(_mm512_set1_epi16(0x3a83));
+  return run_chains(iterations, [&](__m512 a) ARPO_AVX512_BF16 { return _mm512_dpbf16_ps(a, x, y); });
+}
+
+// Runs chains (each iteration: twelve instructions of flops_per_instruction) on every OpenMP thread.
+void print_peak(const char* what, float (*chains)(long), double flops_per_instruction) {
+  const long iterations = 50000000;
+  double sink = 0;
+  const auto start = std::chrono::steady_clock::now();
+  int threads = 1;
+#pragma omp parallel reduction(+ : sink)
+  {
+    sink += chains(iterations);
+#pragma omp single
+    threads = omp_get_num_threads();
   }
-  __m512 sum = acc[0];
-  for (int i = 1; i < 12; ++i) sum = _mm512_add_ps(sum, acc[i]);
-  return arpo::hsum16(sum);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("%s peak, %d threads: %.0f GFLOP/s (check %g)\n", what, threads,
+              threads * iterations * 12.0 * flops_per_instruction / seconds / 1e9, sink);
 }
 
 int main() {
   if (arpo_decode_matmul_isa_supported(ARPO_ISA_AVX512_BF16)) {
-    const long iterations = 50000000;
-    double sink = 0;
-    const auto start = std::chrono::steady_clock::now();
-    int threads = 1;
-#pragma omp parallel reduction(+ : sink)
-    {
-      sink += dpbf16_chains(iterations);
-#pragma omp single
-      threads = omp_get_num_threads();
-    }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("bf16 dot-product (vdpbf16ps) peak, %d threads: %.0f GFLOP/s (check %g)\n", threads,
-                threads * iterations * 12.0 * 32 * 2 / seconds / 1e9, sink);
+    print_peak("bf16 dot-product (vdpbf16ps)", dpbf16_chains, 32 * 2);
   }
-  if (arpo_decode_matmul_isa_supported(ARPO_ISA_AVX512)) {
-    const long iterations = 50000000;
-    double sink = 0;
-    const auto start = std::chrono::steady_clock::now();
-    int threads = 1;
-#pragma omp parallel reduction(+ : sink)
-    {
-      sink += fma_chains(iterations);
-#pragma omp single
-      threads = omp_get_num_threads();
-    }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("fp32 FMA peak, %d threads: %.0f GFLOP/s (check %g)\n", threads,
-                threads * iterations * 12.0 * 16 * 2 / seconds / 1e9, sink);
-  }
+  if (arpo_decode_matmul_isa_supported(ARPO_ISA_AVX512)) print_peak("fp32 FMA", fma_chains, 16 * 2);
   std::mt19937 rng(1234);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   const char* names[] = {"auto", "scalar", "avx2", "avx512", "avx512bf16"};
