@@ -126,15 +126,20 @@ public final class DecodeBench {
           ours.put(decodeRow(b, w), decodeSteps(pm, b, prompt, steps, repeats)[1]);
         }
       }
-      for (TransformerModel.DecodeWeights w :
-          new TransformerModel.DecodeWeights[] {
-            TransformerModel.DecodeWeights.LIBTORCH, TransformerModel.DecodeWeights.FP32
-          }) { // prefill's products: libtorch's matmul, then the kernel in blocks of 64 rows
+      // prefill's products: libtorch's matmul, then the kernel in blocks of 64 rows over the fp32
+      // weights and over the bf16 copies
+      for (TransformerModel.DecodeWeights w : TransformerModel.DecodeWeights.values()) {
         model.setDecodeWeights(w);
-        String way = w == TransformerModel.DecodeWeights.LIBTORCH ? "libtorch" : "kernel";
+        String way =
+            switch (w) {
+              case LIBTORCH -> "libtorch";
+              case FP32 -> "kernel";
+              case BF16 -> "bf16";
+            };
         ours.put(
             "prefill " + (4 * prompt) + " " + way, decodeSteps(pm, 1, 4 * prompt, 1, repeats)[0]);
       }
+      model.setDecodeWeights(TransformerModel.DecodeWeights.FP32); // the rows below: the default
       ours.put("train step " + trainTokens + " (s)", trainStep(model, trainTokens, repeats));
       for (int context : contexts) {
         double[] rates = longContextSteps(pm, contextBatch, context, steps, repeats);

@@ -61,11 +61,9 @@ public final class TransformerModel implements AutoCloseable {
 
   /**
    * How a cached forward pass (inference: decode steps and prefill) multiplies by the projection
-   * and LM-head weights on the CPU with fp32 activations. The bf16 copies serve decode steps (at
-   * most {@link Kernels#DECODE_MAX_ROWS} new tokens); a longer prefill multiplies the fp32 weights
-   * through the kernel in blocks of 64 rows. Training and scoring always use libtorch over the fp32
-   * weights. On CUDA, or with bf16 activations, libtorch's matmul over the compute weights serves
-   * every pass (bf16 there already).
+   * and LM-head weights on the CPU with fp32 activations, through the kernel in blocks of 64 rows.
+   * Training and scoring always use libtorch over the fp32 weights. On CUDA, or with bf16
+   * activations, libtorch's matmul over the compute weights serves every pass (bf16 there already).
    */
   public enum DecodeWeights {
     /** libtorch's matmul over the fp32 weights (the reference path of the tests and benchmarks) */
@@ -73,9 +71,10 @@ public final class TransformerModel implements AutoCloseable {
     /** arpo4j's weight-streaming kernel over the fp32 weights: the default */
     FP32,
     /**
-     * the kernel over a bf16 copy of the weights, made when selected and refreshed from the fp32
-     * weights by {@link #refreshComputeCopies()} (after each optimizer step): half the bytes per
-     * step, with bf16's rounding of the weights
+     * the kernel over a bf16 copy of the weights in every cached pass, made when selected and
+     * refreshed from the fp32 weights by {@link #refreshComputeCopies()} (after each optimizer
+     * step): half the bytes per step, with bf16's rounding of the weights and of the products'
+     * activations
      */
     BF16
   }
@@ -119,8 +118,8 @@ public final class TransformerModel implements AutoCloseable {
   private volatile Weights bf16Decode;
 
   /**
-   * The native descriptions of the layers for fused steps, per weights (the bf16 copies for up to
-   * {@link Kernels#DECODE_MAX_ROWS} rows, the compute weights beyond); made on first use.
+   * The native descriptions of the layers for fused steps, per weights (the bf16 copies or the
+   * compute weights); made on first use.
    */
   private final Map<Weights, Kernels.DecodeLayer[]> fusedLayers = new IdentityHashMap<>();
 
@@ -587,12 +586,15 @@ public final class TransformerModel implements AutoCloseable {
     fusedLayers.clear();
   }
 
-  /** The weights a cached forward pass of {@code rows} new tokens reads. */
-  private Weights weightsForRows(long rows) {
+  /**
+   * The weights a cached forward pass reads: under {@link DecodeWeights#BF16} the bf16 copies for
+   * every pass, prompts included, so that a sequence's keys and values come from one set of weights
+   * whatever the length of the pass that wrote them (and a long pass gains most from bf16
+   * products).
+   */
+  private Weights cachedForwardWeights() {
     Weights bf16 = bf16Decode;
-    return bf16 != null && decodeWeights == DecodeWeights.BF16 && rows <= Kernels.DECODE_MAX_ROWS
-        ? bf16
-        : compute;
+    return bf16 != null && decodeWeights == DecodeWeights.BF16 ? bf16 : compute;
   }
 
   /**
@@ -763,7 +765,8 @@ public final class TransformerModel implements AutoCloseable {
       int b = plan.batch();
       int t = plan.queryLength();
       Tensor h = torch.embedding(compute.embed(), plan.inputIds().view(b, t));
-      Kernels.DecodeLayer[] fused = plan.inPlace() != null ? fusedLayers(weightsForRows(b)) : null;
+      Kernels.DecodeLayer[] fused =
+          plan.inPlace() != null ? fusedLayers(cachedForwardWeights()) : null;
       if (fused != null) { // packed rows: each layer one native call (arpo_decode_layer)
         fusedForwards++;
         Tensor rows = h.view(b, -1);
@@ -788,9 +791,7 @@ public final class TransformerModel implements AutoCloseable {
             mode == LogitsMode.NONE
                 ? null
                 : decodeLinear(
-                    rmsNorm(rows, compute.finalNorm()),
-                    weightsForRows(rows.size(0)).lmHead(),
-                    null);
+                    rmsNorm(rows, compute.finalNorm()), cachedForwardWeights().lmHead(), null);
         if (mode == LogitsMode.ALL) result = result.view(b, 1, -1); // [B, maxNew = 1, V]
         cache.commit(sequences, counts);
         if (result != null) result.retainReference();
@@ -838,7 +839,7 @@ public final class TransformerModel implements AutoCloseable {
             return attention(q, keys, values, plan.mask());
           };
       Tensor hidden =
-          runLayers(weightsForRows(b * (long) t).layers(), h, plan.positions().view(b, t), paged);
+          runLayers(cachedForwardWeights().layers(), h, plan.positions().view(b, t), paged);
       Tensor result =
           switch (mode) {
             case NONE -> null;
@@ -847,13 +848,11 @@ public final class TransformerModel implements AutoCloseable {
                     rmsNorm(
                         hidden.reshape(b * (long) t, -1).index_select(0, plan.lastRows()),
                         compute.finalNorm()),
-                    weightsForRows(b).lmHead(),
+                    cachedForwardWeights().lmHead(),
                     null);
             case ALL ->
                 decodeLinear(
-                    rmsNorm(hidden, compute.finalNorm()),
-                    weightsForRows(b * (long) t).lmHead(),
-                    null);
+                    rmsNorm(hidden, compute.finalNorm()), cachedForwardWeights().lmHead(), null);
           };
       cache.commit(sequences, counts);
       if (result != null) {

@@ -8,6 +8,7 @@ import io.arpo4j.kernels.Kernels;
 import io.arpo4j.model.TransformerModel.DecodeWeights;
 import io.arpo4j.model.TransformerModel.LogitsMode;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.bytedeco.pytorch.NoGradGuard;
@@ -119,6 +120,40 @@ class DecodeLayerTest {
       assertEquals(7, model.fusedForwards() - fusedBefore, "forwards that ran fused (prefill + 6)");
       assertTrue(relativeError(fused, opByOp, 1e-5, name + " bf16 fused vs op by op") <= 1e-5);
       assertTrue(relativeError(fused, fp32, 0.03, name + " bf16 vs libtorch fp32") <= 0.03);
+    }
+  }
+
+  /**
+   * Under bf16 weights every cached pass reads the bf16 copies, however many rows it has: a
+   * 100-token prompt prefilled in one fused pass (more rows than a decode step) leaves the next
+   * token the logits it gets when the prompt is prefilled in passes of 60 and 40 tokens.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"qwen3"})
+  void bf16PassesReadTheBf16CopiesAtAnyLength(String name) {
+    try (TransformerModel model = TestModels.model(layout(name), 37)) {
+      model.setDecodeWeights(DecodeWeights.BF16);
+      int[] prompt = TestModels.tokens(100, model.config().vocabSize(), 7);
+      List<float[]> out = new ArrayList<>();
+      for (int[] passes : new int[][] {{100}, {60, 40}}) {
+        try (KvCache cache = new KvCache(model, 4, 4)) {
+          CachedSequence s = cache.newSequence(Arrays.copyOf(prompt, passes[0]));
+          long fusedBefore = model.fusedForwards();
+          model.forward(cache, List.of(s), new int[] {passes[0]}, LogitsMode.NONE);
+          assertEquals(1, model.fusedForwards() - fusedBefore, passes[0] + " rows ran fused");
+          if (passes.length > 1) {
+            cache.append(s, Arrays.copyOfRange(prompt, passes[0], prompt.length));
+            model.forward(cache, List.of(s), new int[] {passes[1]}, LogitsMode.NONE);
+          }
+          cache.append(s, new int[] {3});
+          try (Tensor logits = model.forward(cache, List.of(s), new int[] {1}, LogitsMode.LAST)) {
+            out.add(Fixtures.floats(logits));
+          }
+        }
+      }
+      assertTrue(
+          relativeError(out.subList(0, 1), out.subList(1, 2), 1e-5, name + " bf16 100 vs 60 + 40")
+              <= 1e-5);
     }
   }
 
