@@ -49,11 +49,13 @@ ARPO_INLINE void store_out(const Problem& p, int64_t b, int64_t row, float sum) 
   *out = p.accumulate ? *out + sum : sum;
 }
 
-// The bits of x rounded to bf16 (to nearest even, as float_to_bf16), in the upper half.
+// The bits of x rounded to bf16 (to nearest even, as float_to_bf16), in the upper half; a NaN stays
+// a (quiet) NaN instead of rounding into the infinities, as in libtorch's conversion.
 ARPO_INLINE uint32_t bf16_rounded_bits(float x) {
   uint32_t bits;
   std::memcpy(&bits, &x, sizeof bits);
-  return (bits + 0x7FFFu + ((bits >> 16) & 1u)) & 0xFFFF0000u;
+  const uint32_t rounded = (bits + 0x7FFFu + ((bits >> 16) & 1u)) & 0xFFFF0000u;
+  return (bits & 0x7FFFFFFFu) > 0x7F800000u ? (bits | 0x00400000u) & 0xFFFF0000u : rounded;
 }
 
 // p's rows of x rounded to bf16 values, into `rounded` (rows x k, contiguous): the x of p's bf16

@@ -85,6 +85,30 @@ class DecodeMatmulTest {
     }
   }
 
+  /** A NaN activation stays NaN through bf16 weights' rounding (it does not round to infinity). */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("paths")
+  void aNanActivationGivesNanOnItsRowOnly(Kernels.Isa isa) {
+    Assumptions.assumeTrue(isa.supported(), "this CPU lacks " + isa);
+    try (PointerScope scope = new PointerScope()) {
+      float[] values = new float[3 * 40];
+      java.util.Arrays.fill(values, 0.5f);
+      values[40 + 7] = Float.NaN; // row 1
+      Tensor x = tensor(values, 3, 40);
+      Tensor weight = torch.ones(5, 40).to(ScalarType.BFloat16);
+      float[] y = floats(Kernels.decodeMatmul(x, weight, null, isa).flatten());
+      for (int i = 0; i < y.length; i++) {
+        boolean nanRow = i / 5 == 1;
+        assertTrue(nanRow == Float.isNaN(y[i]), isa + " y[" + i + "] = " + y[i]);
+        if (!nanRow) assertTrue(y[i] == 20f, isa + " y[" + i + "] = " + y[i]);
+      }
+    }
+  }
+
+  static Stream<Kernels.Isa> paths() {
+    return Stream.of(Kernels.Isa.values());
+  }
+
   @Test
   void autoIsTheBestSupportedPath() {
     Kernels.Isa best = Kernels.Isa.best();
