@@ -158,9 +158,9 @@ int arpo_paged_attention(const void* q, const void* key_pool, const void* value_
  * 7. One decoder layer (Llama / Qwen2 / Qwen3 layout, SiLU-gated MLP) over n new tokens (meant for
  *    a decode step's 1-64; more run in blocks of 64 rows, each block reading the weights once, and
  *    in passes of 256 rows, so the layer's scratch stays bounded), fp32 activations, in place.
- *    Rows may belong to one sequence at consecutive positions
- *    (a prefill packed beside decode rows): every row's key and value is written before any row
- *    attends, so with lengths[r] = its position + 1 each row sees its sequence causally.
+ *    Rows may belong to one sequence at consecutive positions (a prefill packed beside decode
+ *    rows): every row's key and value is written before any row attends, so with
+ *    lengths[r] = its position + 1 each row sees its sequence causally.
  *      x = rmsnorm(h) * input_norm
  *      q, k, v = x W_q^T + b_q, x W_k^T + b_k, x W_v^T + b_v        (one weight stream each)
  *      q, k = rmsnorm per head * q_norm, k_norm                      (when given: Qwen3)
@@ -176,8 +176,8 @@ int arpo_paged_attention(const void* q, const void* key_pool, const void* value_
  *    fp32 [num_slots, kv_heads, head_dim]; block_table, table_stride, block_size, seq_rows and
  *    lengths as for arpo_paged_attention. Weights row-major [out, in], contiguous, all of
  *    weight_dtype (bf16: the products' inputs rounded to bf16, as arpo_decode_matmul's); norms,
- *    residuals and biases fp32, a NULL bias or
- *    q/k norm is absent. num_threads <= 0: OpenMP's default. */
+ *    residuals and biases fp32, a NULL bias or q/k norm is absent. num_threads <= 0: OpenMP's
+ *    default. */
 typedef struct arpo_decode_layer_weights {
   const float* input_norm;  /* [hidden_size] */
   const void* q;            /* [heads * head_dim, hidden_size] */

@@ -310,11 +310,12 @@ ARPO_AVX512_BF16 void rows_avx512_bf16(const Problem& p, int64_t n0, int64_t n1)
   // x rounded to bf16 once per call, rows padded with zeros to whole vectors
   const int64_t kp = (p.k + kPairColumns - 1) / kPairColumns * kPairColumns;
   thread_local std::vector<uint16_t> xb;
-  xb.assign(static_cast<size_t>(p.rows * kp), 0);
+  xb.resize(static_cast<size_t>(p.rows * kp));
   for (int64_t b = 0; b < p.rows; ++b) {
     const float* in = p.x + b * p.x_stride;
     uint16_t* out = xb.data() + b * kp;
     for (int64_t c = 0; c < p.k; ++c) out[c] = static_cast<uint16_t>(bf16_rounded_bits(in[c]) >> 16);
+    std::fill(out + p.k, out + kp, uint16_t{0});
   }
   const uint16_t* w = static_cast<const uint16_t*>(p.weight);
   int64_t j = n0;

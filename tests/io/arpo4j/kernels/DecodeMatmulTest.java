@@ -5,6 +5,7 @@ import static io.arpo4j.testing.NumericAsserts.assertClose;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.Arrays;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
 import org.bytedeco.javacpp.PointerScope;
@@ -92,7 +93,7 @@ class DecodeMatmulTest {
     Assumptions.assumeTrue(isa.supported(), "this CPU lacks " + isa);
     try (PointerScope scope = new PointerScope()) {
       float[] values = new float[3 * 40];
-      java.util.Arrays.fill(values, 0.5f);
+      Arrays.fill(values, 0.5f);
       values[40 + 7] = Float.NaN; // row 1
       Tensor x = tensor(values, 3, 40);
       Tensor weight = torch.ones(5, 40).to(ScalarType.BFloat16);
