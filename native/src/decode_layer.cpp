@@ -4,7 +4,8 @@
 // A decode step at batch 1-64 is bound by reading the weights; between the products it does little
 // arithmetic, but run op by op (libtorch, or one native call per product) it pays a thread start
 // and a pass over the activations for each of some twenty small operations per layer. Here the
-// team starts once per layer and meets at a barrier where a phase needs all of the previous one:
+// team starts once per layer and meets at a barrier (team_barrier.h: a short spin, then sleep)
+// where a phase needs all of the previous one:
 //   norm -> q, k, v -> per-head norm + rotary + cache write -> attention -> o (+ residual)
 //   -> norm -> gate, up, SwiGLU -> down (+ residual)
 // The products are decode_matmul's weight-streaming kernels over ranges of output features; q, k
@@ -17,6 +18,7 @@
 
 #include "decode_matmul.h"
 #include "paged_attention.h"
+#include "team_barrier.h"
 
 namespace arpo {
 namespace {
@@ -117,18 +119,20 @@ void layer_rows(float* hidden, int64_t n, int64_t hidden_size, int64_t heads, in
                             block_table, table_stride, block_size, seq_rows, lengths,  scale,    attended};
   PagedWork work;
   paged_plan(attention, n, threads, work);
+  TeamBarrier barrier;
 
 #pragma omp parallel num_threads(threads)
   {
     const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
     for (int64_t r = 0; r < n; ++r) {
       rms_norm_row(hidden + r * hidden_size, w->input_norm, x + r * hidden_size, hidden_size, rms_eps);
     }
+    barrier.wait();
     run_split(run, qkv, 3, t, nt);
-#pragma omp barrier
+    barrier.wait();
     // per (row, head): the optional per-head norm, rotary, and the new key and value into the pools
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
     for (int64_t item = 0; item < n * (heads + kv_heads); ++item) {
       const int64_t r = item / (heads + kv_heads), h = item % (heads + kv_heads);
       const float* row_cos = cos + r * head_dim;
@@ -148,13 +152,15 @@ void layer_rows(float* hidden, int64_t n, int64_t hidden_size, int64_t heads, in
         std::copy(value, value + head_dim, value_pool + slot);
       }
     }
-    paged_attend_team_f32(attention, work);
+    barrier.wait();
+    paged_attend_team_f32(attention, work, barrier);
     run_split(run, &o, 1, t, nt);
-#pragma omp barrier
-#pragma omp for schedule(static)
+    barrier.wait();
+#pragma omp for schedule(static) nowait
     for (int64_t r = 0; r < n; ++r) {
       rms_norm_row(hidden + r * hidden_size, w->post_norm, x + r * hidden_size, hidden_size, rms_eps);
     }
+    barrier.wait();
     int64_t f0, f1;  // this thread's features of gate and up, so SwiGLU needs nothing of the others
     tile_split(intermediate, t, nt, f0, f1);
     if (f0 < f1) {
@@ -162,7 +168,7 @@ void layer_rows(float* hidden, int64_t n, int64_t hidden_size, int64_t heads, in
       run_row_blocks(run, up_p, f0, f1);
       for (int64_t r = 0; r < n; ++r) swiglu(gate + r * intermediate + f0, up + r * intermediate + f0, f1 - f0);
     }
-#pragma omp barrier
+    barrier.wait();
     run_split(run, &down, 1, t, nt);
   }
 }

@@ -229,14 +229,14 @@ void write_out(const PagedArgs& a, int64_t r, int64_t g, int64_t spans, const fl
   }
 }
 
-// The items of every thread in the calling team; the worksharing loops end with barriers.
+// The items of every thread in the calling team; the worksharing loops end with barrier.wait().
 template <typename T>
-void attend_team(const PagedArgs& a, PagedWork& w) {
+void attend_team(const PagedArgs& a, PagedWork& w, TeamBarrier& barrier) {
   auto at = [&](int64_t r, int64_t g, int64_t s) {  // span s of row r, kv head g
     return w.partial.data() + ((w.first[r] * a.kv_heads + g * (w.first[r + 1] - w.first[r])) + s) * w.span_floats;
   };
   std::vector<float> scratch(static_cast<size_t>(a.group * (a.head_dim + kTile)));
-#pragma omp for schedule(dynamic)
+#pragma omp for schedule(dynamic) nowait
   for (int64_t item = 0; item < w.items; ++item) {
     const int64_t span_index = item / a.kv_heads;
     const int64_t g = item % a.kv_heads;
@@ -253,13 +253,15 @@ void attend_team(const PagedArgs& a, PagedWork& w) {
       attend_span_bf16(a, r, g, k0, k1, m, l, acc, scratch.data());
     }
   }
-#pragma omp for schedule(static) collapse(2)
+  barrier.wait();
+#pragma omp for schedule(static) collapse(2) nowait
   for (int64_t r = 0; r < w.n; ++r) {
     for (int64_t g = 0; g < a.kv_heads; ++g) {
       float* p = at(r, g, 0);
       write_out<T>(a, r, g, w.first[r + 1] - w.first[r], p, p + a.group, p + 2 * a.group);
     }
   }
+  barrier.wait();
 }
 
 }  // namespace
@@ -280,7 +282,9 @@ void paged_plan(const PagedArgs& a, int64_t n, int threads, PagedWork& w) {
   w.partial.resize(static_cast<size_t>(w.items * w.span_floats));
 }
 
-void paged_attend_team_f32(const PagedArgs& a, PagedWork& w) { attend_team<float>(a, w); }
+void paged_attend_team_f32(const PagedArgs& a, PagedWork& w, TeamBarrier& barrier) {
+  attend_team<float>(a, w, barrier);
+}
 
 namespace {
 
@@ -288,8 +292,9 @@ template <typename T>
 void run(const PagedArgs& a, int64_t n) {
   PagedWork w;
   paged_plan(a, n, omp_get_max_threads(), w);
+  TeamBarrier barrier;
 #pragma omp parallel
-  attend_team<T>(a, w);
+  attend_team<T>(a, w, barrier);
 }
 
 }  // namespace

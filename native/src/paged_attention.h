@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common.h"
+#include "team_barrier.h"
 
 namespace arpo {
 
@@ -33,8 +34,8 @@ struct PagedWork {
 void paged_plan(const PagedArgs& a, int64_t n, int threads, PagedWork& w);
 
 // Attention over fp32 pools, run by every thread of the calling OpenMP team (worksharing loops,
-// each ending in a barrier): out is written when all threads return.
-void paged_attend_team_f32(const PagedArgs& a, PagedWork& w);
+// each ending in barrier.wait()): out is written when all threads return.
+void paged_attend_team_f32(const PagedArgs& a, PagedWork& w, TeamBarrier& barrier);
 
 }  // namespace arpo
 

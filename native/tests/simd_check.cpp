@@ -2,7 +2,7 @@
 // (x86-64-v4: AVX-512, x86-64-v3: AVX2 + FMA, baseline) that this CPU runs, against float64:
 //  - exp2 (common.h) over a dense sweep of fp32 inputs from +1 down to below its underflow;
 //  - row_stats (the token_stats / sample row statistics) on random rows, fp32 and bf16.
-// Prints the measured errors; exits 1 when one is over its tolerance. Run by SimdCheckTest.
+// Prints the measured errors; exits 1 when one is over its tolerance. Run by NativeCheckTest.
 #include <cfloat>
 #include <cinttypes>
 #include <cstdio>
