@@ -1,5 +1,6 @@
 package io.arpo4j.kernels;
 
+import java.util.function.IntToLongFunction;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.LongPointer;
@@ -977,19 +978,15 @@ public final class Kernels {
    */
   private static long[] cpuMinMax(Tensor t) {
     int n = Math.toIntExact(t.numel());
+    IntToLongFunction value =
+        is(t.scalar_type(), ScalarType.Long)
+            ? new LongPointer(t.data_ptr()).capacity(n).asBuffer()::get
+            : new IntPointer(t.data_ptr()).capacity(n).asBuffer()::get;
     long lo = Long.MAX_VALUE, hi = Long.MIN_VALUE;
-    if (is(t.scalar_type(), ScalarType.Long)) {
-      java.nio.LongBuffer values = new LongPointer(t.data_ptr()).capacity(n).asBuffer();
-      for (int i = 0; i < n; i++) {
-        lo = Math.min(lo, values.get(i));
-        hi = Math.max(hi, values.get(i));
-      }
-    } else {
-      java.nio.IntBuffer values = new IntPointer(t.data_ptr()).capacity(n).asBuffer();
-      for (int i = 0; i < n; i++) {
-        lo = Math.min(lo, values.get(i));
-        hi = Math.max(hi, values.get(i));
-      }
+    for (int i = 0; i < n; i++) {
+      long v = value.applyAsLong(i);
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
     }
     return new long[] {lo, hi};
   }

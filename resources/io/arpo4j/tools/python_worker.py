@@ -786,25 +786,30 @@ class Zygote:
         return status_word, utime + stime
 
     def receive(self, size):
-        data = b""
-        while len(data) < size:
-            try:
-                chunk = self.sock.recv(size - len(data))
-            except OSError:
-                chunk = b""
-            if not chunk:
-                raise ZygoteGone("the zygote process ended")
-            data += chunk
+        data = receive_exactly(self.sock, size)
+        if data is None:
+            raise ZygoteGone("the zygote process ended")
         return data
 
 
 def receive_exactly(sock, size):
+    """`size` bytes from `sock`, or None once the other end is gone."""
     data = b""
     while len(data) < size:
-        chunk = sock.recv(size - len(data))
+        try:
+            chunk = sock.recv(size - len(data))
+        except OSError:
+            chunk = b""
         if not chunk:
-            os._exit(0)  # the worker is gone
+            return None
         data += chunk
+    return data
+
+
+def receive_or_exit(sock, size):  # in the zygote: without its worker it has nothing to do
+    data = receive_exactly(sock, size)
+    if data is None:
+        os._exit(0)
     return data
 
 
@@ -830,9 +835,9 @@ def zygote_main(worker, sock):
         for level, kind, data in ancillary:
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                 fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
-        header += receive_exactly(sock, Zygote.HEADER.size - len(header))
+        header += receive_or_exit(sock, Zygote.HEADER.size - len(header))
         workdir_size, size = Zygote.HEADER.unpack(header)
-        payload = receive_exactly(sock, size)
+        payload = receive_or_exit(sock, size)
         workdir = payload[:workdir_size].decode()
         code = payload[workdir_size:].decode("utf-8", "surrogatepass")
         try:
@@ -850,7 +855,7 @@ def zygote_main(worker, sock):
         sock.sendall(struct.pack("=i", pid))
         if pid < 0:
             continue
-        receive_exactly(sock, 1)  # the worker is done with the call
+        receive_or_exit(sock, 1)  # the worker is done with the call
         worker.kill_everything(pid)
         status_word, usage = worker.reap(pid)
         worker.reap_orphans()
