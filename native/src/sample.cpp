@@ -1,5 +1,7 @@
 // sample: temperature softmax + top-k + top-p + inverse-CDF draw, with the full-vocabulary
 // entropy and log-prob of the drawn token under the unfiltered temperature distribution.
+#include <omp.h>
+
 #include <algorithm>
 #include <vector>
 
@@ -150,10 +152,16 @@ void sample_row(const T* row, int64_t v, float temperature, float top_p, int32_t
   if (entropy) entropy[index] = static_cast<float>(std::fmax(0.0, st.entropy()));
 }
 
+// Logits per thread below which a thread more costs more than it takes over (a row of a 2K-token
+// vocabulary is a few microseconds; waking a thread, tens).
+constexpr int64_t kMinLogitsPerThread = 1 << 16;
+
 template <typename T>
 void sample_rows(const T* logits, int64_t b, int64_t v, int64_t stride, float temperature, float top_p,
                  int32_t top_k, uint64_t seed, uint64_t step, int64_t* token, float* logprob, float* entropy) {
-#pragma omp parallel
+  const int64_t by_size = std::max<int64_t>(1, std::min(b, b * v / kMinLogitsPerThread));  // whole rows per thread
+  const int threads = static_cast<int>(std::min<int64_t>(omp_get_max_threads(), by_size));
+#pragma omp parallel num_threads(threads)
   {
     std::vector<float> scratch;
 #pragma omp for schedule(dynamic, 1)

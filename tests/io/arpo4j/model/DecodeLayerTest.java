@@ -22,7 +22,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * Fused decode steps (one native arpo_decode_layer call per layer) against libtorch's op-by-op path
  * over the same cache, on layouts that exercise every option of the layer: Qwen3 (per-head q/k
  * norm, head_dim != hidden / heads, o_proj bias), Llama 3.1 (rope scaling, MLP biases, no attention
- * bias) and Qwen2 (q/k/v biases, linear rope scaling, no GQA).
+ * bias) and Qwen2 (q/k/v biases, linear rope scaling, no GQA), and a Qwen2 wide enough for the
+ * layer to run on two threads.
  */
 class DecodeLayerTest {
 
@@ -31,6 +32,7 @@ class DecodeLayerTest {
       case "qwen3" -> TestModels.QWEN3;
       case "llama3" -> TestModels.LLAMA3;
       case "qwen2" -> TestModels.QWEN2_LINEAR;
+      case "qwen2-wide" -> TestModels.QWEN2_WIDE;
       default -> throw new IllegalArgumentException(name);
     };
   }
@@ -80,7 +82,7 @@ class DecodeLayerTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"qwen3", "llama3", "qwen2"})
+  @ValueSource(strings = {"qwen3", "llama3", "qwen2", "qwen2-wide"})
   void fusedStepsMatchLibtorchOpByOp(String name) {
     try (TransformerModel model = TestModels.model(layout(name), 17)) {
       List<float[]> reference = decodeLogits(model, DecodeWeights.LIBTORCH);
@@ -99,7 +101,7 @@ class DecodeLayerTest {
    * their own scale).
    */
   @ParameterizedTest
-  @ValueSource(strings = {"qwen3", "llama3"})
+  @ValueSource(strings = {"qwen3", "llama3", "qwen2-wide"})
   void fusedBf16StepsMatchTheKernelsOpByOp(String name) {
     try (TransformerModel model = TestModels.model(layout(name), 23)) {
       try (NoGradGuard g = new NoGradGuard()) {
@@ -119,7 +121,10 @@ class DecodeLayerTest {
       List<float[]> fused = decodeLogits(model, DecodeWeights.BF16);
       assertEquals(7, model.fusedForwards() - fusedBefore, "forwards that ran fused (prefill + 6)");
       assertTrue(relativeError(fused, opByOp, 1e-5, name + " bf16 fused vs op by op") <= 1e-5);
-      assertTrue(relativeError(fused, fp32, 0.03, name + " bf16 vs libtorch fp32") <= 0.03);
+      // bf16 activations' rounding adds up with width: 0.006-0.013 on the small layouts, 0.08 on
+      // the wide one (a wrong weight moves logits by their whole scale)
+      double tol = name.endsWith("-wide") ? 0.2 : 0.03;
+      assertTrue(relativeError(fused, fp32, tol, name + " bf16 vs libtorch fp32") <= tol);
     }
   }
 

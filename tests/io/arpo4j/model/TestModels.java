@@ -41,6 +41,16 @@ final class TestModels {
        "num_hidden_layers": 3, "num_attention_heads": 2, "num_key_value_heads": 2,
        "rope_scaling": {"type": "linear", "factor": 2.0}, "tie_word_embeddings": false}""";
 
+  /**
+   * Qwen2 wide enough (1.6M weights a layer) that a fused decode step of three rows runs on two
+   * threads where the machine has them (decode_layer.cpp's kMinWorkPerThread: smaller layers run on
+   * one), so that the team's barriers are exercised.
+   */
+  static final String QWEN2_WIDE =
+      """
+      {"model_type": "qwen2", "vocab_size": 64, "hidden_size": 384, "intermediate_size": 1024,
+       "num_hidden_layers": 2, "num_attention_heads": 6, "num_key_value_heads": 2}""";
+
   static ModelConfig config(String json) {
     try {
       return ModelConfig.fromJson(Fixtures.JSON.readTree(json));
