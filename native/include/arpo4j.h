@@ -177,7 +177,7 @@ int arpo_paged_attention(const void* q, const void* key_pool, const void* value_
  *    lengths as for arpo_paged_attention. Weights row-major [out, in], contiguous, all of
  *    weight_dtype (bf16: the products' inputs rounded to bf16, as arpo_decode_matmul's); norms,
  *    residuals and biases fp32, a NULL bias or q/k norm is absent. num_threads <= 0: OpenMP's
- *    default. */
+ *    default; small layers use fewer threads (about 8M of weights x (8 + rows) per thread). */
 typedef struct arpo_decode_layer_weights {
   const float* input_norm;  /* [hidden_size] */
   const void* q;            /* [heads * head_dim, hidden_size] */
