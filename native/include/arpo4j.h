@@ -29,7 +29,9 @@ extern "C" {
 #define ARPO_ERR_INVALID 1
 #define ARPO_ERR_CUDA 2
 
-typedef enum arpo_dtype { ARPO_F32 = 0, ARPO_BF16 = 1 } arpo_dtype;
+/* ARPO_BF16_PACKED: bf16 weights of arpo_decode_matmul / arpo_decode_layer in the layout
+ * arpo_pack_bf16 writes (the AVX512_BF16 path only); no other function takes it. */
+typedef enum arpo_dtype { ARPO_F32 = 0, ARPO_BF16 = 1, ARPO_BF16_PACKED = 2 } arpo_dtype;
 
 /* How masked per-token losses L[s,t] of a [S, L] batch become one scalar.
  *  TOKEN_MEAN:            sum_{s,t} m L / sum_{s,t} m
@@ -115,7 +117,8 @@ int64_t arpo_blas_threaded_calls(void);
  * 5. y[b, n] = sum_k x[b, k] W[n, k] (+ bias[n]) for the few rows of a decode step (1-64): every
  *    weight is read from memory once per call, for all rows; more rows (a prefill) go in blocks of
  *    64, the weights read once per block. x is fp32 [rows, k] with
- *    row stride x_stride (>= k); W is [n, k] row-major, contiguous, fp32 or bf16; bias fp32 [n] or
+ *    row stride x_stride (>= k); W is [n, k] row-major, contiguous, fp32 or bf16 (or bf16 packed,
+ *    arpo_pack_bf16); bias fp32 [n] or
  *    NULL; y fp32 [rows, n], contiguous. With bf16 weights x is rounded to bf16 (to nearest even)
  *    first, as a bf16 model's activations are: every product is then exact in fp32, and all sums
  *    are fp32 on every path.
@@ -134,6 +137,14 @@ int arpo_decode_matmul(const float* x, int64_t rows, int64_t k, int64_t x_stride
 int arpo_decode_matmul_isa_supported(int32_t isa);
 /* The path ARPO_ISA_AUTO picks on this CPU. */
 int arpo_decode_matmul_best_isa(void);
+/* W (fp32 [n, k], row-major) rounded to bf16 (to nearest even, NaN kept) into out in the
+ *    ARPO_BF16_PACKED layout: blocks of 64 outputs, each [k/2][64][2], so that out[((j / 64 * k/2 +
+ *    c / 2) * 64 + j % 64) * 2 + c % 2] = W[j, c]; n a multiple of 64, k even, out n * k values.
+ *    Packed weights serve arpo_decode_matmul and arpo_decode_layer on the ARPO_ISA_AVX512_BF16 path
+ *    (an error on the others): per column pair, one vdpbf16ps multiplies 16 outputs' two weights
+ *    by a broadcast pair of x, with no sum across lanes at the end, where the row-major layout's
+ *    lanes each sum a pair of columns of one output. */
+int arpo_pack_bf16(const float* w, int64_t n, int64_t k, uint16_t* out);
 
 /* ---- Paged attention (CPU; arpo_cuda_paged_attention below is the CUDA version, which the model does
  *      not use yet: on CUDA it keeps libtorch's attention) ----
@@ -174,8 +185,8 @@ int arpo_paged_attention(const void* q, const void* key_pool, const void* value_
  *    layer runs in one OpenMP team (no thread start per product). hidden fp32 [n, hidden_size],
  *    contiguous; cos, sin fp32 [n, head_dim] (the rows' positions, rotary scaling applied); pools
  *    fp32 [num_slots, kv_heads, head_dim]; block_table, table_stride, block_size, seq_rows and
- *    lengths as for arpo_paged_attention. Weights row-major [out, in], contiguous, all of
- *    weight_dtype (bf16: the products' inputs rounded to bf16, as arpo_decode_matmul's); norms,
+ *    lengths as for arpo_paged_attention. Weights row-major [out, in], contiguous (or packed by
+ *    arpo_pack_bf16), all of weight_dtype (bf16: the products' inputs rounded to bf16, as arpo_decode_matmul's); norms,
  *    residuals and biases fp32, a NULL bias or q/k norm is absent. num_threads <= 0: OpenMP's
  *    default; small layers use fewer threads (about 8M of weights x (8 + rows) per thread). */
 typedef struct arpo_decode_layer_weights {

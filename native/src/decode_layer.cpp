@@ -60,17 +60,17 @@ ARPO_SIMD void swiglu(float* g, const float* u, int64_t count) {
 }
 
 // Thread t's share (of nt) of the output features of several products that read the same x, in
-// whole tiles, the products' tiles taken as one sequence.
+// whole tiles (blocks where packed), the products' units taken as one sequence.
 void run_split(DecodeRows run, const Problem* problems, int count, int t, int nt) {
-  int64_t tiles = 0;
-  for (int i = 0; i < count; ++i) tiles += (problems[i].n + kTileN - 1) / kTileN;
-  const int64_t lo = tiles * t / nt, hi = tiles * (t + 1) / nt;
+  int64_t units = 0;
+  for (int i = 0; i < count; ++i) units += (problems[i].n + split_unit(problems[i]) - 1) / split_unit(problems[i]);
+  const int64_t lo = units * t / nt, hi = units * (t + 1) / nt;
   int64_t offset = 0;
   for (int i = 0; i < count; ++i) {
     const Problem& p = problems[i];
-    const int64_t own = (p.n + kTileN - 1) / kTileN;
+    const int64_t unit = split_unit(p), own = (p.n + unit - 1) / unit;
     const int64_t first = std::max(lo, offset) - offset, last = std::min(hi, offset + own) - offset;
-    if (first < last) run_row_blocks(run, p, first * kTileN, std::min(p.n, last * kTileN));
+    if (first < last) run_row_blocks(run, p, first * unit, std::min(p.n, last * unit));
     offset += own;
   }
 }
@@ -172,7 +172,7 @@ void layer_rows(float* hidden, int64_t n, int64_t hidden_size, int64_t heads, in
     }
     barrier.wait();
     int64_t f0, f1;  // this thread's features of gate and up, so SwiGLU needs nothing of the others
-    tile_split(intermediate, t, nt, f0, f1);
+    tile_split(intermediate, split_unit(gate_p), t, nt, f0, f1);
     if (f0 < f1) {
       run_row_blocks(run, gate_p, f0, f1);
       run_row_blocks(run, up_p, f0, f1);
@@ -205,7 +205,19 @@ ARPO_API int arpo_decode_layer(float* hidden, int64_t n, int64_t hidden_size, in
     return fail("decode_layer: bad shape (heads a positive multiple of kv_heads, head_dim even)");
   }
   if (block_size <= 0 || table_stride <= 0) return fail("decode_layer: bad block table shape");
-  if (w->weight_dtype != ARPO_F32 && w->weight_dtype != ARPO_BF16) return fail("decode_layer: unknown dtype");
+  if (w->weight_dtype != ARPO_F32 && w->weight_dtype != ARPO_BF16 && w->weight_dtype != ARPO_BF16_PACKED) {
+    return fail("decode_layer: unknown dtype");
+  }
+  if (w->weight_dtype == ARPO_BF16_PACKED) {
+    if (decode_best_isa() != ARPO_ISA_AVX512_BF16) return fail("decode_layer: packed bf16 weights need AVX512_BF16");
+    const int64_t q_width = heads * head_dim, kv_width = kv_heads * head_dim;
+    for (int64_t out : {q_width, kv_width, hidden_size, intermediate}) {
+      if (out % kPackedN != 0) return fail("decode_layer: packed bf16 weights need outputs in multiples of 64");
+    }
+    if (hidden_size % 2 != 0 || q_width % 2 != 0 || intermediate % 2 != 0) {
+      return fail("decode_layer: packed bf16 weights need an even number of inputs");
+    }
+  }
 
   for (int64_t r0 = 0; r0 < n; r0 += kChunkRows) {
     const int64_t rows = std::min(kChunkRows, n - r0);

@@ -302,6 +302,66 @@ ARPO_AVX512_BF16 void tile_rows_avx512_bf16(const Problem& p, const uint16_t* xb
   }
 }
 
+// Rows of packed-weight outputs per pass over a block: 6 x 4 accumulators and 4 weight vectors.
+constexpr int kPackedRows = 6;
+
+// Outputs j0..j0+63 of rows b..b+R-1 from block `block` of packed weights (ARPO_BF16_PACKED): per
+// column pair, four vectors of 16 outputs' weight pairs, each multiplied by the rows' broadcast x
+// pairs (xp: x as bf16 pairs, row stride `pairs_stride`); no sum across lanes.
+template <int R>
+ARPO_AVX512_BF16 ARPO_INLINE void packed_rows(const Problem& p, const uint32_t* xp, int64_t pairs_stride,
+                                              const uint16_t* block, int64_t j0, int64_t b) {
+  __m512 acc[R][4];
+  #pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+    #pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) acc[r][i] = _mm512_setzero_ps();
+  const int64_t pairs = p.k / 2;
+  for (int64_t c = 0; c < pairs; ++c) {
+    const uint16_t* w = block + c * 2 * kPackedN;
+    __m512i wv[4];
+    #pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) {
+      wv[i] = _mm512_loadu_si512(w + 32 * i);
+      __builtin_prefetch(w + 8 * 2 * kPackedN + 32 * i, 0, 3);  // 8 pairs (2 KB) ahead, into the next block
+    }
+    #pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m512bh xv = reinterpret_cast<__m512bh>(_mm512_set1_epi32(static_cast<int>(xp[(b + r) * pairs_stride + c])));
+      #pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) acc[r][i] = _mm512_dpbf16_ps(acc[r][i], xv, reinterpret_cast<__m512bh>(wv[i]));
+    }
+  }
+  #pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    float* out = p.y + (b + r) * p.n + j0;
+    #pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) {
+      __m512 v = acc[r][i];
+      if (p.bias) v = _mm512_add_ps(v, _mm512_loadu_ps(p.bias + j0 + 16 * i));
+      if (p.accumulate) v = _mm512_add_ps(_mm512_loadu_ps(out + 16 * i), v);
+      _mm512_storeu_ps(out + 16 * i, v);
+    }
+  }
+}
+
+ARPO_AVX512_BF16 void rows_packed(const Problem& p, const uint32_t* xp, int64_t pairs_stride, int64_t n0, int64_t n1) {
+  const uint16_t* w = static_cast<const uint16_t*>(p.weight);
+  for (int64_t j0 = n0; j0 < n1; j0 += kPackedN) {  // n0, n1: multiples of kPackedN
+    const uint16_t* block = w + j0 * p.k;
+    int64_t b = 0;
+    for (; b + kPackedRows <= p.rows; b += kPackedRows) packed_rows<kPackedRows>(p, xp, pairs_stride, block, j0, b);
+    switch (p.rows - b) {
+      case 5: packed_rows<5>(p, xp, pairs_stride, block, j0, b); break;
+      case 4: packed_rows<4>(p, xp, pairs_stride, block, j0, b); break;
+      case 3: packed_rows<3>(p, xp, pairs_stride, block, j0, b); break;
+      case 2: packed_rows<2>(p, xp, pairs_stride, block, j0, b); break;
+      case 1: packed_rows<1>(p, xp, pairs_stride, block, j0, b); break;
+      default: break;
+    }
+  }
+}
+
 ARPO_AVX512_BF16 void rows_avx512_bf16(const Problem& p, int64_t n0, int64_t n1) {
   if (p.dtype == ARPO_F32) {
     rows_avx512(p, n0, n1);
@@ -316,6 +376,10 @@ ARPO_AVX512_BF16 void rows_avx512_bf16(const Problem& p, int64_t n0, int64_t n1)
     uint16_t* out = xb.data() + b * kp;
     for (int64_t c = 0; c < p.k; ++c) out[c] = static_cast<uint16_t>(bf16_rounded_bits(in[c]) >> 16);
     std::fill(out + p.k, out + kp, uint16_t{0});
+  }
+  if (p.dtype == ARPO_BF16_PACKED) {
+    rows_packed(p, reinterpret_cast<const uint32_t*>(xb.data()), kp / 2, n0, n1);
+    return;
   }
   const uint16_t* w = static_cast<const uint16_t*>(p.weight);
   int64_t j = n0;
@@ -369,9 +433,17 @@ ARPO_API int arpo_decode_matmul(const float* x, int64_t rows, int64_t k, int64_t
                                 int32_t num_threads, int32_t isa) {
   if (!x || !weight || !y) return arpo::fail("decode_matmul: null pointer");
   if (rows <= 0 || k <= 0 || n <= 0 || x_stride < k) return arpo::fail("decode_matmul: bad shape");
-  if (weight_dtype != ARPO_F32 && weight_dtype != ARPO_BF16) return arpo::fail("decode_matmul: unknown dtype");
+  if (weight_dtype != ARPO_F32 && weight_dtype != ARPO_BF16 && weight_dtype != ARPO_BF16_PACKED) {
+    return arpo::fail("decode_matmul: unknown dtype");
+  }
   if (isa == ARPO_ISA_AUTO) isa = arpo::decode_best_isa();
   if (!arpo::decode_isa_supported(isa)) return arpo::fail("decode_matmul: the CPU lacks the requested instruction set");
+  if (weight_dtype == ARPO_BF16_PACKED) {
+    if (isa != ARPO_ISA_AVX512_BF16) return arpo::fail("decode_matmul: packed bf16 weights need the AVX512_BF16 path");
+    if (n % arpo::kPackedN != 0 || k % 2 != 0) {
+      return arpo::fail("decode_matmul: packed bf16 weights need n a multiple of 64 and k even");
+    }
+  }
   const arpo::DecodeRows run = arpo::decode_rows(isa);
   const int64_t by_size = std::max<int64_t>(1, n * k / arpo::kMinWeightsPerThread);
   const int threads = static_cast<int>(std::min<int64_t>(num_threads > 0 ? num_threads : omp_get_max_threads(), by_size));
@@ -383,8 +455,27 @@ ARPO_API int arpo_decode_matmul(const float* x, int64_t rows, int64_t k, int64_t
 #pragma omp parallel num_threads(threads)
   {
     int64_t n0, n1;  // a contiguous range of whole tiles per thread
-    arpo::tile_split(n, omp_get_thread_num(), omp_get_num_threads(), n0, n1);
+    arpo::tile_split(n, arpo::split_unit(p), omp_get_thread_num(), omp_get_num_threads(), n0, n1);
     if (n0 < n1) arpo::run_row_blocks(run, p, n0, n1);
+  }
+  return ARPO_OK;
+}
+
+ARPO_API int arpo_pack_bf16(const float* w, int64_t n, int64_t k, uint16_t* out) {
+  if (!w || !out) return arpo::fail("pack_bf16: null pointer");
+  if (n <= 0 || k <= 0 || n % arpo::kPackedN != 0 || k % 2 != 0) {
+    return arpo::fail("pack_bf16: n must be a positive multiple of 64 and k positive and even");
+  }
+  const int64_t pairs = k / 2;
+#pragma omp parallel for schedule(static)
+  for (int64_t j = 0; j < n; ++j) {
+    uint16_t* block = out + j / arpo::kPackedN * arpo::kPackedN * k;
+    const float* row = w + j * k;
+    for (int64_t c = 0; c < pairs; ++c) {
+      uint16_t* pair = block + (c * arpo::kPackedN + j % arpo::kPackedN) * 2;
+      pair[0] = static_cast<uint16_t>(arpo::bf16_rounded_bits(row[2 * c]) >> 16);
+      pair[1] = static_cast<uint16_t>(arpo::bf16_rounded_bits(row[2 * c + 1]) >> 16);
+    }
   }
   return ARPO_OK;
 }
@@ -459,19 +550,22 @@ int main() {
       continue;
     }
     double worst = 0;
-    for (int dt = ARPO_F32; dt <= ARPO_BF16; ++dt)
+    const int last_dt = isa == ARPO_ISA_AVX512_BF16 ? ARPO_BF16_PACKED : ARPO_BF16;
+    for (int dt = ARPO_F32; dt <= last_dt; ++dt)
       for (int rows : {1, 3, 16, 64})
-        for (int k : {7, 131, 1000})
-          for (int n : {5, 37, 67}) {
+        for (int k : dt == ARPO_BF16_PACKED ? std::vector<int>{2, 130, 1000} : std::vector<int>{7, 131, 1000})
+          for (int n : dt == ARPO_BF16_PACKED ? std::vector<int>{64, 192} : std::vector<int>{5, 37, 67}) {
+            const bool bf16 = dt != ARPO_F32;
             std::vector<float> x(rows * k), w(n * k), bias(n), y(rows * n);
             std::vector<uint16_t> wb(n * k);
             for (float& v : x) v = normal(rng);
             for (float& v : bias) v = normal(rng);
             for (int i = 0; i < n * k; ++i) {
               wb[i] = arpo::float_to_bf16(0.05f * normal(rng));
-              w[i] = dt == ARPO_BF16 ? arpo::bf16_to_float(wb[i]) : 0.05f * normal(rng);
+              w[i] = bf16 ? arpo::bf16_to_float(wb[i]) : 0.05f * normal(rng);
             }
-            const void* weight = dt == ARPO_BF16 ? static_cast<const void*>(wb.data()) : w.data();
+            if (dt == ARPO_BF16_PACKED) arpo_pack_bf16(w.data(), n, k, wb.data());
+            const void* weight = bf16 ? static_cast<const void*>(wb.data()) : w.data();
             if (arpo_decode_matmul(x.data(), rows, k, k, weight, static_cast<arpo_dtype>(dt), n, bias.data(),
                                    y.data(), 0, isa) != ARPO_OK) {
               std::printf("%s: %s\n", names[isa], arpo_last_error());
@@ -482,7 +576,7 @@ int main() {
                 double ref = bias[j], scale = 0;
                 for (int c = 0; c < k; ++c) {  // bf16 weights multiply x rounded to bf16
                   const float xb = x[b * k + c];
-                  const double xc = dt == ARPO_BF16 ? arpo::bf16_to_float(arpo::float_to_bf16(xb)) : xb;
+                  const double xc = bf16 ? arpo::bf16_to_float(arpo::float_to_bf16(xb)) : xb;
                   ref += xc * w[j * k + c];
                   scale += std::fabs(xc * w[j * k + c]);
                 }
@@ -495,20 +589,24 @@ int main() {
   }
   const int64_t k = 896, n = 4864 * 4;  // a Qwen2.5-0.5B MLP's weights, four times over
   std::vector<float> w(n * k, 0.01f), x(64 * k, 1.0f), y(64 * n);
-  std::vector<uint16_t> wb(n * k, arpo::float_to_bf16(0.01f));
+  std::vector<uint16_t> wb(n * k, arpo::float_to_bf16(0.01f)), packed(n * k);
+  arpo_pack_bf16(w.data(), n, k, packed.data());
+  const char* dtypes[] = {"fp32", "bf16", "bf16 packed"};
   for (int isa = ARPO_ISA_AVX2; isa <= ARPO_ISA_AVX512_BF16; ++isa) {
     if (!arpo_decode_matmul_isa_supported(isa)) continue;
-    for (int dt = ARPO_F32; dt <= ARPO_BF16; ++dt)
+    for (int dt = ARPO_F32; dt <= (isa == ARPO_ISA_AVX512_BF16 ? ARPO_BF16_PACKED : ARPO_BF16); ++dt)
       for (int rows : {1, 4, 16, 64}) {
+        const void* weight = dt == ARPO_F32 ? static_cast<const void*>(w.data())
+                             : dt == ARPO_BF16 ? static_cast<const void*>(wb.data())
+                                               : static_cast<const void*>(packed.data());
         double best = 1e9;
         for (int rep = 0; rep < 5; ++rep) {
           auto start = std::chrono::steady_clock::now();
-          arpo_decode_matmul(x.data(), rows, k, k, dt == ARPO_BF16 ? static_cast<const void*>(wb.data()) : w.data(),
-                             static_cast<arpo_dtype>(dt), n, nullptr, y.data(), 0, isa);
+          arpo_decode_matmul(x.data(), rows, k, k, weight, static_cast<arpo_dtype>(dt), n, nullptr, y.data(), 0, isa);
           best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
         }
-        std::printf("%s %s rows %2d: %6.2f GB/s of weights, %6.1f GFLOP/s\n", names[isa], dt ? "bf16" : "fp32",
-                    rows, n * k * (dt ? 2.0 : 4.0) / best / 1e9, 2.0 * n * k * rows / best / 1e9);
+        std::printf("%s %s rows %2d: %6.2f GB/s of weights, %6.1f GFLOP/s\n", names[isa], dtypes[dt], rows,
+                    n * k * (dt ? 2.0 : 4.0) / best / 1e9, 2.0 * n * k * rows / best / 1e9);
       }
   }
   std::printf("%s\n", failures ? "FAILED" : "all paths match the float64 reference");

@@ -10,6 +10,7 @@
 namespace arpo {
 
 constexpr int kTileN = 4;  // weight rows per tile: threads split the outputs in whole tiles
+constexpr int64_t kPackedN = 64;  // outputs per block of ARPO_BF16_PACKED weights
 // Rows multiplied per pass over the weights (a decode step's largest batch).
 constexpr int64_t kRowBlock = 64;
 
@@ -46,12 +47,14 @@ ARPO_INLINE void run_row_blocks(DecodeRows run, const Problem& p, int64_t n0, in
   }
 }
 
-// Outputs [first, last) of tile range split t of nt over `tiles` tiles, in features of an n-wide
-// output.
-ARPO_INLINE void tile_split(int64_t n, int64_t t, int64_t nt, int64_t& n0, int64_t& n1) {
-  const int64_t tiles = (n + kTileN - 1) / kTileN;
-  n0 = std::min(n, tiles * t / nt * kTileN);
-  n1 = std::min(n, tiles * (t + 1) / nt * kTileN);
+// Outputs per unit that threads split p's outputs in: a tile, or a block of packed weights.
+ARPO_INLINE int64_t split_unit(const Problem& p) { return p.dtype == ARPO_BF16_PACKED ? kPackedN : kTileN; }
+
+// Outputs [n0, n1) of split t of nt of an n-wide output, in whole units of `unit` outputs.
+ARPO_INLINE void tile_split(int64_t n, int64_t unit, int64_t t, int64_t nt, int64_t& n0, int64_t& n1) {
+  const int64_t units = (n + unit - 1) / unit;
+  n0 = std::min(n, units * t / nt * unit);
+  n1 = std::min(n, units * (t + 1) / nt * unit);
 }
 
 }  // namespace arpo

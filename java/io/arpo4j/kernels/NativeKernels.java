@@ -31,6 +31,7 @@ final class NativeKernels {
   static final int ARPO_OK = ARPO_OK();
   static final int ARPO_F32 = ARPO_F32();
   static final int ARPO_BF16 = ARPO_BF16();
+  static final int ARPO_BF16_PACKED = ARPO_BF16_PACKED();
   static final int ARPO_AGG_TOKEN_MEAN = ARPO_AGG_TOKEN_MEAN();
   static final int ARPO_AGG_SEQ_MEAN_TOKEN_MEAN = ARPO_AGG_SEQ_MEAN_TOKEN_MEAN();
   static final int ARPO_AGG_SEQ_SUM_TOKEN_MEAN = ARPO_AGG_SEQ_SUM_TOKEN_MEAN();
@@ -51,6 +52,8 @@ final class NativeKernels {
   private static native @MemberGetter int ARPO_F32();
 
   private static native @MemberGetter int ARPO_BF16();
+
+  private static native @MemberGetter int ARPO_BF16_PACKED();
 
   private static native @MemberGetter int ARPO_AGG_TOKEN_MEAN();
 
@@ -151,6 +154,9 @@ final class NativeKernels {
       int isa);
 
   static native int arpo_decode_matmul_isa_supported(int isa);
+
+  static native int arpo_pack_bf16(
+      @Const FloatPointer w, long n, long k, @Cast("uint16_t*") Pointer out);
 
   static native int arpo_decode_matmul_best_isa();
 

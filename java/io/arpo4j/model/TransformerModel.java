@@ -492,7 +492,11 @@ public final class TransformerModel implements AutoCloseable {
         parameters.forEach((name, master) -> computeCopies.get(name).copy_(master));
       }
       if (bf16Copies != null) {
-        bf16Copies.forEach((name, copy) -> copy.copy_(parameters.get(name)));
+        bf16Copies.forEach(
+            (name, copy) -> {
+              if (Kernels.isPackedBf16(copy)) Kernels.packBf16(parameters.get(name), copy);
+              else copy.copy_(parameters.get(name));
+            });
       }
     }
   }
@@ -515,10 +519,22 @@ public final class TransformerModel implements AutoCloseable {
           NoGradGuard noGrad = new NoGradGuard();
           PointerScope scope = new PointerScope()) {
         String head = config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight";
+        // packed where this CPU's bf16 products read that layout (Kernels.packBf16): the LM head
+        // on its own, the projections all or none (a fused layer takes one weight type)
+        boolean packProjections =
+            parameters.entrySet().stream()
+                .filter(e -> e.getKey().endsWith("_proj.weight"))
+                .allMatch(e -> Kernels.packsBf16(e.getValue().size(0), e.getValue().size(1)));
         parameters.forEach(
             (name, p) -> {
               if (name.endsWith("_proj.weight") || name.equals(head)) {
-                made.put(name, retained(p.detach().to(ScalarType.BFloat16).contiguous()));
+                boolean pack =
+                    name.equals(head) ? Kernels.packsBf16(p.size(0), p.size(1)) : packProjections;
+                Tensor copy =
+                    pack
+                        ? Kernels.packBf16(p.detach().contiguous(), null)
+                        : p.detach().to(ScalarType.BFloat16).contiguous();
+                made.put(name, retained(copy));
               }
             });
       }
@@ -1215,7 +1231,7 @@ public final class TransformerModel implements AutoCloseable {
     Tensor flat = x.reshape(rows, in);
     if (flat.stride(1) != 1 || (rows > 1 && flat.stride(0) < in)) flat = flat.contiguous();
     long[] shape = x.sizes().vec().get();
-    shape[shape.length - 1] = weight.size(0);
+    shape[shape.length - 1] = Kernels.projectionShape(weight)[0];
     return Kernels.decodeMatmul(flat, weight, bias).view(shape);
   }
 

@@ -68,6 +68,64 @@ class DecodeMatmulTest {
     }
   }
 
+  static Stream<Arguments> packedCases() {
+    Stream.Builder<Arguments> out = Stream.builder();
+    for (int rows : new int[] {1, 5, 6, 7, 16, 64, 133}) { // row groups of 6 and their remainders
+      out.add(Arguments.of(rows, 130, 64, true));
+      out.add(Arguments.of(rows, 896, 192, false));
+      out.add(Arguments.of(rows, 2, 128, true));
+    }
+    return out.build();
+  }
+
+  /**
+   * Packed bf16 weights ({@link Kernels#packBf16}) on the AVX512_BF16 path against float64 over the
+   * weights and activations rounded to bf16.
+   */
+  @ParameterizedTest(name = "packed rows={0} K={1} N={2} bias={3}")
+  @MethodSource("packedCases")
+  void packedWeightsMatchFloat64Reference(int rows, int k, int n, boolean withBias) {
+    Assumptions.assumeTrue(Kernels.Isa.AVX512_BF16.supported(), "this CPU lacks AVX512_BF16");
+    SplittableRandom rng = new SplittableRandom(freshSeed("packed " + rows + k + n));
+    try (PointerScope scope = new PointerScope()) {
+      Tensor x = tensor(logits(rng, rows, k, 1.0, 0.0), rows, k);
+      Tensor weight = tensor(logits(rng, n, k, 0.05, 0.0), n, k);
+      Tensor bias = withBias ? tensor(logits(rng, 1, n, 1.0, 0.0), n) : null;
+      Tensor packed = Kernels.packBf16(weight, null);
+      Tensor y = Kernels.decodeMatmul(x, packed, bias, Kernels.Isa.AVX512_BF16);
+      Tensor w64 = weight.to(ScalarType.BFloat16).to(ScalarType.Double);
+      Tensor x64 = x.to(ScalarType.BFloat16).to(ScalarType.Double);
+      Tensor ref = torch.matmul(x64, w64.t());
+      if (bias != null) ref = ref.add(bias.to(ScalarType.Double));
+      double scale = torch.matmul(x64.abs(), w64.abs().t()).max().item_double();
+      double maxError = ref.sub(y.to(ScalarType.Double)).abs().max().item_double();
+      System.out.printf(
+          "decode_matmul packed rows=%d K=%d N=%d: max error %.3g = %.3g of max sum|x w|%n",
+          rows, k, n, maxError, maxError / scale);
+      assertClose("packed y", doubles(ref.flatten()), floats(y.flatten()), 2e-6 * scale, 0);
+    }
+  }
+
+  @Test
+  void packedWeightsAreRefusedWhereTheyCannotRun() {
+    try (PointerScope scope = new PointerScope()) {
+      assertThrows(IllegalArgumentException.class, () -> Kernels.packBf16(torch.ones(65, 8), null));
+      assertThrows(IllegalArgumentException.class, () -> Kernels.packBf16(torch.ones(64, 7), null));
+      assertThrows(
+          IllegalArgumentException.class,
+          () -> Kernels.packBf16(torch.ones(64, 8), torch.ones(1, 4, 64, 2)));
+      Tensor packed = Kernels.packBf16(torch.ones(64, 8), null);
+      assertTrue(Kernels.isPackedBf16(packed));
+      Tensor x = torch.ones(2, 8);
+      assertThrows(
+          IllegalArgumentException.class,
+          () -> Kernels.decodeMatmul(x, packed, null, Kernels.Isa.AVX512));
+      assertThrows(
+          IllegalArgumentException.class,
+          () -> Kernels.decodeMatmul(torch.ones(2, 6), packed, null));
+    }
+  }
+
   @Test
   void readsRowsOfAStridedSlice() {
     SplittableRandom rng = new SplittableRandom(freshSeed("decode_matmul strided"));

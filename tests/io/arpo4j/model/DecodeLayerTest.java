@@ -120,7 +120,14 @@ class DecodeLayerTest {
       fusedBefore = model.fusedForwards();
       List<float[]> fused = decodeLogits(model, DecodeWeights.BF16);
       assertEquals(7, model.fusedForwards() - fusedBefore, "forwards that ran fused (prefill + 6)");
-      assertTrue(relativeError(fused, opByOp, 1e-5, name + " bf16 fused vs op by op") <= 1e-5);
+      // The fused step's norms, rotary and attention differ from libtorch's in the last bits;
+      // rounded to bf16 for the next product, such a difference can flip one activation's
+      // rounding, and the flip carries on: never on the small layouts here, on the wide one
+      // 0.0016-0.0093 of the logit scale over seeds 23 and 31 (0 at 29), with either weight
+      // layout. A wrong weight, tile or barrier moves logits by their own scale.
+      double sameTol = name.endsWith("-wide") ? 0.03 : 1e-5;
+      assertTrue(
+          relativeError(fused, opByOp, sameTol, name + " bf16 fused vs op by op") <= sameTol);
       // bf16 activations' rounding adds up with width: 0.006-0.013 on the small layouts, 0.08 on
       // the wide one (a wrong weight moves logits by their whole scale)
       double tol = name.endsWith("-wide") ? 0.2 : 0.03;
