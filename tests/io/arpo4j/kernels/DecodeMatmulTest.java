@@ -53,19 +53,26 @@ class DecodeMatmulTest {
       if (bf16) weight = weight.to(ScalarType.BFloat16);
       Tensor bias = withBias ? tensor(logits(rng, 1, n, 1.0, 0.0), n) : null;
       Tensor y = Kernels.decodeMatmul(x, weight, bias, isa);
-      Tensor w64 = weight.to(ScalarType.Double);
-      // bf16 weights multiply x rounded to bf16: the products are exact, only the sums round
-      Tensor x64 = (bf16 ? x.to(ScalarType.BFloat16) : x).to(ScalarType.Double);
-      Tensor ref = torch.matmul(x64, w64.t());
-      if (bias != null) ref = ref.add(bias.to(ScalarType.Double));
-      // fp32 accumulation over K terms: errors scale with sum_k |x w|
-      double scale = torch.matmul(x64.abs(), w64.abs().t()).max().item_double();
-      double maxError = ref.sub(y.to(ScalarType.Double)).abs().max().item_double();
-      System.out.printf(
-          "decode_matmul %s bf16=%b rows=%d K=%d N=%d: max error %.3g = %.3g of max sum|x w|%n",
-          isa, bf16, rows, k, n, maxError, maxError / scale);
-      assertClose(isa + " y", doubles(ref.flatten()), floats(y.flatten()), 2e-6 * scale, 0);
+      assertMatchesFloat64(isa + " bf16=" + bf16, x, weight, bias, bf16, y);
     }
+  }
+
+  /**
+   * y against float64 x @ weight^T + bias, x rounded to bf16 first where the weights are bf16 (the
+   * products are then exact, only the sums round), within 2e-6 of max sum|x w| (fp32 sums).
+   */
+  private static void assertMatchesFloat64(
+      String what, Tensor x, Tensor weight, Tensor bias, boolean bf16, Tensor y) {
+    Tensor w64 = weight.to(ScalarType.Double);
+    Tensor x64 = (bf16 ? x.to(ScalarType.BFloat16) : x).to(ScalarType.Double);
+    Tensor ref = torch.matmul(x64, w64.t());
+    if (bias != null) ref = ref.add(bias.to(ScalarType.Double));
+    double scale = torch.matmul(x64.abs(), w64.abs().t()).max().item_double();
+    double maxError = ref.sub(y.to(ScalarType.Double)).abs().max().item_double();
+    System.out.printf(
+        "decode_matmul %s %s x %s: max error %.3g = %.3g of max sum|x w|%n",
+        what, Kernels.shapeOf(x), Kernels.shapeOf(weight), maxError, maxError / scale);
+    assertClose(what + " y", doubles(ref.flatten()), floats(y.flatten()), 2e-6 * scale, 0);
   }
 
   static Stream<Arguments> packedCases() {
@@ -93,16 +100,7 @@ class DecodeMatmulTest {
       Tensor bias = withBias ? tensor(logits(rng, 1, n, 1.0, 0.0), n) : null;
       Tensor packed = Kernels.packBf16(weight, null);
       Tensor y = Kernels.decodeMatmul(x, packed, bias, Kernels.Isa.AVX512_BF16);
-      Tensor w64 = weight.to(ScalarType.BFloat16).to(ScalarType.Double);
-      Tensor x64 = x.to(ScalarType.BFloat16).to(ScalarType.Double);
-      Tensor ref = torch.matmul(x64, w64.t());
-      if (bias != null) ref = ref.add(bias.to(ScalarType.Double));
-      double scale = torch.matmul(x64.abs(), w64.abs().t()).max().item_double();
-      double maxError = ref.sub(y.to(ScalarType.Double)).abs().max().item_double();
-      System.out.printf(
-          "decode_matmul packed rows=%d K=%d N=%d: max error %.3g = %.3g of max sum|x w|%n",
-          rows, k, n, maxError, maxError / scale);
-      assertClose("packed y", doubles(ref.flatten()), floats(y.flatten()), 2e-6 * scale, 0);
+      assertMatchesFloat64("packed", x, weight.to(ScalarType.BFloat16), bias, true, y);
     }
   }
 
