@@ -524,12 +524,11 @@ public final class TransformerModel implements AutoCloseable {
         boolean packProjections =
             parameters.entrySet().stream()
                 .filter(e -> e.getKey().endsWith("_proj.weight"))
-                .allMatch(e -> Kernels.packsBf16(e.getValue().size(0), e.getValue().size(1)));
+                .allMatch(e -> packable(e.getValue()));
         parameters.forEach(
             (name, p) -> {
               if (name.endsWith("_proj.weight") || name.equals(head)) {
-                boolean pack =
-                    name.equals(head) ? Kernels.packsBf16(p.size(0), p.size(1)) : packProjections;
+                boolean pack = name.equals(head) ? packable(p) : packProjections;
                 Tensor copy =
                     pack
                         ? Kernels.packBf16(p.detach().contiguous(), null)
@@ -556,6 +555,11 @@ public final class TransformerModel implements AutoCloseable {
       releaseBf16Copies();
     }
     decodeWeights = weights;
+  }
+
+  /** Whether a [N, K] weight's bf16 copy is packed on this CPU ({@link Kernels#packsBf16}). */
+  private static boolean packable(Tensor weight) {
+    return weight.dim() == 2 && Kernels.packsBf16(weight.size(0), weight.size(1));
   }
 
   private void releaseBf16Copies() {
