@@ -63,12 +63,12 @@ ARPO_SIMD void swiglu(float* g, const float* u, int64_t count) {
 // whole tiles (blocks where packed), the products' units taken as one sequence.
 void run_split(DecodeRows run, const Problem* problems, int count, int t, int nt) {
   int64_t units = 0;
-  for (int i = 0; i < count; ++i) units += (problems[i].n + split_unit(problems[i]) - 1) / split_unit(problems[i]);
+  for (int i = 0; i < count; ++i) units += units_of(problems[i]);
   const int64_t lo = units * t / nt, hi = units * (t + 1) / nt;
   int64_t offset = 0;
   for (int i = 0; i < count; ++i) {
     const Problem& p = problems[i];
-    const int64_t unit = split_unit(p), own = (p.n + unit - 1) / unit;
+    const int64_t unit = split_unit(p), own = units_of(p);
     const int64_t first = std::max(lo, offset) - offset, last = std::min(hi, offset + own) - offset;
     if (first < last) run_row_blocks(run, p, first * unit, std::min(p.n, last * unit));
     offset += own;
@@ -211,11 +211,15 @@ ARPO_API int arpo_decode_layer(float* hidden, int64_t n, int64_t hidden_size, in
   if (w->weight_dtype == ARPO_BF16_PACKED) {
     if (decode_best_isa() != ARPO_ISA_AVX512_BF16) return fail("decode_layer: packed bf16 weights need AVX512_BF16");
     const int64_t q_width = heads * head_dim, kv_width = kv_heads * head_dim;
-    for (int64_t out : {q_width, kv_width, hidden_size, intermediate}) {
-      if (out % kPackedN != 0) return fail("decode_layer: packed bf16 weights need outputs in multiples of 64");
-    }
-    if (hidden_size % 2 != 0 || q_width % 2 != 0 || intermediate % 2 != 0) {
-      return fail("decode_layer: packed bf16 weights need an even number of inputs");
+    const int64_t shapes[][2] = {{q_width, hidden_size},  // [outputs, inputs] of q, k and v, o, gate and up, down
+                                 {kv_width, hidden_size},
+                                 {hidden_size, q_width},
+                                 {intermediate, hidden_size},
+                                 {hidden_size, intermediate}};
+    for (const auto& shape : shapes) {
+      if (!packs(shape[0], shape[1])) {
+        return fail("decode_layer: packed bf16 weights need outputs in multiples of 64 and an even number of inputs");
+      }
     }
   }
 

@@ -193,11 +193,7 @@ ARPO_AVX512 ARPO_INLINE __m512 load16(const uint16_t* p, __mmask16 m) {
 
 template <int NT, int BT, typename W>
 ARPO_AVX512 ARPO_INLINE void tile_avx512(const Problem& p, const W* w, int64_t j, int64_t b) {
-  __m512 acc[NT][BT];
-  #pragma GCC unroll 4
-  for (int i = 0; i < NT; ++i)
-    #pragma GCC unroll 4
-    for (int r = 0; r < BT; ++r) acc[i][r] = _mm512_setzero_ps();
+  __m512 acc[NT][BT] = {};
   const int64_t k = p.k;
   const float* xs[BT];
   #pragma GCC unroll 4
@@ -263,11 +259,7 @@ constexpr int64_t kPairColumns = 32;
 template <int NT, int BT>
 ARPO_AVX512_BF16 ARPO_INLINE void tile_avx512_bf16(const Problem& p, const uint16_t* xb, int64_t kp,
                                                    const uint16_t* w, int64_t j, int64_t b) {
-  __m512 acc[NT][BT];
-  #pragma GCC unroll 4
-  for (int i = 0; i < NT; ++i)
-    #pragma GCC unroll 4
-    for (int r = 0; r < BT; ++r) acc[i][r] = _mm512_setzero_ps();
+  __m512 acc[NT][BT] = {};
   const int64_t k = p.k;
   // one step over 32 columns; masked weight lanes read as 0 (and x is 0 past k)
   auto step = [&](int64_t c, __mmask32 m) ARPO_AVX512_BF16 __attribute__((always_inline)) {
@@ -315,11 +307,7 @@ constexpr int kPackedRows = 6;
 template <int R>
 ARPO_AVX512_BF16 ARPO_INLINE void packed_rows(const Problem& p, const uint32_t* xp, int64_t pairs_stride,
                                               const uint16_t* block, int64_t j0, int64_t b) {
-  __m512 acc[R][4];
-  #pragma GCC unroll 8
-  for (int r = 0; r < R; ++r)
-    #pragma GCC unroll 4
-    for (int i = 0; i < 4; ++i) acc[r][i] = _mm512_setzero_ps();
+  __m512 acc[R][4] = {};
   const int64_t pairs = p.k / 2;
   for (int64_t c = 0; c < pairs; ++c) {
     const uint16_t* w = block + c * 2 * kPackedN;
@@ -444,9 +432,7 @@ ARPO_API int arpo_decode_matmul(const float* x, int64_t rows, int64_t k, int64_t
   if (!arpo::decode_isa_supported(isa)) return arpo::fail("decode_matmul: the CPU lacks the requested instruction set");
   if (weight_dtype == ARPO_BF16_PACKED) {
     if (isa != ARPO_ISA_AVX512_BF16) return arpo::fail("decode_matmul: packed bf16 weights need the AVX512_BF16 path");
-    if (n % arpo::kPackedN != 0 || k % 2 != 0) {
-      return arpo::fail("decode_matmul: packed bf16 weights need n a multiple of 64 and k even");
-    }
+    if (!arpo::packs(n, k)) return arpo::fail("decode_matmul: packed bf16 weights need n a multiple of 64 and k even");
   }
   const arpo::DecodeRows run = arpo::decode_rows(isa);
   const int64_t by_size = std::max<int64_t>(1, n * k / arpo::kMinWeightsPerThread);
@@ -467,7 +453,7 @@ ARPO_API int arpo_decode_matmul(const float* x, int64_t rows, int64_t k, int64_t
 
 ARPO_API int arpo_pack_bf16(const float* w, int64_t n, int64_t k, uint16_t* out) {
   if (!w || !out) return arpo::fail("pack_bf16: null pointer");
-  if (n <= 0 || k <= 0 || n % arpo::kPackedN != 0 || k % 2 != 0) {
+  if (n <= 0 || k <= 0 || !arpo::packs(n, k)) {
     return arpo::fail("pack_bf16: n must be a positive multiple of 64 and k positive and even");
   }
   const int64_t pairs = k / 2;

@@ -47,8 +47,14 @@ ARPO_INLINE void run_row_blocks(DecodeRows run, const Problem& p, int64_t n0, in
   }
 }
 
+// Whether an [n, k] weight can be packed: whole blocks of outputs, whole column pairs.
+ARPO_INLINE bool packs(int64_t n, int64_t k) { return n % kPackedN == 0 && k % 2 == 0; }
+
 // Outputs per unit that threads split p's outputs in: a tile, or a block of packed weights.
 ARPO_INLINE int64_t split_unit(const Problem& p) { return p.dtype == ARPO_BF16_PACKED ? kPackedN : kTileN; }
+
+// Units of p's outputs, the last one partial.
+ARPO_INLINE int64_t units_of(const Problem& p) { return (p.n + split_unit(p) - 1) / split_unit(p); }
 
 // Outputs [n0, n1) of split t of nt of an n-wide output, in whole units of `unit` outputs.
 ARPO_INLINE void tile_split(int64_t n, int64_t unit, int64_t t, int64_t nt, int64_t& n0, int64_t& n1) {

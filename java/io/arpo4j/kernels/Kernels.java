@@ -874,9 +874,8 @@ public final class Kernels {
       throw new IllegalArgumentException(
           name + " must be 2-D [" + rows + ", " + cols + "], got " + shapeOf(w));
     }
-    int type = isPackedBf16(w) ? NativeKernels.ARPO_BF16_PACKED : attentionType(name, w);
-    if (type == NativeKernels.ARPO_BF16_PACKED && (!w.is_cpu() || !w.is_contiguous()))
-      throw new IllegalArgumentException(name + " must be contiguous on the CPU");
+    int type = attentionType(name, w);
+    if (isPackedBf16(w)) type = NativeKernels.ARPO_BF16_PACKED;
     if (dtype >= 0 && type != dtype) {
       throw new IllegalArgumentException(
           name + " must have q's dtype (all projections one dtype), got " + w.scalar_type());
