@@ -61,7 +61,7 @@ case "$what" in
   decode)
     cp=$(build_classpath)
     echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1)"
-    java -Xmx8g -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -cp "$cp" io.arpo4j.model.DecodeBench "$@"
+    java -Xmx8g -cp "$cp" io.arpo4j.model.DecodeBench "$@"
     ;;
   rollout)
     cp=$(build_classpath)
@@ -97,7 +97,7 @@ case "$what" in
             env_vars=()
             [ "$ranks" -gt 1 ] && env_vars=(RANK=$r LOCAL_RANK=$r WORLD_SIZE=$ranks MASTER_ADDR=127.0.0.1 MASTER_PORT=$port)
             env "${env_vars[@]}" OMP_NUM_THREADS=$((2 / ranks)) OMP_WAIT_POLICY=passive \
-              java -Xmx1g -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -cp "$cp" io.arpo4j.trainer.MemoryBench \
+              java -Xmx1g -cp "$cp" io.arpo4j.trainer.MemoryBench \
               --tokens "$tokens" --layers "$layers" --sharding "$sharding" --checkpointing "$checkpointing" &
             pids+=($!)
           done
@@ -114,7 +114,7 @@ case "$what" in
         forwards="$tokens"
         [ "$tokens" -gt 1024 ] && forwards="1024 $tokens"
         for forward in $forwards; do
-          java -Xmx1g -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -cp "$cp" io.arpo4j.trainer.MemoryBench \
+          java -Xmx1g -cp "$cp" io.arpo4j.trainer.MemoryBench \
             --prefill "$tokens" --forward-tokens "$forward"
         done
       done
@@ -129,7 +129,7 @@ case "$what" in
     # then LoRA r = 16 on every projection (base frozen, AdamW over the adapter only), checkpointing off/on
     for cfg in "false 256 0" "true 256 0" "false $tokens 0" "true $tokens 0" "false 256 16" "true 256 16"; do
       set -- $cfg
-      java -Xmx1g -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -cp "$cp" io.arpo4j.trainer.MemoryBench \
+      java -Xmx1g -cp "$cp" io.arpo4j.trainer.MemoryBench \
         --tokens "$tokens" --checkpointing "$1" --chunk "$2" --lora "$3"
     done
     ;;

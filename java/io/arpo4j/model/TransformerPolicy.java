@@ -150,10 +150,23 @@ public final class TransformerPolicy implements Policy {
       }
       Tensor[] rows = new Tensor[batch.size()];
       for (int i = 0; i < rows.length; i++) rows[i] = finished.get(batch.get(i));
+      if (forwards.size() == 1 && inOrder(forwards.get(0), rows)) {
+        return forwards.get(0).narrow(0, 0, rows.length); // a decode step: no copy of [B, V]
+      }
       return rows.length == 1 ? rows[0].unsqueeze(0) : torch.stack(new TensorVector(rows));
     } finally {
       forwards.forEach(Tensor::close);
     }
+  }
+
+  /** Whether {@code rows} are the rows of {@code logits} [B, V], in order. */
+  private static boolean inOrder(Tensor logits, Tensor[] rows) {
+    if (logits.size(0) != rows.length) return false;
+    long base = logits.storage_offset();
+    for (int i = 0; i < rows.length; i++) {
+      if (rows[i].storage_offset() != base + i * logits.stride(0)) return false;
+    }
+    return true;
   }
 
   /**
