@@ -49,6 +49,7 @@ final class RolloutRun {
   private int finished;
   private long runSteps;
   private long generatedTokens;
+  private long resultTokens;
 
   /** Time the loop sat blocked because every live path was waiting for a tool result. */
   private long toolWaitNanos;
@@ -181,6 +182,7 @@ final class RolloutRun {
             finished,
             groups.size() * config.globalSize(),
             generatedTokens,
+            resultTokens,
             toolWaitNanos));
   }
 
@@ -427,6 +429,7 @@ final class RolloutRun {
             offset,
             appended.length));
     policy.append(path.sequence, appended);
+    resultTokens += appended.length;
 
     if (response.size() >= config.maxResponseTokens()) {
       stopAt(path, StopReason.LENGTH);

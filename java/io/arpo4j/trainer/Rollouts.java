@@ -77,6 +77,7 @@ public final class Rollouts {
                             before + p.finishedTrajectories(),
                             total,
                             p.generatedTokens(),
+                            p.resultTokens(),
                             p.toolWaitNanos())));
         for (int j = 0; j < groups.size(); j++) {
           Question q = questions.get(i + j);

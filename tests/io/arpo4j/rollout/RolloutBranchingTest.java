@@ -339,7 +339,8 @@ class RolloutBranchingTest {
     int length = "<answer>A#0</answer>".length() + 1; // + EOS
     assertEquals(java.util.Collections.nCopies(length, 6), policy.batchSizes);
     assertEquals(length, reports.size(), "one progress report per step");
-    assertEquals(new RolloutProgress(length, 6, 0, 6, 6, 6L * length, 0), reports.get(length - 1));
+    assertEquals(
+        new RolloutProgress(length, 6, 0, 6, 6, 6L * length, 0, 0), reports.get(length - 1));
     assertEquals(0, reports.get(length - 2).finishedTrajectories());
 
     // a second rollout continues the step numbering, so its sampling noise is fresh

@@ -159,20 +159,33 @@ class RolloutConcurrencyTest {
     RolloutConfig config = RolloutConfig.builder().globalSize(2).initialSamples(2).build();
     List<RolloutProgress> reports = new ArrayList<>();
 
-    assertTimeoutPreemptively(
-        Duration.ofSeconds(60),
-        () ->
-            new RolloutEngine(policy, slowTool, config)
-                .rollout(
-                    List.of(prompt("Q")),
-                    report -> {
-                      reports.add(report);
-                      if (report.finishedTrajectories() == 1) otherPathFinished.countDown();
-                    }));
+    List<RolloutGroup> groups =
+        assertTimeoutPreemptively(
+            Duration.ofSeconds(60),
+            () ->
+                new RolloutEngine(policy, slowTool, config)
+                    .rollout(
+                        List.of(prompt("Q")),
+                        report -> {
+                          reports.add(report);
+                          if (report.finishedTrajectories() == 1) otherPathFinished.countDown();
+                        }));
     RolloutProgress otherPathDone =
         reports.stream().filter(r -> r.finishedTrajectories() == 1).findFirst().orElseThrow();
     assertEquals(1, otherPathDone.pendingToolCalls(), "the call overlapped the other path");
     assertEquals(0, otherPathDone.toolWaitNanos(), "time overlapped by decoding is no wait");
     assertTrue(reports.get(reports.size() - 1).toolWaitNanos() > 0, "then the rollout waited");
+    assertEquals(0, otherPathDone.resultTokens(), "no result had arrived yet");
+    long resultTokens =
+        groups.stream()
+            .flatMap(g -> g.trajectories().stream())
+            .flatMap(t -> t.toolCalls().stream())
+            .mapToLong(ToolCall::resultTokens)
+            .sum();
+    assertTrue(resultTokens > 0, "the call's result was appended");
+    assertEquals(
+        resultTokens,
+        reports.get(reports.size() - 1).resultTokens(),
+        "result tokens reported after the last step");
   }
 }
