@@ -1,6 +1,7 @@
 package io.arpo4j.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.arpo4j.model.PolicyModel;
 import io.arpo4j.trainer.Checkpoints;
 import io.arpo4j.trainer.Evaluator;
 import io.arpo4j.trainer.Question;
@@ -87,6 +88,9 @@ final class EvalCommand implements Callable<Integer> {
             : "evaluating model "
                 + config.model()
                 + (run.model == null ? " (run " + config.runName() + " has no checkpoint)" : ""));
+    if (checkpoint.isEmpty() && PolicyModel.DEFAULT_NAME.equals(config.model())) {
+      System.err.println("warning: " + PolicyModel.DEFAULT_IS_UNTRAINED);
+    }
     try (Trainer trainer = Trainer.builder(config).resume(false).build()) {
       Evaluator.Result r = trainer.evaluate(questions);
       System.out.println(

@@ -86,6 +86,9 @@ public final class GenerateCommand implements Callable<Integer> {
     Generation.Options options = new Generation.Options(sampling, maxNewTokens, stops);
     try (PolicyModel pm = PolicyModel.load(model, RuntimeOptions.parse(device));
         TransformerPolicy policy = pm.newPolicy()) {
+      if (PolicyModel.DEFAULT_NAME.equals(model)) {
+        System.err.println("warning: " + PolicyModel.DEFAULT_IS_UNTRAINED);
+      }
       String text = prompt;
       if (chat) {
         List<Map<String, Object>> messages = new ArrayList<>();

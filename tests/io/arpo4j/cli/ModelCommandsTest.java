@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.arpo4j.model.PolicyModel;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -15,16 +16,22 @@ import picocli.CommandLine;
 
 class ModelCommandsTest {
 
-  /** Runs the CLI with stdout captured; returns {exit code, stdout}. */
+  /** Runs the CLI with stdout and stderr captured; returns {exit code, stdout, stderr}. */
   private static Object[] run(String... args) {
-    PrintStream original = System.out;
+    PrintStream originalOut = System.out;
+    PrintStream originalErr = System.err;
     ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
     System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
     try {
       int code = new CommandLine(new Main()).execute(args);
-      return new Object[] {code, out.toString(StandardCharsets.UTF_8)};
+      return new Object[] {
+        code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8)
+      };
     } finally {
-      System.setOut(original);
+      System.setOut(originalOut);
+      System.setErr(originalErr);
     }
   }
 
@@ -75,6 +82,11 @@ class ModelCommandsTest {
             "cpu");
     assertEquals(0, result[0]);
     assertTrue(((String) result[1]).endsWith("\n"));
+    String err = (String) result[2];
+    assertEquals(
+        1,
+        err.lines().filter(l -> l.equals("warning: " + PolicyModel.DEFAULT_IS_UNTRAINED)).count(),
+        "one line saying the default model is untrained; stderr:\n" + err);
     assertNotEquals(0, run("logits", "--model", "default", "--ids", "1,99999")[0]);
   }
 }
