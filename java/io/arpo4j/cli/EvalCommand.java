@@ -25,6 +25,8 @@ import picocli.CommandLine.Option;
         "pass@k, tool calls, response length and entropy on held-out questions, of a run's latest"
             + " checkpoint (--run, or the run of --config) or of --model; saved to <run>/eval.json.")
 final class EvalCommand implements Callable<Integer> {
+  private static final System.Logger LOG = System.getLogger(EvalCommand.class.getName());
+
   @Mixin RunOptions run;
 
   @Option(
@@ -89,7 +91,7 @@ final class EvalCommand implements Callable<Integer> {
                 + config.model()
                 + (run.model == null ? " (run " + config.runName() + " has no checkpoint)" : ""));
     if (checkpoint.isEmpty() && PolicyModel.DEFAULT_NAME.equals(config.model())) {
-      System.err.println("warning: " + PolicyModel.DEFAULT_IS_UNTRAINED);
+      LOG.log(System.Logger.Level.WARNING, PolicyModel.DEFAULT_IS_UNTRAINED);
     }
     try (Trainer trainer = Trainer.builder(config).resume(false).build()) {
       Evaluator.Result r = trainer.evaluate(questions);

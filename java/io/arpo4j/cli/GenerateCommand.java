@@ -23,6 +23,7 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     description = "Generate a continuation of a prompt (or, with --chat, an assistant reply).")
 public final class GenerateCommand implements Callable<Integer> {
+  private static final System.Logger LOG = System.getLogger(GenerateCommand.class.getName());
 
   @Option(
       names = "--model",
@@ -87,7 +88,7 @@ public final class GenerateCommand implements Callable<Integer> {
     try (PolicyModel pm = PolicyModel.load(model, RuntimeOptions.parse(device));
         TransformerPolicy policy = pm.newPolicy()) {
       if (PolicyModel.DEFAULT_NAME.equals(model)) {
-        System.err.println("warning: " + PolicyModel.DEFAULT_IS_UNTRAINED);
+        LOG.log(System.Logger.Level.WARNING, PolicyModel.DEFAULT_IS_UNTRAINED);
       }
       String text = prompt;
       if (chat) {

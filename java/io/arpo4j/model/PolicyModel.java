@@ -42,7 +42,7 @@ public final class PolicyModel implements AutoCloseable {
   /** The name that selects the embedded default model instead of a directory. */
   public static final String DEFAULT_NAME = "default";
 
-  /** What the CLI says, once, where a command's output comes from the default model. */
+  /** The warning, once, where a command's output comes from the default model. */
   public static final String DEFAULT_IS_UNTRAINED =
       "model 'default' is the embedded model with random weights (untrained): its text is noise";
 

@@ -392,7 +392,7 @@ public final class Trainer implements AutoCloseable {
 
   /** Printed when RL starts from the embedded model's random weights. */
   static final String RANDOM_WEIGHTS_WARNING =
-      "warning: model 'default' is the embedded model with random weights: RL from it scores no"
+      "model 'default' is the embedded model with random weights: RL from it scores no"
           + " reward (no tool call, no answer) and learns nothing; start from an SFT model"
           + " (arpo4j sft, then --model runs/<run>/sft-model) or an HF checkpoint";
 

@@ -1,12 +1,12 @@
 package io.arpo4j.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.arpo4j.model.PolicyModel;
+import io.arpo4j.testing.LogLines;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.io.PrintWriter;
@@ -138,20 +138,25 @@ class EvalCommandTest {
                 "--data",
                 data.toString()));
     assertEquals(0, byDir.status(), byDir.err());
-    assertFalse(byDir.err().contains(PolicyModel.DEFAULT_IS_UNTRAINED), byDir.err());
-    Run byDefault =
-        arpo4j(
-            args(runs, "eval", "--model", "default", "--run-name", "z", "--data", data.toString()));
+    Run byDefault;
+    List<String> warnings;
+    try (LogLines log = LogLines.of(EvalCommand.class)) {
+      byDefault =
+          arpo4j(
+              args(
+                  runs,
+                  "eval",
+                  "--model",
+                  "default",
+                  "--run-name",
+                  "z",
+                  "--data",
+                  data.toString()));
+      warnings = log.messages();
+    }
     assertEquals(0, byDefault.status(), byDefault.err());
     assertEquals(
-        1,
-        byDefault
-            .err()
-            .lines()
-            .filter(l -> l.equals("warning: " + PolicyModel.DEFAULT_IS_UNTRAINED))
-            .count(),
-        "one line saying the default model is untrained; stderr:\n" + byDefault.err());
-
+        List.of(PolicyModel.DEFAULT_IS_UNTRAINED), warnings, "what eval of 'default' warns");
     Run noRun = arpo4j(args(runs, "eval", "--run", "nope", "--data", data.toString()));
     assertEquals(Main.BAD_INPUT, noRun.status());
     assertTrue(noRun.err().contains("no run 'nope'"), noRun.err());

@@ -7,31 +7,27 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.arpo4j.model.PolicyModel;
+import io.arpo4j.testing.LogLines;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
 class ModelCommandsTest {
 
-  /** Runs the CLI with stdout and stderr captured; returns {exit code, stdout, stderr}. */
+  /** Runs the CLI with stdout captured; returns {exit code, stdout}. */
   private static Object[] run(String... args) {
-    PrintStream originalOut = System.out;
-    PrintStream originalErr = System.err;
+    PrintStream original = System.out;
     ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
     System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
     try {
       int code = new CommandLine(new Main()).execute(args);
-      return new Object[] {
-        code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8)
-      };
+      return new Object[] {code, out.toString(StandardCharsets.UTF_8)};
     } finally {
-      System.setOut(originalOut);
-      System.setErr(originalErr);
+      System.setOut(original);
     }
   }
 
@@ -68,25 +64,26 @@ class ModelCommandsTest {
 
   @Test
   void generateRunsTheEmbeddedModelAndBadIdsFail() {
-    Object[] result =
-        run(
-            "generate",
-            "--model",
-            "default",
-            "--prompt",
-            "Hi",
-            "--chat",
-            "--max-new-tokens",
-            "3",
-            "--device",
-            "cpu");
+    Object[] result;
+    List<String> warnings;
+    try (LogLines log = LogLines.of(GenerateCommand.class)) {
+      result =
+          run(
+              "generate",
+              "--model",
+              "default",
+              "--prompt",
+              "Hi",
+              "--chat",
+              "--max-new-tokens",
+              "3",
+              "--device",
+              "cpu");
+      warnings = log.messages();
+    }
     assertEquals(0, result[0]);
     assertTrue(((String) result[1]).endsWith("\n"));
-    String err = (String) result[2];
-    assertEquals(
-        1,
-        err.lines().filter(l -> l.equals("warning: " + PolicyModel.DEFAULT_IS_UNTRAINED)).count(),
-        "one line saying the default model is untrained; stderr:\n" + err);
+    assertEquals(List.of(PolicyModel.DEFAULT_IS_UNTRAINED), warnings, "the warnings logged");
     assertNotEquals(0, run("logits", "--model", "default", "--ids", "1,99999")[0]);
   }
 }
