@@ -85,7 +85,7 @@ public final class NativeLibraries {
         System.err.println(
             "arpo4j: warning: JavaCPP was started before arpo4j could configure it and reads the"
                 + " process's memory size at every native allocation (decoding the demo model ran"
-                + " 1.6x slower); start the JVM with -D"
+                + " 1.3-2.5x slower); start the JVM with -D"
                 + MAX_PHYSICAL_BYTES
                 + "=0 (README, Library: CPU threads)");
       }
