@@ -35,7 +35,7 @@ import java.util.function.Consumer;
  * stop other than the response length limit: once replaying the rollout's number of live sequences
  * step by step, once at its mean number in every step. Both replays also run as many appended
  * tokens as the rollout ran tool results (in the same steps; spread in proportion for the mean),
- * since a result's tokens go through the model too: on the demo they are 55-70% as many as the
+ * since a result's tokens go through the model too: on the demo they are 52-73% as many as the
  * generated ones, work no scheduler can avoid. Rollout tokens/s over plain tokens/s is what the
  * tree's scheduling costs (waits on tools, branching, ragged batches, the engine's bookkeeping); it
  * is printed for the rollout's wall time and for that time less the time the rollout sat idle
