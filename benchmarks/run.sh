@@ -123,8 +123,8 @@ case "$what" in
     tokens="${1:-2048}"
     echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1); fp32, one sequence, all tokens trained"
     java -cp "$cp" io.arpo4j.trainer.MemoryBench --header
-    # one JVM per row: peak RSS only grows within a process. JavaCPP caps native memory at 4x -Xmx
-    # unless maxPhysicalBytes=0; the 0.5B step needs ~10 GB of it
+    # one JVM per row: peak RSS only grows within a process. -Xmx1g is enough: arpo4j switches off
+    # JavaCPP's cap on the process's memory (a multiple of -Xmx; the 0.5B step needs ~10 GB)
     # the 2x2 grid: gradient checkpointing off/on, LM head in 256-token chunks / all N tokens at once
     # then LoRA r = 16 on every projection (base frozen, AdamW over the adapter only), checkpointing off/on
     for cfg in "false 256 0" "true 256 0" "false $tokens 0" "true $tokens 0" "false 256 16" "true 256 16"; do
