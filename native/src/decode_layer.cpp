@@ -205,9 +205,7 @@ ARPO_API int arpo_decode_layer(float* hidden, int64_t n, int64_t hidden_size, in
     return fail("decode_layer: bad shape (heads a positive multiple of kv_heads, head_dim even)");
   }
   if (block_size <= 0 || table_stride <= 0) return fail("decode_layer: bad block table shape");
-  if (w->weight_dtype != ARPO_F32 && w->weight_dtype != ARPO_BF16 && w->weight_dtype != ARPO_BF16_PACKED) {
-    return fail("decode_layer: unknown dtype");
-  }
+  if (!decode_dtype(w->weight_dtype)) return fail("decode_layer: unknown dtype");
   if (w->weight_dtype == ARPO_BF16_PACKED) {
     if (decode_best_isa() != ARPO_ISA_AVX512_BF16) return fail("decode_layer: packed bf16 weights need AVX512_BF16");
     const int64_t q_width = heads * head_dim, kv_width = kv_heads * head_dim;

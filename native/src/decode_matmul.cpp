@@ -425,9 +425,7 @@ ARPO_API int arpo_decode_matmul(const float* x, int64_t rows, int64_t k, int64_t
                                 int32_t num_threads, int32_t isa) {
   if (!x || !weight || !y) return arpo::fail("decode_matmul: null pointer");
   if (rows <= 0 || k <= 0 || n <= 0 || x_stride < k) return arpo::fail("decode_matmul: bad shape");
-  if (weight_dtype != ARPO_F32 && weight_dtype != ARPO_BF16 && weight_dtype != ARPO_BF16_PACKED) {
-    return arpo::fail("decode_matmul: unknown dtype");
-  }
+  if (!arpo::decode_dtype(weight_dtype)) return arpo::fail("decode_matmul: unknown dtype");
   if (isa == ARPO_ISA_AUTO) isa = arpo::decode_best_isa();
   if (!arpo::decode_isa_supported(isa)) return arpo::fail("decode_matmul: the CPU lacks the requested instruction set");
   if (weight_dtype == ARPO_BF16_PACKED) {

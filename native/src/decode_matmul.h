@@ -47,6 +47,11 @@ ARPO_INLINE void run_row_blocks(DecodeRows run, const Problem& p, int64_t n0, in
   }
 }
 
+// Whether the decode products take weights of this dtype.
+ARPO_INLINE bool decode_dtype(int dtype) {
+  return dtype == ARPO_F32 || dtype == ARPO_BF16 || dtype == ARPO_BF16_PACKED;
+}
+
 // Whether an [n, k] weight can be packed: whole blocks of outputs, whole column pairs.
 ARPO_INLINE bool packs(int64_t n, int64_t k) { return n % kPackedN == 0 && k % 2 == 0; }
 

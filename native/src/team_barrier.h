@@ -5,7 +5,7 @@
 // waking it costs about 10 us on the development VM (an empty 2-thread parallel region: 20 us).
 // decode_layer meets at eight barriers a layer, most of whose waits are shorter than that, so it
 // waits here instead: spinning up to kSpinMicros, then sleeping on a futex (decode at batch 1 and 4
-// 8% faster, same process, alternating). Spinning only here, not process-wide (GOMP_SPINCOUNT),
+// 4% faster, batch 16 unchanged, same process, alternating; 3-4% slower beside a busy process). Spinning only here, not process-wide (GOMP_SPINCOUNT),
 // keeps libtorch's own regions passive: with a busy process beside it, a 128-token training step
 // took 10-17% longer with libgomp's threads spinning.
 #ifndef ARPO4J_TEAM_BARRIER_H

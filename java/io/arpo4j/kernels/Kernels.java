@@ -294,7 +294,12 @@ public final class Kernels {
    * #PACKED_OUTPUTS} and k even.
    */
   public static boolean packsBf16(long n, long k) {
-    return n > 0 && k > 0 && n % PACKED_OUTPUTS == 0 && k % 2 == 0 && Isa.best() == Isa.AVX512_BF16;
+    return packableShape(n, k) && Isa.best() == Isa.AVX512_BF16;
+  }
+
+  /** Whether [n, k] weights fill whole packed blocks: n a multiple of 64, k even. */
+  private static boolean packableShape(long n, long k) {
+    return n > 0 && k > 0 && n % PACKED_OUTPUTS == 0 && k % 2 == 0;
   }
 
   /** Whether {@code w} is a packed bf16 weight: bf16 [N / 64, K / 2, 64, 2] ({@link #packBf16}). */
@@ -331,7 +336,7 @@ public final class Kernels {
     if (!is(weight.scalar_type(), ScalarType.Float))
       throw new IllegalArgumentException("weight must be float32, got " + weight.scalar_type());
     long n = weight.size(0), k = weight.size(1);
-    if (n <= 0 || k <= 0 || n % PACKED_OUTPUTS != 0 || k % 2 != 0) {
+    if (!packableShape(n, k)) {
       throw new IllegalArgumentException(
           "packed bf16 weights need N a multiple of 64 and K even, got " + shapeOf(weight));
     }
